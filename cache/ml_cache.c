@@ -1,0 +1,395 @@
+/*
+ * ml_cache.c - the slug table in one shared-memory segment.
+ *
+ * Layout (every position is an offset from the segment's base, never a
+ * pointer: each process may map the segment at its own address):
+ *
+ *   0            +------------------------------------------+
+ *                | ml_cache_header (64 bytes)               |  geometry, hash key,
+ *                |                                          |  counters
+ *   slots_at     +------------------------------------------+
+ *                | slots[slot_count]: uint32 each           |  open addressing,
+ *                |   0 = empty, 1 = removed,                |  linear probing
+ *                |   n >= 2 = the record at arena + 4 * n   |
+ *   arena_at     +------------------------------------------+  (64-byte aligned)
+ *                | 8 reserved bytes (so no record is 0 or 1)|
+ *                | record | record | record | ...           |  appended only,
+ *                |                                          |  4-byte aligned
+ *   size         +------------------------------------------+
+ *
+ *   record:  hash_tag u32 | expires_at u32 | url_len u16 | slug_len u8 |
+ *            flags u8 (bits 0-2 status index, bit 3 disabled) |
+ *            slug bytes | URL bytes            (12 bytes + text, padded to 4)
+ *
+ * Concurrency: one writer at a time (the caller ensures it), any number of
+ * readers without locks.  A record is written completely before the slot
+ * that points to it is stored with release ordering, readers load slots with
+ * acquire ordering, and a published record is never changed or reused while
+ * the segment lives.  So a reader sees the old link or the new one, never a
+ * mixture.  Replacing a link appends a new record and swaps the slot; the
+ * old record's bytes are reclaimed when the table is rebuilt (graceful).
+ *
+ * Slots are found with SipHash-1-3 under a random per-segment key, so slugs
+ * crafted to collide cannot be chosen from outside.  The table never holds
+ * more than 3/4 of its slots in use (live or removed), so every probe
+ * sequence meets an empty slot.
+ */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <apr_general.h>
+#include <apr_shm.h>
+#include "ml_cache.h"
+#include "ml_siphash.h"
+
+#define ML_CACHE_MAGIC 0x4d4c4e4bu        /* "MLNK" */
+#define ML_CACHE_LAYOUT 1
+#define SLOT_EMPTY 0u
+#define SLOT_REMOVED 1u
+#define ARENA_RESERVED 8u                  /* refs 0 and 1 are the markers above */
+#define RECORD_ALIGN 4u
+#define SEGMENT_ALIGN 64u
+/* A record's header and its worst-case padding, for sizing the arena. */
+#define RECORD_OVERHEAD (sizeof(ml_record) + RECORD_ALIGN - 1)
+/* The record size assumed for spare room when the database is empty. */
+#define EMPTY_DB_RECORD_BYTES 96u
+
+#define ALIGN_UP(n, a) (((n) + (a) - 1) / (a) * (a))
+
+typedef struct {
+    apr_uint32_t magic;
+    apr_uint32_t layout;
+    unsigned char hash_key[ML_SIPHASH_KEY_BYTES];
+    apr_uint32_t slot_count;
+    apr_uint32_t link_capacity;        /* most slots in use, live or removed */
+    apr_uint64_t arena_bytes;
+    /* Changed by the writer only; atomics so readers' statistics are whole. */
+    _Atomic apr_uint64_t arena_used;
+    _Atomic apr_uint32_t links;
+    _Atomic apr_uint32_t slots_used;
+} ml_cache_header;
+
+typedef struct {
+    apr_uint32_t hash_tag;             /* high half of the hash: cheap reject */
+    apr_uint32_t expires_at;           /* Unix seconds, 0 = never (to 2106) */
+    apr_uint16_t url_len;
+    uint8_t slug_len;
+    uint8_t flags;
+} ml_record;
+
+#define FLAG_STATUS_MASK 0x07u
+#define FLAG_DISABLED 0x08u
+
+/* Index 0 means "the location's default"; the flags keep the index. */
+static const int statuses[] = {0, 301, 302, 303, 307, 308};
+
+/* The process-local view of a segment (lives in the creating pool; a forked
+ * child inherits it together with the mapping). */
+struct ml_cache {
+    ml_cache_header *header;
+    _Atomic apr_uint32_t *slots;
+    char *arena;
+    apr_size_t segment_bytes;
+};
+
+typedef char header_fits_its_line[sizeof(ml_cache_header) <= SEGMENT_ALIGN ? 1 : -1];
+typedef char record_is_packed[sizeof(ml_record) == 12 ? 1 : -1];
+
+ml_cache_geometry ml_cache_plan(apr_uint32_t links, apr_uint64_t text_bytes,
+                                unsigned int headroom_percent)
+{
+    ml_cache_geometry geometry;
+    apr_uint64_t spare = (apr_uint64_t)links * headroom_percent / 100;
+    apr_uint64_t record_bytes = text_bytes + (apr_uint64_t)links * RECORD_OVERHEAD;
+    apr_uint64_t average = links ? record_bytes / links + 1 : EMPTY_DB_RECORD_BYTES;
+    apr_uint64_t capacity;
+
+    if (spare < ML_CACHE_MIN_SPARE_LINKS) {
+        spare = ML_CACHE_MIN_SPARE_LINKS;
+    }
+    /* Slot refs address the arena in 4-byte units through a uint32, and
+     * slot_count must fit a uint32 too: both cap far above any real use. */
+    capacity = (apr_uint64_t)links + spare;
+    if (capacity > 0xC0000000u) {
+        capacity = 0xC0000000u;
+    }
+    geometry.link_capacity = (apr_uint32_t)capacity;
+    geometry.arena_bytes = ARENA_RESERVED + record_bytes + spare * average;
+    return geometry;
+}
+
+static apr_uint32_t slot_count_for(apr_uint32_t link_capacity)
+{
+    /* link_capacity is 3/4 of the slots: the load factor that keeps linear
+     * probes short (about 2.5 slots for a hit at the worst). */
+    return (apr_uint32_t)(((apr_uint64_t)link_capacity * 4 + 2) / 3) + 1;
+}
+
+static apr_size_t slots_at(void)
+{
+    return SEGMENT_ALIGN;
+}
+
+static apr_size_t arena_at(apr_uint32_t slot_count)
+{
+    return slots_at() + ALIGN_UP((apr_size_t)slot_count * sizeof(apr_uint32_t),
+                                 SEGMENT_ALIGN);
+}
+
+apr_size_t ml_cache_segment_size(const ml_cache_geometry *geometry)
+{
+    return arena_at(slot_count_for(geometry->link_capacity))
+           + (apr_size_t)geometry->arena_bytes;
+}
+
+apr_status_t ml_cache_create(ml_cache **cache, const ml_cache_geometry *geometry,
+                             apr_pool_t *pool)
+{
+    apr_uint32_t slot_count = slot_count_for(geometry->link_capacity);
+    apr_size_t size = ml_cache_segment_size(geometry);
+    apr_uint64_t max_arena = (apr_uint64_t)0xFFFFFFFFu * RECORD_ALIGN;
+    ml_cache *made;
+    apr_shm_t *shm;
+    char *base;
+    apr_status_t rv;
+
+    *cache = NULL;
+    if (geometry->arena_bytes > max_arena || geometry->link_capacity == 0) {
+        return APR_EINVAL;
+    }
+    /* Anonymous: inherited by the children forked later, gone with the last
+     * process that maps it.  The extra line lets us align the base. */
+    rv = apr_shm_create(&shm, size + SEGMENT_ALIGN, NULL, pool);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    base = apr_shm_baseaddr_get(shm);
+    base += (SEGMENT_ALIGN - (apr_uintptr_t)base % SEGMENT_ALIGN) % SEGMENT_ALIGN;
+    /* Anonymous mappings start zeroed: every slot is already SLOT_EMPTY. */
+    made = apr_pcalloc(pool, sizeof(*made));
+    made->header = (ml_cache_header *)base;
+    made->slots = (_Atomic apr_uint32_t *)(base + slots_at());
+    made->arena = base + arena_at(slot_count);
+    made->segment_bytes = size;
+
+    made->header->magic = ML_CACHE_MAGIC;
+    made->header->layout = ML_CACHE_LAYOUT;
+    made->header->slot_count = slot_count;
+    made->header->link_capacity = geometry->link_capacity;
+    made->header->arena_bytes = geometry->arena_bytes;
+    atomic_init(&made->header->arena_used, ARENA_RESERVED);
+    atomic_init(&made->header->links, 0);
+    atomic_init(&made->header->slots_used, 0);
+    rv = apr_generate_random_bytes(made->header->hash_key,
+                                   sizeof(made->header->hash_key));
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *cache = made;
+    return APR_SUCCESS;
+}
+
+static const ml_record *record_at(const ml_cache *cache, apr_uint32_t ref)
+{
+    return (const ml_record *)(cache->arena + (apr_size_t)ref * RECORD_ALIGN);
+}
+
+static const char *record_text(const ml_record *record)
+{
+    return (const char *)(record + 1);
+}
+
+/* Where a slug's probe starts, and the tag its records carry. */
+typedef struct {
+    apr_uint32_t start;
+    apr_uint32_t tag;
+} probe_origin;
+
+static probe_origin origin_of(const ml_cache *cache, const char *slug,
+                              apr_size_t len)
+{
+    apr_uint64_t hash = ml_siphash13(cache->header->hash_key, slug, len);
+    probe_origin origin;
+
+    /* Multiply-shift maps the low half onto [0, slot_count) without the
+     * division a modulo costs, for any slot_count. */
+    origin.start = (apr_uint32_t)(((hash & 0xFFFFFFFFu)
+                                   * cache->header->slot_count) >> 32);
+    origin.tag = (apr_uint32_t)(hash >> 32);
+    return origin;
+}
+
+static int record_matches(const ml_record *record, probe_origin origin,
+                          const char *slug, apr_size_t len)
+{
+    return record->hash_tag == origin.tag && (apr_size_t)record->slug_len == len
+           && memcmp(record_text(record), slug, len) == 0;
+}
+
+/*
+ * Walks the slug's probe sequence.  Returns the slot holding the slug, or
+ * -1 if absent; *found gets the record seen there (complete and immutable,
+ * whatever happens to the slot afterwards), and *free_slot the first
+ * removed-or-empty slot seen (where an insert goes), or -1.
+ */
+static long find_slot(const ml_cache *cache, const char *slug, apr_size_t len,
+                      const ml_record **found, long *free_slot)
+{
+    apr_uint32_t slot_count = cache->header->slot_count;
+    probe_origin origin = origin_of(cache, slug, len);
+    apr_uint32_t i = origin.start, probes;
+
+    *free_slot = -1;
+    for (probes = 0; probes < slot_count; probes++) {
+        apr_uint32_t ref = atomic_load_explicit(&cache->slots[i],
+                                                memory_order_acquire);
+        if (ref == SLOT_EMPTY) {
+            if (*free_slot < 0) {
+                *free_slot = i;
+            }
+            return -1;
+        }
+        if (ref == SLOT_REMOVED) {
+            if (*free_slot < 0) {
+                *free_slot = i;
+            }
+        }
+        else if (record_matches(record_at(cache, ref), origin, slug, len)) {
+            *found = record_at(cache, ref);
+            return i;
+        }
+        if (++i == slot_count) {
+            i = 0;
+        }
+    }
+    return -1;
+}
+
+int ml_cache_lookup(const ml_cache *cache, const char *slug, apr_size_t len,
+                    ml_cache_entry *entry)
+{
+    const ml_record *record;
+    long unused;
+
+    if (find_slot(cache, slug, len, &record, &unused) < 0) {
+        return 0;
+    }
+    entry->url = record_text(record) + record->slug_len;
+    entry->url_len = record->url_len;
+    entry->status = statuses[record->flags & FLAG_STATUS_MASK];
+    entry->expires_at = record->expires_at;
+    entry->disabled = (record->flags & FLAG_DISABLED) != 0;
+    return 1;
+}
+
+static uint8_t status_index(int status)
+{
+    uint8_t i;
+
+    for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        if (statuses[i] == status) {
+            return i;
+        }
+    }
+    return 0;
+}
+
+/* Appends a record for the link; returns its ref, or 0 if the arena is full. */
+static apr_uint32_t append_record(ml_cache *cache, const ml_link *link,
+                                  probe_origin origin)
+{
+    apr_size_t slug_len = strlen(link->slug), url_len = strlen(link->url);
+    apr_size_t size = ALIGN_UP(sizeof(ml_record) + slug_len + url_len,
+                               RECORD_ALIGN);
+    apr_uint64_t at = atomic_load_explicit(&cache->header->arena_used,
+                                           memory_order_relaxed);
+    ml_record *record;
+    char *text;
+
+    if (at + size > cache->header->arena_bytes) {
+        return 0;
+    }
+    record = (ml_record *)(cache->arena + at);
+    record->hash_tag = origin.tag;
+    record->expires_at = link->expires_at > 0xFFFFFFFF
+                         ? 0xFFFFFFFFu : (apr_uint32_t)link->expires_at;
+    record->url_len = (apr_uint16_t)url_len;
+    record->slug_len = (uint8_t)slug_len;
+    record->flags = status_index(link->status)
+                    | (link->disabled ? FLAG_DISABLED : 0);
+    text = (char *)(record + 1);
+    memcpy(text, link->slug, slug_len);
+    memcpy(text + slug_len, link->url, url_len);
+    atomic_store_explicit(&cache->header->arena_used, at + size,
+                          memory_order_relaxed);
+    return (apr_uint32_t)(at / RECORD_ALIGN);
+}
+
+apr_status_t ml_cache_put(ml_cache *cache, const ml_link *link)
+{
+    const ml_record *existing;
+    apr_size_t slug_len;
+    long slot, free_slot;
+    apr_uint32_t ref, old_ref = SLOT_EMPTY;
+    ml_cache_header *header = cache->header;
+
+    if (ml_link_problem(link) != NULL) {
+        return APR_EINVAL;
+    }
+    slug_len = strlen(link->slug);
+    slot = find_slot(cache, link->slug, slug_len, &existing, &free_slot);
+    if (slot < 0) {
+        if (free_slot < 0) {
+            return APR_ENOSPC;
+        }
+        old_ref = atomic_load_explicit(&cache->slots[free_slot],
+                                       memory_order_relaxed);
+        if (old_ref == SLOT_EMPTY
+            && atomic_load_explicit(&header->slots_used, memory_order_relaxed)
+               >= header->link_capacity) {
+            return APR_ENOSPC;
+        }
+    }
+    ref = append_record(cache, link, origin_of(cache, link->slug, slug_len));
+    if (ref == 0) {
+        return APR_ENOSPC;
+    }
+    /* The release store publishes the complete record to every reader. */
+    atomic_store_explicit(&cache->slots[slot >= 0 ? slot : free_slot], ref,
+                          memory_order_release);
+    if (slot < 0) {
+        atomic_fetch_add_explicit(&header->links, 1, memory_order_relaxed);
+        if (old_ref == SLOT_EMPTY) {
+            atomic_fetch_add_explicit(&header->slots_used, 1,
+                                      memory_order_relaxed);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ml_cache_remove(ml_cache *cache, const char *slug, apr_size_t len)
+{
+    const ml_record *existing;
+    long free_slot, slot = find_slot(cache, slug, len, &existing, &free_slot);
+
+    if (slot < 0) {
+        return APR_ENOENT;
+    }
+    /* A removed marker, not an empty slot: probes for other slugs that
+     * passed through this slot must keep going past it. */
+    atomic_store_explicit(&cache->slots[slot], SLOT_REMOVED,
+                          memory_order_release);
+    atomic_fetch_sub_explicit(&cache->header->links, 1, memory_order_relaxed);
+    return APR_SUCCESS;
+}
+
+void ml_cache_usage_get(const ml_cache *cache, ml_cache_usage *usage)
+{
+    usage->links = atomic_load_explicit(&cache->header->links,
+                                        memory_order_relaxed);
+    usage->link_capacity = cache->header->link_capacity;
+    usage->arena_used = atomic_load_explicit(&cache->header->arena_used,
+                                             memory_order_relaxed);
+    usage->arena_bytes = cache->header->arena_bytes;
+    usage->segment_bytes = cache->segment_bytes;
+}

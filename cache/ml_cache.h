@@ -1,0 +1,80 @@
+/*
+ * ml_cache.h - the slug table in shared memory that every Apache child reads.
+ *
+ * One writer at a time (the parent at startup and graceful restart; the
+ * caller serialises writers), any number of lock-free readers in any
+ * process.  The layout is drawn at the top of ml_cache.c.  Depends on APR
+ * only.
+ */
+#ifndef ML_CACHE_H
+#define ML_CACHE_H
+
+#include <apr_pools.h>
+#include "../links/ml_link.h"
+
+typedef struct ml_cache ml_cache;
+
+/* How big a table to make: fixed for the life of the segment. */
+typedef struct {
+    apr_uint32_t link_capacity;  /* links it can hold at once */
+    apr_uint64_t arena_bytes;    /* room for link records, updates included */
+} ml_cache_geometry;
+
+/* What a lookup found: a view into shared memory, valid while the cache is. */
+typedef struct {
+    const char *url;             /* not NUL-terminated */
+    apr_size_t url_len;
+    int status;                  /* 0 = the location's default */
+    apr_int64_t expires_at;      /* Unix seconds, 0 = never */
+    int disabled;
+} ml_cache_entry;
+
+typedef struct {
+    apr_uint32_t links;          /* links the table holds now */
+    apr_uint32_t link_capacity;
+    apr_uint64_t arena_used;     /* record bytes written, replaced ones included */
+    apr_uint64_t arena_bytes;
+    apr_size_t segment_bytes;    /* the whole shared-memory segment */
+} ml_cache_usage;
+
+/* Headroom added to what the database holds at load, in percent. */
+#define ML_CACHE_HEADROOM_DEFAULT 25
+/* The least room for new links, so an empty database can still grow. */
+#define ML_CACHE_MIN_SPARE_LINKS 1024
+
+/*
+ * The geometry for `links` links whose slugs and URLs total `text_bytes`,
+ * plus headroom_percent (and at least ML_CACHE_MIN_SPARE_LINKS links of
+ * average size) for links added or changed before the next rebuild.
+ */
+ml_cache_geometry ml_cache_plan(apr_uint32_t links, apr_uint64_t text_bytes,
+                                unsigned int headroom_percent);
+
+/* Bytes of shared memory a table of this geometry takes. */
+apr_size_t ml_cache_segment_size(const ml_cache_geometry *geometry);
+
+/*
+ * Creates an empty table in a new anonymous shared-memory segment, which
+ * child processes forked later inherit.  Destroyed (in this process) with
+ * the pool; processes that inherited it keep their mapping.
+ */
+apr_status_t ml_cache_create(ml_cache **cache, const ml_cache_geometry *geometry,
+                             apr_pool_t *pool);
+
+/*
+ * Inserts or replaces the link with link->slug; the link must be valid
+ * (ml_link_problem() == NULL), else APR_EINVAL.  APR_ENOSPC when the table
+ * has no room left; the table is then unchanged.  Writers only.
+ */
+apr_status_t ml_cache_put(ml_cache *cache, const ml_link *link);
+
+/* Removes the slug's link.  APR_ENOENT if absent.  Writers only. */
+apr_status_t ml_cache_remove(ml_cache *cache, const char *slug, apr_size_t len);
+
+/* Finds a slug.  Lock-free, safe against a concurrent writer.  1 if found. */
+int ml_cache_lookup(const ml_cache *cache, const char *slug, apr_size_t len,
+                    ml_cache_entry *entry);
+
+void ml_cache_usage_get(const ml_cache *cache, ml_cache_usage *usage);
+
+#endif /* ML_CACHE_H */

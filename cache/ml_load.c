@@ -1,0 +1,91 @@
+/*
+ * ml_load.c - builds a cache from a database, in one read snapshot.
+ *
+ * The snapshot matters: the table is sized from a count of the rows, and
+ * the rows are then copied in; a link added between the two by the CLI
+ * must not overflow the size just computed.
+ */
+#include <apr_strings.h>
+#include "ml_load.h"
+#include "../links/ml_store.h"
+
+typedef struct {
+    ml_cache *cache;
+    ml_load_counts *counts;
+    ml_load_skip_fn *skipped;
+    void *ctx;
+} fill_state;
+
+static apr_status_t fill_row(void *data, const ml_link *link,
+                             const char *problem)
+{
+    fill_state *state = data;
+
+    if (problem == NULL && ml_cache_put(state->cache, link) != APR_SUCCESS) {
+        problem = "no room left in the cache";   /* cannot happen when sized */
+    }
+    if (problem) {
+        state->counts->skipped++;
+        state->skipped(state->ctx, link->slug, link->id, problem);
+    }
+    else {
+        state->counts->loaded++;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ml_load(ml_cache **cache, const char *db_path,
+                     unsigned int headroom_percent, apr_pool_t *pool,
+                     ml_load_skip_fn *skipped, void *ctx,
+                     ml_load_counts *counts, const char **error)
+{
+    apr_pool_t *scratch, *segment_pool;
+    ml_store *store;
+    ml_cache_geometry geometry;
+    apr_uint32_t links = 0;
+    apr_uint64_t text_bytes = 0;
+    fill_state state;
+    apr_status_t rv;
+
+    *cache = NULL;
+    *error = NULL;
+    counts->loaded = counts->skipped = 0;
+    /* The store lives in a scratch pool: destroying it closes the file.
+     * The segment gets a pool of its own so a failed load frees it now
+     * rather than at the next restart. */
+    apr_pool_create(&scratch, pool);
+    apr_pool_create(&segment_pool, pool);
+    rv = ml_store_open(&store, db_path, ML_STORE_READ, scratch);
+    if (rv == APR_SUCCESS && (rv = ml_store_read_begin(store)) == APR_SUCCESS) {
+        rv = ml_store_summary(store, &links, &text_bytes);
+        if (rv == APR_SUCCESS) {
+            geometry = ml_cache_plan(links, text_bytes, headroom_percent);
+            rv = ml_cache_create(&state.cache, &geometry, segment_pool);
+            if (rv != APR_SUCCESS) {
+                char reason[120];
+                *error = apr_psprintf(pool, "%s: cannot create %" APR_SIZE_T_FMT
+                                      " bytes of shared memory for %u links: %s",
+                                      db_path, ml_cache_segment_size(&geometry),
+                                      links, apr_strerror(rv, reason,
+                                                          sizeof(reason)));
+            }
+        }
+        if (rv == APR_SUCCESS) {
+            state.counts = counts;
+            state.skipped = skipped;
+            state.ctx = ctx;
+            rv = ml_store_each(store, fill_row, &state);
+        }
+        ml_store_read_end(store);
+    }
+    if (rv != APR_SUCCESS && *error == NULL) {
+        *error = apr_pstrdup(pool, ml_store_error(store));
+    }
+    apr_pool_destroy(scratch);
+    if (rv != APR_SUCCESS) {
+        apr_pool_destroy(segment_pool);
+        return rv;
+    }
+    *cache = state.cache;
+    return APR_SUCCESS;
+}

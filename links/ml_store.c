@@ -1,0 +1,492 @@
+/*
+ * ml_store.c - the links table in SQLite.
+ *
+ * Decisions, written down once:
+ * - The file says it is ours with PRAGMA application_id ("MLNK") and its
+ *   schema version with PRAGMA user_version, so a wrong path is refused
+ *   with a clear message instead of serving someone else's table.
+ * - WAL journal mode (set by init, stored in the file): readers - the loader
+ *   in Apache - never block the CLI's writes, and writes never block them.
+ * - busy_timeout of 5 s: a writer waits out another writer's short
+ *   transaction instead of failing at once.
+ * - Statements are prepared on first use and kept until the store's pool
+ *   is cleared, which also closes the connection.
+ * - CHECK constraints repeat the simple rules (slug alphabet, status, flag)
+ *   for people editing with sqlite3; URL rules are too rich for SQL, so
+ *   every row is validated again when it is read (ml_link_problem).
+ */
+#include <stdarg.h>
+#include <string.h>
+#include <sqlite3.h>
+#include <apr_file_info.h>
+#include <apr_strings.h>
+#include "ml_store.h"
+
+#define ML_APPLICATION_ID 0x4d4c4e4b        /* "MLNK" */
+#define ML_SCHEMA_VERSION 1
+#define BUSY_TIMEOUT_MS 5000
+#define RANDOM_SLUG_LEN 6
+#define RANDOM_SLUG_TRIES 12
+
+static const char schema_sql[] =
+    "CREATE TABLE links ("
+    "  id         INTEGER PRIMARY KEY,"
+    "  slug       TEXT    NOT NULL UNIQUE"
+    "             CHECK (length(slug) BETWEEN 1 AND 64"
+    "                    AND slug NOT GLOB '*[^A-Za-z0-9_-]*'),"
+    "  url        TEXT    NOT NULL,"
+    "  status     INTEGER CHECK (status IS NULL"
+    "                            OR status IN (301, 302, 303, 307, 308)),"
+    "  expires_at INTEGER CHECK (expires_at IS NULL OR expires_at >= 0),"
+    "  disabled   INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),"
+    "  created_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER)),"
+    "  updated_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER))"
+    ");"
+    "CREATE TRIGGER links_updated_at"
+    "  AFTER UPDATE OF slug, url, status, expires_at, disabled ON links"
+    "  BEGIN"
+    "    UPDATE links SET updated_at = CAST(strftime('%s','now') AS INTEGER)"
+    "    WHERE id = NEW.id;"
+    "  END;";
+
+#define LINK_COLUMNS \
+    "id, slug, url, status, expires_at, disabled, created_at, updated_at"
+
+struct ml_store {
+    sqlite3 *db;
+    const char *path;
+    sqlite3_stmt *insert_link;
+    sqlite3_stmt *delete_link;
+    sqlite3_stmt *select_link;
+    sqlite3_stmt *select_all;
+    sqlite3_stmt *count_links;
+    char error[512];
+};
+
+static void set_error(ml_store *store, const char *format, ...)
+{
+    va_list args;
+
+    va_start(args, format);
+    apr_vsnprintf(store->error, sizeof(store->error), format, args);
+    va_end(args);
+}
+
+/* The error for a failed SQLite call, naming the file. */
+static apr_status_t sqlite_failed(ml_store *store, const char *doing)
+{
+    set_error(store, "%s: %s failed: %s", store->path, doing,
+              sqlite3_errmsg(store->db));
+    return APR_EGENERAL;
+}
+
+static apr_status_t close_store(void *data)
+{
+    ml_store *store = data;
+
+    sqlite3_finalize(store->insert_link);
+    sqlite3_finalize(store->delete_link);
+    sqlite3_finalize(store->select_link);
+    sqlite3_finalize(store->select_all);
+    sqlite3_finalize(store->count_links);
+    sqlite3_close(store->db);
+    return APR_SUCCESS;
+}
+
+/* Prepares *statement on first use; NULL (with the error set) on failure. */
+static sqlite3_stmt *statement(ml_store *store, sqlite3_stmt **statement,
+                               const char *sql)
+{
+    if (*statement == NULL
+        && sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                              statement, NULL) != SQLITE_OK) {
+        sqlite_failed(store, "preparing a statement");
+        return NULL;
+    }
+    sqlite3_reset(*statement);
+    sqlite3_clear_bindings(*statement);
+    return *statement;
+}
+
+static apr_status_t exec(ml_store *store, const char *sql, const char *doing)
+{
+    if (sqlite3_exec(store->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        return sqlite_failed(store, doing);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t pragma_int(ml_store *store, const char *sql, int *value)
+{
+    sqlite3_stmt *query;
+    int rc = sqlite3_prepare_v2(store->db, sql, -1, &query, NULL);
+
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(query);
+        *value = rc == SQLITE_ROW ? sqlite3_column_int(query, 0) : 0;
+    }
+    sqlite3_finalize(query);
+    if (rc != SQLITE_ROW) {
+        return sqlite_failed(store, "reading the file header");
+    }
+    return APR_SUCCESS;
+}
+
+/* What kind of file this is: ours, a fresh empty database, or other. */
+typedef enum { FILE_OURS, FILE_EMPTY, FILE_FOREIGN } file_kind;
+
+static apr_status_t identify(ml_store *store, file_kind *kind)
+{
+    int application_id, version, objects;
+    apr_status_t rv;
+
+    if ((rv = pragma_int(store, "PRAGMA application_id", &application_id))
+        || (rv = pragma_int(store, "PRAGMA user_version", &version))
+        || (rv = pragma_int(store, "SELECT count(*) FROM sqlite_schema",
+                            &objects))) {
+        return rv;
+    }
+    if (application_id == ML_APPLICATION_ID) {
+        if (version != ML_SCHEMA_VERSION) {
+            set_error(store, "%s: schema version %d is not the %d this "
+                      "minilink understands", store->path, version,
+                      ML_SCHEMA_VERSION);
+            return APR_EGENERAL;
+        }
+        *kind = FILE_OURS;
+    }
+    else if (application_id == 0 && version == 0 && objects == 0) {
+        *kind = FILE_EMPTY;
+    }
+    else {
+        *kind = FILE_FOREIGN;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ml_store_open(ml_store **result, const char *path,
+                           ml_store_mode mode, apr_pool_t *pool)
+{
+    ml_store *store = apr_pcalloc(pool, sizeof(*store));
+    int flags = mode == ML_STORE_READ ? SQLITE_OPEN_READONLY
+                                      : SQLITE_OPEN_READWRITE;
+    apr_finfo_t info;
+    file_kind kind;
+    apr_status_t rv;
+
+    *result = store;
+    store->path = apr_pstrdup(pool, path);
+    if (mode == ML_STORE_CREATE) {
+        flags |= SQLITE_OPEN_CREATE;
+    }
+    else if ((rv = apr_stat(&info, path, APR_FINFO_TYPE, pool)) != APR_SUCCESS) {
+        char reason[120];
+        set_error(store, "%s: %s", path,
+                  apr_strerror(rv, reason, sizeof(reason)));
+        return rv;
+    }
+    else if (info.filetype != APR_REG) {
+        set_error(store, "%s: not a regular file", path);
+        return APR_EINVAL;
+    }
+    /* NOMUTEX: a store is used by one thread at a time; each thread or
+     * process that needs one opens its own. */
+    if (sqlite3_open_v2(path, &store->db, flags | SQLITE_OPEN_NOMUTEX, NULL)
+        != SQLITE_OK) {
+        rv = sqlite_failed(store, "opening");
+        sqlite3_close(store->db);
+        store->db = NULL;
+        return rv;
+    }
+    apr_pool_cleanup_register(pool, store, close_store, apr_pool_cleanup_null);
+    sqlite3_busy_timeout(store->db, BUSY_TIMEOUT_MS);
+    sqlite3_extended_result_codes(store->db, 1);
+
+    if ((rv = identify(store, &kind)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (kind == FILE_FOREIGN || (kind == FILE_EMPTY && mode != ML_STORE_CREATE)) {
+        set_error(store, "%s: not a minilink database (create one with "
+                  "'minilink --db %s init')", path, path);
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+const char *ml_store_error(const ml_store *store)
+{
+    return store->error;
+}
+
+/* Creates the tables and marks the file as ours, in the open transaction. */
+static apr_status_t create_schema(ml_store *store)
+{
+    char *mark = sqlite3_mprintf("PRAGMA application_id = %d;"
+                                 "PRAGMA user_version = %d",
+                                 ML_APPLICATION_ID, ML_SCHEMA_VERSION);
+    apr_status_t rv = exec(store, schema_sql, "creating the schema");
+
+    if (rv == APR_SUCCESS) {
+        rv = exec(store, mark, "marking the file as a minilink database");
+    }
+    sqlite3_free(mark);
+    return rv;
+}
+
+apr_status_t ml_store_init(ml_store *store)
+{
+    file_kind kind;
+    apr_status_t rv;
+
+    if ((rv = exec(store, "BEGIN IMMEDIATE", "starting a transaction"))) {
+        return rv;
+    }
+    /* Looked at again inside the transaction: another init may have won. */
+    rv = identify(store, &kind);
+    if (rv == APR_SUCCESS && kind == FILE_FOREIGN) {
+        set_error(store, "%s: not a minilink database; refusing to add "
+                  "tables to it", store->path);
+        rv = APR_EINVAL;
+    }
+    if (rv == APR_SUCCESS && kind == FILE_EMPTY) {
+        rv = create_schema(store);
+    }
+    if (rv != APR_SUCCESS) {
+        sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+        return rv;
+    }
+    if ((rv = exec(store, "COMMIT", "committing the schema"))) {
+        return rv;
+    }
+    /* Outside the transaction: journal_mode cannot change inside one. */
+    return exec(store, "PRAGMA journal_mode = WAL", "switching to WAL");
+}
+
+/* Binds NULL for 0, the schema's "not set" for status and expiry. */
+static void bind_optional(sqlite3_stmt *query, int column, apr_int64_t value)
+{
+    if (value == 0) {
+        sqlite3_bind_null(query, column);
+    }
+    else {
+        sqlite3_bind_int64(query, column, value);
+    }
+}
+
+/* Inserts the link with its slug as is.  APR_EEXIST if the slug is taken. */
+static apr_status_t insert(ml_store *store, ml_link *link)
+{
+    sqlite3_stmt *query = statement(store, &store->insert_link,
+        "INSERT INTO links (slug, url, status, expires_at, disabled)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)"
+        " RETURNING id, created_at, updated_at");
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_text(query, 1, link->slug, -1, SQLITE_STATIC);
+    sqlite3_bind_text(query, 2, link->url, -1, SQLITE_STATIC);
+    bind_optional(query, 3, link->status);
+    bind_optional(query, 4, link->expires_at);
+    sqlite3_bind_int(query, 5, link->disabled);
+    rc = sqlite3_step(query);
+    if (rc == SQLITE_ROW) {
+        link->id = sqlite3_column_int64(query, 0);
+        link->created_at = sqlite3_column_int64(query, 1);
+        link->updated_at = sqlite3_column_int64(query, 2);
+        rc = sqlite3_step(query);
+    }
+    sqlite3_reset(query);
+    if (rc == SQLITE_DONE) {
+        return APR_SUCCESS;
+    }
+    if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+        set_error(store, "the slug '%s' is already taken", link->slug);
+        return APR_EEXIST;
+    }
+    return sqlite_failed(store, "adding a link");
+}
+
+apr_status_t ml_store_add(ml_store *store, ml_link *link, apr_pool_t *pool)
+{
+    char slug[ML_SLUG_MAX + 1];
+    const char *problem;
+    apr_size_t length = RANDOM_SLUG_LEN;
+    apr_status_t rv;
+    int tries;
+
+    if (link->slug != NULL) {
+        if ((problem = ml_link_problem(link)) != NULL) {
+            set_error(store, "%s", problem);
+            return APR_EINVAL;
+        }
+        return insert(store, link);
+    }
+    /* A random slug: the UNIQUE index settles collisions, and every few
+     * collisions the slug grows so a crowded length cannot stall us. */
+    for (tries = 0; tries < RANDOM_SLUG_TRIES; tries++) {
+        if ((rv = ml_slug_random(slug, length)) != APR_SUCCESS) {
+            set_error(store, "no random bytes for a slug");
+            return rv;
+        }
+        link->slug = slug;
+        if ((problem = ml_link_problem(link)) != NULL) {
+            link->slug = NULL;
+            set_error(store, "%s", problem);
+            return APR_EINVAL;
+        }
+        rv = insert(store, link);
+        link->slug = NULL;
+        if (rv != APR_EEXIST) {
+            if (rv == APR_SUCCESS) {
+                link->slug = apr_pstrdup(pool, slug);
+            }
+            return rv;
+        }
+        if (tries % 3 == 2) {
+            length++;
+        }
+    }
+    set_error(store, "could not find a free random slug");
+    return APR_EEXIST;
+}
+
+apr_status_t ml_store_remove(ml_store *store, const char *slug)
+{
+    sqlite3_stmt *query = statement(store, &store->delete_link,
+                                    "DELETE FROM links WHERE slug = ?1");
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_text(query, 1, slug, -1, SQLITE_STATIC);
+    rc = sqlite3_step(query);
+    sqlite3_reset(query);
+    if (rc != SQLITE_DONE) {
+        return sqlite_failed(store, "removing a link");
+    }
+    if (sqlite3_changes(store->db) == 0) {
+        set_error(store, "no link has the slug '%s'", slug);
+        return APR_ENOENT;
+    }
+    return APR_SUCCESS;
+}
+
+/*
+ * Reads the current row of a LINK_COLUMNS query into *link (strings point
+ * into the statement).  Returns why the row cannot be served, or NULL.
+ */
+static const char *read_row(sqlite3_stmt *row, ml_link *link)
+{
+    const char *problem;
+
+    link->id = sqlite3_column_int64(row, 0);
+    link->slug = (const char *)sqlite3_column_text(row, 1);
+    link->url = (const char *)sqlite3_column_text(row, 2);
+    link->status = sqlite3_column_int(row, 3);
+    link->expires_at = sqlite3_column_int64(row, 4);
+    link->disabled = sqlite3_column_int(row, 5);
+    link->created_at = sqlite3_column_int64(row, 6);
+    link->updated_at = sqlite3_column_int64(row, 7);
+    /* A NUL inside a value would make what we check differ from what the
+     * column holds. */
+    if ((link->slug && strlen(link->slug) != (size_t)sqlite3_column_bytes(row, 1))
+        || (link->url && strlen(link->url) != (size_t)sqlite3_column_bytes(row, 2))) {
+        return "the slug or URL contains a NUL byte";
+    }
+    if (sqlite3_column_type(row, 3) != SQLITE_NULL
+        && sqlite3_column_type(row, 3) != SQLITE_INTEGER) {
+        return "the status is not a number";
+    }
+    problem = ml_link_problem(link);
+    return problem;
+}
+
+apr_status_t ml_store_get(ml_store *store, const char *slug, ml_link *link,
+                          apr_pool_t *pool)
+{
+    sqlite3_stmt *query = statement(store, &store->select_link,
+        "SELECT " LINK_COLUMNS " FROM links WHERE slug = ?1");
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_text(query, 1, slug, -1, SQLITE_STATIC);
+    rc = sqlite3_step(query);
+    if (rc == SQLITE_ROW) {
+        read_row(query, link);
+        link->slug = apr_pstrdup(pool, link->slug);
+        link->url = apr_pstrdup(pool, link->url);
+    }
+    sqlite3_reset(query);
+    if (rc == SQLITE_DONE) {
+        set_error(store, "no link has the slug '%s'", slug);
+        return APR_ENOENT;
+    }
+    if (rc != SQLITE_ROW) {
+        return sqlite_failed(store, "reading a link");
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ml_store_each(ml_store *store, ml_store_row_fn *row, void *ctx)
+{
+    sqlite3_stmt *query = statement(store, &store->select_all,
+        "SELECT " LINK_COLUMNS " FROM links ORDER BY slug");
+    apr_status_t rv = APR_SUCCESS;
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    while ((rc = sqlite3_step(query)) == SQLITE_ROW) {
+        ml_link link;
+        const char *problem = read_row(query, &link);
+        if ((rv = row(ctx, &link, problem)) != APR_SUCCESS) {
+            break;
+        }
+    }
+    sqlite3_reset(query);
+    if (rv == APR_SUCCESS && rc != SQLITE_DONE) {
+        return sqlite_failed(store, "reading the links");
+    }
+    return rv;
+}
+
+apr_status_t ml_store_summary(ml_store *store, apr_uint32_t *links,
+                              apr_uint64_t *text_bytes)
+{
+    /* CAST AS BLOB: length() of TEXT counts characters, we need bytes. */
+    sqlite3_stmt *query = statement(store, &store->count_links,
+        "SELECT count(*), coalesce(sum(length(CAST(slug AS BLOB))"
+        "                              + length(CAST(url AS BLOB))), 0)"
+        " FROM links");
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    rc = sqlite3_step(query);
+    if (rc == SQLITE_ROW) {
+        *links = (apr_uint32_t)sqlite3_column_int64(query, 0);
+        *text_bytes = (apr_uint64_t)sqlite3_column_int64(query, 1);
+    }
+    sqlite3_reset(query);
+    if (rc != SQLITE_ROW) {
+        return sqlite_failed(store, "counting the links");
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ml_store_read_begin(ml_store *store)
+{
+    return exec(store, "BEGIN", "starting a read transaction");
+}
+
+apr_status_t ml_store_read_end(ml_store *store)
+{
+    return exec(store, "COMMIT", "ending a read transaction");
+}

@@ -1,0 +1,72 @@
+/*
+ * ml_store.h - the SQLite database that holds the links.
+ *
+ * The schema is created by ml_store_init() and documented in the README.
+ * Every statement is prepared; every write is one transaction.  Depends on
+ * APR and SQLite only.
+ */
+#ifndef ML_STORE_H
+#define ML_STORE_H
+
+#include <apr_pools.h>
+#include "ml_link.h"
+
+typedef struct ml_store ml_store;
+
+typedef enum {
+    ML_STORE_READ,    /* read-only; the file must exist */
+    ML_STORE_WRITE,   /* read-write; the file must exist */
+    ML_STORE_CREATE   /* read-write; the file is created if missing */
+} ml_store_mode;
+
+/*
+ * Opens the database at path.  On failure *store is still set when possible
+ * so that ml_store_error() can say why; it is closed with the pool.
+ * A file that is not a minilink database (wrong application_id or schema
+ * version) is refused, except in ML_STORE_CREATE mode on an empty file.
+ */
+apr_status_t ml_store_open(ml_store **store, const char *path,
+                           ml_store_mode mode, apr_pool_t *pool);
+
+/* The last error, as a sentence naming the file; "" when there was none. */
+const char *ml_store_error(const ml_store *store);
+
+/* Creates the schema in an empty database; a no-op on one of ours. */
+apr_status_t ml_store_init(ml_store *store);
+
+/*
+ * Stores a new link after validating it.  A NULL link->slug gets a random
+ * one (retried on collision) written back into link->slug from pool.
+ * APR_EINVAL: invalid link; APR_EEXIST: slug taken; both set the error.
+ */
+apr_status_t ml_store_add(ml_store *store, ml_link *link, apr_pool_t *pool);
+
+/* Deletes a link.  APR_ENOENT when there is no such slug. */
+apr_status_t ml_store_remove(ml_store *store, const char *slug);
+
+/* Reads one link.  APR_ENOENT when there is no such slug. */
+apr_status_t ml_store_get(ml_store *store, const char *slug, ml_link *link,
+                          apr_pool_t *pool);
+
+/*
+ * Calls row() for every link, ordered by slug.  problem is NULL for a valid
+ * row, otherwise why the row cannot be served (the link's fields are then
+ * as read, possibly NULL).  The link's strings live until row() returns.
+ * A non-zero return from row() stops the walk and is returned as the status.
+ */
+typedef apr_status_t ml_store_row_fn(void *ctx, const ml_link *link,
+                                     const char *problem);
+apr_status_t ml_store_each(ml_store *store, ml_store_row_fn *row, void *ctx);
+
+/* Counts the rows and the bytes of their slugs and URLs. */
+apr_status_t ml_store_summary(ml_store *store, apr_uint32_t *links,
+                              apr_uint64_t *text_bytes);
+
+/*
+ * A read snapshot: between begin and end, ml_store_summary() and
+ * ml_store_each() see the same committed state.
+ */
+apr_status_t ml_store_read_begin(ml_store *store);
+apr_status_t ml_store_read_end(ml_store *store);
+
+#endif /* ML_STORE_H */

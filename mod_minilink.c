@@ -1,0 +1,345 @@
+/*
+ * mod_minilink.c - short links answered from shared memory.
+ *
+ *   LoadModule minilink_module modules/mod_minilink.so
+ *   MinilinkDatabase /var/lib/minilink/links.db
+ *   <Location /l>
+ *       SetHandler minilink
+ *   </Location>
+ *
+ * GET /l/abc answers 302 with the stored URL as Location.  The parent
+ * process loads each database named in the configuration into a shared-
+ * memory table (cache/) at startup and at every graceful restart; children
+ * inherit the tables and only read them, so no request touches SQLite or
+ * takes a lock.  This file only wires the pieces into httpd: the rules are
+ * in links/, the table in cache/.
+ */
+#include <stdlib.h>
+#include <limits.h>
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_main.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_expr.h"
+#include "apr_hash.h"
+#include "apr_strings.h"
+
+#include "mod_minilink.h"
+#include "cache/ml_load.h"
+
+module AP_MODULE_DECLARE_DATA minilink_module;
+
+/*
+ * The databases named by this configuration generation, by resolved path.
+ * Made in pre_config from pconf, so it is rebuilt with each generation (the
+ * module's statics are reset anyway when httpd reloads the DSO).
+ */
+static apr_hash_t *databases_by_path;
+
+/* Marks a request this module answers, for map_to_storage (as "proxy:"
+ * does for mod_proxy). */
+static const char filename_prefix[] = "minilink:";
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                       */
+/* ------------------------------------------------------------------ */
+
+static void *create_dir_config(apr_pool_t *pool, char *context)
+{
+    (void)context;
+    return apr_pcalloc(pool, sizeof(ml_dir_config));
+}
+
+static void *merge_dir_config(apr_pool_t *pool, void *base_conf, void *add_conf)
+{
+    ml_dir_config *base = base_conf, *add = add_conf;
+    ml_dir_config *merged = apr_palloc(pool, sizeof(*merged));
+
+    merged->database = add->database ? add->database : base->database;
+    merged->redirect_status = add->redirect_status ? add->redirect_status
+                                                   : base->redirect_status;
+    merged->query_mode = add->query_mode != ML_QUERY_UNSET ? add->query_mode
+                                                           : base->query_mode;
+    return merged;
+}
+
+/* One ml_database per file, however it is spelled: symlinks and relative
+ * paths that name the same existing file share one cache. */
+static ml_database *database_for(apr_pool_t *pool, const char *path)
+{
+    char resolved[PATH_MAX];
+    const char *key = realpath(path, resolved) ? resolved : path;
+    ml_database *database = apr_hash_get(databases_by_path, key,
+                                         APR_HASH_KEY_STRING);
+
+    if (database == NULL) {
+        database = apr_pcalloc(pool, sizeof(*database));
+        database->path = apr_pstrdup(pool, key);
+        apr_hash_set(databases_by_path, database->path, APR_HASH_KEY_STRING,
+                     database);
+    }
+    return database;
+}
+
+static const char *set_database(cmd_parms *cmd, void *dir_conf, const char *arg)
+{
+    ml_dir_config *conf = dir_conf;
+    const char *path;
+
+    if (*arg == '\0') {
+        return "MinilinkDatabase needs the path of a SQLite file";
+    }
+    path = ap_server_root_relative(cmd->pool, arg);
+    if (path == NULL) {
+        return apr_psprintf(cmd->pool, "MinilinkDatabase: invalid path '%s'",
+                            arg);
+    }
+    conf->database = database_for(cmd->pool, path);
+    return NULL;
+}
+
+static const char *set_redirect_status(cmd_parms *cmd, void *dir_conf,
+                                       const char *arg)
+{
+    ml_dir_config *conf = dir_conf;
+    char *end;
+    long status = strtol(arg, &end, 10);
+
+    if (*arg == '\0' || *end != '\0' || !ml_status_valid((int)status)) {
+        return apr_psprintf(cmd->pool, "MinilinkRedirectStatus must be 301, "
+                            "302, 303, 307 or 308, not '%s'", arg);
+    }
+    conf->redirect_status = (int)status;
+    return NULL;
+}
+
+static const char *set_query_string(cmd_parms *cmd, void *dir_conf,
+                                    const char *arg)
+{
+    ml_dir_config *conf = dir_conf;
+
+    if (strcasecmp(arg, "append") == 0) {
+        conf->query_mode = ML_QUERY_APPEND;
+    }
+    else if (strcasecmp(arg, "drop") == 0) {
+        conf->query_mode = ML_QUERY_DROP;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "MinilinkQueryString must be 'append' "
+                            "or 'drop', not '%s'", arg);
+    }
+    return NULL;
+}
+
+/* Server, virtual host and <Location>/<Directory> context; never .htaccess,
+ * which must not be able to point the module at another file. */
+static const command_rec minilink_directives[] = {
+    AP_INIT_TAKE1("MinilinkDatabase", set_database, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Path of the SQLite database of links (relative to ServerRoot)"),
+    AP_INIT_TAKE1("MinilinkRedirectStatus", set_redirect_status, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Status of redirects for links without their own: 301, 302 "
+                  "(default), 303, 307 or 308"),
+    AP_INIT_TAKE1("MinilinkQueryString", set_query_string, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "'append' (default) adds the request's query string to the "
+                  "target URL; 'drop' ignores it"),
+    {NULL}
+};
+
+/* ------------------------------------------------------------------ */
+/* Loading the caches (parent process)                                 */
+/* ------------------------------------------------------------------ */
+
+static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    (void)plog;
+    (void)ptemp;
+    databases_by_path = apr_hash_make(pconf);
+    return OK;
+}
+
+static void log_skipped_row(void *ctx, const char *slug, apr_int64_t id,
+                            const char *problem)
+{
+    ml_database *database = ctx;
+
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ap_server_conf,
+                 "ML00003: %s: link '%s' (row %" APR_INT64_T_FMT ") is not "
+                 "served: %s", database->path, slug ? slug : "(null)", id,
+                 problem);
+}
+
+static void load_database(ml_database *database, apr_pool_t *pconf)
+{
+    ml_load_counts counts;
+    ml_cache_usage usage;
+    apr_status_t rv;
+
+    rv = ml_load(&database->cache, database->path, ML_CACHE_HEADROOM_DEFAULT,
+                 pconf, log_skipped_row, database, &counts,
+                 &database->load_error);
+    if (rv != APR_SUCCESS) {
+        /* Apache still starts: the locations using this file answer 503. */
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf,
+                     "ML00001: cannot load links from %s; its locations "
+                     "answer 503 until it is fixed and Apache is reloaded",
+                     database->load_error);
+        return;
+    }
+    ml_cache_usage_get(database->cache, &usage);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, ap_server_conf,
+                 "ML00002: %s: %u links loaded, %u skipped; cache of %"
+                 APR_SIZE_T_FMT " bytes holds up to %u links",
+                 database->path, counts.loaded, counts.skipped,
+                 usage.segment_bytes, usage.link_capacity);
+}
+
+static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                       server_rec *s)
+{
+    apr_hash_index_t *entry;
+
+    (void)plog;
+    (void)ptemp;
+    (void)s;
+    /* httpd reads its configuration twice at startup; the first pass only
+     * checks it, so loading then would double the startup work. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    for (entry = apr_hash_first(ptemp, databases_by_path); entry;
+         entry = apr_hash_next(entry)) {
+        load_database(apr_hash_this_val(entry), pconf);
+    }
+    return OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                            */
+/* ------------------------------------------------------------------ */
+
+/* True when the location this request falls in says "SetHandler minilink". */
+static int location_is_ours(request_rec *r)
+{
+    core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
+    const char *error = NULL, *handler;
+
+    if (core->expr_handler == NULL) {
+        return 0;
+    }
+    handler = ap_expr_str_exec(r, core->expr_handler, &error);
+    return error == NULL && handler && strcmp(handler, ML_HANDLER) == 0;
+}
+
+/*
+ * A short link is not a file: claim the URI here (after the <Location> walk,
+ * before the directory walk) so map_to_storage can skip the filesystem.
+ * Runs late, so mod_rewrite and mod_alias rules still apply first.
+ */
+static int translate_name(request_rec *r)
+{
+    if (r->uri[0] != '/' || !location_is_ours(r)) {
+        return DECLINED;
+    }
+    r->filename = apr_pstrcat(r->pool, filename_prefix, r->uri, NULL);
+    return OK;
+}
+
+static int map_to_storage(request_rec *r)
+{
+    if (r->filename
+        && strncmp(r->filename, filename_prefix, sizeof(filename_prefix) - 1) == 0) {
+        return OK;   /* no <Directory> walk, no stat() */
+    }
+    return DECLINED;
+}
+
+static int expired(const ml_cache_entry *entry, const request_rec *r)
+{
+    return entry->expires_at != 0
+           && apr_time_sec(r->request_time) >= entry->expires_at;
+}
+
+static int minilink_handler(request_rec *r)
+{
+    const ml_dir_config *conf;
+    const char *slug, *query = NULL;
+    ml_cache_entry entry;
+    apr_size_t slug_len;
+
+    if (r->handler == NULL || strcmp(r->handler, ML_HANDLER) != 0) {
+        return DECLINED;
+    }
+    /* GET covers HEAD too: httpd sends the headers and drops the body.
+     * allowed_methods is what httpd puts in a 405's Allow header. */
+    if (r->method_number != M_GET) {
+        ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    conf = ap_get_module_config(r->per_dir_config, &minilink_module);
+    if (conf->database == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ML00004: SetHandler "
+                      "minilink at %s, but no MinilinkDatabase applies here",
+                      r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (conf->database->cache == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "ML00005: 503 because %s",
+                      conf->database->load_error);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    /* The slug is the last path segment, as decoded by httpd. */
+    slug = strrchr(r->uri, '/');
+    slug = slug ? slug + 1 : r->uri;
+    slug_len = strlen(slug);
+    if (!ml_slug_valid(slug, slug_len)
+        || !ml_cache_lookup(conf->database->cache, slug, slug_len, &entry)) {
+        return HTTP_NOT_FOUND;
+    }
+    if (entry.disabled || expired(&entry, r)) {
+        return HTTP_GONE;
+    }
+    if (conf->query_mode != ML_QUERY_DROP && r->args && *r->args) {
+        /* httpd's request-line parser already refuses control characters;
+         * checking again keeps the Location header safe whatever it allows. */
+        if (!ml_header_safe(r->args, strlen(r->args))) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "ML00006: query "
+                          "string with unsafe characters refused");
+            return HTTP_BAD_REQUEST;
+        }
+        query = r->args;
+    }
+    apr_table_setn(r->headers_out, "Location",
+                   ml_url_with_query(r->pool, entry.url, entry.url_len, query));
+    if (entry.status) {
+        return entry.status;
+    }
+    return conf->redirect_status ? conf->redirect_status
+                                 : ML_DEFAULT_REDIRECT_STATUS;
+}
+
+static void register_hooks(apr_pool_t *pool)
+{
+    (void)pool;
+    ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_translate_name(translate_name, NULL, NULL, APR_HOOK_LAST);
+    ap_hook_map_to_storage(map_to_storage, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_handler(minilink_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(minilink) = {
+    STANDARD20_MODULE_STUFF,
+    create_dir_config,
+    merge_dir_config,
+    NULL,                       /* server config: per-dir covers vhosts */
+    NULL,
+    minilink_directives,
+    register_hooks,
+    AP_MODULE_FLAG_NONE
+};
