@@ -39,6 +39,9 @@ module AP_MODULE_DECLARE_DATA minilink_module;
  */
 static apr_hash_t *databases_by_path;
 
+/* Server-wide settings, reset with each generation in pre_config. */
+static ml_server_settings settings;
+
 /* Marks a request this module answers, for map_to_storage (as "proxy:"
  * does for mod_proxy). */
 static const char filename_prefix[] = "minilink:";
@@ -116,6 +119,45 @@ static const char *set_redirect_status(cmd_parms *cmd, void *dir_conf,
     return NULL;
 }
 
+static const char *set_refresh_interval(cmd_parms *cmd, void *dir_conf,
+                                        const char *arg)
+{
+    apr_interval_time_t interval;
+    const char *error = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)dir_conf;
+    if (error) {
+        return error;
+    }
+    if (ap_timeout_parameter_parse(arg, &interval, "s") != APR_SUCCESS
+        || interval < 0) {
+        return apr_psprintf(cmd->pool, "MinilinkRefreshInterval must be a "
+                            "time such as 1, 5s or 500ms (0 = off), not '%s'",
+                            arg);
+    }
+    settings.refresh_interval = interval;
+    return NULL;
+}
+
+static const char *set_cache_headroom(cmd_parms *cmd, void *dir_conf,
+                                      const char *arg)
+{
+    const char *error = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    long percent = strtol(arg, &end, 10);
+
+    (void)dir_conf;
+    if (error) {
+        return error;
+    }
+    if (*arg == '\0' || *end != '\0' || percent < 0 || percent > 1000) {
+        return apr_psprintf(cmd->pool, "MinilinkCacheHeadroom must be a "
+                            "percentage from 0 to 1000, not '%s'", arg);
+    }
+    settings.cache_headroom = (unsigned int)percent;
+    return NULL;
+}
+
 static const char *set_query_string(cmd_parms *cmd, void *dir_conf,
                                     const char *arg)
 {
@@ -147,6 +189,12 @@ static const command_rec minilink_directives[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "'append' (default) adds the request's query string to the "
                   "target URL; 'drop' ignores it"),
+    AP_INIT_TAKE1("MinilinkRefreshInterval", set_refresh_interval, NULL, RSRC_CONF,
+                  "How often changes to the databases are applied (default "
+                  "1s; 0 = only at graceful restarts)"),
+    AP_INIT_TAKE1("MinilinkCacheHeadroom", set_cache_headroom, NULL, RSRC_CONF,
+                  "Room for new links in each cache, in percent of the links "
+                  "loaded (default 25)"),
     {NULL}
 };
 
@@ -159,18 +207,10 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     (void)plog;
     (void)ptemp;
     databases_by_path = apr_hash_make(pconf);
+    settings.refresh_interval = ML_DEFAULT_REFRESH_INTERVAL;
+    settings.cache_headroom = ML_CACHE_HEADROOM_DEFAULT;
+    ml_database_pre_config(pconf);
     return OK;
-}
-
-static void log_skipped_row(void *ctx, const char *slug, apr_int64_t id,
-                            const char *problem)
-{
-    ml_database *database = ctx;
-
-    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ap_server_conf,
-                 "ML00003: %s: link '%s' (row %" APR_INT64_T_FMT ") is not "
-                 "served: %s", database->path, slug ? slug : "(null)", id,
-                 problem);
 }
 
 static void load_database(ml_database *database, apr_pool_t *pconf)
@@ -179,8 +219,8 @@ static void load_database(ml_database *database, apr_pool_t *pconf)
     ml_cache_usage usage;
     apr_status_t rv;
 
-    rv = ml_load(&database->cache, database->path, ML_CACHE_HEADROOM_DEFAULT,
-                 pconf, log_skipped_row, database, &counts,
+    rv = ml_load(&database->cache, database->path, settings.cache_headroom,
+                 pconf, ml_log_skipped_row, database, &counts,
                  &database->load_error);
     if (rv != APR_SUCCESS) {
         /* Apache still starts: the locations using this file answer 503. */
@@ -204,8 +244,6 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     apr_hash_index_t *entry;
 
     (void)plog;
-    (void)ptemp;
-    (void)s;
     /* httpd reads its configuration twice at startup; the first pass only
      * checks it, so loading then would double the startup work. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
@@ -215,7 +253,12 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
          entry = apr_hash_next(entry)) {
         load_database(apr_hash_this_val(entry), pconf);
     }
-    return OK;
+    return ml_database_post_config(pconf, s, databases_by_path, &settings);
+}
+
+static void child_init(apr_pool_t *pchild, server_rec *s)
+{
+    ml_database_child_init(pchild, s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -297,8 +340,12 @@ static int minilink_handler(request_rec *r)
     slug = strrchr(r->uri, '/');
     slug = slug ? slug + 1 : r->uri;
     slug_len = strlen(slug);
-    if (!ml_slug_valid(slug, slug_len)
-        || !ml_cache_lookup(conf->database->cache, slug, slug_len, &entry)) {
+    if (!ml_slug_valid(slug, slug_len)) {
+        return HTTP_NOT_FOUND;
+    }
+    if (!ml_cache_lookup(conf->database->cache, slug, slug_len, &entry)
+        && !(ml_cache_overflowed(conf->database->cache)
+             && ml_database_lookup(conf->database, slug, &entry, r))) {
         return HTTP_NOT_FOUND;
     }
     if (entry.disabled || expired(&entry, r)) {
@@ -325,9 +372,14 @@ static int minilink_handler(request_rec *r)
 
 static void register_hooks(apr_pool_t *pool)
 {
+    /* Before mod_watchdog's post_config, which starts the watchdogs
+     * registered by then. */
+    static const char *const before_watchdog[] = {"mod_watchdog.c", NULL};
+
     (void)pool;
     ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(post_config, NULL, before_watchdog, APR_HOOK_MIDDLE);
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(translate_name, NULL, NULL, APR_HOOK_LAST);
     ap_hook_map_to_storage(map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(minilink_handler, NULL, NULL, APR_HOOK_MIDDLE);

@@ -5,8 +5,8 @@
  * pointer: each process may map the segment at its own address):
  *
  *   0            +------------------------------------------+
- *                | ml_cache_header (64 bytes)               |  geometry, hash key,
- *                |                                          |  counters
+ *                | ml_cache_header (128 bytes)              |  geometry, hash key,
+ *                |                                          |  counters, state
  *   slots_at     +------------------------------------------+
  *                | slots[slot_count]: uint32 each           |  open addressing,
  *                |   0 = empty, 1 = removed,                |  linear probing
@@ -49,6 +49,7 @@
 #define ARENA_RESERVED 8u                  /* refs 0 and 1 are the markers above */
 #define RECORD_ALIGN 4u
 #define SEGMENT_ALIGN 64u
+#define HEADER_BYTES 128u
 /* A record's header and its worst-case padding, for sizing the arena. */
 #define RECORD_OVERHEAD (sizeof(ml_record) + RECORD_ALIGN - 1)
 /* The record size assumed for spare room when the database is empty. */
@@ -67,6 +68,9 @@ typedef struct {
     _Atomic apr_uint64_t arena_used;
     _Atomic apr_uint32_t links;
     _Atomic apr_uint32_t slots_used;
+    _Atomic apr_uint32_t overflowed;   /* a link did not fit since the build */
+    _Atomic apr_uint32_t failing;      /* the last refresh failed */
+    _Atomic apr_uint64_t changes_seen; /* database change number reflected */
 } ml_cache_header;
 
 typedef struct {
@@ -92,7 +96,7 @@ struct ml_cache {
     apr_size_t segment_bytes;
 };
 
-typedef char header_fits_its_line[sizeof(ml_cache_header) <= SEGMENT_ALIGN ? 1 : -1];
+typedef char header_fits[sizeof(ml_cache_header) <= HEADER_BYTES ? 1 : -1];
 typedef char record_is_packed[sizeof(ml_record) == 12 ? 1 : -1];
 
 ml_cache_geometry ml_cache_plan(apr_uint32_t links, apr_uint64_t text_bytes,
@@ -127,7 +131,7 @@ static apr_uint32_t slot_count_for(apr_uint32_t link_capacity)
 
 static apr_size_t slots_at(void)
 {
-    return SEGMENT_ALIGN;
+    return HEADER_BYTES;
 }
 
 static apr_size_t arena_at(apr_uint32_t slot_count)
@@ -180,6 +184,9 @@ apr_status_t ml_cache_create(ml_cache **cache, const ml_cache_geometry *geometry
     atomic_init(&made->header->arena_used, ARENA_RESERVED);
     atomic_init(&made->header->links, 0);
     atomic_init(&made->header->slots_used, 0);
+    atomic_init(&made->header->overflowed, 0);
+    atomic_init(&made->header->failing, 0);
+    atomic_init(&made->header->changes_seen, 0);
     rv = apr_generate_random_bytes(made->header->hash_key,
                                    sizeof(made->header->hash_key));
     if (rv != APR_SUCCESS) {
@@ -294,6 +301,17 @@ static uint8_t status_index(int status)
     return 0;
 }
 
+/* Expiry times are kept in 32 bits: later than 2106 means never mind. */
+static apr_uint32_t stored_expiry(apr_int64_t expires_at)
+{
+    return expires_at > 0xFFFFFFFF ? 0xFFFFFFFFu : (apr_uint32_t)expires_at;
+}
+
+static uint8_t record_flags(const ml_link *link)
+{
+    return status_index(link->status) | (link->disabled ? FLAG_DISABLED : 0);
+}
+
 /* Appends a record for the link; returns its ref, or 0 if the arena is full. */
 static apr_uint32_t append_record(ml_cache *cache, const ml_link *link,
                                   probe_origin origin)
@@ -311,12 +329,10 @@ static apr_uint32_t append_record(ml_cache *cache, const ml_link *link,
     }
     record = (ml_record *)(cache->arena + at);
     record->hash_tag = origin.tag;
-    record->expires_at = link->expires_at > 0xFFFFFFFF
-                         ? 0xFFFFFFFFu : (apr_uint32_t)link->expires_at;
+    record->expires_at = stored_expiry(link->expires_at);
     record->url_len = (apr_uint16_t)url_len;
     record->slug_len = (uint8_t)slug_len;
-    record->flags = status_index(link->status)
-                    | (link->disabled ? FLAG_DISABLED : 0);
+    record->flags = record_flags(link);
     text = (char *)(record + 1);
     memcpy(text, link->slug, slug_len);
     memcpy(text + slug_len, link->url, url_len);
@@ -392,4 +408,66 @@ void ml_cache_usage_get(const ml_cache *cache, ml_cache_usage *usage)
                                              memory_order_relaxed);
     usage->arena_bytes = cache->header->arena_bytes;
     usage->segment_bytes = cache->segment_bytes;
+}
+
+int ml_cache_holds(const ml_cache *cache, const ml_link *link)
+{
+    apr_size_t slug_len = strlen(link->slug), url_len = strlen(link->url);
+    const ml_record *record;
+    long unused;
+
+    return find_slot(cache, link->slug, slug_len, &record, &unused) >= 0
+           && record->url_len == url_len
+           && memcmp(record_text(record) + slug_len, link->url, url_len) == 0
+           && record->expires_at == stored_expiry(link->expires_at)
+           && record->flags == record_flags(link);
+}
+
+apr_status_t ml_cache_each_slug(const ml_cache *cache, ml_cache_slug_fn *fn,
+                                void *ctx)
+{
+    apr_uint32_t i;
+    apr_status_t rv;
+
+    for (i = 0; i < cache->header->slot_count; i++) {
+        apr_uint32_t ref = atomic_load_explicit(&cache->slots[i],
+                                                memory_order_acquire);
+        if (ref != SLOT_EMPTY && ref != SLOT_REMOVED) {
+            const ml_record *record = record_at(cache, ref);
+            if ((rv = fn(ctx, record_text(record), record->slug_len))) {
+                return rv;
+            }
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_uint64_t ml_cache_changes_seen(const ml_cache *cache)
+{
+    return atomic_load_explicit(&cache->header->changes_seen,
+                                memory_order_acquire);
+}
+
+void ml_cache_set_changes_seen(ml_cache *cache, apr_uint64_t seq)
+{
+    atomic_store_explicit(&cache->header->changes_seen, seq,
+                          memory_order_release);
+}
+
+int ml_cache_overflowed(const ml_cache *cache)
+{
+    return atomic_load_explicit(&cache->header->overflowed,
+                                memory_order_acquire) != 0;
+}
+
+void ml_cache_set_overflowed(ml_cache *cache)
+{
+    atomic_store_explicit(&cache->header->overflowed, 1, memory_order_release);
+}
+
+int ml_cache_swap_failing(ml_cache *cache, int failing)
+{
+    return (int)atomic_exchange_explicit(&cache->header->failing,
+                                         (apr_uint32_t)failing,
+                                         memory_order_acq_rel);
 }

@@ -77,4 +77,27 @@ int ml_cache_lookup(const ml_cache *cache, const char *slug, apr_size_t len,
 
 void ml_cache_usage_get(const ml_cache *cache, ml_cache_usage *usage);
 
+/* True if the table holds exactly this link (same URL, status, expiry and
+ * flag), so a refresh can skip rewriting it. */
+int ml_cache_holds(const ml_cache *cache, const ml_link *link);
+
+/* Calls fn for every slug in the table; stops at a non-zero return. */
+typedef apr_status_t ml_cache_slug_fn(void *ctx, const char *slug,
+                                      apr_size_t len);
+apr_status_t ml_cache_each_slug(const ml_cache *cache, ml_cache_slug_fn *fn,
+                                void *ctx);
+
+/* The database change number the table reflects (see ml_store.h). */
+apr_uint64_t ml_cache_changes_seen(const ml_cache *cache);
+void ml_cache_set_changes_seen(ml_cache *cache, apr_uint64_t seq);
+
+/* Set once a link did not fit: from then until the table is rebuilt, a
+ * slug missing from it may still be in the database. */
+int ml_cache_overflowed(const ml_cache *cache);
+void ml_cache_set_overflowed(ml_cache *cache);
+
+/* Whether refreshing from the database is failing, shared by every process
+ * so an outage is logged once; returns the previous value. */
+int ml_cache_swap_failing(ml_cache *cache, int failing);
+
 #endif /* ML_CACHE_H */

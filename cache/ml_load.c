@@ -43,7 +43,7 @@ apr_status_t ml_load(ml_cache **cache, const char *db_path,
     ml_store *store;
     ml_cache_geometry geometry;
     apr_uint32_t links = 0;
-    apr_uint64_t text_bytes = 0;
+    apr_uint64_t text_bytes = 0, changes_seen = 0;
     fill_state state;
     apr_status_t rv;
 
@@ -58,6 +58,9 @@ apr_status_t ml_load(ml_cache **cache, const char *db_path,
     rv = ml_store_open(&store, db_path, ML_STORE_READ, scratch);
     if (rv == APR_SUCCESS && (rv = ml_store_read_begin(store)) == APR_SUCCESS) {
         rv = ml_store_summary(store, &links, &text_bytes);
+        if (rv == APR_SUCCESS) {
+            rv = ml_store_change_seq(store, &changes_seen);
+        }
         if (rv == APR_SUCCESS) {
             geometry = ml_cache_plan(links, text_bytes, headroom_percent);
             rv = ml_cache_create(&state.cache, &geometry, segment_pool);
@@ -86,6 +89,8 @@ apr_status_t ml_load(ml_cache **cache, const char *db_path,
         apr_pool_destroy(segment_pool);
         return rv;
     }
+    /* Refreshes go on from the change this snapshot included. */
+    ml_cache_set_changes_seen(state.cache, changes_seen);
     *cache = state.cache;
     return APR_SUCCESS;
 }

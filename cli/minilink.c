@@ -141,7 +141,7 @@ static int command_show(ml_store *store, int argc, char **argv, apr_pool_t *pool
     if (argc != 1) {
         return usage_error("show takes one slug");
     }
-    if ((rv = ml_store_get(store, argv[0], &link, pool)) != APR_SUCCESS) {
+    if ((rv = ml_store_get(store, argv[0], &link, NULL, pool)) != APR_SUCCESS) {
         return store_failed(store, rv);
     }
     printf("slug: %s\nurl: %s\n", link.slug, link.url);

@@ -47,7 +47,24 @@ static const char schema_sql[] =
     "  BEGIN"
     "    UPDATE links SET updated_at = CAST(strftime('%s','now') AS INTEGER)"
     "    WHERE id = NEW.id;"
-    "  END;";
+    "  END;"
+    /* Every change to links, however it is made (module, CLI, sqlite3),
+     * leaves the slug it touched here; Apache applies just those. */
+    "CREATE TABLE link_changes ("
+    "  seq        INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  slug       TEXT    NOT NULL,"
+    "  changed_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER))"
+    ");"
+    "CREATE TRIGGER links_insert_logged AFTER INSERT ON links"
+    "  BEGIN INSERT INTO link_changes (slug) VALUES (NEW.slug); END;"
+    "CREATE TRIGGER links_update_logged"
+    "  AFTER UPDATE OF slug, url, status, expires_at, disabled ON links"
+    "  BEGIN"
+    "    INSERT INTO link_changes (slug) VALUES (OLD.slug);"
+    "    INSERT INTO link_changes (slug) SELECT NEW.slug WHERE NEW.slug <> OLD.slug;"
+    "  END;"
+    "CREATE TRIGGER links_delete_logged AFTER DELETE ON links"
+    "  BEGIN INSERT INTO link_changes (slug) VALUES (OLD.slug); END;";
 
 #define LINK_COLUMNS \
     "id, slug, url, status, expires_at, disabled, created_at, updated_at"
@@ -60,6 +77,10 @@ struct ml_store {
     sqlite3_stmt *select_link;
     sqlite3_stmt *select_all;
     sqlite3_stmt *count_links;
+    sqlite3_stmt *newest_change;
+    sqlite3_stmt *oldest_change;
+    sqlite3_stmt *changes_after;
+    sqlite3_stmt *prune_changes;
     char error[512];
 };
 
@@ -89,6 +110,10 @@ static apr_status_t close_store(void *data)
     sqlite3_finalize(store->select_link);
     sqlite3_finalize(store->select_all);
     sqlite3_finalize(store->count_links);
+    sqlite3_finalize(store->newest_change);
+    sqlite3_finalize(store->oldest_change);
+    sqlite3_finalize(store->changes_after);
+    sqlite3_finalize(store->prune_changes);
     sqlite3_close(store->db);
     return APR_SUCCESS;
 }
@@ -262,6 +287,24 @@ apr_status_t ml_store_init(ml_store *store)
     return exec(store, "PRAGMA journal_mode = WAL", "switching to WAL");
 }
 
+/*
+ * Keeps the change log to its last ML_STORE_CHANGES_KEPT entries.  By
+ * sequence number, so it is a range delete on the primary key, not a scan.
+ * A failure here loses nothing, so it is not reported.
+ */
+static void prune_changes(ml_store *store)
+{
+    sqlite3_stmt *query = statement(store, &store->prune_changes,
+        "DELETE FROM link_changes WHERE seq <= (SELECT seq FROM sqlite_sequence"
+        " WHERE name = 'link_changes') - ?1");
+
+    if (query != NULL) {
+        sqlite3_bind_int64(query, 1, ML_STORE_CHANGES_KEPT);
+        sqlite3_step(query);
+        sqlite3_reset(query);
+    }
+}
+
 /* Binds NULL for 0, the schema's "not set" for status and expiry. */
 static void bind_optional(sqlite3_stmt *query, int column, apr_int64_t value)
 {
@@ -299,6 +342,7 @@ static apr_status_t insert(ml_store *store, ml_link *link)
     }
     sqlite3_reset(query);
     if (rc == SQLITE_DONE) {
+        prune_changes(store);
         return APR_SUCCESS;
     }
     if (rc == SQLITE_CONSTRAINT_UNIQUE) {
@@ -371,6 +415,7 @@ apr_status_t ml_store_remove(ml_store *store, const char *slug)
         set_error(store, "no link has the slug '%s'", slug);
         return APR_ENOENT;
     }
+    prune_changes(store);
     return APR_SUCCESS;
 }
 
@@ -405,7 +450,7 @@ static const char *read_row(sqlite3_stmt *row, ml_link *link)
 }
 
 apr_status_t ml_store_get(ml_store *store, const char *slug, ml_link *link,
-                          apr_pool_t *pool)
+                          const char **problem, apr_pool_t *pool)
 {
     sqlite3_stmt *query = statement(store, &store->select_link,
         "SELECT " LINK_COLUMNS " FROM links WHERE slug = ?1");
@@ -417,7 +462,10 @@ apr_status_t ml_store_get(ml_store *store, const char *slug, ml_link *link,
     sqlite3_bind_text(query, 1, slug, -1, SQLITE_STATIC);
     rc = sqlite3_step(query);
     if (rc == SQLITE_ROW) {
-        read_row(query, link);
+        const char *row_problem = read_row(query, link);
+        if (problem) {
+            *problem = row_problem;
+        }
         link->slug = apr_pstrdup(pool, link->slug);
         link->url = apr_pstrdup(pool, link->url);
     }
@@ -479,6 +527,75 @@ apr_status_t ml_store_summary(ml_store *store, apr_uint32_t *links,
         return sqlite_failed(store, "counting the links");
     }
     return APR_SUCCESS;
+}
+
+/* Runs a one-value query; *value is 0 when it returns no row or NULL. */
+static apr_status_t query_uint64(ml_store *store, sqlite3_stmt **cached,
+                                 const char *sql, apr_uint64_t *value)
+{
+    sqlite3_stmt *query = statement(store, cached, sql);
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    rc = sqlite3_step(query);
+    *value = rc == SQLITE_ROW ? (apr_uint64_t)sqlite3_column_int64(query, 0) : 0;
+    sqlite3_reset(query);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return sqlite_failed(store, "reading the change log");
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ml_store_change_seq(ml_store *store, apr_uint64_t *seq)
+{
+    /* sqlite_sequence keeps the highest number even after pruning. */
+    return query_uint64(store, &store->newest_change,
+                        "SELECT seq FROM sqlite_sequence"
+                        " WHERE name = 'link_changes'", seq);
+}
+
+apr_status_t ml_store_changes_since(ml_store *store, apr_uint64_t after,
+                                    ml_store_change_fn *changed, void *ctx,
+                                    int *complete)
+{
+    apr_uint64_t newest, oldest;
+    sqlite3_stmt *query;
+    apr_status_t rv = APR_SUCCESS;
+    int rc;
+
+    *complete = 0;
+    if ((rv = ml_store_change_seq(store, &newest))
+        || (rv = query_uint64(store, &store->oldest_change,
+                              "SELECT min(seq) FROM link_changes", &oldest))) {
+        return rv;
+    }
+    /* A newest number below ours means another file now has this name;
+     * an oldest kept entry past ours (or none) means entries we need were
+     * pruned or deleted. */
+    if (newest < after
+        || (newest > after && (oldest == 0 || oldest > after + 1))) {
+        return APR_SUCCESS;
+    }
+    *complete = 1;
+    query = statement(store, &store->changes_after,
+                      "SELECT slug FROM link_changes WHERE seq > ?1 ORDER BY seq");
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_int64(query, 1, (sqlite3_int64)after);
+    while ((rc = sqlite3_step(query)) == SQLITE_ROW) {
+        rv = changed(ctx, (const char *)sqlite3_column_text(query, 0));
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+    }
+    sqlite3_reset(query);
+    if (rv == APR_SUCCESS && rc != SQLITE_DONE) {
+        return sqlite_failed(store, "reading the change log");
+    }
+    return rv;
 }
 
 apr_status_t ml_store_read_begin(ml_store *store)

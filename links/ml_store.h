@@ -44,9 +44,12 @@ apr_status_t ml_store_add(ml_store *store, ml_link *link, apr_pool_t *pool);
 /* Deletes a link.  APR_ENOENT when there is no such slug. */
 apr_status_t ml_store_remove(ml_store *store, const char *slug);
 
-/* Reads one link.  APR_ENOENT when there is no such slug. */
+/*
+ * Reads one link.  APR_ENOENT when there is no such slug.  If problem is
+ * not NULL it gets why the row cannot be served, or NULL for a valid row.
+ */
 apr_status_t ml_store_get(ml_store *store, const char *slug, ml_link *link,
-                          apr_pool_t *pool);
+                          const char **problem, apr_pool_t *pool);
 
 /*
  * Calls row() for every link, ordered by slug.  problem is NULL for a valid
@@ -61,6 +64,28 @@ apr_status_t ml_store_each(ml_store *store, ml_store_row_fn *row, void *ctx);
 /* Counts the rows and the bytes of their slugs and URLs. */
 apr_status_t ml_store_summary(ml_store *store, apr_uint32_t *links,
                               apr_uint64_t *text_bytes);
+
+/*
+ * Changes.  Every insert, update or delete of a link - by this code or by
+ * hand with sqlite3 - appends the slug it touched to a change log, numbered
+ * by an increasing sequence.  The log keeps the last ML_STORE_CHANGES_KEPT
+ * entries; a reader that fell further behind must compare everything.
+ */
+#define ML_STORE_CHANGES_KEPT 100000
+
+/* The number of the newest change ever committed; 0 if none. */
+apr_status_t ml_store_change_seq(ml_store *store, apr_uint64_t *seq);
+
+/*
+ * Calls changed() for each slug changed after change number `after`, oldest
+ * first (a slug may come more than once).  *complete is set to 0 when the
+ * log no longer reaches back to `after` (pruned, or the file was replaced),
+ * in which case changed() is not called.
+ */
+typedef apr_status_t ml_store_change_fn(void *ctx, const char *slug);
+apr_status_t ml_store_changes_since(ml_store *store, apr_uint64_t after,
+                                    ml_store_change_fn *changed, void *ctx,
+                                    int *complete);
 
 /*
  * A read snapshot: between begin and end, ml_store_summary() and

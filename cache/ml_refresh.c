@@ -1,0 +1,123 @@
+/*
+ * ml_refresh.c - applies database changes to a live cache.
+ */
+#include <string.h>
+#include "ml_refresh.h"
+
+typedef struct {
+    ml_cache *cache;
+    ml_store *store;
+    apr_pool_t *pool;            /* cleared after each link */
+    ml_load_skip_fn *skipped;
+    void *ctx;
+    ml_refresh_counts *counts;
+} refresh_state;
+
+/* Makes the table agree with one row (link NULL: the slug has no row). */
+static apr_status_t apply(refresh_state *state, const char *slug,
+                          const ml_link *link, const char *problem)
+{
+    ml_refresh_counts *counts = state->counts;
+    apr_status_t rv;
+
+    if (link != NULL && problem == NULL) {
+        if (ml_cache_holds(state->cache, link)) {
+            return APR_SUCCESS;
+        }
+        rv = ml_cache_put(state->cache, link);
+        if (rv != APR_ENOSPC) {
+            counts->changed += rv == APR_SUCCESS;
+            return rv;
+        }
+        /* No room: an older version must not go on being served, and the
+         * overflow mark sends lookups that miss to the database. */
+        counts->no_room++;
+        ml_cache_set_overflowed(state->cache);
+        problem = "no room left in the cache; served from the database "
+                  "until the next graceful restart";
+    }
+    else if (problem != NULL) {
+        counts->refused++;
+    }
+    if (problem != NULL) {
+        state->skipped(state->ctx, slug, link ? link->id : 0, problem);
+    }
+    if (ml_cache_remove(state->cache, slug, strlen(slug)) == APR_SUCCESS) {
+        counts->changed++;
+    }
+    return APR_SUCCESS;
+}
+
+/* A slug from the change log: read its row now, whatever the change was. */
+static apr_status_t apply_change(void *data, const char *slug)
+{
+    refresh_state *state = data;
+    const char *problem = NULL;
+    ml_link link;
+    apr_status_t rv;
+
+    apr_pool_clear(state->pool);
+    rv = ml_store_get(state->store, slug, &link, &problem, state->pool);
+    if (rv == APR_ENOENT) {
+        return apply(state, slug, NULL, NULL);
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    return apply(state, slug, &link, problem);
+}
+
+static apr_status_t apply_row(void *data, const ml_link *link,
+                              const char *problem)
+{
+    refresh_state *state = data;
+
+    if (link->slug == NULL) {
+        return APR_SUCCESS;     /* cannot be in the table either */
+    }
+    return apply(state, link->slug, link, problem);
+}
+
+/* Second half of a full pass: drop what the database no longer has. */
+static apr_status_t drop_if_gone(void *data, const char *slug, apr_size_t len)
+{
+    char copy[ML_SLUG_MAX + 1];
+
+    memcpy(copy, slug, len);
+    copy[len] = '\0';
+    return apply_change(data, copy);
+}
+
+apr_status_t ml_refresh(ml_cache *cache, ml_store *store, apr_pool_t *pool,
+                        ml_load_skip_fn *skipped, void *ctx,
+                        ml_refresh_counts *counts)
+{
+    refresh_state state = {cache, store, NULL, skipped, ctx, counts};
+    apr_uint64_t seen = ml_cache_changes_seen(cache), newest = 0;
+    int complete = 1;
+    apr_status_t rv;
+
+    memset(counts, 0, sizeof(*counts));
+    if ((rv = ml_store_read_begin(store)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = ml_store_change_seq(store, &newest);
+    if (rv == APR_SUCCESS && newest != seen) {
+        apr_pool_create(&state.pool, pool);
+        rv = ml_store_changes_since(store, seen, apply_change, &state,
+                                    &complete);
+        if (rv == APR_SUCCESS && !complete) {
+            counts->compared_all = 1;
+            rv = ml_store_each(store, apply_row, &state);
+            if (rv == APR_SUCCESS) {
+                rv = ml_cache_each_slug(cache, drop_if_gone, &state);
+            }
+        }
+        apr_pool_destroy(state.pool);
+    }
+    ml_store_read_end(store);
+    if (rv == APR_SUCCESS) {
+        ml_cache_set_changes_seen(cache, newest);
+    }
+    return rv;
+}
