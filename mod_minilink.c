@@ -61,11 +61,19 @@ static void *merge_dir_config(apr_pool_t *pool, void *base_conf, void *add_conf)
     ml_dir_config *base = base_conf, *add = add_conf;
     ml_dir_config *merged = apr_palloc(pool, sizeof(*merged));
 
-    merged->database = add->database ? add->database : base->database;
-    merged->redirect_status = add->redirect_status ? add->redirect_status
-                                                   : base->redirect_status;
-    merged->query_mode = add->query_mode != ML_QUERY_UNSET ? add->query_mode
-                                                           : base->query_mode;
+/* Every field's "unset" is 0 or NULL: the inner section wins if it set it. */
+#define MERGE(field) merged->field = add->field ? add->field : base->field
+    MERGE(database);
+    MERGE(redirect_status);
+    MERGE(query_mode);
+    MERGE(create);
+    MERGE(preview);
+    MERGE(create_schemes);
+    MERGE(create_max_url);
+    MERGE(blocked_hosts);
+    MERGE(rate_limit);
+    MERGE(rate_period);
+#undef MERGE
     return merged;
 }
 
@@ -176,6 +184,102 @@ static const char *set_query_string(cmd_parms *cmd, void *dir_conf,
     return NULL;
 }
 
+static const char *set_create(cmd_parms *cmd, void *dir_conf, int on)
+{
+    ml_dir_config *conf = dir_conf;
+
+    if (on) {
+        /* Checked now so that configtest says what is missing. */
+        const char *error = ml_ratelimit_check_provider();
+        if (error) {
+            return error;
+        }
+    }
+    (void)cmd;
+    conf->create = on ? 1 : -1;
+    return NULL;
+}
+
+static const char *set_preview(cmd_parms *cmd, void *dir_conf, int on)
+{
+    (void)cmd;
+    ((ml_dir_config *)dir_conf)->preview = on ? 1 : -1;
+    return NULL;
+}
+
+static const char *add_create_scheme(cmd_parms *cmd, void *dir_conf,
+                                     const char *arg)
+{
+    ml_dir_config *conf = dir_conf;
+
+    if (strcasecmp(arg, "http") == 0) {
+        conf->create_schemes |= ML_SCHEME_HTTP;
+    }
+    else if (strcasecmp(arg, "https") == 0) {
+        conf->create_schemes |= ML_SCHEME_HTTPS;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "MinilinkCreateSchemes takes http "
+                            "and/or https (the only targets ever served), "
+                            "not '%s'", arg);
+    }
+    return NULL;
+}
+
+/* A whole number from 1 to max, or an error naming the directive. */
+static const char *parse_count(cmd_parms *cmd, const char *arg, long max,
+                               int *value)
+{
+    char *end;
+    long number = strtol(arg, &end, 10);
+
+    if (*arg == '\0' || *end != '\0' || number < 1 || number > max) {
+        return apr_psprintf(cmd->pool, "%s needs a whole number from 1 to "
+                            "%ld, not '%s'", cmd->cmd->name, max, arg);
+    }
+    *value = (int)number;
+    return NULL;
+}
+
+static const char *set_create_max_url(cmd_parms *cmd, void *dir_conf,
+                                      const char *arg)
+{
+    return parse_count(cmd, arg, ML_URL_MAX,
+                       &((ml_dir_config *)dir_conf)->create_max_url);
+}
+
+static const char *add_blocked_host(cmd_parms *cmd, void *dir_conf,
+                                    const char *arg)
+{
+    ml_dir_config *conf = dir_conf;
+    char *host = apr_pstrdup(cmd->pool, arg);
+
+    if (conf->blocked_hosts == NULL) {
+        conf->blocked_hosts = apr_array_make(cmd->pool, 4, sizeof(char *));
+    }
+    ap_str_tolower(host);
+    APR_ARRAY_PUSH(conf->blocked_hosts, const char *) = host;
+    return NULL;
+}
+
+static const char *set_rate_limit(cmd_parms *cmd, void *dir_conf,
+                                  const char *count, const char *seconds)
+{
+    ml_dir_config *conf = dir_conf;
+    const char *error;
+
+    if (strcasecmp(count, "off") == 0 && seconds == NULL) {
+        conf->rate_limit = -1;
+        return NULL;
+    }
+    if (seconds == NULL) {
+        return "MinilinkCreateRateLimit takes a count and a number of "
+               "seconds (e.g. 20 60), or off";
+    }
+    error = parse_count(cmd, count, 1000000, &conf->rate_limit);
+    return error ? error : parse_count(cmd, seconds, 86400, &conf->rate_period);
+}
+
 /* Server, virtual host and <Location>/<Directory> context; never .htaccess,
  * which must not be able to point the module at another file. */
 static const command_rec minilink_directives[] = {
@@ -195,6 +299,24 @@ static const command_rec minilink_directives[] = {
     AP_INIT_TAKE1("MinilinkCacheHeadroom", set_cache_headroom, NULL, RSRC_CONF,
                   "Room for new links in each cache, in percent of the links "
                   "loaded (default 25)"),
+    AP_INIT_FLAG("MinilinkCreate", set_create, NULL, RSRC_CONF | ACCESS_CONF,
+                 "On: a form at <location>/ and POST there create links "
+                 "(default Off)"),
+    AP_INIT_FLAG("MinilinkPreview", set_preview, NULL, RSRC_CONF | ACCESS_CONF,
+                 "On (default): <location>/<slug>+ shows where a link goes"),
+    AP_INIT_ITERATE("MinilinkCreateSchemes", add_create_scheme, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "Schemes visitors may shorten: http, https (default both)"),
+    AP_INIT_TAKE1("MinilinkCreateMaxURLLength", set_create_max_url, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Longest URL visitors may shorten, in bytes (default 2048)"),
+    AP_INIT_ITERATE("MinilinkCreateBlockHosts", add_blocked_host, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "Hosts (and their subdomains) visitors may not link to"),
+    AP_INIT_TAKE12("MinilinkCreateRateLimit", set_rate_limit, NULL,
+                   RSRC_CONF | ACCESS_CONF,
+                   "Links one client address may create: COUNT SECONDS "
+                   "(default 20 60), or off"),
     {NULL}
 };
 
@@ -210,6 +332,7 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     settings.refresh_interval = ML_DEFAULT_REFRESH_INTERVAL;
     settings.cache_headroom = ML_CACHE_HEADROOM_DEFAULT;
     ml_database_pre_config(pconf);
+    ml_ratelimit_pre_config(pconf);
     return OK;
 }
 
@@ -253,12 +376,16 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
          entry = apr_hash_next(entry)) {
         load_database(apr_hash_this_val(entry), pconf);
     }
+    if (ml_ratelimit_post_config(pconf, s) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     return ml_database_post_config(pconf, s, databases_by_path, &settings);
 }
 
 static void child_init(apr_pool_t *pchild, server_rec *s)
 {
     ml_database_child_init(pchild, s);
+    ml_ratelimit_child_init(pchild, s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -307,39 +434,24 @@ static int expired(const ml_cache_entry *entry, const request_rec *r)
            && apr_time_sec(r->request_time) >= entry->expires_at;
 }
 
-static int minilink_handler(request_rec *r)
+/* The hot path: a slug to a redirect, from the shared table. */
+static int redirect(request_rec *r, const ml_dir_config *conf, const char *slug)
 {
-    const ml_dir_config *conf;
-    const char *slug, *query = NULL;
+    apr_size_t slug_len = strlen(slug);
+    const char *query = NULL;
     ml_cache_entry entry;
-    apr_size_t slug_len;
 
-    if (r->handler == NULL || strcmp(r->handler, ML_HANDLER) != 0) {
-        return DECLINED;
-    }
     /* GET covers HEAD too: httpd sends the headers and drops the body.
      * allowed_methods is what httpd puts in a 405's Allow header. */
     if (r->method_number != M_GET) {
         ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
         return HTTP_METHOD_NOT_ALLOWED;
     }
-    conf = ap_get_module_config(r->per_dir_config, &minilink_module);
-    if (conf->database == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ML00004: SetHandler "
-                      "minilink at %s, but no MinilinkDatabase applies here",
-                      r->uri);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
     if (conf->database->cache == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "ML00005: 503 because %s",
                       conf->database->load_error);
         return HTTP_SERVICE_UNAVAILABLE;
     }
-
-    /* The slug is the last path segment, as decoded by httpd. */
-    slug = strrchr(r->uri, '/');
-    slug = slug ? slug + 1 : r->uri;
-    slug_len = strlen(slug);
     if (!ml_slug_valid(slug, slug_len)) {
         return HTTP_NOT_FOUND;
     }
@@ -368,6 +480,37 @@ static int minilink_handler(request_rec *r)
     }
     return conf->redirect_status ? conf->redirect_status
                                  : ML_DEFAULT_REDIRECT_STATUS;
+}
+
+static int minilink_handler(request_rec *r)
+{
+    const ml_dir_config *conf;
+    const char *slug;
+    apr_size_t slug_len;
+
+    if (r->handler == NULL || strcmp(r->handler, ML_HANDLER) != 0) {
+        return DECLINED;
+    }
+    conf = ap_get_module_config(r->per_dir_config, &minilink_module);
+    if (conf->database == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ML00004: SetHandler "
+                      "minilink at %s, but no MinilinkDatabase applies here",
+                      r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* The slug is the last path segment, as decoded by httpd: empty for
+     * the form, "abc+" for the preview of "abc". */
+    slug = strrchr(r->uri, '/');
+    slug = slug ? slug + 1 : r->uri;
+    slug_len = strlen(slug);
+    if (slug_len == 0) {
+        return ml_handle_create(r, conf);
+    }
+    if (slug[slug_len - 1] == '+') {
+        return ml_handle_preview(r, conf,
+                                 apr_pstrmemdup(r->pool, slug, slug_len - 1));
+    }
+    return redirect(r, conf, slug);
 }
 
 static void register_hooks(apr_pool_t *pool)

@@ -8,7 +8,9 @@
 #define MOD_MINILINK_H
 
 #include "httpd.h"
+#include "apr_hash.h"
 #include "cache/ml_cache.h"
+#include "links/ml_policy.h"
 
 /* The handler name given to SetHandler. */
 #define ML_HANDLER "minilink"
@@ -43,15 +45,61 @@ typedef enum {
     ML_QUERY_DROP
 } ml_query_mode;
 
-/* Per-directory (and, through lookup_defaults, per-server) settings. */
+/*
+ * Per-directory (and, through lookup_defaults, per-server) settings.
+ * 0 or NULL means "inherit" for every field, so merging is uniform.
+ */
 typedef struct {
-    ml_database *database;       /* MinilinkDatabase; NULL = inherit */
-    int redirect_status;         /* MinilinkRedirectStatus; 0 = inherit */
+    ml_database *database;       /* MinilinkDatabase */
+    int redirect_status;         /* MinilinkRedirectStatus */
     ml_query_mode query_mode;    /* MinilinkQueryString */
+    int create;                  /* MinilinkCreate: 1 on, -1 off */
+    int preview;                 /* MinilinkPreview: 1 on, -1 off */
+    int create_schemes;          /* MinilinkCreateSchemes: ML_SCHEME_* bits */
+    int create_max_url;          /* MinilinkCreateMaxURLLength */
+    apr_array_header_t *blocked_hosts;  /* MinilinkCreateBlockHosts */
+    int rate_limit;              /* MinilinkCreateRateLimit count, -1 = none */
+    int rate_period;             /*   ... per this many seconds */
 } ml_dir_config;
+
+#define ML_DEFAULT_CREATE_SCHEMES (ML_SCHEME_HTTP | ML_SCHEME_HTTPS)
+#define ML_DEFAULT_CREATE_MAX_URL 2048
+#define ML_DEFAULT_RATE_LIMIT 20
+#define ML_DEFAULT_RATE_PERIOD 60
 
 #define ML_DEFAULT_REDIRECT_STATUS HTTP_MOVED_TEMPORARILY
 #define ML_DEFAULT_QUERY_MODE ML_QUERY_APPEND
+
+/* What the shortening form shows (module/pages.c); NULL fields are left out. */
+typedef struct {
+    const char *action;          /* where the form posts */
+    const char *csrf_token;
+    const char *url;             /* values to show again after an error */
+    const char *slug;
+    const char *error;
+    const char *short_url;       /* the result, after a success */
+    const char *target_url;
+} ml_form_page;
+
+/* module/pages.c: each writes a whole page with the status and returns OK. */
+int ml_page_form(request_rec *r, int status, const ml_form_page *page);
+int ml_page_preview(request_rec *r, const ml_link *link, const char *short_url);
+
+/* module/create.c: the requests for <prefix>/ and <prefix>/<slug>+
+ * (the caller has checked that conf->database is set). */
+int ml_handle_create(request_rec *r, const ml_dir_config *conf);
+int ml_handle_preview(request_rec *r, const ml_dir_config *conf,
+                      const char *slug);
+
+/* module/ratelimit.c: links created per client address. */
+const char *ml_ratelimit_check_provider(void);
+void ml_ratelimit_pre_config(apr_pool_t *pconf);
+int ml_ratelimit_post_config(apr_pool_t *pconf, server_rec *s);
+void ml_ratelimit_child_init(apr_pool_t *pchild, server_rec *s);
+/* 1 if the client may create one more link now (and counts it); else 0
+ * with *retry_after set to the seconds until it may. */
+int ml_ratelimit_allow(request_rec *r, int limit, int period,
+                       apr_int64_t *retry_after);
 
 /* module/database.c: what children do with the database files. */
 void ml_database_pre_config(apr_pool_t *pconf);
@@ -59,6 +107,8 @@ int ml_database_post_config(apr_pool_t *pconf, server_rec *s,
                             apr_hash_t *databases,
                             const ml_server_settings *settings);
 void ml_database_child_init(apr_pool_t *pchild, server_rec *s);
+/* Applies the file's changes to its table now (after a write of our own). */
+void ml_database_refresh(ml_database *database, apr_pool_t *scratch);
 /* A lookup in the file itself, for a table that overflowed.  1 if found. */
 int ml_database_lookup(ml_database *database, const char *slug,
                        ml_cache_entry *entry, request_rec *r);

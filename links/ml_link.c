@@ -57,62 +57,94 @@ static int url_char_refused(unsigned char c)
     return c == '"' || c == '<' || c == '>' || c == '\\';
 }
 
-/* Checks "host[:port]" (host may be an [IPv6] literal). */
-static const char *authority_problem(const char *authority, apr_size_t len)
-{
-    const char *port = NULL;
-    apr_size_t host_len = len, i;
+/* Where the pieces of an absolute http(s) URL's authority are. */
+typedef struct {
+    const char *host;            /* an [IPv6] literal keeps its brackets */
+    apr_size_t host_len;
+    const char *port;            /* NULL when there is none */
+    apr_size_t port_len;
+} url_authority;
 
-    if (memchr(authority, '@', len)) {
+static const char *port_problem(const char *port, apr_size_t len)
+{
+    long value = 0;
+    apr_size_t i;
+
+    if (len == 0 || len > 5) {
+        return "the URL's port is not a number from 1 to 65535";
+    }
+    for (i = 0; i < len; i++) {
+        if (!apr_isdigit(port[i])) {
+            return "the URL's port is not a number from 1 to 65535";
+        }
+        value = value * 10 + (port[i] - '0');
+    }
+    return value < 1 || value > 65535
+           ? "the URL's port is not a number from 1 to 65535" : NULL;
+}
+
+/*
+ * Finds and checks the authority of url[0..len), which must be printable
+ * ASCII.  Returns a problem, or NULL with *authority filled in.
+ */
+static const char *parse_url(const char *url, apr_size_t len,
+                             url_authority *authority)
+{
+    const char *at, *end = url + len;
+    const char *close;
+
+    if (len > 7 && strncasecmp(url, "http://", 7) == 0) {
+        at = url + 7;
+    }
+    else if (len > 8 && strncasecmp(url, "https://", 8) == 0) {
+        at = url + 8;
+    }
+    else {
+        return "the URL must start with http:// or https://";
+    }
+    authority->host = at;
+    while (at < end && !strchr("/?#", *at)) {
+        at++;
+    }
+    end = at;
+    if (memchr(authority->host, '@', (apr_size_t)(end - authority->host))) {
         return "the URL must not contain user:password@ before the host "
                "(a common phishing disguise)";
     }
-    if (len > 0 && authority[0] == '[') {
-        const char *close = memchr(authority, ']', len);
+    authority->port = NULL;
+    if (authority->host < end && *authority->host == '[') {
+        close = memchr(authority->host, ']', (apr_size_t)(end - authority->host));
         if (close == NULL) {
             return "the URL's [IPv6] host has no closing ']'";
         }
-        host_len = (apr_size_t)(close - authority) + 1;
-        if (host_len < len) {
-            if (authority[host_len] != ':') {
-                return "the URL's host is followed by something other than :port";
-            }
-            port = authority + host_len + 1;
+        if (close + 1 < end && close[1] != ':') {
+            return "the URL's host is followed by something other than :port";
         }
+        at = close + 1;
     }
     else {
-        const char *colon = memchr(authority, ':', len);
-        if (colon) {
-            host_len = (apr_size_t)(colon - authority);
-            port = colon + 1;
+        at = memchr(authority->host, ':', (apr_size_t)(end - authority->host));
+        if (at == NULL) {
+            at = end;
         }
     }
-    if (host_len == 0 || (authority[0] == '[' && host_len <= 2)) {
+    authority->host_len = (apr_size_t)(at - authority->host);
+    if (at < end) {
+        authority->port = at + 1;
+        authority->port_len = (apr_size_t)(end - at - 1);
+    }
+    if (authority->host_len == 0
+        || (*authority->host == '[' && authority->host_len <= 2)) {
         return "the URL has no host";
     }
-    if (port) {
-        apr_size_t port_len = len - (apr_size_t)(port - authority);
-        long value = 0;
-        if (port_len == 0 || port_len > 5) {
-            return "the URL's port is not a number from 1 to 65535";
-        }
-        for (i = 0; i < port_len; i++) {
-            if (!apr_isdigit(port[i])) {
-                return "the URL's port is not a number from 1 to 65535";
-            }
-            value = value * 10 + (port[i] - '0');
-        }
-        if (value < 1 || value > 65535) {
-            return "the URL's port is not a number from 1 to 65535";
-        }
-    }
-    return NULL;
+    return authority->port
+           ? port_problem(authority->port, authority->port_len) : NULL;
 }
 
 const char *ml_url_problem(const char *url, apr_size_t len)
 {
-    apr_size_t scheme_len, i, authority_len;
-    const char *authority;
+    url_authority authority;
+    apr_size_t i;
 
     if (url == NULL || len == 0) {
         return "the URL is empty";
@@ -129,22 +161,28 @@ const char *ml_url_problem(const char *url, apr_size_t len)
             return "the URL contains one of \" < > \\ (percent-encode it)";
         }
     }
-    if (len > 7 && strncasecmp(url, "http://", 7) == 0) {
-        scheme_len = 7;
+    return parse_url(url, len, &authority);
+}
+
+const char *ml_url_host(apr_pool_t *pool, const char *url)
+{
+    url_authority authority;
+    char *host;
+    apr_size_t i;
+
+    if (ml_url_problem(url, strlen(url)) != NULL) {
+        return NULL;
     }
-    else if (len > 8 && strncasecmp(url, "https://", 8) == 0) {
-        scheme_len = 8;
+    parse_url(url, strlen(url), &authority);
+    host = apr_pstrmemdup(pool, authority.host, authority.host_len);
+    for (i = 0; host[i]; i++) {
+        host[i] = (char)apr_tolower(host[i]);
     }
-    else {
-        return "the URL must start with http:// or https://";
+    /* "example.com." names the same host as "example.com". */
+    if (i > 1 && host[i - 1] == '.') {
+        host[i - 1] = '\0';
     }
-    authority = url + scheme_len;
-    authority_len = 0;
-    while (scheme_len + authority_len < len
-           && !strchr("/?#", authority[authority_len])) {
-        authority_len++;
-    }
-    return authority_problem(authority, authority_len);
+    return host;
 }
 
 const char *ml_link_problem(const ml_link *link)

@@ -38,6 +38,12 @@ int ml_status_valid(int status);
  */
 const char *ml_url_problem(const char *url, apr_size_t len);
 
+/*
+ * The host of a valid URL, lower-cased, without a trailing dot; an IPv6
+ * literal keeps its brackets.  NULL if the URL is not valid.
+ */
+const char *ml_url_host(apr_pool_t *pool, const char *url);
+
 /* NULL if every field of the link is valid, otherwise the first problem. */
 const char *ml_link_problem(const ml_link *link);
 

@@ -42,6 +42,7 @@ static const char schema_sql[] =
     "  created_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER)),"
     "  updated_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER))"
     ");"
+    "CREATE INDEX links_by_url ON links (url);"
     "CREATE TRIGGER links_updated_at"
     "  AFTER UPDATE OF slug, url, status, expires_at, disabled ON links"
     "  BEGIN"
@@ -73,6 +74,8 @@ struct ml_store {
     sqlite3 *db;
     const char *path;
     sqlite3_stmt *insert_link;
+    sqlite3_stmt *update_link;
+    sqlite3_stmt *select_by_url;
     sqlite3_stmt *delete_link;
     sqlite3_stmt *select_link;
     sqlite3_stmt *select_all;
@@ -106,6 +109,8 @@ static apr_status_t close_store(void *data)
     ml_store *store = data;
 
     sqlite3_finalize(store->insert_link);
+    sqlite3_finalize(store->update_link);
+    sqlite3_finalize(store->select_by_url);
     sqlite3_finalize(store->delete_link);
     sqlite3_finalize(store->select_link);
     sqlite3_finalize(store->select_all);
@@ -396,6 +401,57 @@ apr_status_t ml_store_add(ml_store *store, ml_link *link, apr_pool_t *pool)
     return APR_EEXIST;
 }
 
+apr_status_t ml_store_update(ml_store *store, const ml_link *link)
+{
+    sqlite3_stmt *query;
+    const char *problem = ml_link_problem(link);
+    int rc;
+
+    if (problem) {
+        set_error(store, "%s", problem);
+        return APR_EINVAL;
+    }
+    query = statement(store, &store->update_link,
+        "UPDATE links SET url = ?2, status = ?3, expires_at = ?4, disabled = ?5"
+        " WHERE slug = ?1");
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_text(query, 1, link->slug, -1, SQLITE_STATIC);
+    sqlite3_bind_text(query, 2, link->url, -1, SQLITE_STATIC);
+    bind_optional(query, 3, link->status);
+    bind_optional(query, 4, link->expires_at);
+    sqlite3_bind_int(query, 5, link->disabled);
+    rc = sqlite3_step(query);
+    sqlite3_reset(query);
+    if (rc != SQLITE_DONE) {
+        return sqlite_failed(store, "changing a link");
+    }
+    if (sqlite3_changes(store->db) == 0) {
+        set_error(store, "no link has the slug '%s'", link->slug);
+        return APR_ENOENT;
+    }
+    prune_changes(store);
+    return APR_SUCCESS;
+}
+
+apr_status_t ml_store_write_begin(ml_store *store)
+{
+    /* IMMEDIATE: take the write lock now (waiting up to busy_timeout), not
+     * at the first write, where a conflict could no longer be waited out. */
+    return exec(store, "BEGIN IMMEDIATE", "starting a write transaction");
+}
+
+apr_status_t ml_store_write_commit(ml_store *store)
+{
+    return exec(store, "COMMIT", "committing");
+}
+
+void ml_store_write_rollback(ml_store *store)
+{
+    sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 apr_status_t ml_store_remove(ml_store *store, const char *slug)
 {
     sqlite3_stmt *query = statement(store, &store->delete_link,
@@ -449,6 +505,16 @@ static const char *read_row(sqlite3_stmt *row, ml_link *link)
     return problem;
 }
 
+/* read_row(), with the strings copied into pool to outlive the statement. */
+static const char *copy_row(sqlite3_stmt *row, ml_link *link, apr_pool_t *pool)
+{
+    const char *problem = read_row(row, link);
+
+    link->slug = link->slug ? apr_pstrdup(pool, link->slug) : NULL;
+    link->url = link->url ? apr_pstrdup(pool, link->url) : NULL;
+    return problem;
+}
+
 apr_status_t ml_store_get(ml_store *store, const char *slug, ml_link *link,
                           const char **problem, apr_pool_t *pool)
 {
@@ -462,12 +528,10 @@ apr_status_t ml_store_get(ml_store *store, const char *slug, ml_link *link,
     sqlite3_bind_text(query, 1, slug, -1, SQLITE_STATIC);
     rc = sqlite3_step(query);
     if (rc == SQLITE_ROW) {
-        const char *row_problem = read_row(query, link);
+        const char *row_problem = copy_row(query, link, pool);
         if (problem) {
             *problem = row_problem;
         }
-        link->slug = apr_pstrdup(pool, link->slug);
-        link->url = apr_pstrdup(pool, link->url);
     }
     sqlite3_reset(query);
     if (rc == SQLITE_DONE) {
@@ -476,6 +540,34 @@ apr_status_t ml_store_get(ml_store *store, const char *slug, ml_link *link,
     }
     if (rc != SQLITE_ROW) {
         return sqlite_failed(store, "reading a link");
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ml_store_find_url(ml_store *store, const char *url,
+                               apr_int64_t now, ml_link *link,
+                               apr_pool_t *pool)
+{
+    sqlite3_stmt *query = statement(store, &store->select_by_url,
+        "SELECT " LINK_COLUMNS " FROM links WHERE url = ?1 AND disabled = 0"
+        " AND (expires_at IS NULL OR expires_at > ?2) ORDER BY id DESC LIMIT 1");
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_text(query, 1, url, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(query, 2, now);
+    rc = sqlite3_step(query);
+    if (rc == SQLITE_ROW) {
+        copy_row(query, link, pool);
+    }
+    sqlite3_reset(query);
+    if (rc == SQLITE_DONE) {
+        return APR_ENOENT;
+    }
+    if (rc != SQLITE_ROW) {
+        return sqlite_failed(store, "looking up a URL");
     }
     return APR_SUCCESS;
 }

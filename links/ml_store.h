@@ -41,6 +41,29 @@ apr_status_t ml_store_init(ml_store *store);
  */
 apr_status_t ml_store_add(ml_store *store, ml_link *link, apr_pool_t *pool);
 
+/*
+ * Replaces every field of the link with this slug by link's (validated
+ * first).  APR_ENOENT when there is no such slug, APR_EINVAL when invalid.
+ */
+apr_status_t ml_store_update(ml_store *store, const ml_link *link);
+
+/*
+ * The newest link to exactly this URL that is neither disabled nor expired
+ * at `now` (Unix seconds), for answering a re-shortened URL with the link
+ * it already has.  APR_ENOENT when there is none.
+ */
+apr_status_t ml_store_find_url(ml_store *store, const char *url,
+                               apr_int64_t now, ml_link *link,
+                               apr_pool_t *pool);
+
+/*
+ * A write transaction around several calls, so they all happen or none
+ * does (the CLI's import).  Single calls are their own transaction.
+ */
+apr_status_t ml_store_write_begin(ml_store *store);
+apr_status_t ml_store_write_commit(ml_store *store);
+void ml_store_write_rollback(ml_store *store);
+
 /* Deletes a link.  APR_ENOENT when there is no such slug. */
 apr_status_t ml_store_remove(ml_store *store, const char *slug);
 

@@ -7,7 +7,7 @@
  * takes over if it dies - looks at each file every MinilinkRefreshInterval
  * and applies what changed (cache/ml_refresh.c).
  *
- * Every write to a shared table goes through refresh_database(), under the
+ * Every write to a shared table goes through ml_database_refresh(), under the
  * "minilink-cache" mutex, so there is one writer at a time however many
  * processes and threads want to write.  Readers never take that lock.
  */
@@ -155,7 +155,7 @@ static void report(ml_database *database, apr_status_t rv, const char *error,
 }
 
 /* Applies the database's changes to its table, as the only writer. */
-static void refresh_database(ml_database *database, apr_pool_t *scratch)
+void ml_database_refresh(ml_database *database, apr_pool_t *scratch)
 {
     ml_refresh_counts counts = {0};
     ml_cache_usage usage;
@@ -199,7 +199,7 @@ static apr_status_t refresh_all(int state, void *data, apr_pool_t *scratch)
          entry = apr_hash_next(entry)) {
         ml_database *database = apr_hash_this_val(entry);
         if (database->cache) {
-            refresh_database(database, scratch);
+            ml_database_refresh(database, scratch);
         }
     }
     /* Anything but success would stop mod_watchdog calling us. */

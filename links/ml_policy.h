@@ -1,0 +1,33 @@
+/*
+ * ml_policy.h - what a visitor may shorten through the web page or the API.
+ *
+ * Stricter than what may be stored (ml_link.h): the admin picks the schemes,
+ * a maximum length and hosts to refuse, and links back to the shortener
+ * itself are refused because they would redirect in a loop.  The CLI, used
+ * by admins, is not bound by it.  Depends on APR only.
+ */
+#ifndef ML_POLICY_H
+#define ML_POLICY_H
+
+#include <apr_tables.h>
+#include "ml_link.h"
+
+#define ML_SCHEME_HTTP 1
+#define ML_SCHEME_HTTPS 2
+
+typedef struct {
+    int schemes;                       /* ML_SCHEME_* bits */
+    apr_size_t max_url_length;
+    const apr_array_header_t *blocked_hosts;  /* const char *, lower-case; NULL = none */
+} ml_create_policy;
+
+/*
+ * NULL if a visitor may shorten url, otherwise the reason, as a sentence.
+ * own_hosts (const char *, lower-case) are the names this server answers
+ * to.  A blocked or own host also covers its subdomains.
+ */
+const char *ml_create_problem(const ml_create_policy *policy, const char *url,
+                              const apr_array_header_t *own_hosts,
+                              apr_pool_t *pool);
+
+#endif /* ML_POLICY_H */

@@ -1,0 +1,463 @@
+/*
+ * module/create.c - shortening over HTTP, and previews.
+ *
+ *   GET  <prefix>/         the form (MinilinkCreate On)
+ *   POST <prefix>/         a form post or JSON {"url": ..., "slug": ...}
+ *   GET  <prefix>/<slug>+  where the link goes, without going (MinilinkPreview)
+ *
+ * Who may create is Apache's business (<Limit POST> Require ...); what may
+ * be created is ml_policy.h's; how often, ratelimit.c's.  A new link is in
+ * the shared table before the answer leaves, so it works at once.
+ *
+ * CSRF: the form carries a random token that must equal a cookie set with
+ * it (SameSite=Strict, HttpOnly); another site can neither read the token
+ * nor set the cookie.  JSON needs no token: a cross-site page cannot send
+ * Content-Type: application/json without a CORS preflight, which we never
+ * grant.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_cookies.h"
+#include "apr_lib.h"
+#include "apr_strings.h"
+#include <jansson.h>
+
+#include "../mod_minilink.h"
+#include "../links/ml_store.h"
+
+APLOG_USE_MODULE(minilink);
+
+#define MAX_BODY_BYTES 16384
+#define CSRF_COOKIE "minilink_csrf"
+#define CSRF_TOKEN_BYTES 16
+
+/* What a creation request asked for. */
+typedef struct {
+    const char *url;
+    const char *slug;            /* NULL: make one up */
+    const char *csrf;            /* form posts only */
+    int json;                    /* it came as JSON */
+} creation_request;
+
+/* <prefix>/ : the request path up to and including its last '/'. */
+static const char *prefix_of(request_rec *r)
+{
+    const char *last = strrchr(r->uri, '/');
+
+    return apr_pstrmemdup(r->pool, r->uri,
+                          last ? (apr_size_t)(last - r->uri) + 1 : 0);
+}
+
+static const char *short_url_for(request_rec *r, const char *slug)
+{
+    return ap_construct_url(r->pool, apr_pstrcat(r->pool, prefix_of(r), slug,
+                                                 NULL), r);
+}
+
+static int is_token(const char *text)
+{
+    apr_size_t i;
+
+    for (i = 0; text[i]; i++) {
+        if (!apr_isxdigit(text[i])) {
+            return 0;
+        }
+    }
+    return i == CSRF_TOKEN_BYTES * 2;
+}
+
+/* The visitor's CSRF token, made and sent as a cookie if they have none. */
+static const char *csrf_token(request_rec *r)
+{
+    unsigned char bytes[CSRF_TOKEN_BYTES];
+    const char *token = NULL;
+    char *made;
+
+    if (ap_cookie_read(r, CSRF_COOKIE, &token, 0) == APR_SUCCESS && token
+        && is_token(token)) {
+        return token;
+    }
+    if (apr_generate_random_bytes(bytes, sizeof(bytes)) != APR_SUCCESS) {
+        return "";
+    }
+    made = apr_palloc(r->pool, sizeof(bytes) * 2 + 1);
+    ap_bin2hex(bytes, sizeof(bytes), made);
+    /* err_headers_out: kept on error pages too. */
+    ap_cookie_write(r, CSRF_COOKIE, made,
+                    apr_pstrcat(r->pool, "Path=", prefix_of(r),
+                                ";HttpOnly;SameSite=Strict",
+                                ap_http_scheme(r)[4] == 's' ? ";Secure" : "",
+                                NULL), 0, r->err_headers_out, NULL);
+    return made;
+}
+
+static int csrf_matches(request_rec *r, const char *field)
+{
+    const char *cookie = NULL;
+    apr_size_t i;
+    int difference = 0;
+
+    if (field == NULL || ap_cookie_read(r, CSRF_COOKIE, &cookie, 0)
+        != APR_SUCCESS || cookie == NULL || !is_token(cookie)
+        || strlen(field) != strlen(cookie)) {
+        return 0;
+    }
+    /* Compared in constant time. */
+    for (i = 0; cookie[i]; i++) {
+        difference |= cookie[i] ^ field[i];
+    }
+    return difference == 0;
+}
+
+static int read_body(request_rec *r, char **body, apr_size_t *length)
+{
+    char *buffer = apr_palloc(r->pool, MAX_BODY_BYTES + 1);
+    apr_size_t total = 0;
+    long got;
+    int rc;
+
+    if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
+        return rc;
+    }
+    if (ap_should_client_block(r)) {
+        while ((got = ap_get_client_block(r, buffer + total,
+                                          MAX_BODY_BYTES + 1 - total)) > 0) {
+            total += (apr_size_t)got;
+            if (total > MAX_BODY_BYTES) {
+                return HTTP_REQUEST_ENTITY_TOO_LARGE;
+            }
+        }
+        if (got < 0) {
+            return HTTP_BAD_REQUEST;
+        }
+    }
+    buffer[total] = '\0';
+    *body = buffer;
+    *length = total;
+    return OK;
+}
+
+/* A JSON field that must be a string if present; NULL if absent or null. */
+static int json_text(json_t *root, const char *name, const char **value,
+                     apr_pool_t *pool)
+{
+    json_t *field = json_object_get(root, name);
+
+    *value = NULL;
+    if (field == NULL || json_is_null(field)) {
+        return 1;
+    }
+    if (!json_is_string(field)) {
+        return 0;
+    }
+    *value = apr_pstrmemdup(pool, json_string_value(field),
+                            json_string_length(field));
+    return strlen(*value) == json_string_length(field);   /* no NUL inside */
+}
+
+static const char *read_json(request_rec *r, creation_request *in, int *status)
+{
+    char *body;
+    apr_size_t length;
+    json_error_t error;
+    json_t *root;
+    const char *problem = NULL;
+
+    if ((*status = read_body(r, &body, &length)) != OK) {
+        return "the request body could not be read (at most 16 KiB)";
+    }
+    root = json_loadb(body, length, 0, &error);
+    if (root == NULL || !json_is_object(root)) {
+        problem = "the body is not a JSON object such as "
+                  "{\"url\": \"https://example.com/\"}";
+    }
+    else if (!json_text(root, "url", &in->url, r->pool)
+             || !json_text(root, "slug", &in->slug, r->pool)) {
+        problem = "\"url\" and \"slug\" must be strings";
+    }
+    json_decref(root);
+    *status = problem ? HTTP_BAD_REQUEST : OK;
+    return problem;
+}
+
+static const char *read_form(request_rec *r, creation_request *in, int *status)
+{
+    apr_array_header_t *pairs = NULL;
+    int i;
+
+    *status = ap_parse_form_data(r, NULL, &pairs, 8, MAX_BODY_BYTES);
+    if (*status != OK) {
+        return "the form could not be read (at most 16 KiB)";
+    }
+    for (i = 0; pairs && i < pairs->nelts; i++) {
+        ap_form_pair_t *pair = &APR_ARRAY_IDX(pairs, i, ap_form_pair_t);
+        char *value;
+        apr_size_t length;
+        apr_brigade_pflatten(pair->value, &value, &length, r->pool);
+        value = apr_pstrmemdup(r->pool, value, length);
+        if (strlen(value) != length) {
+            continue;          /* a NUL inside: treat the field as absent */
+        }
+        if (strcmp(pair->name, "url") == 0) {
+            in->url = value;
+        }
+        else if (strcmp(pair->name, "slug") == 0) {
+            in->slug = *value ? value : NULL;
+        }
+        else if (strcmp(pair->name, "csrf") == 0) {
+            in->csrf = value;
+        }
+    }
+    return NULL;
+}
+
+static int has_type(const char *content_type, const char *type)
+{
+    return content_type && strncasecmp(content_type, type, strlen(type)) == 0;
+}
+
+/* The names this server answers to: links to them would loop. */
+static apr_array_header_t *own_hosts(request_rec *r)
+{
+    apr_array_header_t *hosts = apr_array_make(r->pool, 4, sizeof(char *));
+    const char *names[2];
+    int i;
+
+    names[0] = r->hostname;
+    names[1] = r->server->server_hostname;
+    for (i = 0; i < 2; i++) {
+        if (names[i]) {
+            APR_ARRAY_PUSH(hosts, const char *) = apr_pstrdup(r->pool, names[i]);
+        }
+    }
+    for (i = 0; r->server->names && i < r->server->names->nelts; i++) {
+        APR_ARRAY_PUSH(hosts, const char *) =
+            APR_ARRAY_IDX(r->server->names, i, const char *);
+    }
+    for (i = 0; i < hosts->nelts; i++) {
+        char *host = apr_pstrdup(r->pool, APR_ARRAY_IDX(hosts, i, const char *));
+        ap_str_tolower(host);
+        APR_ARRAY_IDX(hosts, i, const char *) = host;
+    }
+    return hosts;
+}
+
+static ml_create_policy policy_of(const ml_dir_config *conf)
+{
+    ml_create_policy policy;
+
+    policy.schemes = conf->create_schemes ? conf->create_schemes
+                                          : ML_DEFAULT_CREATE_SCHEMES;
+    policy.max_url_length = conf->create_max_url ? (apr_size_t)conf->create_max_url
+                                                 : ML_DEFAULT_CREATE_MAX_URL;
+    policy.blocked_hosts = conf->blocked_hosts;
+    return policy;
+}
+
+/*
+ * Answers a creation request: JSON to JSON requests (and to clients that
+ * ask for JSON), the form page otherwise.  link NULL: an error.
+ */
+static int respond(request_rec *r, const creation_request *in, int status,
+                   const char *error, const ml_link *link)
+{
+    const char *accept = apr_table_get(r->headers_in, "Accept");
+    const char *short_url = link ? short_url_for(r, link->slug) : NULL;
+
+    if (short_url) {
+        apr_table_setn(r->headers_out, "Location", short_url);
+    }
+    if (in->json || (accept && strstr(accept, "application/json")
+                     && !strstr(accept, "text/html"))) {
+        json_t *answer = link
+            ? json_pack("{s:s, s:s, s:s}", "slug", link->slug,
+                        "short_url", short_url, "url", link->url)
+            : json_pack("{s:s}", "error", error);
+        char *text = json_dumps(answer, JSON_COMPACT);
+        r->status = status;
+        ap_set_content_type(r, "application/json");
+        ap_rprintf(r, "%s\n", text ? text : "{}");
+        free(text);
+        json_decref(answer);
+        return OK;
+    }
+    {
+        ml_form_page page = {0};
+        page.action = prefix_of(r);
+        page.csrf_token = csrf_token(r);
+        page.error = error;
+        page.short_url = short_url;
+        page.target_url = link ? link->url : NULL;
+        if (link == NULL) {    /* let them correct what they typed */
+            page.url = in->url;
+            page.slug = in->slug;
+        }
+        return ml_page_form(r, status, &page);
+    }
+}
+
+/* The answer when the file cannot take the link: logged, and a 503. */
+static int unavailable(request_rec *r, const creation_request *in,
+                       const ml_store *store)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ML00019: cannot create a "
+                  "link: %s", ml_store_error(store));
+    return respond(r, in, HTTP_SERVICE_UNAVAILABLE, "links cannot be created "
+                   "right now; try again later", NULL);
+}
+
+/* Stores the link and answers; the parts that need the database. */
+static int store_and_respond(request_rec *r, ml_database *database,
+                             const creation_request *in)
+{
+    ml_store *store;
+    ml_link link = {0};
+    apr_status_t rv;
+
+    if (ml_store_open(&store, database->path, ML_STORE_WRITE, r->pool)
+        != APR_SUCCESS) {
+        return unavailable(r, in, store);
+    }
+    /* The same URL again gets the link it already has (documented). */
+    if (in->slug == NULL
+        && ml_store_find_url(store, in->url, apr_time_sec(r->request_time),
+                             &link, r->pool) == APR_SUCCESS) {
+        return respond(r, in, HTTP_OK, NULL, &link);
+    }
+    link.url = in->url;
+    link.slug = in->slug;
+    rv = ml_store_add(store, &link, r->pool);
+    if (rv == APR_EEXIST) {
+        return respond(r, in, HTTP_CONFLICT, apr_psprintf(r->pool, "the slug "
+                       "'%s' is taken; choose another", in->slug), NULL);
+    }
+    if (rv == APR_EINVAL) {
+        return respond(r, in, HTTP_BAD_REQUEST, ml_store_error(store), NULL);
+    }
+    if (rv != APR_SUCCESS) {
+        return unavailable(r, in, store);
+    }
+    ml_database_refresh(database, r->pool);
+    return respond(r, in, HTTP_CREATED, NULL, &link);
+}
+
+static int create_link(request_rec *r, const ml_dir_config *conf)
+{
+    const char *content_type = apr_table_get(r->headers_in, "Content-Type");
+    ml_create_policy policy = policy_of(conf);
+    creation_request in = {0};
+    const char *problem;
+    apr_int64_t retry_after;
+    int status;
+
+    if (has_type(content_type, "application/json")) {
+        in.json = 1;
+        problem = read_json(r, &in, &status);
+    }
+    else if (has_type(content_type, "application/x-www-form-urlencoded")) {
+        problem = read_form(r, &in, &status);
+        if (problem == NULL && !csrf_matches(r, in.csrf)) {
+            status = HTTP_FORBIDDEN;
+            problem = "this form has expired or came from another site; "
+                      "reload the page and try again";
+        }
+    }
+    else {
+        return respond(r, &in, HTTP_UNSUPPORTED_MEDIA_TYPE, "send a form "
+                       "(application/x-www-form-urlencoded) or JSON "
+                       "(application/json)", NULL);
+    }
+    if (problem == NULL && (in.url == NULL || *in.url == '\0')) {
+        status = HTTP_BAD_REQUEST;
+        problem = "give the URL to shorten";
+    }
+    if (problem == NULL
+        && (problem = ml_create_problem(&policy, in.url, own_hosts(r),
+                                        r->pool)) != NULL) {
+        status = HTTP_BAD_REQUEST;
+    }
+    if (problem == NULL && in.slug && !ml_slug_valid(in.slug, strlen(in.slug))) {
+        status = HTTP_BAD_REQUEST;
+        problem = "the slug must be 1 to 64 letters, digits, '-' or '_'";
+    }
+    if (problem) {
+        return respond(r, &in, status, problem, NULL);
+    }
+    if (!ml_ratelimit_allow(r, conf->rate_limit ? conf->rate_limit
+                                                : ML_DEFAULT_RATE_LIMIT,
+                            conf->rate_period ? conf->rate_period
+                                              : ML_DEFAULT_RATE_PERIOD,
+                            &retry_after)) {
+        apr_table_setn(r->err_headers_out, "Retry-After",
+                       apr_psprintf(r->pool, "%" APR_INT64_T_FMT, retry_after));
+        return respond(r, &in, HTTP_TOO_MANY_REQUESTS, apr_psprintf(r->pool,
+                       "too many links from your address; try again in %"
+                       APR_INT64_T_FMT " seconds", retry_after), NULL);
+    }
+    return store_and_respond(r, conf->database, &in);
+}
+
+int ml_handle_create(request_rec *r, const ml_dir_config *conf)
+{
+    if (conf->create != 1) {
+        return HTTP_NOT_FOUND;
+    }
+    if (r->method_number != M_GET && r->method_number != M_POST) {
+        ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, M_POST, -1);
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    if (conf->database->cache == NULL) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (r->method_number == M_GET) {
+        ml_form_page page = {0};
+        page.action = prefix_of(r);
+        page.csrf_token = csrf_token(r);
+        return ml_page_form(r, HTTP_OK, &page);
+    }
+    return create_link(r, conf);
+}
+
+int ml_handle_preview(request_rec *r, const ml_dir_config *conf,
+                      const char *slug)
+{
+    const char *problem = NULL;
+    ml_store *store;
+    ml_link link;
+    apr_status_t rv;
+
+    if (conf->preview == -1 || !ml_slug_valid(slug, strlen(slug))) {
+        return HTTP_NOT_FOUND;
+    }
+    if (r->method_number != M_GET) {
+        ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    if (conf->database->cache == NULL) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    /* A preview shows what the redirect path does not keep (when it was
+     * made), so it reads the file: it is not on the hot path. */
+    if (ml_store_open(&store, conf->database->path, ML_STORE_READ, r->pool)
+        != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ML00020: cannot show a "
+                      "preview: %s", ml_store_error(store));
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    rv = ml_store_get(store, slug, &link, &problem, r->pool);
+    if (rv == APR_ENOENT || (rv == APR_SUCCESS && problem)) {
+        return HTTP_NOT_FOUND;
+    }
+    if (rv != APR_SUCCESS) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (link.disabled || (link.expires_at
+                          && apr_time_sec(r->request_time) >= link.expires_at)) {
+        return HTTP_GONE;
+    }
+    return ml_page_preview(r, &link, short_url_for(r, slug));
+}

@@ -1,0 +1,118 @@
+/*
+ * module/pages.c - the HTML a person sees: the shortening form, its
+ * result, and a link's preview.
+ *
+ * Every value that came from a visitor or the database goes through
+ * ap_escape_html2() (quotes included, as values sit in attributes).  The
+ * pages need no script, so the Content-Security-Policy allows none.
+ */
+#include "httpd.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "apr_strings.h"
+#include "apr_time.h"
+
+#include "../mod_minilink.h"
+
+static const char style[] =
+    "body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1d2330;"
+    "margin:0;display:flex;justify-content:center}"
+    "main{background:#fff;margin:3rem 1rem;padding:2rem 2.5rem;max-width:36rem;"
+    "width:100%;border-radius:10px;box-shadow:0 2px 12px rgba(0,0,0,.08)}"
+    "h1{font-size:1.4rem;margin-top:0}"
+    "label{display:block;font-weight:600;margin:1rem 0 .3rem}"
+    "input{box-sizing:border-box;width:100%;padding:.55rem .7rem;font-size:1rem;"
+    "border:1px solid #c5cad3;border-radius:6px}"
+    "button{margin-top:1.2rem;padding:.6rem 1.4rem;font-size:1rem;border:0;"
+    "border-radius:6px;background:#2b59c3;color:#fff;cursor:pointer}"
+    ".result{background:#eaf6ec;border:1px solid #9fd3a8;padding:.8rem 1rem;"
+    "border-radius:6px;word-break:break-all}"
+    ".error{background:#fdecec;border:1px solid #f0a6a6;padding:.8rem 1rem;"
+    "border-radius:6px}"
+    "dt{font-weight:600;margin-top:.8rem}dd{margin:0;word-break:break-all}"
+    ".hint{color:#5b6475;font-size:.9rem}";
+
+static const char *escape(request_rec *r, const char *text)
+{
+    return ap_escape_html2(r->pool, text ? text : "", 1);
+}
+
+static void page_start(request_rec *r, int status, const char *title)
+{
+    r->status = status;
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    apr_table_setn(r->headers_out, "Content-Security-Policy",
+                   "default-src 'none'; style-src 'unsafe-inline'; "
+                   "form-action 'self'; frame-ancestors 'none'");
+    apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
+    /* Pages carry a CSRF token or per-link data: never from a cache. */
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_rprintf(r, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+               "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+               "<title>%s</title><style>%s</style></head><body><main>\n"
+               "<h1>%s</h1>\n", escape(r, title), style, escape(r, title));
+}
+
+static int page_end(request_rec *r)
+{
+    ap_rputs("</main></body></html>\n", r);
+    return OK;
+}
+
+int ml_page_form(request_rec *r, int status, const ml_form_page *page)
+{
+    page_start(r, status, "Shorten a link");
+    if (page->short_url) {
+        ap_rprintf(r, "<p class=\"result\" id=\"result\">Your short link: "
+                   "<a id=\"short-link\" href=\"%s\">%s</a><br>"
+                   "<span class=\"hint\">to %s</span></p>\n",
+                   escape(r, page->short_url), escape(r, page->short_url),
+                   escape(r, page->target_url));
+    }
+    if (page->error) {
+        ap_rprintf(r, "<p class=\"error\" id=\"error\">%s</p>\n",
+                   escape(r, page->error));
+    }
+    ap_rprintf(r,
+        "<form method=\"post\" action=\"%s\">\n"
+        "<input type=\"hidden\" name=\"csrf\" value=\"%s\">\n"
+        "<label for=\"url\">Long URL</label>\n"
+        "<input id=\"url\" name=\"url\" type=\"url\" required "
+        "placeholder=\"https://example.com/a/long/address\" value=\"%s\">\n"
+        "<label for=\"slug\">Custom slug <span class=\"hint\">(optional: "
+        "letters, digits, - and _)</span></label>\n"
+        "<input id=\"slug\" name=\"slug\" maxlength=\"%d\" "
+        "pattern=\"[A-Za-z0-9_\\-]+\" value=\"%s\">\n"
+        "<button type=\"submit\">Shorten</button>\n</form>\n",
+        escape(r, page->action), escape(r, page->csrf_token),
+        escape(r, page->url), ML_SLUG_MAX, escape(r, page->slug));
+    return page_end(r);
+}
+
+static const char *format_time(request_rec *r, apr_int64_t seconds)
+{
+    char text[APR_RFC822_DATE_LEN];
+
+    apr_rfc822_date(text, apr_time_from_sec(seconds));
+    return apr_pstrdup(r->pool, text);
+}
+
+int ml_page_preview(request_rec *r, const ml_link *link, const char *short_url)
+{
+    /* The visitor came to see where the link goes, not to tell its target
+     * where they came from. */
+    apr_table_setn(r->headers_out, "Referrer-Policy", "no-referrer");
+    page_start(r, HTTP_OK, "Where this link goes");
+    ap_rprintf(r, "<dl>\n<dt>Short link</dt><dd id=\"short-link\">%s</dd>\n"
+               "<dt>Goes to</dt><dd id=\"target\">%s</dd>\n"
+               "<dt>Created</dt><dd id=\"created\">%s</dd>\n",
+               escape(r, short_url), escape(r, link->url),
+               format_time(r, link->created_at));
+    if (link->expires_at) {
+        ap_rprintf(r, "<dt>Expires</dt><dd id=\"expires\">%s</dd>\n",
+                   format_time(r, link->expires_at));
+    }
+    ap_rprintf(r, "</dl>\n<p><a id=\"follow\" rel=\"noreferrer\" href=\"%s\">"
+               "Follow the link</a></p>\n", escape(r, link->url));
+    return page_end(r);
+}
