@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sqlite3.h>
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -165,6 +166,16 @@ int main(int argc, char **argv)
            ((double)usage.segment_bytes - 1.25 * (double)text_bytes)
            / (double)links);
     apr_pool_destroy(pool);
+    if (argc <= 2) {            /* our own temporary directory: clean it */
+        const char *suffixes[] = {"", "-wal", "-shm"};
+        char file[256];
+        size_t i;
+        for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+            snprintf(file, sizeof(file), "%s/links.db%s", dir, suffixes[i]);
+            remove(file);
+        }
+        rmdir(dir);
+    }
     apr_terminate();
     return 0;
 }

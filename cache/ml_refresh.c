@@ -30,16 +30,13 @@ static apr_status_t apply(refresh_state *state, const char *slug,
             return rv;
         }
         /* No room: an older version must not go on being served, and the
-         * overflow mark sends lookups that miss to the database. */
+         * overflow mark sends lookups that miss to the database.  The
+         * caller reports the count. */
         counts->no_room++;
         ml_cache_set_overflowed(state->cache);
-        problem = "no room left in the cache; served from the database "
-                  "until the next graceful restart";
     }
     else if (problem != NULL) {
         counts->refused++;
-    }
-    if (problem != NULL) {
         state->skipped(state->ctx, slug, link ? link->id : 0, problem);
     }
     if (ml_cache_remove(state->cache, slug, strlen(slug)) == APR_SUCCESS) {

@@ -26,7 +26,8 @@ typedef struct {
  * keep being served throughout.  On error the cache keeps every link it
  * had (some changes may already be applied; they are re-checked next time).
  * A link that does not fit is removed from the table, which is then marked
- * overflowed (see ml_cache_overflowed) and reported through skipped().
+ * overflowed (see ml_cache_overflowed), and counted in counts->no_room.
+ * Rows that break a rule are reported through skipped().
  */
 apr_status_t ml_refresh(ml_cache *cache, ml_store *store, apr_pool_t *pool,
                         ml_load_skip_fn *skipped, void *ctx,

@@ -144,6 +144,13 @@ static void report(ml_database *database, apr_status_t rv, const char *error,
                      ? " (compared every link: the change log did not reach back)"
                      : "");
     }
+    if (counts->no_room) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ap_server_conf,
+                     "ML00021: %u new or changed links did not fit in the "
+                     "cache for %s; they are served from the database until "
+                     "'apachectl graceful' rebuilds the cache",
+                     counts->no_room, database->path);
+    }
     ml_cache_usage_get(database->cache, &usage);
     if (full_before < NEARLY_FULL_PERCENT
         && percent_used(&usage) >= NEARLY_FULL_PERCENT) {
