@@ -515,13 +515,9 @@ static int minilink_handler(request_rec *r)
 
 static void register_hooks(apr_pool_t *pool)
 {
-    /* Before mod_watchdog's post_config, which starts the watchdogs
-     * registered by then. */
-    static const char *const before_watchdog[] = {"mod_watchdog.c", NULL};
-
     (void)pool;
     ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_post_config(post_config, NULL, before_watchdog, APR_HOOK_MIDDLE);
+    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(translate_name, NULL, NULL, APR_HOOK_LAST);
     ap_hook_map_to_storage(map_to_storage, NULL, NULL, APR_HOOK_FIRST);

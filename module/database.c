@@ -2,10 +2,14 @@
  * module/database.c - what Apache's children do with the database files.
  *
  * The parent loads each file into a shared table at startup and at every
- * graceful restart (mod_minilink.c).  Between those, one child at a time -
- * a mod_watchdog singleton: a process mutex elects it, and another child
- * takes over if it dies - looks at each file every MinilinkRefreshInterval
- * and applies what changed (cache/ml_refresh.c).
+ * graceful restart (mod_minilink.c).  Between those, a refresher process
+ * looks at each file every MinilinkRefreshInterval and applies what changed
+ * (cache/ml_refresh.c).  Like mod_cgid's daemon, it is forked by the parent
+ * in post_config, runs as the server's User, is restarted by the parent if
+ * it dies, and is stopped with its configuration generation.  A process of
+ * its own rather than a thread in every child: exactly one process does the
+ * work, and no child has a thread to stop when it exits (mod_watchdog's
+ * child threads crash prefork children at restarts now and then).
  *
  * Every write to a shared table goes through ml_database_refresh(), under the
  * "minilink-cache" mutex, so there is one writer at a time however many
@@ -15,11 +19,18 @@
 #include "http_config.h"
 #include "http_log.h"
 #include "http_main.h"
+#include "http_main.h"
+#include "ap_listen.h"
+#include "ap_mpm.h"
+#include "mpm_common.h"
 #include "util_mutex.h"
 #include "apr_global_mutex.h"
 #include "apr_hash.h"
+#include "apr_signal.h"
 #include "apr_strings.h"
-#include "mod_watchdog.h"
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "../mod_minilink.h"
 #include "../cache/ml_refresh.h"
@@ -27,7 +38,8 @@
 APLOG_USE_MODULE(minilink);
 
 #define CACHE_LOCK "minilink-cache"
-#define WATCHDOG_NAME "minilink-refresh"
+/* How often the refresher looks at its stop flag while waiting. */
+#define REFRESHER_SLICE apr_time_from_msec(100)
 /* A table this full gets a warning, while there is still time to act. */
 #define NEARLY_FULL_PERCENT 90
 
@@ -42,6 +54,15 @@ struct ml_connection {
 static apr_global_mutex_t *cache_lock;
 static apr_hash_t *watched_databases;
 static apr_pool_t *connections_pool;     /* in each child */
+
+/* In the parent: the refresher of this generation and what restarts it.
+ * The apr_proc_t lives in pconf, not here: APR kills a pool's subprocesses
+ * after its cleanups, and one of pconf's cleanups unloads this module. */
+static apr_proc_t *refresher;
+static apr_pool_t *refresher_pconf;
+static apr_interval_time_t refresh_interval;
+/* In the refresher: set by SIGTERM or SIGHUP. */
+static volatile sig_atomic_t refresher_stopping;
 
 void ml_database_pre_config(apr_pool_t *pconf)
 {
@@ -193,15 +214,10 @@ void ml_database_refresh(ml_database *database, apr_pool_t *scratch)
     report(database, rv, error, &counts, full_before);
 }
 
-/* Runs in the elected child's watchdog thread, every refresh interval. */
-static apr_status_t refresh_all(int state, void *data, apr_pool_t *scratch)
+static void refresh_all(apr_pool_t *scratch)
 {
     apr_hash_index_t *entry;
 
-    (void)data;
-    if (state != AP_WATCHDOG_STATE_RUNNING) {
-        return APR_SUCCESS;
-    }
     for (entry = apr_hash_first(scratch, watched_databases); entry;
          entry = apr_hash_next(entry)) {
         ml_database *database = apr_hash_this_val(entry);
@@ -209,17 +225,111 @@ static apr_status_t refresh_all(int state, void *data, apr_pool_t *scratch)
             ml_database_refresh(database, scratch);
         }
     }
-    /* Anything but success would stop mod_watchdog calling us. */
-    return APR_SUCCESS;
+}
+
+static void stop_refresher(int signal_number)
+{
+    (void)signal_number;
+    refresher_stopping = 1;
+}
+
+/* The refresher process, from fork to exit. */
+static void refresher_main(apr_pool_t *pool)
+{
+    apr_pool_t *scratch;
+    apr_status_t rv;
+
+    apr_signal(SIGTERM, stop_refresher);
+    apr_signal(SIGHUP, stop_refresher);
+    /* httpd signals its whole process group at graceful restarts; those
+     * signals are for the children, and the parent stops us itself. */
+    apr_signal(AP_SIG_GRACEFUL, SIG_IGN);
+    apr_signal(AP_SIG_GRACEFUL_STOP, SIG_IGN);
+    apr_signal(SIGCHLD, SIG_DFL);
+    ap_close_listeners();
+    if (ap_run_drop_privileges(pool, ap_server_conf) != 0) {
+        exit(APEXIT_CHILDFATAL);
+    }
+    rv = apr_global_mutex_child_init(&cache_lock,
+                                     apr_global_mutex_lockfile(cache_lock), pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, ap_server_conf, "ML00015: "
+                     "cannot attach the " CACHE_LOCK " mutex in the refresher");
+        exit(APEXIT_CHILDFATAL);
+    }
+    apr_pool_create(&connections_pool, pool);
+    apr_pool_create(&scratch, pool);
+    while (!refresher_stopping) {
+        apr_time_t next = apr_time_now() + refresh_interval;
+        refresh_all(scratch);
+        apr_pool_clear(scratch);
+        while (!refresher_stopping && apr_time_now() < next) {
+            apr_sleep(REFRESHER_SLICE);
+        }
+    }
+    exit(0);
+}
+
+static void start_refresher(void);
+
+/* Told by the parent's process maintenance what became of the refresher. */
+static void refresher_event(int reason, void *data, apr_wait_t status)
+{
+    int mpm_state = AP_MPMQ_STOPPING;
+
+    (void)data;
+    if (reason != APR_OC_REASON_DEATH && reason != APR_OC_REASON_LOST) {
+        if (reason == APR_OC_REASON_RESTART) {
+            apr_proc_other_child_unregister(refresher);
+        }
+        return;
+    }
+    apr_proc_other_child_unregister(refresher);
+    ap_mpm_query(AP_MPMQ_MPM_STATE, &mpm_state);
+    if (mpm_state == AP_MPMQ_STOPPING) {
+        return;
+    }
+    if (status == APEXIT_CHILDFATAL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, ap_server_conf, "ML00022: "
+                     "the refresher cannot start; links change only at "
+                     "graceful restarts");
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf, "ML00023: the "
+                 "refresher process died (status %d); starting another",
+                 status);
+    start_refresher();
+}
+
+static void start_refresher(void)
+{
+    apr_status_t rv;
+
+    refresher = apr_pcalloc(refresher_pconf, sizeof(*refresher));
+    rv = apr_proc_fork(refresher, refresher_pconf);
+
+    if (rv == APR_INCHILD) {
+        refresher_main(refresher_pconf);
+    }
+    if (rv != APR_INPARENT) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, ap_server_conf, "ML00014: "
+                     "cannot start the refresher process; links change only "
+                     "at graceful restarts");
+        return;
+    }
+    /* Stopped (SIGTERM, then SIGKILL after 3 s) when this generation's
+     * pool goes, at the next restart or at stop. */
+    apr_pool_note_subprocess(refresher_pconf, refresher, APR_KILL_AFTER_TIMEOUT);
+    /* The data pointer is what apr_proc_other_child_unregister() finds
+     * the registration by. */
+    apr_proc_other_child_register(refresher, refresher_event, refresher,
+                                  NULL, refresher_pconf);
 }
 
 int ml_database_post_config(apr_pool_t *pconf, server_rec *s,
                             apr_hash_t *databases,
                             const ml_server_settings *settings)
 {
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_watchdog;
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_callback;
-    ap_watchdog_t *watchdog;
     apr_status_t rv;
 
     cache_lock = NULL;
@@ -233,23 +343,11 @@ int ml_database_post_config(apr_pool_t *pconf, server_rec *s,
                      "the " CACHE_LOCK " mutex");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (settings->refresh_interval == 0) {
-        return OK;
-    }
-    get_watchdog = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
-    register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
-    if (!get_watchdog || !register_callback) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "ML00013: mod_watchdog "
-                     "is not loaded, so links change only at graceful restarts");
-        return OK;
-    }
-    /* A child watchdog (0), and a singleton (1): one child at a time. */
-    if ((rv = get_watchdog(&watchdog, WATCHDOG_NAME, 0, 1, pconf))
-        || (rv = register_callback(watchdog, settings->refresh_interval, NULL,
-                                   refresh_all))) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "ML00014: cannot start "
-                     "the refresh watchdog");
-        return HTTP_INTERNAL_SERVER_ERROR;
+    refresh_interval = settings->refresh_interval;
+    refresher_pconf = pconf;
+    refresher_stopping = 0;
+    if (refresh_interval > 0) {
+        start_refresher();
     }
     return OK;
 }
