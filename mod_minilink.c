@@ -147,6 +147,25 @@ static const char *set_refresh_interval(cmd_parms *cmd, void *dir_conf,
     return NULL;
 }
 
+static const char *set_flush_interval(cmd_parms *cmd, void *dir_conf,
+                                      const char *arg)
+{
+    apr_interval_time_t interval;
+    const char *error = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)dir_conf;
+    if (error) {
+        return error;
+    }
+    if (ap_timeout_parameter_parse(arg, &interval, "s") != APR_SUCCESS
+        || interval <= 0) {
+        return apr_psprintf(cmd->pool, "MinilinkFlushInterval must be a "
+                            "time such as 10, 30s or 500ms, not '%s'", arg);
+    }
+    settings.flush_interval = interval;
+    return NULL;
+}
+
 static const char *set_cache_headroom(cmd_parms *cmd, void *dir_conf,
                                       const char *arg)
 {
@@ -296,6 +315,9 @@ static const command_rec minilink_directives[] = {
     AP_INIT_TAKE1("MinilinkRefreshInterval", set_refresh_interval, NULL, RSRC_CONF,
                   "How often changes to the databases are applied (default "
                   "1s; 0 = only at graceful restarts)"),
+    AP_INIT_TAKE1("MinilinkFlushInterval", set_flush_interval, NULL, RSRC_CONF,
+                  "How often counted clicks are written to the databases "
+                  "(default 10s)"),
     AP_INIT_TAKE1("MinilinkCacheHeadroom", set_cache_headroom, NULL, RSRC_CONF,
                   "Room for new links in each cache, in percent of the links "
                   "loaded (default 25)"),
@@ -330,21 +352,27 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     (void)ptemp;
     databases_by_path = apr_hash_make(pconf);
     settings.refresh_interval = ML_DEFAULT_REFRESH_INTERVAL;
+    settings.flush_interval = ML_DEFAULT_FLUSH_INTERVAL;
     settings.cache_headroom = ML_CACHE_HEADROOM_DEFAULT;
     ml_database_pre_config(pconf);
     ml_ratelimit_pre_config(pconf);
+    ml_clicks_pre_config(pconf);
     return OK;
 }
 
-static void load_database(ml_database *database, apr_pool_t *pconf)
+static void load_database(ml_database *database, server_rec *s,
+                          apr_pool_t *pconf)
 {
+    apr_pool_t *clicks_pool;
+    ml_clicks **clicks = ml_clicks_table_for(s, database->path, &clicks_pool);
     ml_load_counts counts;
     ml_cache_usage usage;
     apr_status_t rv;
 
     rv = ml_load(&database->cache, database->path, settings.cache_headroom,
-                 pconf, ml_log_skipped_row, database, &counts,
-                 &database->load_error);
+                 clicks, clicks_pool, pconf, ml_log_skipped_row, database,
+                 &counts, &database->load_error);
+    database->clicks = *clicks;
     if (rv != APR_SUCCESS) {
         /* Apache still starts: the locations using this file answer 503. */
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf,
@@ -374,8 +402,12 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     }
     for (entry = apr_hash_first(ptemp, databases_by_path); entry;
          entry = apr_hash_next(entry)) {
-        load_database(apr_hash_this_val(entry), pconf);
+        load_database(apr_hash_this_val(entry), s, pconf);
     }
+    if (ml_clicks_post_config(pconf, s, databases_by_path) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ml_status_register(databases_by_path);
     if (ml_ratelimit_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -386,6 +418,7 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
 {
     ml_database_child_init(pchild, s);
     ml_ratelimit_child_init(pchild, s);
+    ml_clicks_child_init(pchild, s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -455,11 +488,16 @@ static int redirect(request_rec *r, const ml_dir_config *conf, const char *slug)
     if (!ml_slug_valid(slug, slug_len)) {
         return HTTP_NOT_FOUND;
     }
+    /* For logs: LogFormat "... %{minilink-slug}n", or %{MINILINK_SLUG}e. */
+    apr_table_setn(r->notes, "minilink-slug", slug);
+    apr_table_setn(r->subprocess_env, "MINILINK_SLUG", slug);
     if (!ml_cache_lookup(conf->database->cache, slug, slug_len, &entry)
         && !(ml_cache_overflowed(conf->database->cache)
              && ml_database_lookup(conf->database, slug, &entry, r))) {
+        ml_clicks_note_lookup(conf->database->clicks, ML_LOOKUP_MISS);
         return HTTP_NOT_FOUND;
     }
+    ml_clicks_note_lookup(conf->database->clicks, ML_LOOKUP_HIT);
     if (entry.disabled || expired(&entry, r)) {
         return HTTP_GONE;
     }
@@ -475,6 +513,16 @@ static int redirect(request_rec *r, const ml_dir_config *conf, const char *slug)
     }
     apr_table_setn(r->headers_out, "Location",
                    ml_url_with_query(r->pool, entry.url, entry.url_len, query));
+    /* A click is a redirect sent with a body a browser follows: not HEAD. */
+    if (!r->header_only) {
+        if (entry.click_cell != ML_CACHE_NO_CELL) {
+            ml_clicks_count(conf->database->clicks, entry.click_cell,
+                            apr_time_sec(r->request_time));
+        }
+        else {
+            ml_database_add_click(conf->database, slug, r);
+        }
+    }
     if (entry.status) {
         return entry.status;
     }
@@ -488,6 +536,9 @@ static int minilink_handler(request_rec *r)
     const char *slug;
     apr_size_t slug_len;
 
+    if (r->handler && strcmp(r->handler, ML_ADMIN_HANDLER) == 0) {
+        return ml_admin_handler(r);
+    }
     if (r->handler == NULL || strcmp(r->handler, ML_HANDLER) != 0) {
         return DECLINED;
     }
@@ -522,6 +573,7 @@ static void register_hooks(apr_pool_t *pool)
     ap_hook_translate_name(translate_name, NULL, NULL, APR_HOOK_LAST);
     ap_hook_map_to_storage(map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(minilink_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ml_status_register_hooks();
 }
 
 AP_DECLARE_MODULE(minilink) = {

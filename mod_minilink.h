@@ -10,6 +10,7 @@
 #include "httpd.h"
 #include "apr_hash.h"
 #include "cache/ml_cache.h"
+#include "cache/ml_clicks.h"
 #include "links/ml_policy.h"
 
 /* The handler name given to SetHandler. */
@@ -29,15 +30,18 @@ typedef struct {
     ml_cache *cache;             /* NULL while unloaded or when loading failed */
     const char *load_error;      /* why cache is NULL after post_config */
     ml_connection *connection;   /* this child's, opened on first use */
+    ml_clicks *clicks;           /* outlives the generation (module/clicks.c) */
 } ml_database;
 
 /* Settings that apply to the whole server (main server context only). */
 typedef struct {
     apr_interval_time_t refresh_interval;  /* MinilinkRefreshInterval; 0 = off */
+    apr_interval_time_t flush_interval;    /* MinilinkFlushInterval */
     unsigned int cache_headroom;           /* MinilinkCacheHeadroom, percent */
 } ml_server_settings;
 
 #define ML_DEFAULT_REFRESH_INTERVAL apr_time_from_sec(1)
+#define ML_DEFAULT_FLUSH_INTERVAL apr_time_from_sec(10)
 
 typedef enum {
     ML_QUERY_UNSET = 0,
@@ -101,6 +105,23 @@ void ml_ratelimit_child_init(apr_pool_t *pchild, server_rec *s);
 int ml_ratelimit_allow(request_rec *r, int limit, int period,
                        apr_int64_t *retry_after);
 
+/* module/clicks.c: click tables across generations, and flushing them. */
+void ml_clicks_pre_config(apr_pool_t *pconf);
+/* The retained slot for a database's click table, and the pool for it. */
+ml_clicks **ml_clicks_table_for(server_rec *s, const char *path,
+                                apr_pool_t **pool);
+int ml_clicks_post_config(apr_pool_t *pconf, server_rec *s,
+                          apr_hash_t *databases);
+void ml_clicks_child_init(apr_pool_t *pchild, server_rec *s);
+void ml_flush_database(ml_database *database, apr_pool_t *scratch);
+void ml_flush_all(apr_hash_t *databases, apr_pool_t *scratch);
+
+/* module/status.c: mod_status's section, and SetHandler minilink-admin. */
+#define ML_ADMIN_HANDLER "minilink-admin"
+void ml_status_register(apr_hash_t *databases);
+void ml_status_register_hooks(void);
+int ml_admin_handler(request_rec *r);
+
 /* module/database.c: what children do with the database files. */
 void ml_database_pre_config(apr_pool_t *pconf);
 int ml_database_post_config(apr_pool_t *pconf, server_rec *s,
@@ -112,6 +133,9 @@ void ml_database_refresh(ml_database *database, apr_pool_t *scratch);
 /* A lookup in the file itself, for a table that overflowed.  1 if found. */
 int ml_database_lookup(ml_database *database, const char *slug,
                        ml_cache_entry *entry, request_rec *r);
+/* A click on a link with no counter in shared memory, straight to the file. */
+void ml_database_add_click(ml_database *database, const char *slug,
+                           request_rec *r);
 /* Logs (ML00003) a row that is not served. */
 void ml_log_skipped_row(void *database, const char *slug, apr_int64_t id,
                         const char *problem);

@@ -115,8 +115,8 @@ int main(int argc, char **argv)
         apr_pool_t *generation;
         apr_time_t start = apr_time_now();
         apr_pool_create(&generation, pool);
-        if (ml_load(&cache, path, 25, generation, skip_none, NULL, &counts,
-                    &error) != APR_SUCCESS) {
+        if (ml_load(&cache, path, 25, NULL, NULL, generation, skip_none, NULL,
+                    &counts, &error) != APR_SUCCESS) {
             fail("loading", error);
         }
         load[round] = apr_time_now() - start;
@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 
         change_one_link(path, round);
         start = apr_time_now();
-        if (ml_refresh(cache, store, pool, skip_none, NULL, &changes)) {
+        if (ml_refresh(cache, store, NULL, pool, skip_none, NULL, &changes)) {
             fail("refreshing", ml_store_error(store));
         }
         refresh[round] = apr_time_now() - start;
@@ -145,7 +145,7 @@ int main(int argc, char **argv)
             fail("refreshing", "the change was not applied incrementally");
         }
         start = apr_time_now();
-        if (ml_refresh(cache, store, pool, skip_none, NULL, &changes)) {
+        if (ml_refresh(cache, store, NULL, pool, skip_none, NULL, &changes)) {
             fail("refreshing", ml_store_error(store));
         }
         idle[round] = apr_time_now() - start;

@@ -19,7 +19,8 @@
  *
  *   record:  hash_tag u32 | expires_at u32 | url_len u16 | slug_len u8 |
  *            flags u8 (bits 0-2 status index, bit 3 disabled) |
- *            slug bytes | URL bytes            (12 bytes + text, padded to 4)
+ *            click cell u32 (ml_clicks.h) |
+ *            slug bytes | URL bytes            (16 bytes + text, padded to 4)
  *
  * Concurrency: one writer at a time (the caller ensures it), any number of
  * readers without locks.  A record is written completely before the slot
@@ -71,6 +72,8 @@ typedef struct {
     _Atomic apr_uint32_t overflowed;   /* a link did not fit since the build */
     _Atomic apr_uint32_t failing;      /* the last refresh failed */
     _Atomic apr_uint64_t changes_seen; /* database change number reflected */
+    _Atomic apr_int64_t last_refresh_at;
+    _Atomic apr_uint64_t refresh_errors;
 } ml_cache_header;
 
 typedef struct {
@@ -79,6 +82,7 @@ typedef struct {
     apr_uint16_t url_len;
     uint8_t slug_len;
     uint8_t flags;
+    apr_uint32_t click_cell;           /* kept when the link is replaced */
 } ml_record;
 
 #define FLAG_STATUS_MASK 0x07u
@@ -97,7 +101,7 @@ struct ml_cache {
 };
 
 typedef char header_fits[sizeof(ml_cache_header) <= HEADER_BYTES ? 1 : -1];
-typedef char record_is_packed[sizeof(ml_record) == 12 ? 1 : -1];
+typedef char record_is_packed[sizeof(ml_record) == 16 ? 1 : -1];
 
 ml_cache_geometry ml_cache_plan(apr_uint32_t links, apr_uint64_t text_bytes,
                                 unsigned int headroom_percent)
@@ -286,7 +290,17 @@ int ml_cache_lookup(const ml_cache *cache, const char *slug, apr_size_t len,
     entry->status = statuses[record->flags & FLAG_STATUS_MASK];
     entry->expires_at = record->expires_at;
     entry->disabled = (record->flags & FLAG_DISABLED) != 0;
+    entry->click_cell = record->click_cell;
     return 1;
+}
+
+apr_uint32_t ml_cache_click_cell(const ml_cache *cache, const char *slug)
+{
+    const ml_record *record;
+    long unused;
+
+    return find_slot(cache, slug, strlen(slug), &record, &unused) >= 0
+           ? record->click_cell : ML_CACHE_NO_CELL;
 }
 
 static uint8_t status_index(int status)
@@ -314,7 +328,7 @@ static uint8_t record_flags(const ml_link *link)
 
 /* Appends a record for the link; returns its ref, or 0 if the arena is full. */
 static apr_uint32_t append_record(ml_cache *cache, const ml_link *link,
-                                  probe_origin origin)
+                                  probe_origin origin, apr_uint32_t click_cell)
 {
     apr_size_t slug_len = strlen(link->slug), url_len = strlen(link->url);
     apr_size_t size = ALIGN_UP(sizeof(ml_record) + slug_len + url_len,
@@ -333,6 +347,7 @@ static apr_uint32_t append_record(ml_cache *cache, const ml_link *link,
     record->url_len = (apr_uint16_t)url_len;
     record->slug_len = (uint8_t)slug_len;
     record->flags = record_flags(link);
+    record->click_cell = click_cell;
     text = (char *)(record + 1);
     memcpy(text, link->slug, slug_len);
     memcpy(text + slug_len, link->url, url_len);
@@ -341,7 +356,8 @@ static apr_uint32_t append_record(ml_cache *cache, const ml_link *link,
     return (apr_uint32_t)(at / RECORD_ALIGN);
 }
 
-apr_status_t ml_cache_put(ml_cache *cache, const ml_link *link)
+apr_status_t ml_cache_put(ml_cache *cache, const ml_link *link,
+                          apr_uint32_t click_cell)
 {
     const ml_record *existing;
     apr_size_t slug_len;
@@ -366,7 +382,8 @@ apr_status_t ml_cache_put(ml_cache *cache, const ml_link *link)
             return APR_ENOSPC;
         }
     }
-    ref = append_record(cache, link, origin_of(cache, link->slug, slug_len));
+    ref = append_record(cache, link, origin_of(cache, link->slug, slug_len),
+                        click_cell);
     if (ref == 0) {
         return APR_ENOSPC;
     }
@@ -408,6 +425,22 @@ void ml_cache_usage_get(const ml_cache *cache, ml_cache_usage *usage)
                                              memory_order_relaxed);
     usage->arena_bytes = cache->header->arena_bytes;
     usage->segment_bytes = cache->segment_bytes;
+    usage->last_refresh_at = atomic_load_explicit(&cache->header->last_refresh_at,
+                                                  memory_order_relaxed);
+    usage->refresh_errors = atomic_load_explicit(&cache->header->refresh_errors,
+                                                 memory_order_relaxed);
+}
+
+void ml_cache_note_refresh(ml_cache *cache, int succeeded, apr_int64_t now)
+{
+    if (succeeded) {
+        atomic_store_explicit(&cache->header->last_refresh_at, now,
+                              memory_order_relaxed);
+    }
+    else {
+        atomic_fetch_add_explicit(&cache->header->refresh_errors, 1,
+                                  memory_order_relaxed);
+    }
 }
 
 int ml_cache_holds(const ml_cache *cache, const ml_link *link)

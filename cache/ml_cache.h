@@ -27,7 +27,11 @@ typedef struct {
     int status;                  /* 0 = the location's default */
     apr_int64_t expires_at;      /* Unix seconds, 0 = never */
     int disabled;
+    apr_uint32_t click_cell;     /* its click counter (ml_clicks.h) */
 } ml_cache_entry;
+
+/* A record's click cell when it has none (ml_clicks.h's ML_CLICKS_NO_CELL). */
+#define ML_CACHE_NO_CELL 0xFFFFFFFFu
 
 typedef struct {
     apr_uint32_t links;          /* links the table holds now */
@@ -35,6 +39,8 @@ typedef struct {
     apr_uint64_t arena_used;     /* record bytes written, replaced ones included */
     apr_uint64_t arena_bytes;
     apr_size_t segment_bytes;    /* the whole shared-memory segment */
+    apr_int64_t last_refresh_at; /* Unix seconds of the last good refresh */
+    apr_uint64_t refresh_errors; /* refreshes that failed */
 } ml_cache_usage;
 
 /* Headroom added to what the database holds at load, in percent. */
@@ -62,11 +68,16 @@ apr_status_t ml_cache_create(ml_cache **cache, const ml_cache_geometry *geometry
                              apr_pool_t *pool);
 
 /*
- * Inserts or replaces the link with link->slug; the link must be valid
+ * Inserts or replaces the link with link->slug, counting its clicks in
+ * click_cell (or ML_CACHE_NO_CELL); the link must be valid
  * (ml_link_problem() == NULL), else APR_EINVAL.  APR_ENOSPC when the table
  * has no room left; the table is then unchanged.  Writers only.
  */
-apr_status_t ml_cache_put(ml_cache *cache, const ml_link *link);
+apr_status_t ml_cache_put(ml_cache *cache, const ml_link *link,
+                          apr_uint32_t click_cell);
+
+/* The click cell of the slug's record; ML_CACHE_NO_CELL if absent. */
+apr_uint32_t ml_cache_click_cell(const ml_cache *cache, const char *slug);
 
 /* Removes the slug's link.  APR_ENOENT if absent.  Writers only. */
 apr_status_t ml_cache_remove(ml_cache *cache, const char *slug, apr_size_t len);
@@ -99,5 +110,8 @@ void ml_cache_set_overflowed(ml_cache *cache);
 /* Whether refreshing from the database is failing, shared by every process
  * so an outage is logged once; returns the previous value. */
 int ml_cache_swap_failing(ml_cache *cache, int failing);
+
+/* Records a refresh's outcome for the statistics. */
+void ml_cache_note_refresh(ml_cache *cache, int succeeded, apr_int64_t now);
 
 #endif /* ML_CACHE_H */

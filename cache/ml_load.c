@@ -9,8 +9,67 @@
 #include "ml_load.h"
 #include "../links/ml_store.h"
 
+/*
+ * Which cell each link already counts in: the click table outlives cache
+ * generations, so a link keeps its cell across graceful restarts.  Built
+ * from the table's cells (which name their link) into a scratch open-
+ * addressing map for the load, then dropped.
+ */
+typedef struct {
+    apr_int64_t *ids;            /* 0 = empty (row ids start at 1) */
+    apr_uint32_t *cells;
+    apr_uint32_t mask;           /* size - 1, size a power of two */
+} cell_map;
+
+static apr_uint32_t map_slot(const cell_map *map, apr_int64_t id)
+{
+    return (apr_uint32_t)(((apr_uint64_t)id * 0x9E3779B97F4A7C15ULL) >> 32)
+           & map->mask;
+}
+
+static void map_add(void *data, apr_uint32_t cell, apr_int64_t id)
+{
+    cell_map *map = data;
+    apr_uint32_t slot = map_slot(map, id);
+
+    while (map->ids[slot] != 0 && map->ids[slot] != id) {
+        slot = (slot + 1) & map->mask;
+    }
+    map->ids[slot] = id;          /* a later cell for the same id wins */
+    map->cells[slot] = cell;
+}
+
+static apr_uint32_t map_find(const cell_map *map, apr_int64_t id)
+{
+    apr_uint32_t slot = map_slot(map, id);
+
+    while (map->ids[slot] != 0) {
+        if (map->ids[slot] == id) {
+            return map->cells[slot];
+        }
+        slot = (slot + 1) & map->mask;
+    }
+    return ML_CLICKS_NO_CELL;
+}
+
+static void map_build(cell_map *map, const ml_clicks *clicks,
+                      apr_uint32_t links, apr_pool_t *pool)
+{
+    apr_uint32_t cells = ml_clicks_cells_used(clicks), size = 16;
+
+    while (size < 2 * (cells > links ? cells : links)) {
+        size *= 2;
+    }
+    map->ids = apr_pcalloc(pool, size * sizeof(*map->ids));
+    map->cells = apr_palloc(pool, size * sizeof(*map->cells));
+    map->mask = size - 1;
+    ml_clicks_each_cell(clicks, map_add, map);
+}
+
 typedef struct {
     ml_cache *cache;
+    ml_clicks *clicks;
+    cell_map map;
     ml_load_counts *counts;
     ml_load_skip_fn *skipped;
     void *ctx;
@@ -20,8 +79,15 @@ static apr_status_t fill_row(void *data, const ml_link *link,
                              const char *problem)
 {
     fill_state *state = data;
+    apr_uint32_t cell = ML_CLICKS_NO_CELL;
 
-    if (problem == NULL && ml_cache_put(state->cache, link) != APR_SUCCESS) {
+    if (problem == NULL && state->clicks) {
+        cell = map_find(&state->map, link->id);
+        if (cell == ML_CLICKS_NO_CELL) {
+            cell = ml_clicks_new_cell(state->clicks, link->id);
+        }
+    }
+    if (problem == NULL && ml_cache_put(state->cache, link, cell) != APR_SUCCESS) {
         problem = "no room left in the cache";   /* cannot happen when sized */
     }
     if (problem) {
@@ -35,7 +101,8 @@ static apr_status_t fill_row(void *data, const ml_link *link,
 }
 
 apr_status_t ml_load(ml_cache **cache, const char *db_path,
-                     unsigned int headroom_percent, apr_pool_t *pool,
+                     unsigned int headroom_percent, ml_clicks **clicks,
+                     apr_pool_t *clicks_pool, apr_pool_t *pool,
                      ml_load_skip_fn *skipped, void *ctx,
                      ml_load_counts *counts, const char **error)
 {
@@ -73,7 +140,22 @@ apr_status_t ml_load(ml_cache **cache, const char *db_path,
                                                           sizeof(reason)));
             }
         }
+        if (rv == APR_SUCCESS && clicks && *clicks == NULL) {
+            apr_uint64_t cells = (apr_uint64_t)links * 4;
+            rv = ml_clicks_create(clicks, cells < ML_CLICKS_MIN_CELLS
+                                          ? ML_CLICKS_MIN_CELLS
+                                          : cells > 0xFFFFFFF0u ? 0xFFFFFFF0u
+                                          : (apr_uint32_t)cells, clicks_pool);
+            if (rv != APR_SUCCESS) {
+                *error = apr_psprintf(pool, "%s: cannot create the shared "
+                                      "click counters", db_path);
+            }
+        }
         if (rv == APR_SUCCESS) {
+            state.clicks = clicks ? *clicks : NULL;
+            if (state.clicks) {
+                map_build(&state.map, state.clicks, links, scratch);
+            }
             state.counts = counts;
             state.skipped = skipped;
             state.ctx = ctx;

@@ -9,6 +9,7 @@
 #define ML_LOAD_H
 
 #include "ml_cache.h"
+#include "ml_clicks.h"
 
 /* Told about each row that cannot be served; the load goes on without it. */
 typedef void ml_load_skip_fn(void *ctx, const char *slug, apr_int64_t id,
@@ -21,11 +22,16 @@ typedef struct {
 
 /*
  * Opens db_path read-only, sizes a new cache from it (with headroom_percent
- * spare) and fills it.  On failure returns non-zero, sets *cache to NULL and
- * *error to one sentence naming the file and the reason.
+ * spare) and fills it.  Each link counts its clicks in its cell of *clicks
+ * (the one it had, or a new one).  If *clicks is NULL a click table is made
+ * in clicks_pool, with room for ML_CLICKS_MIN_CELLS or four times the links
+ * loaded, whichever is more; clicks itself may be NULL for no counting.
+ * On failure returns non-zero, sets *cache to NULL and *error to one
+ * sentence naming the file and the reason.
  */
 apr_status_t ml_load(ml_cache **cache, const char *db_path,
-                     unsigned int headroom_percent, apr_pool_t *pool,
+                     unsigned int headroom_percent, ml_clicks **clicks,
+                     apr_pool_t *clicks_pool, apr_pool_t *pool,
                      ml_load_skip_fn *skipped, void *ctx,
                      ml_load_counts *counts, const char **error);
 

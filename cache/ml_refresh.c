@@ -7,11 +7,23 @@
 typedef struct {
     ml_cache *cache;
     ml_store *store;
+    ml_clicks *clicks;
     apr_pool_t *pool;            /* cleared after each link */
     ml_load_skip_fn *skipped;
     void *ctx;
     ml_refresh_counts *counts;
 } refresh_state;
+
+/* The cell the slug's record counts in, if it counts for this very row
+ * (not for one deleted and made again with the same slug). */
+static apr_uint32_t kept_cell(refresh_state *state, const ml_link *link)
+{
+    apr_uint32_t cell = ml_cache_click_cell(state->cache, link->slug);
+
+    return state->clicks && cell != ML_CLICKS_NO_CELL
+           && ml_clicks_link_of(state->clicks, cell) == link->id
+           ? cell : ML_CLICKS_NO_CELL;
+}
 
 /* Makes the table agree with one row (link NULL: the slug has no row). */
 static apr_status_t apply(refresh_state *state, const char *slug,
@@ -21,10 +33,15 @@ static apr_status_t apply(refresh_state *state, const char *slug,
     apr_status_t rv;
 
     if (link != NULL && problem == NULL) {
-        if (ml_cache_holds(state->cache, link)) {
+        apr_uint32_t cell = kept_cell(state, link);
+        if (ml_cache_holds(state->cache, link)
+            && (state->clicks == NULL || cell != ML_CLICKS_NO_CELL)) {
             return APR_SUCCESS;
         }
-        rv = ml_cache_put(state->cache, link);
+        if (cell == ML_CLICKS_NO_CELL && state->clicks) {
+            cell = ml_clicks_new_cell(state->clicks, link->id);
+        }
+        rv = ml_cache_put(state->cache, link, cell);
         if (rv != APR_ENOSPC) {
             counts->changed += rv == APR_SUCCESS;
             return rv;
@@ -85,11 +102,11 @@ static apr_status_t drop_if_gone(void *data, const char *slug, apr_size_t len)
     return apply_change(data, copy);
 }
 
-apr_status_t ml_refresh(ml_cache *cache, ml_store *store, apr_pool_t *pool,
-                        ml_load_skip_fn *skipped, void *ctx,
+apr_status_t ml_refresh(ml_cache *cache, ml_store *store, ml_clicks *clicks,
+                        apr_pool_t *pool, ml_load_skip_fn *skipped, void *ctx,
                         ml_refresh_counts *counts)
 {
-    refresh_state state = {cache, store, NULL, skipped, ctx, counts};
+    refresh_state state = {cache, store, clicks, NULL, skipped, ctx, counts};
     apr_uint64_t seen = ml_cache_changes_seen(cache), newest = 0;
     int complete = 1;
     apr_status_t rv;

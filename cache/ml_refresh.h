@@ -21,7 +21,9 @@ typedef struct {
 } ml_refresh_counts;
 
 /*
- * One refresh, in one read snapshot of store.  The caller must be the only
+ * One refresh, in one read snapshot of store.  A changed link keeps its
+ * click cell; a new one (or a slug whose row was replaced) gets a new cell
+ * in clicks, which may be NULL for no counting.  The caller must be the only
  * writer of cache for the duration (it holds the writers' lock).  Readers
  * keep being served throughout.  On error the cache keeps every link it
  * had (some changes may already be applied; they are re-checked next time).
@@ -29,8 +31,8 @@ typedef struct {
  * overflowed (see ml_cache_overflowed), and counted in counts->no_room.
  * Rows that break a rule are reported through skipped().
  */
-apr_status_t ml_refresh(ml_cache *cache, ml_store *store, apr_pool_t *pool,
-                        ml_load_skip_fn *skipped, void *ctx,
+apr_status_t ml_refresh(ml_cache *cache, ml_store *store, ml_clicks *clicks,
+                        apr_pool_t *pool, ml_load_skip_fn *skipped, void *ctx,
                         ml_refresh_counts *counts);
 
 #endif /* ML_REFRESH_H */

@@ -24,6 +24,8 @@ typedef struct ml_link {
     int disabled;            /* 1 = answered with 410 Gone */
     apr_int64_t created_at;  /* Unix seconds */
     apr_int64_t updated_at;  /* Unix seconds */
+    apr_int64_t clicks;      /* redirects counted and flushed to the database */
+    apr_int64_t last_click_at;  /* Unix seconds; 0 = never clicked */
 } ml_link;
 
 /* True if slug[0..len) is a well-formed slug. */

@@ -40,9 +40,17 @@ static const char schema_sql[] =
     "  expires_at INTEGER CHECK (expires_at IS NULL OR expires_at >= 0),"
     "  disabled   INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),"
     "  created_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER)),"
-    "  updated_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER))"
+    "  updated_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER)),"
+    "  clicks     INTEGER NOT NULL DEFAULT 0,"
+    "  last_click_at INTEGER"
     ");"
     "CREATE INDEX links_by_url ON links (url);"
+    "CREATE INDEX links_by_clicks ON links (clicks);"
+    /* Small facts the module keeps, such as the last click batch flushed. */
+    "CREATE TABLE minilink_meta ("
+    "  key   TEXT PRIMARY KEY,"
+    "  value INTEGER NOT NULL"
+    ");"
     "CREATE TRIGGER links_updated_at"
     "  AFTER UPDATE OF slug, url, status, expires_at, disabled ON links"
     "  BEGIN"
@@ -68,7 +76,8 @@ static const char schema_sql[] =
     "  BEGIN INSERT INTO link_changes (slug) VALUES (OLD.slug); END;";
 
 #define LINK_COLUMNS \
-    "id, slug, url, status, expires_at, disabled, created_at, updated_at"
+    "id, slug, url, status, expires_at, disabled, created_at, updated_at, " \
+    "clicks, last_click_at"
 
 struct ml_store {
     sqlite3 *db;
@@ -84,6 +93,11 @@ struct ml_store {
     sqlite3_stmt *oldest_change;
     sqlite3_stmt *changes_after;
     sqlite3_stmt *prune_changes;
+    sqlite3_stmt *add_clicks;
+    sqlite3_stmt *meta_get;
+    sqlite3_stmt *meta_set;
+    sqlite3_stmt *top_links;
+    sqlite3_stmt *click_total;
     char error[512];
 };
 
@@ -119,6 +133,11 @@ static apr_status_t close_store(void *data)
     sqlite3_finalize(store->oldest_change);
     sqlite3_finalize(store->changes_after);
     sqlite3_finalize(store->prune_changes);
+    sqlite3_finalize(store->add_clicks);
+    sqlite3_finalize(store->meta_get);
+    sqlite3_finalize(store->meta_set);
+    sqlite3_finalize(store->top_links);
+    sqlite3_finalize(store->click_total);
     sqlite3_close(store->db);
     return APR_SUCCESS;
 }
@@ -491,6 +510,8 @@ static const char *read_row(sqlite3_stmt *row, ml_link *link)
     link->disabled = sqlite3_column_int(row, 5);
     link->created_at = sqlite3_column_int64(row, 6);
     link->updated_at = sqlite3_column_int64(row, 7);
+    link->clicks = sqlite3_column_int64(row, 8);
+    link->last_click_at = sqlite3_column_int64(row, 9);
     /* A NUL inside a value would make what we check differ from what the
      * column holds. */
     if ((link->slug && strlen(link->slug) != (size_t)sqlite3_column_bytes(row, 1))
@@ -572,16 +593,13 @@ apr_status_t ml_store_find_url(ml_store *store, const char *url,
     return APR_SUCCESS;
 }
 
-apr_status_t ml_store_each(ml_store *store, ml_store_row_fn *row, void *ctx)
+/* Steps a prepared LINK_COLUMNS query, calling row() for each row. */
+static apr_status_t each_row(ml_store *store, sqlite3_stmt *query,
+                             ml_store_row_fn *row, void *ctx, const char *doing)
 {
-    sqlite3_stmt *query = statement(store, &store->select_all,
-        "SELECT " LINK_COLUMNS " FROM links ORDER BY slug");
     apr_status_t rv = APR_SUCCESS;
     int rc;
 
-    if (query == NULL) {
-        return APR_EGENERAL;
-    }
     while ((rc = sqlite3_step(query)) == SQLITE_ROW) {
         ml_link link;
         const char *problem = read_row(query, &link);
@@ -591,9 +609,18 @@ apr_status_t ml_store_each(ml_store *store, ml_store_row_fn *row, void *ctx)
     }
     sqlite3_reset(query);
     if (rv == APR_SUCCESS && rc != SQLITE_DONE) {
-        return sqlite_failed(store, "reading the links");
+        return sqlite_failed(store, doing);
     }
     return rv;
+}
+
+apr_status_t ml_store_each(ml_store *store, ml_store_row_fn *row, void *ctx)
+{
+    sqlite3_stmt *query = statement(store, &store->select_all,
+        "SELECT " LINK_COLUMNS " FROM links ORDER BY slug");
+
+    return query ? each_row(store, query, row, ctx, "reading the links")
+                 : APR_EGENERAL;
 }
 
 apr_status_t ml_store_summary(ml_store *store, apr_uint32_t *links,
@@ -688,6 +715,82 @@ apr_status_t ml_store_changes_since(ml_store *store, apr_uint64_t after,
         return sqlite_failed(store, "reading the change log");
     }
     return rv;
+}
+
+apr_status_t ml_store_add_clicks(ml_store *store, apr_int64_t id,
+                                apr_uint64_t clicks, apr_int64_t last_click_at)
+{
+    sqlite3_stmt *query = statement(store, &store->add_clicks,
+        "UPDATE links SET clicks = clicks + ?2,"
+        " last_click_at = max(coalesce(last_click_at, 0), ?3) WHERE id = ?1");
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_int64(query, 1, id);
+    sqlite3_bind_int64(query, 2, (sqlite3_int64)clicks);
+    sqlite3_bind_int64(query, 3, last_click_at);
+    rc = sqlite3_step(query);
+    sqlite3_reset(query);
+    return rc == SQLITE_DONE ? APR_SUCCESS : sqlite_failed(store, "counting clicks");
+}
+
+apr_status_t ml_store_meta_get(ml_store *store, const char *key,
+                               apr_int64_t *value)
+{
+    sqlite3_stmt *query = statement(store, &store->meta_get,
+        "SELECT value FROM minilink_meta WHERE key = ?1");
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_text(query, 1, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step(query);
+    *value = rc == SQLITE_ROW ? sqlite3_column_int64(query, 0) : 0;
+    sqlite3_reset(query);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+           ? APR_SUCCESS : sqlite_failed(store, "reading minilink_meta");
+}
+
+apr_status_t ml_store_meta_set(ml_store *store, const char *key,
+                               apr_int64_t value)
+{
+    sqlite3_stmt *query = statement(store, &store->meta_set,
+        "INSERT INTO minilink_meta (key, value) VALUES (?1, ?2)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_text(query, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(query, 2, value);
+    rc = sqlite3_step(query);
+    sqlite3_reset(query);
+    return rc == SQLITE_DONE ? APR_SUCCESS
+                             : sqlite_failed(store, "writing minilink_meta");
+}
+
+apr_status_t ml_store_top(ml_store *store, int count, ml_store_row_fn *row,
+                          void *ctx)
+{
+    sqlite3_stmt *query = statement(store, &store->top_links,
+        "SELECT " LINK_COLUMNS " FROM links ORDER BY clicks DESC, slug"
+        " LIMIT ?1");
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_int(query, 1, count);
+    return each_row(store, query, row, ctx, "reading the top links");
+}
+
+apr_status_t ml_store_click_total(ml_store *store, apr_uint64_t *clicks)
+{
+    return query_uint64(store, &store->click_total,
+                        "SELECT coalesce(sum(clicks), 0) FROM links", clicks);
 }
 
 apr_status_t ml_store_read_begin(ml_store *store)

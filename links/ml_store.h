@@ -111,6 +111,27 @@ apr_status_t ml_store_changes_since(ml_store *store, apr_uint64_t after,
                                     int *complete);
 
 /*
+ * Clicks.  The module counts them in shared memory and adds them here in
+ * batches (ml_clicks.h); increments, never overwrites, so several servers
+ * may count into one file.
+ */
+apr_status_t ml_store_add_clicks(ml_store *store, apr_int64_t id,
+                                 apr_uint64_t clicks, apr_int64_t last_click_at);
+
+/* The `count` most clicked links, most first (ties by slug). */
+apr_status_t ml_store_top(ml_store *store, int count, ml_store_row_fn *row,
+                          void *ctx);
+
+/* The sum of every link's stored clicks. */
+apr_status_t ml_store_click_total(ml_store *store, apr_uint64_t *clicks);
+
+/* minilink_meta: small named integers (0 when absent). */
+apr_status_t ml_store_meta_get(ml_store *store, const char *key,
+                               apr_int64_t *value);
+apr_status_t ml_store_meta_set(ml_store *store, const char *key,
+                               apr_int64_t value);
+
+/*
  * A read snapshot: between begin and end, ml_store_summary() and
  * ml_store_each() see the same committed state.
  */

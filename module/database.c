@@ -4,7 +4,9 @@
  * The parent loads each file into a shared table at startup and at every
  * graceful restart (mod_minilink.c).  Between those, a refresher process
  * looks at each file every MinilinkRefreshInterval and applies what changed
- * (cache/ml_refresh.c).  Like mod_cgid's daemon, it is forked by the parent
+ * (cache/ml_refresh.c), and every MinilinkFlushInterval writes the clicks
+ * counted in shared memory to the file (module/clicks.c).  Like mod_cgid's
+ * daemon, it is forked by the parent
  * in post_config, runs as the server's User, is restarted by the parent if
  * it dies, and is stopped with its configuration generation.  A process of
  * its own rather than a thread in every child: exactly one process does the
@@ -61,6 +63,7 @@ static apr_pool_t *connections_pool;     /* in each child */
 static apr_proc_t *refresher;
 static apr_pool_t *refresher_pconf;
 static apr_interval_time_t refresh_interval;
+static apr_interval_time_t flush_interval;
 /* In the refresher: set by SIGTERM or SIGHUP. */
 static volatile sig_atomic_t refresher_stopping;
 
@@ -201,8 +204,9 @@ void ml_database_refresh(ml_database *database, apr_pool_t *scratch)
     full_before = percent_used(&usage);
     rv = open_current_file(database, &error, scratch);
     if (rv == APR_SUCCESS) {
-        rv = ml_refresh(database->cache, database->connection->store, scratch,
-                        ml_log_skipped_row, database, &counts);
+        rv = ml_refresh(database->cache, database->connection->store,
+                        database->clicks, scratch, ml_log_skipped_row, database,
+                        &counts);
         if (rv != APR_SUCCESS) {
             /* Reopen next time: the failure may be the file's, not ours. */
             error = apr_pstrdup(scratch,
@@ -211,6 +215,8 @@ void ml_database_refresh(ml_database *database, apr_pool_t *scratch)
         }
     }
     apr_global_mutex_unlock(cache_lock);
+    ml_cache_note_refresh(database->cache, rv == APR_SUCCESS,
+                          apr_time_sec(apr_time_now()));
     report(database, rv, error, &counts, full_before);
 }
 
@@ -237,6 +243,7 @@ static void stop_refresher(int signal_number)
 static void refresher_main(apr_pool_t *pool)
 {
     apr_pool_t *scratch;
+    apr_time_t next_refresh, next_flush;
     apr_status_t rv;
 
     apr_signal(SIGTERM, stop_refresher);
@@ -257,16 +264,28 @@ static void refresher_main(apr_pool_t *pool)
                      "cannot attach the " CACHE_LOCK " mutex in the refresher");
         exit(APEXIT_CHILDFATAL);
     }
+    ml_clicks_child_init(pool, ap_server_conf);
     apr_pool_create(&connections_pool, pool);
     apr_pool_create(&scratch, pool);
+    next_refresh = apr_time_now();
+    next_flush = next_refresh + flush_interval;
+    /* Wake every slice and do what is due: a stop is seen within one. */
     while (!refresher_stopping) {
-        apr_time_t next = apr_time_now() + refresh_interval;
-        refresh_all(scratch);
-        apr_pool_clear(scratch);
-        while (!refresher_stopping && apr_time_now() < next) {
-            apr_sleep(REFRESHER_SLICE);
+        apr_time_t now = apr_time_now();
+        if (refresh_interval > 0 && now >= next_refresh) {
+            refresh_all(scratch);
+            next_refresh = now + refresh_interval;
         }
+        if (now >= next_flush) {
+            ml_flush_all(watched_databases, scratch);
+            next_flush = now + flush_interval;
+        }
+        apr_pool_clear(scratch);
+        apr_sleep(REFRESHER_SLICE);
     }
+    /* Stopped: at a graceful restart or stop.  What the children counted
+     * until now goes to the database before we go. */
+    ml_flush_all(watched_databases, scratch);
     exit(0);
 }
 
@@ -344,11 +363,11 @@ int ml_database_post_config(apr_pool_t *pconf, server_rec *s,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     refresh_interval = settings->refresh_interval;
+    flush_interval = settings->flush_interval;
     refresher_pconf = pconf;
     refresher_stopping = 0;
-    if (refresh_interval > 0) {
-        start_refresher();
-    }
+    /* Even with refreshing off, the refresher flushes the clicks. */
+    start_refresher();
     return OK;
 }
 
@@ -393,5 +412,26 @@ int ml_database_lookup(ml_database *database, const char *slug,
     entry->status = link.status;
     entry->expires_at = link.expires_at;
     entry->disabled = link.disabled;
+    entry->click_cell = ML_CACHE_NO_CELL;
     return 1;
+}
+
+void ml_database_add_click(ml_database *database, const char *slug,
+                           request_rec *r)
+{
+    ml_store *store;
+    ml_link link;
+    apr_status_t rv = ml_store_open(&store, database->path, ML_STORE_WRITE,
+                                    r->pool);
+
+    if (rv == APR_SUCCESS) {
+        rv = ml_store_get(store, slug, &link, NULL, r->pool);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = ml_store_add_clicks(store, link.id, 1, apr_time_sec(r->request_time));
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ML00030: a click on '%s' "
+                      "could not be counted: %s", slug, ml_store_error(store));
+    }
 }

@@ -1,0 +1,87 @@
+/*
+ * ml_clicks.h - click counters in shared memory, one table per database,
+ * kept for the life of the httpd parent (across graceful restarts).
+ *
+ * A link's counter is a "cell", found by the index its cache record holds,
+ * so counting a click is one atomic add with no lookup and no lock.  The
+ * table outlives configuration generations so that the children of the old
+ * and the new generation count into the same cells during a graceful
+ * restart, and nothing is lost between them.
+ *
+ * Flushing moves counts to the database exactly once, even when the process
+ * doing it is killed halfway: see ml_clicks_flush().  Depends on APR and
+ * SQLite (through ml_store) only.
+ */
+#ifndef ML_CLICKS_H
+#define ML_CLICKS_H
+
+#include <apr_pools.h>
+#include "../links/ml_store.h"
+
+typedef struct ml_clicks ml_clicks;
+
+/* The cell of a link that has none (the table was full). */
+#define ML_CLICKS_NO_CELL 0xFFFFFFFFu
+
+/* The least number of cells a table is made with. */
+#define ML_CLICKS_MIN_CELLS (1u << 20)
+
+/*
+ * A table of `cells` counters in a new anonymous segment (inherited by
+ * every child forked later), destroyed with pool.  Pages are only touched
+ * as cells are used, so an unused cell costs address space, not memory.
+ */
+apr_status_t ml_clicks_create(ml_clicks **clicks, apr_uint32_t cells,
+                              apr_pool_t *pool);
+
+/* A new cell for link_id, or ML_CLICKS_NO_CELL when full.  Writers only
+ * (under the writers' lock). */
+apr_uint32_t ml_clicks_new_cell(ml_clicks *clicks, apr_int64_t link_id);
+
+/* The link a cell counts for. */
+apr_int64_t ml_clicks_link_of(const ml_clicks *clicks, apr_uint32_t cell);
+
+/* How many cells are in use. */
+apr_uint32_t ml_clicks_cells_used(const ml_clicks *clicks);
+
+/* Every cell in use, for building a link -> cell map. */
+typedef void ml_clicks_cell_fn(void *ctx, apr_uint32_t cell, apr_int64_t link_id);
+void ml_clicks_each_cell(const ml_clicks *clicks, ml_clicks_cell_fn *fn,
+                         void *ctx);
+
+/* One click on the link with this cell, at `now` (Unix seconds).
+ * Lock-free; any process. */
+void ml_clicks_count(ml_clicks *clicks, apr_uint32_t cell, apr_int64_t now);
+
+/* Clicks counted for the cell and not yet in the database. */
+apr_uint64_t ml_clicks_pending(const ml_clicks *clicks, apr_uint32_t cell);
+
+/* Lookup outcomes for the status page, summed over all processes. */
+typedef struct {
+    apr_uint64_t lookups, hits, misses;
+    apr_uint64_t flush_errors;
+    apr_int64_t last_flush_at;           /* Unix seconds; 0 = never */
+} ml_clicks_stats;
+
+typedef enum { ML_LOOKUP_HIT, ML_LOOKUP_MISS } ml_lookup_outcome;
+void ml_clicks_note_lookup(ml_clicks *clicks, ml_lookup_outcome outcome);
+void ml_clicks_stats_get(const ml_clicks *clicks, ml_clicks_stats *stats);
+
+/*
+ * Adds every pending count to the database, in one transaction that also
+ * records the batch number under this table's own key in minilink_meta.
+ * Counts are moved to an in-flight field first; if this process dies
+ * before the commit they stay there, and the next flush (by any process)
+ * commits them, or clears them if the database shows that batch committed.
+ * Callers must not flush the same table concurrently (hold a lock).
+ * On failure everything stays in memory for the next try.
+ * *flushed gets the number of clicks written.
+ */
+apr_status_t ml_clicks_flush(ml_clicks *clicks, ml_store *store,
+                             apr_int64_t now, apr_uint64_t *flushed);
+
+/* Whether flushing is failing, shared by all processes so an outage is
+ * logged once; returns the previous value. */
+int ml_clicks_swap_failing(ml_clicks *clicks, int failing);
+
+#endif /* ML_CLICKS_H */

@@ -1,0 +1,388 @@
+/*
+ * module/status.c - where admins see what the module does.
+ *
+ *   /server-status (mod_status)      a "minilink" section per database,
+ *                                    and key: value lines in ?auto
+ *   SetHandler minilink-admin        JSON: <loc>/ totals, <loc>/links/SLUG,
+ *                                    <loc>/top?n=N; <loc>/metrics for
+ *                                    Prometheus
+ *
+ * Every figure comes from gather(), so the three views cannot disagree.
+ * Clicks shown are those in the database plus those counted in memory and
+ * not yet flushed, so they are current to the request.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "mod_status.h"
+#include "apr_hash.h"
+#include "apr_strings.h"
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#include "../mod_minilink.h"
+
+APLOG_USE_MODULE(minilink);
+extern module AP_MODULE_DECLARE_DATA minilink_module;
+
+#define TOP_DEFAULT 10
+#define TOP_MAX 1000
+
+static apr_hash_t *status_databases;
+
+/* One database's figures. */
+typedef struct {
+    const char *path;
+    int loaded;
+    ml_cache_usage cache;
+    ml_clicks_stats clicks;
+    apr_uint64_t clicks_stored;       /* -1 when the file could not be read */
+    apr_uint64_t clicks_pending;
+} database_figures;
+
+static apr_uint64_t pending_total(const ml_clicks *clicks)
+{
+    apr_uint32_t cell, used = ml_clicks_cells_used(clicks);
+    apr_uint64_t total = 0;
+
+    for (cell = 0; cell < used; cell++) {
+        total += ml_clicks_pending(clicks, cell);
+    }
+    return total;
+}
+
+static void gather(const ml_database *database, database_figures *figures,
+                   apr_pool_t *pool)
+{
+    ml_store *store;
+
+    memset(figures, 0, sizeof(*figures));
+    figures->path = database->path;
+    figures->loaded = database->cache != NULL;
+    figures->clicks_stored = (apr_uint64_t)-1;
+    if (database->cache) {
+        ml_cache_usage_get(database->cache, &figures->cache);
+    }
+    if (database->clicks) {
+        ml_clicks_stats_get(database->clicks, &figures->clicks);
+        figures->clicks_pending = pending_total(database->clicks);
+    }
+    if (ml_store_open(&store, database->path, ML_STORE_READ, pool) == APR_SUCCESS) {
+        ml_store_click_total(store, &figures->clicks_stored);
+    }
+}
+
+static apr_uint64_t cache_bytes_used(const ml_cache_usage *usage)
+{
+    return usage->segment_bytes - (usage->arena_bytes - usage->arena_used);
+}
+
+static apr_uint64_t clicks_of(const database_figures *figures)
+{
+    return (figures->clicks_stored == (apr_uint64_t)-1 ? 0 : figures->clicks_stored)
+           + figures->clicks_pending;
+}
+
+/* ------------------------------------------------------------------ */
+/* mod_status                                                          */
+/* ------------------------------------------------------------------ */
+
+static const char *timestamp(request_rec *r, apr_int64_t seconds)
+{
+    char text[APR_RFC822_DATE_LEN];
+
+    if (seconds == 0) {
+        return "never";
+    }
+    apr_rfc822_date(text, apr_time_from_sec(seconds));
+    return apr_pstrdup(r->pool, text);
+}
+
+static int status_section(request_rec *r, int flags)
+{
+    apr_hash_index_t *entry;
+
+    if (status_databases == NULL) {
+        return OK;
+    }
+    for (entry = apr_hash_first(r->pool, status_databases); entry;
+         entry = apr_hash_next(entry)) {
+        database_figures f;
+        gather(apr_hash_this_val(entry), &f, r->pool);
+        if (flags & AP_STATUS_SHORT) {
+            ap_rprintf(r, "MinilinkDatabase: %s\nMinilinkLinksCached: %u\n"
+                       "MinilinkCacheBytesUsed: %" APR_UINT64_T_FMT "\n"
+                       "MinilinkCacheBytesTotal: %" APR_SIZE_T_FMT "\n"
+                       "MinilinkLookups: %" APR_UINT64_T_FMT "\n"
+                       "MinilinkHits: %" APR_UINT64_T_FMT "\n"
+                       "MinilinkMisses: %" APR_UINT64_T_FMT "\n"
+                       "MinilinkClicks: %" APR_UINT64_T_FMT "\n"
+                       "MinilinkLastRefresh: %" APR_INT64_T_FMT "\n"
+                       "MinilinkLastFlush: %" APR_INT64_T_FMT "\n"
+                       "MinilinkRefreshErrors: %" APR_UINT64_T_FMT "\n"
+                       "MinilinkFlushErrors: %" APR_UINT64_T_FMT "\n",
+                       f.path, f.cache.links, cache_bytes_used(&f.cache),
+                       f.cache.segment_bytes, f.clicks.lookups, f.clicks.hits,
+                       f.clicks.misses, clicks_of(&f), f.cache.last_refresh_at,
+                       f.clicks.last_flush_at, f.cache.refresh_errors,
+                       f.clicks.flush_errors);
+            continue;
+        }
+        ap_rprintf(r, "<hr>\n<h2>minilink: %s</h2>\n<table>\n",
+                   ap_escape_html(r->pool, f.path));
+        if (!f.loaded) {
+            ap_rputs("<tr><td>state</td><td>not loaded (answers 503)</td></tr>\n", r);
+        }
+        ap_rprintf(r, "<tr><td>links cached</td><td>%u of %u</td></tr>\n"
+                   "<tr><td>cache bytes used</td><td>%" APR_UINT64_T_FMT
+                   " of %" APR_SIZE_T_FMT "</td></tr>\n"
+                   "<tr><td>lookups / hits / misses</td><td>%" APR_UINT64_T_FMT
+                   " / %" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT "</td></tr>\n"
+                   "<tr><td>clicks (pending in memory)</td><td>%" APR_UINT64_T_FMT
+                   " (%" APR_UINT64_T_FMT ")</td></tr>\n"
+                   "<tr><td>last refresh</td><td>%s</td></tr>\n"
+                   "<tr><td>last flush</td><td>%s</td></tr>\n"
+                   "<tr><td>refresh / flush errors</td><td>%" APR_UINT64_T_FMT
+                   " / %" APR_UINT64_T_FMT "</td></tr>\n</table>\n",
+                   f.cache.links, f.cache.link_capacity,
+                   cache_bytes_used(&f.cache), f.cache.segment_bytes,
+                   f.clicks.lookups, f.clicks.hits, f.clicks.misses,
+                   clicks_of(&f), f.clicks_pending,
+                   timestamp(r, f.cache.last_refresh_at),
+                   timestamp(r, f.clicks.last_flush_at),
+                   f.cache.refresh_errors, f.clicks.flush_errors);
+    }
+    return OK;
+}
+
+void ml_status_register(apr_hash_t *databases)
+{
+    status_databases = databases;
+}
+
+/* ------------------------------------------------------------------ */
+/* minilink-admin                                                      */
+/* ------------------------------------------------------------------ */
+
+static int send_json(request_rec *r, json_t *value)
+{
+    char *text = json_dumps(value, JSON_COMPACT);
+
+    ap_set_content_type(r, "application/json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_rprintf(r, "%s\n", text ? text : "null");
+    free(text);
+    json_decref(value);
+    return OK;
+}
+
+static int send_totals(request_rec *r, const ml_database *database)
+{
+    database_figures f;
+
+    gather(database, &f, r->pool);
+    return send_json(r, json_pack(
+        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+        "database", f.path,
+        "links_cached", (json_int_t)f.cache.links,
+        "link_capacity", (json_int_t)f.cache.link_capacity,
+        "cache_bytes_used", (json_int_t)cache_bytes_used(&f.cache),
+        "cache_bytes_total", (json_int_t)f.cache.segment_bytes,
+        "lookups", (json_int_t)f.clicks.lookups,
+        "hits", (json_int_t)f.clicks.hits,
+        "misses", (json_int_t)f.clicks.misses,
+        "clicks", (json_int_t)clicks_of(&f),
+        "clicks_pending", (json_int_t)f.clicks_pending,
+        "last_refresh", (json_int_t)f.cache.last_refresh_at,
+        "last_flush", (json_int_t)f.clicks.last_flush_at,
+        "errors", (json_int_t)(f.cache.refresh_errors + f.clicks.flush_errors)));
+}
+
+/* The clicks not yet flushed for this very row. */
+static apr_uint64_t pending_for(const ml_database *database, const ml_link *link)
+{
+    apr_uint32_t cell = ml_cache_click_cell(database->cache, link->slug);
+
+    return cell != ML_CACHE_NO_CELL && database->clicks
+           && ml_clicks_link_of(database->clicks, cell) == link->id
+           ? ml_clicks_pending(database->clicks, cell) : 0;
+}
+
+static json_t *link_json(const ml_database *database, const ml_link *link)
+{
+    return json_pack("{s:s, s:s, s:I, s:I, s:b, s:I, s:I, s:I}",
+                     "slug", link->slug, "url", link->url,
+                     "status", (json_int_t)link->status,
+                     "expires_at", (json_int_t)link->expires_at,
+                     "disabled", link->disabled,
+                     "created_at", (json_int_t)link->created_at,
+                     "clicks", (json_int_t)(link->clicks
+                                            + pending_for(database, link)),
+                     "last_click_at", (json_int_t)link->last_click_at);
+}
+
+typedef struct {
+    const ml_database *database;
+    json_t *links;
+} top_state;
+
+static apr_status_t add_top_row(void *data, const ml_link *link,
+                                const char *problem)
+{
+    top_state *state = data;
+
+    if (problem == NULL) {
+        json_array_append_new(state->links, link_json(state->database, link));
+    }
+    return APR_SUCCESS;
+}
+
+static int query_count(request_rec *r)
+{
+    const char *n = r->args ? strstr(r->args, "n=") : NULL;
+    long count = n ? strtol(n + 2, NULL, 10) : TOP_DEFAULT;
+
+    return count < 1 ? 1 : count > TOP_MAX ? TOP_MAX : (int)count;
+}
+
+static int send_link_or_top(request_rec *r, ml_database *database,
+                            const char *slug)
+{
+    ml_store *store;
+    ml_link link;
+    apr_status_t rv;
+
+    /* Flushed first, so the top list is ordered by every click so far. */
+    ml_flush_database(database, r->pool);
+    if (ml_store_open(&store, database->path, ML_STORE_READ, r->pool)
+        != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ML00031: cannot read "
+                      "statistics: %s", ml_store_error(store));
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (slug == NULL) {
+        top_state state = {database, json_array()};
+        if (ml_store_top(store, query_count(r), add_top_row, &state)
+            != APR_SUCCESS) {
+            json_decref(state.links);
+            return HTTP_SERVICE_UNAVAILABLE;
+        }
+        return send_json(r, json_pack("{s:o}", "links", state.links));
+    }
+    rv = ml_store_get(store, slug, &link, NULL, r->pool);
+    if (rv == APR_ENOENT) {
+        return HTTP_NOT_FOUND;
+    }
+    if (rv != APR_SUCCESS) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    return send_json(r, link_json(database, &link));
+}
+
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static const char *label(apr_pool_t *pool, const char *value)
+{
+    char *escaped = apr_palloc(pool, strlen(value) * 2 + 1), *at = escaped;
+
+    for (; *value; value++) {
+        if (*value == '\\' || *value == '"' || *value == '\n') {
+            *at++ = '\\';
+        }
+        *at++ = *value == '\n' ? 'n' : *value;
+    }
+    *at = '\0';
+    return escaped;
+}
+
+static void metric(request_rec *r, const char *name, const char *type,
+                   const char *help, const char *database, apr_uint64_t value)
+{
+    ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n%s{database=\"%s\"} %"
+               APR_UINT64_T_FMT "\n", name, help, name, type, name,
+               database, value);
+}
+
+static int send_metrics(request_rec *r)
+{
+    apr_hash_index_t *entry;
+
+    ap_set_content_type(r, "text/plain; version=0.0.4");
+    for (entry = apr_hash_first(r->pool, status_databases); entry;
+         entry = apr_hash_next(entry)) {
+        database_figures f;
+        const char *db;
+        gather(apr_hash_this_val(entry), &f, r->pool);
+        db = label(r->pool, f.path);
+        metric(r, "minilink_links_cached", "gauge",
+               "Links in the shared-memory cache.", db, f.cache.links);
+        metric(r, "minilink_cache_bytes_used", "gauge",
+               "Bytes of the cache in use.", db, cache_bytes_used(&f.cache));
+        metric(r, "minilink_cache_bytes_total", "gauge",
+               "Bytes of the cache.", db, f.cache.segment_bytes);
+        metric(r, "minilink_lookups_total", "counter",
+               "Slug lookups since httpd started.", db, f.clicks.lookups);
+        metric(r, "minilink_hits_total", "counter",
+               "Lookups that found a link.", db, f.clicks.hits);
+        metric(r, "minilink_misses_total", "counter",
+               "Lookups that found none.", db, f.clicks.misses);
+        metric(r, "minilink_clicks_total", "counter",
+               "Redirects counted, stored and pending.", db, clicks_of(&f));
+        metric(r, "minilink_last_refresh_timestamp_seconds", "gauge",
+               "When the cache was last refreshed.", db,
+               (apr_uint64_t)f.cache.last_refresh_at);
+        metric(r, "minilink_last_flush_timestamp_seconds", "gauge",
+               "When clicks were last written.", db,
+               (apr_uint64_t)f.clicks.last_flush_at);
+        metric(r, "minilink_refresh_errors_total", "counter",
+               "Refreshes that failed.", db, f.cache.refresh_errors);
+        metric(r, "minilink_flush_errors_total", "counter",
+               "Click flushes that failed.", db, f.clicks.flush_errors);
+    }
+    return OK;
+}
+
+int ml_admin_handler(request_rec *r)
+{
+    const ml_dir_config *conf = ap_get_module_config(r->per_dir_config,
+                                                     &minilink_module);
+    const char *last = strrchr(r->uri, '/');
+    const char *links = strstr(r->uri, "/links/");
+
+    if (r->method_number != M_GET) {
+        ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    last = last ? last + 1 : r->uri;
+    if (strcmp(last, "metrics") == 0) {
+        return send_metrics(r);
+    }
+    if (conf->database == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ML00004: SetHandler "
+                      "minilink-admin at %s, but no MinilinkDatabase applies "
+                      "here", r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (conf->database->cache == NULL) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (links && links + 6 == last - 1 && ml_slug_valid(last, strlen(last))) {
+        return send_link_or_top(r, conf->database, last);
+    }
+    if (strcmp(last, "top") == 0) {
+        return send_link_or_top(r, conf->database, NULL);
+    }
+    if (*last == '\0') {
+        return send_totals(r, conf->database);
+    }
+    return HTTP_NOT_FOUND;
+}
+
+void ml_status_register_hooks(void)
+{
+    APR_OPTIONAL_HOOK(ap, status_hook, status_section, NULL, NULL,
+                      APR_HOOK_MIDDLE);
+}
