@@ -1,21 +1,24 @@
 /*
  * minilink - manage a mod_minilink database from the command line.
  *
- *   minilink [--db PATH] init | add URL [SLUG] | rm SLUG | list | show SLUG
+ *   minilink [--db PATH] COMMAND [ARGS]     ("minilink help" lists them)
  *
  * The database defaults to $MINILINK_DB.  Uses the same validation and the
  * same SQL as the module (links/); every change is one transaction, so a
  * refused command writes nothing.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <apr_general.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include "../links/ml_store.h"
+#include "ml_csv.h"
 
-/* Exit statuses, documented in --help and the README. */
+/* Exit statuses, documented in the general help and the README. */
 enum {
     EXIT_OK = 0,
     EXIT_USAGE = 1,
@@ -25,23 +28,151 @@ enum {
     EXIT_DATABASE = 5
 };
 
-static const char usage_text[] =
-    "usage: minilink [--db PATH] COMMAND [ARGS]\n"
-    "\n"
-    "commands:\n"
-    "  init              create the links table in PATH (harmless if it exists)\n"
-    "  add URL [SLUG]    store a link; without SLUG a random one is made;\n"
-    "                    prints the slug\n"
-    "  rm SLUG           delete a link\n"
-    "  list              print every link as SLUG<TAB>URL, ordered by slug\n"
-    "  show SLUG         print one link's fields\n"
-    "  help              print this text\n"
+/* The last second "show" can print as YYYY-MM-DDTHH:MM:SSZ. */
+#define TIME_MAX APR_INT64_C(253402300799)   /* 9999-12-31T23:59:59Z */
+
+/* The columns of "export" and "import", in order. */
+#define CSV_COLUMNS 5
+static const char *const csv_header[CSV_COLUMNS] = {
+    "slug", "url", "status", "expires_at", "disabled"
+};
+
+typedef int command_fn(ml_store *store, int argc, char **argv,
+                       apr_pool_t *pool);
+
+typedef struct {
+    const char *name;
+    const char *synopsis;    /* what follows "minilink [--db PATH] " */
+    const char *summary;     /* its line in the general help */
+    const char *details;     /* the rest of "minilink help NAME" */
+    ml_store_mode mode;
+    command_fn *run;         /* NULL for help, which needs no database */
+} command;
+
+/* The commands, defined further down. */
+static command_fn command_init, command_add, command_set, command_rm,
+                  command_list, command_show, command_export, command_import;
+
+static const command commands[] = {
+    { "init", "init", "create the database (harmless if it exists)",
+      "Creates the links table in the database file (and the file, if it is\n"
+      "missing) and switches it to WAL mode.  Harmless on a minilink\n"
+      "database; refuses a SQLite file that holds anything else.\n"
+      "\n"
+      "example:\n"
+      "  minilink --db /var/lib/minilink/links.db init\n",
+      ML_STORE_CREATE, command_init },
+    { "add", "add URL [SLUG]", "store a link and print its slug",
+      "Stores a link to URL under SLUG and prints the slug.  Without SLUG a\n"
+      "random one of 6 letters and digits is made.\n"
+      "  URL   absolute http:// or https://, at most 4096 bytes of printable\n"
+      "        ASCII (percent-encode the rest), no user:password@\n"
+      "  SLUG  1 to 64 letters, digits, '-' or '_'\n"
+      "The link gets the location's status, never expires and is enabled;\n"
+      "'minilink set' changes that.\n"
+      "\n"
+      "examples:\n"
+      "  minilink add https://example.com/a/long/page\n"
+      "  minilink add https://example.com/a/long/page page\n",
+      ML_STORE_WRITE, command_add },
+    { "set", "set SLUG OPTION...",
+      "change a link's URL, status, expiry or disabled flag",
+      "Changes the given fields of a link and keeps the others.\n"
+      "\n"
+      "options (at least one):\n"
+      "  --url URL             redirect to URL instead\n"
+      "  --status N|default    redirect with 301, 302, 303, 307 or 308;\n"
+      "                        default: the location's MinilinkRedirectStatus\n"
+      "  --expires TIME|never  answer 410 Gone from TIME on; never: no expiry\n"
+      "  --disable             answer 410 Gone\n"
+      "  --enable              redirect again\n"
+      "\n"
+      "TIME is Unix seconds (1924991999), a UTC time (2030-12-31T23:59:59Z)\n"
+      "or a date (2030-12-31, meaning its midnight, UTC).\n"
+      "\n"
+      "examples:\n"
+      "  minilink set page --url https://example.com/new/place\n"
+      "  minilink set page --status 301 --expires 2030-12-31\n"
+      "  minilink set page --disable\n"
+      "  minilink set page --status default --expires never --enable\n",
+      ML_STORE_WRITE, command_set },
+    { "rm", "rm SLUG", "delete a link",
+      "Deletes the link with this slug.  To keep it but answer 410 Gone,\n"
+      "use 'minilink set SLUG --disable'.\n"
+      "\n"
+      "example:\n"
+      "  minilink rm page\n",
+      ML_STORE_WRITE, command_rm },
+    { "list", "list", "print SLUG<TAB>URL for every link",
+      "Prints one line per link, SLUG<TAB>URL, ordered by slug.  A row that\n"
+      "breaks a rule (edited by hand) is printed too, with a warning on\n"
+      "stderr.\n"
+      "\n"
+      "example:\n"
+      "  minilink list | grep example.com\n",
+      ML_STORE_READ, command_list },
+    { "show", "show SLUG", "print every field of one link",
+      "Prints the link's slug, URL, status, expiry, disabled flag and its\n"
+      "creation and last change times (UTC), one per line.\n"
+      "\n"
+      "example:\n"
+      "  minilink show page\n",
+      ML_STORE_READ, command_show },
+    { "export", "export", "print every link as CSV",
+      "Prints every link as CSV (RFC 4180: CRLF line ends, a field with a\n"
+      "comma quoted), ordered by slug, after a header line:\n"
+      "\n"
+      "  slug,url,status,expires_at,disabled\n"
+      "  page,https://example.com/a/long/page,,,0\n"
+      "  old,\"https://example.com/?tags=a,b\",301,1924991999,1\n"
+      "\n"
+      "status is empty for the location's default; expires_at is Unix\n"
+      "seconds, empty for never; disabled is 0 or 1.  Creation times are not\n"
+      "exported.  'minilink import' reads this format back.\n"
+      "\n"
+      "example:\n"
+      "  minilink export > links.csv\n",
+      ML_STORE_READ, command_export },
+    { "import", "import FILE", "add the links of a CSV file, all or none",
+      "Adds the links in FILE, CSV as 'minilink export' writes it; FILE '-'\n"
+      "is standard input.  The first line must be the header\n"
+      "slug,url,status,expires_at,disabled; expires_at may also be a TIME as\n"
+      "for 'minilink set'.  Prints how many links were imported.\n"
+      "\n"
+      "All or nothing: the first bad row stops the import and nothing is\n"
+      "written.  The message names the line where the row starts:\n"
+      "  minilink: links.csv:3: the URL must start with http:// or https://\n"
+      "Exit status 2 for a bad row or malformed CSV, 4 for a slug that is\n"
+      "taken, in the database or earlier in the file.\n"
+      "\n"
+      "examples:\n"
+      "  minilink --db new.db import links.csv\n"
+      "  minilink --db old.db export | minilink --db new.db import -\n",
+      ML_STORE_WRITE, command_import },
+    { "help", "help [COMMAND]", "print this text, or more about COMMAND",
+      "Prints the list of commands, or what COMMAND does, its options and\n"
+      "examples.  'minilink COMMAND --help' does the same.\n"
+      "\n"
+      "example:\n"
+      "  minilink help import\n",
+      ML_STORE_READ, NULL },
+};
+static const size_t command_count = sizeof(commands) / sizeof(commands[0]);
+
+static const char general_notes[] =
     "\n"
     "The database is PATH, or $MINILINK_DB when --db is not given.\n"
-    "Slugs: 1 to 64 letters, digits, '-' or '_'.  URLs: absolute http or https.\n"
+    "'minilink help COMMAND' or 'minilink COMMAND --help' tells more.\n"
     "\n"
-    "exit status: 0 done, 1 usage error, 2 invalid URL or slug, 3 no such\n"
-    "link, 4 slug already taken, 5 database error\n";
+    "exit status:\n"
+    "  0  done\n"
+    "  1  usage error: unknown command or option, missing or extra arguments\n"
+    "  2  invalid input: a URL, slug, status or time; an import file that\n"
+    "     cannot be read, is not CSV, or has a bad row\n"
+    "  3  no such link\n"
+    "  4  slug already taken\n"
+    "  5  database error: missing, corrupt, not a minilink database; or the\n"
+    "     output cannot be written\n";
 
 static int fail(int status, const char *message)
 {
@@ -49,20 +180,109 @@ static int fail(int status, const char *message)
     return status;
 }
 
-static int usage_error(const char *message)
+static const command *find_command(const char *name)
 {
-    fprintf(stderr, "minilink: %s\n%s", message, usage_text);
+    size_t i;
+
+    for (i = 0; i < command_count; i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
+
+static void print_general_help(FILE *out)
+{
+    size_t i;
+
+    fputs("usage: minilink [--db PATH] COMMAND [ARGS]\n\ncommands:\n", out);
+    for (i = 0; i < command_count; i++) {
+        fprintf(out, "  %-20s %s\n", commands[i].synopsis,
+                commands[i].summary);
+    }
+    fputs(general_notes, out);
+}
+
+static int print_command_help(const command *cmd)
+{
+    printf("usage: minilink [--db PATH] %s\n\n%s", cmd->synopsis, cmd->details);
+    return EXIT_OK;
+}
+
+/*
+ * A usage error in the named command (NULL: before there is one), with
+ * that command's usage line, or the general help.
+ */
+static int usage_error(const char *name, const char *message)
+{
+    const command *cmd = name ? find_command(name) : NULL;
+
+    fprintf(stderr, "minilink: %s\n", message);
+    if (cmd) {
+        fprintf(stderr, "usage: minilink [--db PATH] %s\n"
+                "('minilink help %s' says more)\n", cmd->synopsis, cmd->name);
+    }
+    else {
+        print_general_help(stderr);
+    }
     return EXIT_USAGE;
 }
 
 /* The exit status for a store call that failed with rv. */
+static int exit_status(apr_status_t rv)
+{
+    return rv == APR_EINVAL ? EXIT_INVALID
+         : rv == APR_EEXIST ? EXIT_TAKEN
+         : rv == APR_ENOENT ? EXIT_NOT_FOUND
+         : EXIT_DATABASE;
+}
+
 static int store_failed(ml_store *store, apr_status_t rv)
 {
-    int status = rv == APR_EINVAL ? EXIT_INVALID
-               : rv == APR_EEXIST ? EXIT_TAKEN
-               : rv == APR_ENOENT ? EXIT_NOT_FOUND
-               : EXIT_DATABASE;
-    return fail(status, ml_store_error(store));
+    return fail(exit_status(rv), ml_store_error(store));
+}
+
+/* Standard output could not be written (a full disk, a closed pipe). */
+static int output_failed(apr_status_t rv)
+{
+    char reason[120];
+
+    fprintf(stderr, "minilink: cannot write the output: %s\n",
+            apr_strerror(rv, reason, sizeof(reason)));
+    return EXIT_DATABASE;
+}
+
+/*
+ * Runs body() in one write transaction: committed if it returns EXIT_OK,
+ * rolled back otherwise.  Returns body's status or the database's.
+ */
+static int in_transaction(ml_store *store, int (*body)(ml_store *, void *),
+                          void *ctx)
+{
+    apr_status_t rv;
+    int status;
+
+    if ((rv = ml_store_write_begin(store)) != APR_SUCCESS) {
+        return store_failed(store, rv);
+    }
+    status = body(store, ctx);
+    if (status == EXIT_OK
+        && (rv = ml_store_write_commit(store)) != APR_SUCCESS) {
+        status = store_failed(store, rv);
+    }
+    if (status != EXIT_OK) {
+        ml_store_write_rollback(store);
+    }
+    return status;
+}
+
+static void warn_unserved(const ml_link *link, const char *problem)
+{
+    if (problem) {
+        fprintf(stderr, "minilink: row %" APR_INT64_T_FMT
+                " is not served: %s\n", link->id, problem);
+    }
 }
 
 static const char *format_time(apr_pool_t *pool, apr_int64_t seconds)
@@ -78,13 +298,161 @@ static const char *format_time(apr_pool_t *pool, apr_int64_t seconds)
     return apr_pstrdup(pool, text);
 }
 
+/* ---- Values given as text: on the command line and in CSV ------------ */
+
+/*
+ * How "not set" is written: a word on the command line ("default",
+ * "never"), an empty field in CSV (none_word "").
+ */
+static const char *unset_phrase(apr_pool_t *pool, const char *none_word,
+                                const char *meaning)
+{
+    return *none_word ? none_word : apr_pstrcat(pool, "nothing for ",
+                                                meaning, NULL);
+}
+
+/* The value of 1 to 15 decimal digits (so no overflow), else -1. */
+static apr_int64_t decimal(const char *text)
+{
+    apr_int64_t value = 0;
+    size_t i, len = strlen(text);
+
+    if (len == 0 || len > 15) {
+        return -1;
+    }
+    for (i = 0; i < len; i++) {
+        if (!apr_isdigit(text[i])) {
+            return -1;
+        }
+        value = value * 10 + (text[i] - '0');
+    }
+    return value;
+}
+
+/* Reads a redirect status, or none_word for the location's default (0). */
+static const char *parse_status(const char *text, const char *none_word,
+                                int *status, apr_pool_t *pool)
+{
+    apr_int64_t value;
+
+    if (strcmp(text, none_word) == 0) {
+        *status = 0;
+        return NULL;
+    }
+    value = decimal(text);
+    if (value < 0 || value > 999 || !ml_status_valid((int)value)) {
+        return apr_psprintf(pool, "the status '%s' is not 301, 302, 303, 307 "
+                            "or 308, or %s", text, unset_phrase(pool, none_word,
+                            "the location's default"));
+    }
+    *status = (int)value;
+    return NULL;
+}
+
+/* True if text has the shape of pattern, where 'd' stands for a digit. */
+static int shaped(const char *text, const char *pattern)
+{
+    for (; *pattern; text++, pattern++) {
+        if (*pattern == 'd' ? !apr_isdigit(*text) : *text != *pattern) {
+            return 0;
+        }
+    }
+    return *text == '\0';
+}
+
+/* The number in the count digits at text + at (checked by shaped()). */
+static int digits_at(const char *text, size_t at, size_t count)
+{
+    int value = 0;
+
+    while (count-- > 0) {
+        value = value * 10 + (text[at++] - '0');
+    }
+    return value;
+}
+
+/* The two ISO-8601 forms a TIME may take, 'd' standing for a digit. */
+static const char iso_date[] = "dddd-dd-dd";
+static const char iso_full[] = "dddd-dd-ddTdd:dd:ddZ";
+
+/*
+ * Reads text, shaped as iso_date or iso_full, as a UTC time into *seconds.
+ * Returns 0 if there is no such time (February 30, 24:00).
+ */
+static int iso_time(const char *text, apr_int64_t *seconds)
+{
+    struct tm fields = {0}, normal;
+
+    fields.tm_year = digits_at(text, 0, 4) - 1900;
+    fields.tm_mon = digits_at(text, 5, 2) - 1;
+    fields.tm_mday = digits_at(text, 8, 2);
+    if (text[10] != '\0') {
+        fields.tm_hour = digits_at(text, 11, 2);
+        fields.tm_min = digits_at(text, 14, 2);
+        fields.tm_sec = digits_at(text, 17, 2);
+    }
+    /* timegm() moves out-of-range fields along (February 30 becomes
+     * March 2): a time that comes back changed does not exist. */
+    normal = fields;
+    *seconds = timegm(&normal);
+    return normal.tm_year == fields.tm_year && normal.tm_mon == fields.tm_mon
+        && normal.tm_mday == fields.tm_mday && normal.tm_hour == fields.tm_hour
+        && normal.tm_min == fields.tm_min && normal.tm_sec == fields.tm_sec;
+}
+
+/*
+ * Reads an expiry time: Unix seconds, an ISO-8601 UTC time or date, or
+ * none_word for never (0).  Time 0 is refused: the store reads 0 as never.
+ */
+static const char *parse_time(const char *text, const char *none_word,
+                              apr_int64_t *seconds, apr_pool_t *pool)
+{
+    apr_int64_t value = decimal(text);
+
+    if (strcmp(text, none_word) == 0) {
+        *seconds = 0;
+        return NULL;
+    }
+    if (value < 0 && !shaped(text, iso_date) && !shaped(text, iso_full)) {
+        return apr_psprintf(pool, "the expiry time '%s' is not Unix seconds, "
+                            "YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC), or %s",
+                            text, unset_phrase(pool, none_word, "never"));
+    }
+    if (value < 0 && !iso_time(text, &value)) {
+        return apr_psprintf(pool, "the expiry time '%s' does not exist (no "
+                            "such day, hour, minute or second)", text);
+    }
+    if (value < 1 || value > TIME_MAX) {
+        return apr_psprintf(pool, "the expiry time '%s' is not between "
+                            "1970-01-01T00:00:01Z and 9999-12-31T23:59:59Z",
+                            text);
+    }
+    *seconds = value;
+    return NULL;
+}
+
+/* ---- init, add, rm, list, show ---------------------------------------- */
+
+static int command_init(ml_store *store, int argc, char **argv,
+                        apr_pool_t *pool)
+{
+    (void)argv, (void)pool;
+    if (argc != 0) {
+        return usage_error("init", "init takes no arguments");
+    }
+    if (ml_store_init(store) != APR_SUCCESS) {
+        return fail(EXIT_DATABASE, ml_store_error(store));
+    }
+    return EXIT_OK;
+}
+
 static int command_add(ml_store *store, int argc, char **argv, apr_pool_t *pool)
 {
     ml_link link = {0};
     apr_status_t rv;
 
     if (argc < 1 || argc > 2) {
-        return usage_error("add takes a URL and an optional slug");
+        return usage_error("add", "add takes a URL and an optional slug");
     }
     link.url = argv[0];
     link.slug = argc == 2 ? argv[1] : NULL;
@@ -95,12 +463,13 @@ static int command_add(ml_store *store, int argc, char **argv, apr_pool_t *pool)
     return EXIT_OK;
 }
 
-static int command_rm(ml_store *store, int argc, char **argv)
+static int command_rm(ml_store *store, int argc, char **argv, apr_pool_t *pool)
 {
     apr_status_t rv;
 
+    (void)pool;
     if (argc != 1) {
-        return usage_error("rm takes one slug");
+        return usage_error("rm", "rm takes one slug");
     }
     if ((rv = ml_store_remove(store, argv[0])) != APR_SUCCESS) {
         return store_failed(store, rv);
@@ -112,20 +481,19 @@ static apr_status_t print_row(void *ctx, const ml_link *link,
                               const char *problem)
 {
     (void)ctx;
-    if (problem) {
-        fprintf(stderr, "minilink: row %" APR_INT64_T_FMT " is not served: %s\n",
-                link->id, problem);
-    }
+    warn_unserved(link, problem);
     printf("%s\t%s\n", link->slug ? link->slug : "", link->url ? link->url : "");
     return APR_SUCCESS;
 }
 
-static int command_list(ml_store *store, int argc)
+static int command_list(ml_store *store, int argc, char **argv,
+                        apr_pool_t *pool)
 {
     apr_status_t rv;
 
+    (void)argv, (void)pool;
     if (argc != 0) {
-        return usage_error("list takes no arguments");
+        return usage_error("list", "list takes no arguments");
     }
     if ((rv = ml_store_each(store, print_row, NULL)) != APR_SUCCESS) {
         return store_failed(store, rv);
@@ -139,7 +507,7 @@ static int command_show(ml_store *store, int argc, char **argv, apr_pool_t *pool
     apr_status_t rv;
 
     if (argc != 1) {
-        return usage_error("show takes one slug");
+        return usage_error("show", "show takes one slug");
     }
     if ((rv = ml_store_get(store, argv[0], &link, NULL, pool)) != APR_SUCCESS) {
         return store_failed(store, rv);
@@ -159,63 +527,384 @@ static int command_show(ml_store *store, int argc, char **argv, apr_pool_t *pool
     return EXIT_OK;
 }
 
+/* ---- set -------------------------------------------------------------- */
+
+/* What "set" changes: NULL or -1 leaves a field as it is. */
+typedef struct {
+    const char *slug;
+    const char *url;
+    int status;
+    apr_int64_t expires_at;
+    int disabled;
+    apr_pool_t *pool;
+} link_edit;
+
+/*
+ * Reads the option at argv[0] (with its value, argv[1]) into edit.
+ * Returns an exit status, and in *used how many arguments it took.
+ */
+static int read_set_option(link_edit *edit, int argc, char **argv, int *used)
+{
+    const char *option = argv[0], *value = argc > 1 ? argv[1] : NULL;
+    const char *problem = NULL;
+    int disabled = strcmp(option, "--disable") == 0;
+
+    *used = 1;
+    if (disabled || strcmp(option, "--enable") == 0) {
+        /* edit->disabled is -1 until one of the two is given. */
+        if (edit->disabled == !disabled) {
+            return usage_error("set", "--disable and --enable contradict "
+                               "each other: give one");
+        }
+        edit->disabled = disabled;
+        return EXIT_OK;
+    }
+    if (strcmp(option, "--url") && strcmp(option, "--status")
+        && strcmp(option, "--expires")) {
+        return usage_error("set", apr_psprintf(edit->pool, "unknown option "
+                                               "'%s'", option));
+    }
+    if (value == NULL) {
+        return usage_error("set", apr_psprintf(edit->pool, "%s needs a value",
+                                               option));
+    }
+    *used = 2;
+    if (strcmp(option, "--url") == 0) {
+        edit->url = value;
+    }
+    else if (strcmp(option, "--status") == 0) {
+        problem = parse_status(value, "default", &edit->status, edit->pool);
+    }
+    else {
+        problem = parse_time(value, "never", &edit->expires_at, edit->pool);
+    }
+    return problem ? fail(EXIT_INVALID, problem) : EXIT_OK;
+}
+
+/* Reads "SLUG OPTION..." into edit; the slug comes first, always, since a
+ * slug may itself start with '-'. */
+static int read_set_arguments(link_edit *edit, int argc, char **argv)
+{
+    int i, used, status;
+
+    if (argc < 1 || strncmp(argv[0], "--", 2) == 0) {
+        return usage_error("set", "set needs a slug first, then options");
+    }
+    edit->slug = argv[0];
+    for (i = 1; i < argc; i += used) {
+        if ((status = read_set_option(edit, argc - i, argv + i, &used))) {
+            return status;
+        }
+    }
+    if (edit->url == NULL && edit->status < 0 && edit->expires_at < 0
+        && edit->disabled < 0) {
+        return usage_error("set", "set needs at least one of --url, --status, "
+                           "--expires, --disable, --enable");
+    }
+    return EXIT_OK;
+}
+
+/* Reads the link and writes it back changed; in the caller's transaction,
+ * so nobody else's change can come in between. */
+static int apply_edit(ml_store *store, void *ctx)
+{
+    const link_edit *edit = ctx;
+    ml_link link;
+    apr_status_t rv = ml_store_get(store, edit->slug, &link, NULL, edit->pool);
+
+    if (rv == APR_SUCCESS) {
+        link.url = edit->url ? edit->url : link.url;
+        link.status = edit->status >= 0 ? edit->status : link.status;
+        link.expires_at = edit->expires_at >= 0 ? edit->expires_at
+                                                : link.expires_at;
+        link.disabled = edit->disabled >= 0 ? edit->disabled : link.disabled;
+        rv = ml_store_update(store, &link);
+    }
+    return rv == APR_SUCCESS ? EXIT_OK : store_failed(store, rv);
+}
+
+static int command_set(ml_store *store, int argc, char **argv,
+                       apr_pool_t *pool)
+{
+    link_edit edit = { .status = -1, .expires_at = -1, .disabled = -1,
+                       .pool = pool };
+    int status = read_set_arguments(&edit, argc, argv);
+
+    if (status != EXIT_OK) {
+        return status;
+    }
+    return in_transaction(store, apply_edit, &edit);
+}
+
+/* ---- export ----------------------------------------------------------- */
+
+static apr_status_t export_row(void *ctx, const ml_link *link,
+                               const char *problem)
+{
+    char status[16] = "", expires[32] = "", disabled[16];
+    const char *fields[CSV_COLUMNS];
+    apr_status_t *write_error = ctx;
+
+    /* Exported as it is, so a backup loses nothing; import will say what
+     * is wrong with it. */
+    warn_unserved(link, problem);
+    if (link->status) {
+        apr_snprintf(status, sizeof(status), "%d", link->status);
+    }
+    if (link->expires_at) {
+        apr_snprintf(expires, sizeof(expires), "%" APR_INT64_T_FMT,
+                     link->expires_at);
+    }
+    apr_snprintf(disabled, sizeof(disabled), "%d", link->disabled);
+    fields[0] = link->slug ? link->slug : "";
+    fields[1] = link->url ? link->url : "";
+    fields[2] = status;
+    fields[3] = expires;
+    fields[4] = disabled;
+    *write_error = ml_csv_write(stdout, fields, CSV_COLUMNS);
+    return *write_error;
+}
+
+static int command_export(ml_store *store, int argc, char **argv,
+                          apr_pool_t *pool)
+{
+    apr_status_t rv, write_error;
+
+    (void)argv, (void)pool;
+    if (argc != 0) {
+        return usage_error("export", "export takes no arguments");
+    }
+    write_error = ml_csv_write(stdout, csv_header, CSV_COLUMNS);
+    /* One SELECT: SQLite gives it one consistent snapshot. */
+    rv = write_error ? write_error
+                     : ml_store_each(store, export_row, &write_error);
+    if (write_error != APR_SUCCESS) {
+        return output_failed(write_error);
+    }
+    return rv == APR_SUCCESS ? EXIT_OK : store_failed(store, rv);
+}
+
+/* ---- import ----------------------------------------------------------- */
+
+typedef struct {
+    FILE *in;
+    const char *name;          /* for messages */
+    ml_store *store;
+    apr_uint64_t imported;
+    int seen_header;
+    int status;                /* the exit status of the first failure */
+    apr_pool_t *pool;
+} importer;
+
+/* Reports a failure at a line of the file; returns non-zero to stop. */
+static apr_status_t import_failed(importer *im, int status, apr_uint64_t line,
+                                  const char *reason)
+{
+    fprintf(stderr, "minilink: %s:%" APR_UINT64_T_FMT ": %s\n", im->name, line,
+            reason);
+    im->status = status;
+    return APR_EGENERAL;
+}
+
+static const char *header_text(apr_pool_t *pool)
+{
+    return apr_pstrcat(pool, csv_header[0], ",", csv_header[1], ",",
+                       csv_header[2], ",", csv_header[3], ",", csv_header[4],
+                       NULL);
+}
+
+static int is_header(const char *const *fields, int count)
+{
+    int i;
+
+    for (i = 0; i < count && i < CSV_COLUMNS; i++) {
+        if (strcmp(fields[i], csv_header[i]) != 0) {
+            return 0;
+        }
+    }
+    return count == CSV_COLUMNS;
+}
+
+/* Fills link from a record; returns what is wrong with it, or NULL.  The
+ * slug and URL are checked by the store, like any other link's. */
+static const char *link_from_record(ml_link *link, const char *const *fields,
+                                    int count, apr_pool_t *pool)
+{
+    const char *problem;
+
+    if (count != CSV_COLUMNS) {
+        return apr_psprintf(pool, "%d fields where there should be %d: %s",
+                            count, CSV_COLUMNS, header_text(pool));
+    }
+    link->slug = fields[0];
+    link->url = fields[1];
+    if ((problem = parse_status(fields[2], "", &link->status, pool))
+        || (problem = parse_time(fields[3], "", &link->expires_at, pool))) {
+        return problem;
+    }
+    if (strcmp(fields[4], "0") && strcmp(fields[4], "1")) {
+        return apr_psprintf(pool, "the disabled flag '%s' is not 0 or 1",
+                            fields[4]);
+    }
+    link->disabled = fields[4][0] == '1';
+    return NULL;
+}
+
+static apr_status_t import_record(void *ctx, const char *const *fields,
+                                  int count, apr_uint64_t line)
+{
+    importer *im = ctx;
+    ml_link link = {0};
+    const char *problem;
+    apr_status_t rv;
+
+    if (!im->seen_header) {
+        im->seen_header = 1;
+        if (!is_header(fields, count)) {
+            return import_failed(im, EXIT_INVALID, line, apr_pstrcat(im->pool,
+                                 "the first line must be the header ",
+                                 header_text(im->pool), NULL));
+        }
+        return APR_SUCCESS;
+    }
+    if ((problem = link_from_record(&link, fields, count, im->pool))) {
+        return import_failed(im, EXIT_INVALID, line, problem);
+    }
+    /* Taken slugs, in the database or earlier in the file (already added
+     * in this transaction), are refused here by the UNIQUE index. */
+    if ((rv = ml_store_add(im->store, &link, im->pool)) != APR_SUCCESS) {
+        return import_failed(im, exit_status(rv), line,
+                             ml_store_error(im->store));
+    }
+    im->imported++;
+    return APR_SUCCESS;
+}
+
+static int import_all(ml_store *store, void *ctx)
+{
+    importer *im = ctx;
+    const char *problem;
+    apr_uint64_t line;
+    apr_status_t rv;
+
+    im->store = store;
+    rv = ml_csv_read(im->in, import_record, im, &problem, &line, im->pool);
+    if (problem) {
+        import_failed(im, EXIT_INVALID, line, problem);
+    }
+    else if (rv == APR_SUCCESS && !im->seen_header) {
+        import_failed(im, EXIT_INVALID, 1, apr_pstrcat(im->pool, "the file is "
+                      "empty; its first line must be the header ",
+                      header_text(im->pool), NULL));
+    }
+    return im->status;
+}
+
+static int command_import(ml_store *store, int argc, char **argv,
+                          apr_pool_t *pool)
+{
+    importer im = { .store = store, .pool = pool };
+    int status;
+
+    if (argc != 1) {
+        return usage_error("import", "import takes one file (- for standard "
+                           "input)");
+    }
+    im.in = strcmp(argv[0], "-") == 0 ? stdin : fopen(argv[0], "rb");
+    im.name = im.in == stdin ? "stdin" : argv[0];
+    if (im.in == NULL) {
+        return fail(EXIT_INVALID, apr_psprintf(pool, "%s: %s", argv[0],
+                                               strerror(errno)));
+    }
+    status = in_transaction(store, import_all, &im);
+    if (im.in != stdin) {
+        fclose(im.in);
+    }
+    if (status == EXIT_OK) {
+        printf("imported %" APR_UINT64_T_FMT " links\n", im.imported);
+    }
+    return status;
+}
+
+/* ---- help and dispatch ------------------------------------------------- */
+
+static int command_help(int argc, char **argv, apr_pool_t *pool)
+{
+    const command *cmd;
+
+    if (argc == 0) {
+        print_general_help(stdout);
+        return EXIT_OK;
+    }
+    if (argc > 1) {
+        return usage_error("help", "help takes at most one command");
+    }
+    if ((cmd = find_command(argv[0])) == NULL) {
+        return usage_error(NULL, apr_psprintf(pool, "unknown command '%s'",
+                                              argv[0]));
+    }
+    return print_command_help(cmd);
+}
+
+
+static int is_help_flag(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+/* --help or -h anywhere after the command asks for its help (so a slug
+ * spelled that way can only be reached with sqlite3). */
+static int wants_help(int argc, char **argv)
+{
+    int i;
+
+    for (i = 0; i < argc; i++) {
+        if (is_help_flag(argv[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int run(int argc, char **argv, apr_pool_t *pool)
 {
-    const char *db_path = getenv("MINILINK_DB"), *command;
+    const char *db_path = getenv("MINILINK_DB");
+    const command *cmd;
     ml_store *store;
-    apr_status_t rv;
 
     argc--, argv++;
     if (argc >= 1 && strcmp(argv[0], "--db") == 0) {
         if (argc < 2) {
-            return usage_error("--db needs a path");
+            return usage_error(NULL, "--db needs a path");
         }
         db_path = argv[1];
         argc -= 2, argv += 2;
     }
     if (argc < 1) {
-        return usage_error("no command given");
+        return usage_error(NULL, "no command given");
     }
-    command = argv[0];
+    if (is_help_flag(argv[0])) {
+        return command_help(0, NULL, pool);
+    }
+    if ((cmd = find_command(argv[0])) == NULL) {
+        return usage_error(NULL, apr_psprintf(pool, "unknown command '%s'",
+                                              argv[0]));
+    }
     argc--, argv++;
-    if (strcmp(command, "help") == 0 || strcmp(command, "--help") == 0
-        || strcmp(command, "-h") == 0) {
-        fputs(usage_text, stdout);
-        return EXIT_OK;
+    if (wants_help(argc, argv)) {
+        return print_command_help(cmd);
     }
-    if (strcmp(command, "init") && strcmp(command, "add") && strcmp(command, "rm")
-        && strcmp(command, "list") && strcmp(command, "show")) {
-        return usage_error(apr_psprintf(pool, "unknown command '%s'", command));
+    if (cmd->run == NULL) {
+        return command_help(argc, argv, pool);
     }
     if (db_path == NULL || *db_path == '\0') {
-        return usage_error("no database: give --db PATH or set MINILINK_DB");
+        return usage_error(NULL, "no database: give --db PATH or set "
+                           "MINILINK_DB");
     }
-    rv = ml_store_open(&store, db_path,
-                       strcmp(command, "init") == 0 ? ML_STORE_CREATE
-                       : strcmp(command, "list") == 0
-                         || strcmp(command, "show") == 0 ? ML_STORE_READ
-                       : ML_STORE_WRITE, pool);
-    if (rv != APR_SUCCESS) {
+    if (ml_store_open(&store, db_path, cmd->mode, pool) != APR_SUCCESS) {
         return fail(EXIT_DATABASE, ml_store_error(store));
     }
-    if (strcmp(command, "init") == 0) {
-        if (argc != 0) {
-            return usage_error("init takes no arguments");
-        }
-        rv = ml_store_init(store);
-        return rv == APR_SUCCESS ? EXIT_OK : fail(EXIT_DATABASE,
-                                                  ml_store_error(store));
-    }
-    if (strcmp(command, "add") == 0) {
-        return command_add(store, argc, argv, pool);
-    }
-    if (strcmp(command, "rm") == 0) {
-        return command_rm(store, argc, argv);
-    }
-    if (strcmp(command, "list") == 0) {
-        return command_list(store, argc);
-    }
-    return command_show(store, argc, argv, pool);
+    return cmd->run(store, argc, argv, pool);
 }
 
 int main(int argc, char **argv)
@@ -229,7 +918,7 @@ int main(int argc, char **argv)
     /* Flush before the pool closes the database, so output and exit status
      * agree even if stdout is a closed pipe. */
     if (fflush(stdout) != 0 && status == EXIT_OK) {
-        status = fail(EXIT_DATABASE, "cannot write the output");
+        status = output_failed(APR_FROM_OS_ERROR(errno));
     }
     apr_pool_destroy(pool);
     apr_terminate();

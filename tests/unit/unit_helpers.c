@@ -1,0 +1,152 @@
+/*
+ * unit_helpers.c - temporary directories, raw files and raw SQL for tests.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <apr_strings.h>
+#include "unit_helpers.h"
+
+/*
+ * Copies of the scratch areas now open.  A fatal CUnit assertion leaves its
+ * test with a longjmp, so the test's own ut_scratch (on its stack) is gone
+ * but these copies still say what to remove.
+ */
+#define MAX_OPEN 16
+static ut_scratch open_areas[MAX_OPEN];
+
+int ut_scratch_open(ut_scratch *scratch)
+{
+    int i;
+
+    strcpy(scratch->dir, "/tmp/minilink-unit-XXXXXX");
+    if (mkdtemp(scratch->dir) == NULL) {
+        return 0;
+    }
+    if (apr_pool_create(&scratch->pool, NULL) != APR_SUCCESS) {
+        rmdir(scratch->dir);
+        return 0;
+    }
+    for (i = 0; i < MAX_OPEN; i++) {
+        if (open_areas[i].pool == NULL) {
+            open_areas[i] = *scratch;
+            break;
+        }
+    }
+    return 1;
+}
+
+void ut_scratch_close(ut_scratch *scratch)
+{
+    DIR *dir;
+    struct dirent *entry;
+    char path[512];
+    int i;
+
+    for (i = 0; i < MAX_OPEN; i++) {
+        if (open_areas[i].pool == scratch->pool
+            && strcmp(open_areas[i].dir, scratch->dir) == 0) {
+            open_areas[i].pool = NULL;
+        }
+    }
+    /* The pool first: its cleanups close SQLite connections to the files. */
+    apr_pool_destroy(scratch->pool);
+    scratch->pool = NULL;
+    /* Only plain files are made in a scratch directory (the database,
+     * its -wal and -shm, captured output), so no recursion is needed. */
+    if ((dir = opendir(scratch->dir)) != NULL) {
+        while ((entry = readdir(dir)) != NULL) {
+            if (strcmp(entry->d_name, ".") && strcmp(entry->d_name, "..")) {
+                snprintf(path, sizeof(path), "%s/%s", scratch->dir,
+                         entry->d_name);
+                unlink(path);
+            }
+        }
+        closedir(dir);
+    }
+    rmdir(scratch->dir);
+}
+
+void ut_scratch_close_leftovers(void)
+{
+    int i;
+
+    for (i = 0; i < MAX_OPEN; i++) {
+        if (open_areas[i].pool != NULL) {
+            ut_scratch leftover = open_areas[i];
+            ut_scratch_close(&leftover);
+        }
+    }
+}
+
+const char *ut_path(const ut_scratch *scratch, const char *name)
+{
+    return apr_pstrcat(scratch->pool, scratch->dir, "/", name, NULL);
+}
+
+int ut_write_file(const char *path, const void *bytes, apr_size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ssize_t written;
+
+    if (fd < 0) {
+        return 0;
+    }
+    written = write(fd, bytes, len);
+    close(fd);
+    return written == (ssize_t)len;
+}
+
+const char *ut_garbage_file(const ut_scratch *scratch, const char *name)
+{
+    const char *path = ut_path(scratch, name);
+    char bytes[4096];
+    apr_size_t i;
+
+    /* Longer than SQLite's 100-byte header, and not starting with it. */
+    for (i = 0; i < sizeof(bytes); i++) {
+        bytes[i] = (char)((i * 7 + 3) & 0xff);
+    }
+    memcpy(bytes, "this is not a database\n", 23);
+    return ut_write_file(path, bytes, sizeof(bytes)) ? path : NULL;
+}
+
+const char *ut_foreign_db(const ut_scratch *scratch, const char *name)
+{
+    const char *path = ut_path(scratch, name);
+
+    return ut_sql(path, "CREATE TABLE foo(x); INSERT INTO foo VALUES (1);",
+                  NULL) == SQLITE_OK ? path : NULL;
+}
+
+int ut_sql(const char *path, const char *sql, sqlite3_int64 *rowid)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open(path, &db);
+
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 5000);
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+        if (rowid) {
+            *rowid = sqlite3_last_insert_rowid(db);
+        }
+    }
+    sqlite3_close(db);
+    return rc;
+}
+
+int ut_insert_raw(const char *path, const char *slug_sql, const char *url_sql,
+                  const char *status_sql, sqlite3_int64 *rowid)
+{
+    char *sql = sqlite3_mprintf(
+        "INSERT INTO links (slug, url, status, expires_at, disabled,"
+        " created_at, updated_at) VALUES (%s, %s, %s, NULL, 0,"
+        " 1700000000, 1700000000)", slug_sql, url_sql, status_sql);
+    int rc = ut_sql(path, sql, rowid);
+
+    sqlite3_free(sql);
+    return rc;
+}

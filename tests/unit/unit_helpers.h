@@ -1,0 +1,57 @@
+/*
+ * unit_helpers.h - what several test files share: temporary directories,
+ * files of raw bytes, and SQL run on a database behind the store's back.
+ */
+#ifndef UNIT_HELPERS_H
+#define UNIT_HELPERS_H
+
+#include <apr_pools.h>
+#include <sqlite3.h>
+
+/* A per-test scratch area: a pool and a fresh directory under /tmp. */
+typedef struct {
+    apr_pool_t *pool;
+    char dir[64];
+} ut_scratch;
+
+/* Creates the pool and the directory; 0 on failure (then nothing to undo). */
+int ut_scratch_open(ut_scratch *scratch);
+
+/* Removes the directory with the files in it, then destroys the pool. */
+void ut_scratch_close(ut_scratch *scratch);
+
+/*
+ * Closes every scratch area still open: those of tests that a fatal
+ * assertion ended before their ut_scratch_close().  Called by the runner.
+ */
+void ut_scratch_close_leftovers(void);
+
+/* dir/name, allocated from the scratch pool. */
+const char *ut_path(const ut_scratch *scratch, const char *name);
+
+/* Writes len bytes to path (created or truncated); 0 on failure. */
+int ut_write_file(const char *path, const void *bytes, apr_size_t len);
+
+/* A file of bytes that is no SQLite database, at dir/name. */
+const char *ut_garbage_file(const ut_scratch *scratch, const char *name);
+
+/* A valid SQLite database that is not ours (one table "foo"), at dir/name. */
+const char *ut_foreign_db(const ut_scratch *scratch, const char *name);
+
+/*
+ * Runs sql on the database at path through a connection of its own.
+ * Returns the SQLite result code; *rowid (if not NULL) gets the rowid of
+ * the last insert made by this connection.
+ */
+int ut_sql(const char *path, const char *sql, sqlite3_int64 *rowid);
+
+/*
+ * Inserts one row into links with raw SQL (created_at and updated_at are
+ * given, as the documented schema has no default for them).  slug and url
+ * are SQL literals or expressions, status and expires_at too ("NULL" ok).
+ * Returns the SQLite result code; a CHECK constraint may refuse the row.
+ */
+int ut_insert_raw(const char *path, const char *slug_sql, const char *url_sql,
+                  const char *status_sql, sqlite3_int64 *rowid);
+
+#endif /* UNIT_HELPERS_H */

@@ -1,0 +1,18 @@
+/*
+ * unit_suites.h - one registration function per test file.
+ *
+ * unit_main.c calls each of them; each adds one CUnit suite and its tests.
+ * They return nothing: a registration error is left in CU_get_error(),
+ * which the runner checks.
+ */
+#ifndef UNIT_SUITES_H
+#define UNIT_SUITES_H
+
+void add_link_suite(void);   /* test_link.c:  links/ml_link.h */
+void add_cache_suite(void);  /* test_cache.c: cache/ml_cache.h */
+void add_store_suite(void);  /* test_store.c: links/ml_store.h */
+void add_load_suite(void);   /* test_load.c:  cache/ml_load.h */
+void add_cli_suite(void);    /* test_cli.c:   the minilink command */
+void add_cli_edit_suite(void); /* test_cli_edit.c: minilink set, export, import, help */
+
+#endif /* UNIT_SUITES_H */
