@@ -23,7 +23,7 @@ static apr_status_t put(ml_cache *cache, const char *slug, const char *url,
     link.status = status;
     link.expires_at = expires_at;
     link.disabled = disabled;
-    return ml_cache_put(cache, &link);
+    return ml_cache_put(cache, &link, ML_CACHE_NO_CELL);
 }
 
 /* Asserts that the cache holds exactly this link; returns 1 if it does. */

@@ -128,7 +128,7 @@ static void test_load_good_and_broken_rows(void)
 
     memset(&seen, 0, sizeof(seen));
     seen.pool = scratch.pool;
-    CU_ASSERT_EQUAL_FATAL(ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT,
+    CU_ASSERT_EQUAL_FATAL(ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT, NULL, NULL,
                                   scratch.pool, record_skip, &seen, &counts,
                                   &error), APR_SUCCESS);
     CU_ASSERT_PTR_NOT_NULL_FATAL(cache);
@@ -171,7 +171,7 @@ static void assert_load_fails(const char *path, apr_pool_t *pool)
 
     memset(&seen, 0, sizeof(seen));
     seen.pool = pool;
-    CU_ASSERT_NOT_EQUAL(ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT, pool,
+    CU_ASSERT_NOT_EQUAL(ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT, NULL, NULL, pool,
                                 record_skip, &seen, &counts, &error),
                         APR_SUCCESS);
     CU_ASSERT_PTR_NULL(cache);
@@ -232,7 +232,7 @@ static void test_load_empty_database_has_room(void)
     CU_ASSERT_EQUAL_FATAL(ml_store_init(store), APR_SUCCESS);
     memset(&seen, 0, sizeof(seen));
     seen.pool = scratch.pool;
-    CU_ASSERT_EQUAL_FATAL(ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT,
+    CU_ASSERT_EQUAL_FATAL(ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT, NULL, NULL,
                                   scratch.pool, record_skip, &seen, &counts,
                                   &error), APR_SUCCESS);
     CU_ASSERT_PTR_NOT_NULL_FATAL(cache);
@@ -246,7 +246,7 @@ static void test_load_empty_database_has_room(void)
         sprintf(url, "https://example.com/articles/%08u", i);
         link.slug = slug;
         link.url = url;
-        failures += ml_cache_put(cache, &link) != APR_SUCCESS;
+        failures += ml_cache_put(cache, &link, ML_CACHE_NO_CELL) != APR_SUCCESS;
     }
     for (i = 0; i < ML_CACHE_MIN_SPARE_LINKS; i++) {
         ml_cache_entry entry;
