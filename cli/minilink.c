@@ -51,7 +51,8 @@ typedef struct {
 
 /* The commands, defined further down. */
 static command_fn command_init, command_add, command_set, command_rm,
-                  command_list, command_show, command_export, command_import;
+                  command_list, command_show, command_stats, command_export,
+                  command_import;
 
 static const command commands[] = {
     { "init", "init", "create the database (harmless if it exists)",
@@ -118,6 +119,19 @@ static const command commands[] = {
       "example:\n"
       "  minilink show page\n",
       ML_STORE_READ, command_show },
+    { "stats", "stats [SLUG | --top N]", "print click counts",
+      "Prints click counts as stored in the database, which Apache updates\n"
+      "every MinilinkFlushInterval (10 s), at graceful restarts and at stop.\n"
+      "A click is a GET answered with a redirect (not HEAD, 404 or 410).\n"
+      "  stats            the number of links and of clicks on all of them\n"
+      "  stats SLUG       one link's clicks and last click time (UTC)\n"
+      "  stats --top N    the N most clicked links: CLICKS<TAB>SLUG<TAB>URL\n"
+      "\n"
+      "examples:\n"
+      "  minilink stats\n"
+      "  minilink stats page\n"
+      "  minilink stats --top 10\n",
+      ML_STORE_READ, command_stats },
     { "export", "export", "print every link as CSV",
       "Prints every link as CSV (RFC 4180: CRLF line ends, a field with a\n"
       "comma quoted), ordered by slug, after a header line:\n"
@@ -524,7 +538,57 @@ static int command_show(ml_store *store, int argc, char **argv, apr_pool_t *pool
     printf("disabled: %s\n", link.disabled ? "yes" : "no");
     printf("created: %s\n", format_time(pool, link.created_at));
     printf("updated: %s\n", format_time(pool, link.updated_at));
+    printf("clicks: %" APR_INT64_T_FMT "\n", link.clicks);
+    printf("last click: %s\n", link.last_click_at
+                               ? format_time(pool, link.last_click_at) : "never");
     return EXIT_OK;
+}
+
+/* ---- stats ------------------------------------------------------------ */
+
+static apr_status_t print_top_row(void *ctx, const ml_link *link,
+                                  const char *problem)
+{
+    (void)ctx;
+    (void)problem;
+    printf("%" APR_INT64_T_FMT "\t%s\t%s\n", link->clicks,
+           link->slug ? link->slug : "", link->url ? link->url : "");
+    return APR_SUCCESS;
+}
+
+static int command_stats(ml_store *store, int argc, char **argv,
+                         apr_pool_t *pool)
+{
+    apr_uint64_t clicks, text_bytes;
+    apr_uint32_t links;
+    ml_link link;
+    apr_status_t rv;
+
+    if (argc == 2 && strcmp(argv[0], "--top") == 0) {
+        char *end;
+        long count = strtol(argv[1], &end, 10);
+        if (*argv[1] == '\0' || *end != '\0' || count < 1 || count > 1000000) {
+            return usage_error("stats", "--top needs a number from 1 to 1000000");
+        }
+        rv = ml_store_top(store, (int)count, print_top_row, NULL);
+    }
+    else if (argc == 1 && argv[0][0] != '-') {
+        if ((rv = ml_store_get(store, argv[0], &link, NULL, pool)) == APR_SUCCESS) {
+            printf("slug: %s\nclicks: %" APR_INT64_T_FMT "\nlast click: %s\n",
+                   link.slug, link.clicks, link.last_click_at
+                   ? format_time(pool, link.last_click_at) : "never");
+        }
+    }
+    else if (argc == 0) {
+        if ((rv = ml_store_summary(store, &links, &text_bytes)) == APR_SUCCESS
+            && (rv = ml_store_click_total(store, &clicks)) == APR_SUCCESS) {
+            printf("links: %u\nclicks: %" APR_UINT64_T_FMT "\n", links, clicks);
+        }
+    }
+    else {
+        return usage_error("stats", "stats takes a slug, or --top N, or nothing");
+    }
+    return rv == APR_SUCCESS ? EXIT_OK : store_failed(store, rv);
 }
 
 /* ---- set -------------------------------------------------------------- */
