@@ -33,6 +33,7 @@ int main(void)
     add_cache_suite();
     add_store_suite();
     add_load_suite();
+    add_clicks_suite();
     add_cli_suite();
     add_cli_edit_suite();
     error = CU_get_error();

@@ -12,6 +12,7 @@ void add_link_suite(void);   /* test_link.c:  links/ml_link.h */
 void add_cache_suite(void);  /* test_cache.c: cache/ml_cache.h */
 void add_store_suite(void);  /* test_store.c: links/ml_store.h */
 void add_load_suite(void);   /* test_load.c:  cache/ml_load.h */
+void add_clicks_suite(void); /* test_clicks.c: cache/ml_clicks.h */
 void add_cli_suite(void);    /* test_cli.c:   the minilink command */
 void add_cli_edit_suite(void); /* test_cli_edit.c: minilink set, export, import, help */
 
