@@ -438,20 +438,6 @@ static int location_is_ours(request_rec *r)
     return error == NULL && handler && strcmp(handler, ML_HANDLER) == 0;
 }
 
-/*
- * A short link is not a file: claim the URI here (after the <Location> walk,
- * before the directory walk) so map_to_storage can skip the filesystem.
- * Runs late, so mod_rewrite and mod_alias rules still apply first.
- */
-static int translate_name(request_rec *r)
-{
-    if (r->uri[0] != '/' || !location_is_ours(r)) {
-        return DECLINED;
-    }
-    r->filename = apr_pstrcat(r->pool, filename_prefix, r->uri, NULL);
-    return OK;
-}
-
 static int map_to_storage(request_rec *r)
 {
     if (r->filename
@@ -530,6 +516,66 @@ static int redirect(request_rec *r, const ml_dir_config *conf, const char *slug)
                                  : ML_DEFAULT_REDIRECT_STATUS;
 }
 
+/* The slug: the last path segment, as decoded by httpd ("" for the form,
+ * "abc+" for the preview of "abc"). */
+static const char *last_segment(const char *uri)
+{
+    const char *slash = strrchr(uri, '/');
+
+    return slash ? slash + 1 : uri;
+}
+
+/*
+ * True when httpd's own access checks would let this request through with
+ * no authentication: the two checks the ordinary path starts with (the
+ * host-based access_checker, then access_checker_ex, where mod_authz_core
+ * evaluates Require), asked now, the way ap_some_authn_required() does.
+ * "Satisfy Any" mixes the two in ways best left to the ordinary path.
+ */
+static int granted_anonymously(request_rec *r)
+{
+    char *user = r->user;
+    int granted = ap_satisfies(r) != SATISFY_ANY
+                  && ap_run_access_checker(r) == OK
+                  && ap_run_access_checker_ex(r) == OK
+                  && ap_run_force_authn(r) != OK;
+
+    r->user = user;
+    return granted;
+}
+
+/*
+ * A short link is not a file: claim the URI here (after the <Location> walk,
+ * before the directory walk) so map_to_storage can skip the filesystem.
+ * Runs late, so mod_rewrite and mod_alias rules still apply first.
+ *
+ * A redirect is answered right here, as mod_alias answers Redirect, when
+ * nothing later could change the answer: a GET or HEAD of a slug, not a
+ * subrequest or internal redirect, on a location whose access rules let it
+ * through anyway.  Anything else - a Require that needs a user or denies
+ * this client, the form, a preview - takes the ordinary path to the handler,
+ * with httpd's access control in front of it.
+ */
+static int translate_name(request_rec *r)
+{
+    const ml_dir_config *conf;
+    const char *slug;
+
+    if (r->uri[0] != '/' || !location_is_ours(r)) {
+        return DECLINED;
+    }
+    r->filename = apr_pstrcat(r->pool, filename_prefix, r->uri, NULL);
+    conf = ap_get_module_config(r->per_dir_config, &minilink_module);
+    slug = last_segment(r->uri);
+    if (r->main == NULL && r->prev == NULL && r->method_number == M_GET
+        && conf->database && *slug && slug[strlen(slug) - 1] != '+'
+        && granted_anonymously(r)) {
+        apr_table_setn(r->notes, "minilink-answered", "translate");
+        return redirect(r, conf, slug);
+    }
+    return OK;
+}
+
 static int minilink_handler(request_rec *r)
 {
     const ml_dir_config *conf;
@@ -549,10 +595,7 @@ static int minilink_handler(request_rec *r)
                       r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    /* The slug is the last path segment, as decoded by httpd: empty for
-     * the form, "abc+" for the preview of "abc". */
-    slug = strrchr(r->uri, '/');
-    slug = slug ? slug + 1 : r->uri;
+    slug = last_segment(r->uri);
     slug_len = strlen(slug);
     if (slug_len == 0) {
         return ml_handle_create(r, conf);
@@ -561,6 +604,7 @@ static int minilink_handler(request_rec *r)
         return ml_handle_preview(r, conf,
                                  apr_pstrmemdup(r->pool, slug, slug_len - 1));
     }
+    apr_table_setn(r->notes, "minilink-answered", "handler");
     return redirect(r, conf, slug);
 }
 
