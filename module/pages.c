@@ -30,7 +30,7 @@ static const char style[] =
     ".error{background:#fdecec;border:1px solid #f0a6a6;padding:.8rem 1rem;"
     "border-radius:6px}"
     "dt{font-weight:600;margin-top:.8rem}dd{margin:0;word-break:break-all}"
-    ".hint{color:#5b6475;font-size:.9rem}";
+    ".hint{color:#5b6475;font-size:.9rem;font-weight:400}";
 
 static const char *escape(request_rec *r, const char *text)
 {
