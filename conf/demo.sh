@@ -41,7 +41,11 @@ mod_minilink demo on http://127.0.0.1:$MINILINK_DEMO_PORT  (Ctrl-C stops it)
   curl -i 'http://127.0.0.1:$MINILINK_DEMO_PORT/l/debian?q=x'  query string appended
   curl -i http://127.0.0.1:$MINILINK_DEMO_PORT/l/gone          410 (disabled)
   curl -i http://127.0.0.1:$MINILINK_DEMO_PORT/l/nope          404
+  http://127.0.0.1:$MINILINK_DEMO_PORT/l/                      the form to shorten a link
+  http://127.0.0.1:$MINILINK_DEMO_PORT/l/apache+               a preview
+  curl http://127.0.0.1:$MINILINK_DEMO_PORT/minilink-admin/    click statistics (JSON)
+  curl http://127.0.0.1:$MINILINK_DEMO_PORT/server-status?auto
 Add a link:  $MINILINK_CLI --db $db add https://example.org/ hello
-then reload: kill -USR1 \$(cat $MINILINK_DEMO_DIR/httpd.pid)   (apachectl graceful)
+(served within a second: no reload needed)
 MSG
 exec "$APACHE2" -f "$here/demo.conf" -DFOREGROUND
