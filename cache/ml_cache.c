@@ -243,11 +243,11 @@ static int record_matches(const ml_record *record, probe_origin origin,
  * whatever happens to the slot afterwards), and *free_slot the first
  * removed-or-empty slot seen (where an insert goes), or -1.
  */
-static long find_slot(const ml_cache *cache, const char *slug, apr_size_t len,
+static long find_slot(const ml_cache *cache, probe_origin origin,
+                      const char *slug, apr_size_t len,
                       const ml_record **found, long *free_slot)
 {
     apr_uint32_t slot_count = cache->header->slot_count;
-    probe_origin origin = origin_of(cache, slug, len);
     apr_uint32_t i = origin.start, probes;
 
     *free_slot = -1;
@@ -282,7 +282,8 @@ int ml_cache_lookup(const ml_cache *cache, const char *slug, apr_size_t len,
     const ml_record *record;
     long unused;
 
-    if (find_slot(cache, slug, len, &record, &unused) < 0) {
+    if (find_slot(cache, origin_of(cache, slug, len), slug, len, &record,
+                  &unused) < 0) {
         return 0;
     }
     entry->url = record_text(record) + record->slug_len;
@@ -299,7 +300,10 @@ apr_uint32_t ml_cache_click_cell(const ml_cache *cache, const char *slug)
     const ml_record *record;
     long unused;
 
-    return find_slot(cache, slug, strlen(slug), &record, &unused) >= 0
+    apr_size_t len = strlen(slug);
+
+    return find_slot(cache, origin_of(cache, slug, len), slug, len, &record,
+                     &unused) >= 0
            ? record->click_cell : ML_CACHE_NO_CELL;
 }
 
@@ -360,6 +364,7 @@ apr_status_t ml_cache_put(ml_cache *cache, const ml_link *link,
                           apr_uint32_t click_cell)
 {
     const ml_record *existing;
+    probe_origin origin;
     apr_size_t slug_len;
     long slot, free_slot;
     apr_uint32_t ref, old_ref = SLOT_EMPTY;
@@ -369,7 +374,9 @@ apr_status_t ml_cache_put(ml_cache *cache, const ml_link *link,
         return APR_EINVAL;
     }
     slug_len = strlen(link->slug);
-    slot = find_slot(cache, link->slug, slug_len, &existing, &free_slot);
+    /* Hashed once, for the probe and for the new record's tag. */
+    origin = origin_of(cache, link->slug, slug_len);
+    slot = find_slot(cache, origin, link->slug, slug_len, &existing, &free_slot);
     if (slot < 0) {
         if (free_slot < 0) {
             return APR_ENOSPC;
@@ -382,8 +389,7 @@ apr_status_t ml_cache_put(ml_cache *cache, const ml_link *link,
             return APR_ENOSPC;
         }
     }
-    ref = append_record(cache, link, origin_of(cache, link->slug, slug_len),
-                        click_cell);
+    ref = append_record(cache, link, origin, click_cell);
     if (ref == 0) {
         return APR_ENOSPC;
     }
@@ -403,7 +409,8 @@ apr_status_t ml_cache_put(ml_cache *cache, const ml_link *link,
 apr_status_t ml_cache_remove(ml_cache *cache, const char *slug, apr_size_t len)
 {
     const ml_record *existing;
-    long free_slot, slot = find_slot(cache, slug, len, &existing, &free_slot);
+    long free_slot, slot = find_slot(cache, origin_of(cache, slug, len), slug,
+                                     len, &existing, &free_slot);
 
     if (slot < 0) {
         return APR_ENOENT;
@@ -449,7 +456,8 @@ int ml_cache_holds(const ml_cache *cache, const ml_link *link)
     const ml_record *record;
     long unused;
 
-    return find_slot(cache, link->slug, slug_len, &record, &unused) >= 0
+    return find_slot(cache, origin_of(cache, link->slug, slug_len), link->slug,
+                     slug_len, &record, &unused) >= 0
            && record->url_len == url_len
            && memcmp(record_text(record) + slug_len, link->url, url_len) == 0
            && record->expires_at == stored_expiry(link->expires_at)

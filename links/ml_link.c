@@ -103,7 +103,7 @@ static const char *parse_url(const char *url, apr_size_t len,
         return "the URL must start with http:// or https://";
     }
     authority->host = at;
-    while (at < end && !strchr("/?#", *at)) {
+    while (at < end && *at != '/' && *at != '?' && *at != '#') {
         at++;
     }
     end = at;
@@ -152,12 +152,14 @@ const char *ml_url_problem(const char *url, apr_size_t len)
     if (len > ML_URL_MAX) {
         return "the URL is longer than 4096 bytes";
     }
-    if (!ml_header_safe(url, len)) {
-        return "the URL contains a space, a control character or a non-ASCII "
-               "byte (percent-encode it)";
-    }
+    /* One pass for both rules: this runs for every row Apache loads. */
     for (i = 0; i < len; i++) {
-        if (url_char_refused((unsigned char)url[i])) {
+        unsigned char c = (unsigned char)url[i];
+        if (c <= 0x20 || c >= 0x7f) {
+            return "the URL contains a space, a control character or a "
+                   "non-ASCII byte (percent-encode it)";
+        }
+        if (url_char_refused(c)) {
             return "the URL contains one of \" < > \\ (percent-encode it)";
         }
     }
