@@ -42,6 +42,12 @@ extern char **environ;
 /* small helpers                                                      */
 /* ------------------------------------------------------------------ */
 
+/* Bytes collected from a pipe or curl, kept NUL-terminated. */
+typedef struct {
+    char *data;
+    size_t len;
+} buffer;
+
 static void *xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
@@ -331,6 +337,67 @@ static void forget(httpd_server *srv)
     }
 }
 
+typedef enum { SCAN_COUNT, SCAN_PRINT, SCAN_KILL } scan_action;
+
+/*
+ * Every live process (zombies have no command line) other than this one
+ * whose command line names this server's config: counted, printed to
+ * stderr, or SIGKILLed.  Returns how many there were.
+ */
+static int scan_server_processes(const httpd_server *srv, scan_action action)
+{
+    DIR *proc = opendir("/proc");
+    struct dirent *de;
+    int found = 0;
+
+    if (proc == NULL) {
+        return 0;
+    }
+    while ((de = readdir(proc)) != NULL) {
+        char path[64], cmdline[4096];
+        ssize_t n, i;
+        pid_t pid = (pid_t)atoi(de->d_name);
+        int fd;
+
+        if (pid <= 0 || pid == getpid()) {
+            continue;
+        }
+        snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+        fd = open(path, O_RDONLY);
+        if (fd < 0) {
+            continue;
+        }
+        n = read(fd, cmdline, sizeof cmdline - 1);
+        close(fd);
+        if (n <= 0) {
+            continue;   /* a zombie or a kernel thread */
+        }
+        for (i = 0; i < n; i++) {
+            if (cmdline[i] == '\0') {
+                cmdline[i] = ' ';
+            }
+        }
+        cmdline[n] = '\0';
+        if (strstr(cmdline, srv->conf)) {
+            if (action == SCAN_KILL) {
+                kill(pid, SIGKILL);
+            }
+            else if (action == SCAN_PRINT) {
+                fprintf(stderr, "harness: still running: pid %d (parent %d): %s\n",
+                        (int)pid, (int)process_parent(pid), cmdline);
+            }
+            found++;
+        }
+    }
+    closedir(proc);
+    return found;
+}
+
+int httpd_process_count(const httpd_server *srv)
+{
+    return scan_server_processes(srv, SCAN_COUNT);
+}
+
 /*
  * SIGKILLs every process whose command line names this server's config
  * (httpd children left behind by a parent that was killed); waits for
@@ -341,44 +408,8 @@ static int kill_leftovers(const httpd_server *srv)
     int found = 0, round;
 
     for (round = 0; round < 40; round++) {
-        DIR *proc = opendir("/proc");
-        struct dirent *de;
-        int now = 0;
+        int now = scan_server_processes(srv, SCAN_KILL);
 
-        if (proc == NULL) {
-            return found;
-        }
-        while ((de = readdir(proc)) != NULL) {
-            char path[64], cmdline[4096];
-            ssize_t n, i;
-            pid_t pid = (pid_t)atoi(de->d_name);
-            int fd;
-
-            if (pid <= 0 || pid == getpid()) {
-                continue;
-            }
-            snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-            fd = open(path, O_RDONLY);
-            if (fd < 0) {
-                continue;
-            }
-            n = read(fd, cmdline, sizeof cmdline - 1);
-            close(fd);
-            if (n <= 0) {
-                continue;   /* a zombie or a kernel thread */
-            }
-            for (i = 0; i < n; i++) {
-                if (cmdline[i] == '\0') {
-                    cmdline[i] = ' ';
-                }
-            }
-            cmdline[n] = '\0';
-            if (strstr(cmdline, srv->conf)) {
-                kill(pid, SIGKILL);
-                now++;
-            }
-        }
-        closedir(proc);
         if (now == 0) {
             break;
         }
@@ -390,6 +421,32 @@ static int kill_leftovers(const httpd_server *srv)
         sleep_ms(POLL_MS);
     }
     return found;
+}
+
+pid_t process_parent(pid_t pid)
+{
+    char path[64], stat[1024];
+    const char *close_paren;
+    int fd, ppid;
+    ssize_t n;
+
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        return -1;
+    }
+    n = read(fd, stat, sizeof stat - 1);
+    close(fd);
+    if (n <= 0) {
+        return -1;
+    }
+    stat[n] = '\0';
+    /* "pid (comm) state ppid ...": comm may hold spaces and parentheses. */
+    close_paren = strrchr(stat, ')');
+    if (close_paren == NULL || sscanf(close_paren + 1, " %*c %d", &ppid) != 1) {
+        return -1;
+    }
+    return (pid_t)ppid;
 }
 
 /* ------------------------------------------------------------------ */
@@ -503,7 +560,18 @@ void httpd_free(httpd_server *srv)
     free(srv->error_log);
     free(srv->startup_log);
     free(srv->mpm);
+    free(srv->modules);
     free(srv);
+}
+
+void httpd_load_module(httpd_server *srv, const char *name, const char *file)
+{
+    char *line = xasprintf("LoadModule %s \"%s/%s\"\n", name, modules_dir(), file);
+    char *all = xasprintf("%s%s", srv->modules ? srv->modules : "", line);
+
+    free(line);
+    free(srv->modules);
+    srv->modules = all;
 }
 
 static char *mpm_config(const char *mpm)
@@ -565,6 +633,7 @@ int httpd_write_config(httpd_server *srv, const char *extra)
         "LoadModule mpm_%s_module \"%s/mod_mpm_%s.so\"\n"
         "LoadModule authz_core_module \"%s/mod_authz_core.so\"\n"
         "LoadModule authn_core_module \"%s/mod_authn_core.so\"\n"
+        "%s"
         "LoadModule minilink_module \"%s\"\n"
         "ErrorLog \"%s\"\n"
         "LogLevel warn\n"
@@ -581,7 +650,8 @@ int httpd_write_config(httpd_server *srv, const char *extra)
         "</Directory>\n"
         "\n%s\n",
         srv->dir, srv->port, srv->dir, srv->dir, srv->dir, core_line, user_lines,
-        srv->mpm, mods, srv->mpm, mods, mods, module, srv->error_log,
+        srv->mpm, mods, srv->mpm, mods, mods,
+        srv->modules ? srv->modules : "", module, srv->error_log,
         mpm_lines, srv->dir, tail);
     rc = write_file(srv->conf, text, strlen(text));
     free(user_lines);
@@ -687,6 +757,108 @@ void httpd_stop(httpd_server *srv)
     forget(srv);
 }
 
+int httpd_stop_clean(httpd_server *srv)
+{
+    long waited;
+    int parent_clean = 0, left = 0;
+
+    if (srv->pid <= 0) {
+        left = scan_server_processes(srv, SCAN_PRINT);
+        httpd_stop(srv);
+        return left;
+    }
+    kill(srv->pid, SIGTERM);
+    for (waited = 0; waited < STOP_TIMEOUT_MS; waited += POLL_MS) {
+        if (exited_unreaped(srv->pid)) {
+            parent_clean = 1;
+            break;
+        }
+        sleep_ms(POLL_MS);
+    }
+    if (!parent_clean) {
+        fprintf(stderr, "harness: httpd %d did not exit within %d ms of SIGTERM\n",
+                (int)srv->pid, STOP_TIMEOUT_MS);
+    }
+    /* The parent reaps its children (and helpers such as mod_cgid's
+     * daemon) before it exits; a short grace covers the kernel's side. */
+    for (waited = 0; waited <= 500; waited += POLL_MS) {
+        if ((left = scan_server_processes(srv, SCAN_COUNT)) == 0) {
+            break;
+        }
+        sleep_ms(POLL_MS);
+    }
+    if (left > 0) {
+        scan_server_processes(srv, SCAN_PRINT);
+    }
+    httpd_stop(srv);   /* kills and reaps whatever is left */
+    return left + (parent_clean ? 0 : 1);
+}
+
+int httpd_run_as_user(const httpd_server *srv, char *const argv[], char **output)
+{
+    buffer out = { xstrdup(""), 0 };
+    char chunk[4096];
+    ssize_t got;
+    pid_t pid;
+    int fds[2], status;
+
+    /* Close-on-exec: programs other threads start meanwhile must not hold
+     * the write end open, or reading here would wait for them too. */
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        free(out.data);
+        return -1;
+    }
+    pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        free(out.data);
+        return -1;
+    }
+    if (pid == 0) {
+        /* Only async-signal-safe calls between fork and exec: other threads
+         * of this process may hold locks. */
+        gid_t gid = srv->gid;
+
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        if (geteuid() == 0
+            && (setgroups(1, &gid) != 0 || setgid(srv->gid) != 0
+                || setuid(srv->uid) != 0)) {
+            _exit(126);
+        }
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    while ((got = read(fds[0], chunk, sizeof chunk)) != 0) {
+        if (got < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        out.data = xrealloc(out.data, out.len + (size_t)got + 1);
+        memcpy(out.data + out.len, chunk, (size_t)got);
+        out.len += (size_t)got;
+        out.data[out.len] = '\0';
+    }
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            free(out.data);
+            return -1;
+        }
+    }
+    if (output) {
+        *output = out.data;
+    }
+    else {
+        free(out.data);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 int httpd_graceful(httpd_server *srv)
 {
     const char *marker = "resuming normal operations";
@@ -777,6 +949,45 @@ int httpd_error_log_count(const httpd_server *srv, const char *needle)
     return httpd_error_log_count_if(srv, line_contains, (void *)needle);
 }
 
+char *httpd_error_log_last_line(const httpd_server *srv, const char *needle)
+{
+    char *log = httpd_error_log_read(srv), *line = log, *last = NULL;
+
+    while (*line) {
+        char *end = strchr(line, '\n');
+        if (end) {
+            *end = '\0';
+        }
+        if (strstr(line, needle)) {
+            last = line;
+        }
+        if (end == NULL) {
+            break;
+        }
+        line = end + 1;
+    }
+    last = last ? xstrdup(last) : NULL;
+    free(log);
+    return last;
+}
+
+long httpd_error_log_wait(const httpd_server *srv, const char *needle,
+                          int before, long timeout_ms)
+{
+    long start = now_ms(), waited;
+
+    for (;;) {
+        waited = now_ms() - start;
+        if (httpd_error_log_count(srv, needle) > before) {
+            return waited;
+        }
+        if (waited >= timeout_ms) {
+            return -1;
+        }
+        sleep_ms(POLL_MS);
+    }
+}
+
 void httpd_error_log_dump(const httpd_server *srv)
 {
     char *log = httpd_error_log_read(srv);
@@ -794,11 +1005,6 @@ struct http_client {
     CURL *curl;
     int port;
 };
-
-typedef struct {
-    char *data;
-    size_t len;
-} buffer;
 
 static size_t buffer_append(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -833,17 +1039,18 @@ void http_client_free(http_client *client)
     }
 }
 
-int http_client_request(http_client *client, const char *method,
-                        const char *host, const char *path,
-                        http_response *resp)
+int http_client_send(http_client *client, const http_request_spec *req,
+                     http_response *resp)
 {
     CURL *curl = client->curl;
     struct curl_slist *extra = NULL;
     buffer headers = { xstrdup(""), 0 }, body = { xstrdup(""), 0 };
-    char *url = xasprintf("http://127.0.0.1:%d%s", client->port, path);
+    char *url = xasprintf("http://127.0.0.1:%d%s", client->port, req->path);
     char errbuf[CURL_ERROR_SIZE] = "";
     char *host_header = NULL;
+    const char *method = req->method;
     CURLcode rc;
+    size_t i;
 
     memset(resp, 0, sizeof *resp);
     /* Keeps the connection cache: the next request reuses the connection. */
@@ -861,7 +1068,7 @@ int http_client_request(http_client *client, const char *method,
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, buffer_append);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
 
-    if (strcmp(method, "GET") == 0) {
+    if (strcmp(method, "GET") == 0 && req->body == NULL) {
         curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
     }
     else if (strcmp(method, "HEAD") == 0) {
@@ -869,17 +1076,32 @@ int http_client_request(http_client *client, const char *method,
     }
     else if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(curl, CURLOPT_POST, 1L);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)(req->body ? req->body_len : 0));
     }
     else {
         curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+        if (req->body) {
+            /* curl sends POSTFIELDS with the custom method. */
+            curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
+            curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                             (curl_off_t)req->body_len);
+        }
     }
-    if (host) {
-        host_header = xasprintf("Host: %s", host);
+    if (req->userpwd) {
+        /* Sent with the first request, as a browser does after a 401. */
+        curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(curl, CURLOPT_USERPWD, req->userpwd);
+    }
+    if (req->host) {
+        host_header = xasprintf("Host: %s", req->host);
         extra = curl_slist_append(extra, host_header);
     }
     extra = curl_slist_append(extra, "Expect:");
+    for (i = 0; req->headers && req->headers[i]; i++) {
+        extra = curl_slist_append(extra, req->headers[i]);
+    }
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, extra);
 
     rc = curl_easy_perform(curl);
@@ -905,8 +1127,20 @@ int http_client_request(http_client *client, const char *method,
     return rc == CURLE_OK ? 0 : -1;
 }
 
-int http_request(int port, const char *method, const char *host,
-                 const char *path, http_response *resp)
+int http_client_request(http_client *client, const char *method,
+                        const char *host, const char *path,
+                        http_response *resp)
+{
+    http_request_spec req;
+
+    memset(&req, 0, sizeof req);
+    req.method = method;
+    req.host = host;
+    req.path = path;
+    return http_client_send(client, &req, resp);
+}
+
+int http_send(int port, const http_request_spec *req, http_response *resp)
 {
     http_client *client = http_client_new(port);
     int rc;
@@ -918,9 +1152,21 @@ int http_request(int port, const char *method, const char *host,
         resp->body = xstrdup("");
         return -1;
     }
-    rc = http_client_request(client, method, host, path, resp);
+    rc = http_client_send(client, req, resp);
     http_client_free(client);
     return rc;
+}
+
+int http_request(int port, const char *method, const char *host,
+                 const char *path, http_response *resp)
+{
+    http_request_spec req;
+
+    memset(&req, 0, sizeof req);
+    req.method = method;
+    req.host = host;
+    req.path = path;
+    return http_send(port, &req, resp);
 }
 
 char *http_header(const http_response *resp, const char *name)

@@ -36,6 +36,7 @@ typedef struct httpd_server {
     const char *group;
     uid_t uid;          /* who the children run as (our uid if not root) */
     gid_t gid;
+    char *modules;      /* LoadModule lines from httpd_load_module() */
 } httpd_server;
 
 /*
@@ -54,6 +55,14 @@ char *httpd_path(const httpd_server *srv, const char *name);
 int httpd_chown(const httpd_server *srv, const char *path);
 
 /*
+ * Makes httpd_write_config() load an httpd module (name as in LoadModule,
+ * file relative to APACHE2_MODULES) after the MPM and the auth cores and
+ * before mod_minilink: for modules whose providers the minilink directives
+ * look up while the configuration is read (mod_slotmem_shm).
+ */
+void httpd_load_module(httpd_server *srv, const char *name, const char *file);
+
+/*
  * Writes <dir>/httpd.conf: the base configuration (see harness.c) followed
  * by extra (printf-style, may be NULL).  "@PORT@" and "@DIR@" in extra are
  * replaced with the port and the directory.  0 on success.
@@ -68,6 +77,26 @@ int httpd_start(httpd_server *srv);
 
 /* Stops httpd (SIGTERM, then SIGKILL) and any process left behind.  */
 void httpd_stop(httpd_server *srv);
+
+/*
+ * Stops httpd like httpd_stop(), and says whether it stopped cleanly: 0 if
+ * the parent exited on SIGTERM and no process of this server (a child, a
+ * helper process) outlived it; otherwise the number of processes that had
+ * to be killed, the parent included.  What was killed is printed.
+ */
+int httpd_stop_clean(httpd_server *srv);
+
+/* Processes alive now whose command line names this server's config. */
+int httpd_process_count(const httpd_server *srv);
+
+/*
+ * Runs argv (argv[0] is looked up in PATH) as the user the children run
+ * as (when we are root), so that files it creates belong to the server,
+ * as a server-side tool's would.  Returns the exit status, 128+signal if
+ * killed, -1 if it could not run; stdout and stderr go to *output
+ * (malloc'd) if output is not NULL.  Safe to call from several threads.
+ */
+int httpd_run_as_user(const httpd_server *srv, char *const argv[], char **output);
 
 /*
  * `apache2 -f <conf> -k graceful`, then waits until the error log shows
@@ -92,6 +121,17 @@ typedef int httpd_line_match_fn(const char *line, void *ctx);
 int httpd_error_log_count_if(const httpd_server *srv,
                              httpd_line_match_fn *match, void *ctx);
 
+/* The last error-log line containing needle, malloc'd; NULL if none. */
+char *httpd_error_log_last_line(const httpd_server *srv, const char *needle);
+
+/*
+ * Waits up to timeout_ms, checking every 50 ms, until more than `before`
+ * error-log lines contain needle.  Returns the milliseconds waited, or -1
+ * on timeout.
+ */
+long httpd_error_log_wait(const httpd_server *srv, const char *needle,
+                          int before, long timeout_ms);
+
 /* Prints the error log to stderr, each line prefixed (for diagnosis). */
 void httpd_error_log_dump(const httpd_server *srv);
 
@@ -109,6 +149,21 @@ typedef struct http_response {
     char *body;         /* NUL-terminated; body_len excludes the NUL */
     size_t body_len;
 } http_response;
+
+/*
+ * A request with everything optional but method and path, for
+ * http_client_send().  Zero-initialise it and set what you need.
+ */
+typedef struct http_request_spec {
+    const char *method;          /* GET, HEAD, POST, PUT, ... */
+    const char *host;            /* Host header; NULL: 127.0.0.1:<port> */
+    const char *path;            /* sent exactly as given */
+    const char *const *headers;  /* "Name: value" lines, NULL-terminated;
+                                    "Name:" removes a header curl adds */
+    const char *body;            /* request body (any method), or NULL */
+    size_t body_len;
+    const char *userpwd;         /* "user:password" for Basic auth, or NULL */
+} http_request_spec;
 
 /* A keep-alive connection to one server; one per thread. */
 typedef struct http_client http_client;
@@ -129,6 +184,17 @@ int http_client_request(http_client *client, const char *method,
 /* The same on a new connection. */
 int http_request(int port, const char *method, const char *host,
                  const char *path, http_response *resp);
+
+/*
+ * Sends req (headers, body, credentials) never following redirects; a
+ * POST without a body sends an empty one.  Fills *resp like
+ * http_client_request().  Returns 0, or -1 on a transport error.
+ */
+int http_client_send(http_client *client, const http_request_spec *req,
+                     http_response *resp);
+
+/* The same on a new connection. */
+int http_send(int port, const http_request_spec *req, http_response *resp);
 
 /* The value of the first header called name (case-insensitive), malloc'd. */
 char *http_header(const http_response *resp, const char *name);
@@ -153,5 +219,8 @@ long now_ms(void);
 
 /* Sleeps ms milliseconds. */
 void sleep_ms(long ms);
+
+/* The parent of a process (from /proc), or -1 if it is gone. */
+pid_t process_parent(pid_t pid);
 
 #endif /* HARNESS_H */

@@ -4,7 +4,10 @@
  * The HTTP tests run three times, once per MPM (suites "event", "worker",
  * "prefork"); each suite's init creates its databases and starts its own
  * server, reachable through g_srv, and its cleanup stops it.  The suite
- * "configtest" checks that `apache2 -t` refuses bad directives.
+ * "configtest" checks that `apache2 -t` refuses bad directives.  The
+ * suites of test_live.c ("live-event", "live-worker", "live-prefork",
+ * "live-overflow": live refresh and creation over HTTP) are registered here
+ * too; shared helpers are in ml_test.h, the generic harness in harness.h.
  *
  *   MINILINK_MODULE=/abs/.libs/mod_minilink.so APACHE2=/usr/sbin/apache2 \
  *     tests/integration/httpd_tests
@@ -17,8 +20,6 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,57 +33,14 @@
 #include <sqlite3.h>
 
 #include "harness.h"
+#include "ml_test.h"
 #include "../../links/ml_link.h"
 #include "../../links/ml_store.h"
-
-/* ------------------------------------------------------------------ */
-/* assertions that report the caller's line and what was seen         */
-/* ------------------------------------------------------------------ */
-
-static int check_at(int line, int ok, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int check_at(int line, int ok, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (!ok) {
-        fprintf(stderr, "\n    FAILED (line %d): %s\n", line, msg);
-    }
-    CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, (unsigned int)line, msg,
-                            __FILE__, "", CU_FALSE);
-    return ok;
-}
-
-#define CHECK(ok, ...) check_at(__LINE__, (ok), __VA_ARGS__)
-
-static const char *str_or_null(const char *s)
-{
-    return s ? s : "(none)";
-}
 
 /* ------------------------------------------------------------------ */
 /* the server under test and its databases                            */
 /* ------------------------------------------------------------------ */
 
-static httpd_server *g_srv;
-static apr_pool_t *g_pool;
-static unsigned int g_failures_at_init;
-static unsigned int g_tests_not_run;   /* tests of suites whose init failed */
-
-typedef struct {
-    const char *slug;
-    const char *url;
-    int status;
-    apr_int64_t expires_at;
-    int disabled;
-} link_spec;
-
-#define LOAD_SLUGS 20
 #define SLUG_64 "a123456789b123456789c123456789d123456789e123456789f123456789g123"
 
 /*
@@ -99,96 +57,6 @@ static const char *const main_links_sql_broken =
     BROKEN_ROW("'relative'", "'/relative/path'") ";";
 
 static const char *const broken_slugs[] = { "evil", "crlf", "userinfo", "relative" };
-
-/* Gives a database file (and any journal next to it) to the server's user. */
-static void chown_database(const char *path)
-{
-    static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
-    size_t i;
-
-    for (i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
-        char *p = xasprintf("%s%s", path, suffixes[i]);
-        if (access(p, F_OK) == 0) {
-            httpd_chown(g_srv, p);
-        }
-        free(p);
-    }
-}
-
-/*
- * Adds links to the database at path (created if missing) through a fresh
- * ml_store handle that is closed before returning.  0 on success.
- */
-static int db_store_links(const char *path, const link_spec *links, size_t n)
-{
-    apr_pool_t *pool;
-    ml_store *store = NULL;
-    apr_status_t rv;
-    size_t i;
-    int rc = 0;
-
-    apr_pool_create(&pool, g_pool);
-    rv = ml_store_open(&store, path, ML_STORE_CREATE, pool);
-    if (rv == APR_SUCCESS) {
-        rv = ml_store_init(store);
-    }
-    if (rv != APR_SUCCESS) {
-        fprintf(stderr, "cannot create %s: %s\n", path,
-                store ? ml_store_error(store) : "ml_store_open failed");
-        rc = -1;
-    }
-    for (i = 0; rc == 0 && i < n; i++) {
-        ml_link link;
-
-        memset(&link, 0, sizeof link);
-        link.slug = links[i].slug;
-        link.url = links[i].url;
-        link.status = links[i].status;
-        link.expires_at = links[i].expires_at;
-        link.disabled = links[i].disabled;
-        rv = ml_store_add(store, &link, pool);
-        if (rv != APR_SUCCESS) {
-            fprintf(stderr, "cannot add %s to %s: %s\n", links[i].slug, path,
-                    ml_store_error(store));
-            rc = -1;
-        }
-    }
-    apr_pool_destroy(pool);   /* closes the store */
-    chown_database(path);
-    return rc;
-}
-
-/* Runs SQL on a database file directly, bypassing ml_store. */
-static int db_exec(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    char *error = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                             NULL);
-
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_exec(db, sql, NULL, NULL, &error);
-    }
-    if (rc != SQLITE_OK) {
-        fprintf(stderr, "sqlite on %s: %s\n", path, error ? error : sqlite3_errmsg(db));
-    }
-    sqlite3_free(error);
-    sqlite3_close(db);
-    chown_database(path);
-    return rc == SQLITE_OK ? 0 : -1;
-}
-
-static char *load_slug(int i)
-{
-    return xasprintf("s%02d", i);
-}
-
-static char *load_url(int i)
-{
-    /* Every other one has a query of its own. */
-    return i % 2 ? xasprintf("https://example.com/load/%02d?n=%d", i, i)
-                 : xasprintf("https://example.com/load/%02d", i);
-}
 
 static int create_main_database(const char *path)
 {
@@ -210,33 +78,15 @@ static int create_main_database(const char *path)
         { "dash_under-1", "https://example.com/dash", 0, 0, 0 },
         { SLUG_64, "https://example.com/long", 0, 0, 0 },
     };
-    link_spec load[LOAD_SLUGS];
-    char *slugs[LOAD_SLUGS], *urls[LOAD_SLUGS];
-    int i, rc;
+    int rc = db_store_links(path, links, sizeof links / sizeof *links);
 
-    for (i = 0; i < LOAD_SLUGS; i++) {
-        slugs[i] = load_slug(i);
-        urls[i] = load_url(i);
-        load[i] = (link_spec){ slugs[i], urls[i], 0, 0, 0 };
-    }
-    rc = db_store_links(path, links, sizeof links / sizeof *links);
     if (rc == 0) {
-        rc = db_store_links(path, load, LOAD_SLUGS);
+        rc = db_store_load_links(path);
     }
     if (rc == 0) {
         rc = db_exec(path, main_links_sql_broken);
     }
-    for (i = 0; i < LOAD_SLUGS; i++) {
-        free(slugs[i]);
-        free(urls[i]);
-    }
     return rc;
-}
-
-/* "<server dir>/<name>", malloc'd: the files the configuration names. */
-static char *path_of(const char *name)
-{
-    return httpd_path(g_srv, name);
 }
 
 static int create_databases(void)
@@ -334,74 +184,6 @@ static const char *const http_config =
     "        SetHandler minilink\n"
     "    </Location>\n"
     "</VirtualHost>\n";
-
-/* ------------------------------------------------------------------ */
-/* request helpers                                                    */
-/* ------------------------------------------------------------------ */
-
-/*
- * Sends a request and checks the status and the Location header (NULL:
- * there must be none).  The response is returned in *out if out is not
- * NULL (the caller frees it), else freed.
- */
-static void expect_at(int line, const char *method, const char *host,
-                      const char *path, long status, const char *location,
-                      http_response *out)
-{
-    http_response r;
-
-    http_request(g_srv->port, method, host, path, &r);
-    if (check_at(line, r.curl_code == 0, "%s %s (Host %s): transport error: %s",
-                 method, path, str_or_null(host), r.error)) {
-        check_at(line, r.status == status, "%s %s (Host %s): status %ld, expected %ld",
-                 method, path, str_or_null(host), r.status, status);
-        if (location) {
-            check_at(line, r.location && strcmp(r.location, location) == 0,
-                     "%s %s (Host %s): Location \"%s\", expected \"%s\"",
-                     method, path, str_or_null(host), str_or_null(r.location),
-                     location);
-        }
-        else {
-            check_at(line, r.location == NULL,
-                     "%s %s (Host %s): unexpected Location \"%s\"",
-                     method, path, str_or_null(host), str_or_null(r.location));
-        }
-    }
-    if (out) {
-        *out = r;
-    }
-    else {
-        http_response_free(&r);
-    }
-}
-
-#define EXPECT(method, host, path, status, location) \
-    expect_at(__LINE__, method, host, path, status, location, NULL)
-#define GET(path, status, location) EXPECT("GET", NULL, path, status, location)
-
-/* True if line carries a module tag "ML" + 5 digits + ':' and names needle. */
-static int ml_line_names(const char *line, void *needle)
-{
-    const char *p;
-
-    if (strstr(line, (const char *)needle) == NULL) {
-        return 0;
-    }
-    for (p = strstr(line, "ML"); p; p = strstr(p + 1, "ML")) {
-        int i;
-        for (i = 2; i < 7 && p[i] >= '0' && p[i] <= '9'; i++) {
-        }
-        if (i == 7 && p[7] == ':') {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int ml_log_lines_naming(const char *needle)
-{
-    return httpd_error_log_count_if(g_srv, ml_line_names, (void *)needle);
-}
 
 /* ------------------------------------------------------------------ */
 /* HTTP tests (run once per MPM)                                      */
@@ -703,88 +485,19 @@ static void test_cache_ignores_exclusive_lock(void)
 
 /* --- graceful restart under load ---------------------------------- */
 
-#define LOAD_CLIENTS 4
-
-typedef struct {
-    int id;
-    int port;
-    const int *stop;
-    long requests;
-    long failures;      /* transport errors and wrong statuses */
-    long wrong;         /* right status, wrong Location */
-    char first_problem[512];
-} load_client;
-
-static void *load_client_run(void *arg)
-{
-    load_client *c = arg;
-    http_client *http = http_client_new(c->port);
-    char *paths[LOAD_SLUGS], *urls[LOAD_SLUGS];
-    int i, n = c->id * 5;
-
-    for (i = 0; i < LOAD_SLUGS; i++) {
-        char *slug = load_slug(i);
-        paths[i] = xasprintf("/l/%s", slug);
-        urls[i] = load_url(i);
-        free(slug);
-    }
-    while (http && !__atomic_load_n(c->stop, __ATOMIC_ACQUIRE)) {
-        int k = n++ % LOAD_SLUGS;
-        http_response r;
-        int problem = 0;
-
-        http_client_request(http, "GET", NULL, paths[k], &r);
-        c->requests++;
-        if (r.curl_code != 0 || r.status != 302) {
-            c->failures++;
-            problem = 1;
-        }
-        else if (r.location == NULL || strcmp(r.location, urls[k]) != 0) {
-            c->wrong++;
-            problem = 1;
-        }
-        if (problem && c->first_problem[0] == '\0') {
-            snprintf(c->first_problem, sizeof c->first_problem,
-                     "GET %s: status %ld, Location \"%s\" (expected 302 \"%s\"), "
-                     "transport: %s", paths[k], r.status, str_or_null(r.location),
-                     urls[k], r.curl_code ? r.error : "ok");
-        }
-        http_response_free(&r);
-    }
-    if (http == NULL) {
-        c->failures++;
-        snprintf(c->first_problem, sizeof c->first_problem, "curl_easy_init failed");
-    }
-    http_client_free(http);
-    for (i = 0; i < LOAD_SLUGS; i++) {
-        free(paths[i]);
-        free(urls[i]);
-    }
-    return NULL;
-}
-
 static void test_graceful_under_load(void)
 {
     static const link_spec fresh = { "fresh", "https://example.com/fresh", 0, 0, 0 };
-    load_client clients[LOAD_CLIENTS];
-    pthread_t threads[LOAD_CLIENTS];
-    int started[LOAD_CLIENTS] = { 0 };
-    long requests = 0, failures = 0, wrong = 0;
+    load_run *load;
+    load_totals totals;
     char *db = path_of("links.db");
-    int stop = 0, i, g;
+    int g;
     long t0, t1, t2, t3, graceful_ms[3] = { 0, 0, 0 };
     http_response r;
 
     GET("/l/fresh", 404, NULL);
-    for (i = 0; i < LOAD_CLIENTS; i++) {
-        memset(&clients[i], 0, sizeof clients[i]);
-        clients[i].id = i;
-        clients[i].port = g_srv->port;
-        clients[i].stop = &stop;
-        started[i] = pthread_create(&threads[i], NULL, load_client_run,
-                                    &clients[i]) == 0;
-        CHECK(started[i], "cannot start load client %d", i);
-    }
+    load = load_start(g_srv->port, LOAD_CLIENTS);
+    CHECK(load != NULL, "cannot start the load clients");
     sleep_ms(500);
 
     /* Not served before a graceful restart. */
@@ -806,29 +519,20 @@ static void test_graceful_under_load(void)
         sleep_ms(1000);
     }
 
-    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
     t3 = now_ms();
-    for (i = 0; i < LOAD_CLIENTS; i++) {
-        if (started[i]) {
-            pthread_join(threads[i], NULL);
-        }
-        requests += clients[i].requests;
-        failures += clients[i].failures;
-        wrong += clients[i].wrong;
-        if (clients[i].first_problem[0]) {
-            fprintf(stderr, "\n    load client %d: %ld requests, %ld failures, "
-                            "%ld wrong; first problem: %s\n", i, clients[i].requests,
-                    clients[i].failures, clients[i].wrong, clients[i].first_problem);
-        }
-    }
+    load_stop(load, &totals);
     fprintf(stderr, "[%s: %ld requests; add %ld ms, GET %ld ms, graceful restarts "
                     "%ld, %ld, %ld ms, stopping clients %ld ms] ", g_srv->mpm,
-            requests, t1 - t0, t2 - t1, graceful_ms[0], graceful_ms[1],
+            totals.requests, t1 - t0, t2 - t1, graceful_ms[0], graceful_ms[1],
             graceful_ms[2], now_ms() - t3);
-    CHECK(requests > 100, "only %ld requests during the graceful restarts", requests);
-    CHECK(failures == 0, "%ld of %ld requests failed (transport error or wrong status)",
-          failures, requests);
-    CHECK(wrong == 0, "%ld of %ld requests had a wrong Location", wrong, requests);
+    CHECK(totals.not_started == 0, "%d load clients could not start",
+          totals.not_started);
+    CHECK(totals.requests > 100, "only %ld requests during the graceful restarts",
+          totals.requests);
+    CHECK(totals.failures == 0, "%ld of %ld requests failed (transport error or "
+          "wrong status)", totals.failures, totals.requests);
+    CHECK(totals.wrong == 0, "%ld of %ld requests had a wrong Location",
+          totals.wrong, totals.requests);
 
     GET("/l/fresh", 302, "https://example.com/fresh");
     GET("/l/abc", 302, "https://example.com/abc");
@@ -839,20 +543,7 @@ static void test_graceful_under_load(void)
 
 static void test_error_log_clean(void)
 {
-    static const char *const bad[] = {
-        "[core:error]", "AH00051", "AH00052", "Segmentation fault"
-    };
-    size_t i;
-    int dirty = 0;
-
-    for (i = 0; i < sizeof bad / sizeof *bad; i++) {
-        int n = httpd_error_log_count(g_srv, bad[i]);
-        dirty |= n != 0;
-        CHECK(n == 0, "%d error-log lines contain \"%s\"", n, bad[i]);
-    }
-    if (dirty) {
-        httpd_error_log_dump(g_srv);
-    }
+    EXPECT_ERROR_LOG_CLEAN();
 }
 
 static CU_TestInfo http_tests[] = {
@@ -981,15 +672,6 @@ static CU_TestInfo configtest_tests[] = {
 /* suites                                                             */
 /* ------------------------------------------------------------------ */
 
-static unsigned int count_tests(const CU_TestInfo *tests)
-{
-    unsigned int n = 0;
-    while (tests[n].pName) {
-        n++;
-    }
-    return n;
-}
-
 static int http_suite_init(const char *mpm)
 {
     g_failures_at_init = CU_get_number_of_failures();
@@ -1012,18 +694,6 @@ static int http_suite_init(const char *mpm)
 static int init_event(void) { return http_suite_init("event"); }
 static int init_worker(void) { return http_suite_init("worker"); }
 static int init_prefork(void) { return http_suite_init("prefork"); }
-
-static int suite_cleanup(void)
-{
-    if (g_srv && CU_get_number_of_failures() != g_failures_at_init) {
-        fprintf(stderr, "\nsuite had failures; error log of the %s server:\n",
-                g_srv->mpm);
-        httpd_error_log_dump(g_srv);
-    }
-    httpd_free(g_srv);   /* stops the server */
-    g_srv = NULL;
-    return 0;
-}
 
 static int configtest_init(void)
 {
@@ -1095,6 +765,11 @@ int main(void)
         fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
         return 2;
     }
+    add_live_suites();
+    add_access_suites();
+    add_browser_suites();
+    add_hostile_suites();
+    add_drill_suites();
     select_suites(getenv("MINILINK_SUITES"));
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
