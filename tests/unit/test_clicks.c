@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <CUnit/CUnit.h>
 #include <apr_strings.h>
 #include "../../cache/ml_clicks.h"
@@ -175,7 +176,7 @@ static void test_committed_batch_is_not_written_twice(void)
 
 typedef struct {
     fixture *f;
-    volatile int done;
+    atomic_int done;             /* set by the main thread when counting ends */
 } flusher_state;
 
 static void *count_many(void *data)
@@ -201,7 +202,7 @@ static void *flush_while_counting(void *data)
                       state->f->scratch.pool) != APR_SUCCESS) {
         return NULL;
     }
-    while (!state->done) {
+    while (!atomic_load(&state->done)) {
         ml_clicks_flush(state->f->clicks, store, 1700000001, &flushed);
     }
     return NULL;
@@ -218,7 +219,7 @@ static void test_concurrent_counting_is_exact(void)
 
     CU_ASSERT_FATAL(fixture_open(&f, 16));
     state.f = &f;
-    state.done = 0;
+    atomic_init(&state.done, 0);
     pthread_create(&flusher, NULL, flush_while_counting, &state);
     for (i = 0; i < COUNTING_THREADS; i++) {
         pthread_create(&counters[i], NULL, count_many, &f);
@@ -226,7 +227,7 @@ static void test_concurrent_counting_is_exact(void)
     for (i = 0; i < COUNTING_THREADS; i++) {
         pthread_join(counters[i], NULL);
     }
-    state.done = 1;
+    atomic_store(&state.done, 1);
     pthread_join(flusher, NULL);
     CU_ASSERT_EQUAL(ml_clicks_flush(f.clicks, f.store, 1700000002, &flushed),
                     APR_SUCCESS);
