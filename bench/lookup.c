@@ -1,0 +1,146 @@
+/*
+ * bench/lookup.c - what the shared-memory table costs: load time, bytes per
+ * link, and instructions per lookup.  Used by bench/run.sh.
+ *
+ *   bench-lookup load DB
+ *       Loads DB into a new table five times, as the module does at
+ *       startup and at each graceful restart, and prints the median load
+ *       time and the table's bytes per link against the raw slug+URL bytes.
+ *
+ *   valgrind --tool=callgrind --instr-atstart=no \
+ *            --toggle-collect=ml_cache_lookup bench-lookup lookup DB COUNT
+ *       Loads DB once, picks COUNT of its slugs at random (a fixed seed, so
+ *       every run asks for the same slugs) and looks each up.
+ *       Instrumentation is switched on only around that loop (loading a
+ *       million links instrumented would take minutes), and
+ *       --toggle-collect counts only what runs inside ml_cache_lookup,
+ *       callees included: callgrind's total / COUNT is the instructions of
+ *       one lookup.  Exits 1 if a slug was not found.
+ *
+ * DB holds the slugs bench/run.sh makes: s0000001 to sNNNNNNN.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <apr_general.h>
+#include <apr_time.h>
+#include <valgrind/callgrind.h>
+#include "../cache/ml_load.h"
+#include "../links/ml_store.h"
+
+#define LOAD_ROUNDS 5
+
+static void skip_none(void *ctx, const char *slug, apr_int64_t id,
+                      const char *problem)
+{
+    (void)ctx;
+    fprintf(stderr, "bench-lookup: skipped row %s (%" APR_INT64_T_FMT "): %s\n",
+            slug, id, problem);
+}
+
+static ml_cache *load(const char *path, apr_pool_t *pool, apr_uint32_t *links)
+{
+    ml_cache *cache = NULL;
+    ml_load_counts counts;
+    const char *error;
+
+    if (ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT, NULL, NULL, pool,
+                skip_none, NULL, &counts, &error) != APR_SUCCESS) {
+        fprintf(stderr, "bench-lookup: %s\n", error);
+        exit(1);
+    }
+    if (counts.loaded == 0 || counts.skipped != 0) {
+        fprintf(stderr, "bench-lookup: %s: %u links loaded, %u skipped\n",
+                path, counts.loaded, counts.skipped);
+        exit(1);
+    }
+    *links = counts.loaded;
+    return cache;
+}
+
+static int compare_times(const void *a, const void *b)
+{
+    apr_interval_time_t x = *(const apr_interval_time_t *)a;
+    apr_interval_time_t y = *(const apr_interval_time_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Prints: links N load_ms_median T table_bytes B raw_bytes R */
+static int measure_load(const char *path, apr_pool_t *pool)
+{
+    apr_interval_time_t times[LOAD_ROUNDS];
+    ml_cache_usage usage;
+    ml_store *store;
+    apr_uint32_t links = 0, stored;
+    apr_uint64_t text_bytes;
+    int round;
+
+    for (round = 0; round < LOAD_ROUNDS; round++) {
+        apr_pool_t *generation;
+        apr_time_t start = apr_time_now();
+
+        apr_pool_create(&generation, pool);
+        ml_cache_usage_get(load(path, generation, &links), &usage);
+        times[round] = apr_time_now() - start;
+        apr_pool_destroy(generation);
+    }
+    if (ml_store_open(&store, path, ML_STORE_READ, pool) != APR_SUCCESS
+        || ml_store_summary(store, &stored, &text_bytes) != APR_SUCCESS) {
+        fprintf(stderr, "bench-lookup: %s\n", ml_store_error(store));
+        return 1;
+    }
+    qsort(times, LOAD_ROUNDS, sizeof(times[0]), compare_times);
+    printf("links %u load_ms_median %.2f table_bytes %zu raw_bytes %"
+           APR_UINT64_T_FMT "\n", links, times[LOAD_ROUNDS / 2] / 1000.0,
+           usage.segment_bytes, text_bytes);
+    return 0;
+}
+
+static int measure_lookups(const char *path, long count, apr_pool_t *pool)
+{
+    apr_uint32_t links;
+    ml_cache *cache = load(path, pool, &links);
+    ml_cache_entry entry;
+    char (*slugs)[16];
+    long found = 0, i;
+
+    /* The slugs first, so the loop below does nothing but look up. */
+    slugs = malloc((size_t)count * sizeof(*slugs));
+    if (slugs == NULL) {
+        return 1;
+    }
+    srandom(42);
+    for (i = 0; i < count; i++) {
+        snprintf(slugs[i], sizeof(slugs[i]), "s%07ld",
+                 1 + random() % (long)links);
+    }
+
+    CALLGRIND_START_INSTRUMENTATION;
+    for (i = 0; i < count; i++) {
+        found += ml_cache_lookup(cache, slugs[i], strlen(slugs[i]), &entry);
+    }
+    CALLGRIND_STOP_INSTRUMENTATION;
+
+    printf("links %u lookups %ld found %ld\n", links, count, found);
+    free(slugs);
+    return found == count ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    apr_pool_t *pool;
+    int status;
+
+    if (!(argc == 3 && strcmp(argv[1], "load") == 0)
+        && !(argc == 4 && strcmp(argv[1], "lookup") == 0 && atol(argv[3]) > 0)) {
+        fprintf(stderr, "usage: %s load DB | lookup DB COUNT\n", argv[0]);
+        return 2;
+    }
+    apr_app_initialize(&argc, (const char *const **)&argv, NULL);
+    apr_pool_create(&pool, NULL);
+    status = argc == 3 ? measure_load(argv[2], pool)
+                       : measure_lookups(argv[2], atol(argv[3]), pool);
+    apr_pool_destroy(pool);
+    apr_terminate();
+    return status;
+}
