@@ -23,9 +23,11 @@ static uint64_t load_le64(const unsigned char *p)
          | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
 }
 
-uint64_t ml_siphash(const unsigned char key[ML_SIPHASH_KEY_BYTES],
-                    const void *data, size_t len,
-                    int compression_rounds, int finalization_rounds)
+/* The body of every variant: inlined into each with its round counts as
+ * constants, so the loops unroll (the lookup path uses 1-3). */
+static inline uint64_t siphash(const unsigned char key[ML_SIPHASH_KEY_BYTES],
+                               const void *data, size_t len,
+                               int compression_rounds, int finalization_rounds)
 {
     const unsigned char *in = data;
     const unsigned char *end = in + (len & ~(size_t)7);
@@ -60,4 +62,17 @@ uint64_t ml_siphash(const unsigned char key[ML_SIPHASH_KEY_BYTES],
         SIPROUND(v0, v1, v2, v3);
     }
     return v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint64_t ml_siphash(const unsigned char key[ML_SIPHASH_KEY_BYTES],
+                    const void *data, size_t len,
+                    int compression_rounds, int finalization_rounds)
+{
+    return siphash(key, data, len, compression_rounds, finalization_rounds);
+}
+
+uint64_t ml_siphash13(const unsigned char key[ML_SIPHASH_KEY_BYTES],
+                      const void *data, size_t len)
+{
+    return siphash(key, data, len, 1, 3);
 }

@@ -20,6 +20,7 @@ uint64_t ml_siphash(const unsigned char key[ML_SIPHASH_KEY_BYTES],
                     const void *data, size_t len,
                     int compression_rounds, int finalization_rounds);
 
-#define ml_siphash13(key, data, len) ml_siphash((key), (data), (len), 1, 3)
+uint64_t ml_siphash13(const unsigned char key[ML_SIPHASH_KEY_BYTES],
+                      const void *data, size_t len);
 
 #endif /* ML_SIPHASH_H */
