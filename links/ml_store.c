@@ -16,7 +16,9 @@
  *   every row is validated again when it is read (ml_link_problem).
  */
 #include <stdarg.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <sqlite3.h>
 #include <apr_file_info.h>
 #include <apr_strings.h>
@@ -237,6 +239,14 @@ apr_status_t ml_store_open(ml_store **result, const char *path,
     else if (info.filetype != APR_REG) {
         set_error(store, "%s: not a regular file", path);
         return APR_EINVAL;
+    }
+    /* Asked of the file itself: SQLite may reuse a descriptor another
+     * connection of this process has open, and would then not notice that
+     * the file can no longer be read or written. */
+    else if (access(path, mode == ML_STORE_READ ? R_OK : R_OK | W_OK) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        set_error(store, "%s: %s", path, strerror(errno));
+        return rv;
     }
     /* NOMUTEX: a store is used by one thread at a time; each thread or
      * process that needs one opens its own. */

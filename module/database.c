@@ -30,6 +30,7 @@
 #include "apr_hash.h"
 #include "apr_signal.h"
 #include "apr_strings.h"
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -105,6 +106,11 @@ static apr_status_t open_current_file(ml_database *database, const char **error,
     apr_status_t rv;
 
     rv = apr_stat(&info, database->path, APR_FINFO_IDENT, scratch);
+    /* The connection kept open would go on reading a file made unreadable;
+     * asking each time says so now rather than at the next restart. */
+    if (rv == APR_SUCCESS && access(database->path, R_OK) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+    }
     if (rv != APR_SUCCESS) {
         char reason[120];
         disconnect(database);

@@ -35,7 +35,11 @@ void add_access_suites(void);
 /* test_clicks.c: clicks-event, clicks-worker, clicks-prefork. */
 void add_clicks_suites(void);
 
+/* test_hostile.c: hostile-event, hostile-worker, hostile-prefork. */
+void add_hostile_suites(void);
 
+/* test_drills.c: drills-event, drills-worker, drills-prefork. */
+void add_drill_suites(void);
 
 /* test_browser.c: "browser", the form in Debian's chromium. */
 void add_browser_suites(void);

@@ -769,6 +769,8 @@ int main(void)
     add_clicks_suites();
     add_access_suites();
     add_browser_suites();
+    add_hostile_suites();
+    add_drill_suites();
     select_suites(getenv("MINILINK_SUITES"));
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

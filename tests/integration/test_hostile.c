@@ -1,0 +1,869 @@
+/*
+ * test_hostile.c - hostile requests: nothing injected, nothing crashes.
+ *
+ * Suites "hostile-event", "hostile-worker" and "hostile-prefork" each start
+ * a server whose /l location redirects and creates links (MinilinkCreate
+ * On, no rate limit), with a few good links and rows put in with raw SQL
+ * whose URLs are javascript:, data:, file:, vbscript: or hold a CRLF: the
+ * module must skip those at load (ML00003) and answer 404 for them.
+ *
+ * Then a TABLE of requests (hostile_requests below), each with what it
+ * tries, the statuses allowed (the module's, or Apache's own parser's where
+ * it steps in first), and for a redirect the exact Location.  Every answer
+ * is checked the same way (check_answer):
+ *   - the status is one of those allowed;
+ *   - no response header line is one the request tried to inject
+ *     ("Set-Cookie: injected...", "X-Injected: ..."), and no header line
+ *     holds a control character (a raw CR, LF or NUL inside a value);
+ *   - no Location unless the status is 3xx (or the 201 of a creation, whose
+ *     Location must then be the new short URL), and at most one;
+ *   - a 3xx's Location is exactly the stored http(s) URL (plus the query);
+ *   - a 405 has an Allow header naming GET, and a JSON creation request
+ *     refused with 400 or 413 gets a JSON {"error": ...}.
+ * Requests go through libcurl (CURLOPT_PATH_AS_IS: paths are sent as
+ * written) or, for bytes curl will not send (raw CR, LF, NUL, 0xff, made-up
+ * methods, a Host with a CRLF), over a plain socket.
+ *
+ * Templates in the table: {X*N} is N copies of the character X, {NUL} a NUL
+ * byte, {PORT} the server's port, {TOKEN} a valid CSRF token (GET /l/ gives
+ * it, with its cookie).
+ *
+ * MINILINK_HOSTILE_VERBOSE=1 prints every request's status and Location.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+
+#include "harness.h"
+#include "ml_test.h"
+
+/* ------------------------------------------------------------------ */
+/* the server                                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The vhost's <Location /> makes the paths httpd normalises out of /l
+ * (/l/.. is /) land on the module too (404: no creation there) rather than
+ * on <Directory /> Require all denied.
+ */
+static const char *const hostile_config =
+    "MinilinkRefreshInterval 1\n"
+    "MinilinkDatabase links.db\n"
+    "<VirtualHost 127.0.0.1:@PORT@>\n"
+    "    ServerName hostile.test\n"
+    "    <Location />\n"
+    "        SetHandler minilink\n"
+    "    </Location>\n"
+    "    <Location /l>\n"
+    "        SetHandler minilink\n"
+    "        MinilinkCreate On\n"
+    "        MinilinkCreateRateLimit off\n"
+    "    </Location>\n"
+    "</VirtualHost>\n";
+
+static const link_spec hostile_links[] = {
+    { "abc", "https://example.com/abc", 0, 0, 0 },
+    { "q", "https://example.com/search?lang=en#top", 0, 0, 0 },
+    { "perm", "https://example.com/permanent", 301, 0, 0 },
+    { "enc", "https://example.com/a%0d%0ab?c=%00", 0, 0, 0 },
+};
+
+/* Rows the schema accepts but the link rules refuse. */
+#define BAD_ROW(slug, url) " ('" slug "', " url ")"
+static const char *const hostile_bad_rows_sql =
+    "INSERT INTO links (slug, url) VALUES"
+    BAD_ROW("js", "'javascript:alert(1)'") ","
+    BAD_ROW("jsup", "'JavaScript://example.com/%0aalert(1)'") ","
+    BAD_ROW("data", "'data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=='") ","
+    BAD_ROW("file", "'file:///etc/passwd'") ","
+    BAD_ROW("vbs", "'vbscript:msgbox(1)'") ","
+    BAD_ROW("crlf", "'https://example.com/x' || char(13) || char(10) || "
+                    "'Set-Cookie: injected=1'") ","
+    BAD_ROW("lf", "'https://example.com/y' || char(10) || 'X-Injected: 1'") ";";
+
+static const char *const bad_slugs[] = { "js", "jsup", "data", "file", "vbs", "crlf", "lf" };
+
+/* ------------------------------------------------------------------ */
+/* templates                                                          */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    char *data;
+    size_t len;
+} bytes;
+
+static void bytes_add(bytes *b, const void *p, size_t n)
+{
+    char *grown = realloc(b->data, b->len + n + 1);
+
+    if (grown == NULL) {
+        abort();
+    }
+    b->data = grown;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+/* The CSRF token for {TOKEN}, fetched once per suite. */
+static char *g_token;
+
+/* Expands a template (see the top of the file); NULL stays NULL. */
+static bytes expand(const char *t)
+{
+    bytes b = { NULL, 0 };
+
+    if (t == NULL) {
+        return b;
+    }
+    bytes_add(&b, "", 0);
+    while (*t) {
+        const char *close;
+        char c;
+        long n;
+
+        if (*t != '{' || (close = strchr(t, '}')) == NULL) {
+            bytes_add(&b, t++, 1);
+            continue;
+        }
+        if (strncmp(t, "{NUL}", 5) == 0) {
+            bytes_add(&b, "\0", 1);
+        }
+        else if (strncmp(t, "{PORT}", 6) == 0) {
+            char port[16];
+            snprintf(port, sizeof port, "%d", g_srv->port);
+            bytes_add(&b, port, strlen(port));
+        }
+        else if (strncmp(t, "{TOKEN}", 7) == 0) {
+            const char *token = g_token ? g_token : "no-token";
+            bytes_add(&b, token, strlen(token));
+        }
+        else if (close - t >= 4 && t[2] == '*' && (n = strtol(t + 3, NULL, 10)) > 0) {
+            char *run = malloc((size_t)n);
+            if (run == NULL) {
+                abort();
+            }
+            c = t[1];
+            memset(run, c, (size_t)n);
+            bytes_add(&b, run, (size_t)n);
+            free(run);
+        }
+        else {
+            bytes_add(&b, t++, 1);   /* not ours: a plain '{' */
+            continue;
+        }
+        t = close + 1;
+    }
+    return b;
+}
+
+/* ------------------------------------------------------------------ */
+/* a raw HTTP exchange over a socket                                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Sends len bytes to 127.0.0.1:port and reads until the server closes (the
+ * requests say "Connection: close") or 15 s pass.  Fills *resp like the
+ * harness does (status 0 when the answer has no status line, as an
+ * HTTP/0.9 answer has none); curl_code is -1 when nothing could be read.
+ */
+static void raw_exchange(int port, const char *data, size_t len, http_response *resp)
+{
+    struct sockaddr_in addr;
+    bytes in = { NULL, 0 };
+    long deadline = now_ms() + 15000;
+    size_t sent = 0;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), send_failed = 0;
+    const char *end;
+
+    memset(resp, 0, sizeof *resp);
+    bytes_add(&in, "", 0);
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons((unsigned short)port);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        snprintf(resp->error, sizeof resp->error, "connect: %s", strerror(errno));
+        resp->curl_code = -1;
+        goto done;
+    }
+    while (sent < len) {
+        ssize_t n = send(fd, data + sent, len - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            send_failed = errno;   /* the server may have answered and closed */
+            break;
+        }
+        sent += (size_t)n;
+    }
+    for (;;) {
+        struct pollfd p = { fd, POLLIN, 0 };
+        char chunk[8192];
+        long left = deadline - now_ms();
+        ssize_t n;
+
+        if (left <= 0) {
+            snprintf(resp->error, sizeof resp->error, "no end of answer within 15 s");
+            break;
+        }
+        if (poll(&p, 1, (int)left) <= 0) {
+            continue;
+        }
+        n = recv(fd, chunk, sizeof chunk, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;   /* closed (or reset after the answer) */
+        }
+        bytes_add(&in, chunk, (size_t)n);
+    }
+    if (in.len == 0) {
+        snprintf(resp->error, sizeof resp->error, "no answer%s%s",
+                 send_failed ? "; send: " : "", send_failed ? strerror(send_failed) : "");
+        resp->curl_code = -1;
+    }
+done:
+    if (fd >= 0) {
+        close(fd);
+    }
+    /* Split the head from the body: "HTTP/1.x NNN ...\r\n...\r\n\r\n". */
+    if (in.len >= 12 && strncmp(in.data, "HTTP/", 5) == 0
+        && (end = strstr(in.data, "\r\n\r\n")) != NULL) {
+        size_t head = (size_t)(end - in.data) + 4;
+        const char *space = strchr(in.data, ' ');
+
+        resp->status = space ? strtol(space + 1, NULL, 10) : 0;
+        resp->headers = strndup(in.data, head);
+        resp->body = malloc(in.len - head + 1);
+        memcpy(resp->body, in.data + head, in.len - head);
+        resp->body[in.len - head] = '\0';
+        resp->body_len = in.len - head;
+    }
+    else {
+        resp->headers = strdup("");
+        resp->body = malloc(in.len + 1);
+        memcpy(resp->body, in.data, in.len);
+        resp->body[in.len] = '\0';
+        resp->body_len = in.len;
+    }
+    free(in.data);
+    resp->location = http_header(resp, "Location");
+    resp->allow = http_header(resp, "Allow");
+}
+
+/* ------------------------------------------------------------------ */
+/* the table                                                          */
+/* ------------------------------------------------------------------ */
+
+#define MAX_ALLOWED 4
+/* In status[]: an answer with no status line, as HTTP/0.9 answers are. */
+#define HTTP09 9
+
+typedef struct {
+    const char *what;
+    const char *method;          /* through curl; NULL: raw (below) */
+    const char *target;          /* curl: the path; raw: the whole request */
+    const char *headers[4];      /* curl: extra header lines (templates) */
+    int filler_headers;          /* curl: this many "X-Filler-N: N" more */
+    const char *body;            /* curl: the body (template), or NULL */
+    long status[MAX_ALLOWED];    /* the statuses allowed, 0-terminated */
+    const char *location;        /* a 3xx's (or 201's) exact Location */
+} hostile_request;
+
+#define JSON "Content-Type: application/json"
+#define FORM "Content-Type: application/x-www-form-urlencoded"
+#define CSRF_COOKIE "Cookie: minilink_csrf={TOKEN}"
+#define RAW(request) NULL, request "Connection: close\r\n\r\n"
+#define H11 " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+
+static const hostile_request hostile_requests[] = {
+    /* --- a baseline, and the stored rows the rules refuse --------------- */
+    { "a stored link", "GET", "/l/abc", {0}, 0, NULL, {302}, "https://example.com/abc" },
+    { "javascript: row", "GET", "/l/js", {0}, 0, NULL, {404}, NULL },
+    { "JavaScript:// row", "GET", "/l/jsup", {0}, 0, NULL, {404}, NULL },
+    { "data: row", "GET", "/l/data", {0}, 0, NULL, {404}, NULL },
+    { "file: row", "GET", "/l/file", {0}, 0, NULL, {404}, NULL },
+    { "vbscript: row", "GET", "/l/vbs", {0}, 0, NULL, {404}, NULL },
+    { "CRLF row", "GET", "/l/crlf", {0}, 0, NULL, {404}, NULL },
+    { "LF row", "GET", "/l/lf", {0}, 0, NULL, {404}, NULL },
+    { "CRLF row, HEAD", "HEAD", "/l/crlf", {0}, 0, NULL, {404}, NULL },
+    { "stored URL with encoded CRLF and NUL", "GET", "/l/enc", {0}, 0, NULL, {302},
+      "https://example.com/a%0d%0ab?c=%00" },
+
+    /* --- CRLF and NUL in slugs -------------------------------------------- */
+    { "%0d%0a Set-Cookie in slug", "GET", "/l/abc%0d%0aSet-Cookie:%20injected=1",
+      {0}, 0, NULL, {404, 400}, NULL },
+    { "%0d%0a X-Injected in slug", "GET", "/l/abc%0D%0AX-Injected:%201", {0}, 0, NULL,
+      {404, 400}, NULL },
+    { "slug that is only %0d%0a", "GET", "/l/%0d%0a", {0}, 0, NULL, {404, 400}, NULL },
+    { "%0a then a body", "GET", "/l/abc%0a%0a<html>injected", {0}, 0, NULL,
+      {404, 400}, NULL },
+    { "%00 after a slug", "GET", "/l/abc%00", {0}, 0, NULL, {404, 400}, NULL },
+    { "%00 then more", "GET", "/l/abc%00def", {0}, 0, NULL, {404, 400}, NULL },
+    { "slug %00", "GET", "/l/%00", {0}, 0, NULL, {404, 400}, NULL },
+    { "raw CRLF in the path (splits the request line)",
+      RAW("GET /l/abc\r\nSet-Cookie: injected=1" H11), {0}, 0, NULL, {400, HTTP09}, NULL },
+    { "raw bare CR in the path", RAW("GET /l/ab\rSet-Cookie: injected=1" H11), {0}, 0,
+      NULL, {400}, NULL },
+    { "raw bare LF in the path", RAW("GET /l/ab\nX-Injected: 1" H11), {0}, 0, NULL,
+      {400, HTTP09}, NULL },
+    { "raw NUL in the path", RAW("GET /l/abc{NUL}def" H11), {0}, 0, NULL, {400}, NULL },
+    { "raw NUL as the slug", RAW("GET /l/{NUL}" H11), {0}, 0, NULL, {400}, NULL },
+
+    /* --- dot segments, encoded slashes --------------------------------- */
+    { "..", "GET", "/l/..", {0}, 0, NULL, {404, 400}, NULL },
+    { "%2e%2e", "GET", "/l/%2e%2e", {0}, 0, NULL, {404, 400}, NULL },
+    { ".%2e/ back into /l", "GET", "/l/.%2e/l/abc", {0}, 0, NULL, {302, 400},
+      "https://example.com/abc" },
+    { "../../etc/passwd", "GET", "/l/../../etc/passwd", {0}, 0, NULL, {404, 400}, NULL },
+    { "%2e%2e%2f..%2fetc%2fpasswd", "GET", "/l/%2e%2e%2f..%2fetc%2fpasswd", {0}, 0,
+      NULL, {404, 400}, NULL },
+    { "%2f inside the slug", "GET", "/l/ab%2fc", {0}, 0, NULL, {404, 400}, NULL },
+    { "%2F before the slug", "GET", "/l/%2Fabc", {0}, 0, NULL, {404, 400}, NULL },
+    { "%5c (backslash)", "GET", "/l/..%5c..%5cabc", {0}, 0, NULL, {404, 400}, NULL },
+    /* The handler shows the form for any path whose last segment is empty. */
+    { "abc/ (empty last segment)", "GET", "/l/abc/", {0}, 0, NULL, {404, 200}, NULL },
+    { "//abc", "GET", "/l//abc", {0}, 0, NULL, {302, 404},
+      "https://example.com/abc" },
+
+    /* --- overlong slugs ------------------------------------------------ */
+    { "65-character slug", "GET", "/l/{a*65}", {0}, 0, NULL, {404}, NULL },
+    { "1000-character slug", "GET", "/l/{b*1000}", {0}, 0, NULL, {404}, NULL },
+    { "8000-character slug", "GET", "/l/{c*8000}", {0}, 0, NULL, {404, 414}, NULL },
+    { "9000-character slug (over LimitRequestLine)", "GET", "/l/{d*9000}", {0}, 0,
+      NULL, {414, 400}, NULL },
+    { "1000-character preview", "GET", "/l/{e*1000}+", {0}, 0, NULL, {404}, NULL },
+
+    /* --- not UTF-8, not ASCII ------------------------------------------- */
+    { "%ff%fe", "GET", "/l/%ff%fe", {0}, 0, NULL, {404, 400}, NULL },
+    { "abc%ff", "GET", "/l/abc%ff", {0}, 0, NULL, {404, 400}, NULL },
+    { "overlong UTF-8 for '/' (%c0%af)", "GET", "/l/%c0%afabc", {0}, 0, NULL,
+      {404, 400}, NULL },
+    { "raw 0xff 0xfe", RAW("GET /l/\xff\xfe" H11), {0}, 0, NULL, {404, 400}, NULL },
+    { "raw 0xff after a slug", RAW("GET /l/abc\xff" H11), {0}, 0, NULL, {404, 400},
+      NULL },
+
+    /* --- '+' (the preview suffix) --------------------------------------- */
+    { "slug '+'", "GET", "/l/+", {0}, 0, NULL, {404}, NULL },
+    { "slug '++'", "GET", "/l/++", {0}, 0, NULL, {404}, NULL },
+    { "slug '%2b'", "GET", "/l/%2b", {0}, 0, NULL, {404}, NULL },
+    { "slug '+abc'", "GET", "/l/+abc", {0}, 0, NULL, {404}, NULL },
+    { "slug 'abc++'", "GET", "/l/abc++", {0}, 0, NULL, {404}, NULL },
+    { "preview of a refused row", "GET", "/l/crlf+", {0}, 0, NULL, {404}, NULL },
+    { "preview of javascript: row", "GET", "/l/js+", {0}, 0, NULL, {404}, NULL },
+    { "POST to a preview", "POST", "/l/abc+", {0}, 0, NULL, {405}, NULL },
+
+    /* --- query strings ---------------------------------------------------- */
+    { "encoded CRLF Set-Cookie in the query", "GET",
+      "/l/abc?x=%0d%0aSet-Cookie:%20injected=1", {0}, 0, NULL, {302},
+      "https://example.com/abc?x=%0d%0aSet-Cookie:%20injected=1" },
+    { "encoded CRLF in a query merged with the URL's", "GET",
+      "/l/q?%0D%0AX-Injected:%201", {0}, 0, NULL, {302},
+      "https://example.com/search?lang=en&%0D%0AX-Injected:%201#top" },
+    { "encoded NUL in the query", "GET", "/l/perm?a=%00", {0}, 0, NULL, {301},
+      "https://example.com/permanent?a=%00" },
+    { "raw CR in the query", RAW("GET /l/abc?x=\rSet-Cookie: injected=1" H11), {0},
+      0, NULL, {400}, NULL },
+    { "raw 0xff in the query", RAW("GET /l/abc?x=\xff" H11), {0}, 0, NULL, {400},
+      NULL },
+    { "raw tab in the query", RAW("GET /l/abc?x=\tX-Injected:1" H11), {0}, 0, NULL,
+      {400}, NULL },
+    { "HTTP/0.9 request (no headers to inject into)", RAW("GET /l/abc\r\n"), {0}, 0,
+      NULL, {HTTP09, 400}, NULL },
+
+    /* --- every method on a slug --------------------------------------- */
+    { "HEAD", "HEAD", "/l/abc", {0}, 0, NULL, {302}, "https://example.com/abc" },
+    { "POST", "POST", "/l/abc", {JSON}, 0, "{\"url\": \"https://example.com/\"}",
+      {405}, NULL },
+    { "PUT", "PUT", "/l/abc", {0}, 0, "https://evil.example/", {405}, NULL },
+    { "DELETE", "DELETE", "/l/abc", {0}, 0, NULL, {405}, NULL },
+    { "OPTIONS", "OPTIONS", "/l/abc", {0}, 0, NULL, {405}, NULL },
+    { "PATCH", "PATCH", "/l/abc", {JSON}, 0, "{\"url\": \"https://evil.example/\"}",
+      {405}, NULL },
+    { "TRACE", "TRACE", "/l/abc", {"X-Injected: 1"}, 0, NULL, {405}, NULL },
+    { "CONNECT", RAW("CONNECT /l/abc" H11), {0}, 0, NULL, {405, 400}, NULL },
+    { "CONNECT host:port", RAW("CONNECT example.com:443" H11), {0}, 0, NULL,
+      {405, 400, 404}, NULL },
+    { "made-up method", RAW("FROB /l/abc" H11), {0}, 0, NULL, {405}, NULL },
+    { "lower-case get", RAW("get /l/abc" H11), {0}, 0, NULL, {405}, NULL },
+    { "method with a CR", RAW("GE\rT /l/abc" H11), {0}, 0, NULL, {400, 501}, NULL },
+    { "HEAD of a 404", "HEAD", "/l/nosuch%0d%0a", {0}, 0, NULL, {404, 400}, NULL },
+
+    /* --- absurd headers ---------------------------------------------------- */
+    { "7000-byte header value", "GET", "/l/abc", {"X-Big: {v*7000}"}, 0, NULL, {302},
+      "https://example.com/abc" },
+    { "9000-byte header value (over LimitRequestFieldSize)", "GET", "/l/abc",
+      {"X-Big: {w*9000}"}, 0, NULL, {400}, NULL },
+    { "90 headers", "GET", "/l/abc", {0}, 90, NULL, {302}, "https://example.com/abc" },
+    { "100 headers (with curl's, over LimitRequestFields)", "GET", "/l/abc", {0}, 100,
+      NULL, {400, 302}, "https://example.com/abc" },
+    { "Host with a CRLF and a Set-Cookie after it",
+      RAW("GET /l/abc HTTP/1.1\r\nHost: evil.example\r\nSet-Cookie: injected=1\r\n"),
+      {0}, 0, NULL, {302}, "https://example.com/abc" },
+    { "Host with a bare CR", RAW("GET /l/abc HTTP/1.1\r\nHost: a\rSet-Cookie: "
+                                 "injected=1\r\n"), {0}, 0, NULL, {400}, NULL },
+    { "Host with an encoded CRLF", "GET", "/l/abc",
+      {"Host: a%0d%0aSet-Cookie:injected=1"}, 0, NULL, {400, 302},
+      "https://example.com/abc" },
+    { "two Host headers", RAW("GET /l/abc HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n"),
+      {0}, 0, NULL, {400}, NULL },
+    { "obs-fold header continuing with a Set-Cookie",
+      RAW("GET /l/abc HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a\r\n Set-Cookie: injected=1\r\n"),
+      {0}, 0, NULL, {400, 302}, "https://example.com/abc" },
+    { "header without a colon", RAW("GET /l/abc HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                     "Set-Cookie injected\r\n"), {0}, 0, NULL, {400},
+      NULL },
+    { "NUL in a header value", RAW("GET /l/abc HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                   "X-A: a{NUL}Set-Cookie: injected=1\r\n"), {0}, 0,
+      NULL, {400}, NULL },
+
+    /* --- creation: schemes that must never be stored ------------------- */
+    { "JSON javascript:", "POST", "/l/", {JSON}, 0,
+      "{\"url\": \"javascript:alert(document.cookie)\"}", {400}, NULL },
+    { "JSON JaVaScRiPt: with a tab", "POST", "/l/", {JSON}, 0,
+      "{\"url\": \"JaVa\\tScRiPt:alert(1)\"}", {400}, NULL },
+    { "JSON leading space javascript:", "POST", "/l/", {JSON}, 0,
+      "{\"url\": \" javascript:alert(1)\"}", {400}, NULL },
+    { "JSON data:", "POST", "/l/", {JSON}, 0,
+      "{\"url\": \"data:text/html,<script>alert(1)</script>\"}", {400}, NULL },
+    { "JSON file:", "POST", "/l/", {JSON}, 0, "{\"url\": \"file:///etc/passwd\"}",
+      {400}, NULL },
+    { "JSON vbscript:", "POST", "/l/", {JSON}, 0, "{\"url\": \"vbscript:msgbox(1)\"}",
+      {400}, NULL },
+    { "JSON https:javascript (no //)", "POST", "/l/", {JSON}, 0,
+      "{\"url\": \"https:javascript:alert(1)\"}", {400}, NULL },
+    { "JSON URL with a JSON-escaped CRLF", "POST", "/l/", {JSON}, 0,
+      "{\"url\": \"https://example.com/\\r\\nSet-Cookie: injected=1\"}", {400}, NULL },
+    { "JSON URL with \\u0000", "POST", "/l/", {JSON}, 0,
+      "{\"url\": \"https://example.com/\\u0000x\"}", {400}, NULL },
+    { "JSON URL with a user:password@", "POST", "/l/", {JSON}, 0,
+      "{\"url\": \"https://example.com@evil.example/\"}", {400}, NULL },
+    { "JSON slug with a CRLF", "POST", "/l/", {JSON}, 0,
+      "{\"url\": \"https://example.com/ok\", \"slug\": \"a\\r\\nSet-Cookie: injected=1\"}",
+      {400}, NULL },
+    { "JSON slug ../abc", "POST", "/l/", {JSON}, 0,
+      "{\"url\": \"https://example.com/ok\", \"slug\": \"../abc\"}", {400}, NULL },
+    { "JSON slug of 65 characters", "POST", "/l/", {JSON}, 0,
+      "{\"url\": \"https://example.com/ok\", \"slug\": \"{s*65}\"}", {400}, NULL },
+    { "JSON slug that is a number", "POST", "/l/", {JSON}, 0,
+      "{\"url\": \"https://example.com/ok\", \"slug\": 12}", {400}, NULL },
+    { "JSON that is not UTF-8", "POST", "/l/", {JSON}, 0,
+      "{\"url\": \"https://example.com/\xff\xfe\"}", {400}, NULL },
+    { "JSON URL with an escaped non-ASCII character", "POST", "/l/", {JSON}, 0,
+      "{\"url\": \"https://example.com/\\u00ff\"}", {400}, NULL },
+    { "JSON nested 10000 deep", "POST", "/l/", {JSON}, 0, "{[*10000}", {400, 413},
+      NULL },
+    { "JSON array", "POST", "/l/", {JSON}, 0, "[\"https://example.com/\"]", {400},
+      NULL },
+    { "empty JSON body", "POST", "/l/", {JSON}, 0, "", {400}, NULL },
+
+    /* --- creation: overlong --------------------------------------------- */
+    { "JSON URL of 2049 bytes", "POST", "/l/", {JSON}, 0,
+      "{\"url\": \"https://example.com/{a*2029}\"}", {400}, NULL },
+    { "JSON URL of 5000 bytes", "POST", "/l/", {JSON}, 0,
+      "{\"url\": \"https://example.com/{b*4980}\"}", {400}, NULL },
+    { "JSON body of 100000 bytes", "POST", "/l/", {JSON}, 0,
+      "{\"url\": \"https://example.com/{c*99969}\"}", {413, 400}, NULL },
+    { "JSON body of 16385 bytes (over 16 KiB)", "POST", "/l/", {JSON}, 0,
+      "{\"url\": \"https://example.com/{d*16354}\"}", {413, 400}, NULL },
+    { "form body over 16 KiB", "POST", "/l/", {FORM, CSRF_COOKIE}, 0,
+      "csrf={TOKEN}&url=https%3A%2F%2Fexample.com%2F{e*17000}", {413, 400}, NULL },
+
+    /* --- creation: forms ------------------------------------------------- */
+    { "form javascript:", "POST", "/l/", {FORM, CSRF_COOKIE}, 0,
+      "csrf={TOKEN}&url=javascript%3Aalert(1)", {400}, NULL },
+    { "form data:", "POST", "/l/", {FORM, CSRF_COOKIE}, 0,
+      "csrf={TOKEN}&url=data%3Atext%2Fhtml%2C%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+      {400}, NULL },
+    { "form file:", "POST", "/l/", {FORM, CSRF_COOKIE}, 0,
+      "csrf={TOKEN}&url=file%3A%2F%2F%2Fetc%2Fpasswd", {400}, NULL },
+    { "form vbscript:", "POST", "/l/", {FORM, CSRF_COOKIE}, 0,
+      "csrf={TOKEN}&url=vbscript%3Amsgbox(1)", {400}, NULL },
+    { "form URL with a decoded CRLF", "POST", "/l/", {FORM, CSRF_COOKIE}, 0,
+      "csrf={TOKEN}&url=https%3A%2F%2Fexample.com%2F%0D%0ASet-Cookie%3A%20injected%3D1",
+      {400}, NULL },
+    { "form URL with a NUL", "POST", "/l/", {FORM, CSRF_COOKIE}, 0,
+      "csrf={TOKEN}&url=https%3A%2F%2Fexample.com%2F%00x", {400}, NULL },
+    { "form slug with a CRLF", "POST", "/l/", {FORM, CSRF_COOKIE}, 0,
+      "csrf={TOKEN}&url=https%3A%2F%2Fexample.com%2Fok&slug=a%0d%0aSet-Cookie:injected",
+      {400}, NULL },
+    { "form javascript: without a token", "POST", "/l/", {FORM}, 0,
+      "url=javascript%3Aalert(1)", {403}, NULL },
+    { "form with a CRLF in the cookie", "POST", "/l/",
+      {FORM, "Cookie: minilink_csrf={TOKEN}%0d%0aSet-Cookie: injected=1"}, 0,
+      "csrf={TOKEN}&url=https%3A%2F%2Fexample.com%2Fcookie", {403}, NULL },
+    { "text/plain javascript:", "POST", "/l/", {"Content-Type: text/plain"}, 0,
+      "javascript:alert(1)", {415}, NULL },
+    { "POST to a slug-less path outside /l", "POST", "/", {JSON}, 0,
+      "{\"url\": \"https://example.com/\"}", {404}, NULL },
+
+    /* --- creation that succeeds: an encoded CRLF is just text ---------- */
+    { "JSON URL with an encoded CRLF (valid: stored as is)", "POST", "/l/", {JSON}, 0,
+      "{\"url\": \"https://example.com/%0d%0aSet-Cookie:%20injected=1\", "
+      "\"slug\": \"crlfenc\"}", {201}, "http://127.0.0.1:{PORT}/l/crlfenc" },
+    { "... and its redirect", "GET", "/l/crlfenc?y=%0d%0a", {0}, 0, NULL, {302},
+      "https://example.com/%0d%0aSet-Cookie:%20injected=1?y=%0d%0a" },
+};
+
+/* ------------------------------------------------------------------ */
+/* checking one answer                                                */
+/* ------------------------------------------------------------------ */
+
+/* "Name:" at the start of a header line, case-insensitively. */
+static int line_is(const char *line, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+
+    return len >= n && strncasecmp(line, name, n) == 0;
+}
+
+static int line_has(const char *line, size_t len, const char *needle)
+{
+    char *copy = strndup(line, len);
+    int found = copy && strcasestr(copy, needle) != NULL;
+
+    free(copy);
+    return found;
+}
+
+static char *printable(const char *s, size_t len)
+{
+    char *out = malloc(len * 4 + 1), *o = out;
+    size_t i;
+
+    if (out == NULL) {
+        abort();
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f) {
+            *o++ = (char)c;
+        }
+        else {
+            o += sprintf(o, "\\x%02x", c);
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/*
+ * The checks described at the top, for answer r to request number i.
+ * Returns 1 if all passed.
+ */
+static int check_answer(size_t i, const hostile_request *q, const http_response *r,
+                        const char *location)
+{
+    const char *line = r->headers, *what = q->what;
+    int ok = 1, locations = 0, allowed = 0, k;
+    char statuses[64] = "";
+
+    for (k = 0; k < MAX_ALLOWED && q->status[k] != 0; k++) {
+        char one[24];
+        allowed |= q->status[k] == HTTP09 ? r->status == 0 : r->status == q->status[k];
+        if (q->status[k] == HTTP09) {
+            snprintf(one, sizeof one, "%sno status line", k ? "/" : "");
+        }
+        else {
+            snprintf(one, sizeof one, "%s%ld", k ? "/" : "", q->status[k]);
+        }
+        strcat(statuses, one);
+    }
+    if (r->curl_code != 0) {
+        /* Apache may drop a connection it refuses; only a raw exchange
+         * that got nothing at all is a failure. */
+        return CHECK(0, "#%zu %s: transport error: %s", i, what, r->error);
+    }
+    ok &= CHECK(allowed, "#%zu %s: status %ld, expected %s", i, what, r->status,
+                statuses);
+    /* Every header line, the status line included. */
+    while (line && *line) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line), j;
+        size_t content = len > 0 && line[len - 1] == '\r' ? len - 1 : len;
+
+        if (line_is(line, content, "Location:")) {
+            locations++;
+        }
+        if ((line_is(line, content, "Set-Cookie:") && line_has(line, content, "injected"))
+            || line_is(line, content, "X-Injected")
+            || line_has(line, content, "<html>injected")) {
+            char *shown = printable(line, content);
+            ok &= CHECK(0, "#%zu %s: an injected header line: \"%s\"", i, what, shown);
+            free(shown);
+        }
+        for (j = 0; j < content; j++) {
+            unsigned char c = (unsigned char)line[j];
+            if ((c < 0x20 && c != '\t') || c == 0x7f) {
+                char *shown = printable(line, content);
+                ok &= CHECK(0, "#%zu %s: a control character in the header line "
+                            "\"%s\"", i, what, shown);
+                free(shown);
+                break;
+            }
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    ok &= CHECK(locations <= 1, "#%zu %s: %d Location headers", i, what, locations);
+    if (r->status == 405) {
+        ok &= CHECK(r->allow && strstr(r->allow, "GET") != NULL,
+                    "#%zu %s: 405 with Allow \"%s\", expected one naming GET", i, what,
+                    str_or_null(r->allow));
+    }
+    if (q->method && strcmp(q->method, "POST") == 0 && strcmp(q->target, "/l/") == 0
+        && q->headers[0] && strcmp(q->headers[0], JSON) == 0
+        && (r->status == 400 || r->status == 413)) {
+        char *type = http_header(r, "Content-Type");
+        ok &= CHECK(type && strncmp(type, "application/json", 16) == 0 && r->body
+                    && strstr(r->body, "\"error\"") != NULL,
+                    "#%zu %s: a JSON request refused (%ld) without a JSON error: "
+                    "Content-Type \"%s\", body %.200s", i, what, r->status,
+                    str_or_null(type), str_or_null(r->body));
+        free(type);
+    }
+    if (r->status >= 300 && r->status < 400) {
+        ok &= CHECK(r->location && location && strcmp(r->location, location) == 0,
+                    "#%zu %s: %ld with Location \"%s\", expected \"%s\"", i, what,
+                    r->status, str_or_null(r->location), str_or_null(location));
+        ok &= CHECK(r->location && (strncmp(r->location, "https://", 8) == 0
+                                    || strncmp(r->location, "http://", 7) == 0),
+                    "#%zu %s: Location \"%s\" is not an http(s) URL", i, what,
+                    str_or_null(r->location));
+    }
+    else if (r->status == 201) {
+        ok &= CHECK(r->location && location && strcmp(r->location, location) == 0,
+                    "#%zu %s: 201 with Location \"%s\", expected the short URL \"%s\"",
+                    i, what, str_or_null(r->location), str_or_null(location));
+    }
+    else {
+        ok &= CHECK(r->location == NULL, "#%zu %s: status %ld with a Location \"%s\"",
+                    i, what, r->status, str_or_null(r->location));
+    }
+    return ok;
+}
+
+/* Sends request q (expanded) and fills *r. */
+static void send_hostile(const hostile_request *q, http_response *r)
+{
+    if (q->method == NULL) {
+        bytes raw = expand(q->target);
+        raw_exchange(g_srv->port, raw.data, raw.len, r);
+        free(raw.data);
+    }
+    else {
+        bytes path = expand(q->target), body = expand(q->body);
+        bytes header[4];
+        char **all = calloc((size_t)q->filler_headers + 5, sizeof *all);
+        http_request_spec req;
+        int n = 0, k;
+
+        if (all == NULL) {
+            abort();
+        }
+        for (k = 0; k < 4; k++) {
+            header[k] = expand(q->headers[k]);
+            if (header[k].data) {
+                all[n++] = header[k].data;
+            }
+        }
+        for (k = 0; k < q->filler_headers; k++) {
+            all[n++] = xasprintf("X-Filler-%d: %d", k, k);
+        }
+        memset(&req, 0, sizeof req);
+        req.method = q->method;
+        req.path = path.data;
+        req.headers = (const char *const *)all;
+        req.body = body.data;
+        req.body_len = body.len;
+        http_send(g_srv->port, &req, r);
+        for (k = 0; k < q->filler_headers; k++) {
+            free(all[n - 1 - k]);
+        }
+        for (k = 0; k < 4; k++) {
+            free(header[k].data);
+        }
+        free(all);
+        free(path.data);
+        free(body.data);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* tests                                                              */
+/* ------------------------------------------------------------------ */
+
+static void test_bad_rows_skipped_at_load(void)
+{
+    size_t i;
+
+    /* httpd listens before post_config has loaded the database: wait for
+     * the load line (bounded) before looking for the skipped rows. */
+    CHECK(httpd_error_log_wait(g_srv, "ML00002", 0, 10000) >= 0,
+          "no ML00002 line (database loaded) within 10 s of the start");
+    for (i = 0; i < sizeof bad_slugs / sizeof *bad_slugs; i++) {
+        char *quoted = xasprintf("link '%s'", bad_slugs[i]);
+        int n = ml_log_lines_naming(quoted);
+
+        CHECK(n >= 1 && httpd_error_log_count(g_srv, "ML00003") >= 1,
+              "no ML00003 line names the refused row %s", quoted);
+        free(quoted);
+    }
+}
+
+/* The CSRF token of GET /l/ (and its cookie), for the form rows. */
+static char *fetch_token(void)
+{
+    http_response r;
+    char *cookie, *token = NULL;
+
+    expect_at(__LINE__, "GET", NULL, "/l/", 200, NULL, &r);
+    cookie = http_header(&r, "Set-Cookie");
+    if (cookie && strncmp(cookie, "minilink_csrf=", 14) == 0) {
+        token = xasprintf("%.*s", (int)strcspn(cookie + 14, ";"), cookie + 14);
+    }
+    CHECK(token && strlen(token) == 32, "GET /l/: no minilink_csrf cookie; headers:\n%s",
+          r.headers);
+    free(cookie);
+    http_response_free(&r);
+    return token;
+}
+
+static void test_hostile_table(void)
+{
+    size_t n = sizeof hostile_requests / sizeof *hostile_requests, i;
+    int failed = 0, verbose = getenv("MINILINK_HOSTILE_VERBOSE") != NULL;
+    long t = now_ms();
+
+    free(g_token);
+    g_token = fetch_token();
+    for (i = 0; i < n; i++) {
+        const hostile_request *q = &hostile_requests[i];
+        bytes location = expand(q->location);
+        http_response r;
+
+        send_hostile(q, &r);
+        if (verbose) {
+            fprintf(stderr, "\n    #%zu %-7s %-60.60s -> %ld%s%s", i,
+                    q->method ? q->method : "(raw)", q->what, r.status,
+                    r.location ? " " : "", r.location ? r.location : "");
+        }
+        if (!check_answer(i, q, &r, location.data)) {
+            char *head = printable(r.headers ? r.headers : "",
+                                   r.headers ? strlen(r.headers) : 0);
+            fprintf(stderr, "    #%zu %s %s: answer head: %.1500s\n", i,
+                    q->method ? q->method : "(raw)", q->what, head);
+            free(head);
+            failed++;
+        }
+        http_response_free(&r);
+        free(location.data);
+    }
+    fprintf(stderr, "[%zu hostile requests in %ld ms, %d with problems] ", n,
+            now_ms() - t, failed);
+    CHECK(n >= 40, "only %zu requests in the table", n);
+}
+
+static void test_still_serving(void)
+{
+    GET("/l/abc", 302, "https://example.com/abc");
+    GET("/l/q?x=1", 302, "https://example.com/search?lang=en&x=1#top");
+    EXPECT("HEAD", NULL, "/l/perm", 301, "https://example.com/permanent");
+    GET("/l/js", 404, NULL);
+    GET("/l/crlf", 404, NULL);
+}
+
+/* Crash lines only: Apache's own refusals log at core:error/info (AH00126
+ * "Invalid URI in request" and the like), which are not crashes. */
+static void test_no_crash_lines(void)
+{
+    static const char *const crashes[] = {
+        "AH00051", "AH00052", "AH00060", "Segmentation fault", "exit signal",
+        "Aborted", "[core:emerg]", "[minilink:crit]", "[minilink:emerg]",
+    };
+    size_t i;
+    int dirty = 0;
+
+    for (i = 0; i < sizeof crashes / sizeof *crashes; i++) {
+        int n = httpd_error_log_count(g_srv, crashes[i]);
+        dirty |= n != 0;
+        CHECK(n == 0, "%d error-log lines contain \"%s\"", n, crashes[i]);
+    }
+    if (dirty) {
+        httpd_error_log_dump(g_srv);
+    }
+    free(g_token);
+    g_token = NULL;
+}
+
+static CU_TestInfo hostile_tests[] = {
+    { "refused rows skipped at load (ML00003)", test_bad_rows_skipped_at_load },
+    { "the table of hostile requests", test_hostile_table },
+    { "still answering normal redirects", test_still_serving },
+    { "error log: no crash lines", test_no_crash_lines },
+    CU_TEST_INFO_NULL,
+};
+
+static int start_hostile_server(const char *mpm)
+{
+    char *db;
+    int rc;
+
+    g_failures_at_init = CU_get_number_of_failures();
+    g_srv = httpd_new(mpm);
+    if (g_srv == NULL) {
+        g_tests_not_run += count_tests(hostile_tests);
+        return -1;
+    }
+    /* MinilinkCreate needs mod_slotmem_shm loaded before it. */
+    httpd_load_module(g_srv, "slotmem_shm_module", "mod_slotmem_shm.so");
+    db = path_of("links.db");
+    rc = db_store_links(db, hostile_links, sizeof hostile_links / sizeof *hostile_links);
+    if (rc == 0) {
+        rc = db_exec(db, hostile_bad_rows_sql);
+    }
+    if (rc != 0 || httpd_write_config(g_srv, hostile_config) != 0
+        || httpd_start(g_srv) != 0) {
+        fprintf(stderr, "hostile suite (%s): cannot start httpd\n", mpm);
+        httpd_free(g_srv);
+        g_srv = NULL;
+        g_tests_not_run += count_tests(hostile_tests);
+        rc = -1;
+    }
+    free(db);
+    return rc;
+}
+
+static int init_hostile_event(void) { return start_hostile_server("event"); }
+static int init_hostile_worker(void) { return start_hostile_server("worker"); }
+static int init_hostile_prefork(void) { return start_hostile_server("prefork"); }
+
+static CU_SuiteInfo hostile_suites[] = {
+    { "hostile-event", init_hostile_event, suite_cleanup, NULL, NULL, hostile_tests },
+    { "hostile-worker", init_hostile_worker, suite_cleanup, NULL, NULL, hostile_tests },
+    { "hostile-prefork", init_hostile_prefork, suite_cleanup, NULL, NULL, hostile_tests },
+    CU_SUITE_INFO_NULL,
+};
+
+void add_hostile_suites(void)
+{
+    if (CU_register_suites(hostile_suites) != CUE_SUCCESS) {
+        fprintf(stderr, "CUnit: cannot register the hostile suites: %s\n",
+                CU_get_error_msg());
+    }
+}
