@@ -127,10 +127,15 @@ static const char *set_redirect_status(cmd_parms *cmd, void *dir_conf,
     return NULL;
 }
 
-static const char *set_refresh_interval(cmd_parms *cmd, void *dir_conf,
-                                        const char *arg)
+/*
+ * MinilinkRefreshInterval and MinilinkFlushInterval (cmd->info says which
+ * setting): a time as httpd's own timeouts take it.  Only refreshing may
+ * be turned off with 0; clicks must be written some time.
+ */
+static const char *set_interval(cmd_parms *cmd, void *dir_conf, const char *arg)
 {
-    apr_interval_time_t interval;
+    apr_interval_time_t *setting = cmd->info, interval;
+    int zero_allowed = setting == &settings.refresh_interval;
     const char *error = ap_check_cmd_context(cmd, GLOBAL_ONLY);
 
     (void)dir_conf;
@@ -138,31 +143,12 @@ static const char *set_refresh_interval(cmd_parms *cmd, void *dir_conf,
         return error;
     }
     if (ap_timeout_parameter_parse(arg, &interval, "s") != APR_SUCCESS
-        || interval < 0) {
-        return apr_psprintf(cmd->pool, "MinilinkRefreshInterval must be a "
-                            "time such as 1, 5s or 500ms (0 = off), not '%s'",
-                            arg);
+        || interval < 0 || (interval == 0 && !zero_allowed)) {
+        return apr_psprintf(cmd->pool, "%s must be a time such as 1, 5s or "
+                            "500ms%s, not '%s'", cmd->cmd->name,
+                            zero_allowed ? " (0 = off)" : "", arg);
     }
-    settings.refresh_interval = interval;
-    return NULL;
-}
-
-static const char *set_flush_interval(cmd_parms *cmd, void *dir_conf,
-                                      const char *arg)
-{
-    apr_interval_time_t interval;
-    const char *error = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-
-    (void)dir_conf;
-    if (error) {
-        return error;
-    }
-    if (ap_timeout_parameter_parse(arg, &interval, "s") != APR_SUCCESS
-        || interval <= 0) {
-        return apr_psprintf(cmd->pool, "MinilinkFlushInterval must be a "
-                            "time such as 10, 30s or 500ms, not '%s'", arg);
-    }
-    settings.flush_interval = interval;
+    *setting = interval;
     return NULL;
 }
 
@@ -312,10 +298,12 @@ static const command_rec minilink_directives[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "'append' (default) adds the request's query string to the "
                   "target URL; 'drop' ignores it"),
-    AP_INIT_TAKE1("MinilinkRefreshInterval", set_refresh_interval, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("MinilinkRefreshInterval", set_interval,
+                  &settings.refresh_interval, RSRC_CONF,
                   "How often changes to the databases are applied (default "
                   "1s; 0 = only at graceful restarts)"),
-    AP_INIT_TAKE1("MinilinkFlushInterval", set_flush_interval, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("MinilinkFlushInterval", set_interval,
+                  &settings.flush_interval, RSRC_CONF,
                   "How often counted clicks are written to the databases "
                   "(default 10s)"),
     AP_INIT_TAKE1("MinilinkCacheHeadroom", set_cache_headroom, NULL, RSRC_CONF,
