@@ -382,3 +382,29 @@ void load_stop(load_run *run, load_totals *totals)
     free(run->client);
     free(run);
 }
+
+const char *cli_path(void)
+{
+    const char *env = getenv("MINILINK_CLI");
+
+    return env && *env ? env : "./minilink";
+}
+
+int cli_run(const char *const *args, char **output)
+{
+    char *db = path_of("links.db");
+    char *argv[10];
+    int argc = 0, rc;
+
+    argv[argc++] = (char *)cli_path();
+    argv[argc++] = "--db";
+    argv[argc++] = db;
+    while (*args && argc < 9) {
+        argv[argc++] = (char *)*args++;
+    }
+    argv[argc] = NULL;
+    rc = httpd_run_as_user(g_srv, argv, output);
+    chown_database(db);
+    free(db);
+    return rc;
+}

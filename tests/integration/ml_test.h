@@ -154,4 +154,19 @@ load_run *load_start(int port, int clients);
  * problem each one saw, and frees run. */
 void load_stop(load_run *run, load_totals *totals);
 
+/* ------------------------------------------------------------------ */
+/* the minilink command                                               */
+/* ------------------------------------------------------------------ */
+
+/* $MINILINK_CLI (the Makefile sets it), else ./minilink. */
+const char *cli_path(void);
+
+/*
+ * Runs `minilink --db <g_srv's links.db> args...` as the server's user (as
+ * the README says to: files SQLite creates then belong to the server), then
+ * chowns the database files anyway.  Returns the exit status; the output
+ * goes to *output (malloc'd) if not NULL.  Safe from any thread.
+ */
+int cli_run(const char *const *args, char **output);
+
 #endif /* ML_TEST_H */

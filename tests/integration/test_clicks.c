@@ -321,37 +321,6 @@ static pid_t line_pid(const char *line)
     return p ? (pid_t)atoi(p + 5) : -1;
 }
 
-static const char *cli_path(void)
-{
-    const char *env = getenv("MINILINK_CLI");
-
-    if (env && *env) {
-        return env;
-    }
-    return access("./minilink", X_OK) == 0 ? "./minilink" : "/work/main/minilink";
-}
-
-/* `minilink --db <links.db> args...` as the server's user; the exit
- * status, and the output in *output (malloc'd). */
-static int cli_run(const char *const *args, char **output)
-{
-    char *db = path_of("links.db");
-    char *argv[10];
-    int argc = 0, rc;
-
-    argv[argc++] = (char *)cli_path();
-    argv[argc++] = "--db";
-    argv[argc++] = db;
-    while (*args && argc < 9) {
-        argv[argc++] = (char *)*args++;
-    }
-    argv[argc] = NULL;
-    rc = httpd_run_as_user(g_srv, argv, output);
-    chown_database(db);
-    free(db);
-    return rc;
-}
-
 /* GET /l/<slug> on client (a new connection if NULL), expecting the
  * redirect to https://example.com/<slug>; tallied as a click. */
 static void click_at(int line, http_client *client, const char *slug)

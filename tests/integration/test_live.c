@@ -15,8 +15,7 @@
  * WAIT_MS, every POLL_MS, never a fixed sleep and one look; each wait
  * prints what it took, e.g. "[CLI add -> 302: 612 ms]".
  *
- * The minilink command is $MINILINK_CLI, else ./minilink (make runs the
- * tests from the checkout), else /work/main/minilink.
+ * The minilink command is run with cli_run() (ml_test.h).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -105,41 +104,6 @@ static long g_rate_window_ms;   /* when the first counted POST was sent */
 /* ------------------------------------------------------------------ */
 /* helpers                                                            */
 /* ------------------------------------------------------------------ */
-
-static const char *cli_path(void)
-{
-    const char *env = getenv("MINILINK_CLI");
-
-    if (env && *env) {
-        return env;
-    }
-    return access("./minilink", X_OK) == 0 ? "./minilink" : "/work/main/minilink";
-}
-
-/*
- * Runs `minilink --db <links.db> args...` as the server's user (as the
- * README says to: files SQLite creates then belong to the server), then
- * chowns the database files anyway.  Returns the exit status; the output
- * goes to *output if not NULL.  Safe from any thread (no CUnit calls).
- */
-static int cli_run(const char *const *args, char **output)
-{
-    char *db = path_of("links.db");
-    char *argv[8];
-    int argc = 0, rc;
-
-    argv[argc++] = (char *)cli_path();
-    argv[argc++] = "--db";
-    argv[argc++] = db;
-    while (*args && argc < 7) {
-        argv[argc++] = (char *)*args++;
-    }
-    argv[argc] = NULL;
-    rc = httpd_run_as_user(g_srv, argv, output);
-    chown_database(db);
-    free(db);
-    return rc;
-}
 
 /* `minilink add url slug`, checked. */
 static int cli_add_at(int line, const char *url, const char *slug)
