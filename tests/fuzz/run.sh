@@ -7,6 +7,8 @@
 #   FUZZ_ARGS   more libFuzzer options, e.g. "-fork=2" or "-runs=1000000"
 #   FUZZ_KEEP   1: keep the work directory (the grown corpora) even when
 #               nothing was found, e.g. to merge back a few good inputs
+#   TEST_TALLY  a file to append "<targets passed> <targets failed>" to
+#               (make test's summary)
 #
 # A finding is reproduced by running the target on the crash file:
 #   tests/fuzz/fuzz_TARGET /path/to/crash-...
@@ -15,6 +17,8 @@ shift
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/minilink-fuzz.XXXXXX") || exit 1
 status=0
+passed=0
+failed=0
 
 for target in "$@"; do
     bin=$here/fuzz_$target
@@ -29,7 +33,7 @@ for target in "$@"; do
     max_len=8192
     [ "$target" = cache ] && max_len=2048
     # shellcheck disable=SC2086  # FUZZ_ARGS is a list of options
-    "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    "$bin" -max_total_time="$seconds" -timeout=60 -rss_limit_mb=2048 \
         -malloc_limit_mb=512 -max_len=$max_len -print_final_stats=1 $dict \
         -artifact_prefix="$work/$target-artifacts/" $FUZZ_ARGS "$dir" \
         >"$log" 2>&1
@@ -37,24 +41,29 @@ for target in "$@"; do
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -n 1)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
-    found=$(ls "$work/$target-artifacts" 2>/dev/null | head -n 1)
+    # crash-, leak-, timeout- or oom-: a slow-unit- file is only a note.
+    found=$(ls "$work/$target-artifacts" 2>/dev/null | grep -v '^slow-unit-' | head -n 1)
     if [ "$rc" -eq 0 ] && [ -z "$found" ]; then
+        passed=$((passed + 1))
         printf 'fuzz_%-9s ok: %s runs in %s s, %s edges, corpus %s inputs\n' \
             "$target" "${runs:-?}" "${secs:-$seconds}" "${cov:-?}" \
             "$(ls "$dir" | wc -l)"
     elif [ -n "$found" ]; then
         status=1
+        failed=$((failed + 1))
         printf 'fuzz_%-9s FOUND (exit %s): %s, log %s\n' "$target" "$rc" \
             "$work/$target-artifacts/$found" "$log"
         grep -E 'ERROR|invariant failed|SUMMARY' "$log" | head -n 5 | sed 's/^/    /'
     else
         status=1
+        failed=$((failed + 1))
         printf 'fuzz_%-9s FAILED (exit %s) without a crash file, log %s\n' \
             "$target" "$rc" "$log"
         tail -n 3 "$log" | sed 's/^/    /'
     fi
 done
 
+[ -n "$TEST_TALLY" ] && echo "$passed $failed" >>"$TEST_TALLY"
 if [ "$status" -eq 0 ] && [ "${FUZZ_KEEP:-0}" != 1 ]; then
     rm -rf "$work"
 else
