@@ -2,8 +2,10 @@
  * fuzz_slug_url.c - the slug and URL rules of links/ml_link.h.
  *
  * Input: parts separated by 0xFF bytes: slug, URL, query, link fields
- * (status, expiry, disabled).  Missing parts are empty.  The whole input is
- * also tried as a slug and as a URL, so every byte value reaches them.
+ * (status, expiry, disabled, padding).  Missing parts are empty.  The whole
+ * input is also tried as a slug and as a URL, so every byte value reaches
+ * them.  A padding byte n also tries the URL with n * 17 'p's appended, so
+ * that short inputs reach the 4096-byte limit on URLs.
  *
  * Each rule is checked against invariants stated here independently of
  * ml_link.c: what an accepted slug or URL may contain, what the host of an
@@ -388,6 +390,22 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         free(exact);
     }
     check_link(slug, part_len[0], url, part_len[1], part[3], part_len[3]);
+
+    if (part_len[3] > 3) {
+        size_t pad = (size_t)part[3][3] * 17, len = part_len[1] + pad;
+        unsigned char *padded = malloc(len + 1);
+        char *exact, *padded_string;
+        CHECK(padded != NULL);
+        memcpy(padded, part[1], part_len[1]);
+        memset(padded + part_len[1], 'p', pad);
+        accepted = check_url(padded, len);
+        padded_string = apr_pstrmemdup(pool, (const char *)padded, len);
+        check_host(pool, padded_string, len, accepted);
+        exact = exact_copy(padded, len);
+        check_with_query(pool, exact, len, padded_string, query, accepted);
+        free(exact);
+        free(padded);
+    }
 
     apr_pool_destroy(pool);
     return 0;
