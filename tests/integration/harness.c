@@ -150,7 +150,7 @@ static char *replace_all(const char *s, const char *from, const char *to)
 }
 
 /* A port nobody listens on now: bind 127.0.0.1:0, read it, close. */
-static int free_port(void)
+int free_port(void)
 {
     struct sockaddr_in addr;
     socklen_t len = sizeof addr;
@@ -171,8 +171,7 @@ static int free_port(void)
     return port;
 }
 
-/* True if something accepts TCP connections on 127.0.0.1:port. */
-static int port_accepts(int port)
+int port_accepts(int port)
 {
     struct sockaddr_in addr;
     int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
@@ -240,6 +239,9 @@ static const char *modules_dir(void)
 #define MAX_RUNNING 16
 static httpd_server *running[MAX_RUNNING];
 
+/* What handled the signals before us (pg_harness.c's, or the default). */
+static struct sigaction previous_int, previous_term, previous_hup;
+
 /* True once pid has exited; it is left unreaped (a zombie). */
 static int exited_unreaped(pid_t pid)
 {
@@ -285,7 +287,10 @@ static void on_signal(int sig)
             stop_process_group(running[i]->pid, STOP_TIMEOUT_MS);
         }
     }
-    signal(sig, SIG_DFL);
+    /* Then whatever handled it before: it runs when we return. */
+    sigaction(SIGINT, &previous_int, NULL);
+    sigaction(SIGTERM, &previous_term, NULL);
+    sigaction(SIGHUP, &previous_hup, NULL);
     raise(sig);
 }
 
@@ -300,6 +305,17 @@ static void on_exit_stop_all(void)
     }
 }
 
+/* Installs sa for sig unless sig is ignored (a background job's SIGINT):
+ * then it stays ignored. */
+static void catch_signal(int sig, const struct sigaction *sa,
+                         struct sigaction *previous)
+{
+    sigaction(sig, NULL, previous);
+    if (previous->sa_handler != SIG_IGN) {
+        sigaction(sig, sa, NULL);
+    }
+}
+
 static void remember(httpd_server *srv)
 {
     static int handlers_installed;
@@ -311,9 +327,9 @@ static void remember(httpd_server *srv)
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
         sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGHUP, &sa, NULL);
+        catch_signal(SIGINT, &sa, &previous_int);
+        catch_signal(SIGTERM, &sa, &previous_term);
+        catch_signal(SIGHUP, &sa, &previous_hup);
         atexit(on_exit_stop_all);
         handlers_installed = 1;
     }

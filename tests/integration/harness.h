@@ -7,7 +7,9 @@
  * configuration (usually virtual hosts).
  *
  * Every server that is started is remembered, and stopped at exit or on
- * SIGINT/SIGTERM, so a failing or interrupted run leaves no httpd behind.
+ * SIGINT/SIGTERM/SIGHUP, so a failing or interrupted run leaves no httpd
+ * behind; the signal then goes on to the handler installed before (e.g.
+ * pg_harness.c's), else kills the test as it would have.
  *
  * Environment: APACHE2 (default /usr/sbin/apache2), APACHE2_MODULES
  * (default /usr/lib/apache2/modules), MINILINK_MODULE (required to start or
@@ -219,6 +221,13 @@ long now_ms(void);
 
 /* Sleeps ms milliseconds. */
 void sleep_ms(long ms);
+
+/* A TCP port nobody listens on now on 127.0.0.1 (bound, read, closed);
+ * -1 on failure. */
+int free_port(void);
+
+/* True if something accepts TCP connections on 127.0.0.1:port. */
+int port_accepts(int port);
 
 /* The parent of a process (from /proc), or -1 if it is gone. */
 pid_t process_parent(pid_t pid);
