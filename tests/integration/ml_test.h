@@ -44,6 +44,9 @@ void add_drill_suites(void);
 /* test_browser.c: "browser", the form in Debian's chromium. */
 void add_browser_suites(void);
 
+/* test_pgsql.c: "pgsql", two hosts (event, prefork) sharing one PostgreSQL. */
+void add_pgsql_suites(void);
+
 /* Suite cleanup: dumps the error log if the suite had failures, then
  * stops and frees g_srv. */
 int suite_cleanup(void);

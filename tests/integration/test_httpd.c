@@ -7,7 +7,10 @@
  * "configtest" checks that `apache2 -t` refuses bad directives.  The
  * suites of test_live.c ("live-event", "live-worker", "live-prefork",
  * "live-overflow": live refresh and creation over HTTP) are registered here
- * too; shared helpers are in ml_test.h, the generic harness in harness.h.
+ * too, and so are those of test_clicks.c, test_access.c, test_browser.c,
+ * test_hostile.c, test_drills.c and test_pgsql.c ("pgsql": two hosts sharing
+ * a PostgreSQL that pg_harness.h starts); shared helpers are in ml_test.h,
+ * the generic harness in harness.h.
  *
  *   MINILINK_MODULE=/abs/.libs/mod_minilink.so APACHE2=/usr/sbin/apache2 \
  *     tests/integration/httpd_tests
@@ -771,6 +774,7 @@ int main(void)
     add_browser_suites();
     add_hostile_suites();
     add_drill_suites();
+    add_pgsql_suites();
     select_suites(getenv("MINILINK_SUITES"));
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
