@@ -310,11 +310,15 @@ static char *tool(const pg_server *pg, const char *name)
 
 #define MAX_RUNNING 4
 
+#define MAX_FROZEN 64
+
 /* What the signal handler needs, copied so it calls nothing unsafe. */
 static struct {
     pg_server *pg;
     pid_t pid;
     char dir[256];
+    pid_t frozen[MAX_FROZEN];   /* stopped by pg_freeze(): to be continued */
+    int nfrozen;
 } running[MAX_RUNNING];
 
 static int keep_tmp;
@@ -346,7 +350,7 @@ static void remove_dir(const char *dir)
  */
 static void on_signal(int sig)
 {
-    int i;
+    int i, j;
 
     for (i = 0; i < MAX_RUNNING; i++) {
         pid_t pid = running[i].pid, rm = -1;
@@ -354,6 +358,9 @@ static void on_signal(int sig)
 
         if (running[i].pg == NULL) {
             continue;
+        }
+        for (j = 0; j < running[i].nfrozen; j++) {
+            kill(running[i].frozen[j], SIGCONT);
         }
         if (pid > 0) {
             kill(pid, SIGINT);
@@ -425,6 +432,7 @@ static int remember(pg_server *pg)
     for (i = 0; i < MAX_RUNNING; i++) {
         if (running[i].pg == NULL) {
             running[i].pid = 0;
+            running[i].nfrozen = 0;
             snprintf(running[i].dir, sizeof running[i].dir, "%s", pg->dir);
             running[i].pg = pg;
             return 0;
@@ -454,6 +462,7 @@ static void forget(const pg_server *pg)
             running[i].pg = NULL;
             running[i].pid = 0;
             running[i].dir[0] = '\0';
+            running[i].nfrozen = 0;
         }
     }
 }
@@ -667,6 +676,7 @@ int pg_stop(pg_server *pg)
     if (pg->pid <= 0) {
         return 0;
     }
+    pg_freeze(pg, 0);   /* a frozen server would never stop */
     pg_ctl = tool(pg, "pg_ctl");
     timeout = xasprintf("%d", STOP_TIMEOUT_MS / 1000);
     {
@@ -692,6 +702,60 @@ int pg_stop(pg_server *pg)
     free(timeout);
     free(output);
     return clean ? 0 : -1;
+}
+
+/* Remembers a stopped process for the signal handler (frozen), or
+ * forgets them all (thawed). */
+static void note_frozen(const pg_server *pg, pid_t pid, int frozen)
+{
+    int i;
+
+    for (i = 0; i < MAX_RUNNING; i++) {
+        if (running[i].pg != pg) {
+            continue;
+        }
+        if (!frozen) {
+            running[i].nfrozen = 0;
+        }
+        else if (running[i].nfrozen < MAX_FROZEN) {
+            running[i].frozen[running[i].nfrozen++] = pid;
+        }
+    }
+}
+
+int pg_freeze(pg_server *pg, int frozen)
+{
+    int sig = frozen ? SIGSTOP : SIGCONT, n = 0;
+    DIR *proc;
+    struct dirent *de;
+
+    if (pg->pid <= 0) {
+        return -1;
+    }
+    /* The children first when freezing, so none notices the postmaster
+     * stop answering; the postmaster first when thawing. */
+    if (!frozen && kill(pg->pid, sig) == 0) {
+        n++;
+    }
+    if ((proc = opendir("/proc")) != NULL) {
+        while ((de = readdir(proc)) != NULL) {
+            pid_t pid = (pid_t)atoi(de->d_name);
+
+            if (pid > 0 && process_parent(pid) == pg->pid && kill(pid, sig) == 0) {
+                note_frozen(pg, pid, frozen);
+                n++;
+            }
+        }
+        closedir(proc);
+    }
+    if (frozen && kill(pg->pid, sig) == 0) {
+        note_frozen(pg, pg->pid, frozen);
+        n++;
+    }
+    if (!frozen) {
+        note_frozen(pg, 0, 0);
+    }
+    return n;
 }
 
 void pg_free(pg_server *pg)

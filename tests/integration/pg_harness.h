@@ -61,6 +61,16 @@ int pg_start(pg_server *pg);
  */
 int pg_stop(pg_server *pg);
 
+/*
+ * Freezes (SIGSTOP) or thaws (SIGCONT) the postmaster and every process it
+ * started: the server then looks unreachable rather than down (connections
+ * are accepted by the kernel and never answered).  Returns how many
+ * processes were signalled, -1 if it is not running.  pg_stop() and the
+ * signal handlers thaw it first; a test killed with SIGKILL meanwhile
+ * leaves it frozen, so keep the window short.
+ */
+int pg_freeze(pg_server *pg, int frozen);
+
 /* Stops the server if running, removes its folder, frees pg. */
 void pg_free(pg_server *pg);
 

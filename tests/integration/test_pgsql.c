@@ -34,6 +34,9 @@
  *   - PostgreSQL started again: creation works again by itself on both
  *     hosts, each serves what the other created, ML00008 is logged;
  *   - a second outage is reported again (one more of each line);
+ *   - PostgreSQL frozen (SIGSTOP: connections accepted, never answered):
+ *     every redirect is still answered; the CLI's changes are served again
+ *     once it is thawed;
  *   - every click made on either host during the whole suite, outages
  *     included, is in the shared table exactly;
  *   - the password appears in neither error log nor startup output, nor
@@ -991,6 +994,49 @@ static void test_second_outage(void)
     recovery_at(__LINE__, "aftera2", "afterb2");
 }
 
+/*
+ * PostgreSQL unreachable rather than down: frozen, it accepts connections
+ * (the kernel does) and never answers, as across a network partition.
+ * Redirects must not wait for it.  Nothing is created meanwhile: what
+ * creation does then (wait, time out) is not specified.
+ */
+static void test_frozen_not_waited_for(void)
+{
+    const httpd_server *hosts[2] = { P.a, P.b };
+    long slowest = 0, t;
+    int round, i, h, n, asked = 0, ok = 1;
+
+    n = pg_freeze(P.pg, 1);
+    if (!CHECK(n > 0, "cannot freeze PostgreSQL (%d processes stopped)", n)) {
+        return;
+    }
+    fprintf(stderr, "[PostgreSQL frozen: %d processes] ", n);
+    for (round = 0; round < 2 && ok; round++) {
+        if (round == 1) {
+            /* Two refresh intervals: both refreshers are stuck on it now. */
+            sleep_ms(2500);
+        }
+        for (i = 0; i < P.nlinks && ok; i++) {
+            for (h = 0; h < 2 && ok; h++) {
+                t = now_ms();
+                /* Stop at the first failure: each would wait out curl's
+                 * 15 s timeout. */
+                ok = expect_served_at(__LINE__, "PostgreSQL frozen", hosts[h],
+                                      P.links[i].slug);
+                asked++;
+                slowest = now_ms() - t > slowest ? now_ms() - t : slowest;
+            }
+        }
+    }
+    fprintf(stderr, "[%d requests while frozen, slowest %ld ms] ", asked, slowest);
+    CHECK(pg_freeze(P.pg, 0) > 0, "cannot thaw PostgreSQL");
+    if (CLI("add", "https://example.com/after/freeze", "afterfreeze")) {
+        t = now_ms();
+        expect_link("afterfreeze", 302, "https://example.com/after/freeze");
+        WAIT_BOTH("CLI add after the freeze", "afterfreeze", t);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* 8. every click of the suite is stored                              */
 /* ------------------------------------------------------------------ */
@@ -1117,6 +1163,7 @@ static CU_TestInfo pgsql_tests[] = {
       test_outage_served_from_cache },
     { "PostgreSQL back: creation works again by itself", test_recovery_by_itself },
     { "a second outage is reported again", test_second_outage },
+    { "PostgreSQL frozen: redirects do not wait for it", test_frozen_not_waited_for },
     { "every click on either host is stored exactly", test_all_clicks_stored },
     { "the password is never shown", test_password_never_shown },
     { "error logs clean, clean stop", test_clean_logs_and_stop },
