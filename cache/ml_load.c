@@ -135,7 +135,8 @@ apr_status_t ml_load(ml_cache **cache, const char *db_path,
                 char reason[120];
                 *error = apr_psprintf(pool, "%s: cannot create %" APR_SIZE_T_FMT
                                       " bytes of shared memory for %u links: %s",
-                                      db_path, ml_cache_segment_size(&geometry),
+                                      ml_store_location_label(db_path, pool),
+                                      ml_cache_segment_size(&geometry),
                                       links, apr_strerror(rv, reason,
                                                           sizeof(reason)));
             }
@@ -148,7 +149,8 @@ apr_status_t ml_load(ml_cache **cache, const char *db_path,
                                           : (apr_uint32_t)cells, clicks_pool);
             if (rv != APR_SUCCESS) {
                 *error = apr_psprintf(pool, "%s: cannot create the shared "
-                                      "click counters", db_path);
+                                      "click counters",
+                                      ml_store_location_label(db_path, pool));
             }
         }
         if (rv == APR_SUCCESS) {

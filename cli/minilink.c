@@ -1,9 +1,10 @@
 /*
  * minilink - manage a mod_minilink database from the command line.
  *
- *   minilink [--db PATH] COMMAND [ARGS]     ("minilink help" lists them)
+ *   minilink [--db DATABASE] COMMAND [ARGS]     ("minilink help" lists them)
  *
- * The database defaults to $MINILINK_DB.  Uses the same validation and the
+ * DATABASE is a SQLite file's path or a PostgreSQL location (ml_store.h);
+ * it defaults to $MINILINK_DB.  Uses the same validation and the
  * same SQL as the module (links/); every change is one transaction, so a
  * refused command writes nothing.
  */
@@ -42,7 +43,7 @@ typedef int command_fn(ml_store *store, int argc, char **argv,
 
 typedef struct {
     const char *name;
-    const char *synopsis;    /* what follows "minilink [--db PATH] " */
+    const char *synopsis;    /* what follows "minilink [--db DATABASE] " */
     const char *summary;     /* its line in the general help */
     const char *details;     /* the rest of "minilink help NAME" */
     ml_store_mode mode;
@@ -175,7 +176,9 @@ static const size_t command_count = sizeof(commands) / sizeof(commands[0]);
 
 static const char general_notes[] =
     "\n"
-    "The database is PATH, or $MINILINK_DB when --db is not given.\n"
+    "DATABASE is the path of a SQLite file, or a PostgreSQL database as a\n"
+    "URI (postgresql://USER@HOST:PORT/DBNAME) or as pgsql:PARAMETERS (libpq's\n"
+    "\"host=... dbname=...\"); $MINILINK_DB when --db is not given.\n"
     "'minilink help COMMAND' or 'minilink COMMAND --help' tells more.\n"
     "\n"
     "exit status:\n"
@@ -210,7 +213,7 @@ static void print_general_help(FILE *out)
 {
     size_t i;
 
-    fputs("usage: minilink [--db PATH] COMMAND [ARGS]\n\ncommands:\n", out);
+    fputs("usage: minilink [--db DATABASE] COMMAND [ARGS]\n\ncommands:\n", out);
     for (i = 0; i < command_count; i++) {
         fprintf(out, "  %-20s %s\n", commands[i].synopsis,
                 commands[i].summary);
@@ -220,7 +223,7 @@ static void print_general_help(FILE *out)
 
 static int print_command_help(const command *cmd)
 {
-    printf("usage: minilink [--db PATH] %s\n\n%s", cmd->synopsis, cmd->details);
+    printf("usage: minilink [--db DATABASE] %s\n\n%s", cmd->synopsis, cmd->details);
     return EXIT_OK;
 }
 
@@ -234,7 +237,7 @@ static int usage_error(const char *name, const char *message)
 
     fprintf(stderr, "minilink: %s\n", message);
     if (cmd) {
-        fprintf(stderr, "usage: minilink [--db PATH] %s\n"
+        fprintf(stderr, "usage: minilink [--db DATABASE] %s\n"
                 "('minilink help %s' says more)\n", cmd->synopsis, cmd->name);
     }
     else {
@@ -939,7 +942,7 @@ static int run(int argc, char **argv, apr_pool_t *pool)
     argc--, argv++;
     if (argc >= 1 && strcmp(argv[0], "--db") == 0) {
         if (argc < 2) {
-            return usage_error(NULL, "--db needs a path");
+            return usage_error(NULL, "--db needs a database: a path or a postgresql:// URI");
         }
         db_path = argv[1];
         argc -= 2, argv += 2;
@@ -962,7 +965,7 @@ static int run(int argc, char **argv, apr_pool_t *pool)
         return command_help(argc, argv, pool);
     }
     if (db_path == NULL || *db_path == '\0') {
-        return usage_error(NULL, "no database: give --db PATH or set "
+        return usage_error(NULL, "no database: give --db DATABASE or set "
                            "MINILINK_DB");
     }
     if (ml_store_open(&store, db_path, cmd->mode, pool) != APR_SUCCESS) {

@@ -1,275 +1,191 @@
 /*
- * ml_store.c - the links table in SQLite.
- *
- * Decisions, written down once:
- * - The file says it is ours with PRAGMA application_id ("MLNK") and its
- *   schema version with PRAGMA user_version, so a wrong path is refused
- *   with a clear message instead of serving someone else's table.
- * - WAL journal mode (set by init, stored in the file): readers - the loader
- *   in Apache - never block the CLI's writes, and writes never block them.
- * - busy_timeout of 5 s: a writer waits out another writer's short
- *   transaction instead of failing at once.
- * - Statements are prepared on first use and kept until the store's pool
- *   is cleared, which also closes the connection.
- * - CHECK constraints repeat the simple rules (slug alphabet, status, flag)
- *   for people editing with sqlite3; URL rules are too rich for SQL, so
- *   every row is validated again when it is read (ml_link_problem).
+ * ml_store.c - what every database engine shares: naming a database by its
+ * location, validating links before they are written, random slugs, and
+ * reading the change log.  The SQL is the engines' (ml_store_engine.h).
  */
 #include <stdarg.h>
-#include <errno.h>
 #include <string.h>
-#include <unistd.h>
-#include <sqlite3.h>
-#include <apr_file_info.h>
 #include <apr_strings.h>
-#include "ml_store.h"
+#include "ml_store_engine.h"
 
-#define ML_APPLICATION_ID 0x4d4c4e4b        /* "MLNK" */
-#define ML_SCHEMA_VERSION 1
-#define BUSY_TIMEOUT_MS 5000
 #define RANDOM_SLUG_LEN 6
 #define RANDOM_SLUG_TRIES 12
 
-static const char schema_sql[] =
-    "CREATE TABLE links ("
-    "  id         INTEGER PRIMARY KEY,"
-    "  slug       TEXT    NOT NULL UNIQUE"
-    "             CHECK (length(slug) BETWEEN 1 AND 64"
-    "                    AND slug NOT GLOB '*[^A-Za-z0-9_-]*'),"
-    "  url        TEXT    NOT NULL,"
-    "  status     INTEGER CHECK (status IS NULL"
-    "                            OR status IN (301, 302, 303, 307, 308)),"
-    "  expires_at INTEGER CHECK (expires_at IS NULL OR expires_at >= 0),"
-    "  disabled   INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),"
-    "  created_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER)),"
-    "  updated_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER)),"
-    "  clicks     INTEGER NOT NULL DEFAULT 0,"
-    "  last_click_at INTEGER"
-    ");"
-    "CREATE INDEX links_by_url ON links (url);"
-    "CREATE INDEX links_by_clicks ON links (clicks);"
-    /* Small facts the module keeps, such as the last click batch flushed. */
-    "CREATE TABLE minilink_meta ("
-    "  key   TEXT PRIMARY KEY,"
-    "  value INTEGER NOT NULL"
-    ");"
-    "CREATE TRIGGER links_updated_at"
-    "  AFTER UPDATE OF slug, url, status, expires_at, disabled ON links"
-    "  BEGIN"
-    "    UPDATE links SET updated_at = CAST(strftime('%s','now') AS INTEGER)"
-    "    WHERE id = NEW.id;"
-    "  END;"
-    /* Every change to links, however it is made (module, CLI, sqlite3),
-     * leaves the slug it touched here; Apache applies just those. */
-    "CREATE TABLE link_changes ("
-    "  seq        INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  slug       TEXT    NOT NULL,"
-    "  changed_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER))"
-    ");"
-    "CREATE TRIGGER links_insert_logged AFTER INSERT ON links"
-    "  BEGIN INSERT INTO link_changes (slug) VALUES (NEW.slug); END;"
-    "CREATE TRIGGER links_update_logged"
-    "  AFTER UPDATE OF slug, url, status, expires_at, disabled ON links"
-    "  BEGIN"
-    "    INSERT INTO link_changes (slug) VALUES (OLD.slug);"
-    "    INSERT INTO link_changes (slug) SELECT NEW.slug WHERE NEW.slug <> OLD.slug;"
-    "  END;"
-    "CREATE TRIGGER links_delete_logged AFTER DELETE ON links"
-    "  BEGIN INSERT INTO link_changes (slug) VALUES (OLD.slug); END;";
+static const char *const uri_schemes[] = { "postgresql://", "postgres://" };
 
-#define LINK_COLUMNS \
-    "id, slug, url, status, expires_at, disabled, created_at, updated_at, " \
-    "clicks, last_click_at"
+static int is_uri(const char *location)
+{
+    apr_size_t i;
 
-struct ml_store {
-    sqlite3 *db;
-    const char *path;
-    sqlite3_stmt *insert_link;
-    sqlite3_stmt *update_link;
-    sqlite3_stmt *select_by_url;
-    sqlite3_stmt *delete_link;
-    sqlite3_stmt *select_link;
-    sqlite3_stmt *select_all;
-    sqlite3_stmt *count_links;
-    sqlite3_stmt *newest_change;
-    sqlite3_stmt *oldest_change;
-    sqlite3_stmt *changes_after;
-    sqlite3_stmt *prune_changes;
-    sqlite3_stmt *add_clicks;
-    sqlite3_stmt *meta_get;
-    sqlite3_stmt *meta_set;
-    sqlite3_stmt *top_links;
-    sqlite3_stmt *click_total;
-    char error[512];
-};
+    for (i = 0; i < sizeof(uri_schemes) / sizeof(uri_schemes[0]); i++) {
+        if (strncmp(location, uri_schemes[i], strlen(uri_schemes[i])) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
-static void set_error(ml_store *store, const char *format, ...)
+static int is_params(const char *location)
+{
+    return strncmp(location, ML_STORE_PGSQL_PREFIX,
+                   strlen(ML_STORE_PGSQL_PREFIX)) == 0;
+}
+
+int ml_store_location_is_file(const char *location)
+{
+    return !is_uri(location) && !is_params(location);
+}
+
+/* Appends `n` bytes of text to out. */
+static char *append(char *out, const char *text, apr_size_t n)
+{
+    memcpy(out, text, n);
+    return out + n;
+}
+
+/*
+ * A URI's password is in "user:password@" before the host, or in a
+ * "password=" query parameter.  Everything else is copied.
+ */
+static void hide_in_uri(const char *uri, char *out)
+{
+    const char *authority = strstr(uri, "://") + 3;
+    const char *end = authority + strcspn(authority, "/?");
+    const char *at = memchr(authority, '@', (apr_size_t)(end - authority));
+    const char *colon = at ? memchr(authority, ':', (apr_size_t)(at - authority))
+                           : NULL;
+    const char *query = strchr(end, '?');
+    const char *p = uri;
+
+    if (colon) {
+        out = append(out, p, (apr_size_t)(colon + 1 - p));
+        out = append(out, "***", 3);
+        p = at;
+    }
+    while (query && (query = strstr(query + 1, "password=")) != NULL) {
+        if (query[-1] != '?' && query[-1] != '&') {
+            continue;
+        }
+        query += strlen("password=");
+        out = append(out, p, (apr_size_t)(query - p));
+        out = append(out, "***", 3);
+        p = query + strcspn(query, "&");
+    }
+    strcpy(out, p);
+}
+
+/*
+ * libpq's "key = value" parameters: a value is a run of non-space
+ * characters or a single-quoted string with backslash escapes.  Only the
+ * password's value is replaced; the rest is copied as written.
+ */
+static void hide_in_params(const char *params, char *out)
+{
+    const char *p = params;
+
+    while (*p) {
+        const char *key = p + strspn(p, " \t\n\r\f\v");
+        apr_size_t key_len = strcspn(key, "= \t\n\r\f\v");
+        const char *value = key + key_len;
+        const char *value_end;
+
+        value += strspn(value, " \t\n\r\f\v");
+        if (*value == '=') {
+            value++;
+            value += strspn(value, " \t\n\r\f\v");
+        }
+        if (*value == '\'') {
+            for (value_end = value + 1; *value_end && *value_end != '\''; value_end++) {
+                if (*value_end == '\\' && value_end[1]) {
+                    value_end++;
+                }
+            }
+            value_end += *value_end == '\'';
+        }
+        else {
+            value_end = value + strcspn(value, " \t\n\r\f\v");
+        }
+        if (value_end == p) {           /* nothing left but spaces */
+            break;
+        }
+        out = append(out, p, (apr_size_t)(value - p));
+        if (key_len == 8 && strncmp(key, "password", 8) == 0) {
+            out = append(out, "***", 3);
+        }
+        else {
+            out = append(out, value, (apr_size_t)(value_end - value));
+        }
+        p = value_end;
+    }
+    strcpy(out, p);
+}
+
+const char *ml_store_location_label(const char *location, apr_pool_t *pool)
+{
+    /* A hidden value grows by at most 3 bytes (an empty one becomes
+     * "***"), and each takes at least 2 bytes of the location. */
+    char *label = apr_palloc(pool, strlen(location) * 2 + 8);
+
+    if (is_uri(location)) {
+        hide_in_uri(location, label);
+    }
+    else if (is_params(location)) {
+        strcpy(label, ML_STORE_PGSQL_PREFIX);
+        hide_in_params(location + strlen(ML_STORE_PGSQL_PREFIX),
+                       label + strlen(ML_STORE_PGSQL_PREFIX));
+    }
+    else {
+        strcpy(label, location);
+    }
+    return label;
+}
+
+/* libpq parameters for a PostgreSQL location, with a connect timeout. */
+static const char *pgsql_target(const char *location, apr_pool_t *pool)
+{
+    const char *params = is_uri(location)
+                         ? location : location + strlen(ML_STORE_PGSQL_PREFIX);
+
+    if (strstr(params, "connect_timeout") != NULL) {
+        return params;
+    }
+    if (is_uri(location)) {
+        return apr_psprintf(pool, "%s%cconnect_timeout=%d", params,
+                            strchr(params, '?') ? '&' : '?',
+                            ML_STORE_CONNECT_TIMEOUT);
+    }
+    return apr_psprintf(pool, "%s connect_timeout=%d", params,
+                        ML_STORE_CONNECT_TIMEOUT);
+}
+
+apr_status_t ml_store_fail(ml_store *store, const char *format, ...)
 {
     va_list args;
 
     va_start(args, format);
     apr_vsnprintf(store->error, sizeof(store->error), format, args);
     va_end(args);
-}
-
-/* The error for a failed SQLite call, naming the file. */
-static apr_status_t sqlite_failed(ml_store *store, const char *doing)
-{
-    set_error(store, "%s: %s failed: %s", store->path, doing,
-              sqlite3_errmsg(store->db));
     return APR_EGENERAL;
 }
 
-static apr_status_t close_store(void *data)
-{
-    ml_store *store = data;
-
-    sqlite3_finalize(store->insert_link);
-    sqlite3_finalize(store->update_link);
-    sqlite3_finalize(store->select_by_url);
-    sqlite3_finalize(store->delete_link);
-    sqlite3_finalize(store->select_link);
-    sqlite3_finalize(store->select_all);
-    sqlite3_finalize(store->count_links);
-    sqlite3_finalize(store->newest_change);
-    sqlite3_finalize(store->oldest_change);
-    sqlite3_finalize(store->changes_after);
-    sqlite3_finalize(store->prune_changes);
-    sqlite3_finalize(store->add_clicks);
-    sqlite3_finalize(store->meta_get);
-    sqlite3_finalize(store->meta_set);
-    sqlite3_finalize(store->top_links);
-    sqlite3_finalize(store->click_total);
-    sqlite3_close(store->db);
-    return APR_SUCCESS;
-}
-
-/* Prepares *statement on first use; NULL (with the error set) on failure. */
-static sqlite3_stmt *statement(ml_store *store, sqlite3_stmt **statement,
-                               const char *sql)
-{
-    if (*statement == NULL
-        && sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-                              statement, NULL) != SQLITE_OK) {
-        sqlite_failed(store, "preparing a statement");
-        return NULL;
-    }
-    sqlite3_reset(*statement);
-    sqlite3_clear_bindings(*statement);
-    return *statement;
-}
-
-static apr_status_t exec(ml_store *store, const char *sql, const char *doing)
-{
-    if (sqlite3_exec(store->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-        return sqlite_failed(store, doing);
-    }
-    return APR_SUCCESS;
-}
-
-static apr_status_t pragma_int(ml_store *store, const char *sql, int *value)
-{
-    sqlite3_stmt *query;
-    int rc = sqlite3_prepare_v2(store->db, sql, -1, &query, NULL);
-
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(query);
-        *value = rc == SQLITE_ROW ? sqlite3_column_int(query, 0) : 0;
-    }
-    sqlite3_finalize(query);
-    if (rc != SQLITE_ROW) {
-        return sqlite_failed(store, "reading the file header");
-    }
-    return APR_SUCCESS;
-}
-
-/* What kind of file this is: ours, a fresh empty database, or other. */
-typedef enum { FILE_OURS, FILE_EMPTY, FILE_FOREIGN } file_kind;
-
-static apr_status_t identify(ml_store *store, file_kind *kind)
-{
-    int application_id, version, objects;
-    apr_status_t rv;
-
-    if ((rv = pragma_int(store, "PRAGMA application_id", &application_id))
-        || (rv = pragma_int(store, "PRAGMA user_version", &version))
-        || (rv = pragma_int(store, "SELECT count(*) FROM sqlite_schema",
-                            &objects))) {
-        return rv;
-    }
-    if (application_id == ML_APPLICATION_ID) {
-        if (version != ML_SCHEMA_VERSION) {
-            set_error(store, "%s: schema version %d is not the %d this "
-                      "minilink understands", store->path, version,
-                      ML_SCHEMA_VERSION);
-            return APR_EGENERAL;
-        }
-        *kind = FILE_OURS;
-    }
-    else if (application_id == 0 && version == 0 && objects == 0) {
-        *kind = FILE_EMPTY;
-    }
-    else {
-        *kind = FILE_FOREIGN;
-    }
-    return APR_SUCCESS;
-}
-
-apr_status_t ml_store_open(ml_store **result, const char *path,
+apr_status_t ml_store_open(ml_store **result, const char *location,
                            ml_store_mode mode, apr_pool_t *pool)
 {
     ml_store *store = apr_pcalloc(pool, sizeof(*store));
-    int flags = mode == ML_STORE_READ ? SQLITE_OPEN_READONLY
-                                      : SQLITE_OPEN_READWRITE;
-    apr_finfo_t info;
-    file_kind kind;
-    apr_status_t rv;
 
     *result = store;
-    store->path = apr_pstrdup(pool, path);
-    if (mode == ML_STORE_CREATE) {
-        flags |= SQLITE_OPEN_CREATE;
+    store->label = ml_store_location_label(location, pool);
+    if (ml_store_location_is_file(location)) {
+        store->engine = &ml_store_sqlite;
+        return store->engine->open(store, location, mode, pool);
     }
-    else if ((rv = apr_stat(&info, path, APR_FINFO_TYPE, pool)) != APR_SUCCESS) {
-        char reason[120];
-        set_error(store, "%s: %s", path,
-                  apr_strerror(rv, reason, sizeof(reason)));
-        return rv;
-    }
-    else if (info.filetype != APR_REG) {
-        set_error(store, "%s: not a regular file", path);
-        return APR_EINVAL;
-    }
-    /* Asked of the file itself: SQLite may reuse a descriptor another
-     * connection of this process has open, and would then not notice that
-     * the file can no longer be read or written. */
-    else if (access(path, mode == ML_STORE_READ ? R_OK : R_OK | W_OK) != 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-        set_error(store, "%s: %s", path, strerror(errno));
-        return rv;
-    }
-    /* NOMUTEX: a store is used by one thread at a time; each thread or
-     * process that needs one opens its own. */
-    if (sqlite3_open_v2(path, &store->db, flags | SQLITE_OPEN_NOMUTEX, NULL)
-        != SQLITE_OK) {
-        rv = sqlite_failed(store, "opening");
-        sqlite3_close(store->db);
-        store->db = NULL;
-        return rv;
-    }
-    apr_pool_cleanup_register(pool, store, close_store, apr_pool_cleanup_null);
-    sqlite3_busy_timeout(store->db, BUSY_TIMEOUT_MS);
-    sqlite3_extended_result_codes(store->db, 1);
+    store->engine = &ml_store_pgsql;
+    return store->engine->open(store, pgsql_target(location, pool), mode, pool);
+}
 
-    if ((rv = identify(store, &kind)) != APR_SUCCESS) {
-        return rv;
-    }
-    if (kind == FILE_FOREIGN || (kind == FILE_EMPTY && mode != ML_STORE_CREATE)) {
-        set_error(store, "%s: not a minilink database (create one with "
-                  "'minilink --db %s init')", path, path);
-        return APR_EINVAL;
-    }
-    return APR_SUCCESS;
+apr_status_t ml_store_check(ml_store *store)
+{
+    return store->engine->check(store);
 }
 
 const char *ml_store_error(const ml_store *store)
@@ -277,144 +193,44 @@ const char *ml_store_error(const ml_store *store)
     return store->error;
 }
 
-/* Creates the tables and marks the file as ours, in the open transaction. */
-static apr_status_t create_schema(ml_store *store)
-{
-    char *mark = sqlite3_mprintf("PRAGMA application_id = %d;"
-                                 "PRAGMA user_version = %d",
-                                 ML_APPLICATION_ID, ML_SCHEMA_VERSION);
-    apr_status_t rv = exec(store, schema_sql, "creating the schema");
-
-    if (rv == APR_SUCCESS) {
-        rv = exec(store, mark, "marking the file as a minilink database");
-    }
-    sqlite3_free(mark);
-    return rv;
-}
-
 apr_status_t ml_store_init(ml_store *store)
 {
-    file_kind kind;
-    apr_status_t rv;
-
-    if ((rv = exec(store, "BEGIN IMMEDIATE", "starting a transaction"))) {
-        return rv;
-    }
-    /* Looked at again inside the transaction: another init may have won. */
-    rv = identify(store, &kind);
-    if (rv == APR_SUCCESS && kind == FILE_FOREIGN) {
-        set_error(store, "%s: not a minilink database; refusing to add "
-                  "tables to it", store->path);
-        rv = APR_EINVAL;
-    }
-    if (rv == APR_SUCCESS && kind == FILE_EMPTY) {
-        rv = create_schema(store);
-    }
-    if (rv != APR_SUCCESS) {
-        sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
-        return rv;
-    }
-    if ((rv = exec(store, "COMMIT", "committing the schema"))) {
-        return rv;
-    }
-    /* Outside the transaction: journal_mode cannot change inside one. */
-    return exec(store, "PRAGMA journal_mode = WAL", "switching to WAL");
+    return store->engine->init(store);
 }
 
-/*
- * Keeps the change log to its last ML_STORE_CHANGES_KEPT entries.  By
- * sequence number, so it is a range delete on the primary key, not a scan.
- * A failure here loses nothing, so it is not reported.
- */
-static void prune_changes(ml_store *store)
+/* Validates the link; APR_EINVAL with the problem as the error. */
+static apr_status_t validate(ml_store *store, const ml_link *link)
 {
-    sqlite3_stmt *query = statement(store, &store->prune_changes,
-        "DELETE FROM link_changes WHERE seq <= (SELECT seq FROM sqlite_sequence"
-        " WHERE name = 'link_changes') - ?1");
+    const char *problem = ml_link_problem(link);
 
-    if (query != NULL) {
-        sqlite3_bind_int64(query, 1, ML_STORE_CHANGES_KEPT);
-        sqlite3_step(query);
-        sqlite3_reset(query);
+    if (problem) {
+        ml_store_fail(store, "%s", problem);
+        return APR_EINVAL;
     }
-}
-
-/* Binds NULL for 0, the schema's "not set" for status and expiry. */
-static void bind_optional(sqlite3_stmt *query, int column, apr_int64_t value)
-{
-    if (value == 0) {
-        sqlite3_bind_null(query, column);
-    }
-    else {
-        sqlite3_bind_int64(query, column, value);
-    }
-}
-
-/* Inserts the link with its slug as is.  APR_EEXIST if the slug is taken. */
-static apr_status_t insert(ml_store *store, ml_link *link)
-{
-    sqlite3_stmt *query = statement(store, &store->insert_link,
-        "INSERT INTO links (slug, url, status, expires_at, disabled)"
-        " VALUES (?1, ?2, ?3, ?4, ?5)"
-        " RETURNING id, created_at, updated_at");
-    int rc;
-
-    if (query == NULL) {
-        return APR_EGENERAL;
-    }
-    sqlite3_bind_text(query, 1, link->slug, -1, SQLITE_STATIC);
-    sqlite3_bind_text(query, 2, link->url, -1, SQLITE_STATIC);
-    bind_optional(query, 3, link->status);
-    bind_optional(query, 4, link->expires_at);
-    sqlite3_bind_int(query, 5, link->disabled);
-    rc = sqlite3_step(query);
-    if (rc == SQLITE_ROW) {
-        link->id = sqlite3_column_int64(query, 0);
-        link->created_at = sqlite3_column_int64(query, 1);
-        link->updated_at = sqlite3_column_int64(query, 2);
-        rc = sqlite3_step(query);
-    }
-    sqlite3_reset(query);
-    if (rc == SQLITE_DONE) {
-        prune_changes(store);
-        return APR_SUCCESS;
-    }
-    if (rc == SQLITE_CONSTRAINT_UNIQUE) {
-        set_error(store, "the slug '%s' is already taken", link->slug);
-        return APR_EEXIST;
-    }
-    return sqlite_failed(store, "adding a link");
+    return APR_SUCCESS;
 }
 
 apr_status_t ml_store_add(ml_store *store, ml_link *link, apr_pool_t *pool)
 {
     char slug[ML_SLUG_MAX + 1];
-    const char *problem;
     apr_size_t length = RANDOM_SLUG_LEN;
     apr_status_t rv;
     int tries;
 
     if (link->slug != NULL) {
-        if ((problem = ml_link_problem(link)) != NULL) {
-            set_error(store, "%s", problem);
-            return APR_EINVAL;
-        }
-        return insert(store, link);
+        return (rv = validate(store, link)) ? rv : store->engine->insert(store, link);
     }
     /* A random slug: the UNIQUE index settles collisions, and every few
      * collisions the slug grows so a crowded length cannot stall us. */
     for (tries = 0; tries < RANDOM_SLUG_TRIES; tries++) {
         if ((rv = ml_slug_random(slug, length)) != APR_SUCCESS) {
-            set_error(store, "no random bytes for a slug");
+            ml_store_fail(store, "no random bytes for a slug");
             return rv;
         }
         link->slug = slug;
-        if ((problem = ml_link_problem(link)) != NULL) {
-            link->slug = NULL;
-            set_error(store, "%s", problem);
-            return APR_EINVAL;
+        if ((rv = validate(store, link)) == APR_SUCCESS) {
+            rv = store->engine->insert(store, link);
         }
-        rv = insert(store, link);
         link->slug = NULL;
         if (rv != APR_EEXIST) {
             if (rv == APR_SUCCESS) {
@@ -426,263 +242,64 @@ apr_status_t ml_store_add(ml_store *store, ml_link *link, apr_pool_t *pool)
             length++;
         }
     }
-    set_error(store, "could not find a free random slug");
+    ml_store_fail(store, "could not find a free random slug");
     return APR_EEXIST;
 }
 
 apr_status_t ml_store_update(ml_store *store, const ml_link *link)
 {
-    sqlite3_stmt *query;
-    const char *problem = ml_link_problem(link);
-    int rc;
+    apr_status_t rv = validate(store, link);
 
-    if (problem) {
-        set_error(store, "%s", problem);
-        return APR_EINVAL;
-    }
-    query = statement(store, &store->update_link,
-        "UPDATE links SET url = ?2, status = ?3, expires_at = ?4, disabled = ?5"
-        " WHERE slug = ?1");
-    if (query == NULL) {
-        return APR_EGENERAL;
-    }
-    sqlite3_bind_text(query, 1, link->slug, -1, SQLITE_STATIC);
-    sqlite3_bind_text(query, 2, link->url, -1, SQLITE_STATIC);
-    bind_optional(query, 3, link->status);
-    bind_optional(query, 4, link->expires_at);
-    sqlite3_bind_int(query, 5, link->disabled);
-    rc = sqlite3_step(query);
-    sqlite3_reset(query);
-    if (rc != SQLITE_DONE) {
-        return sqlite_failed(store, "changing a link");
-    }
-    if (sqlite3_changes(store->db) == 0) {
-        set_error(store, "no link has the slug '%s'", link->slug);
-        return APR_ENOENT;
-    }
-    prune_changes(store);
-    return APR_SUCCESS;
-}
-
-apr_status_t ml_store_write_begin(ml_store *store)
-{
-    /* IMMEDIATE: take the write lock now (waiting up to busy_timeout), not
-     * at the first write, where a conflict could no longer be waited out. */
-    return exec(store, "BEGIN IMMEDIATE", "starting a write transaction");
-}
-
-apr_status_t ml_store_write_commit(ml_store *store)
-{
-    return exec(store, "COMMIT", "committing");
-}
-
-void ml_store_write_rollback(ml_store *store)
-{
-    sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-apr_status_t ml_store_remove(ml_store *store, const char *slug)
-{
-    sqlite3_stmt *query = statement(store, &store->delete_link,
-                                    "DELETE FROM links WHERE slug = ?1");
-    int rc;
-
-    if (query == NULL) {
-        return APR_EGENERAL;
-    }
-    sqlite3_bind_text(query, 1, slug, -1, SQLITE_STATIC);
-    rc = sqlite3_step(query);
-    sqlite3_reset(query);
-    if (rc != SQLITE_DONE) {
-        return sqlite_failed(store, "removing a link");
-    }
-    if (sqlite3_changes(store->db) == 0) {
-        set_error(store, "no link has the slug '%s'", slug);
-        return APR_ENOENT;
-    }
-    prune_changes(store);
-    return APR_SUCCESS;
-}
-
-/*
- * Reads the current row of a LINK_COLUMNS query into *link (strings point
- * into the statement).  Returns why the row cannot be served, or NULL.
- */
-static const char *read_row(sqlite3_stmt *row, ml_link *link)
-{
-    const char *problem;
-
-    link->id = sqlite3_column_int64(row, 0);
-    link->slug = (const char *)sqlite3_column_text(row, 1);
-    link->url = (const char *)sqlite3_column_text(row, 2);
-    link->status = sqlite3_column_int(row, 3);
-    link->expires_at = sqlite3_column_int64(row, 4);
-    link->disabled = sqlite3_column_int(row, 5);
-    link->created_at = sqlite3_column_int64(row, 6);
-    link->updated_at = sqlite3_column_int64(row, 7);
-    link->clicks = sqlite3_column_int64(row, 8);
-    link->last_click_at = sqlite3_column_int64(row, 9);
-    /* A NUL inside a value would make what we check differ from what the
-     * column holds. */
-    if ((link->slug && strlen(link->slug) != (size_t)sqlite3_column_bytes(row, 1))
-        || (link->url && strlen(link->url) != (size_t)sqlite3_column_bytes(row, 2))) {
-        return "the slug or URL contains a NUL byte";
-    }
-    if (sqlite3_column_type(row, 3) != SQLITE_NULL
-        && sqlite3_column_type(row, 3) != SQLITE_INTEGER) {
-        return "the status is not a number";
-    }
-    problem = ml_link_problem(link);
-    return problem;
-}
-
-/* read_row(), with the strings copied into pool to outlive the statement. */
-static const char *copy_row(sqlite3_stmt *row, ml_link *link, apr_pool_t *pool)
-{
-    const char *problem = read_row(row, link);
-
-    link->slug = link->slug ? apr_pstrdup(pool, link->slug) : NULL;
-    link->url = link->url ? apr_pstrdup(pool, link->url) : NULL;
-    return problem;
-}
-
-apr_status_t ml_store_get(ml_store *store, const char *slug, ml_link *link,
-                          const char **problem, apr_pool_t *pool)
-{
-    sqlite3_stmt *query = statement(store, &store->select_link,
-        "SELECT " LINK_COLUMNS " FROM links WHERE slug = ?1");
-    int rc;
-
-    if (query == NULL) {
-        return APR_EGENERAL;
-    }
-    sqlite3_bind_text(query, 1, slug, -1, SQLITE_STATIC);
-    rc = sqlite3_step(query);
-    if (rc == SQLITE_ROW) {
-        const char *row_problem = copy_row(query, link, pool);
-        if (problem) {
-            *problem = row_problem;
-        }
-    }
-    sqlite3_reset(query);
-    if (rc == SQLITE_DONE) {
-        set_error(store, "no link has the slug '%s'", slug);
-        return APR_ENOENT;
-    }
-    if (rc != SQLITE_ROW) {
-        return sqlite_failed(store, "reading a link");
-    }
-    return APR_SUCCESS;
+    return rv ? rv : store->engine->update(store, link);
 }
 
 apr_status_t ml_store_find_url(ml_store *store, const char *url,
                                apr_int64_t now, ml_link *link,
                                apr_pool_t *pool)
 {
-    sqlite3_stmt *query = statement(store, &store->select_by_url,
-        "SELECT " LINK_COLUMNS " FROM links WHERE url = ?1 AND disabled = 0"
-        " AND (expires_at IS NULL OR expires_at > ?2) ORDER BY id DESC LIMIT 1");
-    int rc;
-
-    if (query == NULL) {
-        return APR_EGENERAL;
-    }
-    sqlite3_bind_text(query, 1, url, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(query, 2, now);
-    rc = sqlite3_step(query);
-    if (rc == SQLITE_ROW) {
-        copy_row(query, link, pool);
-    }
-    sqlite3_reset(query);
-    if (rc == SQLITE_DONE) {
-        return APR_ENOENT;
-    }
-    if (rc != SQLITE_ROW) {
-        return sqlite_failed(store, "looking up a URL");
-    }
-    return APR_SUCCESS;
+    return store->engine->find_url(store, url, now, link, pool);
 }
 
-/* Steps a prepared LINK_COLUMNS query, calling row() for each row. */
-static apr_status_t each_row(ml_store *store, sqlite3_stmt *query,
-                             ml_store_row_fn *row, void *ctx, const char *doing)
+apr_status_t ml_store_write_begin(ml_store *store)
 {
-    apr_status_t rv = APR_SUCCESS;
-    int rc;
+    return store->engine->begin(store, ML_TXN_WRITE);
+}
 
-    while ((rc = sqlite3_step(query)) == SQLITE_ROW) {
-        ml_link link;
-        const char *problem = read_row(query, &link);
-        if ((rv = row(ctx, &link, problem)) != APR_SUCCESS) {
-            break;
-        }
-    }
-    sqlite3_reset(query);
-    if (rv == APR_SUCCESS && rc != SQLITE_DONE) {
-        return sqlite_failed(store, doing);
-    }
-    return rv;
+apr_status_t ml_store_write_commit(ml_store *store)
+{
+    return store->engine->commit(store);
+}
+
+void ml_store_write_rollback(ml_store *store)
+{
+    store->engine->rollback(store);
+}
+
+apr_status_t ml_store_remove(ml_store *store, const char *slug)
+{
+    return store->engine->remove(store, slug);
+}
+
+apr_status_t ml_store_get(ml_store *store, const char *slug, ml_link *link,
+                          const char **problem, apr_pool_t *pool)
+{
+    return store->engine->get(store, slug, link, problem, pool);
 }
 
 apr_status_t ml_store_each(ml_store *store, ml_store_row_fn *row, void *ctx)
 {
-    sqlite3_stmt *query = statement(store, &store->select_all,
-        "SELECT " LINK_COLUMNS " FROM links ORDER BY slug");
-
-    return query ? each_row(store, query, row, ctx, "reading the links")
-                 : APR_EGENERAL;
+    return store->engine->each(store, row, ctx);
 }
 
 apr_status_t ml_store_summary(ml_store *store, apr_uint32_t *links,
                               apr_uint64_t *text_bytes)
 {
-    /* CAST AS BLOB: length() of TEXT counts characters, we need bytes. */
-    sqlite3_stmt *query = statement(store, &store->count_links,
-        "SELECT count(*), coalesce(sum(length(CAST(slug AS BLOB))"
-        "                              + length(CAST(url AS BLOB))), 0)"
-        " FROM links");
-    int rc;
-
-    if (query == NULL) {
-        return APR_EGENERAL;
-    }
-    rc = sqlite3_step(query);
-    if (rc == SQLITE_ROW) {
-        *links = (apr_uint32_t)sqlite3_column_int64(query, 0);
-        *text_bytes = (apr_uint64_t)sqlite3_column_int64(query, 1);
-    }
-    sqlite3_reset(query);
-    if (rc != SQLITE_ROW) {
-        return sqlite_failed(store, "counting the links");
-    }
-    return APR_SUCCESS;
-}
-
-/* Runs a one-value query; *value is 0 when it returns no row or NULL. */
-static apr_status_t query_uint64(ml_store *store, sqlite3_stmt **cached,
-                                 const char *sql, apr_uint64_t *value)
-{
-    sqlite3_stmt *query = statement(store, cached, sql);
-    int rc;
-
-    if (query == NULL) {
-        return APR_EGENERAL;
-    }
-    rc = sqlite3_step(query);
-    *value = rc == SQLITE_ROW ? (apr_uint64_t)sqlite3_column_int64(query, 0) : 0;
-    sqlite3_reset(query);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        return sqlite_failed(store, "reading the change log");
-    }
-    return APR_SUCCESS;
+    return store->engine->summary(store, links, text_bytes);
 }
 
 apr_status_t ml_store_change_seq(ml_store *store, apr_uint64_t *seq)
 {
-    /* sqlite_sequence keeps the highest number even after pruning. */
-    return query_uint64(store, &store->newest_change,
-                        "SELECT seq FROM sqlite_sequence"
-                        " WHERE name = 'link_changes'", seq);
+    return store->engine->change_seq(store, seq);
 }
 
 apr_status_t ml_store_changes_since(ml_store *store, apr_uint64_t after,
@@ -690,125 +307,59 @@ apr_status_t ml_store_changes_since(ml_store *store, apr_uint64_t after,
                                     int *complete)
 {
     apr_uint64_t newest, oldest;
-    sqlite3_stmt *query;
-    apr_status_t rv = APR_SUCCESS;
-    int rc;
+    apr_status_t rv;
 
     *complete = 0;
-    if ((rv = ml_store_change_seq(store, &newest))
-        || (rv = query_uint64(store, &store->oldest_change,
-                              "SELECT min(seq) FROM link_changes", &oldest))) {
+    if ((rv = store->engine->change_seq(store, &newest))
+        || (rv = store->engine->oldest_change(store, &oldest))) {
         return rv;
     }
-    /* A newest number below ours means another file now has this name;
-     * an oldest kept entry past ours (or none) means entries we need were
-     * pruned or deleted. */
+    /* A newest number below ours means another database now has this
+     * name; an oldest kept entry past ours (or none) means entries we need
+     * were pruned or deleted. */
     if (newest < after
         || (newest > after && (oldest == 0 || oldest > after + 1))) {
         return APR_SUCCESS;
     }
     *complete = 1;
-    query = statement(store, &store->changes_after,
-                      "SELECT slug FROM link_changes WHERE seq > ?1 ORDER BY seq");
-    if (query == NULL) {
-        return APR_EGENERAL;
-    }
-    sqlite3_bind_int64(query, 1, (sqlite3_int64)after);
-    while ((rc = sqlite3_step(query)) == SQLITE_ROW) {
-        rv = changed(ctx, (const char *)sqlite3_column_text(query, 0));
-        if (rv != APR_SUCCESS) {
-            break;
-        }
-    }
-    sqlite3_reset(query);
-    if (rv == APR_SUCCESS && rc != SQLITE_DONE) {
-        return sqlite_failed(store, "reading the change log");
-    }
-    return rv;
+    return store->engine->changes_after(store, after, changed, ctx);
 }
 
 apr_status_t ml_store_add_clicks(ml_store *store, apr_int64_t id,
-                                apr_uint64_t clicks, apr_int64_t last_click_at)
+                                 apr_uint64_t clicks, apr_int64_t last_click_at)
 {
-    sqlite3_stmt *query = statement(store, &store->add_clicks,
-        "UPDATE links SET clicks = clicks + ?2,"
-        " last_click_at = max(coalesce(last_click_at, 0), ?3) WHERE id = ?1");
-    int rc;
-
-    if (query == NULL) {
-        return APR_EGENERAL;
-    }
-    sqlite3_bind_int64(query, 1, id);
-    sqlite3_bind_int64(query, 2, (sqlite3_int64)clicks);
-    sqlite3_bind_int64(query, 3, last_click_at);
-    rc = sqlite3_step(query);
-    sqlite3_reset(query);
-    return rc == SQLITE_DONE ? APR_SUCCESS : sqlite_failed(store, "counting clicks");
-}
-
-apr_status_t ml_store_meta_get(ml_store *store, const char *key,
-                               apr_int64_t *value)
-{
-    sqlite3_stmt *query = statement(store, &store->meta_get,
-        "SELECT value FROM minilink_meta WHERE key = ?1");
-    int rc;
-
-    if (query == NULL) {
-        return APR_EGENERAL;
-    }
-    sqlite3_bind_text(query, 1, key, -1, SQLITE_STATIC);
-    rc = sqlite3_step(query);
-    *value = rc == SQLITE_ROW ? sqlite3_column_int64(query, 0) : 0;
-    sqlite3_reset(query);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE
-           ? APR_SUCCESS : sqlite_failed(store, "reading minilink_meta");
-}
-
-apr_status_t ml_store_meta_set(ml_store *store, const char *key,
-                               apr_int64_t value)
-{
-    sqlite3_stmt *query = statement(store, &store->meta_set,
-        "INSERT INTO minilink_meta (key, value) VALUES (?1, ?2)"
-        " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
-    int rc;
-
-    if (query == NULL) {
-        return APR_EGENERAL;
-    }
-    sqlite3_bind_text(query, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(query, 2, value);
-    rc = sqlite3_step(query);
-    sqlite3_reset(query);
-    return rc == SQLITE_DONE ? APR_SUCCESS
-                             : sqlite_failed(store, "writing minilink_meta");
+    return store->engine->add_clicks(store, id, clicks, last_click_at);
 }
 
 apr_status_t ml_store_top(ml_store *store, int count, ml_store_row_fn *row,
                           void *ctx)
 {
-    sqlite3_stmt *query = statement(store, &store->top_links,
-        "SELECT " LINK_COLUMNS " FROM links ORDER BY clicks DESC, slug"
-        " LIMIT ?1");
-
-    if (query == NULL) {
-        return APR_EGENERAL;
-    }
-    sqlite3_bind_int(query, 1, count);
-    return each_row(store, query, row, ctx, "reading the top links");
+    return store->engine->top(store, count, row, ctx);
 }
 
 apr_status_t ml_store_click_total(ml_store *store, apr_uint64_t *clicks)
 {
-    return query_uint64(store, &store->click_total,
-                        "SELECT coalesce(sum(clicks), 0) FROM links", clicks);
+    return store->engine->click_total(store, clicks);
+}
+
+apr_status_t ml_store_meta_get(ml_store *store, const char *key,
+                               apr_int64_t *value)
+{
+    return store->engine->meta_get(store, key, value);
+}
+
+apr_status_t ml_store_meta_set(ml_store *store, const char *key,
+                               apr_int64_t value)
+{
+    return store->engine->meta_set(store, key, value);
 }
 
 apr_status_t ml_store_read_begin(ml_store *store)
 {
-    return exec(store, "BEGIN", "starting a read transaction");
+    return store->engine->begin(store, ML_TXN_READ);
 }
 
 apr_status_t ml_store_read_end(ml_store *store)
 {
-    return exec(store, "COMMIT", "ending a read transaction");
+    return store->engine->commit(store);
 }

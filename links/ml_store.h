@@ -1,9 +1,10 @@
 /*
- * ml_store.h - the SQLite database that holds the links.
+ * ml_store.h - the database that holds the links: a SQLite file, or a
+ * PostgreSQL database shared by several hosts (through apr_dbd).
  *
  * The schema is created by ml_store_init() and documented in the README.
- * Every statement is prepared; every write is one transaction.  Depends on
- * APR and SQLite only.
+ * Every statement takes its values as parameters; every write is one
+ * transaction.  Depends on APR, APR-util's apr_dbd and SQLite only.
  */
 #ifndef ML_STORE_H
 #define ML_STORE_H
@@ -20,15 +21,45 @@ typedef enum {
 } ml_store_mode;
 
 /*
- * Opens the database at path.  On failure *store is still set when possible
- * so that ml_store_error() can say why; it is closed with the pool.
- * A file that is not a minilink database (wrong application_id or schema
- * version) is refused, except in ML_STORE_CREATE mode on an empty file.
+ * A database is named by one string, its location, the same for the CLI's
+ * --db and the module's MinilinkDatabase:
+ *   postgresql://...  or  postgres://...   PostgreSQL: a libpq URI
+ *   pgsql:PARAMS                           PostgreSQL: libpq "key=value" parameters
+ *   anything else                          the path of a SQLite file
+ * PostgreSQL connections get connect_timeout=ML_STORE_CONNECT_TIMEOUT
+ * unless the location sets one, so an unreachable server cannot hold a
+ * request for minutes.
  */
-apr_status_t ml_store_open(ml_store **store, const char *path,
+#define ML_STORE_PGSQL_PREFIX "pgsql:"
+#define ML_STORE_CONNECT_TIMEOUT 5
+
+/* True if the location names a SQLite file (a path). */
+int ml_store_location_is_file(const char *location);
+
+/* The location as it may be shown in logs and on status pages: any
+ * password replaced by "***". */
+const char *ml_store_location_label(const char *location, apr_pool_t *pool);
+
+/*
+ * Opens the database at location.  On failure *store is still set so that
+ * ml_store_error() can say why; it is closed with the pool.  A database
+ * that is not a minilink database (a SQLite file with another
+ * application_id, tables of another program, another schema version) is
+ * refused, except in ML_STORE_CREATE mode on an empty one.  A SQLite file
+ * is created in ML_STORE_CREATE mode; a PostgreSQL database must exist.
+ */
+apr_status_t ml_store_open(ml_store **store, const char *location,
                            ml_store_mode mode, apr_pool_t *pool);
 
-/* The last error, as a sentence naming the file; "" when there was none. */
+/*
+ * Whether the open store still reaches the database its location names
+ * now: for SQLite, the same file, still readable (a file replaced or made
+ * unreadable fails); for PostgreSQL, a live connection.  A store that
+ * fails should be closed and opened again.
+ */
+apr_status_t ml_store_check(ml_store *store);
+
+/* The last error, as a sentence naming the database; "" when none. */
 const char *ml_store_error(const ml_store *store);
 
 /* Creates the schema in an empty database; a no-op on one of ours. */
@@ -90,8 +121,8 @@ apr_status_t ml_store_summary(ml_store *store, apr_uint32_t *links,
 
 /*
  * Changes.  Every insert, update or delete of a link - by this code or by
- * hand with sqlite3 - appends the slug it touched to a change log, numbered
- * by an increasing sequence.  The log keeps the last ML_STORE_CHANGES_KEPT
+ * hand with sqlite3 or psql - appends the slug it touched to a change log,
+ * numbered by an increasing sequence, committed in that order.  The log keeps the last ML_STORE_CHANGES_KEPT
  * entries; a reader that fell further behind must compare everything.
  */
 #define ML_STORE_CHANGES_KEPT 100000

@@ -526,7 +526,7 @@ static void test_command_help(void)
     for (i = 0; i < sizeof(command_names) / sizeof(command_names[0]); i++) {
         char *help_text, usage[64];
 
-        snprintf(usage, sizeof(usage), "usage: minilink [--db PATH] %s",
+        snprintf(usage, sizeof(usage), "usage: minilink [--db DATABASE] %s",
                  command_names[i]);
         CU_ASSERT_EQUAL(cli("help", command_names[i]), 0);
         OUT_HAS(usage);

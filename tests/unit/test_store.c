@@ -589,6 +589,61 @@ static void test_read_snapshot(void)
     ut_scratch_close(&scratch);
 }
 
+/* Which engine a location names, and what a log may show of it. */
+static void test_location_labels_hide_passwords(void)
+{
+    static const struct {
+        const char *location, *label;
+        int is_file;
+    } cases[] = {
+        { "/var/lib/minilink/links.db", "/var/lib/minilink/links.db", 1 },
+        { "relative/pgsql.db", "relative/pgsql.db", 1 },
+        { "postgresql://ml@db.example/links", "postgresql://ml@db.example/links", 0 },
+        { "postgresql://ml:s3cret@db:5432/links", "postgresql://ml:***@db:5432/links", 0 },
+        { "postgres://ml:@db/links", "postgres://ml:***@db/links", 0 },
+        { "postgresql://db/links?user=ml&password=s3cret&sslmode=require",
+          "postgresql://db/links?user=ml&password=***&sslmode=require", 0 },
+        { "postgresql://db/links?mypassword=x", "postgresql://db/links?mypassword=x", 0 },
+        { "pgsql:host=db dbname=links", "pgsql:host=db dbname=links", 0 },
+        { "pgsql:host=db password=s3cret dbname=links",
+          "pgsql:host=db password=*** dbname=links", 0 },
+        { "pgsql:password = 's3 \\' cret' user=ml", "pgsql:password = *** user=ml", 0 },
+        { "pgsql:user=ml password=", "pgsql:user=ml password=***", 0 },
+        { "pgsql:passwordx=1 password='' ", "pgsql:passwordx=1 password=*** ", 0 },
+    };
+    apr_pool_t *pool;
+    size_t i;
+
+    apr_pool_create(&pool, NULL);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *label = ml_store_location_label(cases[i].location, pool);
+        CU_ASSERT_STRING_EQUAL(label, cases[i].label);
+        CU_ASSERT_PTR_NULL(strstr(label, "s3"));
+        CU_ASSERT_EQUAL(ml_store_location_is_file(cases[i].location),
+                        cases[i].is_file);
+    }
+    apr_pool_destroy(pool);
+}
+
+/* Without a server there, opening fails at once, naming the database but
+ * not the password. */
+static void test_open_unreachable_postgresql(void)
+{
+    apr_pool_t *pool;
+    ml_store *store;
+
+    apr_pool_create(&pool, NULL);
+    /* Port 1 on loopback: nothing listens there; refused at once. */
+    CU_ASSERT_NOT_EQUAL(ml_store_open(&store, "pgsql:host=127.0.0.1 port=1 "
+                                      "dbname=x password=s3cret",
+                                      ML_STORE_READ, pool), APR_SUCCESS);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ml_store_error(store), "password=***"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ml_store_error(store), "cannot connect"));
+    CU_ASSERT_PTR_NULL(strstr(ml_store_error(store), "s3cret"));
+    CU_ASSERT_PTR_NULL(strchr(ml_store_error(store), '\n'));
+    apr_pool_destroy(pool);
+}
+
 void add_store_suite(void)
 {
     CU_pSuite suite = CU_add_suite("store (ml_store.h)", NULL, NULL);
@@ -610,4 +665,6 @@ void add_store_suite(void)
     CU_add_test(suite, "open of a garbage file fails", test_open_garbage_file);
     CU_add_test(suite, "a SQLite file not ours is refused", test_open_foreign_database);
     CU_add_test(suite, "read_begin/end: one snapshot", test_read_snapshot);
+    CU_add_test(suite, "locations: engine, and passwords hidden", test_location_labels_hide_passwords);
+    CU_add_test(suite, "open of an unreachable PostgreSQL", test_open_unreachable_postgresql);
 }

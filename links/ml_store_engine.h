@@ -1,0 +1,75 @@
+/*
+ * ml_store_engine.h - what a database engine provides behind ml_store.h.
+ *
+ * Private to links/: ml_store.c holds what every engine shares (naming a
+ * database, validating links, random slugs, reading the change log) and
+ * calls an engine for the SQL.  Two engines: SQLite, called directly
+ * (ml_store_sqlite.c), and PostgreSQL through APR's apr_dbd
+ * (ml_store_pgsql.c).
+ *
+ * Each function returns APR_SUCCESS or an error with the store's error set
+ * (ml_store_fail), and behaves as the ml_store_* function of the same name
+ * documents unless said otherwise here.
+ */
+#ifndef ML_STORE_ENGINE_H
+#define ML_STORE_ENGINE_H
+
+#include "ml_store.h"
+
+typedef enum { ML_TXN_READ, ML_TXN_WRITE } ml_store_txn;
+
+typedef struct {
+    /* Connects to target (a path, or libpq parameters); engine state goes
+     * into store->data.  Registers the disconnect on pool. */
+    apr_status_t (*open)(ml_store *store, const char *target,
+                         ml_store_mode mode, apr_pool_t *pool);
+    apr_status_t (*check)(ml_store *store);
+    apr_status_t (*init)(ml_store *store);
+    /* Inserts the (validated) link with its slug as given; APR_EEXIST,
+     * with the error set, when the slug is taken. */
+    apr_status_t (*insert)(ml_store *store, ml_link *link);
+    /* Updates the (validated) link; APR_ENOENT when there is no such slug. */
+    apr_status_t (*update)(ml_store *store, const ml_link *link);
+    apr_status_t (*remove)(ml_store *store, const char *slug);
+    apr_status_t (*get)(ml_store *store, const char *slug, ml_link *link,
+                        const char **problem, apr_pool_t *pool);
+    apr_status_t (*find_url)(ml_store *store, const char *url,
+                             apr_int64_t now, ml_link *link, apr_pool_t *pool);
+    apr_status_t (*each)(ml_store *store, ml_store_row_fn *row, void *ctx);
+    apr_status_t (*top)(ml_store *store, int count, ml_store_row_fn *row,
+                        void *ctx);
+    apr_status_t (*summary)(ml_store *store, apr_uint32_t *links,
+                            apr_uint64_t *text_bytes);
+    apr_status_t (*change_seq)(ml_store *store, apr_uint64_t *seq);
+    /* The number of the oldest change still in the log; 0 if it is empty. */
+    apr_status_t (*oldest_change)(ml_store *store, apr_uint64_t *seq);
+    /* Calls changed() for each change numbered above `after`, oldest first. */
+    apr_status_t (*changes_after)(ml_store *store, apr_uint64_t after,
+                                  ml_store_change_fn *changed, void *ctx);
+    apr_status_t (*add_clicks)(ml_store *store, apr_int64_t id,
+                               apr_uint64_t clicks, apr_int64_t last_click_at);
+    apr_status_t (*click_total)(ml_store *store, apr_uint64_t *clicks);
+    apr_status_t (*meta_get)(ml_store *store, const char *key,
+                             apr_int64_t *value);
+    apr_status_t (*meta_set)(ml_store *store, const char *key,
+                             apr_int64_t value);
+    apr_status_t (*begin)(ml_store *store, ml_store_txn kind);
+    apr_status_t (*commit)(ml_store *store);
+    void (*rollback)(ml_store *store);
+} ml_store_engine;
+
+struct ml_store {
+    const ml_store_engine *engine;
+    void *data;                  /* the engine's connection and statements */
+    const char *label;           /* names the database in messages */
+    char error[512];
+};
+
+extern const ml_store_engine ml_store_sqlite;
+extern const ml_store_engine ml_store_pgsql;
+
+/* Sets the store's error (a printf format); returns APR_EGENERAL. */
+apr_status_t ml_store_fail(ml_store *store, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif /* ML_STORE_ENGINE_H */

@@ -1,0 +1,832 @@
+/*
+ * ml_store_pgsql.c - the links table in PostgreSQL, through APR's apr_dbd
+ * and its pgsql driver (Debian: libaprutil1-dbd-pgsql), so that several
+ * Apache hosts can share one database (ml_store_engine.h).
+ *
+ * Decisions, written down once:
+ * - The same tables and columns as the SQLite schema, times in Unix
+ *   seconds, so both engines read and write the same values and
+ *   export/import moves links between them.
+ * - Statements are given to apr_dbd_prepare without a label: apr_dbd then
+ *   sends each with PQexecParams - values as parameters, never in the SQL
+ *   text - and nothing lives on the server that a reconnect would lose.
+ * - Writers of links take turns: a statement trigger takes an advisory
+ *   lock before any row is touched, held until commit.  So change numbers
+ *   are committed in increasing order, and a host that has read the change
+ *   log up to N can never later see a change numbered below N appear.
+ * - Flushes of click counts take turns too (another advisory lock, at a
+ *   transaction's first count), so two hosts updating the same rows in
+ *   different orders cannot deadlock.
+ * - The tables are ours when minilink_meta holds schema_version; a
+ *   database where links, link_changes or minilink_meta belong to someone
+ *   else is refused.
+ * - Reading every link goes through a cursor, a page at a time, so
+ *   loading a million links does not hold them all in one result.
+ * - Slugs sort as bytes (COLLATE "C"), as in SQLite; URLs have a hash
+ *   index, as a B-tree entry cannot hold a 4096-byte URL.
+ */
+#include <string.h>
+#include <apr_dbd.h>
+#include <apr_strings.h>
+#include "ml_store_engine.h"
+
+#define ML_SCHEMA_VERSION 1
+/* Advisory lock numbers: "MLNK" and "MLNK" + 1. */
+#define LINK_WRITERS_LOCK "1296846411"
+#define CLICK_FLUSH_LOCK "1296846412"
+#define FETCH_PAGE "1000"
+
+static const char schema_sql[] =
+    "CREATE TABLE links ("
+    "  id         bigserial PRIMARY KEY,"
+    "  slug       text COLLATE \"C\" NOT NULL UNIQUE"
+    "             CHECK (slug ~ '^[A-Za-z0-9_-]{1,64}$'),"
+    "  url        text    NOT NULL,"
+    "  status     integer CHECK (status IS NULL"
+    "                            OR status IN (301, 302, 303, 307, 308)),"
+    "  expires_at bigint  CHECK (expires_at IS NULL OR expires_at >= 0),"
+    "  disabled   integer NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),"
+    "  created_at bigint  NOT NULL DEFAULT extract(epoch FROM now())::bigint,"
+    "  updated_at bigint  NOT NULL DEFAULT extract(epoch FROM now())::bigint,"
+    "  clicks     bigint  NOT NULL DEFAULT 0,"
+    "  last_click_at bigint"
+    ");"
+    "CREATE INDEX links_by_url ON links USING hash (url);"
+    "CREATE INDEX links_by_clicks ON links (clicks);"
+    "CREATE TABLE minilink_meta ("
+    "  key   text   PRIMARY KEY,"
+    "  value bigint NOT NULL"
+    ");"
+    "CREATE TABLE link_changes ("
+    "  seq        bigserial PRIMARY KEY,"
+    "  slug       text   NOT NULL,"
+    "  changed_at bigint NOT NULL DEFAULT extract(epoch FROM now())::bigint"
+    ");"
+    "CREATE FUNCTION minilink_writers_take_turns() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$"
+    "  BEGIN PERFORM pg_advisory_xact_lock(" LINK_WRITERS_LOCK "); RETURN NULL; END $$;"
+    "CREATE TRIGGER links_writers_take_turns"
+    "  BEFORE INSERT OR DELETE OR UPDATE OF slug, url, status, expires_at, disabled"
+    "  ON links FOR EACH STATEMENT EXECUTE FUNCTION minilink_writers_take_turns();"
+    "CREATE FUNCTION minilink_touch() RETURNS trigger LANGUAGE plpgsql AS $$"
+    "  BEGIN NEW.updated_at := extract(epoch FROM now())::bigint; RETURN NEW; END $$;"
+    "CREATE TRIGGER links_updated_at"
+    "  BEFORE UPDATE OF slug, url, status, expires_at, disabled ON links"
+    "  FOR EACH ROW EXECUTE FUNCTION minilink_touch();"
+    /* Every change to links, however it is made (module, CLI, psql),
+     * leaves the slug it touched here; Apache applies just those. */
+    "CREATE FUNCTION minilink_log_change() RETURNS trigger LANGUAGE plpgsql AS $$"
+    "  BEGIN"
+    "    IF TG_OP <> 'INSERT' THEN"
+    "      INSERT INTO link_changes (slug) VALUES (OLD.slug);"
+    "    END IF;"
+    "    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.slug <> OLD.slug) THEN"
+    "      INSERT INTO link_changes (slug) VALUES (NEW.slug);"
+    "    END IF;"
+    "    RETURN NULL;"
+    "  END $$;"
+    "CREATE TRIGGER links_logged"
+    "  AFTER INSERT OR DELETE OR UPDATE OF slug, url, status, expires_at, disabled"
+    "  ON links FOR EACH ROW EXECUTE FUNCTION minilink_log_change();";
+
+#define LINK_COLUMNS \
+    "id, slug, url, status, expires_at, disabled, created_at, updated_at, " \
+    "clicks, last_click_at"
+
+/* Every statement with parameters; %s marks one (apr_dbd's notation). */
+typedef enum {
+    Q_INSERT, Q_PRUNE, Q_UPDATE, Q_REMOVE, Q_GET,
+    Q_FIND_URL, Q_TOP, Q_CHANGES_AFTER, Q_ADD_CLICKS, Q_META_GET, Q_META_SET,
+    Q_COUNT
+} query_id;
+
+static const char *const query_sql[Q_COUNT] = {
+    [Q_INSERT] = "INSERT INTO links (slug, url, status, expires_at, disabled)"
+                 " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (slug) DO NOTHING"
+                 " RETURNING id, created_at, updated_at",
+    [Q_PRUNE] = "DELETE FROM link_changes"
+                " WHERE seq <= (SELECT max(seq) FROM link_changes) - %s",
+    [Q_UPDATE] = "UPDATE links SET url = %s, status = %s, expires_at = %s,"
+                 " disabled = %s WHERE slug = %s",
+    [Q_REMOVE] = "DELETE FROM links WHERE slug = %s",
+    [Q_GET] = "SELECT " LINK_COLUMNS " FROM links WHERE slug = %s",
+    [Q_FIND_URL] = "SELECT " LINK_COLUMNS " FROM links WHERE url = %s"
+                   " AND disabled = 0 AND (expires_at IS NULL OR expires_at > %s)"
+                   " ORDER BY id DESC LIMIT 1",
+    [Q_TOP] = "SELECT " LINK_COLUMNS " FROM links ORDER BY clicks DESC, slug"
+              " LIMIT %s",
+    [Q_CHANGES_AFTER] = "SELECT slug FROM link_changes WHERE seq > %s ORDER BY seq",
+    [Q_ADD_CLICKS] = "UPDATE links SET clicks = clicks + %s,"
+                     " last_click_at = greatest(coalesce(last_click_at, 0), %s)"
+                     " WHERE id = %s",
+    [Q_META_GET] = "SELECT value FROM minilink_meta WHERE key = %s",
+    [Q_META_SET] = "INSERT INTO minilink_meta (key, value) VALUES (%s, %s)"
+                   " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+};
+
+typedef struct {
+    const apr_dbd_driver_t *driver;
+    apr_dbd_t *handle;
+    apr_pool_t *pool;                       /* the store's */
+    apr_dbd_prepared_t *prepared[Q_COUNT];  /* on first use */
+    int in_transaction;
+    int flush_turn_taken;                   /* CLICK_FLUSH_LOCK, this transaction */
+} pg_store;
+
+#define DB(store) ((pg_store *)(store)->data)
+
+/* libpq's messages span lines ("ERROR: ...\nDETAIL: ..."); a log line
+ * must not. */
+static const char *one_line(char *message)
+{
+    char *p;
+    apr_size_t len;
+
+    for (p = message; *p; p++) {
+        if (*p == '\n' || *p == '\r' || *p == '\t') {
+            *p = ' ';
+        }
+    }
+    len = strlen(message);
+    while (len > 0 && message[len - 1] == ' ') {
+        message[--len] = '\0';
+    }
+    return message;
+}
+
+static apr_status_t pg_failed(ml_store *store, const char *doing, int rc)
+{
+    pg_store *db = DB(store);
+    char *message = apr_pstrdup(db->pool,
+                                apr_dbd_error(db->driver, db->handle, rc));
+
+    return ml_store_fail(store, "%s: %s failed: %s", store->label, doing,
+                         one_line(message));
+}
+
+/* A statement without parameters, such as BEGIN, or several at once. */
+static apr_status_t exec(ml_store *store, const char *sql, const char *doing)
+{
+    int nrows, rc = apr_dbd_query(DB(store)->driver, DB(store)->handle,
+                                  &nrows, sql);
+
+    return rc ? pg_failed(store, doing, rc) : APR_SUCCESS;
+}
+
+static apr_dbd_prepared_t *statement(ml_store *store, query_id q)
+{
+    pg_store *db = DB(store);
+
+    if (db->prepared[q] == NULL
+        && apr_dbd_prepare(db->driver, db->pool, db->handle, query_sql[q],
+                           NULL, &db->prepared[q]) != 0) {
+        db->prepared[q] = NULL;
+        pg_failed(store, "preparing a statement", 0);
+    }
+    return db->prepared[q];
+}
+
+/* A write statement; *changed gets the rows it touched (may be NULL). */
+static apr_status_t run(ml_store *store, query_id q, const char *doing,
+                        int *changed, int nargs, const char **args,
+                        apr_pool_t *pool)
+{
+    apr_dbd_prepared_t *prepared = statement(store, q);
+    int nrows = 0, rc;
+
+    if (prepared == NULL) {
+        return APR_EGENERAL;
+    }
+    rc = apr_dbd_pquery(DB(store)->driver, pool, DB(store)->handle, &nrows,
+                        prepared, nargs, args);
+    if (rc) {
+        return pg_failed(store, doing, rc);
+    }
+    if (changed) {
+        *changed = nrows;
+    }
+    return APR_SUCCESS;
+}
+
+/* A query; its whole result, in pool. */
+static apr_status_t rows(ml_store *store, query_id q, const char *doing,
+                         apr_dbd_results_t **results, int nargs,
+                         const char **args, apr_pool_t *pool)
+{
+    apr_dbd_prepared_t *prepared = statement(store, q);
+    int rc;
+
+    if (prepared == NULL) {
+        return APR_EGENERAL;
+    }
+    *results = NULL;
+    rc = apr_dbd_pselect(DB(store)->driver, pool, DB(store)->handle, results,
+                         prepared, 1, nargs, args);
+    return rc ? pg_failed(store, doing, rc) : APR_SUCCESS;
+}
+
+/* A query without parameters; its whole result, in pool. */
+static apr_status_t select_sql(ml_store *store, const char *sql,
+                               const char *doing, apr_dbd_results_t **results,
+                               apr_pool_t *pool)
+{
+    int rc;
+
+    *results = NULL;
+    rc = apr_dbd_select(DB(store)->driver, pool, DB(store)->handle, results,
+                        sql, 1);
+    return rc ? pg_failed(store, doing, rc) : APR_SUCCESS;
+}
+
+/* Moves *row (NULL before the first) to the next row of a result; 0
+ * after the last.  (A result is freed with its pool, whether or not it
+ * was read to the end.) */
+static int next_row(ml_store *store, apr_dbd_results_t *results,
+                    apr_dbd_row_t **row, apr_pool_t *pool)
+{
+    return apr_dbd_get_row(DB(store)->driver, pool, results, row, -1) == 0;
+}
+
+/* A number column; 0 for NULL, the schema's "not set". */
+static apr_int64_t column_int(ml_store *store, apr_dbd_row_t *row, int column)
+{
+    apr_int64_t value = 0;
+
+    if (apr_dbd_datum_get(DB(store)->driver, row, column,
+                          APR_DBD_TYPE_LONGLONG, &value) != APR_SUCCESS) {
+        value = 0;
+    }
+    return value;
+}
+
+static const char *column_text(ml_store *store, apr_dbd_row_t *row, int column)
+{
+    return apr_dbd_get_entry(DB(store)->driver, row, column);
+}
+
+/* The first column of a result's first row; 0 for no row or NULL. */
+static apr_int64_t first_int(ml_store *store, apr_dbd_results_t *results,
+                             apr_pool_t *pool)
+{
+    apr_dbd_row_t *row = NULL;
+
+    return next_row(store, results, &row, pool) ? column_int(store, row, 0) : 0;
+}
+
+/* A one-number query without parameters. */
+static apr_status_t sql_int(ml_store *store, const char *sql,
+                            const char *doing, apr_int64_t *value)
+{
+    apr_pool_t *pool;
+    apr_dbd_results_t *results;
+    apr_status_t rv;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    rv = select_sql(store, sql, doing, &results, pool);
+    *value = rv == APR_SUCCESS ? first_int(store, results, pool) : 0;
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+/* A one-number query with parameters. */
+static apr_status_t query_int(ml_store *store, query_id q, const char *doing,
+                              int nargs, const char **args, apr_int64_t *value)
+{
+    apr_pool_t *pool;
+    apr_dbd_results_t *results;
+    apr_status_t rv;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    rv = rows(store, q, doing, &results, nargs, args, pool);
+    *value = rv == APR_SUCCESS ? first_int(store, results, pool) : 0;
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+static const char *int_arg(apr_pool_t *pool, apr_int64_t value)
+{
+    return apr_psprintf(pool, "%" APR_INT64_T_FMT, value);
+}
+
+/* NULL (SQL NULL) for 0, the schema's "not set" for status and expiry. */
+static const char *optional_arg(apr_pool_t *pool, apr_int64_t value)
+{
+    return value ? int_arg(pool, value) : NULL;
+}
+
+static apr_status_t close_store(void *data)
+{
+    pg_store *db = data;
+
+    apr_dbd_close(db->driver, db->handle);
+    return APR_SUCCESS;
+}
+
+/* What the database holds: our tables, nothing of ours, or others'. */
+typedef enum { DB_OURS, DB_EMPTY, DB_FOREIGN } db_kind;
+
+static apr_status_t identify(ml_store *store, db_kind *kind)
+{
+    apr_int64_t ours, taken, version;
+    apr_status_t rv;
+
+    if ((rv = sql_int(store, "SELECT (to_regclass('minilink_meta')"
+                      " IS NOT NULL)::int", "reading the schema", &ours))
+        || (rv = sql_int(store, "SELECT (to_regclass('links') IS NOT NULL"
+                         " OR to_regclass('link_changes') IS NOT NULL)::int",
+                         "reading the schema", &taken))) {
+        return rv;
+    }
+    if (!ours) {
+        *kind = taken ? DB_FOREIGN : DB_EMPTY;
+        return APR_SUCCESS;
+    }
+    if ((rv = sql_int(store, "SELECT value FROM minilink_meta"
+                      " WHERE key = 'schema_version'", "reading the schema",
+                      &version))) {
+        return rv;
+    }
+    if (version == 0) {
+        *kind = DB_FOREIGN;
+    }
+    else if (version != ML_SCHEMA_VERSION) {
+        return ml_store_fail(store, "%s: schema version %" APR_INT64_T_FMT
+                             " is not the %d this minilink understands",
+                             store->label, version, ML_SCHEMA_VERSION);
+    }
+    else {
+        *kind = DB_OURS;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t pg_open(ml_store *store, const char *params,
+                            ml_store_mode mode, apr_pool_t *pool)
+{
+    pg_store *db = apr_pcalloc(pool, sizeof(*db));
+    const char *error = NULL;
+    db_kind kind;
+    apr_status_t rv;
+
+    store->data = db;
+    db->pool = pool;
+    if ((rv = apr_dbd_init(pool)) != APR_SUCCESS
+        || (rv = apr_dbd_get_driver(pool, "pgsql", &db->driver)) != APR_SUCCESS) {
+        ml_store_fail(store, "%s: APR's PostgreSQL driver cannot be loaded "
+                      "(Debian package libaprutil1-dbd-pgsql)", store->label);
+        return rv;
+    }
+    if ((rv = apr_dbd_open_ex(db->driver, pool, params, &db->handle, &error))
+        != APR_SUCCESS) {
+        ml_store_fail(store, "%s: cannot connect: %s", store->label,
+                      error ? one_line(apr_pstrdup(pool, error)) : "no reason given");
+        return rv;
+    }
+    apr_pool_cleanup_register(pool, db, close_store, apr_pool_cleanup_null);
+    if ((rv = identify(store, &kind)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (kind == DB_FOREIGN || (kind == DB_EMPTY && mode != ML_STORE_CREATE)) {
+        return ml_store_fail(store, "%s: not a minilink database (create the "
+                             "tables with 'minilink --db LOCATION init')",
+                             store->label);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t pg_check(ml_store *store)
+{
+    if (apr_dbd_check_conn(DB(store)->driver, DB(store)->pool,
+                           DB(store)->handle) != APR_SUCCESS) {
+        return ml_store_fail(store, "%s: the connection was lost",
+                             store->label);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t pg_begin(ml_store *store, ml_store_txn kind)
+{
+    /* A read sees one snapshot throughout, as SQLite's read transaction. */
+    apr_status_t rv = kind == ML_TXN_READ
+        ? exec(store, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+               "starting a read transaction")
+        : exec(store, "BEGIN", "starting a write transaction");
+
+    DB(store)->in_transaction = rv == APR_SUCCESS;
+    DB(store)->flush_turn_taken = 0;
+    return rv;
+}
+
+static apr_status_t pg_commit(ml_store *store)
+{
+    DB(store)->in_transaction = 0;
+    return exec(store, "COMMIT", "committing");
+}
+
+static void pg_rollback(ml_store *store)
+{
+    DB(store)->in_transaction = 0;
+    exec(store, "ROLLBACK", "rolling back");
+}
+
+static apr_status_t pg_init(ml_store *store)
+{
+    db_kind kind;
+    apr_status_t rv;
+
+    if ((rv = pg_begin(store, ML_TXN_WRITE))) {
+        return rv;
+    }
+    /* Two inits at once: the second waits here and then finds the tables. */
+    rv = exec(store, "SELECT pg_advisory_xact_lock(" LINK_WRITERS_LOCK ")",
+              "waiting for another init");
+    if (rv == APR_SUCCESS) {
+        rv = identify(store, &kind);
+    }
+    if (rv == APR_SUCCESS && kind == DB_FOREIGN) {
+        rv = ml_store_fail(store, "%s: tables of another program are in the "
+                           "way; refusing to add ours", store->label);
+    }
+    if (rv == APR_SUCCESS && kind == DB_EMPTY) {
+        rv = exec(store, schema_sql, "creating the schema");
+        if (rv == APR_SUCCESS) {
+            rv = exec(store, apr_psprintf(DB(store)->pool, "INSERT INTO "
+                      "minilink_meta VALUES ('schema_version', %d)",
+                      ML_SCHEMA_VERSION), "marking the schema");
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        pg_rollback(store);
+        return rv;
+    }
+    return pg_commit(store);
+}
+
+/* Keeps the change log to its last ML_STORE_CHANGES_KEPT entries.  A
+ * failure here loses nothing, so it is not reported. */
+static void prune_changes(ml_store *store, apr_pool_t *pool)
+{
+    const char *args[] = { int_arg(pool, ML_STORE_CHANGES_KEPT) };
+    char saved[sizeof(store->error)];
+
+    memcpy(saved, store->error, sizeof(saved));
+    run(store, Q_PRUNE, "pruning the change log", NULL, 1, args, pool);
+    memcpy(store->error, saved, sizeof(saved));
+}
+
+static apr_status_t pg_insert(ml_store *store, ml_link *link)
+{
+    apr_pool_t *pool;
+    apr_dbd_results_t *results;
+    apr_dbd_row_t *row = NULL;
+    apr_status_t rv;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    {
+        const char *args[] = {
+            link->slug, link->url, optional_arg(pool, link->status),
+            optional_arg(pool, link->expires_at), int_arg(pool, link->disabled)
+        };
+        rv = rows(store, Q_INSERT, "adding a link", &results, 5, args, pool);
+    }
+    if (rv == APR_SUCCESS && !next_row(store, results, &row, pool)) {
+        ml_store_fail(store, "the slug '%s' is already taken", link->slug);
+        rv = APR_EEXIST;
+    }
+    if (rv == APR_SUCCESS) {
+        link->id = column_int(store, row, 0);
+        link->created_at = column_int(store, row, 1);
+        link->updated_at = column_int(store, row, 2);
+        prune_changes(store, pool);
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+/* A write of one link by slug; APR_ENOENT when no row has the slug. */
+static apr_status_t write_link(ml_store *store, query_id q, const char *doing,
+                               const char *slug, int nargs, const char **args,
+                               apr_pool_t *pool)
+{
+    int changed = 0;
+    apr_status_t rv = run(store, q, doing, &changed, nargs, args, pool);
+
+    if (rv == APR_SUCCESS && changed == 0) {
+        ml_store_fail(store, "no link has the slug '%s'", slug);
+        rv = APR_ENOENT;
+    }
+    if (rv == APR_SUCCESS) {
+        prune_changes(store, pool);
+    }
+    return rv;
+}
+
+static apr_status_t pg_update(ml_store *store, const ml_link *link)
+{
+    apr_pool_t *pool;
+    apr_status_t rv;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    {
+        const char *args[] = {
+            link->url, optional_arg(pool, link->status),
+            optional_arg(pool, link->expires_at), int_arg(pool, link->disabled),
+            link->slug
+        };
+        rv = write_link(store, Q_UPDATE, "changing a link", link->slug, 5,
+                        args, pool);
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+static apr_status_t pg_remove(ml_store *store, const char *slug)
+{
+    const char *args[] = { slug };
+    apr_pool_t *pool;
+    apr_status_t rv;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    rv = write_link(store, Q_REMOVE, "removing a link", slug, 1, args, pool);
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+/* Reads a LINK_COLUMNS row into *link (strings point into the result).
+ * Returns why the row cannot be served, or NULL. */
+static const char *read_row(ml_store *store, apr_dbd_row_t *row, ml_link *link)
+{
+    link->id = column_int(store, row, 0);
+    link->slug = column_text(store, row, 1);
+    link->url = column_text(store, row, 2);
+    link->status = (int)column_int(store, row, 3);
+    link->expires_at = column_int(store, row, 4);
+    link->disabled = (int)column_int(store, row, 5);
+    link->created_at = column_int(store, row, 6);
+    link->updated_at = column_int(store, row, 7);
+    link->clicks = column_int(store, row, 8);
+    link->last_click_at = column_int(store, row, 9);
+    return ml_link_problem(link);
+}
+
+/* Calls row() for each row of a LINK_COLUMNS result. */
+static apr_status_t each_row(ml_store *store, apr_dbd_results_t *results,
+                             ml_store_row_fn *row_fn, void *ctx,
+                             apr_pool_t *pool, apr_size_t *count)
+{
+    apr_dbd_row_t *row = NULL;
+    apr_status_t rv = APR_SUCCESS;
+
+    while (rv == APR_SUCCESS && next_row(store, results, &row, pool)) {
+        ml_link link;
+        const char *problem = read_row(store, row, &link);
+        ++*count;
+        rv = row_fn(ctx, &link, problem);
+    }
+    return rv;
+}
+
+/* The first link a query finds, its strings copied into pool. */
+static apr_status_t one_link(ml_store *store, query_id q, const char *doing,
+                             int nargs, const char **args, ml_link *link,
+                             const char **problem, apr_pool_t *pool)
+{
+    apr_pool_t *scratch;
+    apr_dbd_results_t *results;
+    apr_dbd_row_t *row = NULL;
+    apr_status_t rv;
+
+    apr_pool_create(&scratch, DB(store)->pool);
+    rv = rows(store, q, doing, &results, nargs, args, scratch);
+    if (rv == APR_SUCCESS) {
+        if (!next_row(store, results, &row, scratch)) {
+            rv = APR_ENOENT;
+        }
+        else {
+            const char *row_problem = read_row(store, row, link);
+            link->slug = apr_pstrdup(pool, link->slug);
+            link->url = apr_pstrdup(pool, link->url);
+            if (problem) {
+                *problem = row_problem;
+            }
+        }
+    }
+    apr_pool_destroy(scratch);
+    return rv;
+}
+
+static apr_status_t pg_get(ml_store *store, const char *slug, ml_link *link,
+                           const char **problem, apr_pool_t *pool)
+{
+    const char *args[] = { slug };
+    apr_status_t rv = one_link(store, Q_GET, "reading a link", 1, args, link,
+                               problem, pool);
+
+    if (rv == APR_ENOENT) {
+        ml_store_fail(store, "no link has the slug '%s'", slug);
+    }
+    return rv;
+}
+
+static apr_status_t pg_find_url(ml_store *store, const char *url,
+                                apr_int64_t now, ml_link *link,
+                                apr_pool_t *pool)
+{
+    const char *args[] = { url, int_arg(pool, now) };
+
+    return one_link(store, Q_FIND_URL, "looking up a URL", 2, args, link,
+                    NULL, pool);
+}
+
+static apr_status_t pg_each(ml_store *store, ml_store_row_fn *row_fn, void *ctx)
+{
+    int own_transaction = !DB(store)->in_transaction;
+    apr_status_t rv = APR_SUCCESS;
+    apr_size_t count;
+
+    /* A cursor lives in a transaction. */
+    if (own_transaction && (rv = pg_begin(store, ML_TXN_READ))) {
+        return rv;
+    }
+    rv = exec(store, "DECLARE minilink_each NO SCROLL CURSOR FOR SELECT "
+              LINK_COLUMNS " FROM links ORDER BY slug", "reading the links");
+    do {
+        apr_pool_t *page;
+        apr_dbd_results_t *results;
+
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+        apr_pool_create(&page, DB(store)->pool);
+        count = 0;
+        rv = select_sql(store, "FETCH FORWARD " FETCH_PAGE " FROM minilink_each",
+                        "reading the links", &results, page);
+        if (rv == APR_SUCCESS) {
+            rv = each_row(store, results, row_fn, ctx, page, &count);
+        }
+        apr_pool_destroy(page);
+    } while (rv == APR_SUCCESS && count > 0);
+    if (own_transaction) {
+        if (rv == APR_SUCCESS) {
+            rv = pg_commit(store);
+        }
+        else {
+            pg_rollback(store);
+        }
+    }
+    else if (rv == APR_SUCCESS) {
+        rv = exec(store, "CLOSE minilink_each", "reading the links");
+    }
+    return rv;
+}
+
+static apr_status_t pg_top(ml_store *store, int count, ml_store_row_fn *row_fn,
+                           void *ctx)
+{
+    apr_pool_t *pool;
+    apr_dbd_results_t *results;
+    apr_size_t seen = 0;
+    apr_status_t rv;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    {
+        const char *args[] = { int_arg(pool, count) };
+        rv = rows(store, Q_TOP, "reading the top links", &results, 1, args, pool);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = each_row(store, results, row_fn, ctx, pool, &seen);
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+static apr_status_t pg_summary(ml_store *store, apr_uint32_t *links,
+                               apr_uint64_t *text_bytes)
+{
+    apr_pool_t *pool;
+    apr_dbd_results_t *results;
+    apr_dbd_row_t *row = NULL;
+    apr_status_t rv;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    rv = select_sql(store, "SELECT count(*), coalesce(sum(octet_length(slug)"
+                    " + octet_length(url)), 0) FROM links",
+                    "counting the links", &results, pool);
+    if (rv == APR_SUCCESS && next_row(store, results, &row, pool)) {
+        *links = (apr_uint32_t)column_int(store, row, 0);
+        *text_bytes = (apr_uint64_t)column_int(store, row, 1);
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+static apr_status_t pg_change_seq(ml_store *store, apr_uint64_t *seq)
+{
+    apr_int64_t value;
+    apr_status_t rv = sql_int(store, "SELECT coalesce(max(seq), 0)"
+                              " FROM link_changes", "reading the change log",
+                              &value);
+
+    *seq = (apr_uint64_t)value;
+    return rv;
+}
+
+static apr_status_t pg_oldest_change(ml_store *store, apr_uint64_t *seq)
+{
+    apr_int64_t value;
+    apr_status_t rv = sql_int(store, "SELECT coalesce(min(seq), 0)"
+                              " FROM link_changes", "reading the change log",
+                              &value);
+
+    *seq = (apr_uint64_t)value;
+    return rv;
+}
+
+static apr_status_t pg_changes_after(ml_store *store, apr_uint64_t after,
+                                     ml_store_change_fn *changed, void *ctx)
+{
+    apr_pool_t *pool;
+    apr_dbd_results_t *results;
+    apr_dbd_row_t *row = NULL;
+    apr_status_t rv;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    {
+        const char *args[] = { int_arg(pool, (apr_int64_t)after) };
+        rv = rows(store, Q_CHANGES_AFTER, "reading the change log", &results,
+                  1, args, pool);
+    }
+    while (rv == APR_SUCCESS && next_row(store, results, &row, pool)) {
+        rv = changed(ctx, column_text(store, row, 0));
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+static apr_status_t pg_add_clicks(ml_store *store, apr_int64_t id,
+                                  apr_uint64_t clicks, apr_int64_t last_click_at)
+{
+    pg_store *db = DB(store);
+    apr_pool_t *pool;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (db->in_transaction && !db->flush_turn_taken) {
+        rv = exec(store, "SELECT pg_advisory_xact_lock(" CLICK_FLUSH_LOCK ")",
+                  "waiting for another host's flush");
+        db->flush_turn_taken = rv == APR_SUCCESS;
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_create(&pool, db->pool);
+    {
+        const char *args[] = {
+            int_arg(pool, (apr_int64_t)clicks), int_arg(pool, last_click_at),
+            int_arg(pool, id)
+        };
+        rv = run(store, Q_ADD_CLICKS, "counting clicks", NULL, 3, args, pool);
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+static apr_status_t pg_click_total(ml_store *store, apr_uint64_t *clicks)
+{
+    apr_int64_t value;
+    apr_status_t rv = sql_int(store, "SELECT coalesce(sum(clicks), 0)"
+                              " FROM links", "counting clicks", &value);
+
+    *clicks = (apr_uint64_t)value;
+    return rv;
+}
+
+static apr_status_t pg_meta_get(ml_store *store, const char *key,
+                                apr_int64_t *value)
+{
+    const char *args[] = { key };
+
+    return query_int(store, Q_META_GET, "reading minilink_meta", 1, args,
+                     value);
+}
+
+static apr_status_t pg_meta_set(ml_store *store, const char *key,
+                                apr_int64_t value)
+{
+    apr_pool_t *pool;
+    apr_status_t rv;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    {
+        const char *args[] = { key, int_arg(pool, value) };
+        rv = run(store, Q_META_SET, "writing minilink_meta", NULL, 2, args, pool);
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+const ml_store_engine ml_store_pgsql = {
+    pg_open, pg_check, pg_init, pg_insert, pg_update, pg_remove, pg_get,
+    pg_find_url, pg_each, pg_top, pg_summary, pg_change_seq,
+    pg_oldest_change, pg_changes_after, pg_add_clicks, pg_click_total,
+    pg_meta_get, pg_meta_set, pg_begin, pg_commit, pg_rollback
+};

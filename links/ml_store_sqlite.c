@@ -1,0 +1,771 @@
+/*
+ * ml_store_sqlite.c - the links table in a SQLite file (ml_store_engine.h).
+ *
+ * Decisions, written down once:
+ * - The file says it is ours with PRAGMA application_id ("MLNK") and its
+ *   schema version with PRAGMA user_version, so a wrong path is refused
+ *   with a clear message instead of serving someone else's table.
+ * - WAL journal mode (set by init, stored in the file): readers - the loader
+ *   in Apache - never block the CLI's writes, and writes never block them.
+ * - busy_timeout of 5 s: a writer waits out another writer's short
+ *   transaction instead of failing at once.
+ * - Statements are prepared on first use and kept until the store's pool
+ *   is cleared, which also closes the connection.
+ * - CHECK constraints repeat the simple rules (slug alphabet, status, flag)
+ *   for people editing with sqlite3; URL rules are too rich for SQL, so
+ *   every row is validated again when it is read (ml_link_problem).
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sqlite3.h>
+#include <apr_file_info.h>
+#include <apr_strings.h>
+#include "ml_store_engine.h"
+
+#define ML_APPLICATION_ID 0x4d4c4e4b        /* "MLNK" */
+#define ML_SCHEMA_VERSION 1
+#define BUSY_TIMEOUT_MS 5000
+
+static const char schema_sql[] =
+    "CREATE TABLE links ("
+    "  id         INTEGER PRIMARY KEY,"
+    "  slug       TEXT    NOT NULL UNIQUE"
+    "             CHECK (length(slug) BETWEEN 1 AND 64"
+    "                    AND slug NOT GLOB '*[^A-Za-z0-9_-]*'),"
+    "  url        TEXT    NOT NULL,"
+    "  status     INTEGER CHECK (status IS NULL"
+    "                            OR status IN (301, 302, 303, 307, 308)),"
+    "  expires_at INTEGER CHECK (expires_at IS NULL OR expires_at >= 0),"
+    "  disabled   INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),"
+    "  created_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER)),"
+    "  updated_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER)),"
+    "  clicks     INTEGER NOT NULL DEFAULT 0,"
+    "  last_click_at INTEGER"
+    ");"
+    "CREATE INDEX links_by_url ON links (url);"
+    "CREATE INDEX links_by_clicks ON links (clicks);"
+    /* Small facts the module keeps, such as the last click batch flushed. */
+    "CREATE TABLE minilink_meta ("
+    "  key   TEXT PRIMARY KEY,"
+    "  value INTEGER NOT NULL"
+    ");"
+    "CREATE TRIGGER links_updated_at"
+    "  AFTER UPDATE OF slug, url, status, expires_at, disabled ON links"
+    "  BEGIN"
+    "    UPDATE links SET updated_at = CAST(strftime('%s','now') AS INTEGER)"
+    "    WHERE id = NEW.id;"
+    "  END;"
+    /* Every change to links, however it is made (module, CLI, sqlite3),
+     * leaves the slug it touched here; Apache applies just those. */
+    "CREATE TABLE link_changes ("
+    "  seq        INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  slug       TEXT    NOT NULL,"
+    "  changed_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER))"
+    ");"
+    "CREATE TRIGGER links_insert_logged AFTER INSERT ON links"
+    "  BEGIN INSERT INTO link_changes (slug) VALUES (NEW.slug); END;"
+    "CREATE TRIGGER links_update_logged"
+    "  AFTER UPDATE OF slug, url, status, expires_at, disabled ON links"
+    "  BEGIN"
+    "    INSERT INTO link_changes (slug) VALUES (OLD.slug);"
+    "    INSERT INTO link_changes (slug) SELECT NEW.slug WHERE NEW.slug <> OLD.slug;"
+    "  END;"
+    "CREATE TRIGGER links_delete_logged AFTER DELETE ON links"
+    "  BEGIN INSERT INTO link_changes (slug) VALUES (OLD.slug); END;";
+
+#define LINK_COLUMNS \
+    "id, slug, url, status, expires_at, disabled, created_at, updated_at, " \
+    "clicks, last_click_at"
+
+typedef struct {
+    sqlite3 *db;
+    const char *path;
+    apr_ino_t inode;             /* of the file opened, to see it replaced */
+    apr_dev_t device;
+    sqlite3_stmt *insert_link;
+    sqlite3_stmt *update_link;
+    sqlite3_stmt *select_by_url;
+    sqlite3_stmt *delete_link;
+    sqlite3_stmt *select_link;
+    sqlite3_stmt *select_all;
+    sqlite3_stmt *count_links;
+    sqlite3_stmt *newest_change;
+    sqlite3_stmt *oldest_change;
+    sqlite3_stmt *changes_after;
+    sqlite3_stmt *prune_changes;
+    sqlite3_stmt *add_clicks;
+    sqlite3_stmt *meta_get;
+    sqlite3_stmt *meta_set;
+    sqlite3_stmt *top_links;
+    sqlite3_stmt *click_total;
+    apr_pool_t *pool;            /* the store's */
+} sqlite_store;
+
+#define DB(store) ((sqlite_store *)(store)->data)
+
+/* The error for a failed SQLite call, naming the file. */
+static apr_status_t sqlite_failed(ml_store *store, const char *doing)
+{
+    return ml_store_fail(store, "%s: %s failed: %s", store->label, doing,
+                         sqlite3_errmsg(DB(store)->db));
+}
+
+static apr_status_t close_store(void *data)
+{
+    sqlite_store *store = data;
+
+    sqlite3_finalize(store->insert_link);
+    sqlite3_finalize(store->update_link);
+    sqlite3_finalize(store->select_by_url);
+    sqlite3_finalize(store->delete_link);
+    sqlite3_finalize(store->select_link);
+    sqlite3_finalize(store->select_all);
+    sqlite3_finalize(store->count_links);
+    sqlite3_finalize(store->newest_change);
+    sqlite3_finalize(store->oldest_change);
+    sqlite3_finalize(store->changes_after);
+    sqlite3_finalize(store->prune_changes);
+    sqlite3_finalize(store->add_clicks);
+    sqlite3_finalize(store->meta_get);
+    sqlite3_finalize(store->meta_set);
+    sqlite3_finalize(store->top_links);
+    sqlite3_finalize(store->click_total);
+    sqlite3_close(store->db);
+    return APR_SUCCESS;
+}
+
+/* Prepares *statement on first use; NULL (with the error set) on failure. */
+static sqlite3_stmt *statement(ml_store *store, sqlite3_stmt **statement,
+                               const char *sql)
+{
+    if (*statement == NULL
+        && sqlite3_prepare_v3(DB(store)->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                              statement, NULL) != SQLITE_OK) {
+        sqlite_failed(store, "preparing a statement");
+        return NULL;
+    }
+    sqlite3_reset(*statement);
+    sqlite3_clear_bindings(*statement);
+    return *statement;
+}
+
+static apr_status_t exec(ml_store *store, const char *sql, const char *doing)
+{
+    if (sqlite3_exec(DB(store)->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        return sqlite_failed(store, doing);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t pragma_int(ml_store *store, const char *sql, int *value)
+{
+    sqlite3_stmt *query;
+    int rc = sqlite3_prepare_v2(DB(store)->db, sql, -1, &query, NULL);
+
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(query);
+        *value = rc == SQLITE_ROW ? sqlite3_column_int(query, 0) : 0;
+    }
+    sqlite3_finalize(query);
+    if (rc != SQLITE_ROW) {
+        return sqlite_failed(store, "reading the file header");
+    }
+    return APR_SUCCESS;
+}
+
+/* What kind of file this is: ours, a fresh empty database, or other. */
+typedef enum { FILE_OURS, FILE_EMPTY, FILE_FOREIGN } file_kind;
+
+static apr_status_t identify(ml_store *store, file_kind *kind)
+{
+    int application_id, version, objects;
+    apr_status_t rv;
+
+    if ((rv = pragma_int(store, "PRAGMA application_id", &application_id))
+        || (rv = pragma_int(store, "PRAGMA user_version", &version))
+        || (rv = pragma_int(store, "SELECT count(*) FROM sqlite_schema",
+                            &objects))) {
+        return rv;
+    }
+    if (application_id == ML_APPLICATION_ID) {
+        if (version != ML_SCHEMA_VERSION) {
+            ml_store_fail(store, "%s: schema version %d is not the %d this "
+                      "minilink understands", store->label, version,
+                      ML_SCHEMA_VERSION);
+            return APR_EGENERAL;
+        }
+        *kind = FILE_OURS;
+    }
+    else if (application_id == 0 && version == 0 && objects == 0) {
+        *kind = FILE_EMPTY;
+    }
+    else {
+        *kind = FILE_FOREIGN;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t sqlite_open(ml_store *store, const char *path,
+                                ml_store_mode mode, apr_pool_t *pool)
+{
+    sqlite_store *db = apr_pcalloc(pool, sizeof(*db));
+    int flags = mode == ML_STORE_READ ? SQLITE_OPEN_READONLY
+                                      : SQLITE_OPEN_READWRITE;
+    apr_finfo_t info;
+    file_kind kind;
+    apr_status_t rv;
+
+    store->data = db;
+    db->path = apr_pstrdup(pool, path);
+    db->pool = pool;
+    if (mode == ML_STORE_CREATE) {
+        flags |= SQLITE_OPEN_CREATE;
+    }
+    else if ((rv = apr_stat(&info, path, APR_FINFO_TYPE, pool)) != APR_SUCCESS) {
+        char reason[120];
+        ml_store_fail(store, "%s: %s", path,
+                      apr_strerror(rv, reason, sizeof(reason)));
+        return rv;
+    }
+    else if (info.filetype != APR_REG) {
+        ml_store_fail(store, "%s: not a regular file", path);
+        return APR_EINVAL;
+    }
+    /* Asked of the file itself: SQLite may reuse a descriptor another
+     * connection of this process has open, and would then not notice that
+     * the file can no longer be read or written. */
+    else if (access(path, mode == ML_STORE_READ ? R_OK : R_OK | W_OK) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        ml_store_fail(store, "%s: %s", path, strerror(errno));
+        return rv;
+    }
+    /* NOMUTEX: a store is used by one thread at a time; each thread or
+     * process that needs one opens its own. */
+    if (sqlite3_open_v2(path, &db->db, flags | SQLITE_OPEN_NOMUTEX, NULL)
+        != SQLITE_OK) {
+        rv = sqlite_failed(store, "opening");
+        sqlite3_close(db->db);
+        db->db = NULL;
+        return rv;
+    }
+    apr_pool_cleanup_register(pool, db, close_store, apr_pool_cleanup_null);
+    sqlite3_busy_timeout(db->db, BUSY_TIMEOUT_MS);
+    sqlite3_extended_result_codes(db->db, 1);
+
+    if ((rv = identify(store, &kind)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (kind == FILE_FOREIGN || (kind == FILE_EMPTY && mode != ML_STORE_CREATE)) {
+        ml_store_fail(store, "%s: not a minilink database (create one with "
+                      "'minilink --db %s init')", path, path);
+        return APR_EINVAL;
+    }
+    if (apr_stat(&info, path, APR_FINFO_IDENT, pool) == APR_SUCCESS) {
+        db->inode = info.inode;
+        db->device = info.device;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t sqlite_check(ml_store *store)
+{
+    sqlite_store *db = DB(store);
+    apr_finfo_t info;
+    apr_status_t rv = apr_stat(&info, db->path, APR_FINFO_IDENT, db->pool);
+    char reason[120];
+
+    /* The connection would go on reading a file made unreadable; asking
+     * each time says so now rather than at the next restart. */
+    if (rv == APR_SUCCESS && access(db->path, R_OK) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+    }
+    if (rv != APR_SUCCESS) {
+        ml_store_fail(store, "%s: %s", db->path,
+                      apr_strerror(rv, reason, sizeof(reason)));
+        return rv;
+    }
+    if (info.inode != db->inode || info.device != db->device) {
+        ml_store_fail(store, "%s: the file was replaced", db->path);
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+/* Creates the tables and marks the file as ours, in the open transaction. */
+static apr_status_t create_schema(ml_store *store)
+{
+    char *mark = sqlite3_mprintf("PRAGMA application_id = %d;"
+                                 "PRAGMA user_version = %d",
+                                 ML_APPLICATION_ID, ML_SCHEMA_VERSION);
+    apr_status_t rv = exec(store, schema_sql, "creating the schema");
+
+    if (rv == APR_SUCCESS) {
+        rv = exec(store, mark, "marking the file as a minilink database");
+    }
+    sqlite3_free(mark);
+    return rv;
+}
+
+static apr_status_t sqlite_init(ml_store *store)
+{
+    file_kind kind;
+    apr_status_t rv;
+
+    if ((rv = exec(store, "BEGIN IMMEDIATE", "starting a transaction"))) {
+        return rv;
+    }
+    /* Looked at again inside the transaction: another init may have won. */
+    rv = identify(store, &kind);
+    if (rv == APR_SUCCESS && kind == FILE_FOREIGN) {
+        ml_store_fail(store, "%s: not a minilink database; refusing to add "
+                  "tables to it", store->label);
+        rv = APR_EINVAL;
+    }
+    if (rv == APR_SUCCESS && kind == FILE_EMPTY) {
+        rv = create_schema(store);
+    }
+    if (rv != APR_SUCCESS) {
+        sqlite3_exec(DB(store)->db, "ROLLBACK", NULL, NULL, NULL);
+        return rv;
+    }
+    if ((rv = exec(store, "COMMIT", "committing the schema"))) {
+        return rv;
+    }
+    /* Outside the transaction: journal_mode cannot change inside one. */
+    return exec(store, "PRAGMA journal_mode = WAL", "switching to WAL");
+}
+
+/*
+ * Keeps the change log to its last ML_STORE_CHANGES_KEPT entries.  By
+ * sequence number, so it is a range delete on the primary key, not a scan.
+ * A failure here loses nothing, so it is not reported.
+ */
+static void prune_changes(ml_store *store)
+{
+    sqlite3_stmt *query = statement(store, &DB(store)->prune_changes,
+        "DELETE FROM link_changes WHERE seq <= (SELECT seq FROM sqlite_sequence"
+        " WHERE name = 'link_changes') - ?1");
+
+    if (query != NULL) {
+        sqlite3_bind_int64(query, 1, ML_STORE_CHANGES_KEPT);
+        sqlite3_step(query);
+        sqlite3_reset(query);
+    }
+}
+
+/* Binds NULL for 0, the schema's "not set" for status and expiry. */
+static void bind_optional(sqlite3_stmt *query, int column, apr_int64_t value)
+{
+    if (value == 0) {
+        sqlite3_bind_null(query, column);
+    }
+    else {
+        sqlite3_bind_int64(query, column, value);
+    }
+}
+
+/* Inserts the link with its slug as is.  APR_EEXIST if the slug is taken. */
+static apr_status_t sqlite_insert(ml_store *store, ml_link *link)
+{
+    sqlite3_stmt *query = statement(store, &DB(store)->insert_link,
+        "INSERT INTO links (slug, url, status, expires_at, disabled)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)"
+        " RETURNING id, created_at, updated_at");
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_text(query, 1, link->slug, -1, SQLITE_STATIC);
+    sqlite3_bind_text(query, 2, link->url, -1, SQLITE_STATIC);
+    bind_optional(query, 3, link->status);
+    bind_optional(query, 4, link->expires_at);
+    sqlite3_bind_int(query, 5, link->disabled);
+    rc = sqlite3_step(query);
+    if (rc == SQLITE_ROW) {
+        link->id = sqlite3_column_int64(query, 0);
+        link->created_at = sqlite3_column_int64(query, 1);
+        link->updated_at = sqlite3_column_int64(query, 2);
+        rc = sqlite3_step(query);
+    }
+    sqlite3_reset(query);
+    if (rc == SQLITE_DONE) {
+        prune_changes(store);
+        return APR_SUCCESS;
+    }
+    if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+        ml_store_fail(store, "the slug '%s' is already taken", link->slug);
+        return APR_EEXIST;
+    }
+    return sqlite_failed(store, "adding a link");
+}
+
+static apr_status_t sqlite_update(ml_store *store, const ml_link *link)
+{
+    sqlite3_stmt *query;
+    int rc;
+
+    query = statement(store, &DB(store)->update_link,
+        "UPDATE links SET url = ?2, status = ?3, expires_at = ?4, disabled = ?5"
+        " WHERE slug = ?1");
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_text(query, 1, link->slug, -1, SQLITE_STATIC);
+    sqlite3_bind_text(query, 2, link->url, -1, SQLITE_STATIC);
+    bind_optional(query, 3, link->status);
+    bind_optional(query, 4, link->expires_at);
+    sqlite3_bind_int(query, 5, link->disabled);
+    rc = sqlite3_step(query);
+    sqlite3_reset(query);
+    if (rc != SQLITE_DONE) {
+        return sqlite_failed(store, "changing a link");
+    }
+    if (sqlite3_changes(DB(store)->db) == 0) {
+        ml_store_fail(store, "no link has the slug '%s'", link->slug);
+        return APR_ENOENT;
+    }
+    prune_changes(store);
+    return APR_SUCCESS;
+}
+
+static apr_status_t sqlite_begin(ml_store *store, ml_store_txn kind)
+{
+    /* IMMEDIATE: take the write lock now (waiting up to busy_timeout), not
+     * at the first write, where a conflict could no longer be waited out. */
+    return kind == ML_TXN_WRITE
+           ? exec(store, "BEGIN IMMEDIATE", "starting a write transaction")
+           : exec(store, "BEGIN", "starting a read transaction");
+}
+
+static apr_status_t sqlite_commit(ml_store *store)
+{
+    return exec(store, "COMMIT", "committing");
+}
+
+static void sqlite_rollback(ml_store *store)
+{
+    sqlite3_exec(DB(store)->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static apr_status_t sqlite_remove(ml_store *store, const char *slug)
+{
+    sqlite3_stmt *query = statement(store, &DB(store)->delete_link,
+                                    "DELETE FROM links WHERE slug = ?1");
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_text(query, 1, slug, -1, SQLITE_STATIC);
+    rc = sqlite3_step(query);
+    sqlite3_reset(query);
+    if (rc != SQLITE_DONE) {
+        return sqlite_failed(store, "removing a link");
+    }
+    if (sqlite3_changes(DB(store)->db) == 0) {
+        ml_store_fail(store, "no link has the slug '%s'", slug);
+        return APR_ENOENT;
+    }
+    prune_changes(store);
+    return APR_SUCCESS;
+}
+
+/*
+ * Reads the current row of a LINK_COLUMNS query into *link (strings point
+ * into the statement).  Returns why the row cannot be served, or NULL.
+ */
+static const char *read_row(sqlite3_stmt *row, ml_link *link)
+{
+    const char *problem;
+
+    link->id = sqlite3_column_int64(row, 0);
+    link->slug = (const char *)sqlite3_column_text(row, 1);
+    link->url = (const char *)sqlite3_column_text(row, 2);
+    link->status = sqlite3_column_int(row, 3);
+    link->expires_at = sqlite3_column_int64(row, 4);
+    link->disabled = sqlite3_column_int(row, 5);
+    link->created_at = sqlite3_column_int64(row, 6);
+    link->updated_at = sqlite3_column_int64(row, 7);
+    link->clicks = sqlite3_column_int64(row, 8);
+    link->last_click_at = sqlite3_column_int64(row, 9);
+    /* A NUL inside a value would make what we check differ from what the
+     * column holds. */
+    if ((link->slug && strlen(link->slug) != (size_t)sqlite3_column_bytes(row, 1))
+        || (link->url && strlen(link->url) != (size_t)sqlite3_column_bytes(row, 2))) {
+        return "the slug or URL contains a NUL byte";
+    }
+    if (sqlite3_column_type(row, 3) != SQLITE_NULL
+        && sqlite3_column_type(row, 3) != SQLITE_INTEGER) {
+        return "the status is not a number";
+    }
+    problem = ml_link_problem(link);
+    return problem;
+}
+
+/* read_row(), with the strings copied into pool to outlive the statement. */
+static const char *copy_row(sqlite3_stmt *row, ml_link *link, apr_pool_t *pool)
+{
+    const char *problem = read_row(row, link);
+
+    link->slug = link->slug ? apr_pstrdup(pool, link->slug) : NULL;
+    link->url = link->url ? apr_pstrdup(pool, link->url) : NULL;
+    return problem;
+}
+
+static apr_status_t sqlite_get(ml_store *store, const char *slug, ml_link *link,
+                          const char **problem, apr_pool_t *pool)
+{
+    sqlite3_stmt *query = statement(store, &DB(store)->select_link,
+        "SELECT " LINK_COLUMNS " FROM links WHERE slug = ?1");
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_text(query, 1, slug, -1, SQLITE_STATIC);
+    rc = sqlite3_step(query);
+    if (rc == SQLITE_ROW) {
+        const char *row_problem = copy_row(query, link, pool);
+        if (problem) {
+            *problem = row_problem;
+        }
+    }
+    sqlite3_reset(query);
+    if (rc == SQLITE_DONE) {
+        ml_store_fail(store, "no link has the slug '%s'", slug);
+        return APR_ENOENT;
+    }
+    if (rc != SQLITE_ROW) {
+        return sqlite_failed(store, "reading a link");
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t sqlite_find_url(ml_store *store, const char *url,
+                               apr_int64_t now, ml_link *link,
+                               apr_pool_t *pool)
+{
+    sqlite3_stmt *query = statement(store, &DB(store)->select_by_url,
+        "SELECT " LINK_COLUMNS " FROM links WHERE url = ?1 AND disabled = 0"
+        " AND (expires_at IS NULL OR expires_at > ?2) ORDER BY id DESC LIMIT 1");
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_text(query, 1, url, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(query, 2, now);
+    rc = sqlite3_step(query);
+    if (rc == SQLITE_ROW) {
+        copy_row(query, link, pool);
+    }
+    sqlite3_reset(query);
+    if (rc == SQLITE_DONE) {
+        return APR_ENOENT;
+    }
+    if (rc != SQLITE_ROW) {
+        return sqlite_failed(store, "looking up a URL");
+    }
+    return APR_SUCCESS;
+}
+
+/* Steps a prepared LINK_COLUMNS query, calling row() for each row. */
+static apr_status_t each_row(ml_store *store, sqlite3_stmt *query,
+                             ml_store_row_fn *row, void *ctx, const char *doing)
+{
+    apr_status_t rv = APR_SUCCESS;
+    int rc;
+
+    while ((rc = sqlite3_step(query)) == SQLITE_ROW) {
+        ml_link link;
+        const char *problem = read_row(query, &link);
+        if ((rv = row(ctx, &link, problem)) != APR_SUCCESS) {
+            break;
+        }
+    }
+    sqlite3_reset(query);
+    if (rv == APR_SUCCESS && rc != SQLITE_DONE) {
+        return sqlite_failed(store, doing);
+    }
+    return rv;
+}
+
+static apr_status_t sqlite_each(ml_store *store, ml_store_row_fn *row, void *ctx)
+{
+    sqlite3_stmt *query = statement(store, &DB(store)->select_all,
+        "SELECT " LINK_COLUMNS " FROM links ORDER BY slug");
+
+    return query ? each_row(store, query, row, ctx, "reading the links")
+                 : APR_EGENERAL;
+}
+
+static apr_status_t sqlite_summary(ml_store *store, apr_uint32_t *links,
+                              apr_uint64_t *text_bytes)
+{
+    /* CAST AS BLOB: length() of TEXT counts characters, we need bytes. */
+    sqlite3_stmt *query = statement(store, &DB(store)->count_links,
+        "SELECT count(*), coalesce(sum(length(CAST(slug AS BLOB))"
+        "                              + length(CAST(url AS BLOB))), 0)"
+        " FROM links");
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    rc = sqlite3_step(query);
+    if (rc == SQLITE_ROW) {
+        *links = (apr_uint32_t)sqlite3_column_int64(query, 0);
+        *text_bytes = (apr_uint64_t)sqlite3_column_int64(query, 1);
+    }
+    sqlite3_reset(query);
+    if (rc != SQLITE_ROW) {
+        return sqlite_failed(store, "counting the links");
+    }
+    return APR_SUCCESS;
+}
+
+/* Runs a one-value query; *value is 0 when it returns no row or NULL. */
+static apr_status_t query_uint64(ml_store *store, sqlite3_stmt **cached,
+                                 const char *sql, apr_uint64_t *value)
+{
+    sqlite3_stmt *query = statement(store, cached, sql);
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    rc = sqlite3_step(query);
+    *value = rc == SQLITE_ROW ? (apr_uint64_t)sqlite3_column_int64(query, 0) : 0;
+    sqlite3_reset(query);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return sqlite_failed(store, "reading the change log");
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t sqlite_change_seq(ml_store *store, apr_uint64_t *seq)
+{
+    /* sqlite_sequence keeps the highest number even after pruning. */
+    return query_uint64(store, &DB(store)->newest_change,
+                        "SELECT seq FROM sqlite_sequence"
+                        " WHERE name = 'link_changes'", seq);
+}
+
+static apr_status_t sqlite_oldest_change(ml_store *store, apr_uint64_t *seq)
+{
+    return query_uint64(store, &DB(store)->oldest_change,
+                        "SELECT min(seq) FROM link_changes", seq);
+}
+
+static apr_status_t sqlite_changes_after(ml_store *store, apr_uint64_t after,
+                                         ml_store_change_fn *changed, void *ctx)
+{
+    sqlite3_stmt *query;
+    apr_status_t rv = APR_SUCCESS;
+    int rc;
+
+    query = statement(store, &DB(store)->changes_after,
+                      "SELECT slug FROM link_changes WHERE seq > ?1 ORDER BY seq");
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_int64(query, 1, (sqlite3_int64)after);
+    while ((rc = sqlite3_step(query)) == SQLITE_ROW) {
+        rv = changed(ctx, (const char *)sqlite3_column_text(query, 0));
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+    }
+    sqlite3_reset(query);
+    if (rv == APR_SUCCESS && rc != SQLITE_DONE) {
+        return sqlite_failed(store, "reading the change log");
+    }
+    return rv;
+}
+
+static apr_status_t sqlite_add_clicks(ml_store *store, apr_int64_t id,
+                                apr_uint64_t clicks, apr_int64_t last_click_at)
+{
+    sqlite3_stmt *query = statement(store, &DB(store)->add_clicks,
+        "UPDATE links SET clicks = clicks + ?2,"
+        " last_click_at = max(coalesce(last_click_at, 0), ?3) WHERE id = ?1");
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_int64(query, 1, id);
+    sqlite3_bind_int64(query, 2, (sqlite3_int64)clicks);
+    sqlite3_bind_int64(query, 3, last_click_at);
+    rc = sqlite3_step(query);
+    sqlite3_reset(query);
+    return rc == SQLITE_DONE ? APR_SUCCESS : sqlite_failed(store, "counting clicks");
+}
+
+static apr_status_t sqlite_meta_get(ml_store *store, const char *key,
+                               apr_int64_t *value)
+{
+    sqlite3_stmt *query = statement(store, &DB(store)->meta_get,
+        "SELECT value FROM minilink_meta WHERE key = ?1");
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_text(query, 1, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step(query);
+    *value = rc == SQLITE_ROW ? sqlite3_column_int64(query, 0) : 0;
+    sqlite3_reset(query);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+           ? APR_SUCCESS : sqlite_failed(store, "reading minilink_meta");
+}
+
+static apr_status_t sqlite_meta_set(ml_store *store, const char *key,
+                               apr_int64_t value)
+{
+    sqlite3_stmt *query = statement(store, &DB(store)->meta_set,
+        "INSERT INTO minilink_meta (key, value) VALUES (?1, ?2)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_text(query, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(query, 2, value);
+    rc = sqlite3_step(query);
+    sqlite3_reset(query);
+    return rc == SQLITE_DONE ? APR_SUCCESS
+                             : sqlite_failed(store, "writing minilink_meta");
+}
+
+static apr_status_t sqlite_top(ml_store *store, int count, ml_store_row_fn *row,
+                          void *ctx)
+{
+    sqlite3_stmt *query = statement(store, &DB(store)->top_links,
+        "SELECT " LINK_COLUMNS " FROM links ORDER BY clicks DESC, slug"
+        " LIMIT ?1");
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_int(query, 1, count);
+    return each_row(store, query, row, ctx, "reading the top links");
+}
+
+static apr_status_t sqlite_click_total(ml_store *store, apr_uint64_t *clicks)
+{
+    return query_uint64(store, &DB(store)->click_total,
+                        "SELECT coalesce(sum(clicks), 0) FROM links", clicks);
+}
+
+const ml_store_engine ml_store_sqlite = {
+    sqlite_open, sqlite_check, sqlite_init, sqlite_insert, sqlite_update,
+    sqlite_remove, sqlite_get, sqlite_find_url, sqlite_each, sqlite_top,
+    sqlite_summary, sqlite_change_seq, sqlite_oldest_change,
+    sqlite_changes_after, sqlite_add_clicks, sqlite_click_total,
+    sqlite_meta_get, sqlite_meta_set, sqlite_begin, sqlite_commit,
+    sqlite_rollback
+};
