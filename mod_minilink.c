@@ -37,7 +37,7 @@ module AP_MODULE_DECLARE_DATA minilink_module;
  * Made in pre_config from pconf, so it is rebuilt with each generation (the
  * module's statics are reset anyway when httpd reloads the DSO).
  */
-static apr_hash_t *databases_by_path;
+static apr_hash_t *databases_by_location;
 
 /* Server-wide settings, reset with each generation in pre_config. */
 static ml_server_settings settings;
@@ -77,38 +77,52 @@ static void *merge_dir_config(apr_pool_t *pool, void *base_conf, void *add_conf)
     return merged;
 }
 
-/* One ml_database per file, however it is spelled: symlinks and relative
- * paths that name the same existing file share one cache. */
-static ml_database *database_for(apr_pool_t *pool, const char *path)
+/* One ml_database per database, however it is spelled: symlinks and
+ * relative paths that name the same existing file share one cache. */
+static ml_database *database_for(apr_pool_t *pool, const char *location)
 {
     char resolved[PATH_MAX];
-    const char *key = realpath(path, resolved) ? resolved : path;
-    ml_database *database = apr_hash_get(databases_by_path, key,
+    const char *key = ml_store_location_is_file(location)
+                      && realpath(location, resolved) ? resolved : location;
+    ml_database *database = apr_hash_get(databases_by_location, key,
                                          APR_HASH_KEY_STRING);
 
     if (database == NULL) {
         database = apr_pcalloc(pool, sizeof(*database));
-        database->path = apr_pstrdup(pool, key);
-        apr_hash_set(databases_by_path, database->path, APR_HASH_KEY_STRING,
-                     database);
+        database->location = apr_pstrdup(pool, key);
+        database->label = ml_store_location_label(key, pool);
+        apr_hash_set(databases_by_location, database->location,
+                     APR_HASH_KEY_STRING, database);
     }
     return database;
 }
 
-static const char *set_database(cmd_parms *cmd, void *dir_conf, const char *arg)
+/*
+ * MinilinkDatabase PATH, or a PostgreSQL URI, or (as mod_dbd's DBDriver and
+ * DBDParams name one) "pgsql" and libpq parameters.
+ */
+static const char *set_database(cmd_parms *cmd, void *dir_conf,
+                                const char *first, const char *params)
 {
     ml_dir_config *conf = dir_conf;
-    const char *path;
+    const char *location = first;
 
-    if (*arg == '\0') {
+    if (params != NULL) {
+        if (strcmp(first, "pgsql") != 0 || *params == '\0') {
+            return "MinilinkDatabase takes a path, a postgresql:// URI, or "
+                   "pgsql followed by PostgreSQL parameters in quotes";
+        }
+        location = apr_pstrcat(cmd->pool, ML_STORE_PGSQL_PREFIX, params, NULL);
+    }
+    else if (*first == '\0') {
         return "MinilinkDatabase needs the path of a SQLite file";
     }
-    path = ap_server_root_relative(cmd->pool, arg);
-    if (path == NULL) {
+    else if (ml_store_location_is_file(first)
+             && (location = ap_server_root_relative(cmd->pool, first)) == NULL) {
         return apr_psprintf(cmd->pool, "MinilinkDatabase: invalid path '%s'",
-                            arg);
+                            first);
     }
-    conf->database = database_for(cmd->pool, path);
+    conf->database = database_for(cmd->pool, location);
     return NULL;
 }
 
@@ -288,8 +302,9 @@ static const char *set_rate_limit(cmd_parms *cmd, void *dir_conf,
 /* Server, virtual host and <Location>/<Directory> context; never .htaccess,
  * which must not be able to point the module at another file. */
 static const command_rec minilink_directives[] = {
-    AP_INIT_TAKE1("MinilinkDatabase", set_database, NULL, RSRC_CONF | ACCESS_CONF,
-                  "Path of the SQLite database of links (relative to ServerRoot)"),
+    AP_INIT_TAKE12("MinilinkDatabase", set_database, NULL, RSRC_CONF | ACCESS_CONF,
+                  "The database of links: a SQLite file's path (relative to "
+                  "ServerRoot), a postgresql:// URI, or pgsql \"PARAMS\""),
     AP_INIT_TAKE1("MinilinkRedirectStatus", set_redirect_status, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "Status of redirects for links without their own: 301, 302 "
@@ -338,7 +353,7 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     (void)plog;
     (void)ptemp;
-    databases_by_path = apr_hash_make(pconf);
+    databases_by_location = apr_hash_make(pconf);
     settings.refresh_interval = ML_DEFAULT_REFRESH_INTERVAL;
     settings.flush_interval = ML_DEFAULT_FLUSH_INTERVAL;
     settings.cache_headroom = ML_CACHE_HEADROOM_DEFAULT;
@@ -348,32 +363,61 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     return OK;
 }
 
+/*
+ * Builds the database's table for this generation.  The table lives in the
+ * process pool, not pconf, so that when the next generation cannot load
+ * one (the database unreachable at a graceful restart) it serves this one
+ * - refreshed as usual once the database is back - instead of answering
+ * 503.  Only the refresher writes to a table between requests; old
+ * children write to theirs only right after creating a link, which needs
+ * the database that the new generation failed to reach.
+ */
 static void load_database(ml_database *database, server_rec *s,
                           apr_pool_t *pconf)
 {
-    apr_pool_t *clicks_pool;
-    ml_clicks **clicks = ml_clicks_table_for(s, database->path, &clicks_pool);
+    apr_pool_t *retained_pool, *table_pool;
+    ml_retained_database *kept = ml_retained_for(s, database->location,
+                                                 &retained_pool);
     ml_load_counts counts;
     ml_cache_usage usage;
     apr_status_t rv;
 
-    rv = ml_load(&database->cache, database->path, settings.cache_headroom,
-                 clicks, clicks_pool, pconf, ml_log_skipped_row, database,
-                 &counts, &database->load_error);
-    database->clicks = *clicks;
+    apr_pool_create(&table_pool, retained_pool);
+    rv = ml_load(&database->cache, database->location, settings.cache_headroom,
+                 &kept->clicks, retained_pool, table_pool, ml_log_skipped_row,
+                 database, &counts, &database->load_error);
+    database->clicks = kept->clicks;
     if (rv != APR_SUCCESS) {
-        /* Apache still starts: the locations using this file answer 503. */
+        database->load_error = apr_pstrdup(pconf, database->load_error);
+        apr_pool_destroy(table_pool);
+        if (kept->table) {
+            database->cache = kept->table;
+            ml_cache_usage_get(database->cache, &usage);
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf,
+                         "ML00033: cannot load links from %s; serving the %u "
+                         "links of the last table that loaded, refreshed "
+                         "once the database can be read", database->load_error,
+                         usage.links);
+            return;
+        }
+        /* Apache still starts: the locations using this database answer 503. */
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf,
                      "ML00001: cannot load links from %s; its locations "
                      "answer 503 until it is fixed and Apache is reloaded",
                      database->load_error);
         return;
     }
+    /* The old children keep their own mapping of the table they serve. */
+    if (kept->table_pool) {
+        apr_pool_destroy(kept->table_pool);
+    }
+    kept->table = database->cache;
+    kept->table_pool = table_pool;
     ml_cache_usage_get(database->cache, &usage);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, ap_server_conf,
                  "ML00002: %s: %u links loaded, %u skipped; cache of %"
                  APR_SIZE_T_FMT " bytes holds up to %u links",
-                 database->path, counts.loaded, counts.skipped,
+                 database->label, counts.loaded, counts.skipped,
                  usage.segment_bytes, usage.link_capacity);
 }
 
@@ -388,18 +432,18 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
-    for (entry = apr_hash_first(ptemp, databases_by_path); entry;
+    for (entry = apr_hash_first(ptemp, databases_by_location); entry;
          entry = apr_hash_next(entry)) {
         load_database(apr_hash_this_val(entry), s, pconf);
     }
-    if (ml_clicks_post_config(pconf, s, databases_by_path) != OK) {
+    if (ml_clicks_post_config(pconf, s, databases_by_location) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    ml_status_register(databases_by_path);
+    ml_status_register(databases_by_location);
     if (ml_ratelimit_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return ml_database_post_config(pconf, s, databases_by_path, &settings);
+    return ml_database_post_config(pconf, s, databases_by_location, &settings);
 }
 
 static void child_init(apr_pool_t *pchild, server_rec *s)

@@ -20,13 +20,16 @@
 typedef struct ml_connection ml_connection;
 
 /*
- * One per distinct database file in the configuration, however many
- * locations or virtual hosts name it: they share its cache.  Lives in pconf,
+ * One per distinct database in the configuration (a SQLite file, or a
+ * PostgreSQL database), however many locations or virtual hosts name it:
+ * they share its cache.  Lives in pconf,
  * so each configuration generation has its own; each child has its own copy
  * of the struct (but the cache it points to is shared).
  */
 typedef struct {
-    const char *path;            /* as resolved against ServerRoot */
+    const char *location;        /* for ml_store_open(); a path is resolved
+                                  * against ServerRoot */
+    const char *label;           /* the location for logs: no password */
     ml_cache *cache;             /* NULL while unloaded or when loading failed */
     const char *load_error;      /* why cache is NULL after post_config */
     ml_connection *connection;   /* this child's, opened on first use */
@@ -107,9 +110,19 @@ int ml_ratelimit_allow(request_rec *r, int limit, int period,
 
 /* module/clicks.c: click tables across generations, and flushing them. */
 void ml_clicks_pre_config(apr_pool_t *pconf);
-/* The retained slot for a database's click table, and the pool for it. */
-ml_clicks **ml_clicks_table_for(server_rec *s, const char *path,
-                                apr_pool_t **pool);
+/*
+ * What a database keeps across generations, in the process pool (*pool):
+ * its click table, and the newest table of links that loaded, which a
+ * generation whose load fails (the database down at a graceful restart)
+ * serves instead of answering 503.
+ */
+typedef struct {
+    ml_clicks *clicks;
+    ml_cache *table;
+    apr_pool_t *table_pool;      /* destroying it unmaps the table here only */
+} ml_retained_database;
+ml_retained_database *ml_retained_for(server_rec *s, const char *location,
+                                      apr_pool_t **pool);
 int ml_clicks_post_config(apr_pool_t *pconf, server_rec *s,
                           apr_hash_t *databases);
 void ml_clicks_child_init(apr_pool_t *pchild, server_rec *s);

@@ -70,7 +70,7 @@ typedef struct {
     _Atomic apr_uint32_t links;
     _Atomic apr_uint32_t slots_used;
     _Atomic apr_uint32_t overflowed;   /* a link did not fit since the build */
-    _Atomic apr_uint32_t failing;      /* the last refresh failed */
+    _Atomic apr_uint32_t failing[ML_CACHE_ACTIVITIES]; /* its last try failed */
     _Atomic apr_uint64_t changes_seen; /* database change number reflected */
     _Atomic apr_int64_t last_refresh_at;
     _Atomic apr_uint64_t refresh_errors;
@@ -189,7 +189,8 @@ apr_status_t ml_cache_create(ml_cache **cache, const ml_cache_geometry *geometry
     atomic_init(&made->header->links, 0);
     atomic_init(&made->header->slots_used, 0);
     atomic_init(&made->header->overflowed, 0);
-    atomic_init(&made->header->failing, 0);
+    atomic_init(&made->header->failing[ML_CACHE_REFRESH], 0);
+    atomic_init(&made->header->failing[ML_CACHE_CREATE], 0);
     atomic_init(&made->header->changes_seen, 0);
     rv = apr_generate_random_bytes(made->header->hash_key,
                                    sizeof(made->header->hash_key));
@@ -506,9 +507,10 @@ void ml_cache_set_overflowed(ml_cache *cache)
     atomic_store_explicit(&cache->header->overflowed, 1, memory_order_release);
 }
 
-int ml_cache_swap_failing(ml_cache *cache, int failing)
+int ml_cache_swap_failing(ml_cache *cache, ml_cache_activity activity,
+                          int failing)
 {
-    return (int)atomic_exchange_explicit(&cache->header->failing,
+    return (int)atomic_exchange_explicit(&cache->header->failing[activity],
                                          (apr_uint32_t)failing,
                                          memory_order_acq_rel);
 }

@@ -107,9 +107,12 @@ void ml_cache_set_changes_seen(ml_cache *cache, apr_uint64_t seq);
 int ml_cache_overflowed(const ml_cache *cache);
 void ml_cache_set_overflowed(ml_cache *cache);
 
-/* Whether refreshing from the database is failing, shared by every process
- * so an outage is logged once; returns the previous value. */
-int ml_cache_swap_failing(ml_cache *cache, int failing);
+/* Whether refreshing from the database, or writing new links to it, is
+ * failing: shared by every process so that an outage is logged once.
+ * Returns the previous value. */
+typedef enum { ML_CACHE_REFRESH, ML_CACHE_CREATE, ML_CACHE_ACTIVITIES } ml_cache_activity;
+int ml_cache_swap_failing(ml_cache *cache, ml_cache_activity activity,
+                          int failing);
 
 /* Records a refresh's outcome for the statistics. */
 void ml_cache_note_refresh(ml_cache *cache, int succeeded, apr_int64_t now);

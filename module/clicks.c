@@ -2,9 +2,10 @@
  * module/clicks.c - the click tables' life in httpd, and flushing them.
  *
  * A database's click table is made with the first generation that names
- * the file and kept in httpd's retained data (the process pool) until httpd
- * stops, so the old and new children of a graceful restart count into the
- * same cells.  Flushes are serialised by the "minilink-clicks" mutex, also
+ * the database and kept in httpd's retained data (the process pool) until
+ * httpd stops, so the old and new children of a graceful restart count into
+ * the same cells.  The retained data also keeps each database's last table
+ * of links that loaded (ml_retained_database).  Flushes are serialised by the "minilink-clicks" mutex, also
  * retained: the refresher of the old generation and that of the new one
  * may both be running for a moment.
  *
@@ -33,7 +34,7 @@ APLOG_USE_MODULE(minilink);
 /* What outlives configuration generations. */
 typedef struct {
     apr_pool_t *pool;                    /* the process pool */
-    apr_hash_t *tables_by_path;          /* ml_clicks * */
+    apr_hash_t *databases;               /* location -> ml_retained_database */
     apr_global_mutex_t *flush_lock;
 } retained_clicks;
 
@@ -46,7 +47,7 @@ static retained_clicks *retained_get(server_rec *s)
     if (found == NULL) {
         found = ap_retained_data_create(RETAINED_KEY, sizeof(*found));
         found->pool = s->process->pool;
-        found->tables_by_path = apr_hash_make(found->pool);
+        found->databases = apr_hash_make(found->pool);
     }
     return found;
 }
@@ -56,21 +57,20 @@ void ml_clicks_pre_config(apr_pool_t *pconf)
     ap_mutex_register(pconf, CLICKS_LOCK, NULL, APR_LOCK_DEFAULT, 0);
 }
 
-ml_clicks **ml_clicks_table_for(server_rec *s, const char *path,
-                                apr_pool_t **pool)
+ml_retained_database *ml_retained_for(server_rec *s, const char *location,
+                                      apr_pool_t **pool)
 {
-    ml_clicks **table;
+    ml_retained_database *kept;
 
     retained = retained_get(s);
-    table = apr_hash_get(retained->tables_by_path, path, APR_HASH_KEY_STRING);
-    if (table == NULL) {
-        table = apr_pcalloc(retained->pool, sizeof(*table));
-        apr_hash_set(retained->tables_by_path,
-                     apr_pstrdup(retained->pool, path), APR_HASH_KEY_STRING,
-                     table);
+    kept = apr_hash_get(retained->databases, location, APR_HASH_KEY_STRING);
+    if (kept == NULL) {
+        kept = apr_pcalloc(retained->pool, sizeof(*kept));
+        apr_hash_set(retained->databases, apr_pstrdup(retained->pool, location),
+                     APR_HASH_KEY_STRING, kept);
     }
     *pool = retained->pool;
-    return table;
+    return kept;
 }
 
 void ml_flush_database(ml_database *database, apr_pool_t *scratch)
@@ -87,10 +87,10 @@ void ml_flush_database(ml_database *database, apr_pool_t *scratch)
     if ((rv = apr_global_mutex_lock(retained->flush_lock)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, ap_server_conf, "ML00024: "
                      "cannot take the " CLICKS_LOCK " mutex; clicks for %s "
-                     "stay in memory", database->path);
+                     "stay in memory", database->label);
         return;
     }
-    rv = ml_store_open(&store, database->path, ML_STORE_WRITE, scratch);
+    rv = ml_store_open(&store, database->location, ML_STORE_WRITE, scratch);
     if (rv == APR_SUCCESS) {
         rv = ml_clicks_flush(database->clicks, store,
                              apr_time_sec(apr_time_now()), &flushed);
@@ -111,12 +111,12 @@ void ml_flush_database(ml_database *database, apr_pool_t *scratch)
         if (ml_clicks_swap_failing(database->clicks, 0)) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ap_server_conf,
                          "ML00026: clicks are written to %s again",
-                         database->path);
+                         database->label);
         }
         if (flushed) {
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ap_server_conf,
                          "ML00027: %s: %" APR_UINT64_T_FMT " clicks written",
-                         database->path, flushed);
+                         database->label, flushed);
         }
     }
 }

@@ -300,14 +300,27 @@ static int respond(request_rec *r, const creation_request *in, int status,
     }
 }
 
-/* The answer when the file cannot take the link: logged, and a 503. */
+/* The answer when the database cannot take the link: a 503, and one log
+ * line per outage (every process shares the flag), not one per request. */
 static int unavailable(request_rec *r, const creation_request *in,
-                       const ml_store *store)
+                       ml_database *database, const ml_store *store)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ML00019: cannot create a "
-                  "link: %s", ml_store_error(store));
+    int already_failing = ml_cache_swap_failing(database->cache,
+                                                ML_CACHE_CREATE, 1);
+
+    ap_log_rerror(APLOG_MARK, already_failing ? APLOG_DEBUG : APLOG_ERR, 0, r,
+                  "ML00019: cannot create a link: %s", ml_store_error(store));
     return respond(r, in, HTTP_SERVICE_UNAVAILABLE, "links cannot be created "
                    "right now; try again later", NULL);
+}
+
+/* After a write that worked: says so once if writes were failing. */
+static void available(request_rec *r, ml_database *database)
+{
+    if (ml_cache_swap_failing(database->cache, ML_CACHE_CREATE, 0)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "ML00032: links can be "
+                      "created in %s again", database->label);
+    }
 }
 
 /* Stores the link and answers; the parts that need the database. */
@@ -318,9 +331,9 @@ static int store_and_respond(request_rec *r, ml_database *database,
     ml_link link = {0};
     apr_status_t rv;
 
-    if (ml_store_open(&store, database->path, ML_STORE_WRITE, r->pool)
+    if (ml_store_open(&store, database->location, ML_STORE_WRITE, r->pool)
         != APR_SUCCESS) {
-        return unavailable(r, in, store);
+        return unavailable(r, in, database, store);
     }
     /* The same URL again gets the link it already has (documented). */
     if (in->slug == NULL
@@ -339,8 +352,9 @@ static int store_and_respond(request_rec *r, ml_database *database,
         return respond(r, in, HTTP_BAD_REQUEST, ml_store_error(store), NULL);
     }
     if (rv != APR_SUCCESS) {
-        return unavailable(r, in, store);
+        return unavailable(r, in, database, store);
     }
+    available(r, database);
     ml_database_refresh(database, r->pool);
     return respond(r, in, HTTP_CREATED, NULL, &link);
 }
@@ -442,7 +456,7 @@ int ml_handle_preview(request_rec *r, const ml_dir_config *conf,
     }
     /* A preview shows what the redirect path does not keep (when it was
      * made), so it reads the file: it is not on the hot path. */
-    if (ml_store_open(&store, conf->database->path, ML_STORE_READ, r->pool)
+    if (ml_store_open(&store, conf->database->location, ML_STORE_READ, r->pool)
         != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ML00020: cannot show a "
                       "preview: %s", ml_store_error(store));

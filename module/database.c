@@ -30,7 +30,6 @@
 #include "apr_hash.h"
 #include "apr_signal.h"
 #include "apr_strings.h"
-#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -50,8 +49,6 @@ APLOG_USE_MODULE(minilink);
 struct ml_connection {
     apr_pool_t *pool;            /* destroying it closes the store */
     ml_store *store;
-    apr_ino_t inode;             /* the file it has open, to notice when */
-    apr_dev_t device;            /* another file is put in its place */
 };
 
 static apr_global_mutex_t *cache_lock;
@@ -81,7 +78,7 @@ void ml_log_skipped_row(void *data, const char *slug, apr_int64_t id,
 
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ap_server_conf,
                  "ML00003: %s: link '%s' (row %" APR_INT64_T_FMT ") is not "
-                 "served: %s", database->path, slug ? slug : "(null)", id,
+                 "served: %s", database->label, slug ? slug : "(null)", id,
                  problem);
 }
 
@@ -94,32 +91,18 @@ static void disconnect(ml_database *database)
 }
 
 /*
- * Makes sure database->connection reads the file now at database->path: a
- * file that was replaced (restored from a backup, say) is reopened.
+ * Makes sure database->connection reaches the database its location names
+ * now: a SQLite file that was replaced (restored from a backup, say) or
+ * made unreadable, or a PostgreSQL connection that was lost, is reopened.
  */
-static apr_status_t open_current_file(ml_database *database, const char **error,
-                                      apr_pool_t *scratch)
+static apr_status_t open_connection(ml_database *database, const char **error,
+                                    apr_pool_t *scratch)
 {
     ml_connection *connection = database->connection;
-    apr_finfo_t info;
     apr_pool_t *pool;
     apr_status_t rv;
 
-    rv = apr_stat(&info, database->path, APR_FINFO_IDENT, scratch);
-    /* The connection kept open would go on reading a file made unreadable;
-     * asking each time says so now rather than at the next restart. */
-    if (rv == APR_SUCCESS && access(database->path, R_OK) != 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-    }
-    if (rv != APR_SUCCESS) {
-        char reason[120];
-        disconnect(database);
-        *error = apr_psprintf(scratch, "%s: %s", database->path,
-                              apr_strerror(rv, reason, sizeof(reason)));
-        return rv;
-    }
-    if (connection && (connection->inode != info.inode
-                       || connection->device != info.device)) {
+    if (connection && ml_store_check(connection->store) != APR_SUCCESS) {
         disconnect(database);
     }
     if (database->connection) {
@@ -128,9 +111,8 @@ static apr_status_t open_current_file(ml_database *database, const char **error,
     apr_pool_create(&pool, connections_pool);
     connection = apr_pcalloc(pool, sizeof(*connection));
     connection->pool = pool;
-    connection->inode = info.inode;
-    connection->device = info.device;
-    rv = ml_store_open(&connection->store, database->path, ML_STORE_READ, pool);
+    rv = ml_store_open(&connection->store, database->location, ML_STORE_READ,
+                       pool);
     if (rv != APR_SUCCESS) {
         *error = apr_pstrdup(scratch, ml_store_error(connection->store));
         apr_pool_destroy(pool);
@@ -155,21 +137,21 @@ static void report(ml_database *database, apr_status_t rv, const char *error,
     ml_cache_usage usage;
 
     if (rv != APR_SUCCESS) {
-        if (!ml_cache_swap_failing(database->cache, 1)) {
+        if (!ml_cache_swap_failing(database->cache, ML_CACHE_REFRESH, 1)) {
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf,
                          "ML00007: cannot refresh links from %s; still "
                          "serving the links loaded before", error);
         }
         return;
     }
-    if (ml_cache_swap_failing(database->cache, 0)) {
+    if (ml_cache_swap_failing(database->cache, ML_CACHE_REFRESH, 0)) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ap_server_conf,
                      "ML00008: %s can be read again; changes are applied",
-                     database->path);
+                     database->label);
     }
     if (counts->changed || counts->compared_all) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ap_server_conf,
-                     "ML00009: %s: %u links changed%s", database->path,
+                     "ML00009: %s: %u links changed%s", database->label,
                      counts->changed, counts->compared_all
                      ? " (compared every link: the change log did not reach back)"
                      : "");
@@ -179,7 +161,7 @@ static void report(ml_database *database, apr_status_t rv, const char *error,
                      "ML00021: %u new or changed links did not fit in the "
                      "cache for %s; they are served from the database until "
                      "'apachectl graceful' rebuilds the cache",
-                     counts->no_room, database->path);
+                     counts->no_room, database->label);
     }
     ml_cache_usage_get(database->cache, &usage);
     if (full_before < NEARLY_FULL_PERCENT
@@ -187,7 +169,7 @@ static void report(ml_database *database, apr_status_t rv, const char *error,
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ap_server_conf,
                      "ML00010: the cache for %s is %d%% full (%u links); "
                      "'apachectl graceful' rebuilds it with room to grow",
-                     database->path, percent_used(&usage), usage.links);
+                     database->label, percent_used(&usage), usage.links);
     }
 }
 
@@ -203,21 +185,30 @@ void ml_database_refresh(ml_database *database, apr_pool_t *scratch)
     if ((rv = apr_global_mutex_lock(cache_lock)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, ap_server_conf,
                      "ML00011: cannot take the " CACHE_LOCK " mutex; links "
-                     "from %s are not refreshed", database->path);
+                     "from %s are not refreshed", database->label);
         return;
     }
     ml_cache_usage_get(database->cache, &usage);
     full_before = percent_used(&usage);
-    rv = open_current_file(database, &error, scratch);
-    if (rv == APR_SUCCESS) {
+    /* A connection kept from before may have died with its server (a
+     * PostgreSQL restart) without knowing it yet: a failure on a kept
+     * connection is tried once more on a new one before it counts. */
+    for (;;) {
+        int kept = database->connection != NULL;
+        if ((rv = open_connection(database, &error, scratch)) != APR_SUCCESS) {
+            break;
+        }
         rv = ml_refresh(database->cache, database->connection->store,
                         database->clicks, scratch, ml_log_skipped_row, database,
                         &counts);
-        if (rv != APR_SUCCESS) {
-            /* Reopen next time: the failure may be the file's, not ours. */
-            error = apr_pstrdup(scratch,
-                                ml_store_error(database->connection->store));
-            disconnect(database);
+        if (rv == APR_SUCCESS) {
+            break;
+        }
+        error = apr_pstrdup(scratch,
+                            ml_store_error(database->connection->store));
+        disconnect(database);
+        if (!kept) {
+            break;
         }
     }
     apr_global_mutex_unlock(cache_lock);
@@ -403,7 +394,7 @@ int ml_database_lookup(ml_database *database, const char *slug,
 
     /* Rare (only once a table overflowed), so a connection per lookup,
      * closed with the request, beats sharing one between threads. */
-    if (ml_store_open(&store, database->path, ML_STORE_READ, r->pool)
+    if (ml_store_open(&store, database->location, ML_STORE_READ, r->pool)
         != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ML00016: cannot look up "
                       "'%s' in %s", slug, ml_store_error(store));
@@ -427,7 +418,7 @@ void ml_database_add_click(ml_database *database, const char *slug,
 {
     ml_store *store;
     ml_link link;
-    apr_status_t rv = ml_store_open(&store, database->path, ML_STORE_WRITE,
+    apr_status_t rv = ml_store_open(&store, database->location, ML_STORE_WRITE,
                                     r->pool);
 
     if (rv == APR_SUCCESS) {

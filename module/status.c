@@ -61,7 +61,7 @@ static void gather(const ml_database *database, database_figures *figures,
     ml_store *store;
 
     memset(figures, 0, sizeof(*figures));
-    figures->path = database->path;
+    figures->path = database->label;
     figures->loaded = database->cache != NULL;
     figures->clicks_stored = (apr_uint64_t)-1;
     if (database->cache) {
@@ -71,7 +71,7 @@ static void gather(const ml_database *database, database_figures *figures,
         ml_clicks_stats_get(database->clicks, &figures->clicks);
         figures->clicks_pending = pending_total(database->clicks);
     }
-    if (ml_store_open(&store, database->path, ML_STORE_READ, pool) == APR_SUCCESS) {
+    if (ml_store_open(&store, database->location, ML_STORE_READ, pool) == APR_SUCCESS) {
         ml_store_click_total(store, &figures->clicks_stored);
     }
 }
@@ -258,7 +258,7 @@ static int send_link_or_top(request_rec *r, ml_database *database,
 
     /* Flushed first, so the top list is ordered by every click so far. */
     ml_flush_database(database, r->pool);
-    if (ml_store_open(&store, database->path, ML_STORE_READ, r->pool)
+    if (ml_store_open(&store, database->location, ML_STORE_READ, r->pool)
         != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ML00031: cannot read "
                       "statistics: %s", ml_store_error(store));
