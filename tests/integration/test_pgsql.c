@@ -28,11 +28,15 @@
  *     PROPAGATION_ROUNDS links and printed (the bound is the only assertion);
  *   - PostgreSQL stopped: both hosts keep serving every stored link (and
  *     404 for the deleted ones), creation answers 503 with a message, the
- *     CLI fails with exit status 5, and each host's error log has exactly
- *     one ML00007 (refresher) and one ML00019 (creation) line, after
- *     several refresh attempts (MinilinkRefreshErrors) and creations;
+ *     CLI fails with exit status 5 without showing the password, and each
+ *     host's error log has exactly one ML00007 (refresher) and one ML00019
+ *     (creation) line, after several refresh attempts
+ *     (MinilinkRefreshErrors) and creations.  Lines are counted as a
+ *     server at LogLevel info would show them: the hosts log at debug, where
+ *     ML00019 repeats for every refused creation (the README says so);
  *   - PostgreSQL started again: creation works again by itself on both
- *     hosts, each serves what the other created, ML00008 is logged;
+ *     hosts, each serves what the other created, ML00008 (refresher) and
+ *     ML00032 (creation) are logged once;
  *   - a second outage is reported again (one more of each line);
  *   - PostgreSQL frozen (SIGSTOP: connections accepted, never answered):
  *     every redirect is still answered; the CLI's changes are served again
@@ -500,40 +504,50 @@ static long refresh_errors(const httpd_server *srv)
     return n;
 }
 
-/* srv's error-log lines carrying an ML tag and naming needle. */
-static int ml_lines(const httpd_server *srv, const char *needle)
+/*
+ * An error-log line carrying this ML tag at a level other than debug: what
+ * a server at LogLevel info shows (the hosts log at debug for diagnosis,
+ * and the README's ML00019 repeats itself at debug by design).
+ */
+static int ml_line_not_debug(const char *line, void *tag)
 {
-    return httpd_error_log_count_if(srv, ml_line_names, (void *)needle);
+    return ml_line_names(line, tag) && strstr(line, "[minilink:debug]") == NULL;
 }
 
-/* Checks that srv's error log has exactly `expected` lines tagged tag. */
+static int ml_lines(const httpd_server *srv, const char *tag)
+{
+    return httpd_error_log_count_if(srv, ml_line_not_debug, (void *)tag);
+}
+
+/* Checks that srv's error log has exactly `expected` lines tagged tag
+ * (debug ones aside). */
 static void expect_lines_at(int line, const httpd_server *srv, const char *tag,
                             int expected, const char *why)
 {
     int n = ml_lines(srv, tag);
 
-    if (!check_at(line, n == expected, "host %s: %d %s lines in the error log, "
-                  "expected %d (%s)", host_name(srv), n, tag, expected, why)) {
+    if (!check_at(line, n == expected, "host %s: %d %s lines in the error log "
+                  "(debug aside), expected %d (%s)", host_name(srv), n, tag,
+                  expected, why)) {
         char *last = httpd_error_log_last_line(srv, tag);
         fprintf(stderr, "    last %s line: %s\n", tag, str_or_null(last));
         free(last);
     }
 }
 
-#define EXPECT_LINES(srv, tag, expected, why) \
-    expect_lines_at(__LINE__, (srv), (tag), (expected), (why))
-
-/* Waits (WAIT_MS) until srv logged a line tagged tag beyond `before`. */
+/* Waits up to WAIT_MS until srv has more than `before` lines tagged tag
+ * (debug ones aside). */
 static void wait_line_at(int line, const httpd_server *srv, const char *tag,
                          int before, const char *why)
 {
-    long waited = httpd_error_log_wait(srv, tag, before, WAIT_MS);
+    long start = now_ms();
 
-    check_at(line, waited >= 0, "host %s: no new %s line (%s) within %d ms",
-             host_name(srv), tag, why, WAIT_MS);
+    while (ml_lines(srv, tag) <= before && now_ms() - start < WAIT_MS) {
+        sleep_ms(POLL_MS);
+    }
+    check_at(line, ml_lines(srv, tag) > before, "host %s: no new %s line (%s) "
+             "within %d ms", host_name(srv), tag, why, WAIT_MS);
 }
-
-#define WAIT_LINE(srv, tag, before, why) wait_line_at(__LINE__, (srv), (tag), (before), (why))
 
 /* ------------------------------------------------------------------ */
 /* 1. links stored before the hosts started                           */
@@ -969,6 +983,8 @@ static void recovery_at(int line, const char *slug_a, const char *slug_b)
         expect_lines_at(line, srv, "ML00007", P.outages, "no more after recovery");
         expect_lines_at(line, srv, "ML00019", P.outages, "no more after recovery");
         expect_lines_at(line, srv, "ML00008", P.outages, "one per recovery");
+        expect_lines_at(line, srv, "ML00032", P.outages,
+                        "creation works again: one per recovery");
     }
 out:
     free(url_a);
