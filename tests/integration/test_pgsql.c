@@ -37,10 +37,13 @@
  *   - PostgreSQL started again: creation works again by itself on both
  *     hosts, each serves what the other created, ML00008 (refresher) and
  *     ML00032 (creation) are logged once;
- *   - a second outage is reported again (one more of each line);
+ *   - a second outage is reported again (one more of each line); a
+ *     graceful restart of both hosts in it serves the last table that
+ *     loaded (ML00033), with no second ML00007 or ML00019 for the outage;
  *   - PostgreSQL frozen (SIGSTOP: connections accepted, never answered):
- *     every redirect is still answered; the CLI's changes are served again
- *     once it is thawed;
+ *     every redirect is still answered, creation answers 503 (within
+ *     curl's 15 s), each refresher logs ML00007; the CLI's changes are
+ *     served again once it is thawed;
  *   - every click made on either host during the whole suite, outages
  *     included, is in the shared table exactly;
  *   - the password appears in neither error log nor startup output, nor
@@ -56,6 +59,7 @@
 #define _GNU_SOURCE
 #endif
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +92,11 @@
 #define REFRESH_RETRIES 3       /* failed refreshes seen before counting lines */
 
 #define MAX_LINKS 64
+
+/* PostgreSQL frozen: creation attempts per host, all at once, and how long
+ * each refresher has to notice (connect_timeout 5 s, then the interval). */
+#define FROZEN_POSTS 3
+#define FROZEN_WAIT_MS 20000
 
 /*
  * The hosts' configuration; %s is MinilinkDatabase's arguments.  <Directory
@@ -534,6 +543,9 @@ static void expect_lines_at(int line, const httpd_server *srv, const char *tag,
         free(last);
     }
 }
+
+#define EXPECT_LINES(srv, tag, expected, why) \
+    expect_lines_at(__LINE__, (srv), (tag), (expected), (why))
 
 /* Waits up to WAIT_MS until srv has more than `before` lines tagged tag
  * (debug ones aside). */
@@ -1010,28 +1022,84 @@ static void test_recovery_by_itself(void)
     expect_all_served_at(__LINE__, "after the outage");
 }
 
+/*
+ * A second outage, with a graceful restart of both hosts in it (logrotate
+ * does one daily): the new generation cannot load from PostgreSQL, so it
+ * serves the last table that loaded (one ML00033 line), and the outage
+ * still has one ML00007 line.
+ */
 static void test_second_outage(void)
 {
+    httpd_server *hosts[2] = { P.a, P.b };
+    int h, before[2];
+
     outage_at(__LINE__);
+    for (h = 0; h < 2; h++) {
+        before[h] = ml_lines(hosts[h], "ML00033");
+        CHECK(httpd_graceful(hosts[h]) == 0, "graceful restart of host %s while "
+              "PostgreSQL is down failed", host_name(hosts[h]));
+    }
+    expect_all_served_at(__LINE__, "graceful restart while PostgreSQL is down");
+    for (h = 0; h < 2; h++) {
+        EXPECT_LINES(hosts[h], "ML00033", before[h] + 1,
+                     "the restart serves the last table that loaded");
+        EXPECT_LINES(hosts[h], "ML00001", 0, "no host answers 503 for its links");
+        expect_creation_refused_at(__LINE__, hosts[h], 2);
+        EXPECT_LINES(hosts[h], "ML00007", P.outages, "still one for this outage");
+        EXPECT_LINES(hosts[h], "ML00019", P.outages, "still one for this outage");
+    }
     recovery_at(__LINE__, "aftera2", "afterb2");
 }
 
+/* One creation attempt of the frozen test, in a thread of its own. */
+typedef struct {
+    const httpd_server *srv;
+    char url[128];
+    pthread_t thread;
+    int started;
+    long status;        /* 0: transport error (curl's 15 s timeout...) */
+    char error[256];
+    long took_ms;
+} frozen_post;
+
+static void *frozen_post_run(void *arg)
+{
+    frozen_post *post = arg;
+    http_response r;
+    long t = now_ms();
+
+    post_create(post->srv, post->url, NULL, &r);
+    post->took_ms = now_ms() - t;
+    post->status = r.curl_code ? 0 : r.status;
+    snprintf(post->error, sizeof post->error, "%s", r.curl_code ? r.error : "");
+    http_response_free(&r);
+    return NULL;
+}
+
 /*
- * PostgreSQL unreachable rather than down: frozen, it accepts connections
- * (the kernel does) and never answers, as across a network partition.
- * Redirects must not wait for it.  Nothing is created meanwhile: what
- * creation does then (wait, time out) is not specified.
+ * PostgreSQL unreachable rather than down: frozen (SIGSTOP), it accepts
+ * connections (the kernel does) and never answers, as a hung server or a
+ * network that drops packets.  Redirects must not wait for it; creation
+ * must still answer 503 (the README: connecting gives up after 5 s, so a
+ * request is not held for minutes), and each refresher must log its
+ * ML00007.  Creation is tried FROZEN_POSTS times per host at once, so that
+ * children with and without a kept connection are both likely asked.
  */
 static void test_frozen_not_waited_for(void)
 {
     const httpd_server *hosts[2] = { P.a, P.b };
-    long slowest = 0, t;
-    int round, i, h, n, asked = 0, ok = 1;
+    frozen_post posts[2 * FROZEN_POSTS];
+    long slowest = 0, t, start;
+    int round, i, h, n, asked = 0, ok = 1, before_07[2];
 
+    for (h = 0; h < 2; h++) {
+        before_07[h] = ml_lines(hosts[h], "ML00007");
+    }
     n = pg_freeze(P.pg, 1);
     if (!CHECK(n > 0, "cannot freeze PostgreSQL (%d processes stopped)", n)) {
         return;
     }
+    start = now_ms();
     fprintf(stderr, "[PostgreSQL frozen: %d processes] ", n);
     for (round = 0; round < 2 && ok; round++) {
         if (round == 1) {
@@ -1051,7 +1119,43 @@ static void test_frozen_not_waited_for(void)
         }
     }
     fprintf(stderr, "[%d requests while frozen, slowest %ld ms] ", asked, slowest);
+
+    for (i = 0; i < 2 * FROZEN_POSTS; i++) {
+        frozen_post *post = &posts[i];
+
+        memset(post, 0, sizeof *post);
+        post->srv = hosts[i % 2];
+        snprintf(post->url, sizeof post->url, "https://example.com/frozen/%d", i);
+        post->started = pthread_create(&post->thread, NULL, frozen_post_run, post) == 0;
+    }
+    slowest = 0;
+    for (i = 0; i < 2 * FROZEN_POSTS; i++) {
+        frozen_post *post = &posts[i];
+
+        if (!CHECK(post->started, "cannot start a thread")) {
+            continue;
+        }
+        pthread_join(post->thread, NULL);
+        CHECK(post->status == 503, "POST /l/ on host %s while PostgreSQL is frozen: "
+              "%ld after %ld ms (transport: %s), expected 503",
+              host_name(post->srv), post->status, post->took_ms,
+              post->status ? "ok" : post->error);
+        slowest = post->took_ms > slowest ? post->took_ms : slowest;
+    }
+    fprintf(stderr, "[%d creations while frozen, slowest answer %ld ms] ",
+            2 * FROZEN_POSTS, slowest);
+    for (h = 0; h < 2; h++) {
+        while (ml_lines(hosts[h], "ML00007") <= before_07[h]
+               && now_ms() - start < FROZEN_WAIT_MS) {
+            sleep_ms(POLL_MS);
+        }
+        CHECK(ml_lines(hosts[h], "ML00007") > before_07[h], "host %s: no ML00007 "
+              "line (cannot refresh) %ld ms after PostgreSQL froze", host_name(hosts[h]),
+              now_ms() - start);
+    }
+
     CHECK(pg_freeze(P.pg, 0) > 0, "cannot thaw PostgreSQL");
+    fprintf(stderr, "[PostgreSQL thawed after %ld ms] ", now_ms() - start);
     if (CLI("add", "https://example.com/after/freeze", "afterfreeze")) {
         t = now_ms();
         expect_link("afterfreeze", 302, "https://example.com/after/freeze");
@@ -1184,8 +1288,9 @@ static CU_TestInfo pgsql_tests[] = {
     { "PostgreSQL stopped: cache serves, 503, one line per outage",
       test_outage_served_from_cache },
     { "PostgreSQL back: creation works again by itself", test_recovery_by_itself },
-    { "a second outage is reported again", test_second_outage },
-    { "PostgreSQL frozen: redirects do not wait for it", test_frozen_not_waited_for },
+    { "a second outage, with a graceful restart in it", test_second_outage },
+    { "PostgreSQL frozen: redirects do not wait for it, creation 503",
+      test_frozen_not_waited_for },
     { "every click on either host is stored exactly", test_all_clicks_stored },
     { "the password is never shown", test_password_never_shown },
     { "error logs clean, clean stop", test_clean_logs_and_stop },
