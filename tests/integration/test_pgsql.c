@@ -1076,6 +1076,42 @@ static void *frozen_post_run(void *arg)
     return NULL;
 }
 
+/* GETs of one link, each on a new connection, until told to stop: how a
+ * visitor sees a graceful restart. */
+typedef struct {
+    int port;
+    const char *path, *location;
+    int stop;
+    pthread_t thread;
+    long answered, failed, slowest_ms;
+    char first_problem[300];
+} prober;
+
+static void *prober_run(void *arg)
+{
+    prober *p = arg;
+
+    while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
+        http_response r;
+        long t = now_ms(), took;
+
+        http_request(p->port, "GET", NULL, p->path, &r);
+        took = now_ms() - t;
+        p->slowest_ms = took > p->slowest_ms ? took : p->slowest_ms;
+        if (answers(&r, 302, p->location)) {
+            p->answered++;
+        }
+        else if (p->failed++ == 0) {
+            snprintf(p->first_problem, sizeof p->first_problem, "%ld, Location \"%s\" "
+                     "(transport: %s) after %ld ms", r.status, str_or_null(r.location),
+                     r.curl_code ? r.error : "ok", took);
+        }
+        http_response_free(&r);
+        sleep_ms(20);
+    }
+    return NULL;
+}
+
 /*
  * PostgreSQL unreachable rather than down: frozen (SIGSTOP), it accepts
  * connections (the kernel does) and never answers, as a hung server or a
@@ -1089,8 +1125,9 @@ static void test_frozen_not_waited_for(void)
 {
     const httpd_server *hosts[2] = { P.a, P.b };
     frozen_post posts[2 * FROZEN_POSTS];
+    prober probe;
     long slowest = 0, t, start;
-    int round, i, h, n, asked = 0, ok = 1, before_07[2];
+    int round, i, h, n, asked = 0, ok = 1, before_07[2], probing, restarted;
 
     for (h = 0; h < 2; h++) {
         before_07[h] = ml_lines(hosts[h], "ML00007");
@@ -1152,6 +1189,39 @@ static void test_frozen_not_waited_for(void)
         CHECK(ml_lines(hosts[h], "ML00007") > before_07[h], "host %s: no ML00007 "
               "line (cannot refresh) %ld ms after PostgreSQL froze", host_name(hosts[h]),
               now_ms() - start);
+    }
+
+    /* logrotate's graceful restart, while it is frozen: the new
+     * generation's load gives up (connect_timeout) and serves the last
+     * table; the old generation's refresher, stuck or not, must not hold
+     * the restart up. */
+    t = now_ms();
+    memset(&probe, 0, sizeof probe);
+    probe.port = P.a->port;
+    probe.path = "/l/seed1";
+    probe.location = link_of("seed1")->url;
+    probing = pthread_create(&probe.thread, NULL, prober_run, &probe) == 0;
+    restarted = httpd_graceful(P.a) == 0;
+    if (probing) {
+        sleep_ms(200);   /* a few requests to the new generation too */
+        __atomic_store_n(&probe.stop, 1, __ATOMIC_RELEASE);
+        pthread_join(probe.thread, NULL);
+        link_of("seed1")->clicks += probe.answered;
+        fprintf(stderr, "[graceful restart of A while frozen: %ld ms; %ld GETs meanwhile, "
+                "slowest %ld ms] ", now_ms() - t, probe.answered + probe.failed,
+                probe.slowest_ms);
+        CHECK(probe.failed == 0, "%ld of %ld GET /l/seed1 on host A during its graceful "
+              "restart while PostgreSQL is frozen were not answered 302; the first: %s",
+              probe.failed, probe.answered + probe.failed, probe.first_problem);
+    }
+    if (CHECK(restarted, "graceful restart of host A while PostgreSQL is frozen "
+              "failed")) {
+        for (i = 0; i < P.nlinks; i++) {
+            if (!expect_served_at(__LINE__, "restarted while PostgreSQL is frozen", P.a,
+                                  P.links[i].slug)) {
+                break;
+            }
+        }
     }
 
     CHECK(pg_freeze(P.pg, 0) > 0, "cannot thaw PostgreSQL");
