@@ -720,26 +720,27 @@ static apr_status_t pg_summary(ml_store *store, apr_uint32_t *links,
     return rv;
 }
 
+/* A count or a change number: sql_int(), never negative. */
+static apr_status_t sql_count(ml_store *store, const char *sql,
+                              const char *doing, apr_uint64_t *value)
+{
+    apr_int64_t signed_value;
+    apr_status_t rv = sql_int(store, sql, doing, &signed_value);
+
+    *value = (apr_uint64_t)signed_value;
+    return rv;
+}
+
 static apr_status_t pg_change_seq(ml_store *store, apr_uint64_t *seq)
 {
-    apr_int64_t value;
-    apr_status_t rv = sql_int(store, "SELECT coalesce(max(seq), 0)"
-                              " FROM link_changes", "reading the change log",
-                              &value);
-
-    *seq = (apr_uint64_t)value;
-    return rv;
+    return sql_count(store, "SELECT coalesce(max(seq), 0) FROM link_changes",
+                     "reading the change log", seq);
 }
 
 static apr_status_t pg_oldest_change(ml_store *store, apr_uint64_t *seq)
 {
-    apr_int64_t value;
-    apr_status_t rv = sql_int(store, "SELECT coalesce(min(seq), 0)"
-                              " FROM link_changes", "reading the change log",
-                              &value);
-
-    *seq = (apr_uint64_t)value;
-    return rv;
+    return sql_count(store, "SELECT coalesce(min(seq), 0) FROM link_changes",
+                     "reading the change log", seq);
 }
 
 static apr_status_t pg_changes_after(ml_store *store, apr_uint64_t after,
@@ -792,12 +793,8 @@ static apr_status_t pg_add_clicks(ml_store *store, apr_int64_t id,
 
 static apr_status_t pg_click_total(ml_store *store, apr_uint64_t *clicks)
 {
-    apr_int64_t value;
-    apr_status_t rv = sql_int(store, "SELECT coalesce(sum(clicks), 0)"
-                              " FROM links", "counting clicks", &value);
-
-    *clicks = (apr_uint64_t)value;
-    return rv;
+    return sql_count(store, "SELECT coalesce(sum(clicks), 0) FROM links",
+                     "counting clicks", clicks);
 }
 
 static apr_status_t pg_meta_get(ml_store *store, const char *key,
