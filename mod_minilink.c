@@ -382,14 +382,30 @@ static void load_database(ml_database *database, server_rec *s,
     ml_cache_usage usage;
     apr_status_t rv;
 
-    apr_pool_create(&table_pool, retained_pool);
-    rv = ml_load(&database->cache, database->location, settings.cache_headroom,
-                 &kept->clicks, retained_pool, table_pool, ml_log_skipped_row,
-                 database, &counts, &database->load_error);
-    database->clicks = kept->clicks;
+    /* A PostgreSQL server the refresher could not reach a moment ago is not
+     * waited for (connect_timeout) while a graceful restart holds up new
+     * connections: the last table is served and refreshed when it is back. */
+    if (kept->table && !ml_store_location_is_file(database->location)
+        && ml_cache_failing(kept->table, ML_CACHE_REFRESH)) {
+        database->clicks = kept->clicks;
+        database->load_error = apr_psprintf(pconf, "%s (it could not be "
+                                            "read at the last refresh)",
+                                            database->label);
+        rv = APR_EGENERAL;
+    }
+    else {
+        apr_pool_create(&table_pool, retained_pool);
+        rv = ml_load(&database->cache, database->location,
+                     settings.cache_headroom, &kept->clicks, retained_pool,
+                     table_pool, ml_log_skipped_row, database, &counts,
+                     &database->load_error);
+        database->clicks = kept->clicks;
+        if (rv != APR_SUCCESS) {
+            database->load_error = apr_pstrdup(pconf, database->load_error);
+            apr_pool_destroy(table_pool);
+        }
+    }
     if (rv != APR_SUCCESS) {
-        database->load_error = apr_pstrdup(pconf, database->load_error);
-        apr_pool_destroy(table_pool);
         if (kept->table) {
             database->cache = kept->table;
             ml_cache_usage_get(database->cache, &usage);

@@ -127,7 +127,8 @@ int ml_clicks_post_config(apr_pool_t *pconf, server_rec *s,
                           apr_hash_t *databases);
 void ml_clicks_child_init(apr_pool_t *pchild, server_rec *s);
 void ml_flush_database(ml_database *database, apr_pool_t *scratch);
-void ml_flush_all(apr_hash_t *databases, apr_pool_t *scratch);
+/* leaving: a generation is ending, and another follows (see clicks.c). */
+void ml_flush_all(apr_hash_t *databases, apr_pool_t *scratch, int leaving);
 
 /* module/status.c: mod_status's section, and SetHandler minilink-admin. */
 #define ML_ADMIN_HANDLER "minilink-admin"

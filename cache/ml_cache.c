@@ -507,6 +507,12 @@ void ml_cache_set_overflowed(ml_cache *cache)
     atomic_store_explicit(&cache->header->overflowed, 1, memory_order_release);
 }
 
+int ml_cache_failing(const ml_cache *cache, ml_cache_activity activity)
+{
+    return (int)atomic_load_explicit(&cache->header->failing[activity],
+                                     memory_order_acquire);
+}
+
 int ml_cache_swap_failing(ml_cache *cache, ml_cache_activity activity,
                           int failing)
 {

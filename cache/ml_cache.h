@@ -113,6 +113,7 @@ void ml_cache_set_overflowed(ml_cache *cache);
 typedef enum { ML_CACHE_REFRESH, ML_CACHE_CREATE, ML_CACHE_ACTIVITIES } ml_cache_activity;
 int ml_cache_swap_failing(ml_cache *cache, ml_cache_activity activity,
                           int failing);
+int ml_cache_failing(const ml_cache *cache, ml_cache_activity activity);
 
 /* Records a refresh's outcome for the statistics. */
 void ml_cache_note_refresh(ml_cache *cache, int succeeded, apr_int64_t now);

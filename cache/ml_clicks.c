@@ -211,6 +211,12 @@ void ml_clicks_stats_get(const ml_clicks *clicks, ml_clicks_stats *stats)
                                                 memory_order_relaxed);
 }
 
+int ml_clicks_failing(const ml_clicks *clicks)
+{
+    return (int)atomic_load_explicit(&clicks->header->failing,
+                                     memory_order_acquire);
+}
+
 int ml_clicks_swap_failing(ml_clicks *clicks, int failing)
 {
     return (int)atomic_exchange_explicit(&clicks->header->failing,

@@ -83,5 +83,6 @@ apr_status_t ml_clicks_flush(ml_clicks *clicks, ml_store *store,
 /* Whether flushing is failing, shared by all processes so an outage is
  * logged once; returns the previous value. */
 int ml_clicks_swap_failing(ml_clicks *clicks, int failing);
+int ml_clicks_failing(const ml_clicks *clicks);
 
 #endif /* ML_CLICKS_H */

@@ -19,6 +19,7 @@
 #include "http_config.h"
 #include "http_log.h"
 #include "http_main.h"
+#include "http_core.h"
 #include "util_mutex.h"
 #include "apr_global_mutex.h"
 #include "apr_hash.h"
@@ -121,23 +122,44 @@ void ml_flush_database(ml_database *database, apr_pool_t *scratch)
     }
 }
 
-void ml_flush_all(apr_hash_t *databases, apr_pool_t *scratch)
+/*
+ * On the way out of a generation, a flush to a PostgreSQL server that
+ * already failed to take clicks or to be read would only hold a graceful
+ * restart up for connect_timeout while new connections queue: its counts
+ * are retained, and the next generation's refresher writes them.  (SQLite
+ * answers at once either way.)
+ */
+static int pointless_when_leaving(const ml_database *database)
+{
+    return !ml_store_location_is_file(database->location) && database->clicks
+           && (ml_clicks_failing(database->clicks)
+               || (database->cache
+                   && ml_cache_failing(database->cache, ML_CACHE_REFRESH)));
+}
+
+void ml_flush_all(apr_hash_t *databases, apr_pool_t *scratch, int leaving)
 {
     apr_hash_index_t *entry;
 
     for (entry = apr_hash_first(scratch, databases); entry;
          entry = apr_hash_next(entry)) {
-        ml_flush_database(apr_hash_this_val(entry), scratch);
+        ml_database *database = apr_hash_this_val(entry);
+        if (!(leaving && pointless_when_leaving(database))) {
+            ml_flush_database(database, scratch);
+        }
     }
 }
 
-/* The parent's flush when a generation ends (graceful restart or stop). */
+/* The parent's flush when a generation ends: at a restart, when httpd
+ * destroys the configuration to read it again, or at stop, when there is
+ * no next generation and every database is tried. */
 static apr_status_t flush_at_generation_end(void *data)
 {
     apr_pool_t *scratch;
 
     apr_pool_create(&scratch, NULL);
-    ml_flush_all(data, scratch);
+    ml_flush_all(data, scratch,
+                 ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_DESTROY_CONFIG);
     apr_pool_destroy(scratch);
     return APR_SUCCESS;
 }

@@ -44,6 +44,17 @@ APLOG_USE_MODULE(minilink);
 #define REFRESHER_SLICE apr_time_from_msec(100)
 /* A table this full gets a warning, while there is still time to act. */
 #define NEARLY_FULL_PERCENT 90
+/*
+ * A refresh or flush that has not finished in this long is waiting on a
+ * database that took the connection and then stopped answering (a hung
+ * PostgreSQL, a network that drops packets): libpq would wait for ever.
+ * The refresher then exits with REFRESHER_STUCK and the parent starts
+ * another, whose connect gives up after connect_timeout, so the outage is
+ * logged and retried like any other.  (Not a signal number, which is what
+ * the parent would see for a refresher killed by one.)
+ */
+#define STUCK_SECONDS 15
+#define REFRESHER_STUCK 75
 
 /* A child's read connection, kept between refreshes. */
 struct ml_connection {
@@ -64,6 +75,8 @@ static apr_interval_time_t refresh_interval;
 static apr_interval_time_t flush_interval;
 /* In the refresher: set by SIGTERM or SIGHUP. */
 static volatile sig_atomic_t refresher_stopping;
+/* In the refresher: set while it refreshes or flushes. */
+static volatile sig_atomic_t refresher_busy;
 
 void ml_database_pre_config(apr_pool_t *pconf)
 {
@@ -230,10 +243,27 @@ static void refresh_all(apr_pool_t *scratch)
     }
 }
 
+/*
+ * Stopped in the middle of a refresh or flush, the refresher goes at once
+ * rather than finishing: the work may be waiting on an unreachable
+ * database while a graceful restart waits for us.  Nothing is lost: the
+ * parent has flushed the clicks just before (or the retained table keeps
+ * them for the next generation), a flush cut short is finished by the next
+ * flusher, and the next refresher reads the changes again.
+ */
 static void stop_refresher(int signal_number)
 {
     (void)signal_number;
+    if (refresher_busy) {
+        _exit(0);
+    }
     refresher_stopping = 1;
+}
+
+static void refresher_stuck(int signal_number)
+{
+    (void)signal_number;
+    _exit(REFRESHER_STUCK);
 }
 
 /* The refresher process, from fork to exit. */
@@ -250,6 +280,7 @@ static void refresher_main(apr_pool_t *pool)
     apr_signal(AP_SIG_GRACEFUL, SIG_IGN);
     apr_signal(AP_SIG_GRACEFUL_STOP, SIG_IGN);
     apr_signal(SIGCHLD, SIG_DFL);
+    apr_signal(SIGALRM, refresher_stuck);
     ap_close_listeners();
     if (ap_run_drop_privileges(pool, ap_server_conf) != 0) {
         exit(APEXIT_CHILDFATAL);
@@ -269,20 +300,25 @@ static void refresher_main(apr_pool_t *pool)
     /* Wake every slice and do what is due: a stop is seen within one. */
     while (!refresher_stopping) {
         apr_time_t now = apr_time_now();
+        refresher_busy = 1;
+        alarm(STUCK_SECONDS);
         if (refresh_interval > 0 && now >= next_refresh) {
             refresh_all(scratch);
             next_refresh = now + refresh_interval;
         }
         if (now >= next_flush) {
-            ml_flush_all(watched_databases, scratch);
+            ml_flush_all(watched_databases, scratch, 0);
             next_flush = now + flush_interval;
         }
+        alarm(0);
+        refresher_busy = 0;
         apr_pool_clear(scratch);
         apr_sleep(REFRESHER_SLICE);
     }
     /* Stopped: at a graceful restart or stop.  What the children counted
      * until now goes to the database before we go. */
-    ml_flush_all(watched_databases, scratch);
+    alarm(STUCK_SECONDS);
+    ml_flush_all(watched_databases, scratch, 1);
     exit(0);
 }
 
@@ -303,6 +339,13 @@ static void refresher_event(int reason, void *data, apr_wait_t status)
     apr_proc_other_child_unregister(refresher);
     ap_mpm_query(AP_MPMQ_MPM_STATE, &mpm_state);
     if (mpm_state == AP_MPMQ_STOPPING) {
+        return;
+    }
+    if (status == REFRESHER_STUCK) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf, "ML00034: the "
+                     "refresher waited %d s for a database that does not "
+                     "answer; starting another", STUCK_SECONDS);
+        start_refresher();
         return;
     }
     if (status == APEXIT_CHILDFATAL) {

@@ -42,8 +42,9 @@
  *     loaded (ML00033), with no second ML00007 or ML00019 for the outage;
  *   - PostgreSQL frozen (SIGSTOP: connections accepted, never answered):
  *     every redirect is still answered, creation answers 503 (within
- *     curl's 15 s), each refresher logs ML00007; the CLI's changes are
- *     served again once it is thawed;
+ *     curl's 15 s), each refresher gives up waiting (ML00034) and its
+ *     successor logs ML00007; a graceful restart meanwhile serves the
+ *     last table; the CLI's changes are served again once it is thawed;
  *   - every click made on either host during the whole suite, outages
  *     included, is in the shared table exactly;
  *   - the password appears in neither error log nor startup output, nor
@@ -96,7 +97,9 @@
 /* PostgreSQL frozen: creation attempts per host, all at once, and how long
  * each refresher has to notice (connect_timeout 5 s, then the interval). */
 #define FROZEN_POSTS 3
-#define FROZEN_WAIT_MS 20000
+/* The refresher gives up on a database that stopped answering after 15 s
+ * (ML00034), and its successor's connect after 5 s (connect_timeout). */
+#define FROZEN_WAIT_MS 40000
 
 /*
  * The hosts' configuration; %s is MinilinkDatabase's arguments.  <Directory
@@ -1127,10 +1130,11 @@ static void test_frozen_not_waited_for(void)
     frozen_post posts[2 * FROZEN_POSTS];
     prober probe;
     long slowest = 0, t, start;
-    int round, i, h, n, asked = 0, ok = 1, before_07[2], probing, restarted;
+    int round, i, h, n, asked = 0, ok = 1, before_07[2], before_34[2], probing, restarted;
 
     for (h = 0; h < 2; h++) {
         before_07[h] = ml_lines(hosts[h], "ML00007");
+        before_34[h] = ml_lines(hosts[h], "ML00034");
     }
     n = pg_freeze(P.pg, 1);
     if (!CHECK(n > 0, "cannot freeze PostgreSQL (%d processes stopped)", n)) {
@@ -1189,6 +1193,9 @@ static void test_frozen_not_waited_for(void)
         CHECK(ml_lines(hosts[h], "ML00007") > before_07[h], "host %s: no ML00007 "
               "line (cannot refresh) %ld ms after PostgreSQL froze", host_name(hosts[h]),
               now_ms() - start);
+        CHECK(ml_lines(hosts[h], "ML00034") > before_34[h], "host %s: no ML00034 "
+              "line (the refresher gave up waiting) %ld ms after PostgreSQL froze",
+              host_name(hosts[h]), now_ms() - start);
     }
 
     /* logrotate's graceful restart, while it is frozen: the new
