@@ -11,7 +11,8 @@
 # BENCH_CONNECTIONS (50), KEEP=1 (keep the temporary directory).
 #
 # In one run it
-#   1. stores the links in a SQLite file (and as a dbm file and an nginx map),
+#   1. stores the links in a SQLite file (and as a dbm file, an nginx map,
+#      and in a throw-away PostgreSQL for mod_minilink's second engine),
 #   2. starts one Apache (event MPM) serving every contender on its own path,
 #      and nginx on another port,
 #   3. checks that each answers the right Location for a few slugs,
@@ -51,6 +52,7 @@ chmod 755 "$dir"
 export TMPDIR=$dir        # compilers, sqlite3 and valgrind put temporaries here
 apache_pid=""
 nginx_pid=""
+pg_dir=""
 
 log() { printf '%s [%4ds] %s\n' "$(date +%T)" $(($(date +%s) - started)) "$*" >&2; }
 
@@ -71,6 +73,11 @@ cleanup() {
     local status=$?
     stop "$apache_pid"
     stop "$nginx_pid"
+    if [ -n "$pg_dir" ]; then
+        "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast -w stop \
+            >/dev/null 2>&1 || true
+        rm -rf "$pg_dir"
+    fi
     if [ "$status" != 0 ] && [ -f "$dir/httpd-error.log" ]; then
         echo "--- last lines of Apache's error log:" >&2
         tail -n 20 "$dir/httpd-error.log" >&2 || true
@@ -108,6 +115,8 @@ machine+=" $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo),"
 machine+=" Debian $(cat /etc/debian_version), Linux $(uname -r)"
 versions="$("$APACHE2" -v | sed -n 's/^Server version: //p'), $(nginx -v 2>&1 | sed 's/.*: //'),"
 versions+=" wrk $(dpkg-query -W -f='${Version}' wrk), SQLite $(sqlite3 --version | cut -d' ' -f1)"
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+versions+=", $("$pg_bin/postgres" --version)"
 
 # ---------------------------------------------------------------------------
 log "building the floor module and the lookup driver in $dir/build"
@@ -144,6 +153,27 @@ httxt2dbm -f db -i "$dir/links.txt" -o "$dir/links.dbm" >/dev/null
 sqlite3 "$db" "SELECT '/ng/' || slug || ' \"' || url || '\";' FROM links" \
     >"$dir/nginx-map.conf"
 rm "$dir/links.txt"
+
+# And in PostgreSQL, for mod_minilink's other engine: a throw-away server
+# on a free loopback port (its own directory: the data must stay its
+# user's), the tables made by the CLI, the rows copied in.
+log "copying the links into PostgreSQL"
+pg_dir=$(mktemp -d /tmp/minilink-bench-pg.XXXXXX)
+pg_port=$(free_port)
+as_postgres=()
+if [ "$(id -u)" = 0 ]; then
+    chown postgres "$pg_dir"
+    as_postgres=(runuser -u postgres --)
+fi
+"${as_postgres[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U postgres >/dev/null
+"${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w \
+    -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+"$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres minilink
+pg_location="postgresql://postgres@127.0.0.1:$pg_port/minilink"
+"$MINILINK_CLI" --db "$pg_location" init >/dev/null
+sqlite3 -csv "$db" "SELECT slug, url FROM links" |
+    psql -q -h 127.0.0.1 -p "$pg_port" -U postgres minilink \
+        -c "\\copy links (slug, url) FROM STDIN CSV"
 
 cp "$here/lookup_wsgi.py" "$here/lookup_cgi.py" "$dir/"
 chmod 755 "$dir/lookup_cgi.py"
@@ -204,6 +234,13 @@ MaxConnectionsPerChild 0
 MinilinkDatabase $db
 <Location /ml>
     SetHandler minilink
+</Location>
+
+#    The same links with PostgreSQL behind (apr_dbd): the redirects are
+#    answered from the same kind of table, so they should cost the same.
+<Location /mlpg>
+    SetHandler minilink
+    MinilinkDatabase pgsql "host=127.0.0.1 port=$pg_port dbname=minilink user=postgres"
 </Location>
 
 # b. The floor (bench/mod_floor.c): /floor-quick/ from quick_handler, and
@@ -321,10 +358,11 @@ log "both answer"
 # base URL, path prefix, how many links wrk picks from (0: always the
 # prefix itself), connections, and the URL every redirect goes to
 # ("" = the link's own URL).
-ids=(minilink floor-quick floor-handler alias rw-dbm rw-fastdbd wsgi cgi nginx)
+ids=(minilink minilink-pgsql floor-quick floor-handler alias rw-dbm rw-fastdbd wsgi cgi nginx)
 declare -A label base prefix pick conns target
 add() { label[$1]=$2 base[$1]=$3 prefix[$1]=$4 pick[$1]=$5 conns[$1]=$6 target[$1]=$7; }
 add minilink      "mod_minilink (SetHandler minilink)" "$apache" /ml/  "$links" "$connections" ""
+add minilink-pgsql "mod_minilink, PostgreSQL behind it" "$apache" /mlpg/ "$links" "$connections" ""
 add floor-quick   "floor: quick_handler, no lookup"    "$apache" /floor-quick/ "$links" "$connections" https://example.com/
 add floor-handler "floor: SetHandler, no lookup"       "$apache" /floor-handler/ "$links" "$connections" https://example.com/
 add alias         "mod_alias Redirect (1 path)"        "$apache" /alias/x 0 "$connections" https://example.com/
@@ -503,11 +541,11 @@ print("Medians of the rounds; a ratio is the median of the ratios within each"
       " its requests (CGI: n/a, see bench/run.sh).  errors: HTTP statuses >= 400,"
       " socket errors and timeouts, all rounds.")
 print()
-for other in ("rw-dbm", "nginx"):
-    print("- mod_minilink / %s: %s x the requests per second, %s x the p50,"
-          " %s x the server CPU per request" % (label[other],
-          ratio("minilink", other, 0), ratio("minilink", other, 1),
-          ratio("minilink", other, 4)))
+for id, other in (("minilink", "rw-dbm"), ("minilink", "nginx"),
+                  ("minilink-pgsql", "minilink")):
+    print("- %s / %s: %s x the requests per second, %s x the p50,"
+          " %s x the server CPU per request" % (label[id], label[other],
+          ratio(id, other, 0), ratio(id, other, 1), ratio(id, other, 4)))
 print()
 table, raw = int(env["table_bytes"]), int(env["raw_bytes"])
 print("| the shared-memory table | |")
