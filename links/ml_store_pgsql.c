@@ -641,8 +641,9 @@ static apr_status_t pg_find_url(ml_store *store, const char *url,
 static apr_status_t pg_each(ml_store *store, ml_store_row_fn *row_fn, void *ctx)
 {
     int own_transaction = !DB(store)->in_transaction;
-    apr_status_t rv = APR_SUCCESS;
-    apr_size_t count;
+    char saved[sizeof(store->error)];
+    apr_status_t rv, closed;
+    apr_size_t count = 0;
 
     /* A cursor lives in a transaction. */
     if (own_transaction && (rv = pg_begin(store, ML_TXN_READ))) {
@@ -650,13 +651,10 @@ static apr_status_t pg_each(ml_store *store, ml_store_row_fn *row_fn, void *ctx)
     }
     rv = exec(store, "DECLARE minilink_each NO SCROLL CURSOR FOR SELECT "
               LINK_COLUMNS " FROM links ORDER BY slug", "reading the links");
-    do {
+    while (rv == APR_SUCCESS) {
         apr_pool_t *page;
         apr_dbd_results_t *results;
 
-        if (rv != APR_SUCCESS) {
-            break;
-        }
         apr_pool_create(&page, DB(store)->pool);
         count = 0;
         rv = select_sql(store, "FETCH FORWARD " FETCH_PAGE " FROM minilink_each",
@@ -665,19 +663,27 @@ static apr_status_t pg_each(ml_store *store, ml_store_row_fn *row_fn, void *ctx)
             rv = each_row(store, results, row_fn, ctx, page, &count);
         }
         apr_pool_destroy(page);
-    } while (rv == APR_SUCCESS && count > 0);
+        if (count == 0) {
+            break;
+        }
+    }
     if (own_transaction) {
         if (rv == APR_SUCCESS) {
-            rv = pg_commit(store);
+            return pg_commit(store);
         }
-        else {
-            pg_rollback(store);
-        }
+        pg_rollback(store);
+        return rv;
     }
-    else if (rv == APR_SUCCESS) {
-        rv = exec(store, "CLOSE minilink_each", "reading the links");
+    /* In the caller's transaction the cursor must go, whatever stopped
+     * the walk, so that another walk can declare it; the walk's own error,
+     * if any, is the one to report. */
+    memcpy(saved, store->error, sizeof(saved));
+    closed = exec(store, "CLOSE minilink_each", "reading the links");
+    if (rv != APR_SUCCESS) {
+        memcpy(store->error, saved, sizeof(saved));
+        return rv;
     }
-    return rv;
+    return closed;
 }
 
 static apr_status_t pg_top(ml_store *store, int count, ml_store_row_fn *row_fn,
