@@ -159,7 +159,7 @@ apr_status_t ml_load(ml_cache **cache, const char *db_path,
             state.counts = counts;
             state.skipped = skipped;
             state.ctx = ctx;
-            rv = ml_store_each(store, fill_row, &state);
+            rv = ml_store_each_served(store, fill_row, &state);
         }
         ml_store_read_end(store);
     }
