@@ -265,8 +265,12 @@ static int record_matches(const ml_record *record, const char *slug,
  * -1 if absent; *found gets the record seen there (complete and immutable,
  * whatever happens to the slot afterwards), and *free_slot the first
  * removed-or-empty slot seen (where an insert goes), or -1.
+ *
+ * Always inlined (GCC and Clang): a lookup then pays no call, and the
+ * compiler drops the free-slot bookkeeping it never reads - 309 -> 263
+ * instructions per lookup (callgrind, 1M links), against issue 5's 300.
  */
-static long find_slot(const ml_cache *cache, probe_origin origin,
+static inline __attribute__((always_inline)) long find_slot(const ml_cache *cache, probe_origin origin,
                       const char *slug, apr_size_t len,
                       const ml_record **found, long *free_slot)
 {
