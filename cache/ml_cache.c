@@ -67,6 +67,9 @@
 #define EMPTY_DB_RECORD_BYTES 96u
 
 #define ALIGN_UP(n, a) (((n) + (a) - 1) / (a) * (a))
+/* How many records ml_cache_index() hashes ahead of the one it inserts:
+ * enough to cover a memory access with a SipHash each. */
+#define INDEX_AHEAD 8
 
 typedef struct {
     apr_uint32_t magic;
@@ -108,6 +111,7 @@ struct ml_cache {
     _Atomic apr_uint32_t *slots;
     char *arena;
     apr_size_t segment_bytes;
+    apr_uint64_t unindexed_from;       /* the writer's: see ml_cache_index() */
 };
 
 typedef char header_fits[sizeof(ml_cache_header) <= HEADER_BYTES ? 1 : -1];
@@ -200,6 +204,7 @@ apr_status_t ml_cache_create(ml_cache **cache, const ml_cache_geometry *geometry
     made->slots = (_Atomic apr_uint32_t *)(base + slots_at());
     made->arena = base + arena_at(slot_count);
     made->segment_bytes = size;
+    made->unindexed_from = ARENA_RESERVED;
 
     made->header->magic = ML_CACHE_MAGIC;
     made->header->layout = ML_CACHE_LAYOUT;
@@ -389,15 +394,64 @@ static apr_uint32_t append_record(ml_cache *cache, const ml_link *link,
     return (apr_uint32_t)(at / RECORD_ALIGN);
 }
 
+/*
+ * Where the slug's record goes: the slot holding the slug, or the free one
+ * its probe met first (*is_new then set).  APR_ENOSPC when the table has no
+ * room for another slug.
+ */
+static apr_status_t slot_for(const ml_cache *cache, probe_origin origin,
+                             const char *slug, apr_size_t len, long *slot,
+                             int *is_new)
+{
+    const ml_record *existing;
+    long free_slot;
+
+    *slot = find_slot(cache, origin, slug, len, &existing, &free_slot);
+    *is_new = *slot < 0;
+    if (*slot >= 0) {
+        return APR_SUCCESS;
+    }
+    if (free_slot < 0
+        || (atomic_load_explicit(&cache->slots[free_slot], memory_order_relaxed)
+            == SLOT_EMPTY
+            && atomic_load_explicit(&cache->header->slots_used,
+                                    memory_order_relaxed)
+               >= cache->header->link_capacity)) {
+        return APR_ENOSPC;
+    }
+    *slot = free_slot;
+    return APR_SUCCESS;
+}
+
+/* Points a slot from slot_for() at the record ref, and counts a new slug. */
+static void set_slot(ml_cache *cache, long slot, int is_new,
+                     probe_origin origin, apr_uint32_t ref)
+{
+    apr_uint32_t old = atomic_load_explicit(&cache->slots[slot],
+                                            memory_order_relaxed);
+
+    /* The release store publishes the complete record to every reader. */
+    atomic_store_explicit(&cache->slots[slot], origin.tag | ref,
+                          memory_order_release);
+    if (is_new) {
+        atomic_fetch_add_explicit(&cache->header->links, 1,
+                                  memory_order_relaxed);
+        if (old == SLOT_EMPTY) {
+            atomic_fetch_add_explicit(&cache->header->slots_used, 1,
+                                      memory_order_relaxed);
+        }
+    }
+}
+
 apr_status_t ml_cache_put(ml_cache *cache, const ml_link *link,
                           apr_uint32_t click_cell)
 {
-    const ml_record *existing;
     probe_origin origin;
     apr_size_t slug_len;
-    long slot, free_slot;
-    apr_uint32_t ref, old_ref = SLOT_EMPTY;
-    ml_cache_header *header = cache->header;
+    apr_uint32_t ref;
+    apr_status_t rv;
+    long slot;
+    int is_new;
 
     if (ml_link_problem(link) != NULL) {
         return APR_EINVAL;
@@ -405,34 +459,68 @@ apr_status_t ml_cache_put(ml_cache *cache, const ml_link *link,
     slug_len = strlen(link->slug);
     /* Hashed once, for the probe and for the tag in the new slot. */
     origin = origin_of(cache, link->slug, slug_len);
-    slot = find_slot(cache, origin, link->slug, slug_len, &existing, &free_slot);
-    if (slot < 0) {
-        if (free_slot < 0) {
-            return APR_ENOSPC;
-        }
-        old_ref = atomic_load_explicit(&cache->slots[free_slot],
-                                       memory_order_relaxed);
-        if (old_ref == SLOT_EMPTY
-            && atomic_load_explicit(&header->slots_used, memory_order_relaxed)
-               >= header->link_capacity) {
-            return APR_ENOSPC;
-        }
+    /* A slot first, so a full table wastes no arena on a record. */
+    if ((rv = slot_for(cache, origin, link->slug, slug_len, &slot, &is_new))) {
+        return rv;
     }
     ref = append_record(cache, link, click_cell);
     if (ref == 0) {
         return APR_ENOSPC;
     }
-    /* The release store publishes the complete record to every reader. */
-    atomic_store_explicit(&cache->slots[slot >= 0 ? slot : free_slot],
-                          origin.tag | ref, memory_order_release);
-    if (slot < 0) {
-        atomic_fetch_add_explicit(&header->links, 1, memory_order_relaxed);
-        if (old_ref == SLOT_EMPTY) {
-            atomic_fetch_add_explicit(&header->slots_used, 1,
-                                      memory_order_relaxed);
-        }
-    }
+    set_slot(cache, slot, is_new, origin, ref);
     return APR_SUCCESS;
+}
+
+apr_status_t ml_cache_append(ml_cache *cache, const ml_link *link,
+                             apr_uint32_t click_cell)
+{
+    if (ml_link_problem(link) != NULL) {
+        return APR_EINVAL;
+    }
+    return append_record(cache, link, click_cell) ? APR_SUCCESS : APR_ENOSPC;
+}
+
+static apr_size_t record_size(const ml_record *record)
+{
+    return ALIGN_UP(sizeof(*record) + record->slug_len + record->url_len,
+                    RECORD_ALIGN);
+}
+
+apr_status_t ml_cache_index(ml_cache *cache)
+{
+    probe_origin ahead[INDEX_AHEAD];     /* those of the records at .. next */
+    apr_uint64_t end = atomic_load_explicit(&cache->header->arena_used,
+                                            memory_order_relaxed);
+    apr_uint64_t at = cache->unindexed_from, next = at;
+    unsigned int hashed = 0, indexed = 0;
+    apr_status_t rv = APR_SUCCESS;
+
+    while (at < end) {
+        const ml_record *record;
+        long slot;
+        int is_new;
+
+        /* Hash the records ahead and ask for their slots' cache lines, so
+         * the line is there when its record's turn comes. */
+        for (; next < end && hashed - indexed < INDEX_AHEAD; hashed++) {
+            record = (const ml_record *)(cache->arena + next);
+            ahead[hashed % INDEX_AHEAD] = origin_of(cache, record_text(record),
+                                                    record->slug_len);
+            __builtin_prefetch(&cache->slots[ahead[hashed % INDEX_AHEAD].start]);
+            next += record_size(record);
+        }
+        record = (const ml_record *)(cache->arena + at);
+        rv = slot_for(cache, ahead[indexed % INDEX_AHEAD], record_text(record),
+                      record->slug_len, &slot, &is_new);
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+        set_slot(cache, slot, is_new, ahead[indexed++ % INDEX_AHEAD],
+                 (apr_uint32_t)(at / RECORD_ALIGN));
+        at += record_size(record);
+    }
+    cache->unindexed_from = at;
+    return rv;
 }
 
 apr_status_t ml_cache_remove(ml_cache *cache, const char *slug, apr_size_t len)

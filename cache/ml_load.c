@@ -106,7 +106,8 @@ static apr_status_t fill_row(void *data, const ml_link *link,
             cell = ml_clicks_new_cell(state->clicks, link->id);
         }
     }
-    if (problem == NULL && ml_cache_put(state->cache, link, cell) != APR_SUCCESS) {
+    if (problem == NULL
+        && ml_cache_append(state->cache, link, cell) != APR_SUCCESS) {
         problem = "no room left in the cache";   /* cannot happen when sized */
     }
     if (problem) {
@@ -179,6 +180,12 @@ apr_status_t ml_load(ml_cache **cache, const char *db_path,
             state.skipped = skipped;
             state.ctx = ctx;
             rv = ml_store_each_served(store, fill_row, &state);
+        }
+        /* Appended row by row, indexed in one pass (ml_cache.h: faster). */
+        if (rv == APR_SUCCESS
+            && (rv = ml_cache_index(state.cache)) != APR_SUCCESS) {
+            *error = apr_psprintf(pool, "%s: no room in the cache for every "
+                                  "link read", db_path);
         }
         ml_store_read_end(store);
     }
