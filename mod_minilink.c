@@ -68,6 +68,7 @@ static void *merge_dir_config(apr_pool_t *pool, void *base_conf, void *add_conf)
     MERGE(query_mode);
     MERGE(create);
     MERGE(preview);
+    MERGE(clicks);
     MERGE(create_schemes);
     MERGE(create_max_url);
     MERGE(blocked_hosts);
@@ -219,10 +220,10 @@ static const char *set_create(cmd_parms *cmd, void *dir_conf, int on)
     return NULL;
 }
 
-static const char *set_preview(cmd_parms *cmd, void *dir_conf, int on)
+/* MinilinkPreview and MinilinkClicks (cmd->info: the field's offset). */
+static const char *set_on_off(cmd_parms *cmd, void *dir_conf, int on)
 {
-    (void)cmd;
-    ((ml_dir_config *)dir_conf)->preview = on ? 1 : -1;
+    *(int *)((char *)dir_conf + (apr_uintptr_t)cmd->info) = on ? 1 : -1;
     return NULL;
 }
 
@@ -327,8 +328,14 @@ static const command_rec minilink_directives[] = {
     AP_INIT_FLAG("MinilinkCreate", set_create, NULL, RSRC_CONF | ACCESS_CONF,
                  "On: a form at <location>/ and POST there create links "
                  "(default Off)"),
-    AP_INIT_FLAG("MinilinkPreview", set_preview, NULL, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_FLAG("MinilinkPreview", set_on_off,
+                 (void *)APR_OFFSETOF(ml_dir_config, preview),
+                 RSRC_CONF | ACCESS_CONF,
                  "On (default): <location>/<slug>+ shows where a link goes"),
+    AP_INIT_FLAG("MinilinkClicks", set_on_off,
+                 (void *)APR_OFFSETOF(ml_dir_config, clicks),
+                 RSRC_CONF | ACCESS_CONF,
+                 "On (default): redirects answered here count as clicks"),
     AP_INIT_ITERATE("MinilinkCreateSchemes", add_create_scheme, NULL,
                     RSRC_CONF | ACCESS_CONF,
                     "Schemes visitors may shorten: http, https (default both)"),
@@ -548,7 +555,7 @@ static int redirect(request_rec *r, const ml_dir_config *conf, const char *slug)
     apr_table_setn(r->headers_out, "Location",
                    ml_url_with_query(r->pool, entry.url, entry.url_len, query));
     /* A click is a redirect sent with a body a browser follows: not HEAD. */
-    if (!r->header_only) {
+    if (!r->header_only && conf->clicks != -1) {
         if (entry.click_cell != ML_CACHE_NO_CELL) {
             ml_clicks_count(conf->database->clicks, entry.click_cell,
                             apr_time_sec(r->request_time));

@@ -62,6 +62,7 @@ typedef struct {
     ml_query_mode query_mode;    /* MinilinkQueryString */
     int create;                  /* MinilinkCreate: 1 on, -1 off */
     int preview;                 /* MinilinkPreview: 1 on, -1 off */
+    int clicks;                  /* MinilinkClicks: 1 on, -1 off */
     int create_schemes;          /* MinilinkCreateSchemes: ML_SCHEME_* bits */
     int create_max_url;          /* MinilinkCreateMaxURLLength */
     apr_array_header_t *blocked_hosts;  /* MinilinkCreateBlockHosts */

@@ -3,9 +3,10 @@
  * link, and instructions per lookup.  Used by bench/run.sh.
  *
  *   bench-lookup load DB
- *       Loads DB into a new table five times, as the module does at
- *       startup and at each graceful restart, and prints the median load
- *       time and the table's bytes per link against the raw slug+URL bytes.
+ *       Loads DB into a new table five times, as the module does at each
+ *       graceful restart (with the click table an untimed first load made),
+ *       and prints the median load time, the table's bytes and those of
+ *       the click cells in use, and the raw slug+URL bytes.
  *
  *   valgrind --tool=callgrind --instr-atstart=no \
  *            --toggle-collect=ml_cache_lookup bench-lookup lookup DB COUNT
@@ -38,14 +39,17 @@ static void skip_none(void *ctx, const char *slug, apr_int64_t id,
             slug, id, problem);
 }
 
-static ml_cache *load(const char *path, apr_pool_t *pool, apr_uint32_t *links)
+/* Loads path into a new table in pool; clicks as ml_load() takes it. */
+static ml_cache *load(const char *path, ml_clicks **clicks,
+                      apr_pool_t *clicks_pool, apr_pool_t *pool,
+                      apr_uint32_t *links)
 {
     ml_cache *cache = NULL;
     ml_load_counts counts;
     const char *error;
 
-    if (ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT, NULL, NULL, pool,
-                skip_none, NULL, &counts, &error) != APR_SUCCESS) {
+    if (ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT, clicks, clicks_pool,
+                pool, skip_none, NULL, &counts, &error) != APR_SUCCESS) {
         fprintf(stderr, "bench-lookup: %s\n", error);
         exit(1);
     }
@@ -65,22 +69,28 @@ static int compare_times(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Prints: links N load_ms_median T table_bytes B raw_bytes R */
+/* Prints: links N load_ms_median T table_bytes B click_bytes C raw_bytes R */
 static int measure_load(const char *path, apr_pool_t *pool)
 {
     apr_interval_time_t times[LOAD_ROUNDS];
     ml_cache_usage usage;
+    ml_clicks *clicks = NULL;
     ml_store *store;
     apr_uint32_t links = 0, stored;
     apr_uint64_t text_bytes;
+    apr_pool_t *first;
     int round;
 
+    apr_pool_create(&first, pool);
+    load(path, &clicks, pool, first, &links);
+    apr_pool_destroy(first);
     for (round = 0; round < LOAD_ROUNDS; round++) {
         apr_pool_t *generation;
         apr_time_t start = apr_time_now();
 
         apr_pool_create(&generation, pool);
-        ml_cache_usage_get(load(path, generation, &links), &usage);
+        ml_cache_usage_get(load(path, &clicks, pool, generation, &links),
+                           &usage);
         times[round] = apr_time_now() - start;
         apr_pool_destroy(generation);
     }
@@ -90,16 +100,18 @@ static int measure_load(const char *path, apr_pool_t *pool)
         return 1;
     }
     qsort(times, LOAD_ROUNDS, sizeof(times[0]), compare_times);
-    printf("links %u load_ms_median %.2f table_bytes %zu raw_bytes %"
-           APR_UINT64_T_FMT "\n", links, times[LOAD_ROUNDS / 2] / 1000.0,
-           usage.segment_bytes, text_bytes);
+    printf("links %u load_ms_median %.2f table_bytes %zu click_bytes %"
+           APR_UINT64_T_FMT " raw_bytes %" APR_UINT64_T_FMT "\n", links,
+           times[LOAD_ROUNDS / 2] / 1000.0, usage.segment_bytes,
+           (apr_uint64_t)ml_clicks_cells_used(clicks) * ML_CLICKS_CELL_BYTES,
+           text_bytes);
     return 0;
 }
 
 static int measure_lookups(const char *path, long count, apr_pool_t *pool)
 {
     apr_uint32_t links;
-    ml_cache *cache = load(path, pool, &links);
+    ml_cache *cache = load(path, NULL, NULL, pool, &links);
     ml_cache_entry entry;
     char (*slugs)[16];
     long found = 0, i;

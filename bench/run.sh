@@ -13,8 +13,11 @@
 # In one run it
 #   1. stores the links in a SQLite file (and as a dbm file, an nginx map,
 #      and in a throw-away PostgreSQL for mod_minilink's second engine),
+#      and the first ten of them in a second SQLite file,
 #   2. starts one Apache (event MPM) serving every contender on its own path,
-#      and nginx on another port,
+#      and nginx on another port; mod_minilink also on the ten-link file,
+#      with click counting off, and behind a Require, next to the floor
+#      behind the same Require,
 #   3. checks that each answers the right Location for a few slugs,
 #   4. loads each with wrk for BENCH_ROUNDS interleaved rounds, asking for a
 #      random stored slug on every request (bench/random_slug.lua),
@@ -149,6 +152,15 @@ sqlite3 "$db" "
 sqlite3 -separator ' ' "$db" "SELECT slug, url FROM links" >"$dir/links.txt"
 httxt2dbm -f db -i "$dir/links.txt" -o "$dir/links.dbm" >/dev/null
 
+# The first ten links (or all, if fewer) in a database of their own, which
+# the same Apache serves on /small/: throughput at $links links against
+# 10 is then a ratio within this run.
+small=$((links < 10 ? links : 10))
+db_small=$dir/links-small.db
+"$MINILINK_CLI" --db "$db_small" init >/dev/null
+sqlite3 "$db_small" "ATTACH '$db' AS big;
+  INSERT INTO links (slug, url) SELECT slug, url FROM big.links WHERE id <= $small;"
+
 # And for nginx's map: "/ng/slug" "url"; lines (URLs hold no '"').
 sqlite3 "$db" "SELECT '/ng/' || slug || ' \"' || url || '\";' FROM links" \
     >"$dir/nginx-map.conf"
@@ -205,6 +217,7 @@ LogLevel warn
 
 LoadModule mpm_event_module $modules/mod_mpm_event.so
 LoadModule authz_core_module $modules/mod_authz_core.so
+LoadModule authz_host_module $modules/mod_authz_host.so
 LoadModule alias_module $modules/mod_alias.so
 LoadModule env_module $modules/mod_env.so
 LoadModule rewrite_module $modules/mod_rewrite.so
@@ -235,6 +248,24 @@ MinilinkDatabase $db
 <Location /ml>
     SetHandler minilink
 </Location>
+#    The same links with click counting off, and the ten-link file.
+<Location /quiet>
+    SetHandler minilink
+    MinilinkClicks Off
+</Location>
+<Location /small>
+    SetHandler minilink
+    MinilinkDatabase $db_small
+</Location>
+#    Behind the rule an admin writes for an intranet's shortener.  It lets
+#    anonymous requests through, so mod_minilink still answers them from
+#    translate_name, after asking httpd's access checkers
+#    (granted_anonymously() in mod_minilink.c); the floor behind the same
+#    rule answers from its handler, after the access checks.
+<Location /guarded>
+    SetHandler minilink
+    Require ip 127.0.0.0/8
+</Location>
 
 #    The same links with PostgreSQL behind (apr_dbd): the redirects are
 #    answered from the same kind of table, so they should cost the same.
@@ -247,6 +278,10 @@ MinilinkDatabase $db
 #    the same redirect from an ordinary handler.
 <Location /floor-handler/>
     SetHandler floor
+</Location>
+<Location /floor-guarded/>
+    SetHandler floor
+    Require ip 127.0.0.0/8
 </Location>
 
 # c. mod_alias: one fixed target, so loaded with one path.
@@ -358,13 +393,18 @@ log "both answer"
 # base URL, path prefix, how many links wrk picks from (0: always the
 # prefix itself), connections, and the URL every redirect goes to
 # ("" = the link's own URL).
-ids=(minilink minilink-pgsql floor-quick floor-handler alias rw-dbm rw-fastdbd wsgi cgi nginx)
+ids=(minilink minilink-small minilink-quiet minilink-pgsql floor-quick floor-handler
+     minilink-guarded floor-guarded alias rw-dbm rw-fastdbd wsgi cgi nginx)
 declare -A label base prefix pick conns target
 add() { label[$1]=$2 base[$1]=$3 prefix[$1]=$4 pick[$1]=$5 conns[$1]=$6 target[$1]=$7; }
 add minilink      "mod_minilink (SetHandler minilink)" "$apache" /ml/  "$links" "$connections" ""
+add minilink-small "mod_minilink, $small-link database" "$apache" /small/ "$small" "$connections" ""
+add minilink-quiet "mod_minilink, MinilinkClicks Off"  "$apache" /quiet/ "$links" "$connections" ""
 add minilink-pgsql "mod_minilink, PostgreSQL behind it" "$apache" /mlpg/ "$links" "$connections" ""
 add floor-quick   "floor: quick_handler, no lookup"    "$apache" /floor-quick/ "$links" "$connections" https://example.com/
 add floor-handler "floor: SetHandler, no lookup"       "$apache" /floor-handler/ "$links" "$connections" https://example.com/
+add minilink-guarded "mod_minilink, Require ip"        "$apache" /guarded/ "$links" "$connections" ""
+add floor-guarded "floor: SetHandler, Require ip"      "$apache" /floor-guarded/ "$links" "$connections" https://example.com/
 add alias         "mod_alias Redirect (1 path)"        "$apache" /alias/x 0 "$connections" https://example.com/
 add rw-dbm        "RewriteMap dbm"                     "$apache" /rw/  "$links" "$connections" ""
 add rw-fastdbd    "RewriteMap fastdbd (mod_dbd sqlite3)" "$apache" /fdbd/ "$links" "$connections" ""
@@ -378,10 +418,14 @@ add nginx         "nginx map + return 302"             "$nginx"  /ng/  "$links" 
 # ---------------------------------------------------------------------------
 log "checking every contender's answers"
 wrong=0
-# check ID N: GET the contender's path for link N; expects 302 to its URL.
+# check ID N: GET the contender's path for link N (modulo the links it
+# picks from); expects 302 to its URL.
 check() {
     local id=$1 n=$2 path=${prefix[$1]} want got
-    [ "${pick[$id]}" = 0 ] || path+=$(printf 's%07d' "$n")
+    if [ "${pick[$id]}" != 0 ]; then
+        n=$(((n - 1) % pick[$id] + 1))
+        path+=$(printf 's%07d' "$n")
+    fi
     want="302 ${target[$id]:-$(url_of "$n")}"
     got=$(curl -s -o /dev/null -w '%{http_code} %header{location}' "${base[$id]}$path")
     if [ "$got" != "$want" ]; then
@@ -463,7 +507,7 @@ done
 
 # ---------------------------------------------------------------------------
 log "measuring the table: load time, bytes per link, instructions per lookup"
-read -r _ _ _ load_ms _ table_bytes _ raw_bytes \
+read -r _ _ _ load_ms _ table_bytes _ click_bytes _ raw_bytes \
     < <("$dir/build/bench-lookup" load "$db")
 lookups=100000
 valgrind --tool=callgrind --instr-atstart=no --toggle-collect=ml_cache_lookup \
@@ -481,7 +525,7 @@ for id in "${ids[@]}"; do
     printf '%s\t%s\t%s\t%s\n' "$id" "${label[$id]}" "${prefix[$id]}" "${conns[$id]}"
 done >"$dir/contenders.tsv"
 export links rounds seconds threads machine versions load_at_start load_ms \
-    table_bytes raw_bytes lookups instructions
+    table_bytes click_bytes raw_bytes lookups instructions
 elapsed=$(($(date +%s) - started))
 load_at_end=$(cut -d' ' -f1 /proc/loadavg)
 tick_us=$((1000000 / $(getconf CLK_TCK)))
@@ -541,20 +585,26 @@ print("Medians of the rounds; a ratio is the median of the ratios within each"
       " its requests (CGI: n/a, see bench/run.sh).  errors: HTTP statuses >= 400,"
       " socket errors and timeouts, all rounds.")
 print()
-for id, other in (("minilink", "rw-dbm"), ("minilink", "nginx"),
-                  ("minilink-pgsql", "minilink")):
+for one, other in (("minilink", "rw-dbm"), ("minilink", "nginx"),
+                   ("minilink-guarded", "floor-guarded"),
+                   ("minilink", "minilink-small"), ("minilink-quiet", "minilink"),
+                   ("minilink-pgsql", "minilink")):
     print("- %s / %s: %s x the requests per second, %s x the p50,"
-          " %s x the server CPU per request" % (label[id], label[other],
-          ratio(id, other, 0), ratio(id, other, 1), ratio(id, other, 4)))
+          " %s x the server CPU per request" % (label[one], label[other],
+          ratio(one, other, 0), ratio(one, other, 1), ratio(one, other, 4)))
 print()
-table, raw = int(env["table_bytes"]), int(env["raw_bytes"])
+table, clicks = int(env["table_bytes"]), int(env["click_bytes"])
+raw = int(env["raw_bytes"])
 print("| the shared-memory table | |")
 print("|---|--:|")
-print("| load from SQLite into a new table (median of 5) | %s ms |" % env["load_ms"])
+print("| load from SQLite into a new table, as a graceful restart does (median of 5) | %s ms |"
+      % env["load_ms"])
 print("| shared-memory segment (room for 25%% more links, at least 1024) | %s bytes |"
       % format(table, ","))
-print("| shared memory per link | %.1f bytes (raw slug+URL %.1f: %.2f x) |"
-      % (table / links, raw / links, table / raw))
+print("| shared memory per link: the table | %.1f bytes = 1.25 x raw + %.1f (raw slug+URL %.1f) |"
+      % (table / links, (table - 1.25 * raw) / links, raw / links))
+print("| shared memory per link: with its click cell | %.1f bytes = 1.25 x raw + %.1f |"
+      % ((table + clicks) / links, (table + clicks - 1.25 * raw) / links))
 print("| instructions per lookup (callgrind, %s random hits) | %.1f |"
       % (format(int(env["lookups"]), ","), int(env["instructions"]) / int(env["lookups"])))
 PY

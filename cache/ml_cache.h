@@ -76,6 +76,20 @@ apr_status_t ml_cache_create(ml_cache **cache, const ml_cache_geometry *geometry
 apr_status_t ml_cache_put(ml_cache *cache, const ml_link *link,
                           apr_uint32_t click_cell);
 
+/*
+ * Loading a whole table: ml_cache_append() writes the link's record but no
+ * slot, so readers do not see it yet (the same checks and results as
+ * ml_cache_put(), for the arena); ml_cache_index() then gives every record
+ * appended since the last index a slot (a slug appended twice: the later
+ * record), APR_ENOSPC if a slug finds no room (the records from that one
+ * on stay unseen).  Faster than a put each for many links: indexing knows
+ * the slugs to come and fetches their slots' memory ahead.  Writers only;
+ * index before any other write.
+ */
+apr_status_t ml_cache_append(ml_cache *cache, const ml_link *link,
+                             apr_uint32_t click_cell);
+apr_status_t ml_cache_index(ml_cache *cache);
+
 /* The click cell of the slug's record; ML_CACHE_NO_CELL if absent. */
 apr_uint32_t ml_cache_click_cell(const ml_cache *cache, const char *slug);
 

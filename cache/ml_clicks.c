@@ -73,7 +73,7 @@ struct ml_clicks {
 
 typedef char header_fits[sizeof(ml_clicks_header) <= HEADER_BYTES ? 1 : -1];
 typedef char stripe_fits[sizeof(stats_stripe) <= STRIPE_BYTES ? 1 : -1];
-typedef char cell_is_packed[sizeof(click_cell) == 24 ? 1 : -1];
+typedef char cell_is_packed[sizeof(click_cell) == ML_CLICKS_CELL_BYTES ? 1 : -1];
 
 /* "clicks:" and the key in hex. */
 static void write_meta_key(char *out, const unsigned char key[KEY_BYTES])

@@ -23,6 +23,10 @@ typedef struct ml_clicks ml_clicks;
 /* The cell of a link that has none (the table was full). */
 #define ML_CLICKS_NO_CELL 0xFFFFFFFFu
 
+/* Bytes of shared memory one cell takes (ml_clicks.c): what counting adds
+ * to every link loaded, in the click table's own segment. */
+#define ML_CLICKS_CELL_BYTES 24
+
 /* The least number of cells a table is made with. */
 #define ML_CLICKS_MIN_CELLS (1u << 20)
 

@@ -16,14 +16,24 @@
  * addressing map for the load, then dropped.
  */
 typedef struct {
-    apr_int64_t *ids;            /* 0 = empty (row ids start at 1) */
+    apr_int64_t *ids;            /* 0 = empty (row ids start at 1); NULL
+                                  * when no cell is in use yet */
     apr_uint32_t *cells;
-    apr_uint32_t mask;           /* size - 1, size a power of two */
+    apr_uint32_t bits;           /* size = 1 << bits */
+    apr_uint32_t mask;           /* size - 1 */
 } cell_map;
 
 static apr_uint32_t map_slot(const cell_map *map, apr_int64_t id)
 {
-    return (apr_uint32_t)(((apr_uint64_t)id * 0x9E3779B97F4A7C15ULL) >> 32)
+    /* Row ids are mostly dense and the loader reads them in order, so the
+     * low bits index the map as they are: consecutive ids use consecutive
+     * slots, a cache miss per line rather than per id (a hash that spread
+     * them cost 1M misses for 1M links).  The bits above are mixed in, so
+     * ids that agree in their low bits do not pile up in one run. */
+    apr_uint64_t high = (apr_uint64_t)id >> map->bits;
+
+    return (apr_uint32_t)((apr_uint64_t)id
+                          + ((high * 0x9E3779B97F4A7C15ULL) >> 32))
            & map->mask;
 }
 
@@ -41,8 +51,12 @@ static void map_add(void *data, apr_uint32_t cell, apr_int64_t id)
 
 static apr_uint32_t map_find(const cell_map *map, apr_int64_t id)
 {
-    apr_uint32_t slot = map_slot(map, id);
+    apr_uint32_t slot;
 
+    if (map->ids == NULL) {
+        return ML_CLICKS_NO_CELL;
+    }
+    slot = map_slot(map, id);
     while (map->ids[slot] != 0) {
         if (map->ids[slot] == id) {
             return map->cells[slot];
@@ -57,7 +71,12 @@ static void map_build(cell_map *map, const ml_clicks *clicks,
 {
     apr_uint32_t cells = ml_clicks_cells_used(clicks), size = 16;
 
-    while (size < 2 * (cells > links ? cells : links)) {
+    if (cells == 0) {            /* a new table: every link gets a new cell */
+        map->ids = NULL;
+        return;
+    }
+    for (map->bits = 4; size < 2 * (cells > links ? cells : links);
+         map->bits++) {
         size *= 2;
     }
     map->ids = apr_pcalloc(pool, size * sizeof(*map->ids));
@@ -87,7 +106,8 @@ static apr_status_t fill_row(void *data, const ml_link *link,
             cell = ml_clicks_new_cell(state->clicks, link->id);
         }
     }
-    if (problem == NULL && ml_cache_put(state->cache, link, cell) != APR_SUCCESS) {
+    if (problem == NULL
+        && ml_cache_append(state->cache, link, cell) != APR_SUCCESS) {
         problem = "no room left in the cache";   /* cannot happen when sized */
     }
     if (problem) {
@@ -161,7 +181,13 @@ apr_status_t ml_load(ml_cache **cache, const char *db_path,
             state.counts = counts;
             state.skipped = skipped;
             state.ctx = ctx;
-            rv = ml_store_each(store, fill_row, &state);
+            rv = ml_store_each_served(store, fill_row, &state);
+        }
+        /* Appended row by row, indexed in one pass (ml_cache.h: faster). */
+        if (rv == APR_SUCCESS
+            && (rv = ml_cache_index(state.cache)) != APR_SUCCESS) {
+            *error = apr_psprintf(pool, "%s: no room in the cache for every "
+                                  "link read", db_path);
         }
         ml_store_read_end(store);
     }

@@ -50,12 +50,20 @@ int ml_header_safe(const char *s, apr_size_t len)
     return 1;
 }
 
-/* Characters RFC 3986 never allows raw that browsers still "fix up" in
- * surprising ways: refusing them keeps the Location we send unambiguous. */
-static int url_char_refused(unsigned char c)
-{
-    return c == '"' || c == '<' || c == '>' || c == '\\';
-}
+/*
+ * What a URL may not hold raw, byte by byte: BYTE_UNSAFE for a space, a
+ * control character or a non-ASCII byte; BYTE_REFUSED for the characters
+ * RFC 3986 never allows raw that browsers still "fix up" in surprising
+ * ways (refusing them keeps the Location we send unambiguous).  A table,
+ * because every byte of every row Apache loads goes through it: one load
+ * and one test a byte instead of six comparisons.
+ */
+enum { BYTE_OK, BYTE_UNSAFE, BYTE_REFUSED };
+static const unsigned char url_byte[256] = {
+    [0x00 ... 0x20] = BYTE_UNSAFE, [0x7f ... 0xff] = BYTE_UNSAFE,
+    ['"'] = BYTE_REFUSED, ['<'] = BYTE_REFUSED, ['>'] = BYTE_REFUSED,
+    ['\\'] = BYTE_REFUSED,
+};
 
 /* Where the pieces of an absolute http(s) URL's authority are. */
 typedef struct {
@@ -152,16 +160,13 @@ const char *ml_url_problem(const char *url, apr_size_t len)
     if (len > ML_URL_MAX) {
         return "the URL is longer than 4096 bytes";
     }
-    /* One pass for both rules: this runs for every row Apache loads. */
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)url[i];
-        if (c <= 0x20 || c >= 0x7f) {
-            return "the URL contains a space, a control character or a "
-                   "non-ASCII byte (percent-encode it)";
-        }
-        if (url_char_refused(c)) {
-            return "the URL contains one of \" < > \\ (percent-encode it)";
-        }
+    for (i = 0; i < len && url_byte[(unsigned char)url[i]] == BYTE_OK; i++) {
+    }
+    if (i < len) {
+        return url_byte[(unsigned char)url[i]] == BYTE_UNSAFE
+               ? "the URL contains a space, a control character or a "
+                 "non-ASCII byte (percent-encode it)"
+               : "the URL contains one of \" < > \\ (percent-encode it)";
     }
     return parse_url(url, len, &authority);
 }

@@ -291,6 +291,12 @@ apr_status_t ml_store_each(ml_store *store, ml_store_row_fn *row, void *ctx)
     return store->engine->each(store, row, ctx);
 }
 
+apr_status_t ml_store_each_served(ml_store *store, ml_store_row_fn *row,
+                                  void *ctx)
+{
+    return store->engine->each_served(store, row, ctx);
+}
+
 apr_status_t ml_store_summary(ml_store *store, apr_uint32_t *links,
                               apr_uint64_t *text_bytes)
 {

@@ -115,6 +115,14 @@ typedef apr_status_t ml_store_row_fn(void *ctx, const ml_link *link,
                                      const char *problem);
 apr_status_t ml_store_each(ml_store *store, ml_store_row_fn *row, void *ctx);
 
+/*
+ * The cache loader's ml_store_each(): in storage order, not by slug, and
+ * only the fields a redirect needs (created_at, updated_at, clicks and
+ * last_click_at are 0).
+ */
+apr_status_t ml_store_each_served(ml_store *store, ml_store_row_fn *row,
+                                  void *ctx);
+
 /* Counts the rows and the bytes of their slugs and URLs. */
 apr_status_t ml_store_summary(ml_store *store, apr_uint32_t *links,
                               apr_uint64_t *text_bytes);

@@ -36,6 +36,8 @@ typedef struct {
     apr_status_t (*find_url)(ml_store *store, const char *url,
                              apr_int64_t now, ml_link *link, apr_pool_t *pool);
     apr_status_t (*each)(ml_store *store, ml_store_row_fn *row, void *ctx);
+    apr_status_t (*each_served)(ml_store *store, ml_store_row_fn *row,
+                                void *ctx);
     apr_status_t (*top)(ml_store *store, int count, ml_store_row_fn *row,
                         void *ctx);
     apr_status_t (*summary)(ml_store *store, apr_uint32_t *links,

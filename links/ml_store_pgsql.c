@@ -89,9 +89,12 @@ static const char schema_sql[] =
     "  AFTER INSERT OR DELETE OR UPDATE OF slug, url, status, expires_at, disabled"
     "  ON links FOR EACH ROW EXECUTE FUNCTION minilink_log_change();";
 
+/* What the cache serves a link from, then the rest of the row. */
+#define SERVED_COLUMNS "id, slug, url, status, expires_at, disabled"
 #define LINK_COLUMNS \
-    "id, slug, url, status, expires_at, disabled, created_at, updated_at, " \
-    "clicks, last_click_at"
+    SERVED_COLUMNS ", created_at, updated_at, clicks, last_click_at"
+/* LINK_COLUMNS' shape for a walk that needs only SERVED_COLUMNS. */
+#define SERVED_ONLY SERVED_COLUMNS ", 0, 0, 0, NULL"
 
 /* Every statement with parameters; %s marks one (apr_dbd's notation). */
 typedef enum {
@@ -638,7 +641,9 @@ static apr_status_t pg_find_url(ml_store *store, const char *url,
                     NULL, pool);
 }
 
-static apr_status_t pg_each(ml_store *store, ml_store_row_fn *row_fn, void *ctx)
+/* Calls row() for every row of a LINK_COLUMNS-shaped query (cursor). */
+static apr_status_t walk(ml_store *store, const char *select,
+                         ml_store_row_fn *row_fn, void *ctx)
 {
     int own_transaction = !DB(store)->in_transaction;
     char saved[sizeof(store->error)];
@@ -649,8 +654,9 @@ static apr_status_t pg_each(ml_store *store, ml_store_row_fn *row_fn, void *ctx)
     if (own_transaction && (rv = pg_begin(store, ML_TXN_READ))) {
         return rv;
     }
-    rv = exec(store, "DECLARE minilink_each NO SCROLL CURSOR FOR SELECT "
-              LINK_COLUMNS " FROM links ORDER BY slug", "reading the links");
+    rv = exec(store, apr_pstrcat(DB(store)->pool, "DECLARE minilink_each "
+                                 "NO SCROLL CURSOR FOR ", select, NULL),
+              "reading the links");
     while (rv == APR_SUCCESS) {
         apr_pool_t *page;
         apr_dbd_results_t *results;
@@ -684,6 +690,19 @@ static apr_status_t pg_each(ml_store *store, ml_store_row_fn *row_fn, void *ctx)
         return rv;
     }
     return closed;
+}
+
+static apr_status_t pg_each(ml_store *store, ml_store_row_fn *row_fn, void *ctx)
+{
+    return walk(store, "SELECT " LINK_COLUMNS " FROM links ORDER BY slug",
+                row_fn, ctx);
+}
+
+static apr_status_t pg_each_served(ml_store *store, ml_store_row_fn *row_fn,
+                                   void *ctx)
+{
+    return walk(store, "SELECT " SERVED_ONLY " FROM links ORDER BY id",
+                row_fn, ctx);
 }
 
 static apr_status_t pg_top(ml_store *store, int count, ml_store_row_fn *row_fn,
@@ -829,7 +848,7 @@ static apr_status_t pg_meta_set(ml_store *store, const char *key,
 
 const ml_store_engine ml_store_pgsql = {
     pg_open, pg_check, pg_init, pg_insert, pg_update, pg_remove, pg_get,
-    pg_find_url, pg_each, pg_top, pg_summary, pg_change_seq,
+    pg_find_url, pg_each, pg_each_served, pg_top, pg_summary, pg_change_seq,
     pg_oldest_change, pg_changes_after, pg_add_clicks, pg_click_total,
     pg_meta_get, pg_meta_set, pg_begin, pg_commit, pg_rollback
 };

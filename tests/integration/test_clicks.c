@@ -99,6 +99,10 @@ static const char *const clicks_config_format =
     "<Location /l>\n"
     "    SetHandler minilink\n"
     "</Location>\n"
+    "<Location /quiet>\n"
+    "    SetHandler minilink\n"
+    "    MinilinkClicks Off\n"
+    "</Location>\n"
     "<Location /admin>\n"
     "    SetHandler minilink-admin\n"
     "    Require all granted\n"
@@ -1165,6 +1169,35 @@ static void test_counting_rule(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* 1b. MinilinkClicks Off                                             */
+/* ------------------------------------------------------------------ */
+
+#define QUIET_GETS 5
+
+static void test_clicks_off(void)
+{
+    long before = tally_of("q")->clicks;
+    json_t *link;
+    int i;
+
+    for (i = 0; i < QUIET_GETS; i++) {
+        GET("/quiet/q", 302, "https://example.com/q");
+        g_clicks.hits++;                /* a lookup all the same */
+    }
+    CLICK(NULL, "q");                   /* where counting is on, it counts */
+
+    /* Flushed by the admin page before it answers. */
+    link = admin_link_at(__LINE__, "q");
+    CHECK(JSON_INT("/admin/links/q", link, "clicks") == before + 1,
+          "/admin/links/q: clicks %ld, expected %ld (%d GETs under "
+          "MinilinkClicks Off must not count, 1 under /l must)",
+          JSON_INT("/admin/links/q", link, "clicks"), before + 1, QUIET_GETS);
+    json_decref(link);
+    CHECK(db_clicks("q") == before + 1, "links.clicks of q: %ld after a forced "
+          "flush, expected %ld", db_clicks("q"), before + 1);
+}
+
+/* ------------------------------------------------------------------ */
 /* 9. the access log's slug note and variable                         */
 /* ------------------------------------------------------------------ */
 
@@ -1870,6 +1903,7 @@ static void test_clean_log_and_stop(void)
 
 static CU_TestInfo clicks_tests[] = {
     { "GET redirects count; HEAD, 404, 410, preview do not", test_counting_rule },
+    { "MinilinkClicks Off: redirects there do not count", test_clicks_off },
     { "access log: slug note and variable", test_log_note },
     { "mod_status: ?auto fields and the HTML section", test_status },
     { "admin JSON: totals, a link, top, 404, 405", test_admin_json },
@@ -1898,6 +1932,7 @@ static int clicks_init(const char *mpm)
     slugs[n++] = "b";
     slugs[n++] = "c";
     slugs[n++] = "off";
+    slugs[n++] = "q";
     for (i = 0; i < LOAD_SLUG_COUNT; i++) {
         slugs[n++] = graceful_slugs[i];
         slugs[n++] = kill_slugs[i];

@@ -292,6 +292,93 @@ static void test_many_keys(void)
     apr_pool_destroy(pool);
 }
 
+/* The loader's way: append every link, then index them in one pass. */
+static void test_append_then_index(void)
+{
+    enum { N = 5000, TWICE = 7 };
+    apr_pool_t *pool;
+    ml_cache *cache;
+    ml_link link = {0};
+    char slug[16], url[64];
+    apr_uint64_t text = 0;
+    unsigned int i, failures = 0, wrong = 0;
+
+    for (i = 0; i < N; i++) {
+        nth_link(i, slug, url);
+        text += strlen(slug) + strlen(url);
+    }
+    apr_pool_create(&pool, NULL);
+    cache = make_cache(pool, N + 1, text + 64, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cache);
+    link.slug = slug;
+    link.url = url;
+    for (i = 0; i < N; i++) {
+        nth_link(i, slug, url);
+        failures += ml_cache_append(cache, &link, i) != APR_SUCCESS;
+    }
+    /* A slug appended twice: the later record is the one indexed. */
+    nth_link(TWICE, slug, url);
+    link.url = "https://example.com/again";
+    failures += ml_cache_append(cache, &link, 4242) != APR_SUCCESS;
+    CU_ASSERT_EQUAL(failures, 0);
+    link.slug = "a b";
+    CU_ASSERT_EQUAL(ml_cache_append(cache, &link, 0), APR_EINVAL);
+
+    /* Appended is not seen: no slot points at it yet. */
+    CU_ASSERT_TRUE(absent(cache, slug));
+    CU_ASSERT_EQUAL(links_in(cache), 0);
+
+    CU_ASSERT_EQUAL(ml_cache_index(cache), APR_SUCCESS);
+    CU_ASSERT_EQUAL(links_in(cache), N);
+    CU_ASSERT_TRUE(holds(cache, slug, "https://example.com/again", 0, 0, 0));
+    CU_ASSERT_EQUAL(ml_cache_click_cell(cache, slug), 4242);
+    for (i = 0; i < N; i++) {
+        ml_cache_entry entry;
+        if (i == TWICE) {
+            continue;
+        }
+        nth_link(i, slug, url);
+        wrong += !(ml_cache_lookup(cache, slug, strlen(slug), &entry)
+                   && entry.url_len == strlen(url)
+                   && memcmp(entry.url, url, entry.url_len) == 0
+                   && entry.click_cell == i);
+    }
+    CU_ASSERT_EQUAL(wrong, 0);
+    /* Nothing new to index: nothing changes. */
+    CU_ASSERT_EQUAL(ml_cache_index(cache), APR_SUCCESS);
+    CU_ASSERT_EQUAL(links_in(cache), N);
+    apr_pool_destroy(pool);
+}
+
+/* Indexing stops at the first slug with no room; the ones before stay. */
+static void test_index_out_of_slots(void)
+{
+    /* Room in the arena for all ten, slots for four. */
+    ml_cache_geometry geometry = { 4, 4096 };
+    apr_pool_t *pool;
+    ml_cache *cache;
+    ml_link link = {0};
+    char slug[16], url[64];
+    unsigned int i;
+
+    apr_pool_create(&pool, NULL);
+    CU_ASSERT_EQUAL_FATAL(ml_cache_create(&cache, &geometry, pool), APR_SUCCESS);
+    link.slug = slug;
+    link.url = url;
+    for (i = 0; i < 10; i++) {
+        nth_link(i, slug, url);
+        CU_ASSERT_EQUAL(ml_cache_append(cache, &link, ML_CACHE_NO_CELL),
+                        APR_SUCCESS);
+    }
+    CU_ASSERT_EQUAL(ml_cache_index(cache), APR_ENOSPC);
+    CU_ASSERT_EQUAL(links_in(cache), 4);
+    for (i = 0; i < 10; i++) {
+        nth_link(i, slug, url);
+        CU_ASSERT_EQUAL(absent(cache, slug), i >= 4);
+    }
+    apr_pool_destroy(pool);
+}
+
 static void test_full_table(void)
 {
     enum { PLANNED = 100 };
@@ -742,6 +829,8 @@ void add_cache_suite(void)
     CU_add_test(suite, "put of an existing slug replaces it", test_replace);
     CU_add_test(suite, "remove, remove absent, re-put", test_remove);
     CU_add_test(suite, "50000 slugs in a table planned for them", test_many_keys);
+    CU_add_test(suite, "append, then index: unseen until indexed, later wins", test_append_then_index);
+    CU_add_test(suite, "index out of slots: ENOSPC, the first ones kept", test_index_out_of_slots);
     CU_add_test(suite, "full table: ENOSPC, contents intact", test_full_table);
     CU_add_test(suite, "invalid link: EINVAL, nothing stored", test_put_invalid);
     CU_add_test(suite, "arena exhausted by replacements", test_arena_exhaustion_by_replacement);

@@ -326,6 +326,45 @@ static void test_each_ordered_by_slug(void)
     ut_scratch_close(&scratch);
 }
 
+/* The loader's walk: a redirect's fields as stored, in row order. */
+static apr_status_t keep_link(void *ctx, const ml_link *link,
+                              const char *problem)
+{
+    ml_link *kept = ctx;
+
+    CU_ASSERT_PTR_NULL(problem);
+    CU_ASSERT_STRING_EQUAL(link->slug, "b");     /* "b" was added first */
+    CU_ASSERT_STRING_EQUAL(link->url, "https://example.com/b");
+    *kept = *link;
+    kept->slug = kept->url = NULL;               /* gone after the call */
+    return APR_EGENERAL;                         /* just the first row */
+}
+
+static void test_each_served_fields_in_row_order(void)
+{
+    ut_scratch scratch;
+    ml_store *store;
+    ml_link kept;
+
+    CU_ASSERT_FATAL(ut_scratch_open(&scratch));
+    store = new_store(&scratch, "links.db");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(store);
+    CU_ASSERT_EQUAL(add(store, scratch.pool, "b", "https://example.com/b",
+                        308, 4102444800, 1), APR_SUCCESS);
+    CU_ASSERT_EQUAL(add(store, scratch.pool, "a", "https://example.com/a",
+                        0, 0, 0), APR_SUCCESS);
+    CU_ASSERT_EQUAL(ml_store_each_served(store, keep_link, &kept),
+                    APR_EGENERAL);
+    CU_ASSERT_TRUE(kept.id > 0);
+    CU_ASSERT_EQUAL(kept.status, 308);
+    CU_ASSERT_EQUAL(kept.expires_at, 4102444800);
+    CU_ASSERT_EQUAL(kept.disabled, 1);
+    /* Not read: the cache has no use for them. */
+    CU_ASSERT_EQUAL(kept.created_at, 0);
+    CU_ASSERT_EQUAL(kept.updated_at, 0);
+    ut_scratch_close(&scratch);
+}
+
 static apr_status_t stop_at_second(void *ctx, const ml_link *link,
                                    const char *problem)
 {
@@ -370,8 +409,11 @@ static void test_each_reports_broken_rows(void)
         {"'bad slug'", "'https://example.com/'", "NULL", 0},
         {"'st999'", "'https://example.com/'", "999", 0},
     };
+    /* The loader's walk must see the same rows and problems as the CLI's. */
+    apr_status_t (*const walks[])(ml_store *, ml_store_row_fn *, void *) = {
+        ml_store_each, ml_store_each_served};
     sqlite3_int64 ids[4];
-    int inserted[4], i, inserted_count = 0, at;
+    int inserted[4], i, w, inserted_count = 0, at;
     apr_int64_t good_ids[2];
     ml_link link;
 
@@ -398,25 +440,27 @@ static void test_each_reports_broken_rows(void)
         inserted_count += inserted[i];
     }
 
-    memset(&seen, 0, sizeof(seen));
-    seen.pool = scratch.pool;
-    CU_ASSERT_EQUAL(ml_store_each(store, record_row, &seen), APR_SUCCESS);
-    CU_ASSERT_EQUAL(seen.rows, 2 + inserted_count);
-    for (i = 0; i < 4; i++) {
-        if (!inserted[i]) {
-            continue;
+    for (w = 0; w < 2; w++) {
+        memset(&seen, 0, sizeof(seen));
+        seen.pool = scratch.pool;
+        CU_ASSERT_EQUAL(walks[w](store, record_row, &seen), APR_SUCCESS);
+        CU_ASSERT_EQUAL(seen.rows, 2 + inserted_count);
+        for (i = 0; i < 4; i++) {
+            if (!inserted[i]) {
+                continue;
+            }
+            at = visit_of(&seen, ids[i]);
+            CU_ASSERT_TRUE(at >= 0);
+            if (at >= 0) {
+                CU_ASSERT_TRUE(seen.broken[at]);
+            }
         }
-        at = visit_of(&seen, ids[i]);
-        CU_ASSERT_TRUE(at >= 0);
-        if (at >= 0) {
-            CU_ASSERT_TRUE(seen.broken[at]);
-        }
-    }
-    for (i = 0; i < 2; i++) {
-        at = visit_of(&seen, good_ids[i]);
-        CU_ASSERT_TRUE(at >= 0);
-        if (at >= 0) {
-            CU_ASSERT_FALSE(seen.broken[at]);
+        for (i = 0; i < 2; i++) {
+            at = visit_of(&seen, good_ids[i]);
+            CU_ASSERT_TRUE(at >= 0);
+            if (at >= 0) {
+                CU_ASSERT_FALSE(seen.broken[at]);
+            }
         }
     }
     /* ml_store_get says the same about a broken row. */
@@ -659,6 +703,7 @@ void add_store_suite(void)
     CU_add_test(suite, "get/remove of absent slugs: ENOENT", test_get_and_remove_absent);
     CU_add_test(suite, "each visits rows ordered by slug", test_each_ordered_by_slug);
     CU_add_test(suite, "each stops on the callback's status", test_each_stops_on_callback_status);
+    CU_add_test(suite, "each_served: a redirect's fields, in row order", test_each_served_fields_in_row_order);
     CU_add_test(suite, "each reports rows typed in with sqlite3", test_each_reports_broken_rows);
     CU_add_test(suite, "summary counts rows and text bytes", test_summary_counts_exactly);
     CU_add_test(suite, "open of a missing file names it", test_open_missing_file);
