@@ -108,8 +108,7 @@ int write_file(const char *path, const void *data, size_t len)
     return ok ? 0 : -1;
 }
 
-/* The whole file, malloc'd and NUL-terminated; "" if it cannot be read. */
-static char *read_file(const char *path)
+char *file_read(const char *path)
 {
     FILE *f = fopen(path, "rb");
     char *data = xstrdup("");
@@ -305,9 +304,7 @@ static void on_exit_stop_all(void)
     }
 }
 
-/* Installs sa for sig unless sig is ignored (a background job's SIGINT):
- * then it stays ignored. */
-static void catch_signal(int sig, const struct sigaction *sa,
+void harness_catch_signal(int sig, const struct sigaction *sa,
                          struct sigaction *previous)
 {
     sigaction(sig, NULL, previous);
@@ -327,9 +324,9 @@ static void remember(httpd_server *srv)
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
         sigemptyset(&sa.sa_mask);
-        catch_signal(SIGINT, &sa, &previous_int);
-        catch_signal(SIGTERM, &sa, &previous_term);
-        catch_signal(SIGHUP, &sa, &previous_hup);
+        harness_catch_signal(SIGINT, &sa, &previous_int);
+        harness_catch_signal(SIGTERM, &sa, &previous_term);
+        harness_catch_signal(SIGHUP, &sa, &previous_hup);
         atexit(on_exit_stop_all);
         handlers_installed = 1;
     }
@@ -681,7 +678,7 @@ int httpd_write_config(httpd_server *srv, const char *extra)
 
 static void print_logs(const httpd_server *srv)
 {
-    char *startup = read_file(srv->startup_log);
+    char *startup = file_read(srv->startup_log);
 
     fprintf(stderr, "---- %s ----\n%s", srv->startup_log, startup);
     free(startup);
@@ -886,7 +883,7 @@ int httpd_graceful(httpd_server *srv)
 
     rc = run_command(argv, out_path);
     if (rc != 0) {
-        char *out = read_file(out_path);
+        char *out = file_read(out_path);
         fprintf(stderr, "harness: apache2 -k graceful exited %d:\n%s", rc, out);
         free(out);
         free(out_path);
@@ -921,7 +918,7 @@ int httpd_configtest(const httpd_server *srv, char **output)
     int rc = run_command(argv, out_path);
 
     if (output) {
-        *output = read_file(out_path);
+        *output = file_read(out_path);
     }
     free(out_path);
     return rc;
@@ -929,7 +926,7 @@ int httpd_configtest(const httpd_server *srv, char **output)
 
 char *httpd_error_log_read(const httpd_server *srv)
 {
-    return read_file(srv->error_log);
+    return file_read(srv->error_log);
 }
 
 int httpd_error_log_count_if(const httpd_server *srv,

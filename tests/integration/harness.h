@@ -226,6 +226,15 @@ void sleep_ms(long ms);
  * -1 on failure. */
 int free_port(void);
 
+/* The whole file, malloc'd and NUL-terminated; "" if it cannot be read. */
+char *file_read(const char *path);
+
+/* Installs sa for sig unless sig is ignored (a background job's SIGINT):
+ * then it stays ignored.  *previous gets the handler it had, for chaining. */
+struct sigaction;
+void harness_catch_signal(int sig, const struct sigaction *sa,
+                          struct sigaction *previous);
+
 /* True if something accepts TCP connections on 127.0.0.1:port. */
 int port_accepts(int port);
 

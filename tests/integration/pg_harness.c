@@ -36,30 +36,6 @@ static char *xstrdup(const char *s)
     return xasprintf("%s", s);
 }
 
-/* The whole file, malloc'd and NUL-terminated; "" if it cannot be read. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *data = xstrdup(""), chunk[8192];
-    size_t len = 0, got;
-
-    if (f == NULL) {
-        return data;
-    }
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        char *more = realloc(data, len + got + 1);
-        if (more == NULL) {
-            abort();
-        }
-        data = more;
-        memcpy(data + len, chunk, got);
-        len += got;
-        data[len] = '\0';
-    }
-    fclose(f);
-    return data;
-}
-
 static int append_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "ab");
@@ -400,17 +376,6 @@ static void on_exit_free_all(void)
     }
 }
 
-/* Installs sa for sig unless sig is ignored (a background job's SIGINT):
- * then it stays ignored. */
-static void catch_signal(int sig, const struct sigaction *sa,
-                         struct sigaction *previous)
-{
-    sigaction(sig, NULL, previous);
-    if (previous->sa_handler != SIG_IGN) {
-        sigaction(sig, sa, NULL);
-    }
-}
-
 static int remember(pg_server *pg)
 {
     static int handlers_installed;
@@ -423,9 +388,9 @@ static int remember(pg_server *pg)
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
         sigemptyset(&sa.sa_mask);
-        catch_signal(SIGINT, &sa, &previous_int);
-        catch_signal(SIGTERM, &sa, &previous_term);
-        catch_signal(SIGHUP, &sa, &previous_hup);
+        harness_catch_signal(SIGINT, &sa, &previous_int);
+        harness_catch_signal(SIGTERM, &sa, &previous_term);
+        harness_catch_signal(SIGHUP, &sa, &previous_hup);
         atexit(on_exit_free_all);
         handlers_installed = 1;
     }
@@ -580,7 +545,7 @@ fail:
 static int postmaster_ready(const pg_server *pg)
 {
     char *path = xasprintf("%s/postmaster.pid", pg->data_dir);
-    char *text = slurp(path), *line = text;
+    char *text = file_read(path), *line = text;
     int i, ready;
 
     for (i = 1; i < 8 && line; i++) {
@@ -818,7 +783,7 @@ int pg_create_user_database(const pg_server *pg, const char *role,
 
 char *pg_log_read(const pg_server *pg)
 {
-    return slurp(pg->log);
+    return file_read(pg->log);
 }
 
 void pg_log_dump(const pg_server *pg)

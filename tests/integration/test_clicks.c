@@ -291,32 +291,6 @@ static long wait_db_clicks_at(int line, const char *what, const char *const *slu
 /* small helpers                                                      */
 /* ------------------------------------------------------------------ */
 
-/* The whole file, malloc'd ("" if it cannot be read). */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *data = NULL;
-    size_t len = 0, got;
-    char chunk[8192];
-
-    data = xasprintf("%s", "");
-    if (f == NULL) {
-        return data;
-    }
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        char *more = realloc(data, len + got + 1);
-        if (more == NULL) {
-            abort();
-        }
-        data = more;
-        memcpy(data + len, chunk, got);
-        len += got;
-        data[len] = '\0';
-    }
-    fclose(f);
-    return data;
-}
-
 /* The pid in an error-log line's "[pid N" prefix, or -1. */
 static pid_t line_pid(const char *line)
 {
@@ -532,7 +506,7 @@ out:
  */
 static pid_t serving_child(const char *prefix, pid_t exclude)
 {
-    char *path = path_of("pids.log"), *log = slurp(path), *line;
+    char *path = path_of("pids.log"), *log = file_read(path), *line;
     pid_t found = -1;
 
     /* From the end: the newest line first. */
@@ -1204,7 +1178,7 @@ static void test_clicks_off(void)
 /* Lines of access.log equal to text. */
 static int access_lines(const char *text)
 {
-    char *path = path_of("access.log"), *log = slurp(path), *line = log;
+    char *path = path_of("access.log"), *log = file_read(path), *line = log;
     size_t len = strlen(text);
     int n = 0;
 
@@ -1258,7 +1232,7 @@ static void test_log_note(void)
               "request, expected %d", now[i], lines[i], before[i] + 1);
     }
     if (!done) {
-        char *path = path_of("access.log"), *log = slurp(path);
+        char *path = path_of("access.log"), *log = file_read(path);
         fprintf(stderr, "\n---- %s ----\n%s---- end ----\n", path, log);
         free(log);
         free(path);
