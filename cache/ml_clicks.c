@@ -224,20 +224,31 @@ int ml_clicks_swap_failing(ml_clicks *clicks, int failing)
                                          memory_order_acq_rel);
 }
 
-/* Writes every in-flight count and the batch number in one transaction. */
+/* Writes every in-flight count and the batch number in one transaction,
+ * handing the store the counts a few hundred at a time. */
 static apr_status_t commit_in_flight(ml_clicks *clicks, ml_store *store,
                                      apr_uint32_t used)
 {
+    ml_store_clicks adds[512];
+    apr_size_t count = 0;
     apr_status_t rv = ml_store_write_begin(store);
     apr_uint32_t cell;
 
     for (cell = 0; rv == APR_SUCCESS && cell < used; cell++) {
         click_cell *counter = &clicks->cells[cell];
         if (counter->in_flight) {
-            rv = ml_store_add_clicks(store, counter->link_id, counter->in_flight,
-                                     atomic_load_explicit(&counter->last_click_at,
-                                                          memory_order_relaxed));
+            adds[count].link_id = counter->link_id;
+            adds[count].clicks = counter->in_flight;
+            adds[count].last_click_at =
+                atomic_load_explicit(&counter->last_click_at, memory_order_relaxed);
+            if (++count == sizeof(adds) / sizeof(adds[0])) {
+                rv = ml_store_add_clicks(store, adds, count);
+                count = 0;
+            }
         }
+    }
+    if (rv == APR_SUCCESS) {
+        rv = ml_store_add_clicks(store, adds, count);
     }
     if (rv == APR_SUCCESS) {
         rv = ml_store_meta_set(store, clicks->header->meta_key,

@@ -331,10 +331,10 @@ apr_status_t ml_store_changes_since(ml_store *store, apr_uint64_t after,
     return store->engine->changes_after(store, after, changed, ctx);
 }
 
-apr_status_t ml_store_add_clicks(ml_store *store, apr_int64_t id,
-                                 apr_uint64_t clicks, apr_int64_t last_click_at)
+apr_status_t ml_store_add_clicks(ml_store *store, const ml_store_clicks *adds,
+                                 apr_size_t count)
 {
-    return store->engine->add_clicks(store, id, clicks, last_click_at);
+    return count ? store->engine->add_clicks(store, adds, count) : APR_SUCCESS;
 }
 
 apr_status_t ml_store_top(ml_store *store, int count, ml_store_row_fn *row,

@@ -154,8 +154,16 @@ apr_status_t ml_store_changes_since(ml_store *store, apr_uint64_t after,
  * batches (ml_clicks.h); increments, never overwrites, so several servers
  * may count into one file.
  */
-apr_status_t ml_store_add_clicks(ml_store *store, apr_int64_t id,
-                                 apr_uint64_t clicks, apr_int64_t last_click_at);
+typedef struct {
+    apr_int64_t link_id;
+    apr_uint64_t clicks;          /* added to the stored count */
+    apr_int64_t last_click_at;    /* kept if later than the stored one */
+} ml_store_clicks;
+
+/* Adds `count` links' clicks; a flush hands many at once so that a
+ * database across the network is not asked once per link. */
+apr_status_t ml_store_add_clicks(ml_store *store, const ml_store_clicks *adds,
+                                 apr_size_t count);
 
 /* The `count` most clicked links, most first (ties by slug). */
 apr_status_t ml_store_top(ml_store *store, int count, ml_store_row_fn *row,

@@ -48,8 +48,9 @@ typedef struct {
     /* Calls changed() for each change numbered above `after`, oldest first. */
     apr_status_t (*changes_after)(ml_store *store, apr_uint64_t after,
                                   ml_store_change_fn *changed, void *ctx);
-    apr_status_t (*add_clicks)(ml_store *store, apr_int64_t id,
-                               apr_uint64_t clicks, apr_int64_t last_click_at);
+    /* count > 0 */
+    apr_status_t (*add_clicks)(ml_store *store, const ml_store_clicks *adds,
+                               apr_size_t count);
     apr_status_t (*click_total)(ml_store *store, apr_uint64_t *clicks);
     apr_status_t (*meta_get)(ml_store *store, const char *key,
                              apr_int64_t *value);

@@ -16,7 +16,9 @@
  *   log up to N can never later see a change numbered below N appear.
  * - Flushes of click counts take turns too (another advisory lock, at a
  *   transaction's first count), so two hosts updating the same rows in
- *   different orders cannot deadlock.
+ *   different orders cannot deadlock.  The counts handed over at once go
+ *   in one statement, as arrays joined with unnest(): one round trip per
+ *   link made a flush of 100,000 links take 18 s, 500 at a time 2.7 s.
  * - The tables are ours when minilink_meta holds schema_version; a
  *   database where links, link_changes or minilink_meta belong to someone
  *   else is refused.
@@ -119,9 +121,10 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_TOP] = "SELECT " LINK_COLUMNS " FROM links ORDER BY clicks DESC, slug"
               " LIMIT %s",
     [Q_CHANGES_AFTER] = "SELECT slug FROM link_changes WHERE seq > %s ORDER BY seq",
-    [Q_ADD_CLICKS] = "UPDATE links SET clicks = clicks + %s,"
-                     " last_click_at = greatest(coalesce(last_click_at, 0), %s)"
-                     " WHERE id = %s",
+    [Q_ADD_CLICKS] = "UPDATE links AS l SET clicks = l.clicks + v.n,"
+                     " last_click_at = greatest(coalesce(l.last_click_at, 0), v.at)"
+                     " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[])"
+                     "  AS v(id, n, at) WHERE l.id = v.id",
     [Q_META_GET] = "SELECT value FROM minilink_meta WHERE key = %s",
     [Q_META_SET] = "INSERT INTO minilink_meta (key, value) VALUES (%s, %s)"
                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -789,11 +792,42 @@ static apr_status_t pg_changes_after(ml_store *store, apr_uint64_t after,
     return rv;
 }
 
-static apr_status_t pg_add_clicks(ml_store *store, apr_int64_t id,
-                                  apr_uint64_t clicks, apr_int64_t last_click_at)
+/* Appends the i-th value of an array literal ('{1,2,3'; the caller closes
+ * it).  Room needed: a separator and up to 20 characters per value. */
+static char *append_value(char *end, apr_size_t i, apr_int64_t value)
+{
+    *end++ = i ? ',' : '{';
+    return end + apr_snprintf(end, 21, "%" APR_INT64_T_FMT, value);
+}
+
+/* The three columns of adds[0..count) as array literals. */
+static void click_arrays(apr_pool_t *pool, const ml_store_clicks *adds,
+                         apr_size_t count, const char *arrays[3])
+{
+    apr_size_t room = count * 21 + 2, i;
+    char *ids = apr_palloc(pool, room), *ids_end = ids;
+    char *clicks = apr_palloc(pool, room), *clicks_end = clicks;
+    char *times = apr_palloc(pool, room), *times_end = times;
+
+    for (i = 0; i < count; i++) {
+        ids_end = append_value(ids_end, i, adds[i].link_id);
+        clicks_end = append_value(clicks_end, i, (apr_int64_t)adds[i].clicks);
+        times_end = append_value(times_end, i, adds[i].last_click_at);
+    }
+    strcpy(ids_end, "}");
+    strcpy(clicks_end, "}");
+    strcpy(times_end, "}");
+    arrays[0] = ids;
+    arrays[1] = clicks;
+    arrays[2] = times;
+}
+
+static apr_status_t pg_add_clicks(ml_store *store, const ml_store_clicks *adds,
+                                  apr_size_t count)
 {
     pg_store *db = DB(store);
     apr_pool_t *pool;
+    const char *args[3];
     apr_status_t rv = APR_SUCCESS;
 
     if (db->in_transaction && !db->flush_turn_taken) {
@@ -805,13 +839,8 @@ static apr_status_t pg_add_clicks(ml_store *store, apr_int64_t id,
         return rv;
     }
     apr_pool_create(&pool, db->pool);
-    {
-        const char *args[] = {
-            int_arg(pool, (apr_int64_t)clicks), int_arg(pool, last_click_at),
-            int_arg(pool, id)
-        };
-        rv = run(store, Q_ADD_CLICKS, "counting clicks", NULL, 3, args, pool);
-    }
+    click_arrays(pool, adds, count, args);
+    rv = run(store, Q_ADD_CLICKS, "counting clicks", NULL, 3, args, pool);
     apr_pool_destroy(pool);
     return rv;
 }

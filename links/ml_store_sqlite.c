@@ -719,22 +719,26 @@ static apr_status_t sqlite_changes_after(ml_store *store, apr_uint64_t after,
     return rv;
 }
 
-static apr_status_t sqlite_add_clicks(ml_store *store, apr_int64_t id,
-                                apr_uint64_t clicks, apr_int64_t last_click_at)
+/* One prepared statement per link: in-process, a round trip costs nothing. */
+static apr_status_t sqlite_add_clicks(ml_store *store, const ml_store_clicks *adds,
+                                      apr_size_t count)
 {
     sqlite3_stmt *query = statement(store, &DB(store)->add_clicks,
         "UPDATE links SET clicks = clicks + ?2,"
         " last_click_at = max(coalesce(last_click_at, 0), ?3) WHERE id = ?1");
-    int rc;
+    apr_size_t i;
+    int rc = SQLITE_DONE;
 
     if (query == NULL) {
         return APR_EGENERAL;
     }
-    sqlite3_bind_int64(query, 1, id);
-    sqlite3_bind_int64(query, 2, (sqlite3_int64)clicks);
-    sqlite3_bind_int64(query, 3, last_click_at);
-    rc = sqlite3_step(query);
-    sqlite3_reset(query);
+    for (i = 0; i < count && rc == SQLITE_DONE; i++) {
+        sqlite3_bind_int64(query, 1, adds[i].link_id);
+        sqlite3_bind_int64(query, 2, (sqlite3_int64)adds[i].clicks);
+        sqlite3_bind_int64(query, 3, adds[i].last_click_at);
+        rc = sqlite3_step(query);
+        sqlite3_reset(query);
+    }
     return rc == SQLITE_DONE ? APR_SUCCESS : sqlite_failed(store, "counting clicks");
 }
 

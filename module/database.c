@@ -468,7 +468,8 @@ void ml_database_add_click(ml_database *database, const char *slug,
         rv = ml_store_get(store, slug, &link, NULL, r->pool);
     }
     if (rv == APR_SUCCESS) {
-        rv = ml_store_add_clicks(store, link.id, 1, apr_time_sec(r->request_time));
+        ml_store_clicks click = { link.id, 1, apr_time_sec(r->request_time) };
+        rv = ml_store_add_clicks(store, &click, 1);
     }
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ML00030: a click on '%s' "

@@ -89,6 +89,36 @@ static void test_flush_writes_exact_counts(void)
     ut_scratch_close(&f.scratch);
 }
 
+/* More clicked links than the flush hands the store at once (512): each
+ * hand-over must land, the last partial one too. */
+static void test_flush_of_many_links_is_exact(void)
+{
+    enum { LINKS = 1300 };
+    fixture f;
+    apr_uint64_t flushed = 0, total = 0, stored = 0;
+    int i, wrong = 0;
+
+    CU_ASSERT_FATAL(fixture_open(&f, 2 * LINKS));
+    for (i = 0; i < LINKS; i++) {
+        ml_link link = {0};
+        link.slug = apr_psprintf(f.scratch.pool, "many%d", i);
+        link.url = "https://example.com/many";
+        CU_ASSERT_FATAL(ml_store_add(f.store, &link, f.scratch.pool) == APR_SUCCESS);
+        count(&f, ml_clicks_new_cell(f.clicks, link.id), i % 7);
+        total += (apr_uint64_t)(i % 7);
+    }
+    CU_ASSERT_EQUAL(ml_clicks_flush(f.clicks, f.store, 1700000001, &flushed),
+                    APR_SUCCESS);
+    CU_ASSERT_EQUAL(flushed, total);
+    for (i = 0; i < LINKS; i++) {
+        wrong += stored_clicks(&f, apr_psprintf(f.scratch.pool, "many%d", i)) != i % 7;
+    }
+    CU_ASSERT_EQUAL(wrong, 0);
+    CU_ASSERT_EQUAL(ml_store_click_total(f.store, &stored), APR_SUCCESS);
+    CU_ASSERT_EQUAL(stored, total);
+    ut_scratch_close(&f.scratch);
+}
+
 static void test_failed_write_keeps_counts(void)
 {
     fixture f;
@@ -257,6 +287,8 @@ void add_clicks_suite(void)
     CU_pSuite suite = CU_add_suite("clicks", NULL, NULL);
 
     CU_add_test(suite, "flush writes exact counts", test_flush_writes_exact_counts);
+    CU_add_test(suite, "a flush of 1300 links (several hand-overs) is exact",
+                test_flush_of_many_links_is_exact);
     CU_add_test(suite, "a failed write keeps the counts",
                 test_failed_write_keeps_counts);
     CU_add_test(suite, "a committed batch is not written twice",
