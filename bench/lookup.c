@@ -18,7 +18,15 @@
  *       callees included: callgrind's total / COUNT is the instructions of
  *       one lookup.  Exits 1 if a slug was not found.
  *
- * DB holds the slugs bench/run.sh makes: s0000001 to sNNNNNNN.
+ *   bench-lookup flush DB LINKS
+ *       Counts one click on each of LINKS links spread over DB, in a click
+ *       table of the module's own kind, and times the flush that writes
+ *       them (ml_clicks_flush, as the refresher runs it); prints the median
+ *       of three.  DB may be PostgreSQL (any MinilinkDatabase form): what a
+ *       flush costs there is its round trips.
+ *
+ * DB holds the slugs bench/run.sh makes: s0000001 to sNNNNNNN, with ids
+ * 1 to N.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +38,7 @@
 #include "../links/ml_store.h"
 
 #define LOAD_ROUNDS 5
+#define FLUSH_ROUNDS 3
 
 static void skip_none(void *ctx, const char *slug, apr_int64_t id,
                       const char *problem)
@@ -138,20 +147,70 @@ static int measure_lookups(const char *path, long count, apr_pool_t *pool)
     return found == count ? 0 : 1;
 }
 
+/* Prints: flushed N flush_ms_median T */
+static int measure_flush(const char *location, long count, apr_pool_t *pool)
+{
+    apr_interval_time_t times[FLUSH_ROUNDS];
+    ml_store *store;
+    ml_clicks *clicks;
+    apr_uint32_t links = 0;
+    apr_uint64_t text_bytes, flushed = 0;
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    int round;
+    long i;
+
+    if (ml_store_open(&store, location, ML_STORE_WRITE, pool) != APR_SUCCESS
+        || ml_store_summary(store, &links, &text_bytes) != APR_SUCCESS) {
+        fprintf(stderr, "bench-lookup: %s\n", ml_store_error(store));
+        return 1;
+    }
+    if (count > (long)links
+        || ml_clicks_create(&clicks, (apr_uint32_t)count, pool) != APR_SUCCESS) {
+        fprintf(stderr, "bench-lookup: %s: no room for %ld click cells\n",
+                location, count);
+        return 1;
+    }
+    /* Cells are handed out in order: cell i counts the i-th of them. */
+    for (i = 0; i < count; i++) {
+        ml_clicks_new_cell(clicks, 1 + i * ((long)links / count));
+    }
+    for (round = 0; round < FLUSH_ROUNDS; round++) {
+        apr_time_t start;
+        for (i = 0; i < count; i++) {
+            ml_clicks_count(clicks, (apr_uint32_t)i, now);
+        }
+        start = apr_time_now();
+        if (ml_clicks_flush(clicks, store, now, &flushed) != APR_SUCCESS
+            || flushed != (apr_uint64_t)count) {
+            fprintf(stderr, "bench-lookup: flushing %ld clicks: %s\n", count,
+                    ml_store_error(store));
+            return 1;
+        }
+        times[round] = apr_time_now() - start;
+    }
+    qsort(times, FLUSH_ROUNDS, sizeof(times[0]), compare_times);
+    printf("flushed %ld flush_ms_median %.1f\n", count,
+           times[FLUSH_ROUNDS / 2] / 1000.0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     apr_pool_t *pool;
     int status;
 
     if (!(argc == 3 && strcmp(argv[1], "load") == 0)
-        && !(argc == 4 && strcmp(argv[1], "lookup") == 0 && atol(argv[3]) > 0)) {
-        fprintf(stderr, "usage: %s load DB | lookup DB COUNT\n", argv[0]);
+        && !(argc == 4 && strcmp(argv[1], "lookup") == 0 && atol(argv[3]) > 0)
+        && !(argc == 4 && strcmp(argv[1], "flush") == 0 && atol(argv[3]) > 0)) {
+        fprintf(stderr, "usage: %s load DB | lookup DB COUNT | flush DB LINKS\n",
+                argv[0]);
         return 2;
     }
     apr_app_initialize(&argc, (const char *const **)&argv, NULL);
     apr_pool_create(&pool, NULL);
     status = argc == 3 ? measure_load(argv[2], pool)
-                       : measure_lookups(argv[2], atol(argv[3]), pool);
+           : strcmp(argv[1], "flush") == 0 ? measure_flush(argv[2], atol(argv[3]), pool)
+           : measure_lookups(argv[2], atol(argv[3]), pool);
     apr_pool_destroy(pool);
     apr_terminate();
     return status;

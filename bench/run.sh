@@ -186,6 +186,9 @@ pg_location="postgresql://postgres@127.0.0.1:$pg_port/minilink"
 sqlite3 -csv "$db" "SELECT slug, url FROM links" |
     psql -q -h 127.0.0.1 -p "$pg_port" -U postgres minilink \
         -c "\\copy links (slug, url) FROM STDIN CSV"
+# As an admin would after moving a database: otherwise autovacuum's first
+# pass over the fresh rows (a minute's CPU at 1M) runs during the rounds.
+psql -q -h 127.0.0.1 -p "$pg_port" -U postgres minilink -c "VACUUM (ANALYZE) links"
 
 cp "$here/lookup_wsgi.py" "$here/lookup_cgi.py" "$dir/"
 chmod 755 "$dir/lookup_cgi.py"
@@ -500,10 +503,14 @@ for id in "${ids[@]}"; do load "$id" 1 warmup; done
 
 # Interleaved: every contender once per round, so a slow moment of the
 # machine hurts one round of each rather than all rounds of one.
+# PostgreSQL's own CPU over the rounds is reported too: /mlpg's flushes
+# of clicks land in whichever contender's round comes next.
+pg_ticks=$(tree_ticks "$(head -n 1 "$pg_dir/data/postmaster.pid")")
 for ((round = 1; round <= rounds; round++)); do
     log "round $round of $rounds ($seconds s per contender)"
     for id in "${ids[@]}"; do load "$id" "$seconds" "$round"; done
 done
+pg_ticks=$(($(tree_ticks "$(head -n 1 "$pg_dir/data/postmaster.pid")") - pg_ticks))
 
 # ---------------------------------------------------------------------------
 log "measuring the table: load time, bytes per link, instructions per lookup"
@@ -515,6 +522,16 @@ valgrind --tool=callgrind --instr-atstart=no --toggle-collect=ml_cache_lookup \
     "$dir/build/bench-lookup" lookup "$db" "$lookups" >/dev/null 2>"$dir/callgrind.log"
 instructions=$(sed -n 's/^totals: //p' "$dir/callgrind.out")
 
+# What writing the clicks of many links costs each engine: one click on
+# each of up to 100,000 links, flushed as the refresher flushes.  Run as
+# Apache's user, whose files these are.
+log "timing a flush of clicks into SQLite and PostgreSQL"
+flush_links=$((links < 100000 ? links : 100000))
+as_apache=()
+[ "$(id -u)" = 0 ] && as_apache=(runuser -u "$user" --)
+read -r _ _ _ sqlite_flush_ms < <("${as_apache[@]}" "$dir/build/bench-lookup" flush "$db" "$flush_links")
+read -r _ _ _ pg_flush_ms < <("${as_apache[@]}" "$dir/build/bench-lookup" flush "$pg_location" "$flush_links")
+
 # Wrong answers under load: wrk counts HTTP statuses >= 400 (a 404 for a
 # stored slug, a 5xx); socket errors and timeouts are only reported.
 status_errors=$(awk '{s += $7} END {print s + 0}' "$results")
@@ -525,7 +542,8 @@ for id in "${ids[@]}"; do
     printf '%s\t%s\t%s\t%s\n' "$id" "${label[$id]}" "${prefix[$id]}" "${conns[$id]}"
 done >"$dir/contenders.tsv"
 export links rounds seconds threads machine versions load_at_start load_ms \
-    table_bytes click_bytes raw_bytes lookups instructions
+    table_bytes click_bytes raw_bytes lookups instructions pg_ticks \
+    flush_links sqlite_flush_ms pg_flush_ms
 elapsed=$(($(date +%s) - started))
 load_at_end=$(cut -d' ' -f1 /proc/loadavg)
 tick_us=$((1000000 / $(getconf CLK_TCK)))
@@ -536,12 +554,12 @@ import os, statistics, sys
 env = os.environ
 contenders = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]
 label = {id: name for id, name, path, conns in contenders}
-runs = {}       # id -> {round: (req/s, p50 us, p99 us, errors, CPU us/request)}
+runs = {}       # id -> {round: (req/s, p50 us, p99 us, errors, CPU us/request, requests)}
 for line in open(sys.argv[2]):
     id, rnd, req, dur, p50, p99, st, sock, ticks = line.split()
     runs.setdefault(id, {})[rnd] = (
         int(req) / (int(dur) / 1e6), int(p50), int(p99), int(st) + int(sock),
-        int(ticks) * int(env["tick_us"]) / int(req))
+        int(ticks) * int(env["tick_us"]) / int(req), int(req))
 
 median = statistics.median
 
@@ -592,6 +610,14 @@ for one, other in (("minilink", "rw-dbm"), ("minilink", "nginx"),
     print("- %s / %s: %s x the requests per second, %s x the p50,"
           " %s x the server CPU per request" % (label[one], label[other],
           ratio(one, other, 0), ratio(one, other, 1), ratio(one, other, 4)))
+pg_requests = sum(x[5] for x in runs["minilink-pgsql"].values())
+pg_us = int(env["pg_ticks"]) * int(env["tick_us"])
+print("- PostgreSQL's own processes over the rounds (clicks flushed, changes"
+      " polled; no redirect asks it): %.1f s of CPU, %.1f us per /mlpg request"
+      % (pg_us / 1e6, pg_us / pg_requests))
+print("- A flush of clicks on %s links (bench-lookup flush, median of 3):"
+      " SQLite %s ms, PostgreSQL %s ms" % (format(int(env["flush_links"]), ","),
+      env["sqlite_flush_ms"], env["pg_flush_ms"]))
 print()
 table, clicks = int(env["table_bytes"]), int(env["click_bytes"])
 raw = int(env["raw_bytes"])
