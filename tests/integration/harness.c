@@ -239,7 +239,7 @@ static const char *modules_dir(void)
 static httpd_server *running[MAX_RUNNING];
 
 /* What handled the signals before us (pg_harness.c's, or the default). */
-static struct sigaction previous_int, previous_term, previous_hup;
+static harness_signals previous_handlers;
 
 /* True once pid has exited; it is left unreaped (a zombie). */
 static int exited_unreaped(pid_t pid)
@@ -286,11 +286,7 @@ static void on_signal(int sig)
             stop_process_group(running[i]->pid, STOP_TIMEOUT_MS);
         }
     }
-    /* Then whatever handled it before: it runs when we return. */
-    sigaction(SIGINT, &previous_int, NULL);
-    sigaction(SIGTERM, &previous_term, NULL);
-    sigaction(SIGHUP, &previous_hup, NULL);
-    raise(sig);
+    harness_chain_signal(&previous_handlers, sig);
 }
 
 static void on_exit_stop_all(void)
@@ -304,7 +300,7 @@ static void on_exit_stop_all(void)
     }
 }
 
-void harness_catch_signal(int sig, const struct sigaction *sa,
+static void catch_signal(int sig, const struct sigaction *sa,
                          struct sigaction *previous)
 {
     sigaction(sig, NULL, previous);
@@ -313,20 +309,33 @@ void harness_catch_signal(int sig, const struct sigaction *sa,
     }
 }
 
+void harness_catch_signals(void (*handler)(int), harness_signals *previous)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    catch_signal(SIGINT, &sa, &previous->on_int);
+    catch_signal(SIGTERM, &sa, &previous->on_term);
+    catch_signal(SIGHUP, &sa, &previous->on_hup);
+}
+
+void harness_chain_signal(const harness_signals *previous, int sig)
+{
+    sigaction(SIGINT, &previous->on_int, NULL);
+    sigaction(SIGTERM, &previous->on_term, NULL);
+    sigaction(SIGHUP, &previous->on_hup, NULL);
+    raise(sig);
+}
+
 static void remember(httpd_server *srv)
 {
     static int handlers_installed;
     int i;
 
     if (!handlers_installed) {
-        struct sigaction sa;
-
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        harness_catch_signal(SIGINT, &sa, &previous_int);
-        harness_catch_signal(SIGTERM, &sa, &previous_term);
-        harness_catch_signal(SIGHUP, &sa, &previous_hup);
+        harness_catch_signals(on_signal, &previous_handlers);
         atexit(on_exit_stop_all);
         handlers_installed = 1;
     }

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <signal.h>
 
 /* ------------------------------------------------------------------ */
 /* httpd                                                              */
@@ -229,11 +230,20 @@ int free_port(void);
 /* The whole file, malloc'd and NUL-terminated; "" if it cannot be read. */
 char *file_read(const char *path);
 
-/* Installs sa for sig unless sig is ignored (a background job's SIGINT):
- * then it stays ignored.  *previous gets the handler it had, for chaining. */
-struct sigaction;
-void harness_catch_signal(int sig, const struct sigaction *sa,
-                          struct sigaction *previous);
+/*
+ * Cleaning up when a test run is interrupted: harness_catch_signals()
+ * makes handler run on SIGINT, SIGTERM and SIGHUP (except one that is
+ * ignored, as a background job's SIGINT: it stays ignored) and keeps what
+ * handled them before in *previous.  The handler cleans up, then calls
+ * harness_chain_signal(): the earlier handlers are put back and sig
+ * raised again, so they run when it returns (the default: the test dies
+ * of it).  Both harnesses do this, each chaining to the other.
+ */
+typedef struct {
+    struct sigaction on_int, on_term, on_hup;
+} harness_signals;
+void harness_catch_signals(void (*handler)(int), harness_signals *previous);
+void harness_chain_signal(const harness_signals *previous, int sig);
 
 /* True if something accepts TCP connections on 127.0.0.1:port. */
 int port_accepts(int port);

@@ -298,7 +298,7 @@ static struct {
 } running[MAX_RUNNING];
 
 static int keep_tmp;
-static struct sigaction previous_int, previous_term, previous_hup;
+static harness_signals previous_handlers;
 
 static int remove_entry(const char *path, const struct stat *st, int flag,
                         struct FTW *ftw)
@@ -359,10 +359,7 @@ static void on_signal(int sig)
             waitpid(rm, NULL, 0);
         }
     }
-    sigaction(SIGINT, &previous_int, NULL);
-    sigaction(SIGTERM, &previous_term, NULL);
-    sigaction(SIGHUP, &previous_hup, NULL);
-    raise(sig);
+    harness_chain_signal(&previous_handlers, sig);
 }
 
 static void on_exit_free_all(void)
@@ -382,15 +379,8 @@ static int remember(pg_server *pg)
     int i;
 
     if (!handlers_installed) {
-        struct sigaction sa;
-
         keep_tmp = getenv("MINILINK_KEEP_TMP") != NULL;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        harness_catch_signal(SIGINT, &sa, &previous_int);
-        harness_catch_signal(SIGTERM, &sa, &previous_term);
-        harness_catch_signal(SIGHUP, &sa, &previous_hup);
+        harness_catch_signals(on_signal, &previous_handlers);
         atexit(on_exit_free_all);
         handlers_installed = 1;
     }
