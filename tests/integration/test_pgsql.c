@@ -613,10 +613,26 @@ static void test_created_on_one_served_by_other(void)
 /* 3. changed and deleted with the CLI                                */
 /* ------------------------------------------------------------------ */
 
+#define CLI_CHANGED_URL "https://example.com/cli/1-b"
+
+/* Each `minilink set cli1 ...` in turn, then what both hosts must answer. */
+static const struct cli_set_step {
+    const char *option, *value;     /* value NULL for a flag */
+    long status;                    /* 410: no Location */
+} cli_set_steps[] = {
+    { "--url", CLI_CHANGED_URL, 302 },
+    { "--status", "308", 308 },
+    { "--disable", NULL, 410 },
+    { "--enable", NULL, 308 },
+    { "--expires", "2001-01-01", 410 },
+    { "--expires", "never", 308 },
+};
+
 static void test_cli_changes_followed(void)
 {
-    const char *url = "https://example.com/cli/1", *changed = "https://example.com/cli/1-b";
+    const char *url = "https://example.com/cli/1", *changed = CLI_CHANGED_URL;
     char *out = NULL;
+    size_t i;
     long t;
 
     if (!CLI("add", url, "cli1")) {
@@ -626,35 +642,22 @@ static void test_cli_changes_followed(void)
     expect_link("cli1", 302, url);
     WAIT_BOTH("CLI add", "cli1", t);
 
-    if (CLI("set", "cli1", "--url", changed)) {
-        t = now_ms();
-        expect_link("cli1", 302, changed);
-        WAIT_BOTH("CLI set --url", "cli1", t);
-    }
-    if (CLI("set", "cli1", "--status", "308")) {
-        t = now_ms();
-        expect_link("cli1", 308, changed);
-        WAIT_BOTH("CLI set --status 308", "cli1", t);
-    }
-    if (CLI("set", "cli1", "--disable")) {
-        t = now_ms();
-        expect_link("cli1", 410, NULL);
-        WAIT_BOTH("CLI set --disable", "cli1", t);
-    }
-    if (CLI("set", "cli1", "--enable")) {
-        t = now_ms();
-        expect_link("cli1", 308, changed);
-        WAIT_BOTH("CLI set --enable", "cli1", t);
-    }
-    if (CLI("set", "cli1", "--expires", "2001-01-01")) {
-        t = now_ms();
-        expect_link("cli1", 410, NULL);
-        WAIT_BOTH("CLI set --expires 2001", "cli1", t);
-    }
-    if (CLI("set", "cli1", "--expires", "never")) {
-        t = now_ms();
-        expect_link("cli1", 308, changed);
-        WAIT_BOTH("CLI set --expires never", "cli1", t);
+    for (i = 0; i < sizeof(cli_set_steps) / sizeof(cli_set_steps[0]); i++) {
+        const struct cli_set_step *step = &cli_set_steps[i];
+        const char *args[] = { "set", "cli1", step->option, step->value, NULL };
+        char *what = xasprintf("CLI set %s%s%s", step->option,
+                               step->value ? " " : "", step->value ? step->value : "");
+        char *to_a = xasprintf("%s -> A", what), *to_b = xasprintf("%s -> B", what);
+
+        if (cli_expect_at(__LINE__, 0, NULL, args)) {
+            t = now_ms();
+            expect_link("cli1", step->status, step->status == 410 ? NULL : changed);
+            wait_served_at(__LINE__, to_a, P.a, "cli1", t, POLL_MS);
+            wait_served_at(__LINE__, to_b, P.b, "cli1", t, POLL_MS);
+        }
+        free(what);
+        free(to_a);
+        free(to_b);
     }
     if (CLI_OUT(&out, "show", "cli1")) {
         CHECK(strstr(out, changed) != NULL && strstr(out, "308") != NULL,
