@@ -18,7 +18,8 @@
  *   transaction's first count), so two hosts updating the same rows in
  *   different orders cannot deadlock.  The counts handed over at once go
  *   in one statement, as arrays joined with unnest(): one round trip per
- *   link made a flush of 100,000 links take 18 s, 500 at a time 2.7 s.
+ *   link made a flush of 100,000 links take 23 s, 512 at a time 2 s
+ *   (bench/RESULTS.md).
  * - The tables are ours when minilink_meta holds schema_version; a
  *   database where links, link_changes or minilink_meta belong to someone
  *   else is refused.
