@@ -56,6 +56,26 @@ static void *create_dir_config(apr_pool_t *pool, char *context)
     return apr_pcalloc(pool, sizeof(ml_dir_config));
 }
 
+static void *create_server_config(apr_pool_t *pool, server_rec *s)
+{
+    (void)s;
+    return apr_pcalloc(pool, sizeof(ml_server_config));
+}
+
+/* Each virtual host gets a struct of its own (AP_MODULE_FLAG_ALWAYS_MERGE):
+ * without a directive of ours in it, it would share the main server's. */
+static void *merge_server_config(apr_pool_t *pool, void *base, void *add)
+{
+    (void)base;
+    (void)add;
+    return apr_pcalloc(pool, sizeof(ml_server_config));
+}
+
+ml_server_config *ml_server_config_of(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &minilink_module);
+}
+
 static void *merge_dir_config(apr_pool_t *pool, void *base_conf, void *add_conf)
 {
     ml_dir_config *base = base_conf, *add = add_conf;
@@ -74,6 +94,7 @@ static void *merge_dir_config(apr_pool_t *pool, void *base_conf, void *add_conf)
     MERGE(blocked_hosts);
     MERGE(rate_limit);
     MERGE(rate_period);
+    MERGE(early_answer);
 #undef MERGE
     return merged;
 }
@@ -220,7 +241,8 @@ static const char *set_create(cmd_parms *cmd, void *dir_conf, int on)
     return NULL;
 }
 
-/* MinilinkPreview and MinilinkClicks (cmd->info: the field's offset). */
+/* MinilinkPreview, MinilinkClicks and MinilinkEarlyAnswer (cmd->info: the
+ * field's offset). */
 static const char *set_on_off(cmd_parms *cmd, void *dir_conf, int on)
 {
     *(int *)((char *)dir_conf + (apr_uintptr_t)cmd->info) = on ? 1 : -1;
@@ -336,6 +358,11 @@ static const command_rec minilink_directives[] = {
                  (void *)APR_OFFSETOF(ml_dir_config, clicks),
                  RSRC_CONF | ACCESS_CONF,
                  "On (default): redirects answered here count as clicks"),
+    AP_INIT_FLAG("MinilinkEarlyAnswer", set_on_off,
+                 (void *)APR_OFFSETOF(ml_dir_config, early_answer),
+                 RSRC_CONF | ACCESS_CONF,
+                 "On (default): redirects are answered from translate_name "
+                 "where nothing later could change the answer"),
     AP_INIT_ITERATE("MinilinkCreateSchemes", add_create_scheme, NULL,
                     RSRC_CONF | ACCESS_CONF,
                     "Schemes visitors may shorten: http, https (default both)"),
@@ -463,6 +490,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     ml_status_register(databases_by_location);
+    ml_early_post_config(pconf, s);
     if (ml_ratelimit_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -490,16 +518,32 @@ static int location_is_ours(request_rec *r)
         return 0;
     }
     handler = ap_expr_str_exec(r, core->expr_handler, &error);
-    return error == NULL && handler && strcmp(handler, ML_HANDLER) == 0;
+    /* core_override_type() lower-cases the name before it sets r->handler. */
+    return error == NULL && handler && strcasecmp(handler, ML_HANDLER) == 0;
+}
+
+/* True for a request translate_name claimed. */
+static int claimed(const request_rec *r)
+{
+    return r->filename
+           && strncmp(r->filename, filename_prefix,
+                      sizeof(filename_prefix) - 1) == 0;
 }
 
 static int map_to_storage(request_rec *r)
 {
-    if (r->filename
-        && strncmp(r->filename, filename_prefix, sizeof(filename_prefix) - 1) == 0) {
-        return OK;   /* no <Directory> walk, no stat() */
-    }
-    return DECLINED;
+    return claimed(r) ? OK : DECLINED;   /* no <Directory> walk, no stat() */
+}
+
+/*
+ * A short link has no file type to find: answering first keeps mod_mime and
+ * mod_negotiation away from a name that is not a file (with MultiViews on,
+ * mod_negotiation would try to read "minilink:/l" as a directory and answer
+ * 403), and it is one reason early.c may ignore those modules.
+ */
+static int type_checker(request_rec *r)
+{
+    return claimed(r) ? OK : DECLINED;
 }
 
 static int expired(const ml_cache_entry *entry, const request_rec *r)
@@ -581,35 +625,17 @@ static const char *last_segment(const char *uri)
 }
 
 /*
- * True when httpd's own access checks would let this request through with
- * no authentication: the two checks the ordinary path starts with (the
- * host-based access_checker, then access_checker_ex, where mod_authz_core
- * evaluates Require), asked now, the way ap_some_authn_required() does.
- * "Satisfy Any" mixes the two in ways best left to the ordinary path.
- */
-static int granted_anonymously(request_rec *r)
-{
-    char *user = r->user;
-    int granted = ap_satisfies(r) != SATISFY_ANY
-                  && ap_run_access_checker(r) == OK
-                  && ap_run_access_checker_ex(r) == OK
-                  && ap_run_force_authn(r) != OK;
-
-    r->user = user;
-    return granted;
-}
-
-/*
  * A short link is not a file: claim the URI here (after the <Location> walk,
  * before the directory walk) so map_to_storage can skip the filesystem.
  * Runs late, so mod_rewrite and mod_alias rules still apply first.
  *
  * A redirect is answered right here, as mod_alias answers Redirect, when
- * nothing later could change the answer: a GET or HEAD of a slug, not a
- * subrequest or internal redirect, on a location whose access rules let it
- * through anyway.  Anything else - a Require that needs a user or denies
- * this client, the form, a preview - takes the ordinary path to the handler,
- * with httpd's access control in front of it.
+ * nothing between here and the handler could change the answer: a GET or
+ * HEAD of a slug, not a subrequest or internal redirect, where early.c
+ * finds no access rule, <If> or other late-acting configuration in scope.
+ * Anything else - a location with any access rule, the form, a preview -
+ * takes the ordinary path to the handler, with httpd's access control in
+ * front of it.
  */
 static int translate_name(request_rec *r)
 {
@@ -623,8 +649,8 @@ static int translate_name(request_rec *r)
     conf = ap_get_module_config(r->per_dir_config, &minilink_module);
     slug = last_segment(r->uri);
     if (r->main == NULL && r->prev == NULL && r->method_number == M_GET
-        && conf->database && *slug && slug[strlen(slug) - 1] != '+'
-        && granted_anonymously(r)) {
+        && conf->database && conf->early_answer != -1 && *slug
+        && slug[strlen(slug) - 1] != '+' && ml_early_allowed(r)) {
         apr_table_setn(r->notes, "minilink-answered", "translate");
         return redirect(r, conf, slug);
     }
@@ -671,6 +697,7 @@ static void register_hooks(apr_pool_t *pool)
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(translate_name, NULL, NULL, APR_HOOK_LAST);
     ap_hook_map_to_storage(map_to_storage, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_type_checker(type_checker, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_handler(minilink_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ml_status_register_hooks();
 }
@@ -679,9 +706,9 @@ AP_DECLARE_MODULE(minilink) = {
     STANDARD20_MODULE_STUFF,
     create_dir_config,
     merge_dir_config,
-    NULL,                       /* server config: per-dir covers vhosts */
-    NULL,
+    create_server_config,       /* filled in post_config */
+    merge_server_config,
     minilink_directives,
     register_hooks,
-    AP_MODULE_FLAG_NONE
+    AP_MODULE_FLAG_ALWAYS_MERGE
 };

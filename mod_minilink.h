@@ -68,7 +68,19 @@ typedef struct {
     apr_array_header_t *blocked_hosts;  /* MinilinkCreateBlockHosts */
     int rate_limit;              /* MinilinkCreateRateLimit count, -1 = none */
     int rate_period;             /*   ... per this many seconds */
+    int early_answer;            /* MinilinkEarlyAnswer: 1 on, -1 off */
 } ml_dir_config;
+
+/* module/early.c: what a server's requests are checked against before a
+ * redirect is answered from translate_name. */
+typedef struct ml_early_plan ml_early_plan;
+
+/* Per-server configuration, filled in post_config (no directive sets it). */
+typedef struct {
+    ml_early_plan *early;
+} ml_server_config;
+
+ml_server_config *ml_server_config_of(server_rec *s);
 
 #define ML_DEFAULT_CREATE_SCHEMES (ML_SCHEME_HTTP | ML_SCHEME_HTTPS)
 #define ML_DEFAULT_CREATE_MAX_URL 2048
@@ -130,6 +142,12 @@ void ml_clicks_child_init(apr_pool_t *pchild, server_rec *s);
 void ml_flush_database(ml_database *database, apr_pool_t *scratch);
 /* leaving: a generation is ending, and another follows (see clicks.c). */
 void ml_flush_all(apr_hash_t *databases, apr_pool_t *scratch, int leaving);
+
+/* module/early.c: makes every server's plan (at each generation). */
+void ml_early_post_config(apr_pool_t *pconf, server_rec *main_server);
+/* True if nothing between translate_name and the handler could change the
+ * answer to this request (see early.c's top comment). */
+int ml_early_allowed(request_rec *r);
 
 /* module/status.c: mod_status's section, and SetHandler minilink-admin. */
 #define ML_ADMIN_HANDLER "minilink-admin"

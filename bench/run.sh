@@ -260,11 +260,10 @@ MinilinkDatabase $db
     SetHandler minilink
     MinilinkDatabase $db_small
 </Location>
-#    Behind the rule an admin writes for an intranet's shortener.  It lets
-#    anonymous requests through, so mod_minilink still answers them from
-#    translate_name, after asking httpd's access checkers
-#    (granted_anonymously() in mod_minilink.c); the floor behind the same
-#    rule answers from its handler, after the access checks.
+#    Behind the rule an admin writes for an intranet's shortener.  Any access
+#    rule sends mod_minilink's requests down the ordinary path to its
+#    handler, after httpd's access checkers (module/early.c), like the
+#    floor behind the same rule.
 <Location /guarded>
     SetHandler minilink
     Require ip 127.0.0.0/8

@@ -32,6 +32,9 @@ void add_live_suites(void);
 /* test_access.c: access-event, access-worker, access-prefork. */
 void add_access_suites(void);
 
+/* test_early.c: early-event, early-worker, early-prefork. */
+void add_early_suites(void);
+
 /* test_clicks.c: clicks-event, clicks-worker, clicks-prefork. */
 void add_clicks_suites(void);
 

@@ -771,6 +771,7 @@ int main(void)
     add_live_suites();
     add_clicks_suites();
     add_access_suites();
+    add_early_suites();
     add_browser_suites();
     add_hostile_suites();
     add_drill_suites();
