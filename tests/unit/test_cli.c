@@ -498,6 +498,31 @@ static int marked_version(const char *db)
     return version;
 }
 
+/* A scratch database holding one link, "kept"; NULL if not. */
+static const char *db_with_kept_link(ut_scratch *scratch)
+{
+    const char *db = cli_db(scratch);
+    cli_result r;
+
+    if (db == NULL || !run_cli(scratch, &r, NULL, "--db", db, "add",
+                               "https://example.com/kept", "kept", NULL)) {
+        return NULL;
+    }
+    CU_ASSERT_EQUAL(r.status, 0);
+    return r.status == 0 ? db : NULL;
+}
+
+/* Asserts that list shows the one link db_with_kept_link() stored. */
+static void assert_kept_link(ut_scratch *scratch, const char *db)
+{
+    cli_result r;
+
+    if (run_cli(scratch, &r, NULL, "--db", db, "list", NULL)) {
+        CU_ASSERT_EQUAL(r.status, 0);
+        CU_ASSERT_STRING_EQUAL(r.out, "kept\thttps://example.com/kept\n");
+    }
+}
+
 static void test_cli_upgrade_current(void)
 {
     ut_scratch scratch;
@@ -505,12 +530,10 @@ static void test_cli_upgrade_current(void)
     cli_result r;
 
     CU_ASSERT_FATAL(ut_scratch_open(&scratch));
-    db = cli_db(&scratch);
+    db = db_with_kept_link(&scratch);
     CU_ASSERT_PTR_NOT_NULL_FATAL(db);
-    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "add",
-                            "https://example.com/kept", "kept", NULL));
-    CU_ASSERT_EQUAL(r.status, 0);
-    /* Twice: a second upgrade finds nothing to do either. */
+    /* Twice, --db and $MINILINK_DB: a second upgrade has nothing to do
+     * either. */
     CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "upgrade", NULL));
     CU_ASSERT_EQUAL(r.status, 0);
     CU_ASSERT_STRING_EQUAL(r.out, "already at schema version 1\n");
@@ -519,9 +542,7 @@ static void test_cli_upgrade_current(void)
     CU_ASSERT_EQUAL(r.status, 0);
     CU_ASSERT_STRING_EQUAL(r.out, "already at schema version 1\n");
     CU_ASSERT_EQUAL(marked_version(db), ML_STORE_SCHEMA_VERSION);
-    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "list", NULL));
-    CU_ASSERT_EQUAL(r.status, 0);
-    CU_ASSERT_STRING_EQUAL(r.out, "kept\thttps://example.com/kept\n");
+    assert_kept_link(&scratch, db);
     ut_scratch_close(&scratch);
 }
 
@@ -532,10 +553,8 @@ static void test_cli_upgrade_refuses_newer(void)
     cli_result r;
 
     CU_ASSERT_FATAL(ut_scratch_open(&scratch));
-    db = cli_db(&scratch);
+    db = db_with_kept_link(&scratch);
     CU_ASSERT_PTR_NOT_NULL_FATAL(db);
-    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "add",
-                            "https://example.com/kept", "kept", NULL));
     /* What a later minilink with a second schema version would leave. */
     CU_ASSERT_EQUAL_FATAL(ut_sql(db, "PRAGMA user_version = 2", NULL),
                           SQLITE_OK);
@@ -548,9 +567,7 @@ static void test_cli_upgrade_refuses_newer(void)
     /* Left as it was: still marked 2, and marked back, the link is there. */
     CU_ASSERT_EQUAL(marked_version(db), 2);
     CU_ASSERT_EQUAL(ut_sql(db, "PRAGMA user_version = 1", NULL), SQLITE_OK);
-    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "list", NULL));
-    CU_ASSERT_EQUAL(r.status, 0);
-    CU_ASSERT_STRING_EQUAL(r.out, "kept\thttps://example.com/kept\n");
+    assert_kept_link(&scratch, db);
     ut_scratch_close(&scratch);
 }
 
