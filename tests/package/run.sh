@@ -588,6 +588,15 @@ machine_as_found() {
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/minilink-package.XXXXXX") || exit 1
 echo "package test in $work"
+# One package test at a time on a machine (two worktrees' make test): they
+# would share its Apache.  The lock goes with this process.
+if [ -w /run/lock ]; then
+    exec 9>/run/lock/minilink-package-test.lock
+    if ! flock -n 9; then
+        echo "waiting for another package test (/run/lock/minilink-package-test.lock)"
+        flock -w 1800 9 || { failed=$((failed + 1)); echo "FAIL still waiting after 30 min"; exit 1; }
+    fi
+fi
 step "preflight: root, tools, nothing of ours installed; state saved" preflight
 # shellcheck disable=SC1091  # written by preflight
 [ -f "$work/preflight.env" ] && . "$work/preflight.env"
