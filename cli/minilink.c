@@ -53,7 +53,7 @@ typedef struct {
 /* The commands, defined further down. */
 static command_fn command_init, command_add, command_set, command_rm,
                   command_list, command_show, command_stats, command_export,
-                  command_import;
+                  command_import, command_upgrade;
 
 static const command commands[] = {
     { "init", "init", "create the database (harmless if it exists)",
@@ -164,6 +164,18 @@ static const command commands[] = {
       "  minilink --db new.db import links.csv\n"
       "  minilink --db old.db export | minilink --db new.db import -\n",
       ML_STORE_WRITE, command_import },
+    { "upgrade", "upgrade", "bring the database's schema up to date",
+      "Brings the database's tables to the schema this minilink uses, in one\n"
+      "transaction, and says so:\n"
+      "  already at schema version 1\n"
+      "Links, click counts and the change log are kept.  A database whose\n"
+      "schema is newer than this minilink knows (a newer minilink made it)\n"
+      "is refused with exit status 5 and left as it is.  The Debian package\n"
+      "runs this on /var/lib/minilink/links.db when it is upgraded.\n"
+      "\n"
+      "example:\n"
+      "  minilink --db /var/lib/minilink/links.db upgrade\n",
+      ML_STORE_WRITE, command_upgrade },
     { "help", "help [COMMAND]", "print this text, or more about COMMAND",
       "Prints the list of commands, or what COMMAND does, its options and\n"
       "examples.  'minilink COMMAND --help' does the same.\n"
@@ -188,8 +200,9 @@ static const char general_notes[] =
     "     cannot be read, is not CSV, or has a bad row\n"
     "  3  no such link\n"
     "  4  slug already taken\n"
-    "  5  database error: missing, corrupt, not a minilink database; or the\n"
-    "     output cannot be written\n";
+    "  5  database error: missing, corrupt, not a minilink database, a\n"
+    "     schema newer than this minilink knows; or the output cannot be\n"
+    "     written\n";
 
 static int fail(int status, const char *message)
 {
@@ -891,6 +904,26 @@ static int command_import(ml_store *store, int argc, char **argv,
         printf("imported %" APR_UINT64_T_FMT " links\n", im.imported);
     }
     return status;
+}
+
+/* ---- upgrade ---------------------------------------------------------- */
+
+static int command_upgrade(ml_store *store, int argc, char **argv,
+                           apr_pool_t *pool)
+{
+    apr_status_t rv;
+
+    (void)argv, (void)pool;
+    if (argc != 0) {
+        return usage_error("upgrade", "upgrade takes no arguments");
+    }
+    if ((rv = ml_store_upgrade(store)) != APR_SUCCESS) {
+        return store_failed(store, rv);
+    }
+    /* Version 1 is the first schema: no database of ours can be older
+     * yet, so there is nothing else to report. */
+    printf("already at schema version %d\n", ML_STORE_SCHEMA_VERSION);
+    return EXIT_OK;
 }
 
 /* ---- help and dispatch ------------------------------------------------- */

@@ -198,6 +198,40 @@ apr_status_t ml_store_init(ml_store *store)
     return store->engine->init(store);
 }
 
+apr_status_t ml_store_schema_usable(ml_store *store, apr_int64_t version)
+{
+    if (version > ML_STORE_SCHEMA_VERSION) {
+        return ml_store_fail(store, "%s: schema version %" APR_INT64_T_FMT
+                             " is newer than the %d this minilink understands;"
+                             " a newer minilink made it, use that one",
+                             store->label, version, ML_STORE_SCHEMA_VERSION);
+    }
+    if (version < ML_STORE_SCHEMA_VERSION) {
+        return ml_store_fail(store, "%s: schema version %" APR_INT64_T_FMT
+                             " is not the %d this minilink understands",
+                             store->label, version, ML_STORE_SCHEMA_VERSION);
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ml_store_upgrade(ml_store *store)
+{
+    apr_int64_t version;
+    apr_status_t rv = store->engine->begin(store, ML_TXN_WRITE);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = store->engine->schema_version(store, &version)) == APR_SUCCESS) {
+        rv = ml_store_schema_usable(store, version);
+    }
+    if (rv != APR_SUCCESS) {
+        store->engine->rollback(store);
+        return rv;
+    }
+    return store->engine->commit(store);
+}
+
 /* Validates the link; APR_EINVAL with the problem as the error. */
 static apr_status_t validate(ml_store *store, const ml_link *link)
 {

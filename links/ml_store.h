@@ -66,6 +66,22 @@ const char *ml_store_error(const ml_store *store);
 apr_status_t ml_store_init(ml_store *store);
 
 /*
+ * The schema version init creates.  A database marked with another one is
+ * refused by ml_store_open(): a newer one with a message saying so (exit
+ * status 5 in the CLI), as the code cannot know what it would break.
+ */
+#define ML_STORE_SCHEMA_VERSION 1
+
+/*
+ * Brings the database's schema to ML_STORE_SCHEMA_VERSION, in one write
+ * transaction.  Version 1 is the first schema, so there is nothing to
+ * migrate yet; each later version adds its step from the one before here.
+ * The version is read again inside the transaction: a schema made newer
+ * since ml_store_open() (by a newer minilink) is refused and left alone.
+ */
+apr_status_t ml_store_upgrade(ml_store *store);
+
+/*
  * Stores a new link after validating it.  A NULL link->slug gets a random
  * one (retried on collision) written back into link->slug from pool.
  * APR_EINVAL: invalid link; APR_EEXIST: slug taken; both set the error.

@@ -25,6 +25,8 @@ typedef struct {
                          ml_store_mode mode, apr_pool_t *pool);
     apr_status_t (*check)(ml_store *store);
     apr_status_t (*init)(ml_store *store);
+    /* The version the database's schema is marked with. */
+    apr_status_t (*schema_version)(ml_store *store, apr_int64_t *version);
     /* Inserts the (validated) link with its slug as given; APR_EEXIST,
      * with the error set, when the slug is taken. */
     apr_status_t (*insert)(ml_store *store, ml_link *link);
@@ -70,6 +72,13 @@ struct ml_store {
 
 extern const ml_store_engine ml_store_sqlite;
 extern const ml_store_engine ml_store_pgsql;
+
+/*
+ * Whether a database marked with this schema version can be used: for
+ * ML_STORE_SCHEMA_VERSION APR_SUCCESS, otherwise APR_EGENERAL with the
+ * error set, saying what to do about a newer or an older schema.
+ */
+apr_status_t ml_store_schema_usable(ml_store *store, apr_int64_t version);
 
 /* Sets the store's error (a printf format); returns APR_EGENERAL. */
 apr_status_t ml_store_fail(ml_store *store, const char *format, ...)

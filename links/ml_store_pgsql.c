@@ -33,7 +33,6 @@
 #include <apr_strings.h>
 #include "ml_store_engine.h"
 
-#define ML_SCHEMA_VERSION 1
 /* Advisory lock numbers: "MLNK" and "MLNK" + 1. */
 #define LINK_WRITERS_LOCK "1296846411"
 #define CLICK_FLUSH_LOCK "1296846412"
@@ -329,6 +328,14 @@ static apr_status_t close_store(void *data)
     return APR_SUCCESS;
 }
 
+/* 0 when minilink_meta has no schema_version. */
+static apr_status_t pg_schema_version(ml_store *store, apr_int64_t *version)
+{
+    return sql_int(store, "SELECT value FROM minilink_meta"
+                   " WHERE key = 'schema_version'", "reading the schema",
+                   version);
+}
+
 /* What the database holds: our tables, nothing of ours, or others'. */
 typedef enum { DB_OURS, DB_EMPTY, DB_FOREIGN } db_kind;
 
@@ -348,18 +355,14 @@ static apr_status_t identify(ml_store *store, db_kind *kind)
         *kind = taken ? DB_FOREIGN : DB_EMPTY;
         return APR_SUCCESS;
     }
-    if ((rv = sql_int(store, "SELECT value FROM minilink_meta"
-                      " WHERE key = 'schema_version'", "reading the schema",
-                      &version))) {
+    if ((rv = pg_schema_version(store, &version))) {
         return rv;
     }
     if (version == 0) {
         *kind = DB_FOREIGN;
     }
-    else if (version != ML_SCHEMA_VERSION) {
-        return ml_store_fail(store, "%s: schema version %" APR_INT64_T_FMT
-                             " is not the %d this minilink understands",
-                             store->label, version, ML_SCHEMA_VERSION);
+    else if ((rv = ml_store_schema_usable(store, version)) != APR_SUCCESS) {
+        return rv;
     }
     else {
         *kind = DB_OURS;
@@ -459,7 +462,7 @@ static apr_status_t pg_init(ml_store *store)
         if (rv == APR_SUCCESS) {
             rv = exec(store, apr_psprintf(DB(store)->pool, "INSERT INTO "
                       "minilink_meta VALUES ('schema_version', %d)",
-                      ML_SCHEMA_VERSION), "marking the schema");
+                      ML_STORE_SCHEMA_VERSION), "marking the schema");
         }
     }
     if (rv != APR_SUCCESS) {
@@ -877,7 +880,7 @@ static apr_status_t pg_meta_set(ml_store *store, const char *key,
 }
 
 const ml_store_engine ml_store_pgsql = {
-    pg_open, pg_check, pg_init, pg_insert, pg_update, pg_remove, pg_get,
+    pg_open, pg_check, pg_init, pg_schema_version, pg_insert, pg_update, pg_remove, pg_get,
     pg_find_url, pg_each, pg_each_served, pg_top, pg_summary, pg_change_seq,
     pg_oldest_change, pg_changes_after, pg_add_clicks, pg_click_total,
     pg_meta_get, pg_meta_set, pg_begin, pg_commit, pg_rollback

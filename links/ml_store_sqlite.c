@@ -24,7 +24,6 @@
 #include "ml_store_engine.h"
 
 #define ML_APPLICATION_ID 0x4d4c4e4b        /* "MLNK" */
-#define ML_SCHEMA_VERSION 1
 #define BUSY_TIMEOUT_MS 5000
 
 static const char schema_sql[] =
@@ -197,11 +196,8 @@ static apr_status_t identify(ml_store *store, file_kind *kind)
         return rv;
     }
     if (application_id == ML_APPLICATION_ID) {
-        if (version != ML_SCHEMA_VERSION) {
-            ml_store_fail(store, "%s: schema version %d is not the %d this "
-                      "minilink understands", store->label, version,
-                      ML_SCHEMA_VERSION);
-            return APR_EGENERAL;
+        if ((rv = ml_store_schema_usable(store, version)) != APR_SUCCESS) {
+            return rv;
         }
         *kind = FILE_OURS;
     }
@@ -305,13 +301,23 @@ static apr_status_t create_schema(ml_store *store)
 {
     char *mark = sqlite3_mprintf("PRAGMA application_id = %d;"
                                  "PRAGMA user_version = %d",
-                                 ML_APPLICATION_ID, ML_SCHEMA_VERSION);
+                                 ML_APPLICATION_ID, ML_STORE_SCHEMA_VERSION);
     apr_status_t rv = exec(store, schema_sql, "creating the schema");
 
     if (rv == APR_SUCCESS) {
         rv = exec(store, mark, "marking the file as a minilink database");
     }
     sqlite3_free(mark);
+    return rv;
+}
+
+static apr_status_t sqlite_schema_version(ml_store *store,
+                                          apr_int64_t *version)
+{
+    int marked;
+    apr_status_t rv = pragma_int(store, "PRAGMA user_version", &marked);
+
+    *version = marked;
     return rv;
 }
 
@@ -800,7 +806,8 @@ static apr_status_t sqlite_click_total(ml_store *store, apr_uint64_t *clicks)
 }
 
 const ml_store_engine ml_store_sqlite = {
-    sqlite_open, sqlite_check, sqlite_init, sqlite_insert, sqlite_update,
+    sqlite_open, sqlite_check, sqlite_init, sqlite_schema_version,
+    sqlite_insert, sqlite_update,
     sqlite_remove, sqlite_get, sqlite_find_url, sqlite_each,
     sqlite_each_served, sqlite_top,
     sqlite_summary, sqlite_change_seq, sqlite_oldest_change,

@@ -1405,6 +1405,7 @@ static int store_seed_links(void)
 {
     static const char *const steps[][6] = {
         { "init" },
+        { "upgrade" },         /* a no-op at schema version 1, as in SQLite */
         { "add", "https://example.com/seed/1", "seed1" },
         { "add", "https://example.com/seed/2?q=1#top", "seed2" },
         { "add", "https://example.com/seed/3", "seed3" },

@@ -480,6 +480,122 @@ static void test_cli_database_errors(void)
     ut_scratch_close(&scratch);
 }
 
+/* The schema version a SQLite file is marked with, or -1. */
+static int marked_version(const char *db)
+{
+    sqlite3 *conn;
+    sqlite3_stmt *query = NULL;
+    int version = -1;
+
+    if (sqlite3_open_v2(db, &conn, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
+        && sqlite3_prepare_v2(conn, "PRAGMA user_version", -1, &query, NULL)
+           == SQLITE_OK
+        && sqlite3_step(query) == SQLITE_ROW) {
+        version = sqlite3_column_int(query, 0);
+    }
+    sqlite3_finalize(query);
+    sqlite3_close(conn);
+    return version;
+}
+
+/* A scratch database holding one link, "kept"; NULL if not. */
+static const char *db_with_kept_link(ut_scratch *scratch)
+{
+    const char *db = cli_db(scratch);
+    cli_result r;
+
+    if (db == NULL || !run_cli(scratch, &r, NULL, "--db", db, "add",
+                               "https://example.com/kept", "kept", NULL)) {
+        return NULL;
+    }
+    CU_ASSERT_EQUAL(r.status, 0);
+    return r.status == 0 ? db : NULL;
+}
+
+/* Asserts that list shows the one link db_with_kept_link() stored. */
+static void assert_kept_link(ut_scratch *scratch, const char *db)
+{
+    cli_result r;
+
+    if (run_cli(scratch, &r, NULL, "--db", db, "list", NULL)) {
+        CU_ASSERT_EQUAL(r.status, 0);
+        CU_ASSERT_STRING_EQUAL(r.out, "kept\thttps://example.com/kept\n");
+    }
+}
+
+static void test_cli_upgrade_current(void)
+{
+    ut_scratch scratch;
+    const char *db;
+    cli_result r;
+
+    CU_ASSERT_FATAL(ut_scratch_open(&scratch));
+    db = db_with_kept_link(&scratch);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    /* Twice, --db and $MINILINK_DB: a second upgrade has nothing to do
+     * either. */
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "upgrade", NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "already at schema version 1\n");
+    CU_ASSERT_STRING_EQUAL(r.err, "");
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, db, "upgrade", NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "already at schema version 1\n");
+    CU_ASSERT_EQUAL(marked_version(db), ML_STORE_SCHEMA_VERSION);
+    assert_kept_link(&scratch, db);
+    ut_scratch_close(&scratch);
+}
+
+static void test_cli_upgrade_refuses_newer(void)
+{
+    ut_scratch scratch;
+    const char *db;
+    cli_result r;
+
+    CU_ASSERT_FATAL(ut_scratch_open(&scratch));
+    db = db_with_kept_link(&scratch);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    /* What a later minilink with a second schema version would leave. */
+    CU_ASSERT_EQUAL_FATAL(ut_sql(db, "PRAGMA user_version = 2", NULL),
+                          SQLITE_OK);
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "upgrade", NULL));
+    ASSERT_CLI_ERROR(r, 5);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "schema version 2 is newer than "
+                                  "the 1 this minilink understands"));
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "list", NULL));
+    ASSERT_CLI_ERROR(r, 5);
+    /* Left as it was: still marked 2, and marked back, the link is there. */
+    CU_ASSERT_EQUAL(marked_version(db), 2);
+    CU_ASSERT_EQUAL(ut_sql(db, "PRAGMA user_version = 1", NULL), SQLITE_OK);
+    assert_kept_link(&scratch, db);
+    ut_scratch_close(&scratch);
+}
+
+static void test_cli_upgrade_errors(void)
+{
+    ut_scratch scratch;
+    const char *db, *foreign, *missing;
+    cli_result r;
+
+    CU_ASSERT_FATAL(ut_scratch_open(&scratch));
+    db = cli_db(&scratch);
+    foreign = ut_foreign_db(&scratch, "other.db");
+    missing = ut_path(&scratch, "missing.db");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(foreign);
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "upgrade", "now",
+                            NULL));
+    ASSERT_CLI_ERROR(r, 1);
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", foreign, "upgrade",
+                            NULL));
+    ASSERT_CLI_ERROR(r, 5);
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", missing, "upgrade",
+                            NULL));
+    ASSERT_CLI_ERROR(r, 5);
+    CU_ASSERT_EQUAL(access(missing, F_OK), -1);   /* not created */
+    ut_scratch_close(&scratch);
+}
+
 void add_cli_suite(void)
 {
     CU_pSuite suite = CU_add_suite("cli (minilink)", NULL, NULL);
@@ -498,4 +614,7 @@ void add_cli_suite(void)
     CU_add_test(suite, "no database given: 1", test_cli_no_database_given);
     CU_add_test(suite, "MINILINK_DB names the database", test_cli_database_from_environment);
     CU_add_test(suite, "garbage, foreign, missing files: 5", test_cli_database_errors);
+    CU_add_test(suite, "upgrade at version 1: said so, links kept", test_cli_upgrade_current);
+    CU_add_test(suite, "upgrade of a newer schema: 5, left alone", test_cli_upgrade_refuses_newer);
+    CU_add_test(suite, "upgrade: usage, foreign and missing files", test_cli_upgrade_errors);
 }

@@ -497,7 +497,8 @@ static void test_import_missing_file(void)
 /* ---- help ------------------------------------------------------------- */
 
 static const char *const command_names[] = {
-    "init", "add", "set", "rm", "list", "show", "export", "import", "help"
+    "init", "add", "set", "rm", "list", "show", "export", "import", "upgrade",
+    "help"
 };
 
 static void test_general_help(void)

@@ -592,6 +592,33 @@ static void test_open_foreign_database(void)
     ut_scratch_close(&scratch);
 }
 
+/* The version is read again inside upgrade's transaction: a schema made
+ * newer after the store was opened is refused, not marked back. */
+static void test_upgrade_rechecks_inside_transaction(void)
+{
+    ut_scratch scratch;
+    ml_store *store;
+    sqlite3_int64 unused;
+
+    CU_ASSERT_FATAL(ut_scratch_open(&scratch));
+    store = new_store(&scratch, "links.db");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(store);
+    CU_ASSERT_EQUAL(add(store, scratch.pool, "kept", "https://example.com/",
+                        0, 0, 0), APR_SUCCESS);
+    CU_ASSERT_EQUAL(ml_store_upgrade(store), APR_SUCCESS);
+    CU_ASSERT_EQUAL(count_links(store), 1);
+
+    CU_ASSERT_EQUAL_FATAL(ut_sql(ut_path(&scratch, "links.db"),
+                                 "PRAGMA user_version = 2", &unused),
+                          SQLITE_OK);
+    CU_ASSERT_NOT_EQUAL(ml_store_upgrade(store), APR_SUCCESS);
+    CU_ASSERT_TRUE(contains(ml_store_error(store), "schema version 2 is newer"));
+    /* Rolled back: the store still writes. */
+    CU_ASSERT_EQUAL(add(store, scratch.pool, "after", "https://example.com/a",
+                        0, 0, 0), APR_SUCCESS);
+    ut_scratch_close(&scratch);
+}
+
 static void test_read_snapshot(void)
 {
     ut_scratch scratch;
@@ -709,6 +736,7 @@ void add_store_suite(void)
     CU_add_test(suite, "open of a missing file names it", test_open_missing_file);
     CU_add_test(suite, "open of a garbage file fails", test_open_garbage_file);
     CU_add_test(suite, "a SQLite file not ours is refused", test_open_foreign_database);
+    CU_add_test(suite, "upgrade re-reads the version in its transaction", test_upgrade_rechecks_inside_transaction);
     CU_add_test(suite, "read_begin/end: one snapshot", test_read_snapshot);
     CU_add_test(suite, "locations: engine, and passwords hidden", test_location_labels_hide_passwords);
     CU_add_test(suite, "open of an unreachable PostgreSQL", test_open_unreachable_postgresql);
