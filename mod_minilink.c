@@ -499,9 +499,23 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
 
 static void child_init(apr_pool_t *pchild, server_rec *s)
 {
+    apr_hash_index_t *entry;
+
     ml_database_child_init(pchild, s);
     ml_ratelimit_child_init(pchild, s);
     ml_clicks_child_init(pchild, s);
+    /* Warm from the first request: the tables' pages mapped now, not one
+     * fault at a time under the first minutes' load. */
+    for (entry = apr_hash_first(pchild, databases_by_location); entry;
+         entry = apr_hash_next(entry)) {
+        ml_database *database = apr_hash_this_val(entry);
+        if (database->cache) {
+            ml_cache_prefault(database->cache);
+        }
+        if (database->clicks) {
+            ml_clicks_prefault(database->clicks);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -520,6 +534,18 @@ static int location_is_ours(request_rec *r)
     handler = ap_expr_str_exec(r, core->expr_handler, &error);
     /* core_override_type() lower-cases the name before it sets r->handler. */
     return error == NULL && handler && strcasecmp(handler, ML_HANDLER) == 0;
+}
+
+/* "minilink:" and the URI: the name that marks a request as ours (one
+ * copy, without apr_pstrcat's second pass over its arguments). */
+static char *claim_name(request_rec *r)
+{
+    apr_size_t uri_len = strlen(r->uri);
+    char *name = apr_palloc(r->pool, sizeof(filename_prefix) + uri_len);
+
+    memcpy(name, filename_prefix, sizeof(filename_prefix) - 1);
+    memcpy(name + sizeof(filename_prefix) - 1, r->uri, uri_len + 1);
+    return name;
 }
 
 /* True for a request translate_name claimed. */
@@ -573,9 +599,11 @@ static int redirect(request_rec *r, const ml_dir_config *conf, const char *slug)
     if (!ml_slug_valid(slug, slug_len)) {
         return HTTP_NOT_FOUND;
     }
-    /* For logs: LogFormat "... %{minilink-slug}n", or %{MINILINK_SLUG}e. */
-    apr_table_setn(r->notes, "minilink-slug", slug);
-    apr_table_setn(r->subprocess_env, "MINILINK_SLUG", slug);
+    /* For logs: LogFormat "... %{minilink-slug}n", or %{MINILINK_SLUG}e.
+     * addn, here and below: no module has set these yet, and setn would
+     * search the table first (a tenth of this function's instructions). */
+    apr_table_addn(r->notes, "minilink-slug", slug);
+    apr_table_addn(r->subprocess_env, "MINILINK_SLUG", slug);
     if (!ml_cache_lookup(conf->database->cache, slug, slug_len, &entry)
         && !(ml_cache_overflowed(conf->database->cache)
              && ml_database_lookup(conf->database, slug, &entry, r))) {
@@ -596,8 +624,12 @@ static int redirect(request_rec *r, const ml_dir_config *conf, const char *slug)
         }
         query = r->args;
     }
-    apr_table_setn(r->headers_out, "Location",
-                   ml_url_with_query(r->pool, entry.url, entry.url_len, query));
+    /* Without a query, the URL in shared memory is the Location as it
+     * stands: records are never changed, and this table outlives the
+     * request in this process. */
+    apr_table_addn(r->headers_out, "Location", query
+                   ? ml_url_with_query(r->pool, entry.url, entry.url_len, query)
+                   : entry.url);
     /* A click is a redirect sent with a body a browser follows: not HEAD. */
     if (!r->header_only && conf->clicks != -1) {
         if (entry.click_cell != ML_CACHE_NO_CELL) {
@@ -645,13 +677,13 @@ static int translate_name(request_rec *r)
     if (r->uri[0] != '/' || !location_is_ours(r)) {
         return DECLINED;
     }
-    r->filename = apr_pstrcat(r->pool, filename_prefix, r->uri, NULL);
+    r->filename = claim_name(r);
     conf = ap_get_module_config(r->per_dir_config, &minilink_module);
     slug = last_segment(r->uri);
     if (r->main == NULL && r->prev == NULL && r->method_number == M_GET
         && conf->database && conf->early_answer != -1 && *slug
         && slug[strlen(slug) - 1] != '+' && ml_early_allowed(r)) {
-        apr_table_setn(r->notes, "minilink-answered", "translate");
+        apr_table_addn(r->notes, "minilink-answered", "translate");
         return redirect(r, conf, slug);
     }
     return OK;
@@ -685,7 +717,7 @@ static int minilink_handler(request_rec *r)
         return ml_handle_preview(r, conf,
                                  apr_pstrmemdup(r->pool, slug, slug_len - 1));
     }
-    apr_table_setn(r->notes, "minilink-answered", "handler");
+    apr_table_addn(r->notes, "minilink-answered", "handler");
     return redirect(r, conf, slug);
 }
 

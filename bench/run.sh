@@ -8,7 +8,8 @@
 #   APACHE2, APXS    httpd and apxs             BENCH_CC, BENCH_CFLAGS,
 #   BENCH_LIBS, BENCH_LIB_SRC                   how to build bench/lookup.c
 # and optionally BENCH_ROUNDS (3), BENCH_SECONDS (5 per round),
-# BENCH_CONNECTIONS (50), KEEP=1 (keep the temporary directory).
+# BENCH_CONNECTIONS (50), BENCH_BIG_LINKS (10000000), KEEP=1 (keep the
+# temporary directory).
 #
 # In one run it
 #   1. stores the links in a SQLite file (and as a dbm file, an nginx map,
@@ -24,6 +25,14 @@
 #   5. prints medians, ratios to the no-lookup floor measured in the same
 #      run, the load time and bytes per link of the shared-memory table, and
 #      instructions per lookup (callgrind, bench/lookup.c).
+# Besides the interleaved rounds, mod_minilink, mod_alias and the floor get
+# a round of their own right after Apache starts (before any warm-up) and
+# another right after a graceful restart, each reported apart: what a spike
+# meets in the first seconds of a generation, page faults included.  It
+# also times "minilink import" of the links as CSV into a fresh SQLite file
+# and a fresh PostgreSQL database, and loads a generated database of
+# BENCH_BIG_LINKS links (default 10000000; 0 skips it) into a table, as a
+# graceful restart would.
 # Everything it writes is in one temporary directory, removed at the end
 # unless KEEP=1; every server it starts is stopped, whatever happens.  Exits
 # non-zero if a contender answers wrongly.
@@ -34,6 +43,7 @@ links=${BENCH_LINKS:-100000}
 rounds=${BENCH_ROUNDS:-3}
 seconds=${BENCH_SECONDS:-5}
 connections=${BENCH_CONNECTIONS:-50}
+big_links=${BENCH_BIG_LINKS:-10000000}
 threads=2
 APACHE2=${APACHE2:-/usr/sbin/apache2}
 APXS=${APXS:-apxs}
@@ -287,7 +297,7 @@ MinilinkDatabase $db
 </Location>
 
 # c. mod_alias: one fixed target, so loaded with one path.
-Redirect 302 /alias/x https://example.com/
+Redirect 302 /alias/x https://news.example.com/2026/11/50000/a-longer-story-title
 
 # d. and e. mod_rewrite in server context (per-directory rules would run
 #    after the directory walk).  Every request to this server goes through
@@ -403,11 +413,11 @@ add minilink      "mod_minilink (SetHandler minilink)" "$apache" /ml/  "$links" 
 add minilink-small "mod_minilink, $small-link database" "$apache" /small/ "$small" "$connections" ""
 add minilink-quiet "mod_minilink, MinilinkClicks Off"  "$apache" /quiet/ "$links" "$connections" ""
 add minilink-pgsql "mod_minilink, PostgreSQL behind it" "$apache" /mlpg/ "$links" "$connections" ""
-add floor-quick   "floor: quick_handler, no lookup"    "$apache" /floor-quick/ "$links" "$connections" https://example.com/
-add floor-handler "floor: SetHandler, no lookup"       "$apache" /floor-handler/ "$links" "$connections" https://example.com/
+add floor-quick   "floor: quick_handler, no lookup"    "$apache" /floor-quick/ "$links" "$connections" https://news.example.com/2026/11/50000/a-longer-story-title
+add floor-handler "floor: SetHandler, no lookup"       "$apache" /floor-handler/ "$links" "$connections" https://news.example.com/2026/11/50000/a-longer-story-title
 add minilink-guarded "mod_minilink, Require ip"        "$apache" /guarded/ "$links" "$connections" ""
-add floor-guarded "floor: SetHandler, Require ip"      "$apache" /floor-guarded/ "$links" "$connections" https://example.com/
-add alias         "mod_alias Redirect (1 path)"        "$apache" /alias/x 0 "$connections" https://example.com/
+add floor-guarded "floor: SetHandler, Require ip"      "$apache" /floor-guarded/ "$links" "$connections" https://news.example.com/2026/11/50000/a-longer-story-title
+add alias         "mod_alias Redirect (1 path)"        "$apache" /alias/x 0 "$connections" https://news.example.com/2026/11/50000/a-longer-story-title
 add rw-dbm        "RewriteMap dbm"                     "$apache" /rw/  "$links" "$connections" ""
 add rw-fastdbd    "RewriteMap fastdbd (mod_dbd sqlite3)" "$apache" /fdbd/ "$links" "$connections" ""
 # WSGI handles 30 requests at once (2 x 15 threads); CGI forks a Python per
@@ -478,12 +488,31 @@ tree_ticks() {
         sed 's/^.*) //' | awk '{ ticks += $12 + $13 + $14 + $15 } END { print ticks + 0 }'
 }
 
+# The minor page faults server process $1 and its descendants have taken
+# (with those of exited children): a child faults in each page of the
+# shared tables it touches first, unless it mapped them in child_init.
+tree_faults() {
+    local pid
+    for pid in $(ps -e -o pid=,ppid= | awk -v root="$1" '
+        { parent[$1] = $2 }
+        END { tree[root] = 1
+              do { grew = 0
+                   for (p in parent)
+                       if (!(p in tree) && (parent[p] in tree)) { tree[p] = 1; grew = 1 }
+              } while (grew)
+              for (p in tree) print p }'); do
+        cat "/proc/$pid/stat" 2>/dev/null || true
+    done | sed 's/^.*) //' | awk '{ faults += $8 + $9 } END { print faults + 0 }'
+}
+
 # load ID SECONDS ROUND: one wrk run; appends to $results
-#   ID ROUND REQUESTS DURATION_US P50_US P99_US STATUS_ERRORS SOCKET_ERRORS SERVER_TICKS
+#   ID ROUND REQUESTS DURATION_US P50_US P99_US STATUS_ERRORS SOCKET_ERRORS
+#   SERVER_TICKS SERVER_FAULTS
 load() {
-    local id=$1 secs=$2 round=$3 out=$dir/wrk/$1.$3.txt server before
+    local id=$1 secs=$2 round=$3 out=$dir/wrk/$1.$3.txt server before faults
     server=$apache_pid
     [ "${base[$id]}" = "$nginx" ] && server=$nginx_pid
+    faults=$(tree_faults "$server")
     before=$(tree_ticks "$server")
     wrk -t "$threads" -c "${conns[$id]}" -d "${secs}s" --timeout 10s --latency \
         -s "$here/random_slug.lua" "${base[$id]}" -- "${prefix[$id]}" "${pick[$id]}" >"$out"
@@ -492,8 +521,15 @@ load() {
     sleep 0.5
     [ "$round" = warmup ] && return 0
     echo "$id $round $(sed -n 's/^wrk-result //p' "$out")" \
-         "$(($(tree_ticks "$server") - before))" >>"$results"
+         "$(($(tree_ticks "$server") - before))" \
+         "$(($(tree_faults "$server") - faults))" >>"$results"
 }
+
+# The first seconds of a generation, before anything warmed it up: the
+# round a spike meets right after "apachectl start".
+first=(minilink alias floor-quick)
+log "round right after the start: ${first[*]}"
+for id in "${first[@]}"; do load "$id" "$seconds" start; done
 
 # One second each first: Python starts its interpreters, Apache and nginx
 # fault in their tables, connections are made.
@@ -510,6 +546,18 @@ for ((round = 1; round <= rounds; round++)); do
     for id in "${ids[@]}"; do load "$id" "$seconds" "$round"; done
 done
 pg_ticks=$(($(tree_ticks "$(head -n 1 "$pg_dir/data/postmaster.pid")") - pg_ticks))
+
+# And the first seconds after a graceful restart: new children, a table
+# just loaded (the old generation's children finish their connections).
+log "graceful restart, then a round: ${first[*]}"
+generations=$(grep -c 'resuming normal operations' "$dir/httpd-error.log" || true)
+"$APACHE2" -f "$dir/httpd.conf" -k graceful
+for ((i = 0; i < 1200; i++)); do
+    [ "$(grep -c 'resuming normal operations' "$dir/httpd-error.log")" -gt "$generations" ] && break
+    sleep 0.1
+done
+wait_for "$apache/floor-quick/x"
+for id in "${first[@]}"; do load "$id" "$seconds" graceful; done
 
 # ---------------------------------------------------------------------------
 log "measuring the table: load time, bytes per link, instructions per lookup"
@@ -531,6 +579,40 @@ as_apache=()
 read -r _ _ _ sqlite_flush_ms < <("${as_apache[@]}" "$dir/build/bench-lookup" flush "$db" "$flush_links")
 read -r _ _ _ pg_flush_ms < <("${as_apache[@]}" "$dir/build/bench-lookup" flush "$pg_location" "$flush_links")
 
+# Bulk import: the links as CSV (minilink export), into a fresh SQLite file
+# and a fresh PostgreSQL database, as an admin moving to mod_minilink would.
+log "timing minilink import of $links links (SQLite, PostgreSQL)"
+"$MINILINK_CLI" --db "$db" export >"$dir/links.csv"
+"$MINILINK_CLI" --db "$dir/imported.db" init >/dev/null
+import_started=$(date +%s%N)
+"$MINILINK_CLI" --db "$dir/imported.db" import "$dir/links.csv" >/dev/null
+sqlite_import_ms=$((($(date +%s%N) - import_started) / 1000000))
+"$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres imported
+pg_imported="postgresql://postgres@127.0.0.1:$pg_port/imported"
+"$MINILINK_CLI" --db "$pg_imported" init >/dev/null
+import_started=$(date +%s%N)
+"$MINILINK_CLI" --db "$pg_imported" import "$dir/links.csv" >/dev/null
+pg_import_ms=$((($(date +%s%N) - import_started) / 1000000))
+rm -f "$dir/links.csv" "$dir"/imported.db*
+
+# A big generated database, loaded as a graceful restart loads: the time
+# and the memory a table of BENCH_BIG_LINKS links takes.
+big_load_ms=0 big_table_bytes=0 big_click_bytes=0 big_raw_bytes=0
+if [ "$big_links" -gt 0 ]; then
+    log "generating and loading $big_links links"
+    big_db=$dir/big.db
+    "$MINILINK_CLI" --db "$big_db" init >/dev/null
+    sqlite3 "$big_db" "
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $big_links)
+      INSERT INTO links (slug, url)
+        SELECT printf('b%08d', i),
+               printf('https://news.example.com/2026/11/%d/a-longer-story-title', i)
+        FROM n;"
+    read -r _ _ _ big_load_ms _ big_table_bytes _ big_click_bytes _ big_raw_bytes \
+        < <("$dir/build/bench-lookup" load "$big_db")
+    rm -f "$big_db"*
+fi
+
 # Wrong answers under load: wrk counts HTTP statuses >= 400 (a 404 for a
 # stored slug, a 5xx); socket errors and timeouts are only reported.
 status_errors=$(awk '{s += $7} END {print s + 0}' "$results")
@@ -542,7 +624,8 @@ for id in "${ids[@]}"; do
 done >"$dir/contenders.tsv"
 export links rounds seconds threads machine versions load_at_start load_ms \
     table_bytes click_bytes raw_bytes lookups instructions pg_ticks \
-    flush_links sqlite_flush_ms pg_flush_ms
+    flush_links sqlite_flush_ms pg_flush_ms sqlite_import_ms pg_import_ms \
+    big_links big_load_ms big_table_bytes big_click_bytes big_raw_bytes
 elapsed=$(($(date +%s) - started))
 load_at_end=$(cut -d' ' -f1 /proc/loadavg)
 tick_us=$((1000000 / $(getconf CLK_TCK)))
@@ -553,12 +636,13 @@ import os, statistics, sys
 env = os.environ
 contenders = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]
 label = {id: name for id, name, path, conns in contenders}
-runs = {}       # id -> {round: (req/s, p50 us, p99 us, errors, CPU us/request, requests)}
+runs = {}       # id -> {round: (req/s, p50 us, p99 us, errors, CPU us/request, requests, faults)}
+apart = {}      # the rounds right after the start and the graceful restart
 for line in open(sys.argv[2]):
-    id, rnd, req, dur, p50, p99, st, sock, ticks = line.split()
-    runs.setdefault(id, {})[rnd] = (
+    id, rnd, req, dur, p50, p99, st, sock, ticks, faults = line.split()
+    (apart if rnd in ("start", "graceful") else runs).setdefault(id, {})[rnd] = (
         int(req) / (int(dur) / 1e6), int(p50), int(p99), int(st) + int(sock),
-        int(ticks) * int(env["tick_us"]) / int(req), int(req))
+        int(ticks) * int(env["tick_us"]) / int(req), int(req), int(faults))
 
 median = statistics.median
 
@@ -609,6 +693,23 @@ for one, other in (("minilink", "rw-dbm"), ("minilink", "nginx"),
     print("- %s / %s: %s x the requests per second, %s x the p50,"
           " %s x the server CPU per request" % (label[one], label[other],
           ratio(one, other, 0), ratio(one, other, 1), ratio(one, other, 4)))
+print()
+print("Issue 14's measures, from this run (ratios of server CPU per request, the"
+      " median of the ratios within each round):")
+print()
+print("| | mod_minilink / mod_alias Redirect | mod_minilink / quick floor"
+      " | p99: mod_minilink / quick floor | Apache's page faults (minilink round) |")
+print("|---|--:|--:|--:|--:|")
+print("| steady rounds (%s) | %s | %s | %s | %d |" % (
+    ", ".join(sorted(runs["minilink"])), ratio("minilink", "alias", 4),
+    ratio("minilink", "floor-quick", 4), ratio("minilink", "floor-quick", 2),
+    median(x[6] for x in runs["minilink"].values())))
+for rnd, what in (("start", "round 1 after the start (no warm-up)"),
+                  ("graceful", "round 1 after a graceful restart")):
+    m, a, q = (apart[i][rnd] for i in ("minilink", "alias", "floor-quick"))
+    print("| %s | %.2f | %.2f | %.2f | %d |" % (what, m[4] / a[4], m[4] / q[4],
+                                               m[2] / q[2], m[6]))
+print()
 pg_requests = sum(x[5] for x in runs["minilink-pgsql"].values())
 pg_us = int(env["pg_ticks"]) * int(env["tick_us"])
 print("- PostgreSQL's own processes over the rounds (clicks flushed, changes"
@@ -632,6 +733,16 @@ print("| shared memory per link: with its click cell | %.1f bytes = 1.25 x raw +
       % ((table + clicks) / links, (table + clicks - 1.25 * raw) / links))
 print("| instructions per lookup (callgrind, %s random hits) | %.1f |"
       % (format(int(env["lookups"]), ","), int(env["instructions"]) / int(env["lookups"])))
+for engine, key in (("SQLite", "sqlite_import_ms"), ("PostgreSQL", "pg_import_ms")):
+    print("| minilink import of %s links from CSV into a fresh %s database | %.1f s (%.0f links/s) |"
+          % (format(links, ","), engine, int(env[key]) / 1000, links / (int(env[key]) / 1000)))
+big = int(env["big_links"])
+if big:
+    table, clicks, raw = (int(env[k]) for k in ("big_table_bytes", "big_click_bytes", "big_raw_bytes"))
+    print("| load of a generated %s-link database, as a graceful restart does (median of 5) | %s ms |"
+          % (format(big, ","), env["big_load_ms"]))
+    print("| shared memory per link at %s: table and click cell | %.1f bytes = 1.25 x raw + %.1f |"
+          % (format(big, ","), (table + clicks) / big, (table + clicks - 1.25 * raw) / big))
 PY
 
 if [ "$status_errors" != 0 ]; then

@@ -22,7 +22,7 @@ typedef struct {
 
 /* What a lookup found: a view into shared memory, valid while the cache is. */
 typedef struct {
-    const char *url;             /* not NUL-terminated */
+    const char *url;             /* NUL-terminated */
     apr_size_t url_len;
     int status;                  /* 0 = the location's default */
     apr_int64_t expires_at;      /* Unix seconds, 0 = never */
@@ -101,6 +101,11 @@ int ml_cache_lookup(const ml_cache *cache, const char *slug, apr_size_t len,
                     ml_cache_entry *entry);
 
 void ml_cache_usage_get(const ml_cache *cache, ml_cache_usage *usage);
+
+/* Maps the table's pages into this process now (see ml_prefault.h), so the
+ * first requests after a start or a graceful restart do not fault them in
+ * one by one. */
+void ml_cache_prefault(const ml_cache *cache);
 
 /* True if the table holds exactly this link (same URL, status, expiry and
  * flag), so a refresh can skip rewriting it. */

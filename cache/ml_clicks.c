@@ -32,6 +32,7 @@
 #include <apr_strings.h>
 #include <apr_portable.h>
 #include "ml_clicks.h"
+#include "ml_prefault.h"
 
 #define HEADER_BYTES 128u
 #define STRIPES 16u
@@ -136,6 +137,12 @@ apr_uint32_t ml_clicks_new_cell(ml_clicks *clicks, apr_int64_t link_id)
 apr_int64_t ml_clicks_link_of(const ml_clicks *clicks, apr_uint32_t cell)
 {
     return clicks->cells[cell].link_id;
+}
+
+void ml_clicks_prefault(const ml_clicks *clicks)
+{
+    ml_prefault(clicks->header, CELLS_AT + (apr_size_t)ml_clicks_cells_used(clicks)
+                                           * sizeof(click_cell));
 }
 
 apr_uint32_t ml_clicks_cells_used(const ml_clicks *clicks)

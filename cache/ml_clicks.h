@@ -45,6 +45,9 @@ apr_uint32_t ml_clicks_new_cell(ml_clicks *clicks, apr_int64_t link_id);
 /* The link a cell counts for. */
 apr_int64_t ml_clicks_link_of(const ml_clicks *clicks, apr_uint32_t cell);
 
+/* Maps the pages of the cells in use into this process now (ml_prefault.h). */
+void ml_clicks_prefault(const ml_clicks *clicks);
+
 /* How many cells are in use. */
 apr_uint32_t ml_clicks_cells_used(const ml_clicks *clicks);
 

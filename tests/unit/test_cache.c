@@ -41,11 +41,14 @@ static int holds(const ml_cache *cache, const char *slug, const char *url,
     CU_ASSERT_EQUAL(entry.url_len, strlen(url));
     CU_ASSERT_TRUE(entry.url_len == strlen(url)
                    && memcmp(entry.url, url, entry.url_len) == 0);
+    /* The module sends it as the Location in place. */
+    CU_ASSERT_EQUAL(entry.url[entry.url_len], '\0');
     CU_ASSERT_EQUAL(entry.status, status);
     CU_ASSERT_EQUAL(entry.expires_at, expires_at);
     CU_ASSERT_EQUAL(entry.disabled, disabled);
     return entry.url_len == strlen(url)
            && memcmp(entry.url, url, entry.url_len) == 0
+           && entry.url[entry.url_len] == '\0'
            && entry.status == status && entry.expires_at == expires_at
            && entry.disabled == disabled;
 }

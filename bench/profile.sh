@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# bench/profile.sh - where a whole request's instructions go, per contender.
+#
+# Run by "make -f Makefile.apxs bench-profile [BENCH_LINKS=N]", which passes
+# MINILINK_MODULE, MINILINK_CLI, APACHE2 and APXS.  It starts one httpd
+# (prefork, -X: a single process) under valgrind's callgrind with
+# instrumentation off, then for each contender switches collection on, sends
+# PROFILE_REQUESTS (2000) keep-alive GETs on one connection, and dumps
+# the counts: instructions are exact and repeatable whatever else the
+# machine does, so the difference between two contenders is what one
+# costs over the other, function by function.  Contenders:
+#   floor-quick    bench/mod_floor.c's 302 from quick_handler
+#   alias          mod_alias "Redirect 302 /alias/x ..." (translate_name)
+#   minilink       SetHandler minilink, a random stored slug per request
+#   floor-handler  the floor's 302 from an ordinary SetHandler handler
+# Prints instructions per request and the ratios, then for minilink and
+# alias the functions whose inclusive cost differs most.  KEEP=1 keeps the
+# temporary directory (with the callgrind.out files).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+links=${BENCH_LINKS:-100000}
+requests=${PROFILE_REQUESTS:-2000}
+APACHE2=${APACHE2:-/usr/sbin/apache2}
+APXS=${APXS:-apxs}
+modules=/usr/lib/apache2/modules
+: "${MINILINK_MODULE:?run me through make -f Makefile.apxs bench-profile}"
+: "${MINILINK_CLI:?run me through make -f Makefile.apxs bench-profile}"
+
+dir=$(mktemp -d /tmp/minilink-profile.XXXXXX)
+chmod 755 "$dir"
+vg_pid=""
+cleanup() {
+    if [ -n "$vg_pid" ] && kill -0 "$vg_pid" 2>/dev/null; then
+        kill -TERM "$vg_pid" 2>/dev/null || true
+        wait "$vg_pid" 2>/dev/null || true
+    fi
+    if [ "${KEEP:-0}" = 1 ]; then
+        echo "kept $dir" >&2
+    else
+        rm -rf "$dir"
+    fi
+}
+trap cleanup EXIT
+
+mkdir "$dir/build" "$dir/htdocs"
+cp "$here/mod_floor.c" "$dir/build/"
+(cd "$dir/build" && "$APXS" -c -o mod_floor.la mod_floor.c >apxs.log 2>&1) || {
+    cat "$dir/build/apxs.log" >&2
+    exit 1
+}
+
+db=$dir/links.db
+"$MINILINK_CLI" --db "$db" init >/dev/null
+sqlite3 "$db" "
+  WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $links)
+  INSERT INTO links (slug, url)
+    SELECT printf('s%07d', i),
+           printf('https://news.example.com/2026/11/%d/a-longer-story-title', i)
+    FROM n;"
+# httpd runs as an ordinary user from the start (it changes user after
+# valgrind has made its control pipes otherwise, and callgrind_control then
+# cannot reach them); as root, that user is www-data.
+as_user=()
+if [ "$(id -u)" = 0 ]; then
+    chown -R www-data: "$dir"
+    as_user=(runuser -u www-data --)
+fi
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+cat >"$dir/httpd.conf" <<EOF
+ServerRoot $dir
+ServerName localhost
+Listen 127.0.0.1:$port
+PidFile $dir/httpd.pid
+DefaultRuntimeDir $dir
+Mutex file:$dir default
+LoadModule mpm_prefork_module $modules/mod_mpm_prefork.so
+LoadModule authz_core_module $modules/mod_authz_core.so
+LoadModule alias_module $modules/mod_alias.so
+LoadModule minilink_module $MINILINK_MODULE
+LoadModule floor_module $dir/build/.libs/mod_floor.so
+ErrorLog $dir/error.log
+DocumentRoot $dir/htdocs
+KeepAlive On
+MaxKeepAliveRequests 0
+MinilinkDatabase $db
+MinilinkRefreshInterval 0
+<Location /ml>
+    SetHandler minilink
+</Location>
+<Location /floor-handler/>
+    SetHandler floor
+</Location>
+Redirect 302 /alias/x https://news.example.com/2026/11/50000/a-longer-story-title
+EOF
+
+"${as_user[@]}" valgrind --tool=callgrind --instr-atstart=no --trace-children=no \
+    --vgdb-prefix="$dir/vgdb" --callgrind-out-file="$dir/callgrind.out" \
+    "$APACHE2" -X -f "$dir/httpd.conf" >"$dir/valgrind.log" 2>&1 &
+vg_pid=$!
+for _ in $(seq 600); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/floor-quick/x" && break
+    sleep 0.2
+done
+
+# One connection, every request on it (curl reuses a connection for the
+# URLs of one invocation).
+urls() {
+    local path=$1 i
+    for i in $(seq "$requests"); do
+        if [ "$path" = /ml/ ]; then
+            printf 'url = "http://127.0.0.1:%d/ml/s%07d"\noutput = "/dev/null"\n' \
+                "$port" $(( (RANDOM * 32768 + RANDOM) % links + 1 ))
+        else
+            printf 'url = "http://127.0.0.1:%d%s"\noutput = "/dev/null"\n' "$port" "$path"
+        fi
+    done
+}
+control() {
+    "${as_user[@]}" callgrind_control --vgdb-prefix="$dir/vgdb" "$@" "$httpd_pid" \
+        >"$dir/control.log" 2>&1 || { cat "$dir/control.log" >&2; exit 1; }
+}
+# The oldest: the refresher process it forks runs under valgrind too.
+httpd_pid=$(pgrep -o -f -- "valgrind.bin.*-X -f $dir/httpd.conf" || true)
+[ -n "$httpd_pid" ] || { echo "profile: httpd did not start" >&2; cat "$dir/valgrind.log" >&2; exit 1; }
+for contender in floor-quick:/floor-quick/x alias:/alias/x minilink:/ml/ \
+                 floor-handler:/floor-handler/x; do
+    name=${contender%%:*}
+    path=${contender#*:}
+    urls "$path" >"$dir/$name.urls"
+    curl -s -o /dev/null "http://127.0.0.1:$port$path" || true   # warm
+    control -z
+    control -i on
+    curl -s -K "$dir/$name.urls"
+    control -i off
+    control -d "$name"
+done
+kill -TERM "$vg_pid"
+wait "$vg_pid" 2>/dev/null || true
+vg_pid=""
+
+dump_of() {   # callgrind numbers its dumps; the trigger names each
+    grep -l "^desc: Trigger: dump $1\$" "$dir"/callgrind.out.* | head -1
+}
+total() {   # the instructions of a dump
+    local file
+    file=$(dump_of "$1")
+    callgrind_annotate "$file" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}'
+}
+echo "Instructions per request (callgrind, $requests keep-alive GETs, $links links):"
+declare -A per
+for name in floor-quick alias minilink floor-handler; do
+    per[$name]=$(( $(total "$name") / requests ))
+    printf '  %-14s %8d\n' "$name" "${per[$name]}"
+done
+awk -v m="${per[minilink]}" -v a="${per[alias]}" -v q="${per[floor-quick]}" \
+    -v h="${per[floor-handler]}" 'BEGIN {
+    printf "  minilink / alias %.3f, minilink / floor-quick %.3f, floor-handler / floor-quick %.3f\n",
+           m / a, m / q, h / q }'
+
+# The functions whose inclusive instructions differ most between minilink
+# and alias: where the difference goes.
+echo "Largest differences, inclusive instructions per request (minilink, alias, difference):"
+python3 - "$(dump_of minilink)" "$(dump_of alias)" "$requests" <<'PY'
+import re, subprocess, sys
+
+def per_function(dump, requests):
+    out = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100",
+                          "--auto=no", dump], capture_output=True, text=True).stdout
+    costs = {}
+    for line in out.splitlines():
+        m = re.match(r"\s*([\d,]+) \([\d. %]+\)\s+(\S.*)$", line)
+        if m:
+            name = m.group(2).split(" [")[0]
+            if not name.startswith("???:0x"):
+                name = re.sub(r"^\S*:", "", name)
+            costs[name] = costs.get(name, 0) + int(m.group(1).replace(",", "")) / requests
+    return costs
+
+requests = int(sys.argv[3])
+ours, theirs = per_function(sys.argv[1], requests), per_function(sys.argv[2], requests)
+names = sorted(set(ours) | set(theirs), key=lambda n: -abs(ours.get(n, 0) - theirs.get(n, 0)))
+for name in names[:25]:
+    print("  %8.0f %8.0f %+8.0f  %s" % (ours.get(name, 0), theirs.get(name, 0),
+                                      ours.get(name, 0) - theirs.get(name, 0), name[:70]))
+PY
