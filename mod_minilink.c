@@ -268,17 +268,27 @@ static const char *set_create_max_url(cmd_parms *cmd, void *dir_conf,
                        &((ml_dir_config *)dir_conf)->create_max_url);
 }
 
+/* Kept as browsers read hosts ("EVIL.example." is evil.example, "10.1" is
+ * 10.0.0.1: ml_host.h), as the URLs compared with them are.  An IPv6
+ * address may come with or without its brackets. */
 static const char *add_blocked_host(cmd_parms *cmd, void *dir_conf,
                                     const char *arg)
 {
     ml_dir_config *conf = dir_conf;
-    char *host = apr_pstrdup(cmd->pool, arg);
+    const char *host_text = strchr(arg, ':') && *arg != '['
+                            ? apr_pstrcat(cmd->pool, "[", arg, "]", NULL) : arg;
+    const char *problem;
+    ml_host host;
 
-    if (conf->blocked_hosts == NULL) {
-        conf->blocked_hosts = apr_array_make(cmd->pool, 4, sizeof(char *));
+    problem = ml_host_parse(cmd->pool, host_text, strlen(host_text), &host);
+    if (problem) {
+        return apr_psprintf(cmd->pool, "MinilinkCreateBlockHosts: '%s' is not "
+                            "a host name or address (%s)", arg, problem);
     }
-    ap_str_tolower(host);
-    APR_ARRAY_PUSH(conf->blocked_hosts, const char *) = host;
+    if (conf->blocked_hosts == NULL) {
+        conf->blocked_hosts = apr_array_make(cmd->pool, 4, sizeof(ml_host));
+    }
+    APR_ARRAY_PUSH(conf->blocked_hosts, ml_host) = host;
     return NULL;
 }
 

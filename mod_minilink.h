@@ -65,7 +65,7 @@ typedef struct {
     int clicks;                  /* MinilinkClicks: 1 on, -1 off */
     int create_schemes;          /* MinilinkCreateSchemes: ML_SCHEME_* bits */
     int create_max_url;          /* MinilinkCreateMaxURLLength */
-    apr_array_header_t *blocked_hosts;  /* MinilinkCreateBlockHosts */
+    apr_array_header_t *blocked_hosts;  /* MinilinkCreateBlockHosts: ml_host */
     int rate_limit;              /* MinilinkCreateRateLimit count, -1 = none */
     int rate_period;             /*   ... per this many seconds */
 } ml_dir_config;

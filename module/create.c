@@ -22,9 +22,12 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "util_cookies.h"
+#include "ap_listen.h"
 #include "apr_lib.h"
 #include "apr_strings.h"
+#include <ifaddrs.h>
 #include <jansson.h>
+#include <netinet/in.h>
 
 #include "../mod_minilink.h"
 #include "../links/ml_store.h"
@@ -220,28 +223,92 @@ static int has_type(const char *content_type, const char *type)
     return content_type && strncasecmp(content_type, type, strlen(type)) == 0;
 }
 
-/* The names this server answers to: links to them would loop. */
-static apr_array_header_t *own_hosts(request_rec *r)
+/* Adds a name this server answers to, as browsers would read it (a name
+ * that is no host - say a ServerName with a typo - cannot be reached). */
+static void add_name(apr_array_header_t *hosts, apr_pool_t *pool,
+                     const char *name)
 {
-    apr_array_header_t *hosts = apr_array_make(r->pool, 4, sizeof(char *));
-    const char *names[2];
-    int i;
+    ml_host host;
 
-    names[0] = r->hostname;
-    names[1] = r->server->server_hostname;
-    for (i = 0; i < 2; i++) {
-        if (names[i]) {
-            APR_ARRAY_PUSH(hosts, const char *) = apr_pstrdup(r->pool, names[i]);
+    if (name && ml_host_parse(pool, name, strlen(name), &host) == NULL) {
+        APR_ARRAY_PUSH(hosts, ml_host) = host;
+    }
+}
+
+/* Adds an address this server listens on; says whether it is a wildcard
+ * (0.0.0.0 or ::), which listens on every address of the machine. */
+static int add_address(apr_array_header_t *hosts, apr_pool_t *pool,
+                       const apr_sockaddr_t *address)
+{
+    ml_host *host;
+
+    if (address == NULL
+        || (address->family != APR_INET && address->family != APR_INET6)) {
+        return 0;
+    }
+    host = apr_array_push(hosts);
+    ml_host_from_address(pool, address->family, address->ipaddr_ptr, host);
+    return strcmp(host->text, "0.0.0.0") == 0 || strcmp(host->text, "::") == 0;
+}
+
+/* Adds every address of the machine's interfaces (getifaddrs). */
+static void add_machine_addresses(apr_array_header_t *hosts, apr_pool_t *pool)
+{
+    struct ifaddrs *interfaces, *at;
+
+    if (getifaddrs(&interfaces) != 0) {
+        return;
+    }
+    for (at = interfaces; at; at = at->ifa_next) {
+        if (at->ifa_addr && at->ifa_addr->sa_family == AF_INET) {
+            ml_host_from_address(pool, AF_INET, &((struct sockaddr_in *)
+                                 (void *)at->ifa_addr)->sin_addr,
+                                 apr_array_push(hosts));
+        }
+        else if (at->ifa_addr && at->ifa_addr->sa_family == AF_INET6) {
+            ml_host_from_address(pool, AF_INET6, &((struct sockaddr_in6 *)
+                                 (void *)at->ifa_addr)->sin6_addr,
+                                 apr_array_push(hosts));
         }
     }
-    for (i = 0; r->server->names && i < r->server->names->nelts; i++) {
-        APR_ARRAY_PUSH(hosts, const char *) =
-            APR_ARRAY_IDX(r->server->names, i, const char *);
+    freeifaddrs(interfaces);
+}
+
+/*
+ * The names and addresses this virtual host answers to: links to them
+ * would loop.  Its ServerName and every ServerAlias (patterns included),
+ * the Host of this request, its <VirtualHost> addresses and every Listen
+ * address - for a wildcard one, each address of the machine.  The local
+ * host's own (127.0.0.0/8, ::1, localhost...) are ml_policy's to add.
+ * Gathered per creation request, which is rare, so that an address the
+ * machine gains later counts too.
+ */
+static apr_array_header_t *own_hosts(request_rec *r)
+{
+    apr_array_header_t *hosts = apr_array_make(r->pool, 16, sizeof(ml_host));
+    const server_rec *s = r->server;
+    const server_addr_rec *vhost_address;
+    const ap_listen_rec *listener;
+    int wildcard = 0, i;
+
+    add_name(hosts, r->pool, r->hostname);
+    add_name(hosts, r->pool, s->server_hostname);
+    for (i = 0; s->names && i < s->names->nelts; i++) {
+        add_name(hosts, r->pool, APR_ARRAY_IDX(s->names, i, const char *));
     }
-    for (i = 0; i < hosts->nelts; i++) {
-        char *host = apr_pstrdup(r->pool, APR_ARRAY_IDX(hosts, i, const char *));
-        ap_str_tolower(host);
-        APR_ARRAY_IDX(hosts, i, const char *) = host;
+    for (i = 0; s->wild_names && i < s->wild_names->nelts; i++) {
+        ml_host_pattern(r->pool, APR_ARRAY_IDX(s->wild_names, i, const char *),
+                        apr_array_push(hosts));
+    }
+    for (vhost_address = s->addrs; vhost_address;
+         vhost_address = vhost_address->next) {
+        wildcard |= add_address(hosts, r->pool, vhost_address->host_addr);
+    }
+    for (listener = ap_listeners; listener; listener = listener->next) {
+        wildcard |= add_address(hosts, r->pool, listener->bind_addr);
+    }
+    if (wildcard) {
+        add_machine_addresses(hosts, r->pool);
     }
     return hosts;
 }

@@ -56,6 +56,7 @@ int main(void)
         return 2;
     }
     add_link_suite();
+    add_host_suite();
     add_cache_suite();
     add_store_suite();
     add_load_suite();

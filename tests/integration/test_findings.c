@@ -1,0 +1,233 @@
+/*
+ * test_findings.c - what an outside probe found (issue 12, parts 2 and 3),
+ * each checked through a real httpd: suites "findings-event",
+ * "findings-worker" and "findings-prefork" run the same tests, each on a
+ * server of its own.
+ *
+ * The server: one virtual host, the only one on 127.0.0.1:PORT, with names
+ * and aliases of its own, and one more Listen on every address (so that
+ * the machine's own addresses count as the server's).  /l creates links
+ * with blocked hosts; / creates links too, beside other <Location>s and a
+ * file in the DocumentRoot that slugs must not shadow.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <CUnit/CUnit.h>
+
+#include "harness.h"
+#include "ml_test.h"
+
+#define SERVER_NAME "go.findings.test"
+
+/* After a "Listen PORT" on every address (start_findings_server). */
+static const char *const findings_config =
+    "MinilinkRefreshInterval 1\n"
+    "<VirtualHost 127.0.0.1:@PORT@>\n"
+    "    ServerName " SERVER_NAME "\n"
+    "    ServerAlias alias.findings.test *.wild.findings.test\n"
+    "    MinilinkDatabase links.db\n"
+    "    <Location /l>\n"
+    "        SetHandler minilink\n"
+    "        MinilinkCreate On\n"
+    "        MinilinkCreateRateLimit off\n"
+    "        MinilinkCreateBlockHosts evil.example 10.0.0.1\n"
+    "    </Location>\n"
+    "</VirtualHost>\n";
+
+static const link_spec findings_links[] = {
+    { "abc", "https://example.com/abc", 0, 0, 0 },
+};
+
+/* ------------------------------------------------------------------ */
+/* helpers                                                            */
+/* ------------------------------------------------------------------ */
+
+/* POSTs JSON to path; the response goes to *out (the caller frees it). */
+static void post_json(const char *path, const char *json, http_response *out)
+{
+    static const char *const headers[] = { "Content-Type: application/json", NULL };
+    http_request_spec req;
+
+    memset(&req, 0, sizeof req);
+    req.method = "POST";
+    req.path = path;
+    req.headers = headers;
+    req.body = json;
+    req.body_len = strlen(json);
+    http_send(g_srv->port, &req, out);
+}
+
+/* Creating url at /l/ over JSON must be refused with 400 and an error that
+ * contains `reason`. */
+static void expect_refused_at(int line, const char *url, const char *reason)
+{
+    char *json = xasprintf("{\"url\": \"%s\"}", url);
+    http_response r;
+
+    post_json("/l/", json, &r);
+    check_at(line, r.status == 400 && r.body && strstr(r.body, reason),
+             "POST /l/ %s: %ld %.300s; expected 400 saying \"%s\"", json,
+             r.status, str_or_null(r.body), reason);
+    http_response_free(&r);
+    free(json);
+}
+
+/* ------------------------------------------------------------------ */
+/* hosts compared as browsers see them                                */
+/* ------------------------------------------------------------------ */
+
+#define LOOP "itself"
+
+static void test_blocked_hosts_in_any_spelling(void)
+{
+    static const char *const blocked[] = {
+        "https://evil.example/", "https://%65vil.example/",
+        "https://evil%2eexample/", "https://evil.example./",
+        "https://EVIL.example/x", "https://www.evil%2Eexample/",
+        "http://10.0.0.1/", "http://10.1/", "http://167772161/",
+        "http://0xa000001/", "http://012.0.0.1/", "http://[::ffff:10.0.0.1]/",
+    };
+    http_response r;
+    size_t i;
+
+    for (i = 0; i < sizeof blocked / sizeof *blocked; i++) {
+        expect_refused_at(__LINE__, blocked[i], "are not accepted here");
+    }
+    /* Neighbours of the blocked ones are fine. */
+    post_json("/l/", "{\"url\": \"https://notevil.example/\"}", &r);
+    CHECK(r.status == 201, "notevil.example: %ld %.300s", r.status,
+          str_or_null(r.body));
+    http_response_free(&r);
+    post_json("/l/", "{\"url\": \"http://10.0.0.2/\"}", &r);
+    CHECK(r.status == 201, "10.0.0.2: %ld %.300s", r.status, str_or_null(r.body));
+    http_response_free(&r);
+}
+
+/* Every spelling of the server's own names and addresses, and of the
+ * local host's, is a loop. */
+static void test_own_hosts_in_any_spelling(void)
+{
+    const char *const own[] = {
+        "http://localhost:@P/l/abc", "http://127.1:@P/l/abc",
+        "http://[::1]:@P/l/abc", "http://2130706433:@P/l/abc",
+        "http://127.0.0.1%2e:@P/l/abc", "http://0x7f.1:@P/l/abc",
+        "http://0.0.0.0:@P/l/abc", "http://0:@P/l/abc",
+        "http://[::ffff:127.0.0.1]:@P/l/abc", "http://127.9.9.9:@P/l/abc",
+        "http://" SERVER_NAME "/l/abc", "http://GO.findings.test./l/abc",
+        "http://g%6F.findings.test/l/abc", "http://alias.findings.test/l/abc",
+        "http://x.wild.findings.test/l/abc",
+    };
+    struct ifaddrs *interfaces, *at;
+    char port[16], address[INET6_ADDRSTRLEN];
+    size_t i;
+    int others = 0;
+
+    snprintf(port, sizeof port, "%d", g_srv->port);
+    for (i = 0; i < sizeof own / sizeof *own; i++) {
+        char *url = strdup(own[i]), *p = strstr(url, "@P");
+        if (p) {
+            char *whole = xasprintf("%.*s%s%s", (int)(p - url), url, port, p + 2);
+            free(url);
+            url = whole;
+        }
+        expect_refused_at(__LINE__, url, LOOP);
+        free(url);
+    }
+    /* The wildcard Listen makes each of the machine's addresses ours. */
+    CHECK(getifaddrs(&interfaces) == 0, "getifaddrs failed");
+    for (at = interfaces; at; at = at->ifa_next) {
+        char *url = NULL;
+        if (at->ifa_addr && at->ifa_addr->sa_family == AF_INET) {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)at->ifa_addr)->sin_addr,
+                      address, sizeof address);
+            url = xasprintf("http://%s/l/abc", address);
+        }
+        else if (at->ifa_addr && at->ifa_addr->sa_family == AF_INET6) {
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)at->ifa_addr)->sin6_addr,
+                      address, sizeof address);
+            url = xasprintf("http://[%s]/l/abc", address);
+        }
+        if (url) {
+            others += strcmp(address, "127.0.0.1") != 0 && strcmp(address, "::1") != 0;
+            expect_refused_at(__LINE__, url, LOOP);
+            free(url);
+        }
+    }
+    freeifaddrs(interfaces);
+    if (others == 0) {
+        fprintf(stderr, "\n    note: this machine has no address but loopback; "
+                        "only those were checked\n");
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* the suites                                                         */
+/* ------------------------------------------------------------------ */
+
+static void test_findings_error_log_clean(void)
+{
+    EXPECT_ERROR_LOG_CLEAN();
+}
+
+static CU_TestInfo findings_tests[] = {
+    { "blocked hosts in any spelling a browser reads are refused", test_blocked_hosts_in_any_spelling },
+    { "the server's own names and addresses in any spelling are refused", test_own_hosts_in_any_spelling },
+    { "error log: no crash, no core error", test_findings_error_log_clean },
+    CU_TEST_INFO_NULL,
+};
+
+static int start_findings_server(const char *mpm)
+{
+    char *db = NULL, *config = NULL;
+    int rc = -1, wild_port;
+
+    g_failures_at_init = CU_get_number_of_failures();
+    g_srv = httpd_new(mpm);
+    if (g_srv != NULL && (wild_port = free_port()) > 0) {
+        httpd_load_module(g_srv, "slotmem_shm_module", "mod_slotmem_shm.so");
+        config = xasprintf("Listen %d\n%s", wild_port, findings_config);
+        db = path_of("links.db");
+        rc = db_store_links(db, findings_links,
+                            sizeof findings_links / sizeof *findings_links) == 0
+             && httpd_write_config(g_srv, config) == 0
+             && httpd_start(g_srv) == 0 ? 0 : -1;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "findings suite (%s): cannot start httpd\n", mpm);
+        httpd_free(g_srv);
+        g_srv = NULL;
+        g_tests_not_run += count_tests(findings_tests);
+    }
+    free(db);
+    free(config);
+    return rc;
+}
+
+static int init_findings_event(void) { return start_findings_server("event"); }
+static int init_findings_worker(void) { return start_findings_server("worker"); }
+static int init_findings_prefork(void) { return start_findings_server("prefork"); }
+
+static CU_SuiteInfo findings_suites[] = {
+    { "findings-event", init_findings_event, suite_cleanup, NULL, NULL, findings_tests },
+    { "findings-worker", init_findings_worker, suite_cleanup, NULL, NULL, findings_tests },
+    { "findings-prefork", init_findings_prefork, suite_cleanup, NULL, NULL, findings_tests },
+    CU_SUITE_INFO_NULL,
+};
+
+void add_findings_suites(void)
+{
+    if (CU_register_suites(findings_suites) != CUE_SUCCESS) {
+        fprintf(stderr, "CUnit: cannot register the findings suites: %s\n",
+                CU_get_error_msg());
+    }
+}
