@@ -218,7 +218,15 @@ apr_status_t ml_store_add(ml_store *store, ml_link *link, apr_pool_t *pool)
     int tries;
 
     if (link->slug != NULL) {
-        return (rv = validate(store, link)) ? rv : store->engine->insert(store, link);
+        const char *problem = ml_slug_new_problem(link->slug);
+        if ((rv = validate(store, link)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (problem) {
+            ml_store_fail(store, "%s", problem);
+            return APR_EINVAL;
+        }
+        return store->engine->insert(store, link);
     }
     /* A random slug: the UNIQUE index settles collisions, and every few
      * collisions the slug grows so a crowded length cannot stall us. */

@@ -66,7 +66,8 @@ const char *ml_store_error(const ml_store *store);
 apr_status_t ml_store_init(ml_store *store);
 
 /*
- * Stores a new link after validating it.  A NULL link->slug gets a random
+ * Stores a new link after validating it (and its slug as a new one:
+ * ml_slug_new_problem).  A NULL link->slug gets a random
  * one (retried on collision) written back into link->slug from pool.
  * APR_EINVAL: invalid link; APR_EEXIST: slug taken; both set the error.
  */

@@ -461,9 +461,9 @@ static int create_link(request_rec *r, const ml_dir_config *conf)
                                         r->pool)) != NULL) {
         status = HTTP_BAD_REQUEST;
     }
-    if (problem == NULL && in.slug && !ml_slug_valid(in.slug, strlen(in.slug))) {
+    if (problem == NULL && in.slug
+        && (problem = ml_slug_new_problem(in.slug)) != NULL) {
         status = HTTP_BAD_REQUEST;
-        problem = "the slug must be 1 to 64 letters, digits, '-' or '_'";
     }
     if (problem) {
         return respond(r, &in, status, problem, NULL);

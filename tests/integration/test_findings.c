@@ -171,6 +171,27 @@ static void test_own_hosts_in_any_spelling(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* slugs that start with '-'                                          */
+/* ------------------------------------------------------------------ */
+
+/* "-old" was put in with sqlite3 before new slugs had to start otherwise:
+ * it is still served; a new one is refused over HTTP. */
+static void test_slug_with_a_dash_first(void)
+{
+    http_response r;
+
+    GET("/l/-old", 302, "https://example.com/old-dash");
+    post_json("/l/", "{\"url\": \"https://example.com/dash\", \"slug\": \"-h\"}", &r);
+    CHECK(r.status == 400 && r.body && strstr(r.body, "must not start with '-'"),
+          "slug -h: %ld %.300s", r.status, str_or_null(r.body));
+    http_response_free(&r);
+    GET("/l/-h", 404, NULL);
+    post_json("/l/", "{\"url\": \"https://example.com/dash\", \"slug\": \"a-h\"}", &r);
+    CHECK(r.status == 201, "slug a-h: %ld %.300s", r.status, str_or_null(r.body));
+    http_response_free(&r);
+}
+
+/* ------------------------------------------------------------------ */
 /* the suites                                                         */
 /* ------------------------------------------------------------------ */
 
@@ -182,6 +203,7 @@ static void test_findings_error_log_clean(void)
 static CU_TestInfo findings_tests[] = {
     { "blocked hosts in any spelling a browser reads are refused", test_blocked_hosts_in_any_spelling },
     { "the server's own names and addresses in any spelling are refused", test_own_hosts_in_any_spelling },
+    { "a slug with '-' first: an old one is served, a new one refused", test_slug_with_a_dash_first },
     { "error log: no crash, no core error", test_findings_error_log_clean },
     CU_TEST_INFO_NULL,
 };
@@ -199,6 +221,9 @@ static int start_findings_server(const char *mpm)
         db = path_of("links.db");
         rc = db_store_links(db, findings_links,
                             sizeof findings_links / sizeof *findings_links) == 0
+             && db_exec(db, "INSERT INTO links (slug, url, created_at, updated_at)"
+                            " VALUES ('-old', 'https://example.com/old-dash',"
+                            " 1700000000, 1700000000)") == 0
              && httpd_write_config(g_srv, config) == 0
              && httpd_start(g_srv) == 0 ? 0 : -1;
     }

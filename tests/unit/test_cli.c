@@ -480,6 +480,73 @@ static void test_cli_database_errors(void)
     ut_scratch_close(&scratch);
 }
 
+/*
+ * Slugs made before new ones had to start with a letter, digit or '_'
+ * (here "-h" and "--disable", put in with sqlite3) are still listed, shown,
+ * changed and removed: after "--", a word is never an option.  New slugs
+ * may not start with '-'.
+ */
+static void test_cli_slugs_that_start_with_a_dash(void)
+{
+    ut_scratch scratch;
+    const char *db;
+    cli_result r;
+
+    CU_ASSERT_FATAL(ut_scratch_open(&scratch));
+    db = cli_db(&scratch);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    CU_ASSERT_EQUAL_FATAL(ut_insert_raw(db, "'-h'", "'https://example.com/h'",
+                                        "NULL", NULL), SQLITE_OK);
+    CU_ASSERT_EQUAL_FATAL(ut_insert_raw(db, "'--disable'",
+                                        "'https://example.com/d'", "NULL", NULL),
+                          SQLITE_OK);
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "list", NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "--disable\thttps://example.com/d\n"
+                                  "-h\thttps://example.com/h\n");
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "show", "--", "-h",
+                            NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_NSTRING_EQUAL(r.out, "slug: -h\n", 9);
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "stats", "--", "-h",
+                            NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_NSTRING_EQUAL(r.out, "slug: -h\nclicks: 0\n", 19);
+    /* Before "--", -h still asks for help, and --disable is no slug of rm. */
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "rm", "-h", NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "usage: minilink"));
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "rm", "--disable",
+                            NULL));
+    ASSERT_CLI_ERROR(r, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "rm -- --disable"));
+    /* set: its options before "--", the slug after. */
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "set", "--disable",
+                            "--", "--disable", NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "show", "--",
+                            "--disable", NULL));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "disabled: yes\n"));
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "rm", "--", "-h",
+                            NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "rm", "--",
+                            "--disable", NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "list", NULL));
+    CU_ASSERT_STRING_EQUAL(r.out, "");
+    /* New slugs: not with a '-' first, however they are given. */
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "add",
+                            "https://example.com/", "--", "-new", NULL));
+    ASSERT_CLI_ERROR(r, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "must not start with '-'"));
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "add", "--",
+                            "https://example.com/", "a-b_", NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "a-b_\n");
+    ut_scratch_close(&scratch);
+}
+
 void add_cli_suite(void)
 {
     CU_pSuite suite = CU_add_suite("cli (minilink)", NULL, NULL);
@@ -494,6 +561,8 @@ void add_cli_suite(void)
     CU_add_test(suite, "add of a taken slug: 4, URL kept", test_cli_add_duplicate);
     CU_add_test(suite, "add of a bad URL or slug: 2, nothing added", test_cli_add_invalid);
     CU_add_test(suite, "rm, then show/rm: 3", test_cli_rm);
+    CU_add_test(suite, "slugs that start with '-': after --; none new",
+                test_cli_slugs_that_start_with_a_dash);
     CU_add_test(suite, "usage errors: 1", test_cli_usage_errors);
     CU_add_test(suite, "no database given: 1", test_cli_no_database_given);
     CU_add_test(suite, "MINILINK_DB names the database", test_cli_database_from_environment);

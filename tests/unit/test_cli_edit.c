@@ -335,10 +335,14 @@ static void test_set_usage(void)
     ERR_HAS("--url needs a value");
     CU_ASSERT_EQUAL(cli("set", "page", "--colour", "red"), 1);
     ERR_HAS("--colour");
-    CU_ASSERT_EQUAL(cli("set", "--disable", "page"), 1);
+    CU_ASSERT_EQUAL(cli("set", "page", "other", "--disable"), 1);
+    ERR_HAS("one slug");
     CU_ASSERT_EQUAL(cli("set"), 1);
     ERR_IS_MESSAGE();
     SHOWS("page", "disabled: no\n");
+    /* Options may come before the slug too. */
+    CU_ASSERT_EQUAL(cli("set", "--disable", "page"), 0);
+    SHOWS("page", "disabled: yes\n");
 }
 
 /* ---- export and import ------------------------------------------------ */
@@ -426,6 +430,14 @@ static void test_import_line_numbers(void)
                  "\r\n"
                  "bad,\"https://example.com/\nsecond line\",,,0\r\n",
                  2, "bad.csv:5:", "URL");
+}
+
+static void test_import_slug_with_a_dash_first(void)
+{
+    import_fails("slug,url,status,expires_at,disabled\n"
+                 "fine,https://example.com/,,,0\n"
+                 "-x,https://example.com/x,,,0\n", 2, "bad.csv:3:",
+                 "must not start with '-'");
 }
 
 static void test_import_duplicate_in_file(void)
@@ -560,6 +572,8 @@ void add_cli_edit_suite(void)
                 test_import_bad_url_on_line_3);
     CU_add_test(suite, "import names the line a record starts on",
                 test_import_line_numbers);
+    CU_add_test(suite, "import refuses a new slug with a '-' first",
+                test_import_slug_with_a_dash_first);
     CU_add_test(suite, "import refuses a slug twice in the file",
                 test_import_duplicate_in_file);
     CU_add_test(suite, "import refuses a slug in the database",
