@@ -23,6 +23,7 @@
 #include "http_request.h"
 #include "util_cookies.h"
 #include "ap_listen.h"
+#include "apr_escape.h"
 #include "apr_lib.h"
 #include "apr_strings.h"
 #include <ifaddrs.h>
@@ -46,13 +47,20 @@ typedef struct {
     int json;                    /* it came as JSON */
 } creation_request;
 
-/* <prefix>/ : the request path up to and including its last '/'. */
+/*
+ * <prefix>/ : the request path up to and including its last '/', as a URL
+ * path: the form's action, the CSRF cookie's Path, the start of short
+ * URLs.  r->uri is decoded, so it is percent-encoded again (apr's path
+ * escaping): request text in a header attribute must not bring a ';' of
+ * its own ("/l/;Domain=x/" would add a Domain to the cookie), a line break
+ * or a space.
+ */
 static const char *prefix_of(request_rec *r)
 {
     const char *last = strrchr(r->uri, '/');
 
-    return apr_pstrmemdup(r->pool, r->uri,
-                          last ? (apr_size_t)(last - r->uri) + 1 : 0);
+    return apr_pescape_path(r->pool, apr_pstrmemdup(r->pool, r->uri,
+                            last ? (apr_size_t)(last - r->uri) + 1 : 0), 1);
 }
 
 static const char *short_url_for(request_rec *r, const char *slug)

@@ -192,6 +192,47 @@ static void test_slug_with_a_dash_first(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* the CSRF cookie                                                    */
+/* ------------------------------------------------------------------ */
+
+/* The request path goes into the CSRF cookie's Path and the form's
+ * action: attributes of its own in it must not become the cookie's. */
+static void test_cookie_path_carries_no_request_attributes(void)
+{
+    static const char expected_path[] = "/l/%3bDomain=x%3bMax-Age=9%3bPath=/%3bx/";
+    http_response r;
+    char *cookie, *attribute, *saveptr = NULL;
+    int paths = 0;
+
+    expect_at(__LINE__, "GET", NULL, "/l/;Domain=x;Max-Age=9;Path=/;x/", 200,
+              NULL, &r);
+    cookie = http_header(&r, "Set-Cookie");
+    CHECK(cookie != NULL, "no Set-Cookie; headers:\n%s", r.headers);
+    for (attribute = cookie ? strtok_r(cookie, ";", &saveptr) : NULL; attribute;
+         attribute = strtok_r(NULL, ";", &saveptr)) {
+        while (*attribute == ' ') {
+            attribute++;
+        }
+        CHECK(strncasecmp(attribute, "Domain", 6) != 0
+              && strncasecmp(attribute, "Max-Age", 7) != 0
+              && strncasecmp(attribute, "Expires", 7) != 0,
+              "the cookie took the attribute \"%s\" from the request path",
+              attribute);
+        if (strncasecmp(attribute, "Path=", 5) == 0) {
+            paths++;
+            CHECK(strcmp(attribute + 5, expected_path) == 0,
+                  "cookie Path \"%s\", expected \"%s\"", attribute + 5,
+                  expected_path);
+        }
+    }
+    CHECK(paths == 1, "%d Path attributes in the cookie", paths);
+    CHECK(r.body && strstr(r.body, "action=\"/l/%3bDomain=x%3bMax-Age=9%3bPath=/%3bx/\""),
+          "the form's action is not the escaped path:\n%.800s", str_or_null(r.body));
+    free(cookie);
+    http_response_free(&r);
+}
+
+/* ------------------------------------------------------------------ */
 /* the suites                                                         */
 /* ------------------------------------------------------------------ */
 
@@ -204,6 +245,7 @@ static CU_TestInfo findings_tests[] = {
     { "blocked hosts in any spelling a browser reads are refused", test_blocked_hosts_in_any_spelling },
     { "the server's own names and addresses in any spelling are refused", test_own_hosts_in_any_spelling },
     { "a slug with '-' first: an old one is served, a new one refused", test_slug_with_a_dash_first },
+    { "the CSRF cookie takes no attribute from the request path", test_cookie_path_carries_no_request_attributes },
     { "error log: no crash, no core error", test_findings_error_log_clean },
     CU_TEST_INFO_NULL,
 };
