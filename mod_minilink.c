@@ -473,7 +473,8 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     ml_status_register(databases_by_location);
-    if (ml_ratelimit_post_config(pconf, s) != OK) {
+    if (ml_ratelimit_post_config(pconf, s) != OK
+        || ml_create_post_config(s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return ml_database_post_config(pconf, s, databases_by_location, &settings);

@@ -93,8 +93,10 @@ typedef struct {
 int ml_page_form(request_rec *r, int status, const ml_form_page *page);
 int ml_page_preview(request_rec *r, const ml_link *link, const char *short_url);
 
-/* module/create.c: the requests for <prefix>/ and <prefix>/<slug>+
- * (the caller has checked that conf->database is set). */
+/* module/create.c: the form's CSRF key, made once and kept across
+ * generations (post_config); then the requests for <prefix>/ and
+ * <prefix>/<slug>+ (the caller has checked that conf->database is set). */
+int ml_create_post_config(server_rec *s);
 int ml_handle_create(request_rec *r, const ml_dir_config *conf);
 int ml_handle_preview(request_rec *r, const ml_dir_config *conf,
                       const char *slug);

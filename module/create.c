@@ -9,11 +9,15 @@
  * be created is ml_policy.h's; how often, ratelimit.c's.  A new link is in
  * the shared table before the answer leaves, so it works at once.
  *
- * CSRF: the form carries a random token that must equal a cookie set with
- * it (SameSite=Strict, HttpOnly); another site can neither read the token
- * nor set the cookie.  JSON needs no token: a cross-site page cannot send
- * Content-Type: application/json without a CORS preflight, which we never
- * grant.
+ * CSRF: the form carries a token that must equal a cookie set with it
+ * (SameSite=Strict, HttpOnly) and that the server can verify: an HMAC made
+ * with a key only the server knows, which expires (ml_form_token.h).  A
+ * value another site planted as a cookie (from a sibling subdomain, or
+ * over plain http) is not one, and a token fetched by the attacker is no
+ * use from the victim's browser either: a form posted from another site
+ * carries an Origin header that is not this server's, and is refused.
+ * JSON needs no token: a cross-site page cannot send Content-Type:
+ * application/json without a CORS preflight, which we never grant.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -31,13 +35,27 @@
 #include <netinet/in.h>
 
 #include "../mod_minilink.h"
+#include "../links/ml_form_token.h"
 #include "../links/ml_store.h"
 
 APLOG_USE_MODULE(minilink);
 
 #define MAX_BODY_BYTES 16384
 #define CSRF_COOKIE "minilink_csrf"
-#define CSRF_TOKEN_BYTES 16
+#define FORM_KEY_NAME "mod_minilink-form-key"
+
+/*
+ * The key the form's tokens are made with: random, made by the parent when
+ * it first starts and kept in its retained data across graceful restarts
+ * (a form loaded before one can be posted after it); every child inherits
+ * it.  Another server - or this one after a stop and start - has another.
+ */
+typedef struct {
+    int made;
+    unsigned char key[ML_FORM_KEY_BYTES];
+} form_key;
+
+static const form_key *form_key_in_use;
 
 /* What a creation request asked for. */
 typedef struct {
@@ -69,34 +87,27 @@ static const char *short_url_for(request_rec *r, const char *slug)
                                                  NULL), r);
 }
 
-static int is_token(const char *text)
-{
-    apr_size_t i;
-
-    for (i = 0; text[i]; i++) {
-        if (!apr_isxdigit(text[i])) {
-            return 0;
-        }
-    }
-    return i == CSRF_TOKEN_BYTES * 2;
-}
-
-/* The visitor's CSRF token, made and sent as a cookie if they have none. */
+/*
+ * The visitor's CSRF token: the one their cookie holds while it has half
+ * its life left (so that a second tab keeps the first tab's form valid),
+ * else a new one, sent as the cookie.
+ */
 static const char *csrf_token(request_rec *r)
 {
-    unsigned char bytes[CSRF_TOKEN_BYTES];
+    apr_int64_t now = apr_time_sec(r->request_time), made_at;
     const char *token = NULL;
     char *made;
 
     if (ap_cookie_read(r, CSRF_COOKIE, &token, 0) == APR_SUCCESS && token
-        && is_token(token)) {
+        && ml_form_token_check(form_key_in_use->key, token, now, &made_at)
+           == ML_FORM_TOKEN_VALID
+        && now - made_at < ML_FORM_LIFETIME / 2) {
         return token;
     }
-    if (apr_generate_random_bytes(bytes, sizeof(bytes)) != APR_SUCCESS) {
+    made = apr_palloc(r->pool, ML_FORM_TOKEN_CHARS + 1);
+    if (ml_form_token_make(form_key_in_use->key, now, made) != APR_SUCCESS) {
         return "";
     }
-    made = apr_palloc(r->pool, sizeof(bytes) * 2 + 1);
-    ap_bin2hex(bytes, sizeof(bytes), made);
     /* err_headers_out: kept on error pages too. */
     ap_cookie_write(r, CSRF_COOKIE, made,
                     apr_pstrcat(r->pool, "Path=", prefix_of(r),
@@ -106,22 +117,46 @@ static const char *csrf_token(request_rec *r)
     return made;
 }
 
-static int csrf_matches(request_rec *r, const char *field)
+/*
+ * NULL if the form post may go on, else why not.  Browsers send Origin
+ * with a form POST: a page of another site posting here sends its own
+ * (or "null", from a sandboxed frame or a privacy-minded context), so one
+ * that is present must be this server's, as its short URLs start.  The
+ * token must be in the field and in the cookie, the same, and one this
+ * server made less than ML_FORM_LIFETIME ago.
+ */
+static const char *form_post_problem(request_rec *r, const char *field)
 {
+    const char *origin = apr_table_get(r->headers_in, "Origin");
     const char *cookie = NULL;
+    apr_int64_t made_at;
     apr_size_t i;
     int difference = 0;
 
+    if (origin && strcasecmp(origin, ap_construct_url(r->pool, "", r)) != 0) {
+        return "this form was posted from another site";
+    }
     if (field == NULL || ap_cookie_read(r, CSRF_COOKIE, &cookie, 0)
-        != APR_SUCCESS || cookie == NULL || !is_token(cookie)
-        || strlen(field) != strlen(cookie)) {
-        return 0;
+        != APR_SUCCESS || cookie == NULL || strlen(field) != strlen(cookie)) {
+        return "this form has expired or came from another site; reload the "
+               "page and try again";
     }
     /* Compared in constant time. */
     for (i = 0; cookie[i]; i++) {
         difference |= cookie[i] ^ field[i];
     }
-    return difference == 0;
+    switch (difference ? ML_FORM_TOKEN_FORGED
+            : ml_form_token_check(form_key_in_use->key, field,
+                                  apr_time_sec(r->request_time), &made_at)) {
+    case ML_FORM_TOKEN_VALID:
+        return NULL;
+    case ML_FORM_TOKEN_EXPIRED:
+        return "this form has expired (a form lasts two hours); reload the "
+               "page and try again";
+    default:
+        return "this form has expired or came from another site; reload the "
+               "page and try again";
+    }
 }
 
 static int read_body(request_rec *r, char **body, apr_size_t *length)
@@ -449,10 +484,9 @@ static int create_link(request_rec *r, const ml_dir_config *conf)
     }
     else if (has_type(content_type, "application/x-www-form-urlencoded")) {
         problem = read_form(r, &in, &status);
-        if (problem == NULL && !csrf_matches(r, in.csrf)) {
+        if (problem == NULL
+            && (problem = form_post_problem(r, in.csrf)) != NULL) {
             status = HTTP_FORBIDDEN;
-            problem = "this form has expired or came from another site; "
-                      "reload the page and try again";
         }
     }
     else {
@@ -488,6 +522,27 @@ static int create_link(request_rec *r, const ml_dir_config *conf)
                        APR_INT64_T_FMT " seconds", retry_after), NULL);
     }
     return store_and_respond(r, conf->database, &in);
+}
+
+int ml_create_post_config(server_rec *s)
+{
+    form_key *kept = ap_retained_data_get(FORM_KEY_NAME);
+    apr_status_t rv;
+
+    if (kept == NULL) {
+        kept = ap_retained_data_create(FORM_KEY_NAME, sizeof(*kept));
+    }
+    if (!kept->made) {
+        if ((rv = apr_generate_random_bytes(kept->key, sizeof(kept->key)))
+            != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "ML00040: no random "
+                         "bytes for the key of the form's CSRF tokens");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        kept->made = 1;
+    }
+    form_key_in_use = kept;
+    return OK;
 }
 
 int ml_handle_create(request_rec *r, const ml_dir_config *conf)

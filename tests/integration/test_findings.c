@@ -82,6 +82,63 @@ static void expect_refused_at(int line, const char *url, const char *reason)
     free(json);
 }
 
+/* The token of GET <prefix>/'s CSRF cookie (malloc'd), or NULL. */
+static char *form_token(const char *prefix)
+{
+    char *path = xasprintf("%s/", prefix), *cookie, *token = NULL;
+    http_response r;
+
+    http_request(g_srv->port, "GET", NULL, path, &r);
+    cookie = http_header(&r, "Set-Cookie");
+    if (r.status == 200 && cookie && strncmp(cookie, "minilink_csrf=", 14) == 0) {
+        token = xasprintf("%.*s", (int)strcspn(cookie + 14, ";"), cookie + 14);
+    }
+    CHECK(token != NULL, "GET %s: %ld, no CSRF cookie; headers:\n%s", path,
+          r.status, str_or_null(r.headers));
+    free(cookie);
+    free(path);
+    http_response_free(&r);
+    return token;
+}
+
+/* POSTs the form to <prefix>/ with this url, csrf field, cookie and
+ * Origin (each NULL: not sent); returns the status. */
+static long post_form(const char *prefix, const char *url, const char *field,
+                      const char *cookie, const char *origin)
+{
+    char *path = xasprintf("%s/", prefix);
+    char *body = xasprintf("url=%s&csrf=%s", url, field ? field : "");
+    char *cookie_line = cookie ? xasprintf("Cookie: minilink_csrf=%s", cookie) : NULL;
+    char *origin_line = origin ? xasprintf("Origin: %s", origin) : NULL;
+    const char *headers[4] = { "Content-Type: application/x-www-form-urlencoded" };
+    http_request_spec req;
+    http_response r;
+    long status;
+    int n = 1;
+
+    if (cookie_line) {
+        headers[n++] = cookie_line;
+    }
+    if (origin_line) {
+        headers[n++] = origin_line;
+    }
+    headers[n] = NULL;
+    memset(&req, 0, sizeof req);
+    req.method = "POST";
+    req.path = path;
+    req.headers = headers;
+    req.body = body;
+    req.body_len = strlen(body);
+    http_send(g_srv->port, &req, &r);
+    status = r.status;
+    http_response_free(&r);
+    free(path);
+    free(body);
+    free(cookie_line);
+    free(origin_line);
+    return status;
+}
+
 /* ------------------------------------------------------------------ */
 /* hosts compared as browsers see them                                */
 /* ------------------------------------------------------------------ */
@@ -232,6 +289,69 @@ static void test_cookie_path_carries_no_request_attributes(void)
     http_response_free(&r);
 }
 
+/* A cookie another site could plant (a sibling subdomain, plain http)
+ * with the same value in the field: not a token this server made. */
+static void test_planted_csrf_cookie_refused(void)
+{
+    static const char *const planted[] = {
+        "0123456789abcdef0123456789abcdef",                 /* the old shape */
+        "000000000000000000000000000000000000000000000000", /* the new one */
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof planted / sizeof *planted; i++) {
+        long status = post_form("/l", "https%3A%2F%2Fexample.com%2Fplanted",
+                                planted[i], planted[i], NULL);
+        CHECK(status == 403, "planted token %s: %ld, expected 403", planted[i],
+              status);
+    }
+}
+
+/* A form posted from a page of another site carries that site's Origin. */
+static void test_foreign_origin_refused(void)
+{
+    char *token = form_token("/l"), *own = xasprintf("http://127.0.0.1:%d", g_srv->port);
+    long status;
+
+    if (token == NULL) {
+        free(own);
+        return;
+    }
+    status = post_form("/l", "https%3A%2F%2Fexample.com%2Forigin1", token, token,
+                       "https://evil.example");
+    CHECK(status == 403, "Origin https://evil.example: %ld, expected 403", status);
+    status = post_form("/l", "https%3A%2F%2Fexample.com%2Forigin2", token, token,
+                       "null");
+    CHECK(status == 403, "Origin null: %ld, expected 403", status);
+    status = post_form("/l", "https%3A%2F%2Fexample.com%2Forigin3", token, token,
+                       "http://127.0.0.1:1");
+    CHECK(status == 403, "Origin of another port: %ld, expected 403", status);
+    status = post_form("/l", "https%3A%2F%2Fexample.com%2Forigin4", token, token, own);
+    CHECK(status == 201, "Origin %s: %ld, expected 201", own, status);
+    status = post_form("/l", "https%3A%2F%2Fexample.com%2Forigin5", token, token, NULL);
+    CHECK(status == 201, "no Origin: %ld, expected 201", status);
+    free(token);
+    free(own);
+}
+
+/* The key is kept across a graceful restart: a form loaded before it can
+ * be posted after it. */
+static void test_form_survives_graceful_restart(void)
+{
+    char *token = form_token("/l");
+    long status;
+
+    if (token == NULL) {
+        return;
+    }
+    CHECK(httpd_graceful(g_srv) == 0, "graceful restart failed");
+    status = post_form("/l", "https%3A%2F%2Fexample.com%2Fgraceful", token, token,
+                       NULL);
+    CHECK(status == 201, "a form from before the graceful restart: %ld, "
+          "expected 201", status);
+    free(token);
+}
+
 /* ------------------------------------------------------------------ */
 /* the suites                                                         */
 /* ------------------------------------------------------------------ */
@@ -246,6 +366,9 @@ static CU_TestInfo findings_tests[] = {
     { "the server's own names and addresses in any spelling are refused", test_own_hosts_in_any_spelling },
     { "a slug with '-' first: an old one is served, a new one refused", test_slug_with_a_dash_first },
     { "the CSRF cookie takes no attribute from the request path", test_cookie_path_carries_no_request_attributes },
+    { "a planted CSRF cookie and field are refused", test_planted_csrf_cookie_refused },
+    { "a form posted with another site's Origin is refused", test_foreign_origin_refused },
+    { "a form loaded before a graceful restart is accepted after it", test_form_survives_graceful_restart },
     { "error log: no crash, no core error", test_findings_error_log_clean },
     CU_TEST_INFO_NULL,
 };

@@ -57,6 +57,7 @@ int main(void)
     }
     add_link_suite();
     add_host_suite();
+    add_form_token_suite();
     add_cache_suite();
     add_store_suite();
     add_load_suite();
