@@ -5,6 +5,23 @@
 #include <apr_strings.h>
 #include "ml_policy.h"
 
+static const char *const reserved_slugs[] = {
+    "server-status", "server-info", "balancer-manager", "minilink-admin",
+    "favicon", "robots", "sitemap", "apple-touch-icon",
+};
+
+int ml_slug_reserved(const char *slug)
+{
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(reserved_slugs) / sizeof(reserved_slugs[0]); i++) {
+        if (strcasecmp(slug, reserved_slugs[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 const char *ml_create_problem(const ml_create_policy *policy, const char *url,
                               const apr_array_header_t *own_hosts,
                               apr_pool_t *pool)

@@ -33,4 +33,13 @@ const char *ml_create_problem(const ml_create_policy *policy, const char *url,
                               const apr_array_header_t *own_hosts,
                               apr_pool_t *pool);
 
+/*
+ * True if a visitor may not choose slug, whatever the location: names of
+ * pages httpd and this module serve themselves (server-status,
+ * server-info, balancer-manager, minilink-admin) and names a site root
+ * usually serves or negotiates to a file (favicon, robots, sitemap,
+ * apple-touch-icon), in any case.
+ */
+int ml_slug_reserved(const char *slug);
+
 #endif /* ML_POLICY_H */

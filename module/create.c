@@ -28,6 +28,7 @@
 #include "util_cookies.h"
 #include "ap_listen.h"
 #include "apr_escape.h"
+#include "apr_fnmatch.h"
 #include "apr_lib.h"
 #include "apr_strings.h"
 #include <ifaddrs.h>
@@ -356,6 +357,63 @@ static apr_array_header_t *own_hosts(request_rec *r)
     return hosts;
 }
 
+/* Whether a <Location> section applies to path, as httpd's location walk
+ * decides (server/request.c): its regex, its wildcard pattern, or its
+ * path as a prefix that ends at a '/' or at the end of path. */
+static int location_matches(const core_dir_config *section, const char *path)
+{
+    apr_size_t len;
+
+    if (section->r) {
+        return ap_regexec(section->r, path, 0, NULL, 0) == 0;
+    }
+    if (section->d_is_fnmatch) {
+        return apr_fnmatch(section->d, path, APR_FNM_PATHNAME) == APR_SUCCESS;
+    }
+    len = strlen(section->d);
+    return strncmp(section->d, path, len) == 0
+           && (len == 0 || section->d[len - 1] == '/' || path[len] == '/'
+               || path[len] == '\0');
+}
+
+/*
+ * NULL if a visitor may have this slug here, else what its short URL
+ * <prefix><slug> would hide: a <Location> of this server that applies to
+ * that path and not to the form's own (mod_status's /server-status under
+ * a <Location />), a file in the DocumentRoot, or a reserved name
+ * (ml_slug_reserved).  The minilink command, used by admins, is not
+ * bound by it.
+ */
+static const char *shadowed_by(request_rec *r, const char *slug)
+{
+    const core_server_config *core =
+        ap_get_core_module_config(r->server->module_config);
+    ap_conf_vector_t **sections = (ap_conf_vector_t **)core->sec_url->elts;
+    const char *last = strrchr(r->uri, '/');
+    const char *prefix = apr_pstrmemdup(r->pool, r->uri,
+                                        (apr_size_t)(last - r->uri) + 1);
+    const char *path = apr_pstrcat(r->pool, prefix, slug, NULL);
+    apr_finfo_t info;
+    apr_status_t rv;
+    int i;
+
+    if (ml_slug_reserved(slug)) {
+        return "a name this server keeps for itself";
+    }
+    for (i = 0; i < core->sec_url->nelts; i++) {
+        const core_dir_config *section = ap_get_core_module_config(sections[i]);
+        if (location_matches(section, path) && !location_matches(section, prefix)) {
+            return "another <Location> of this server";
+        }
+    }
+    rv = apr_stat(&info, apr_pstrcat(r->pool, ap_document_root(r), path, NULL),
+                  APR_FINFO_TYPE, r->pool);
+    if (rv == APR_SUCCESS || rv == APR_INCOMPLETE) {
+        return "a file of this server";
+    }
+    return NULL;
+}
+
 static ml_create_policy policy_of(const ml_dir_config *conf)
 {
     ml_create_policy policy;
@@ -506,6 +564,12 @@ static int create_link(request_rec *r, const ml_dir_config *conf)
     if (problem == NULL && in.slug
         && (problem = ml_slug_new_problem(in.slug)) != NULL) {
         status = HTTP_BAD_REQUEST;
+    }
+    if (problem == NULL && in.slug
+        && (problem = shadowed_by(r, in.slug)) != NULL) {
+        status = HTTP_CONFLICT;
+        problem = apr_psprintf(r->pool, "the slug '%s' would hide %s; choose "
+                               "another", in.slug, problem);
     }
     if (problem) {
         return respond(r, &in, status, problem, NULL);

@@ -8,7 +8,8 @@
  * and aliases of its own, and one more Listen on every address (so that
  * the machine's own addresses count as the server's).  /l creates links
  * with blocked hosts; / creates links too, beside other <Location>s and a
- * file in the DocumentRoot that slugs must not shadow.
+ * file in the DocumentRoot (htdocs/existing-file) that slugs must not
+ * shadow.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -36,6 +37,18 @@ static const char *const findings_config =
     "    ServerName " SERVER_NAME "\n"
     "    ServerAlias alias.findings.test *.wild.findings.test\n"
     "    MinilinkDatabase links.db\n"
+    "    <Location />\n"
+    "        SetHandler minilink\n"
+    "        MinilinkCreate On\n"
+    "        MinilinkCreateRateLimit off\n"
+    "    </Location>\n"
+    "    <Location /server-status>\n"
+    "        SetHandler server-status\n"
+    "        Require all granted\n"
+    "    </Location>\n"
+    "    <LocationMatch \"^/l/adm\">\n"
+    "        Require all granted\n"
+    "    </LocationMatch>\n"
     "    <Location /l>\n"
     "        SetHandler minilink\n"
     "        MinilinkCreate On\n"
@@ -353,6 +366,48 @@ static void test_form_survives_graceful_restart(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* slugs that would shadow another page                               */
+/* ------------------------------------------------------------------ */
+
+/* Creating slug at <prefix>/ over JSON must answer status. */
+static void expect_slug_at(int line, const char *prefix, const char *slug,
+                           long status)
+{
+    char *json = xasprintf("{\"url\": \"https://example.com/shadow/%s\", "
+                           "\"slug\": \"%s\"}", slug, slug);
+    char *path = xasprintf("%s/", prefix);
+    http_response r;
+
+    post_json(path, json, &r);
+    check_at(line, r.status == status, "POST %s slug %s: %ld %.300s; expected %ld",
+             path, slug, r.status, str_or_null(r.body), status);
+    http_response_free(&r);
+    free(json);
+    free(path);
+}
+
+static void test_slugs_that_would_shadow_refused(void)
+{
+    http_response r;
+
+    /* A <Location> of its own under the <Location /> that creates. */
+    expect_slug_at(__LINE__, "", "server-status", 409);
+    expect_at(__LINE__, "GET", NULL, "/server-status", 200, NULL, &r);
+    CHECK(r.body && strstr(r.body, "Server Status"), "GET /server-status is "
+          "not mod_status's page:\n%.300s", str_or_null(r.body));
+    http_response_free(&r);
+    /* A <LocationMatch> that takes /l/adm... but not /l/ itself. */
+    expect_slug_at(__LINE__, "/l", "admin", 409);
+    expect_slug_at(__LINE__, "/l", "ad", 201);
+    /* A file in the DocumentRoot. */
+    expect_slug_at(__LINE__, "", "existing-file", 409);
+    /* Reserved names, in any case, at any location. */
+    expect_slug_at(__LINE__, "/l", "server-info", 409);
+    expect_slug_at(__LINE__, "/l", "Favicon", 409);
+    expect_slug_at(__LINE__, "", "not-shadowing", 201);
+}
+
+/* ------------------------------------------------------------------ */
 /* the suites                                                         */
 /* ------------------------------------------------------------------ */
 
@@ -369,26 +424,30 @@ static CU_TestInfo findings_tests[] = {
     { "a planted CSRF cookie and field are refused", test_planted_csrf_cookie_refused },
     { "a form posted with another site's Origin is refused", test_foreign_origin_refused },
     { "a form loaded before a graceful restart is accepted after it", test_form_survives_graceful_restart },
+    { "slugs that would hide a <Location>, a file or a reserved name are refused", test_slugs_that_would_shadow_refused },
     { "error log: no crash, no core error", test_findings_error_log_clean },
     CU_TEST_INFO_NULL,
 };
 
 static int start_findings_server(const char *mpm)
 {
-    char *db = NULL, *config = NULL;
+    char *db = NULL, *config = NULL, *file = NULL;
     int rc = -1, wild_port;
 
     g_failures_at_init = CU_get_number_of_failures();
     g_srv = httpd_new(mpm);
     if (g_srv != NULL && (wild_port = free_port()) > 0) {
         httpd_load_module(g_srv, "slotmem_shm_module", "mod_slotmem_shm.so");
+        httpd_load_module(g_srv, "status_module", "mod_status.so");
         config = xasprintf("Listen %d\n%s", wild_port, findings_config);
         db = path_of("links.db");
+        file = path_of("htdocs/existing-file");
         rc = db_store_links(db, findings_links,
                             sizeof findings_links / sizeof *findings_links) == 0
              && db_exec(db, "INSERT INTO links (slug, url, created_at, updated_at)"
                             " VALUES ('-old', 'https://example.com/old-dash',"
                             " 1700000000, 1700000000)") == 0
+             && write_file(file, "a page\n", 7) == 0
              && httpd_write_config(g_srv, config) == 0
              && httpd_start(g_srv) == 0 ? 0 : -1;
     }
@@ -400,6 +459,7 @@ static int start_findings_server(const char *mpm)
     }
     free(db);
     free(config);
+    free(file);
     return rc;
 }
 

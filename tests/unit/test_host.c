@@ -1,6 +1,7 @@
 /*
  * test_host.c - hosts compared as browsers see them (links/ml_host.h) and
- * the creation policy's host rules (links/ml_policy.h), from tables.
+ * the creation policy's host rules and reserved slugs (links/ml_policy.h),
+ * from tables.
  */
 #include <string.h>
 #include <arpa/inet.h>
@@ -303,6 +304,20 @@ static void test_policy_host_table(void)
     apr_pool_destroy(pool);
 }
 
+static void test_policy_reserved_slugs(void)
+{
+    CU_ASSERT_TRUE(ml_slug_reserved("server-status"));
+    CU_ASSERT_TRUE(ml_slug_reserved("Server-Status"));
+    CU_ASSERT_TRUE(ml_slug_reserved("server-info"));
+    CU_ASSERT_TRUE(ml_slug_reserved("balancer-manager"));
+    CU_ASSERT_TRUE(ml_slug_reserved("minilink-admin"));
+    CU_ASSERT_TRUE(ml_slug_reserved("robots"));
+    CU_ASSERT_TRUE(ml_slug_reserved("favicon"));
+    CU_ASSERT_FALSE(ml_slug_reserved("server"));
+    CU_ASSERT_FALSE(ml_slug_reserved("server-statuses"));
+    CU_ASSERT_FALSE(ml_slug_reserved("abc"));
+}
+
 void add_host_suite(void)
 {
     CU_pSuite suite = CU_add_suite("host", NULL, NULL);
@@ -317,4 +332,5 @@ void add_host_suite(void)
                 test_host_from_address);
     CU_add_test(suite, "blocked and own hosts in any spelling (table)",
                 test_policy_host_table);
+    CU_add_test(suite, "reserved slugs", test_policy_reserved_slugs);
 }
