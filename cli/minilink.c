@@ -849,14 +849,20 @@ static const char *link_from_record(ml_link *link, const char *const *fields,
     return NULL;
 }
 
-static apr_status_t import_record(void *ctx, const char *const *fields,
+static apr_status_t import_record(void *ctx, const char *const *written,
                                   int count, apr_uint64_t line)
 {
     importer *im = ctx;
+    const char *fields[CSV_COLUMNS], *problem;
     ml_link link = {0};
-    const char *problem;
     apr_status_t rv;
+    int i, slug_marked = 0;
 
+    /* The values before export made them safe for spreadsheets (only
+     * those of the columns there should be: more is an error below). */
+    for (i = 0; i < count && i < CSV_COLUMNS; i++) {
+        fields[i] = ml_csv_unescape(written[i], i == 0 ? &slug_marked : NULL);
+    }
     if (!im->seen_header) {
         im->seen_header = 1;
         if (!is_header(fields, count)) {
@@ -870,8 +876,13 @@ static apr_status_t import_record(void *ctx, const char *const *fields,
         return import_failed(im, EXIT_INVALID, line, problem);
     }
     /* Taken slugs, in the database or earlier in the file (already added
-     * in this transaction), are refused here by the UNIQUE index. */
-    if ((rv = ml_store_add(im->store, &link, im->pool)) != APR_SUCCESS) {
+     * in this transaction), are refused here by the UNIQUE index.  A slug
+     * with the spreadsheet mark came from "minilink export": a link that
+     * exists elsewhere is copied with the slug it has, even one no new link
+     * may have ("-h"); any other is a new slug. */
+    rv = slug_marked ? ml_store_restore(im->store, &link)
+                     : ml_store_add(im->store, &link, im->pool);
+    if (rv != APR_SUCCESS) {
         return import_failed(im, exit_status(rv), line,
                              ml_store_error(im->store));
     }

@@ -218,15 +218,14 @@ apr_status_t ml_store_add(ml_store *store, ml_link *link, apr_pool_t *pool)
     int tries;
 
     if (link->slug != NULL) {
-        const char *problem = ml_slug_new_problem(link->slug);
-        if ((rv = validate(store, link)) != APR_SUCCESS) {
-            return rv;
-        }
+        /* A link that breaks a rule is told so by ml_store_restore(). */
+        const char *problem = ml_link_problem(link) ? NULL
+                              : ml_slug_new_problem(link->slug);
         if (problem) {
             ml_store_fail(store, "%s", problem);
             return APR_EINVAL;
         }
-        return store->engine->insert(store, link);
+        return ml_store_restore(store, link);
     }
     /* A random slug: the UNIQUE index settles collisions, and every few
      * collisions the slug grows so a crowded length cannot stall us. */
@@ -252,6 +251,13 @@ apr_status_t ml_store_add(ml_store *store, ml_link *link, apr_pool_t *pool)
     }
     ml_store_fail(store, "could not find a free random slug");
     return APR_EEXIST;
+}
+
+apr_status_t ml_store_restore(ml_store *store, ml_link *link)
+{
+    apr_status_t rv = validate(store, link);
+
+    return rv ? rv : store->engine->insert(store, link);
 }
 
 apr_status_t ml_store_update(ml_store *store, const ml_link *link)

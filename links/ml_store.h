@@ -74,6 +74,15 @@ apr_status_t ml_store_init(ml_store *store);
 apr_status_t ml_store_add(ml_store *store, ml_link *link, apr_pool_t *pool);
 
 /*
+ * Stores a link copied from another minilink database (an import of an
+ * export): like ml_store_add() with a slug, which it needs, but the slug
+ * is checked as a stored row's is (ml_slug_valid), so that one made before
+ * new slugs had to start otherwise is copied too.  Sets link->id and the
+ * times, as ml_store_add() does.
+ */
+apr_status_t ml_store_restore(ml_store *store, ml_link *link);
+
+/*
  * Replaces every field of the link with this slug by link's (validated
  * first).  APR_ENOENT when there is no such slug, APR_EINVAL when invalid.
  */
