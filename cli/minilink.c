@@ -1,7 +1,8 @@
 /*
  * minilink - manage a mod_minilink database from the command line.
  *
- *   minilink [--db DATABASE] COMMAND [ARGS]     ("minilink help" lists them)
+ *   minilink [--db DATABASE] [--allow-symlinks] COMMAND [ARGS]
+ *                                               ("minilink help" lists them)
  *
  * DATABASE is a SQLite file's path or a PostgreSQL location (ml_store.h);
  * it defaults to $MINILINK_DB.  Uses the same validation and the
@@ -214,6 +215,8 @@ static const char general_notes[] =
     "DATABASE is the path of a SQLite file, or a PostgreSQL database as a\n"
     "URI (postgresql://USER@HOST:PORT/DBNAME) or as pgsql:PARAMETERS (libpq's\n"
     "\"host=... dbname=...\"); $MINILINK_DB when --db is not given.\n"
+    "A SQLite path that is, or goes through, a symbolic link is refused\n"
+    "unless --allow-symlinks is given.\n"
     "'minilink help COMMAND' or 'minilink COMMAND --help' tells more.\n"
     "A word after \"--\" is never an option: 'minilink rm -- -h' removes the\n"
     "link -h (new slugs cannot start with '-').\n"
@@ -250,7 +253,8 @@ static void print_general_help(FILE *out)
 {
     size_t i;
 
-    fputs("usage: minilink [--db DATABASE] COMMAND [ARGS]\n\ncommands:\n", out);
+    fputs("usage: minilink [--db DATABASE] [--allow-symlinks] COMMAND [ARGS]\n"
+          "\ncommands:\n", out);
     for (i = 0; i < command_count; i++) {
         fprintf(out, "  %-20s %s\n", commands[i].synopsis,
                 commands[i].summary);
@@ -1036,10 +1040,18 @@ static int run(int argc, char **argv, apr_pool_t *pool)
     const command *cmd;
     arguments args;
     ml_store *store;
-    int status;
+    apr_status_t rv;
+    int status, allow_symlinks = 0;
 
     argc--, argv++;
-    if (argc >= 1 && strcmp(argv[0], "--db") == 0) {
+    /* The options before the command, in any order. */
+    while (argc >= 1 && (strcmp(argv[0], "--db") == 0
+                         || strcmp(argv[0], "--allow-symlinks") == 0)) {
+        if (strcmp(argv[0], "--allow-symlinks") == 0) {
+            allow_symlinks = 1;
+            argc--, argv++;
+            continue;
+        }
         if (argc < 2) {
             return usage_error(NULL, "--db needs a database: a path or a postgresql:// URI");
         }
@@ -1071,7 +1083,12 @@ static int run(int argc, char **argv, apr_pool_t *pool)
         return usage_error(NULL, "no database: give --db DATABASE or set "
                            "MINILINK_DB");
     }
-    if (ml_store_open(&store, db_path, cmd->mode, pool) != APR_SUCCESS) {
+    /* A link to the file is followed only when asked: as root, a link
+     * planted by someone else would have "init" create its target. */
+    rv = allow_symlinks ? ml_store_open(&store, db_path, cmd->mode, pool)
+                        : ml_store_open_no_symlinks(&store, db_path, cmd->mode,
+                                                    pool);
+    if (rv != APR_SUCCESS) {
         return fail(EXIT_DATABASE, ml_store_error(store));
     }
     return cmd->run(store, &args, pool);

@@ -168,19 +168,33 @@ apr_status_t ml_store_fail(ml_store *store, const char *format, ...)
     return APR_EGENERAL;
 }
 
-apr_status_t ml_store_open(ml_store **result, const char *location,
-                           ml_store_mode mode, apr_pool_t *pool)
+static apr_status_t open_store(ml_store **result, const char *location,
+                               ml_store_mode mode, int refuse_symlinks,
+                               apr_pool_t *pool)
 {
     ml_store *store = apr_pcalloc(pool, sizeof(*store));
 
     *result = store;
     store->label = ml_store_location_label(location, pool);
+    store->refuse_symlinks = refuse_symlinks;
     if (ml_store_location_is_file(location)) {
         store->engine = &ml_store_sqlite;
         return store->engine->open(store, location, mode, pool);
     }
     store->engine = &ml_store_pgsql;
     return store->engine->open(store, pgsql_target(location, pool), mode, pool);
+}
+
+apr_status_t ml_store_open(ml_store **store, const char *location,
+                           ml_store_mode mode, apr_pool_t *pool)
+{
+    return open_store(store, location, mode, 0, pool);
+}
+
+apr_status_t ml_store_open_no_symlinks(ml_store **store, const char *location,
+                                       ml_store_mode mode, apr_pool_t *pool)
+{
+    return open_store(store, location, mode, 1, pool);
 }
 
 apr_status_t ml_store_check(ml_store *store)

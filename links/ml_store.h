@@ -52,6 +52,16 @@ apr_status_t ml_store_open(ml_store **store, const char *location,
                            ml_store_mode mode, apr_pool_t *pool);
 
 /*
+ * ml_store_open() for a person's command: a SQLite path that is, or goes
+ * through, a symbolic link is refused (SQLite's SQLITE_OPEN_NOFOLLOW), so
+ * that root running the minilink command cannot be led by a link someone
+ * else planted to create or write a file elsewhere ("init" on a dangling
+ * link would create its target).  PostgreSQL is opened as ever.
+ */
+apr_status_t ml_store_open_no_symlinks(ml_store **store, const char *location,
+                                       ml_store_mode mode, apr_pool_t *pool);
+
+/*
  * Whether the open store still reaches the database its location names
  * now: for SQLite, the same file, still readable (a file replaced or made
  * unreadable fails); for PostgreSQL, a live connection.  A store that
