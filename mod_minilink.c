@@ -186,6 +186,30 @@ static const char *set_cache_headroom(cmd_parms *cmd, void *dir_conf,
     return NULL;
 }
 
+/* How many click counters each database's table gets, when it is made:
+ * at the first start, since a table outlives graceful restarts.  Set
+ * small, it shows how cells are reused (the tests do). */
+static const char *set_click_cells(cmd_parms *cmd, void *dir_conf,
+                                   const char *arg)
+{
+    const char *error = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    long cells = strtol(arg, &end, 10);
+
+    (void)dir_conf;
+    if (error) {
+        return error;
+    }
+    if (*arg == '\0' || *end != '\0' || cells < ML_CLICKS_FEWEST_CELLS
+        || cells > ML_CLICKS_MOST_CELLS) {
+        return apr_psprintf(cmd->pool, "MinilinkClickCells must be a number "
+                            "from %u to %u, not '%s'", ML_CLICKS_FEWEST_CELLS,
+                            ML_CLICKS_MOST_CELLS, arg);
+    }
+    settings.click_cells = (apr_uint32_t)cells;
+    return NULL;
+}
+
 static const char *set_query_string(cmd_parms *cmd, void *dir_conf,
                                     const char *arg)
 {
@@ -335,6 +359,10 @@ static const command_rec minilink_directives[] = {
     AP_INIT_TAKE1("MinilinkCacheHeadroom", set_cache_headroom, NULL, RSRC_CONF,
                   "Room for new links in each cache, in percent of the links "
                   "loaded (default 25)"),
+    AP_INIT_TAKE1("MinilinkClickCells", set_click_cells, NULL, RSRC_CONF,
+                  "Click counters in each database's table, fixed when it is "
+                  "made at the first start (default: 4 per link loaded, at "
+                  "least 1048576)"),
     AP_INIT_FLAG("MinilinkCreate", set_create, NULL, RSRC_CONF | ACCESS_CONF,
                  "On: a form at <location>/ and POST there create links "
                  "(default Off)"),
@@ -374,6 +402,7 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     settings.refresh_interval = ML_DEFAULT_REFRESH_INTERVAL;
     settings.flush_interval = ML_DEFAULT_FLUSH_INTERVAL;
     settings.cache_headroom = ML_CACHE_HEADROOM_DEFAULT;
+    settings.click_cells = 0;
     ml_database_pre_config(pconf);
     ml_ratelimit_pre_config(pconf);
     ml_clicks_pre_config(pconf);
@@ -412,6 +441,12 @@ static void load_database(ml_database *database, server_rec *s,
     }
     else {
         apr_pool_create(&table_pool, retained_pool);
+        /* A size given: the table is made here, else ml_load() sizes it. */
+        if (kept->clicks == NULL && settings.click_cells
+            && ml_clicks_create(&kept->clicks, settings.click_cells,
+                                retained_pool) != APR_SUCCESS) {
+            kept->clicks = NULL;
+        }
         rv = ml_load(&database->cache, database->location,
                      settings.cache_headroom, &kept->clicks, retained_pool,
                      table_pool, ml_log_skipped_row, database, &counts,

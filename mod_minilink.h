@@ -41,6 +41,8 @@ typedef struct {
     apr_interval_time_t refresh_interval;  /* MinilinkRefreshInterval; 0 = off */
     apr_interval_time_t flush_interval;    /* MinilinkFlushInterval */
     unsigned int cache_headroom;           /* MinilinkCacheHeadroom, percent */
+    apr_uint32_t click_cells;              /* MinilinkClickCells; 0 = sized
+                                            * from the first load */
 } ml_server_settings;
 
 #define ML_DEFAULT_REFRESH_INTERVAL apr_time_from_sec(1)
@@ -132,6 +134,9 @@ void ml_clicks_child_init(apr_pool_t *pchild, server_rec *s);
 void ml_flush_database(ml_database *database, apr_pool_t *scratch);
 /* leaving: a generation is ending, and another follows (see clicks.c). */
 void ml_flush_all(apr_hash_t *databases, apr_pool_t *scratch, int leaving);
+/* Makes the cells of links just removed reusable when they have no clicks
+ * left to write (the refresher, after refreshing). */
+void ml_reclaim_all(apr_hash_t *databases, apr_pool_t *scratch);
 
 /* module/status.c: mod_status's section, and SetHandler minilink-admin. */
 #define ML_ADMIN_HANDLER "minilink-admin"

@@ -24,15 +24,21 @@
 #include <sys/socket.h>
 
 #include <CUnit/CUnit.h>
+#include <jansson.h>
+#include <sqlite3.h>
 
 #include "harness.h"
 #include "ml_test.h"
 
 #define SERVER_NAME "go.findings.test"
 
-/* After a "Listen PORT" on every address (start_findings_server). */
+/* After a "Listen PORT" on every address (start_findings_server).  Clicks
+ * are written only when asked (the admin page) or at a graceful restart,
+ * and click tables are small (CLICK_CELLS). */
 static const char *const findings_config =
     "MinilinkRefreshInterval 1\n"
+    "MinilinkFlushInterval 3600\n"
+    "MinilinkClickCells 32\n"
     "<VirtualHost 127.0.0.1:@PORT@>\n"
     "    ServerName " SERVER_NAME "\n"
     "    ServerAlias alias.findings.test *.wild.findings.test\n"
@@ -49,6 +55,15 @@ static const char *const findings_config =
     "    <LocationMatch \"^/l/adm\">\n"
     "        Require all granted\n"
     "    </LocationMatch>\n"
+    "    <Location /c>\n"
+    "        SetHandler minilink\n"
+    "        MinilinkDatabase clicks.db\n"
+    "    </Location>\n"
+    "    <Location /cadmin>\n"
+    "        SetHandler minilink-admin\n"
+    "        MinilinkDatabase clicks.db\n"
+    "        Require all granted\n"
+    "    </Location>\n"
     "    <Location /l>\n"
     "        SetHandler minilink\n"
     "        MinilinkCreate On\n"
@@ -59,6 +74,10 @@ static const char *const findings_config =
 
 static const link_spec findings_links[] = {
     { "abc", "https://example.com/abc", 0, 0, 0 },
+};
+static const link_spec click_links[] = {
+    { "keep1", "https://example.com/keep1", 0, 0, 0 },
+    { "keep2", "https://example.com/keep2", 0, 0, 0 },
 };
 
 /* ------------------------------------------------------------------ */
@@ -408,6 +427,128 @@ static void test_slugs_that_would_shadow_refused(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* click cells of deleted links are reused                            */
+/* ------------------------------------------------------------------ */
+
+/* MinilinkClickCells in findings_config, and the links made and deleted
+ * per round: four rounds make and delete three times as many links as
+ * the table has cells. */
+#define CLICK_CELLS 32
+#define CHURN_LINKS 24
+#define CHURN_ROUNDS 4
+/* The bounded wait for the refresher (every second) to apply a change. */
+#define CHANGE_WAIT_MS 10000
+
+/* Polls path until it answers status; checked.  HEAD, which is no click. */
+static void wait_status_at(int line, const char *path, long status)
+{
+    long start = now_ms();
+    http_response r;
+    long seen = 0;
+
+    do {
+        http_request(g_srv->port, "HEAD", NULL, path, &r);
+        seen = r.status;
+        http_response_free(&r);
+        if (seen == status) {
+            return;
+        }
+        sleep_ms(100);
+    } while (now_ms() - start < CHANGE_WAIT_MS);
+    check_at(line, 0, "GET %s still answers %ld after %d ms, expected %ld",
+             path, seen, CHANGE_WAIT_MS, status);
+}
+
+/* The clicks column of slug in the file itself (-1 if none), read with a
+ * connection of our own, whose files are then given back to the server. */
+static long stored_clicks(const char *db, const char *slug)
+{
+    sqlite3 *handle = NULL;
+    sqlite3_stmt *query = NULL;
+    long clicks = -1;
+
+    if (sqlite3_open_v2(db, &handle, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
+        && sqlite3_prepare_v2(handle, "SELECT clicks FROM links WHERE slug = ?1",
+                              -1, &query, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(handle, 5000);
+        sqlite3_bind_text(query, 1, slug, -1, SQLITE_STATIC);
+        if (sqlite3_step(query) == SQLITE_ROW) {
+            clicks = (long)sqlite3_column_int64(query, 0);
+        }
+    }
+    sqlite3_finalize(query);
+    sqlite3_close(handle);
+    chown_database(db);
+    return clicks;
+}
+
+/*
+ * A long-running server that makes and deletes more links than its click
+ * table has cells still counts the clicks of a new link in shared memory:
+ * after five clicks the file holds none of them (nothing was written per
+ * request), the admin page's flush writes all five, exactly.
+ */
+static void test_click_cells_of_deleted_links_reused(void)
+{
+    char *db = path_of("clicks.db"), *sql, *last;
+    json_error_t error;
+    json_t *link;
+    http_response r;
+    int round, i;
+
+    for (round = 0; round < CHURN_ROUNDS; round++) {
+        sql = xasprintf("INSERT INTO links (slug, url, created_at, updated_at) "
+                        "VALUES ('r%d_0', 'https://example.com/churn', 1, 1)",
+                        round);
+        for (i = 1; i < CHURN_LINKS; i++) {
+            char *more = xasprintf("%s, ('r%d_%d', 'https://example.com/churn', 1, 1)",
+                                   sql, round, i);
+            free(sql);
+            sql = more;
+        }
+        CHECK(db_exec(db, sql) == 0, "round %d: cannot insert", round);
+        free(sql);
+        last = xasprintf("/c/r%d_%d", round, CHURN_LINKS - 1);
+        wait_status_at(__LINE__, last, 302);
+        sql = xasprintf("DELETE FROM links WHERE slug LIKE 'r%d\\_%%' ESCAPE '\\'",
+                        round);
+        CHECK(db_exec(db, sql) == 0, "round %d: cannot delete", round);
+        wait_status_at(__LINE__, last, 404);
+        free(sql);
+        free(last);
+    }
+    CHECK(db_exec(db, "INSERT INTO links (slug, url, created_at, updated_at) "
+                      "VALUES ('fresh', 'https://example.com/fresh', 1, 1)") == 0,
+          "cannot insert fresh");
+    wait_status_at(__LINE__, "/c/fresh", 302);
+    for (i = 0; i < 5; i++) {
+        GET("/c/fresh", 302, "https://example.com/fresh");
+    }
+    CHECK(stored_clicks(db, "fresh") == 0, "the file holds %ld clicks of fresh "
+          "before any flush: they were written per request, not counted in "
+          "shared memory", stored_clicks(db, "fresh"));
+    expect_at(__LINE__, "GET", NULL, "/cadmin/links/fresh", 200, NULL, &r);
+    link = r.body ? json_loads(r.body, 0, &error) : NULL;
+    CHECK(link && json_integer_value(json_object_get(link, "clicks")) == 5,
+          "admin: %s", str_or_null(r.body));
+    json_decref(link);
+    http_response_free(&r);
+    CHECK(stored_clicks(db, "fresh") == 5, "after the flush the file holds %ld "
+          "clicks of fresh, expected 5", stored_clicks(db, "fresh"));
+    /* keep1, keep2 and fresh count; no click was made through an old
+     * record, so none was dropped. */
+    expect_at(__LINE__, "GET", NULL, "/cadmin/", 200, NULL, &r);
+    link = r.body ? json_loads(r.body, 0, &error) : NULL;
+    CHECK(link && json_integer_value(json_object_get(link, "click_cells")) == CLICK_CELLS
+          && json_integer_value(json_object_get(link, "click_cells_counting")) == 3
+          && json_integer_value(json_object_get(link, "clicks_dropped")) == 0,
+          "admin totals: %s", str_or_null(r.body));
+    json_decref(link);
+    http_response_free(&r);
+    free(db);
+}
+
+/* ------------------------------------------------------------------ */
 /* the suites                                                         */
 /* ------------------------------------------------------------------ */
 
@@ -425,13 +566,14 @@ static CU_TestInfo findings_tests[] = {
     { "a form posted with another site's Origin is refused", test_foreign_origin_refused },
     { "a form loaded before a graceful restart is accepted after it", test_form_survives_graceful_restart },
     { "slugs that would hide a <Location>, a file or a reserved name are refused", test_slugs_that_would_shadow_refused },
+    { "clicks of new links are counted in memory after more links than cells came and went", test_click_cells_of_deleted_links_reused },
     { "error log: no crash, no core error", test_findings_error_log_clean },
     CU_TEST_INFO_NULL,
 };
 
 static int start_findings_server(const char *mpm)
 {
-    char *db = NULL, *config = NULL, *file = NULL;
+    char *db = NULL, *clicks_db = NULL, *config = NULL, *file = NULL;
     int rc = -1, wild_port;
 
     g_failures_at_init = CU_get_number_of_failures();
@@ -441,12 +583,15 @@ static int start_findings_server(const char *mpm)
         httpd_load_module(g_srv, "status_module", "mod_status.so");
         config = xasprintf("Listen %d\n%s", wild_port, findings_config);
         db = path_of("links.db");
+        clicks_db = path_of("clicks.db");
         file = path_of("htdocs/existing-file");
         rc = db_store_links(db, findings_links,
                             sizeof findings_links / sizeof *findings_links) == 0
              && db_exec(db, "INSERT INTO links (slug, url, created_at, updated_at)"
                             " VALUES ('-old', 'https://example.com/old-dash',"
                             " 1700000000, 1700000000)") == 0
+             && db_store_links(clicks_db, click_links,
+                               sizeof click_links / sizeof *click_links) == 0
              && write_file(file, "a page\n", 7) == 0
              && httpd_write_config(g_srv, config) == 0
              && httpd_start(g_srv) == 0 ? 0 : -1;
@@ -458,6 +603,7 @@ static int start_findings_server(const char *mpm)
         g_tests_not_run += count_tests(findings_tests);
     }
     free(db);
+    free(clicks_db);
     free(config);
     free(file);
     return rc;
