@@ -186,30 +186,6 @@ static const char *set_cache_headroom(cmd_parms *cmd, void *dir_conf,
     return NULL;
 }
 
-/* How many click counters each database's table gets, when it is made:
- * at the first start, since a table outlives graceful restarts.  Set
- * small, it shows how cells are reused (the tests do). */
-static const char *set_click_cells(cmd_parms *cmd, void *dir_conf,
-                                   const char *arg)
-{
-    const char *error = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    char *end;
-    long cells = strtol(arg, &end, 10);
-
-    (void)dir_conf;
-    if (error) {
-        return error;
-    }
-    if (*arg == '\0' || *end != '\0' || cells < ML_CLICKS_FEWEST_CELLS
-        || cells > ML_CLICKS_MOST_CELLS) {
-        return apr_psprintf(cmd->pool, "MinilinkClickCells must be a number "
-                            "from %u to %u, not '%s'", ML_CLICKS_FEWEST_CELLS,
-                            ML_CLICKS_MOST_CELLS, arg);
-    }
-    settings.click_cells = (apr_uint32_t)cells;
-    return NULL;
-}
-
 static const char *set_query_string(cmd_parms *cmd, void *dir_conf,
                                     const char *arg)
 {
@@ -270,25 +246,45 @@ static const char *add_create_scheme(cmd_parms *cmd, void *dir_conf,
     return NULL;
 }
 
-/* A whole number from 1 to max, or an error naming the directive. */
-static const char *parse_count(cmd_parms *cmd, const char *arg, long max,
-                               int *value)
+/* A whole number from min to max, or an error naming the directive. */
+static const char *parse_count(cmd_parms *cmd, const char *arg, long min,
+                               long max, int *value)
 {
     char *end;
     long number = strtol(arg, &end, 10);
 
-    if (*arg == '\0' || *end != '\0' || number < 1 || number > max) {
-        return apr_psprintf(cmd->pool, "%s needs a whole number from 1 to "
-                            "%ld, not '%s'", cmd->cmd->name, max, arg);
+    if (*arg == '\0' || *end != '\0' || number < min || number > max) {
+        return apr_psprintf(cmd->pool, "%s needs a whole number from %ld to "
+                            "%ld, not '%s'", cmd->cmd->name, min, max, arg);
     }
     *value = (int)number;
     return NULL;
 }
 
+/* How many click counters each database's table gets, when it is made:
+ * at the first start, since a table outlives graceful restarts.  Set
+ * small, it shows how cells are reused (the tests do). */
+static const char *set_click_cells(cmd_parms *cmd, void *dir_conf,
+                                   const char *arg)
+{
+    const char *error = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    int cells;
+
+    (void)dir_conf;
+    if (error == NULL) {
+        error = parse_count(cmd, arg, ML_CLICKS_FEWEST_CELLS,
+                            ML_CLICKS_MOST_CELLS, &cells);
+    }
+    if (error == NULL) {
+        settings.click_cells = (apr_uint32_t)cells;
+    }
+    return error;
+}
+
 static const char *set_create_max_url(cmd_parms *cmd, void *dir_conf,
                                       const char *arg)
 {
-    return parse_count(cmd, arg, ML_URL_MAX,
+    return parse_count(cmd, arg, 1, ML_URL_MAX,
                        &((ml_dir_config *)dir_conf)->create_max_url);
 }
 
@@ -330,8 +326,9 @@ static const char *set_rate_limit(cmd_parms *cmd, void *dir_conf,
         return "MinilinkCreateRateLimit takes a count and a number of "
                "seconds (e.g. 20 60), or off";
     }
-    error = parse_count(cmd, count, 1000000, &conf->rate_limit);
-    return error ? error : parse_count(cmd, seconds, 86400, &conf->rate_period);
+    error = parse_count(cmd, count, 1, 1000000, &conf->rate_limit);
+    return error ? error : parse_count(cmd, seconds, 1, 86400,
+                                       &conf->rate_period);
 }
 
 /* Server, virtual host and <Location>/<Directory> context; never .htaccess,

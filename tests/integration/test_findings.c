@@ -84,19 +84,27 @@ static const link_spec click_links[] = {
 /* helpers                                                            */
 /* ------------------------------------------------------------------ */
 
-/* POSTs JSON to path; the response goes to *out (the caller frees it). */
-static void post_json(const char *path, const char *json, http_response *out)
+/* POSTs body to path with these headers (NULL-terminated); the response
+ * goes to *out (the caller frees it). */
+static void post(const char *path, const char *const *headers,
+                 const char *body, http_response *out)
 {
-    static const char *const headers[] = { "Content-Type: application/json", NULL };
     http_request_spec req;
 
     memset(&req, 0, sizeof req);
     req.method = "POST";
     req.path = path;
     req.headers = headers;
-    req.body = json;
-    req.body_len = strlen(json);
+    req.body = body;
+    req.body_len = strlen(body);
     http_send(g_srv->port, &req, out);
+}
+
+static void post_json(const char *path, const char *json, http_response *out)
+{
+    static const char *const headers[] = { "Content-Type: application/json", NULL };
+
+    post(path, headers, json, out);
 }
 
 /* Creating url at /l/ over JSON must be refused with 400 and an error that
@@ -143,7 +151,6 @@ static long post_form(const char *prefix, const char *url, const char *field,
     char *cookie_line = cookie ? xasprintf("Cookie: minilink_csrf=%s", cookie) : NULL;
     char *origin_line = origin ? xasprintf("Origin: %s", origin) : NULL;
     const char *headers[4] = { "Content-Type: application/x-www-form-urlencoded" };
-    http_request_spec req;
     http_response r;
     long status;
     int n = 1;
@@ -155,13 +162,7 @@ static long post_form(const char *prefix, const char *url, const char *field,
         headers[n++] = origin_line;
     }
     headers[n] = NULL;
-    memset(&req, 0, sizeof req);
-    req.method = "POST";
-    req.path = path;
-    req.headers = headers;
-    req.body = body;
-    req.body_len = strlen(body);
-    http_send(g_srv->port, &req, &r);
+    post(path, headers, body, &r);
     status = r.status;
     http_response_free(&r);
     free(path);
