@@ -94,6 +94,7 @@ typedef struct {
     apr_uint32_t capacity;
     apr_uint32_t index_bits;             /* a handle's low bits: the cell */
     _Atomic apr_uint32_t next_cell;      /* cells below were handed out */
+    _Atomic apr_uint32_t cells_live;     /* counting for a link now */
     _Atomic apr_uint32_t failing;
     apr_uint64_t batch;                  /* the flusher's: current batch */
     apr_uint32_t batch_open;             /* a batch is in flight */
@@ -291,6 +292,8 @@ apr_uint32_t ml_clicks_new_cell(ml_clicks *clicks, apr_int64_t link_id)
     /* Release: a flusher that sees the cell live sees its link and
      * stamp. */
     atomic_store_explicit(&counter->state, CELL_LIVE, memory_order_release);
+    atomic_fetch_add_explicit(&clicks->header->cells_live, 1,
+                              memory_order_relaxed);
     return handle_of(clicks, cell, stamp / 2);
 }
 
@@ -315,6 +318,8 @@ void ml_clicks_release(ml_clicks *clicks, apr_uint32_t handle)
                  &counter->counter, &word, WORD(2 * k + 1, word & PENDING_MASK),
                  memory_order_acq_rel, memory_order_relaxed));
     /* Only the one release that turned the stamp gets here. */
+    atomic_fetch_sub_explicit(&clicks->header->cells_live, 1,
+                              memory_order_relaxed);
     atomic_store_explicit(&counter->state, CELL_QUEUED, memory_order_relaxed);
     push(clicks, &clicks->header->released_head, index_of(clicks, handle));
 }
@@ -432,7 +437,6 @@ void ml_clicks_note_lookup(ml_clicks *clicks, ml_lookup_outcome outcome)
 
 void ml_clicks_stats_get(const ml_clicks *clicks, ml_clicks_stats *stats)
 {
-    apr_uint32_t used = ml_clicks_cells_used(clicks), cell;
     unsigned int i;
 
     memset(stats, 0, sizeof(*stats));
@@ -442,11 +446,8 @@ void ml_clicks_stats_get(const ml_clicks *clicks, ml_clicks_stats *stats)
         stats->hits += atomic_load_explicit(&stripe->hits, memory_order_relaxed);
         stats->misses += atomic_load_explicit(&stripe->misses, memory_order_relaxed);
     }
-    for (cell = 0; cell < used; cell++) {
-        stats->cells_live += atomic_load_explicit(&clicks->cells[cell].state,
-                                                  memory_order_relaxed)
-                             == CELL_LIVE;
-    }
+    stats->cells_live = atomic_load_explicit(&clicks->header->cells_live,
+                                             memory_order_relaxed);
     stats->cells = clicks->header->capacity;
     stats->stale_clicks = atomic_load_explicit(&clicks->header->stale_clicks,
                                                memory_order_relaxed);

@@ -345,6 +345,7 @@ static void test_released_cell_reused_after_its_clicks_are_written(void)
 static void test_released_cell_without_clicks_reclaimed_at_once(void)
 {
     fixture f;
+    ml_clicks_stats stats;
     apr_uint32_t cell;
     apr_int64_t d;
 
@@ -352,6 +353,11 @@ static void test_released_cell_without_clicks_reclaimed_at_once(void)
     d = add_link(&f, "d");
     CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, d), ML_CLICKS_NO_CELL);
     ml_clicks_release(f.clicks, 1);
+    CU_ASSERT_EQUAL(ml_clicks_count(f.clicks, 1, 1700000000), 0);
+    ml_clicks_stats_get(f.clicks, &stats);
+    CU_ASSERT_EQUAL(stats.cells, 3);
+    CU_ASSERT_EQUAL(stats.cells_live, 2);
+    CU_ASSERT_EQUAL(stats.stale_clicks, 1);
     CU_ASSERT_TRUE(ml_clicks_has_released(f.clicks));
     ml_clicks_reclaim(f.clicks);
     CU_ASSERT_FALSE(ml_clicks_has_released(f.clicks));
@@ -359,6 +365,8 @@ static void test_released_cell_without_clicks_reclaimed_at_once(void)
     CU_ASSERT_NOT_EQUAL(cell, ML_CLICKS_NO_CELL);
     CU_ASSERT_TRUE(ml_clicks_counts_for(f.clicks, cell, d));
     CU_ASSERT_FALSE(ml_clicks_counts_for(f.clicks, 1, 2));
+    ml_clicks_stats_get(f.clicks, &stats);
+    CU_ASSERT_EQUAL(stats.cells_live, 3);
     ut_scratch_close(&f.scratch);
 }
 
