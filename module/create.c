@@ -13,9 +13,11 @@
  * (SameSite=Strict, HttpOnly) and that the server can verify: an HMAC made
  * with a key only the server knows, which expires (ml_form_token.h).  A
  * value another site planted as a cookie (from a sibling subdomain, or
- * over plain http) is not one, and a token fetched by the attacker is no
- * use from the victim's browser either: a form posted from another site
- * carries an Origin header that is not this server's, and is refused.
+ * over plain http) is not one.  An attacker who plants a token the server
+ * made (fetched from the form) is stopped by the browser: a form posted
+ * from another site's page carries that site's Origin, which is refused.
+ * (With no user's session to bind the token to, a browser that sent no
+ * Origin would let such a sibling through; current browsers send it.)
  * JSON needs no token: a cross-site page cannot send Content-Type:
  * application/json without a CORS preflight, which we never grant.
  */
