@@ -68,7 +68,7 @@ static const char *const findings_config =
     "        SetHandler minilink\n"
     "        MinilinkCreate On\n"
     "        MinilinkCreateRateLimit off\n"
-    "        MinilinkCreateBlockHosts evil.example 10.0.0.1\n"
+    "        MinilinkCreateBlockHosts evil.example 10.0.0.1 2001:db8::bad\n"
     "    </Location>\n"
     "</VirtualHost>\n";
 
@@ -186,6 +186,7 @@ static void test_blocked_hosts_in_any_spelling(void)
         "https://EVIL.example/x", "https://www.evil%2Eexample/",
         "http://10.0.0.1/", "http://10.1/", "http://167772161/",
         "http://0xa000001/", "http://012.0.0.1/", "http://[::ffff:10.0.0.1]/",
+        "http://[2001:DB8:0:0::BAD]/",     /* blocked without brackets */
     };
     http_response r;
     size_t i;
