@@ -268,39 +268,69 @@ static const char *add_create_scheme(cmd_parms *cmd, void *dir_conf,
     return NULL;
 }
 
-/* A whole number from 1 to max, or an error naming the directive. */
-static const char *parse_count(cmd_parms *cmd, const char *arg, long max,
-                               int *value)
+/* A whole number from min to max, or an error naming the directive. */
+static const char *parse_count(cmd_parms *cmd, const char *arg, long min,
+                               long max, int *value)
 {
     char *end;
     long number = strtol(arg, &end, 10);
 
-    if (*arg == '\0' || *end != '\0' || number < 1 || number > max) {
-        return apr_psprintf(cmd->pool, "%s needs a whole number from 1 to "
-                            "%ld, not '%s'", cmd->cmd->name, max, arg);
+    if (*arg == '\0' || *end != '\0' || number < min || number > max) {
+        return apr_psprintf(cmd->pool, "%s needs a whole number from %ld to "
+                            "%ld, not '%s'", cmd->cmd->name, min, max, arg);
     }
     *value = (int)number;
     return NULL;
 }
 
+/* How many click counters each database's table gets, when it is made:
+ * at the first start, since a table outlives graceful restarts.  Set
+ * small, it shows how cells are reused (the tests do). */
+static const char *set_click_cells(cmd_parms *cmd, void *dir_conf,
+                                   const char *arg)
+{
+    const char *error = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    int cells;
+
+    (void)dir_conf;
+    if (error == NULL) {
+        error = parse_count(cmd, arg, ML_CLICKS_FEWEST_CELLS,
+                            ML_CLICKS_MOST_CELLS, &cells);
+    }
+    if (error == NULL) {
+        settings.click_cells = (apr_uint32_t)cells;
+    }
+    return error;
+}
+
 static const char *set_create_max_url(cmd_parms *cmd, void *dir_conf,
                                       const char *arg)
 {
-    return parse_count(cmd, arg, ML_URL_MAX,
+    return parse_count(cmd, arg, 1, ML_URL_MAX,
                        &((ml_dir_config *)dir_conf)->create_max_url);
 }
 
+/* Kept as browsers read hosts ("EVIL.example." is evil.example, "10.1" is
+ * 10.0.0.1: ml_host.h), as the URLs compared with them are.  An IPv6
+ * address may come with or without its brackets. */
 static const char *add_blocked_host(cmd_parms *cmd, void *dir_conf,
                                     const char *arg)
 {
     ml_dir_config *conf = dir_conf;
-    char *host = apr_pstrdup(cmd->pool, arg);
+    const char *host_text = strchr(arg, ':') && *arg != '['
+                            ? apr_pstrcat(cmd->pool, "[", arg, "]", NULL) : arg;
+    const char *problem;
+    ml_host host;
 
-    if (conf->blocked_hosts == NULL) {
-        conf->blocked_hosts = apr_array_make(cmd->pool, 4, sizeof(char *));
+    problem = ml_host_parse(cmd->pool, host_text, strlen(host_text), &host);
+    if (problem) {
+        return apr_psprintf(cmd->pool, "MinilinkCreateBlockHosts: '%s' is not "
+                            "a host name or address (%s)", arg, problem);
     }
-    ap_str_tolower(host);
-    APR_ARRAY_PUSH(conf->blocked_hosts, const char *) = host;
+    if (conf->blocked_hosts == NULL) {
+        conf->blocked_hosts = apr_array_make(cmd->pool, 4, sizeof(ml_host));
+    }
+    APR_ARRAY_PUSH(conf->blocked_hosts, ml_host) = host;
     return NULL;
 }
 
@@ -318,8 +348,9 @@ static const char *set_rate_limit(cmd_parms *cmd, void *dir_conf,
         return "MinilinkCreateRateLimit takes a count and a number of "
                "seconds (e.g. 20 60), or off";
     }
-    error = parse_count(cmd, count, 1000000, &conf->rate_limit);
-    return error ? error : parse_count(cmd, seconds, 86400, &conf->rate_period);
+    error = parse_count(cmd, count, 1, 1000000, &conf->rate_limit);
+    return error ? error : parse_count(cmd, seconds, 1, 86400,
+                                       &conf->rate_period);
 }
 
 /* Server, virtual host and <Location>/<Directory> context; never .htaccess,
@@ -347,6 +378,10 @@ static const command_rec minilink_directives[] = {
     AP_INIT_TAKE1("MinilinkCacheHeadroom", set_cache_headroom, NULL, RSRC_CONF,
                   "Room for new links in each cache, in percent of the links "
                   "loaded (default 25)"),
+    AP_INIT_TAKE1("MinilinkClickCells", set_click_cells, NULL, RSRC_CONF,
+                  "Click counters in each database's table, fixed when it is "
+                  "made at the first start (default: 4 per link loaded, at "
+                  "least 1048576)"),
     AP_INIT_FLAG("MinilinkCreate", set_create, NULL, RSRC_CONF | ACCESS_CONF,
                  "On: a form at <location>/ and POST there create links "
                  "(default Off)"),
@@ -391,6 +426,7 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     settings.refresh_interval = ML_DEFAULT_REFRESH_INTERVAL;
     settings.flush_interval = ML_DEFAULT_FLUSH_INTERVAL;
     settings.cache_headroom = ML_CACHE_HEADROOM_DEFAULT;
+    settings.click_cells = 0;
     ml_database_pre_config(pconf);
     ml_ratelimit_pre_config(pconf);
     ml_clicks_pre_config(pconf);
@@ -429,6 +465,12 @@ static void load_database(ml_database *database, server_rec *s,
     }
     else {
         apr_pool_create(&table_pool, retained_pool);
+        /* A size given: the table is made here, else ml_load() sizes it. */
+        if (kept->clicks == NULL && settings.click_cells
+            && ml_clicks_create(&kept->clicks, settings.click_cells,
+                                retained_pool) != APR_SUCCESS) {
+            kept->clicks = NULL;
+        }
         rv = ml_load(&database->cache, database->location,
                      settings.cache_headroom, &kept->clicks, retained_pool,
                      table_pool, ml_log_skipped_row, database, &counts,
@@ -491,7 +533,8 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     }
     ml_status_register(databases_by_location);
     ml_early_post_config(pconf, s);
-    if (ml_ratelimit_post_config(pconf, s) != OK) {
+    if (ml_ratelimit_post_config(pconf, s) != OK
+        || ml_create_post_config(s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return ml_database_post_config(pconf, s, databases_by_location, &settings);

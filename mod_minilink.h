@@ -41,6 +41,8 @@ typedef struct {
     apr_interval_time_t refresh_interval;  /* MinilinkRefreshInterval; 0 = off */
     apr_interval_time_t flush_interval;    /* MinilinkFlushInterval */
     unsigned int cache_headroom;           /* MinilinkCacheHeadroom, percent */
+    apr_uint32_t click_cells;              /* MinilinkClickCells; 0 = sized
+                                            * from the first load */
 } ml_server_settings;
 
 #define ML_DEFAULT_REFRESH_INTERVAL apr_time_from_sec(1)
@@ -65,7 +67,7 @@ typedef struct {
     int clicks;                  /* MinilinkClicks: 1 on, -1 off */
     int create_schemes;          /* MinilinkCreateSchemes: ML_SCHEME_* bits */
     int create_max_url;          /* MinilinkCreateMaxURLLength */
-    apr_array_header_t *blocked_hosts;  /* MinilinkCreateBlockHosts */
+    apr_array_header_t *blocked_hosts;  /* MinilinkCreateBlockHosts: ml_host */
     int rate_limit;              /* MinilinkCreateRateLimit count, -1 = none */
     int rate_period;             /*   ... per this many seconds */
     int early_answer;            /* MinilinkEarlyAnswer: 1 on, -1 off */
@@ -105,8 +107,10 @@ typedef struct {
 int ml_page_form(request_rec *r, int status, const ml_form_page *page);
 int ml_page_preview(request_rec *r, const ml_link *link, const char *short_url);
 
-/* module/create.c: the requests for <prefix>/ and <prefix>/<slug>+
- * (the caller has checked that conf->database is set). */
+/* module/create.c: the form's CSRF key, made once and kept across
+ * generations (post_config); then the requests for <prefix>/ and
+ * <prefix>/<slug>+ (the caller has checked that conf->database is set). */
+int ml_create_post_config(server_rec *s);
 int ml_handle_create(request_rec *r, const ml_dir_config *conf);
 int ml_handle_preview(request_rec *r, const ml_dir_config *conf,
                       const char *slug);
@@ -142,6 +146,9 @@ void ml_clicks_child_init(apr_pool_t *pchild, server_rec *s);
 void ml_flush_database(ml_database *database, apr_pool_t *scratch);
 /* leaving: a generation is ending, and another follows (see clicks.c). */
 void ml_flush_all(apr_hash_t *databases, apr_pool_t *scratch, int leaving);
+/* Makes the cells of links just removed reusable when they have no clicks
+ * left to write (the refresher, after refreshing). */
+void ml_reclaim_all(apr_hash_t *databases, apr_pool_t *scratch);
 
 /* module/early.c: makes every server's plan (at each generation). */
 void ml_early_post_config(apr_pool_t *pconf, server_rec *main_server);

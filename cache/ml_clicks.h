@@ -2,11 +2,15 @@
  * ml_clicks.h - click counters in shared memory, one table per database,
  * kept for the life of the httpd parent (across graceful restarts).
  *
- * A link's counter is a "cell", found by the index its cache record holds,
- * so counting a click is one atomic add with no lookup and no lock.  The
- * table outlives configuration generations so that the children of the old
- * and the new generation count into the same cells during a graceful
- * restart, and nothing is lost between them.
+ * A link's counter is a "cell", found by the handle its cache record
+ * holds, so counting a click is one compare-and-swap with no lookup and no
+ * lock.  The table outlives configuration generations so that the
+ * children of the old and the new generation count into the same cells
+ * during a graceful restart, and nothing is lost between them.  The cell
+ * of a link that leaves its table is released and, once its clicks are
+ * written, reused; a handle is never given out twice, so a click made
+ * through an old one is dropped, never counted for another link (why that
+ * is safe is told at the top of ml_clicks.c).
  *
  * Flushing moves counts to the database exactly once, even when the process
  * doing it is killed halfway: see ml_clicks_flush().  Depends on APR and
@@ -20,15 +24,18 @@
 
 typedef struct ml_clicks ml_clicks;
 
-/* The cell of a link that has none (the table was full). */
+/* The handle of a link that has no cell (the table was full). */
 #define ML_CLICKS_NO_CELL 0xFFFFFFFFu
 
 /* Bytes of shared memory one cell takes (ml_clicks.c): what counting adds
  * to every link loaded, in the click table's own segment. */
-#define ML_CLICKS_CELL_BYTES 24
+#define ML_CLICKS_CELL_BYTES 32
 
-/* The least number of cells a table is made with. */
+/* The least number of cells a table is made with by default. */
 #define ML_CLICKS_MIN_CELLS (1u << 20)
+/* The range of sizes a table may be given (MinilinkClickCells). */
+#define ML_CLICKS_FEWEST_CELLS 16u
+#define ML_CLICKS_MOST_CELLS 0x7FFFFFFFu
 
 /*
  * A table of `cells` counters in a new anonymous segment (inherited by
@@ -38,36 +45,51 @@ typedef struct ml_clicks ml_clicks;
 apr_status_t ml_clicks_create(ml_clicks **clicks, apr_uint32_t cells,
                               apr_pool_t *pool);
 
-/* A new cell for link_id, or ML_CLICKS_NO_CELL when full.  Writers only
- * (under the writers' lock). */
+/* The handle of a cell for link_id - a drained one of a link that is gone,
+ * else one never used - or ML_CLICKS_NO_CELL when there is none.  Writers
+ * (any number, in any process). */
 apr_uint32_t ml_clicks_new_cell(ml_clicks *clicks, apr_int64_t link_id);
 
-/* The link a cell counts for. */
-apr_int64_t ml_clicks_link_of(const ml_clicks *clicks, apr_uint32_t cell);
+/* The link with this handle no longer counts here (it left its table):
+ * clicks made through the handle from now on are dropped, and the cell is
+ * reused once its clicks are written.  A handle released already is
+ * ignored.  Writers. */
+void ml_clicks_release(ml_clicks *clicks, apr_uint32_t handle);
 
 /* Maps the pages of the cells in use into this process now (ml_prefault.h). */
 void ml_clicks_prefault(const ml_clicks *clicks);
 
-/* How many cells are in use. */
+/* True if the handle still counts, and for this link. */
+int ml_clicks_counts_for(const ml_clicks *clicks, apr_uint32_t handle,
+                         apr_int64_t link_id);
+
+/* How many cells were ever handed out (those below are looked at). */
 apr_uint32_t ml_clicks_cells_used(const ml_clicks *clicks);
 
-/* Every cell in use, for building a link -> cell map. */
-typedef void ml_clicks_cell_fn(void *ctx, apr_uint32_t cell, apr_int64_t link_id);
+/* Every cell that counts for a link, for building a link -> handle map. */
+typedef void ml_clicks_cell_fn(void *ctx, apr_uint32_t handle,
+                               apr_int64_t link_id);
 void ml_clicks_each_cell(const ml_clicks *clicks, ml_clicks_cell_fn *fn,
                          void *ctx);
 
-/* One click on the link with this cell, at `now` (Unix seconds).
- * Lock-free; any process. */
-void ml_clicks_count(ml_clicks *clicks, apr_uint32_t cell, apr_int64_t now);
+/* One click through this handle at `now` (Unix seconds): 1 if counted, 0
+ * if dropped (the handle was released).  Lock-free; any process. */
+int ml_clicks_count(ml_clicks *clicks, apr_uint32_t handle, apr_int64_t now);
 
-/* Clicks counted for the cell and not yet in the database. */
-apr_uint64_t ml_clicks_pending(const ml_clicks *clicks, apr_uint32_t cell);
+/* Clicks counted in the handle's cell and not yet in the database. */
+apr_uint64_t ml_clicks_pending(const ml_clicks *clicks, apr_uint32_t handle);
+
+/* The same for every cell. */
+apr_uint64_t ml_clicks_pending_total(const ml_clicks *clicks);
 
 /* Lookup outcomes for the status page, summed over all processes. */
 typedef struct {
     apr_uint64_t lookups, hits, misses;
     apr_uint64_t flush_errors;
     apr_int64_t last_flush_at;           /* Unix seconds; 0 = never */
+    apr_uint32_t cells, cells_live;      /* the table's, and those counting */
+    apr_uint64_t stale_clicks;           /* dropped: made through a released
+                                          * handle */
 } ml_clicks_stats;
 
 typedef enum { ML_LOOKUP_HIT, ML_LOOKUP_MISS } ml_lookup_outcome;
@@ -81,11 +103,19 @@ void ml_clicks_stats_get(const ml_clicks *clicks, ml_clicks_stats *stats);
  * before the commit they stay there, and the next flush (by any process)
  * commits them, or clears them if the database shows that batch committed.
  * Callers must not flush the same table concurrently (hold a lock).
- * On failure everything stays in memory for the next try.
+ * On failure everything stays in memory for the next try.  After a
+ * success, every released cell is drained and can be reused.
  * *flushed gets the number of clicks written.
  */
 apr_status_t ml_clicks_flush(ml_clicks *clicks, ml_store *store,
                              apr_int64_t now, apr_uint64_t *flushed);
+
+/* Makes the cells released since the last flush or reclaim reusable now
+ * if they have no clicks to write (the rest wait for the next flush).
+ * Under the same lock as flushes; cheap when ml_clicks_has_released() is
+ * false. */
+int ml_clicks_has_released(const ml_clicks *clicks);
+void ml_clicks_reclaim(ml_clicks *clicks);
 
 /* Whether flushing is failing, shared by all processes so an outage is
  * logged once; returns the previous value. */

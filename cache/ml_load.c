@@ -13,12 +13,14 @@
  * Which cell each link already counts in: the click table outlives cache
  * generations, so a link keeps its cell across graceful restarts.  Built
  * from the table's cells (which name their link) into a scratch open-
- * addressing map for the load, then dropped.
+ * addressing map for the load, then dropped.  A cell no row claimed is
+ * that of a link gone since the last table was built: it is released.
  */
 typedef struct {
     apr_int64_t *ids;            /* 0 = empty (row ids start at 1); NULL
                                   * when no cell is in use yet */
-    apr_uint32_t *cells;
+    apr_uint32_t *cells;         /* handles (ml_clicks.h) */
+    unsigned char *claimed;      /* a row took the cell */
     apr_uint32_t bits;           /* size = 1 << bits */
     apr_uint32_t mask;           /* size - 1 */
 } cell_map;
@@ -49,7 +51,8 @@ static void map_add(void *data, apr_uint32_t cell, apr_int64_t id)
     map->cells[slot] = cell;
 }
 
-static apr_uint32_t map_find(const cell_map *map, apr_int64_t id)
+/* The cell the link counts in, now claimed; ML_CLICKS_NO_CELL if none. */
+static apr_uint32_t map_claim(const cell_map *map, apr_int64_t id)
 {
     apr_uint32_t slot;
 
@@ -59,11 +62,25 @@ static apr_uint32_t map_find(const cell_map *map, apr_int64_t id)
     slot = map_slot(map, id);
     while (map->ids[slot] != 0) {
         if (map->ids[slot] == id) {
+            map->claimed[slot] = 1;
             return map->cells[slot];
         }
         slot = (slot + 1) & map->mask;
     }
     return ML_CLICKS_NO_CELL;
+}
+
+/* Releases the cells no row claimed: their links are gone.  (Of two cells
+ * with one link, the one not in the map is one of those.) */
+static void release_unclaimed(const cell_map *map, ml_clicks *clicks)
+{
+    apr_uint32_t slot;
+
+    for (slot = 0; map->ids && slot <= map->mask; slot++) {
+        if (map->ids[slot] != 0 && !map->claimed[slot]) {
+            ml_clicks_release(clicks, map->cells[slot]);
+        }
+    }
 }
 
 static void map_build(cell_map *map, const ml_clicks *clicks,
@@ -81,6 +98,7 @@ static void map_build(cell_map *map, const ml_clicks *clicks,
     }
     map->ids = apr_pcalloc(pool, size * sizeof(*map->ids));
     map->cells = apr_palloc(pool, size * sizeof(*map->cells));
+    map->claimed = apr_pcalloc(pool, size);
     map->mask = size - 1;
     ml_clicks_each_cell(clicks, map_add, map);
 }
@@ -101,8 +119,10 @@ static apr_status_t fill_row(void *data, const ml_link *link,
     apr_uint32_t cell = ML_CLICKS_NO_CELL;
 
     if (problem == NULL && state->clicks) {
-        cell = map_find(&state->map, link->id);
-        if (cell == ML_CLICKS_NO_CELL) {
+        cell = map_claim(&state->map, link->id);
+        /* Released meanwhile (by a child of the last generation that saw
+         * the row go and come back): a new one. */
+        if (!ml_clicks_counts_for(state->clicks, cell, link->id)) {
             cell = ml_clicks_new_cell(state->clicks, link->id);
         }
     }
@@ -182,6 +202,9 @@ apr_status_t ml_load(ml_cache **cache, const char *db_path,
             state.skipped = skipped;
             state.ctx = ctx;
             rv = ml_store_each_served(store, fill_row, &state);
+            if (rv == APR_SUCCESS && state.clicks) {
+                release_unclaimed(&state.map, state.clicks);
+            }
         }
         /* Appended row by row, indexed in one pass (ml_cache.h: faster). */
         if (rv == APR_SUCCESS

@@ -14,15 +14,13 @@ typedef struct {
     ml_refresh_counts *counts;
 } refresh_state;
 
-/* The cell the slug's record counts in, if it counts for this very row
- * (not for one deleted and made again with the same slug). */
-static apr_uint32_t kept_cell(refresh_state *state, const ml_link *link)
+/* A cell no record of this table will count in again is released, to be
+ * reused once its clicks are written (ml_clicks.h). */
+static void release(refresh_state *state, apr_uint32_t cell)
 {
-    apr_uint32_t cell = ml_cache_click_cell(state->cache, link->slug);
-
-    return state->clicks && cell != ML_CLICKS_NO_CELL
-           && ml_clicks_link_of(state->clicks, cell) == link->id
-           ? cell : ML_CLICKS_NO_CELL;
+    if (state->clicks && cell != ML_CLICKS_NO_CELL) {
+        ml_clicks_release(state->clicks, cell);
+    }
 }
 
 /* Makes the table agree with one row (link NULL: the slug has no row). */
@@ -30,10 +28,15 @@ static apr_status_t apply(refresh_state *state, const char *slug,
                           const ml_link *link, const char *problem)
 {
     ml_refresh_counts *counts = state->counts;
+    /* The cell the slug's record counts in now; kept if it counts for this
+     * very row (not for one deleted and made again with the same slug). */
+    apr_uint32_t old = ml_cache_click_cell(state->cache, slug);
     apr_status_t rv;
 
     if (link != NULL && problem == NULL) {
-        apr_uint32_t cell = kept_cell(state, link);
+        apr_uint32_t cell = state->clicks
+                            && ml_clicks_counts_for(state->clicks, old, link->id)
+                            ? old : ML_CLICKS_NO_CELL;
         if (ml_cache_holds(state->cache, link)
             && (state->clicks == NULL || cell != ML_CLICKS_NO_CELL)) {
             return APR_SUCCESS;
@@ -44,6 +47,11 @@ static apr_status_t apply(refresh_state *state, const char *slug,
         rv = ml_cache_put(state->cache, link, cell);
         if (rv != APR_ENOSPC) {
             counts->changed += rv == APR_SUCCESS;
+            /* The cell the table no longer uses: the old record's, or the
+             * new one that found no record. */
+            if (cell != old) {
+                release(state, rv == APR_SUCCESS ? old : cell);
+            }
             return rv;
         }
         /* No room: an older version must not go on being served, and the
@@ -51,6 +59,9 @@ static apr_status_t apply(refresh_state *state, const char *slug,
          * caller reports the count. */
         counts->no_room++;
         ml_cache_set_overflowed(state->cache);
+        if (cell != old) {
+            release(state, cell);
+        }
     }
     else if (problem != NULL) {
         counts->refused++;
@@ -58,6 +69,7 @@ static apr_status_t apply(refresh_state *state, const char *slug,
     }
     if (ml_cache_remove(state->cache, slug, strlen(slug)) == APR_SUCCESS) {
         counts->changed++;
+        release(state, old);
     }
     return APR_SUCCESS;
 }

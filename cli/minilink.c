@@ -1,7 +1,8 @@
 /*
  * minilink - manage a mod_minilink database from the command line.
  *
- *   minilink [--db DATABASE] COMMAND [ARGS]     ("minilink help" lists them)
+ *   minilink [--db DATABASE] [--allow-symlinks] COMMAND [ARGS]
+ *                                               ("minilink help" lists them)
  *
  * DATABASE is a SQLite file's path or a PostgreSQL location (ml_store.h);
  * it defaults to $MINILINK_DB.  Uses the same validation and the
@@ -16,6 +17,7 @@
 #include <apr_general.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
+#include <apr_tables.h>
 #include "../links/ml_store.h"
 #include "ml_csv.h"
 
@@ -38,7 +40,32 @@ static const char *const csv_header[CSV_COLUMNS] = {
     "slug", "url", "status", "expires_at", "disabled"
 };
 
-typedef int command_fn(ml_store *store, int argc, char **argv,
+/* An option a command takes ("--url"), and whether a value follows it. */
+typedef struct {
+    const char *name;
+    int takes_value;
+} option_spec;
+
+/* An option as given, with its value (NULL for one that takes none). */
+typedef struct {
+    const char *name;
+    const char *value;
+} given_option;
+
+/*
+ * A command's arguments, read by read_arguments(): a word that starts with
+ * '-' is an option until a "--", and every word after "--" is an operand,
+ * whatever it looks like (so "minilink rm -- -h" removes the slug "-h").
+ * A lone "-" is an operand (import's standard input).
+ */
+typedef struct {
+    apr_array_header_t *options;    /* given_option, in the order given */
+    apr_array_header_t *operands;   /* const char *, in the order given */
+} arguments;
+
+#define OPERAND(args, i) APR_ARRAY_IDX((args)->operands, (i), const char *)
+
+typedef int command_fn(ml_store *store, const arguments *args,
                        apr_pool_t *pool);
 
 typedef struct {
@@ -48,7 +75,14 @@ typedef struct {
     const char *details;     /* the rest of "minilink help NAME" */
     ml_store_mode mode;
     command_fn *run;         /* NULL for help, which needs no database */
+    const option_spec *options;  /* ends with a NULL name; NULL: none */
 } command;
+
+static const option_spec set_options[] = {
+    { "--url", 1 }, { "--status", 1 }, { "--expires", 1 }, { "--disable", 0 },
+    { "--enable", 0 }, { NULL, 0 }
+};
+static const option_spec stats_options[] = { { "--top", 1 }, { NULL, 0 } };
 
 /* The commands, defined further down. */
 static command_fn command_init, command_add, command_set, command_rm,
@@ -63,7 +97,7 @@ static const command commands[] = {
       "\n"
       "example:\n"
       "  minilink --db /var/lib/minilink/links.db init\n",
-      ML_STORE_CREATE, command_init },
+      ML_STORE_CREATE, command_init, NULL },
     { "add", "add URL [SLUG]", "store a link and print its slug",
       "Stores a link to URL under SLUG and prints the slug.  Without SLUG a\n"
       "random one of 6 letters and digits is made.\n"
@@ -76,7 +110,7 @@ static const command commands[] = {
       "examples:\n"
       "  minilink add https://example.com/a/long/page\n"
       "  minilink add https://example.com/a/long/page page\n",
-      ML_STORE_WRITE, command_add },
+      ML_STORE_WRITE, command_add, NULL },
     { "set", "set SLUG OPTION...",
       "change a link's URL, status, expiry or disabled flag",
       "Changes the given fields of a link and keeps the others.\n"
@@ -97,14 +131,16 @@ static const command commands[] = {
       "  minilink set page --status 301 --expires 2030-12-31\n"
       "  minilink set page --disable\n"
       "  minilink set page --status default --expires never --enable\n",
-      ML_STORE_WRITE, command_set },
+      ML_STORE_WRITE, command_set, set_options },
     { "rm", "rm SLUG", "delete a link",
       "Deletes the link with this slug.  To keep it but answer 410 Gone,\n"
-      "use 'minilink set SLUG --disable'.\n"
+      "use 'minilink set SLUG --disable'.  A slug that starts with '-' goes\n"
+      "after --.\n"
       "\n"
-      "example:\n"
-      "  minilink rm page\n",
-      ML_STORE_WRITE, command_rm },
+      "examples:\n"
+      "  minilink rm page\n"
+      "  minilink rm -- -old\n",
+      ML_STORE_WRITE, command_rm, NULL },
     { "list", "list", "print SLUG<TAB>URL for every link",
       "Prints one line per link, SLUG<TAB>URL, ordered by slug.  A row that\n"
       "breaks a rule (edited by hand) is printed too, with a warning on\n"
@@ -112,14 +148,14 @@ static const command commands[] = {
       "\n"
       "example:\n"
       "  minilink list | grep example.com\n",
-      ML_STORE_READ, command_list },
+      ML_STORE_READ, command_list, NULL },
     { "show", "show SLUG", "print every field of one link",
       "Prints the link's slug, URL, status, expiry, disabled flag and its\n"
       "creation and last change times (UTC), one per line.\n"
       "\n"
       "example:\n"
       "  minilink show page\n",
-      ML_STORE_READ, command_show },
+      ML_STORE_READ, command_show, NULL },
     { "stats", "stats [SLUG | --top N]", "print click counts",
       "Prints click counts as stored in the database, which Apache updates\n"
       "every MinilinkFlushInterval (10 s), at graceful restarts and at stop.\n"
@@ -132,7 +168,7 @@ static const command commands[] = {
       "  minilink stats\n"
       "  minilink stats page\n"
       "  minilink stats --top 10\n",
-      ML_STORE_READ, command_stats },
+      ML_STORE_READ, command_stats, stats_options },
     { "export", "export", "print every link as CSV",
       "Prints every link as CSV (RFC 4180: CRLF line ends, a field with a\n"
       "comma quoted), ordered by slug, after a header line:\n"
@@ -147,7 +183,7 @@ static const command commands[] = {
       "\n"
       "example:\n"
       "  minilink export > links.csv\n",
-      ML_STORE_READ, command_export },
+      ML_STORE_READ, command_export, NULL },
     { "import", "import FILE", "add the links of a CSV file, all or none",
       "Adds the links in FILE, CSV as 'minilink export' writes it; FILE '-'\n"
       "is standard input.  The first line must be the header\n"
@@ -163,7 +199,7 @@ static const command commands[] = {
       "examples:\n"
       "  minilink --db new.db import links.csv\n"
       "  minilink --db old.db export | minilink --db new.db import -\n",
-      ML_STORE_WRITE, command_import },
+      ML_STORE_WRITE, command_import, NULL },
     { "upgrade", "upgrade", "bring the database's schema up to date",
       "Brings the database's tables to the schema this minilink uses, in one\n"
       "transaction, and says so:\n"
@@ -175,14 +211,14 @@ static const command commands[] = {
       "\n"
       "example:\n"
       "  minilink --db /var/lib/minilink/links.db upgrade\n",
-      ML_STORE_WRITE, command_upgrade },
+      ML_STORE_WRITE, command_upgrade, NULL },
     { "help", "help [COMMAND]", "print this text, or more about COMMAND",
       "Prints the list of commands, or what COMMAND does, its options and\n"
       "examples.  'minilink COMMAND --help' does the same.\n"
       "\n"
       "example:\n"
       "  minilink help import\n",
-      ML_STORE_READ, NULL },
+      ML_STORE_READ, NULL, NULL },
 };
 static const size_t command_count = sizeof(commands) / sizeof(commands[0]);
 
@@ -191,7 +227,11 @@ static const char general_notes[] =
     "DATABASE is the path of a SQLite file, or a PostgreSQL database as a\n"
     "URI (postgresql://USER@HOST:PORT/DBNAME) or as pgsql:PARAMETERS (libpq's\n"
     "\"host=... dbname=...\"); $MINILINK_DB when --db is not given.\n"
+    "A SQLite path that is, or goes through, a symbolic link is refused\n"
+    "unless --allow-symlinks is given.\n"
     "'minilink help COMMAND' or 'minilink COMMAND --help' tells more.\n"
+    "A word after \"--\" is never an option: 'minilink rm -- -h' removes the\n"
+    "link -h (new slugs cannot start with '-').\n"
     "\n"
     "exit status:\n"
     "  0  done\n"
@@ -226,7 +266,8 @@ static void print_general_help(FILE *out)
 {
     size_t i;
 
-    fputs("usage: minilink [--db DATABASE] COMMAND [ARGS]\n\ncommands:\n", out);
+    fputs("usage: minilink [--db DATABASE] [--allow-symlinks] COMMAND [ARGS]\n"
+          "\ncommands:\n", out);
     for (i = 0; i < command_count; i++) {
         fprintf(out, "  %-20s %s\n", commands[i].synopsis,
                 commands[i].summary);
@@ -463,11 +504,11 @@ static const char *parse_time(const char *text, const char *none_word,
 
 /* ---- init, add, rm, list, show ---------------------------------------- */
 
-static int command_init(ml_store *store, int argc, char **argv,
+static int command_init(ml_store *store, const arguments *args,
                         apr_pool_t *pool)
 {
-    (void)argv, (void)pool;
-    if (argc != 0) {
+    (void)pool;
+    if (args->operands->nelts != 0) {
         return usage_error("init", "init takes no arguments");
     }
     if (ml_store_init(store) != APR_SUCCESS) {
@@ -476,16 +517,18 @@ static int command_init(ml_store *store, int argc, char **argv,
     return EXIT_OK;
 }
 
-static int command_add(ml_store *store, int argc, char **argv, apr_pool_t *pool)
+static int command_add(ml_store *store, const arguments *args,
+                       apr_pool_t *pool)
 {
+    int count = args->operands->nelts;
     ml_link link = {0};
     apr_status_t rv;
 
-    if (argc < 1 || argc > 2) {
+    if (count < 1 || count > 2) {
         return usage_error("add", "add takes a URL and an optional slug");
     }
-    link.url = argv[0];
-    link.slug = argc == 2 ? argv[1] : NULL;
+    link.url = OPERAND(args, 0);
+    link.slug = count == 2 ? OPERAND(args, 1) : NULL;
     if ((rv = ml_store_add(store, &link, pool)) != APR_SUCCESS) {
         return store_failed(store, rv);
     }
@@ -493,15 +536,16 @@ static int command_add(ml_store *store, int argc, char **argv, apr_pool_t *pool)
     return EXIT_OK;
 }
 
-static int command_rm(ml_store *store, int argc, char **argv, apr_pool_t *pool)
+static int command_rm(ml_store *store, const arguments *args,
+                      apr_pool_t *pool)
 {
     apr_status_t rv;
 
     (void)pool;
-    if (argc != 1) {
+    if (args->operands->nelts != 1) {
         return usage_error("rm", "rm takes one slug");
     }
-    if ((rv = ml_store_remove(store, argv[0])) != APR_SUCCESS) {
+    if ((rv = ml_store_remove(store, OPERAND(args, 0))) != APR_SUCCESS) {
         return store_failed(store, rv);
     }
     return EXIT_OK;
@@ -516,13 +560,13 @@ static apr_status_t print_row(void *ctx, const ml_link *link,
     return APR_SUCCESS;
 }
 
-static int command_list(ml_store *store, int argc, char **argv,
+static int command_list(ml_store *store, const arguments *args,
                         apr_pool_t *pool)
 {
     apr_status_t rv;
 
-    (void)argv, (void)pool;
-    if (argc != 0) {
+    (void)pool;
+    if (args->operands->nelts != 0) {
         return usage_error("list", "list takes no arguments");
     }
     if ((rv = ml_store_each(store, print_row, NULL)) != APR_SUCCESS) {
@@ -531,15 +575,17 @@ static int command_list(ml_store *store, int argc, char **argv,
     return EXIT_OK;
 }
 
-static int command_show(ml_store *store, int argc, char **argv, apr_pool_t *pool)
+static int command_show(ml_store *store, const arguments *args,
+                        apr_pool_t *pool)
 {
     ml_link link;
     apr_status_t rv;
 
-    if (argc != 1) {
+    if (args->operands->nelts != 1) {
         return usage_error("show", "show takes one slug");
     }
-    if ((rv = ml_store_get(store, argv[0], &link, NULL, pool)) != APR_SUCCESS) {
+    if ((rv = ml_store_get(store, OPERAND(args, 0), &link, NULL, pool))
+        != APR_SUCCESS) {
         return store_failed(store, rv);
     }
     printf("slug: %s\nurl: %s\n", link.slug, link.url);
@@ -572,30 +618,33 @@ static apr_status_t print_top_row(void *ctx, const ml_link *link,
     return APR_SUCCESS;
 }
 
-static int command_stats(ml_store *store, int argc, char **argv,
+static int command_stats(ml_store *store, const arguments *args,
                          apr_pool_t *pool)
 {
+    int options = args->options->nelts, operands = args->operands->nelts;
     apr_uint64_t clicks, text_bytes;
     apr_uint32_t links;
     ml_link link;
     apr_status_t rv;
 
-    if (argc == 2 && strcmp(argv[0], "--top") == 0) {
+    if (options == 1 && operands == 0) {
+        const char *top = APR_ARRAY_IDX(args->options, 0, given_option).value;
         char *end;
-        long count = strtol(argv[1], &end, 10);
-        if (*argv[1] == '\0' || *end != '\0' || count < 1 || count > 1000000) {
+        long count = strtol(top, &end, 10);
+        if (*top == '\0' || *end != '\0' || count < 1 || count > 1000000) {
             return usage_error("stats", "--top needs a number from 1 to 1000000");
         }
         rv = ml_store_top(store, (int)count, print_top_row, NULL);
     }
-    else if (argc == 1 && argv[0][0] != '-') {
-        if ((rv = ml_store_get(store, argv[0], &link, NULL, pool)) == APR_SUCCESS) {
+    else if (options == 0 && operands == 1) {
+        if ((rv = ml_store_get(store, OPERAND(args, 0), &link, NULL, pool))
+            == APR_SUCCESS) {
             printf("slug: %s\nclicks: %" APR_INT64_T_FMT "\nlast click: %s\n",
                    link.slug, link.clicks, link.last_click_at
                    ? format_time(pool, link.last_click_at) : "never");
         }
     }
-    else if (argc == 0) {
+    else if (options == 0 && operands == 0) {
         if ((rv = ml_store_summary(store, &links, &text_bytes)) == APR_SUCCESS
             && (rv = ml_store_click_total(store, &clicks)) == APR_SUCCESS) {
             printf("links: %u\nclicks: %" APR_UINT64_T_FMT "\n", links, clicks);
@@ -619,18 +668,13 @@ typedef struct {
     apr_pool_t *pool;
 } link_edit;
 
-/*
- * Reads the option at argv[0] (with its value, argv[1]) into edit.
- * Returns an exit status, and in *used how many arguments it took.
- */
-static int read_set_option(link_edit *edit, int argc, char **argv, int *used)
+/* Reads one of set's options into edit.  Returns an exit status. */
+static int read_set_option(link_edit *edit, const given_option *option)
 {
-    const char *option = argv[0], *value = argc > 1 ? argv[1] : NULL;
     const char *problem = NULL;
-    int disabled = strcmp(option, "--disable") == 0;
+    int disabled = strcmp(option->name, "--disable") == 0;
 
-    *used = 1;
-    if (disabled || strcmp(option, "--enable") == 0) {
+    if (disabled || strcmp(option->name, "--enable") == 0) {
         /* edit->disabled is -1 until one of the two is given. */
         if (edit->disabled == !disabled) {
             return usage_error("set", "--disable and --enable contradict "
@@ -639,40 +683,32 @@ static int read_set_option(link_edit *edit, int argc, char **argv, int *used)
         edit->disabled = disabled;
         return EXIT_OK;
     }
-    if (strcmp(option, "--url") && strcmp(option, "--status")
-        && strcmp(option, "--expires")) {
-        return usage_error("set", apr_psprintf(edit->pool, "unknown option "
-                                               "'%s'", option));
+    if (strcmp(option->name, "--url") == 0) {
+        edit->url = option->value;
     }
-    if (value == NULL) {
-        return usage_error("set", apr_psprintf(edit->pool, "%s needs a value",
-                                               option));
-    }
-    *used = 2;
-    if (strcmp(option, "--url") == 0) {
-        edit->url = value;
-    }
-    else if (strcmp(option, "--status") == 0) {
-        problem = parse_status(value, "default", &edit->status, edit->pool);
+    else if (strcmp(option->name, "--status") == 0) {
+        problem = parse_status(option->value, "default", &edit->status,
+                               edit->pool);
     }
     else {
-        problem = parse_time(value, "never", &edit->expires_at, edit->pool);
+        problem = parse_time(option->value, "never", &edit->expires_at,
+                             edit->pool);
     }
     return problem ? fail(EXIT_INVALID, problem) : EXIT_OK;
 }
 
-/* Reads "SLUG OPTION..." into edit; the slug comes first, always, since a
- * slug may itself start with '-'. */
-static int read_set_arguments(link_edit *edit, int argc, char **argv)
+/* Reads "SLUG OPTION..." (options before or after the slug) into edit. */
+static int read_set_arguments(link_edit *edit, const arguments *args)
 {
-    int i, used, status;
+    int i, status;
 
-    if (argc < 1 || strncmp(argv[0], "--", 2) == 0) {
-        return usage_error("set", "set needs a slug first, then options");
+    if (args->operands->nelts != 1) {
+        return usage_error("set", "set needs one slug and options");
     }
-    edit->slug = argv[0];
-    for (i = 1; i < argc; i += used) {
-        if ((status = read_set_option(edit, argc - i, argv + i, &used))) {
+    edit->slug = OPERAND(args, 0);
+    for (i = 0; i < args->options->nelts; i++) {
+        if ((status = read_set_option(edit, &APR_ARRAY_IDX(args->options, i,
+                                                            given_option)))) {
             return status;
         }
     }
@@ -703,12 +739,12 @@ static int apply_edit(ml_store *store, void *ctx)
     return rv == APR_SUCCESS ? EXIT_OK : store_failed(store, rv);
 }
 
-static int command_set(ml_store *store, int argc, char **argv,
+static int command_set(ml_store *store, const arguments *args,
                        apr_pool_t *pool)
 {
     link_edit edit = { .status = -1, .expires_at = -1, .disabled = -1,
                        .pool = pool };
-    int status = read_set_arguments(&edit, argc, argv);
+    int status = read_set_arguments(&edit, args);
 
     if (status != EXIT_OK) {
         return status;
@@ -745,13 +781,13 @@ static apr_status_t export_row(void *ctx, const ml_link *link,
     return *write_error;
 }
 
-static int command_export(ml_store *store, int argc, char **argv,
+static int command_export(ml_store *store, const arguments *args,
                           apr_pool_t *pool)
 {
     apr_status_t rv, write_error;
 
-    (void)argv, (void)pool;
-    if (argc != 0) {
+    (void)pool;
+    if (args->operands->nelts != 0) {
         return usage_error("export", "export takes no arguments");
     }
     write_error = ml_csv_write(stdout, csv_header, CSV_COLUMNS);
@@ -830,14 +866,20 @@ static const char *link_from_record(ml_link *link, const char *const *fields,
     return NULL;
 }
 
-static apr_status_t import_record(void *ctx, const char *const *fields,
+static apr_status_t import_record(void *ctx, const char *const *written,
                                   int count, apr_uint64_t line)
 {
     importer *im = ctx;
+    const char *fields[CSV_COLUMNS], *problem;
     ml_link link = {0};
-    const char *problem;
     apr_status_t rv;
+    int i, slug_marked = 0;
 
+    /* The values before export made them safe for spreadsheets (only
+     * those of the columns there should be: more is an error below). */
+    for (i = 0; i < count && i < CSV_COLUMNS; i++) {
+        fields[i] = ml_csv_unescape(written[i], i == 0 ? &slug_marked : NULL);
+    }
     if (!im->seen_header) {
         im->seen_header = 1;
         if (!is_header(fields, count)) {
@@ -851,8 +893,13 @@ static apr_status_t import_record(void *ctx, const char *const *fields,
         return import_failed(im, EXIT_INVALID, line, problem);
     }
     /* Taken slugs, in the database or earlier in the file (already added
-     * in this transaction), are refused here by the UNIQUE index. */
-    if ((rv = ml_store_add(im->store, &link, im->pool)) != APR_SUCCESS) {
+     * in this transaction), are refused here by the UNIQUE index.  A slug
+     * with the spreadsheet mark came from "minilink export": a link that
+     * exists elsewhere is copied with the slug it has, even one no new link
+     * may have ("-h"); any other is a new slug. */
+    rv = slug_marked ? ml_store_restore(im->store, &link)
+                     : ml_store_add(im->store, &link, im->pool);
+    if (rv != APR_SUCCESS) {
         return import_failed(im, exit_status(rv), line,
                              ml_store_error(im->store));
     }
@@ -880,20 +927,22 @@ static int import_all(ml_store *store, void *ctx)
     return im->status;
 }
 
-static int command_import(ml_store *store, int argc, char **argv,
+static int command_import(ml_store *store, const arguments *args,
                           apr_pool_t *pool)
 {
     importer im = { .store = store, .pool = pool };
+    const char *file;
     int status;
 
-    if (argc != 1) {
+    if (args->operands->nelts != 1) {
         return usage_error("import", "import takes one file (- for standard "
                            "input)");
     }
-    im.in = strcmp(argv[0], "-") == 0 ? stdin : fopen(argv[0], "rb");
-    im.name = im.in == stdin ? "stdin" : argv[0];
+    file = OPERAND(args, 0);
+    im.in = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
+    im.name = im.in == stdin ? "stdin" : file;
     if (im.in == NULL) {
-        return fail(EXIT_INVALID, apr_psprintf(pool, "%s: %s", argv[0],
+        return fail(EXIT_INVALID, apr_psprintf(pool, "%s: %s", file,
                                                strerror(errno)));
     }
     status = in_transaction(store, import_all, &im);
@@ -908,13 +957,13 @@ static int command_import(ml_store *store, int argc, char **argv,
 
 /* ---- upgrade ---------------------------------------------------------- */
 
-static int command_upgrade(ml_store *store, int argc, char **argv,
+static int command_upgrade(ml_store *store, const arguments *args,
                            apr_pool_t *pool)
 {
     apr_status_t rv;
 
-    (void)argv, (void)pool;
-    if (argc != 0) {
+    (void)pool;
+    if (args->operands->nelts != 0) {
         return usage_error("upgrade", "upgrade takes no arguments");
     }
     if ((rv = ml_store_upgrade(store)) != APR_SUCCESS) {
@@ -928,37 +977,36 @@ static int command_upgrade(ml_store *store, int argc, char **argv,
 
 /* ---- help and dispatch ------------------------------------------------- */
 
-static int command_help(int argc, char **argv, apr_pool_t *pool)
+static int command_help(const arguments *args, apr_pool_t *pool)
 {
     const command *cmd;
 
-    if (argc == 0) {
+    if (args->operands->nelts == 0) {
         print_general_help(stdout);
         return EXIT_OK;
     }
-    if (argc > 1) {
+    if (args->operands->nelts > 1) {
         return usage_error("help", "help takes at most one command");
     }
-    if ((cmd = find_command(argv[0])) == NULL) {
+    if ((cmd = find_command(OPERAND(args, 0))) == NULL) {
         return usage_error(NULL, apr_psprintf(pool, "unknown command '%s'",
-                                              argv[0]));
+                                              OPERAND(args, 0)));
     }
     return print_command_help(cmd);
 }
-
 
 static int is_help_flag(const char *arg)
 {
     return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
 }
 
-/* --help or -h anywhere after the command asks for its help (so a slug
- * spelled that way can only be reached with sqlite3). */
+/* --help or -h anywhere after the command and before a "--" asks for its
+ * help (a slug spelled that way goes after "--"). */
 static int wants_help(int argc, char **argv)
 {
     int i;
 
-    for (i = 0; i < argc; i++) {
+    for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
         if (is_help_flag(argv[i])) {
             return 1;
         }
@@ -966,14 +1014,77 @@ static int wants_help(int argc, char **argv)
     return 0;
 }
 
+static const option_spec *find_option(const command *cmd, const char *name)
+{
+    const option_spec *spec;
+
+    for (spec = cmd->options; spec && spec->name; spec++) {
+        if (strcmp(spec->name, name) == 0) {
+            return spec;
+        }
+    }
+    return NULL;
+}
+
+/* Sorts the words after the command into options and operands (see
+ * arguments).  Returns an exit status. */
+static int read_arguments(const command *cmd, int argc, char **argv,
+                          arguments *args, apr_pool_t *pool)
+{
+    int i, options_ended = 0;
+
+    args->options = apr_array_make(pool, 4, sizeof(given_option));
+    args->operands = apr_array_make(pool, 4, sizeof(const char *));
+    for (i = 0; i < argc; i++) {
+        const option_spec *spec;
+        given_option *given;
+
+        if (!options_ended && strcmp(argv[i], "--") == 0) {
+            options_ended = 1;
+            continue;
+        }
+        if (options_ended || argv[i][0] != '-' || argv[i][1] == '\0') {
+            APR_ARRAY_PUSH(args->operands, const char *) = argv[i];
+            continue;
+        }
+        if ((spec = find_option(cmd, argv[i])) == NULL) {
+            return usage_error(cmd->name, apr_psprintf(pool, "unknown option "
+                               "'%s' (put -- before a slug or file that "
+                               "starts with '-': minilink %s -- %s)", argv[i],
+                               cmd->name, argv[i]));
+        }
+        given = apr_array_push(args->options);
+        given->name = spec->name;
+        given->value = NULL;
+        if (spec->takes_value) {
+            if (i + 1 == argc) {
+                return usage_error(cmd->name, apr_psprintf(pool, "%s needs a "
+                                                           "value", argv[i]));
+            }
+            given->value = argv[++i];
+        }
+    }
+    return EXIT_OK;
+}
+
 static int run(int argc, char **argv, apr_pool_t *pool)
 {
     const char *db_path = getenv("MINILINK_DB");
     const command *cmd;
+    arguments args;
     ml_store *store;
+    apr_status_t rv;
+    int status, allow_symlinks = 0;
 
     argc--, argv++;
-    if (argc >= 1 && strcmp(argv[0], "--db") == 0) {
+    /* The options before the command, in any order. */
+    while (argc >= 1 && (strcmp(argv[0], "--db") == 0
+                         || strcmp(argv[0], "--allow-symlinks") == 0)) {
+        if (strcmp(argv[0], "--allow-symlinks") == 0) {
+            allow_symlinks = 1;
+            argc--, argv++;
+            continue;
+        }
         if (argc < 2) {
             return usage_error(NULL, "--db needs a database: a path or a postgresql:// URI");
         }
@@ -984,7 +1095,8 @@ static int run(int argc, char **argv, apr_pool_t *pool)
         return usage_error(NULL, "no command given");
     }
     if (is_help_flag(argv[0])) {
-        return command_help(0, NULL, pool);
+        print_general_help(stdout);
+        return EXIT_OK;
     }
     if ((cmd = find_command(argv[0])) == NULL) {
         return usage_error(NULL, apr_psprintf(pool, "unknown command '%s'",
@@ -994,17 +1106,25 @@ static int run(int argc, char **argv, apr_pool_t *pool)
     if (wants_help(argc, argv)) {
         return print_command_help(cmd);
     }
+    if ((status = read_arguments(cmd, argc, argv, &args, pool)) != EXIT_OK) {
+        return status;
+    }
     if (cmd->run == NULL) {
-        return command_help(argc, argv, pool);
+        return command_help(&args, pool);
     }
     if (db_path == NULL || *db_path == '\0') {
         return usage_error(NULL, "no database: give --db DATABASE or set "
                            "MINILINK_DB");
     }
-    if (ml_store_open(&store, db_path, cmd->mode, pool) != APR_SUCCESS) {
+    /* A link to the file is followed only when asked: as root, a link
+     * planted by someone else would have "init" create its target. */
+    rv = allow_symlinks ? ml_store_open(&store, db_path, cmd->mode, pool)
+                        : ml_store_open_no_symlinks(&store, db_path, cmd->mode,
+                                                    pool);
+    if (rv != APR_SUCCESS) {
         return fail(EXIT_DATABASE, ml_store_error(store));
     }
-    return cmd->run(store, argc, argv, pool);
+    return cmd->run(store, &args, pool);
 }
 
 int main(int argc, char **argv)

@@ -2,10 +2,12 @@
  * ml_csv.c - CSV records in and out, on top of libcsv.
  *
  * libcsv does the quoting rules; this file adds what it lacks: line numbers
- * for messages, a record as one array of fields, limits on memory, and
- * quoting a written field only when needed.
+ * for messages, a record as one array of fields, limits on memory, quoting
+ * a written field only when needed, a byte order mark, and fields a
+ * spreadsheet would run as formulas.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <csv.h>
 #include <apr_strings.h>
@@ -13,6 +15,13 @@
 #include "ml_csv.h"
 
 #define READ_CHUNK 65536
+/* What a spreadsheet prefixes a UTF-8 file with. */
+#define BYTE_ORDER_MARK "\xEF\xBB\xBF"
+/* The first characters that make a spreadsheet evaluate a cell (OWASP,
+ * "CSV Injection"), and the mark that keeps it text: written before such a
+ * field, and before one that starts with the mark itself. */
+#define FORMULA_STARTS "=+-@\t\r"
+#define TEXT_MARK '\''
 
 /*
  * CSV_STRICT: a stray quote is an error, not guessed at.  CSV_STRICT_FINI:
@@ -171,11 +180,17 @@ static void read_all(reader *r, FILE *in, apr_pool_t *pool)
 {
     char *chunk = apr_palloc(pool, READ_CHUNK);
     size_t got;
+    int first = 1;
 
     errno = 0;
     while (r->status == APR_SUCCESS
            && (got = fread(chunk, 1, READ_CHUNK, in)) > 0) {
-        feed_chunk(r, chunk, got);
+        /* fread() fills the chunk unless the input ends, so a mark at
+         * the start of a longer file is all in the first one. */
+        apr_size_t skip = first && got >= 3
+                          && memcmp(chunk, BYTE_ORDER_MARK, 3) == 0 ? 3 : 0;
+        first = 0;
+        feed_chunk(r, chunk + skip, got - skip);
     }
     if (r->status == APR_SUCCESS && ferror(in)) {
         int error = errno ? errno : EIO;
@@ -214,7 +229,8 @@ apr_status_t ml_csv_read(FILE *in, ml_csv_record_fn *record, void *ctx,
 /*
  * True if a reader would not get the field back unquoted: it holds a
  * delimiter, a quote or a line end, or has blanks at an end (libcsv drops
- * those).  A record of one empty field is quoted too: its line would be
+ * those), or starts with a byte order mark (dropped at the start of a
+ * file).  A record of one empty field is quoted too: its line would be
  * empty, and readers skip empty lines.
  */
 static int needs_quotes(const char *field, int count)
@@ -225,15 +241,40 @@ static int needs_quotes(const char *field, int count)
         return count == 1;
     }
     return strpbrk(field, ",\"\r\n") != NULL
-        || strchr(" \t", field[0]) || strchr(" \t", field[len - 1]);
+        || strchr(" \t", field[0]) || strchr(" \t", field[len - 1])
+        || strncmp(field, BYTE_ORDER_MARK, 3) == 0;
 }
 
 static int write_field(FILE *out, const char *field, int count)
 {
-    if (needs_quotes(field, count)) {
-        return csv_fwrite(out, field, strlen(field)) == 0;
+    char *marked = NULL;
+    int ok;
+
+    if (field[0] != '\0'
+        && (strchr(FORMULA_STARTS, field[0]) || field[0] == TEXT_MARK)) {
+        if ((marked = malloc(strlen(field) + 2)) == NULL) {
+            errno = ENOMEM;
+            return 0;
+        }
+        marked[0] = TEXT_MARK;
+        strcpy(marked + 1, field);
+        field = marked;
     }
-    return fputs(field, out) != EOF;
+    ok = needs_quotes(field, count)
+         ? csv_fwrite(out, field, strlen(field)) == 0
+         : fputs(field, out) != EOF;
+    free(marked);
+    return ok;
+}
+
+const char *ml_csv_unescape(const char *field, int *escaped)
+{
+    int marked = field[0] == TEXT_MARK;
+
+    if (escaped) {
+        *escaped = marked;
+    }
+    return field + marked;
 }
 
 apr_status_t ml_csv_write(FILE *out, const char *const *fields, int count)

@@ -31,7 +31,9 @@ typedef apr_status_t ml_csv_record_fn(void *ctx, const char *const *fields,
 /*
  * Reads CSV from in to its end and calls record() for each record.  Lines
  * may end with CRLF or LF; empty lines are skipped; spaces around an
- * unquoted field are dropped (libcsv's rule).
+ * unquoted field are dropped (libcsv's rule); a UTF-8 byte order mark at
+ * the start (what spreadsheets save) is skipped.  Fields come as written:
+ * ml_csv_unescape() undoes what ml_csv_write() added for spreadsheets.
  *
  * Returns APR_SUCCESS; or the callback's non-zero status, with *problem
  * NULL; or, when the input itself is at fault, an error with *problem set to
@@ -47,11 +49,22 @@ apr_status_t ml_csv_read(FILE *in, ml_csv_record_fn *record, void *ctx,
 
 /*
  * Writes one record of count NUL-terminated fields to out, ending with CRLF
- * as RFC 4180 says.  A field is quoted only when it has to be: when it holds
- * a comma, a quote or a line break, or starts or ends with a space or a tab
- * (which a reader would otherwise drop).  Returns APR_SUCCESS or the errno
- * status of the failed write.
+ * as RFC 4180 says.  A field a spreadsheet would run as a formula - one
+ * that starts with = + - @, a tab or a CR (OWASP's list for CSV injection)
+ * - gets a ' before it, which spreadsheets show as text; so does one that
+ * starts with ' itself, so that ml_csv_unescape() can tell them apart.  A
+ * field is quoted only when it has to be: when it holds a comma, a quote
+ * or a line break, starts or ends with a space or a tab, or starts with a
+ * byte order mark (which a reader would otherwise drop).  Returns APR_SUCCESS or the errno status of the
+ * failed write.
  */
 apr_status_t ml_csv_write(FILE *out, const char *const *fields, int count);
+
+/*
+ * A field as it was before ml_csv_write() made it safe for spreadsheets:
+ * without the ' it added.  *escaped (if not NULL) says whether there was
+ * one.  Every field comes back exactly after write, read and unescape.
+ */
+const char *ml_csv_unescape(const char *field, int *escaped);
 
 #endif /* ML_CSV_H */

@@ -31,6 +31,18 @@ int ml_slug_valid(const char *slug, apr_size_t len)
     return 1;
 }
 
+const char *ml_slug_new_problem(const char *slug)
+{
+    if (slug == NULL || !ml_slug_valid(slug, strlen(slug))) {
+        return "the slug must be 1 to 64 letters, digits, '-' or '_'";
+    }
+    if (slug[0] == '-') {
+        return "a new slug must not start with '-' (the minilink command "
+               "would read it as an option)";
+    }
+    return NULL;
+}
+
 int ml_status_valid(int status)
 {
     return status == 301 || status == 302 || status == 303

@@ -31,6 +31,15 @@ typedef struct ml_link {
 /* True if slug[0..len) is a well-formed slug. */
 int ml_slug_valid(const char *slug, apr_size_t len);
 
+/*
+ * NULL if slug may name a new link, otherwise a sentence saying why not.
+ * Stricter than ml_slug_valid(), which every stored row meets: a new slug
+ * may not start with '-', which the minilink command would read as an
+ * option.  (Rows that already do are still served, listed and removable:
+ * "minilink rm -- -h".)
+ */
+const char *ml_slug_new_problem(const char *slug);
+
 /* True for the redirect statuses a link or a location may use. */
 int ml_status_valid(int status);
 

@@ -5,28 +5,21 @@
 #include <apr_strings.h>
 #include "ml_policy.h"
 
-/* True if host is name or a subdomain of it ("a.example.com", "example.com"). */
-static int host_within(const char *host, const char *name)
+static const char *const reserved_slugs[] = {
+    "server-status", "server-info", "balancer-manager", "minilink-admin",
+    "favicon", "robots", "sitemap", "apple-touch-icon",
+};
+
+int ml_slug_reserved(const char *slug)
 {
-    apr_size_t host_len = strlen(host), name_len = strlen(name);
+    apr_size_t i;
 
-    return strcmp(host, name) == 0
-           || (host_len > name_len && host[host_len - name_len - 1] == '.'
-               && strcmp(host + host_len - name_len, name) == 0);
-}
-
-static const char *first_within(const char *host,
-                                const apr_array_header_t *names)
-{
-    int i;
-
-    for (i = 0; names && i < names->nelts; i++) {
-        const char *name = APR_ARRAY_IDX(names, i, const char *);
-        if (host_within(host, name)) {
-            return name;
+    for (i = 0; i < sizeof(reserved_slugs) / sizeof(reserved_slugs[0]); i++) {
+        if (strcasecmp(slug, reserved_slugs[i]) == 0) {
+            return 1;
         }
     }
-    return NULL;
+    return 0;
 }
 
 const char *ml_create_problem(const ml_create_policy *policy, const char *url,
@@ -34,7 +27,9 @@ const char *ml_create_problem(const ml_create_policy *policy, const char *url,
                               apr_pool_t *pool)
 {
     apr_size_t len = strlen(url);
-    const char *problem = ml_url_problem(url, len), *host, *name;
+    const char *problem = ml_url_problem(url, len), *raw_host;
+    const ml_host *name;
+    ml_host host;
     int https = len > 5 && strncasecmp(url, "https", 5) == 0;
 
     if (problem) {
@@ -49,13 +44,17 @@ const char *ml_create_problem(const ml_create_policy *policy, const char *url,
         return https ? "this shortener does not accept https:// links"
                      : "this shortener accepts only https:// links";
     }
-    host = ml_url_host(pool, url);
-    if (first_within(host, own_hosts)) {
+    raw_host = ml_url_host(pool, url);
+    if ((problem = ml_host_parse(pool, raw_host, strlen(raw_host), &host))) {
+        return problem;
+    }
+    if (ml_host_is_local(&host) || ml_host_first_within(&host, own_hosts)) {
         return "links to this shortener itself are refused: they would "
                "redirect in a loop";
     }
-    if ((name = first_within(host, policy->blocked_hosts)) != NULL) {
-        return apr_psprintf(pool, "links to %s are not accepted here", name);
+    if ((name = ml_host_first_within(&host, policy->blocked_hosts)) != NULL) {
+        return apr_psprintf(pool, "links to %s are not accepted here",
+                            name->text);
     }
     return NULL;
 }

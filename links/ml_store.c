@@ -168,19 +168,33 @@ apr_status_t ml_store_fail(ml_store *store, const char *format, ...)
     return APR_EGENERAL;
 }
 
-apr_status_t ml_store_open(ml_store **result, const char *location,
-                           ml_store_mode mode, apr_pool_t *pool)
+static apr_status_t open_store(ml_store **result, const char *location,
+                               ml_store_mode mode, int refuse_symlinks,
+                               apr_pool_t *pool)
 {
     ml_store *store = apr_pcalloc(pool, sizeof(*store));
 
     *result = store;
     store->label = ml_store_location_label(location, pool);
+    store->refuse_symlinks = refuse_symlinks;
     if (ml_store_location_is_file(location)) {
         store->engine = &ml_store_sqlite;
         return store->engine->open(store, location, mode, pool);
     }
     store->engine = &ml_store_pgsql;
     return store->engine->open(store, pgsql_target(location, pool), mode, pool);
+}
+
+apr_status_t ml_store_open(ml_store **store, const char *location,
+                           ml_store_mode mode, apr_pool_t *pool)
+{
+    return open_store(store, location, mode, 0, pool);
+}
+
+apr_status_t ml_store_open_no_symlinks(ml_store **store, const char *location,
+                                       ml_store_mode mode, apr_pool_t *pool)
+{
+    return open_store(store, location, mode, 1, pool);
 }
 
 apr_status_t ml_store_check(ml_store *store)
@@ -252,7 +266,14 @@ apr_status_t ml_store_add(ml_store *store, ml_link *link, apr_pool_t *pool)
     int tries;
 
     if (link->slug != NULL) {
-        return (rv = validate(store, link)) ? rv : store->engine->insert(store, link);
+        /* A link that breaks a rule is told so by ml_store_restore(). */
+        const char *problem = ml_link_problem(link) ? NULL
+                              : ml_slug_new_problem(link->slug);
+        if (problem) {
+            ml_store_fail(store, "%s", problem);
+            return APR_EINVAL;
+        }
+        return ml_store_restore(store, link);
     }
     /* A random slug: the UNIQUE index settles collisions, and every few
      * collisions the slug grows so a crowded length cannot stall us. */
@@ -278,6 +299,13 @@ apr_status_t ml_store_add(ml_store *store, ml_link *link, apr_pool_t *pool)
     }
     ml_store_fail(store, "could not find a free random slug");
     return APR_EEXIST;
+}
+
+apr_status_t ml_store_restore(ml_store *store, ml_link *link)
+{
+    apr_status_t rv = validate(store, link);
+
+    return rv ? rv : store->engine->insert(store, link);
 }
 
 apr_status_t ml_store_update(ml_store *store, const ml_link *link)

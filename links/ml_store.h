@@ -52,6 +52,16 @@ apr_status_t ml_store_open(ml_store **store, const char *location,
                            ml_store_mode mode, apr_pool_t *pool);
 
 /*
+ * ml_store_open() for a person's command: a SQLite path that is, or goes
+ * through, a symbolic link is refused (SQLite's SQLITE_OPEN_NOFOLLOW), so
+ * that root running the minilink command cannot be led by a link someone
+ * else planted to create or write a file elsewhere ("init" on a dangling
+ * link would create its target).  PostgreSQL is opened as ever.
+ */
+apr_status_t ml_store_open_no_symlinks(ml_store **store, const char *location,
+                                       ml_store_mode mode, apr_pool_t *pool);
+
+/*
  * Whether the open store still reaches the database its location names
  * now: for SQLite, the same file, still readable (a file replaced or made
  * unreadable fails); for PostgreSQL, a live connection.  A store that
@@ -82,11 +92,21 @@ apr_status_t ml_store_init(ml_store *store);
 apr_status_t ml_store_upgrade(ml_store *store);
 
 /*
- * Stores a new link after validating it.  A NULL link->slug gets a random
+ * Stores a new link after validating it (and its slug as a new one:
+ * ml_slug_new_problem).  A NULL link->slug gets a random
  * one (retried on collision) written back into link->slug from pool.
  * APR_EINVAL: invalid link; APR_EEXIST: slug taken; both set the error.
  */
 apr_status_t ml_store_add(ml_store *store, ml_link *link, apr_pool_t *pool);
+
+/*
+ * Stores a link copied from another minilink database (an import of an
+ * export): like ml_store_add() with a slug, which it needs, but the slug
+ * is checked as a stored row's is (ml_slug_valid), so that one made before
+ * new slugs had to start otherwise is copied too.  Sets link->id and the
+ * times, as ml_store_add() does.
+ */
+apr_status_t ml_store_restore(ml_store *store, ml_link *link);
 
 /*
  * Replaces every field of the link with this slug by link's (validated

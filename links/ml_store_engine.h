@@ -67,7 +67,8 @@ struct ml_store {
     const ml_store_engine *engine;
     void *data;                  /* the engine's connection and statements */
     const char *label;           /* names the database in messages */
-    char error[512];
+    int refuse_symlinks;         /* ml_store_open_no_symlinks() (SQLite) */
+    char error[1024];
 };
 
 extern const ml_store_engine ml_store_sqlite;

@@ -110,11 +110,41 @@ typedef struct {
 
 #define DB(store) ((sqlite_store *)(store)->data)
 
+/*
+ * What to do when SQLite could not open or set up the files of a WAL
+ * database: a reader too must create <file>-wal and <file>-shm beside it
+ * when they are missing, which a user who may not write the directory
+ * cannot (a read-only directory: "attempt to write a readonly database").
+ * "" when that is not the trouble.
+ */
+static const char *directory_hint(ml_store *store)
+{
+    int code = sqlite3_extended_errcode(DB(store)->db);
+    const char *path = DB(store)->path;
+    const char *slash = strrchr(path, '/');
+    const char *dir = slash ? apr_pstrmemdup(DB(store)->pool, path,
+                                             slash > path ? (apr_size_t)(slash - path) : 1)
+                            : ".";
+
+    if ((code & 0xff) != SQLITE_CANTOPEN && code != SQLITE_READONLY_CANTINIT
+        && code != SQLITE_READONLY_DIRECTORY && code != SQLITE_READONLY) {
+        return "";
+    }
+    if (access(dir, W_OK) == 0) {
+        return "";
+    }
+    return apr_psprintf(DB(store)->pool, " (SQLite needs to create %s-wal "
+                        "and %s-shm, and this user may not write in %s: run "
+                        "it as a user who may, such as the server's - "
+                        "sudo -u www-data ... - or let this one write there)",
+                        path, path, dir);
+}
+
 /* The error for a failed SQLite call, naming the file. */
 static apr_status_t sqlite_failed(ml_store *store, const char *doing)
 {
-    return ml_store_fail(store, "%s: %s failed: %s", store->label, doing,
-                         sqlite3_errmsg(DB(store)->db));
+    return ml_store_fail(store, "%s: %s failed: %s%s", store->label, doing,
+                         sqlite3_errmsg(DB(store)->db), directory_hint(store));
 }
 
 static apr_status_t close_store(void *data)
@@ -244,11 +274,18 @@ static apr_status_t sqlite_open(ml_store *store, const char *path,
         ml_store_fail(store, "%s: %s", path, strerror(errno));
         return rv;
     }
+    if (store->refuse_symlinks) {
+        flags |= SQLITE_OPEN_NOFOLLOW;
+    }
     /* NOMUTEX: a store is used by one thread at a time; each thread or
      * process that needs one opens its own. */
     if (sqlite3_open_v2(path, &db->db, flags | SQLITE_OPEN_NOMUTEX, NULL)
         != SQLITE_OK) {
-        rv = sqlite_failed(store, "opening");
+        rv = sqlite3_extended_errcode(db->db) == SQLITE_CANTOPEN_SYMLINK
+             ? ml_store_fail(store, "%s: refused: it is, or its path goes "
+                             "through, a symbolic link (the minilink command "
+                             "follows one with --allow-symlinks)", path)
+             : sqlite_failed(store, "opening");
         sqlite3_close(db->db);
         db->db = NULL;
         return rv;

@@ -123,6 +123,32 @@ void ml_flush_database(ml_database *database, apr_pool_t *scratch)
 }
 
 /*
+ * The cells of links that left their tables (deleted, say) are reusable
+ * at once if they have no clicks to write, rather than at the next flush
+ * (ml_clicks_reclaim): a server that makes and deletes many links between
+ * flushes still has cells for new ones.  Under the flushers' lock, which
+ * a flush holds while it writes to the database: when one is under way,
+ * the flush does it.
+ */
+void ml_reclaim_all(apr_hash_t *databases, apr_pool_t *scratch)
+{
+    apr_hash_index_t *entry;
+
+    if (retained == NULL || retained->flush_lock == NULL) {
+        return;
+    }
+    for (entry = apr_hash_first(scratch, databases); entry;
+         entry = apr_hash_next(entry)) {
+        ml_database *database = apr_hash_this_val(entry);
+        if (database->clicks && ml_clicks_has_released(database->clicks)
+            && apr_global_mutex_trylock(retained->flush_lock) == APR_SUCCESS) {
+            ml_clicks_reclaim(database->clicks);
+            apr_global_mutex_unlock(retained->flush_lock);
+        }
+    }
+}
+
+/*
  * On the way out of a generation, a flush to a PostgreSQL server that
  * already failed to take clicks or to be read would only hold a graceful
  * restart up for connect_timeout while new connections queue: its counts

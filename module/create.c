@@ -9,11 +9,17 @@
  * be created is ml_policy.h's; how often, ratelimit.c's.  A new link is in
  * the shared table before the answer leaves, so it works at once.
  *
- * CSRF: the form carries a random token that must equal a cookie set with
- * it (SameSite=Strict, HttpOnly); another site can neither read the token
- * nor set the cookie.  JSON needs no token: a cross-site page cannot send
- * Content-Type: application/json without a CORS preflight, which we never
- * grant.
+ * CSRF: the form carries a token that must equal a cookie set with it
+ * (SameSite=Strict, HttpOnly) and that the server can verify: an HMAC made
+ * with a key only the server knows, which expires (ml_form_token.h).  A
+ * value another site planted as a cookie (from a sibling subdomain, or
+ * over plain http) is not one.  An attacker who plants a token the server
+ * made (fetched from the form) is stopped by the browser: a form posted
+ * from another site's page carries that site's Origin, which is refused.
+ * (With no user's session to bind the token to, a browser that sent no
+ * Origin would let such a sibling through; current browsers send it.)
+ * JSON needs no token: a cross-site page cannot send Content-Type:
+ * application/json without a CORS preflight, which we never grant.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -22,18 +28,37 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "util_cookies.h"
+#include "ap_listen.h"
+#include "apr_escape.h"
+#include "apr_fnmatch.h"
 #include "apr_lib.h"
 #include "apr_strings.h"
+#include <ifaddrs.h>
 #include <jansson.h>
+#include <netinet/in.h>
 
 #include "../mod_minilink.h"
+#include "../links/ml_form_token.h"
 #include "../links/ml_store.h"
 
 APLOG_USE_MODULE(minilink);
 
 #define MAX_BODY_BYTES 16384
 #define CSRF_COOKIE "minilink_csrf"
-#define CSRF_TOKEN_BYTES 16
+#define FORM_KEY_NAME "mod_minilink-form-key"
+
+/*
+ * The key the form's tokens are made with: random, made by the parent when
+ * it first starts and kept in its retained data across graceful restarts
+ * (a form loaded before one can be posted after it); every child inherits
+ * it.  Another server - or this one after a stop and start - has another.
+ */
+typedef struct {
+    int made;
+    unsigned char key[ML_FORM_KEY_BYTES];
+} form_key;
+
+static const form_key *form_key_in_use;
 
 /* What a creation request asked for. */
 typedef struct {
@@ -43,13 +68,20 @@ typedef struct {
     int json;                    /* it came as JSON */
 } creation_request;
 
-/* <prefix>/ : the request path up to and including its last '/'. */
+/*
+ * <prefix>/ : the request path up to and including its last '/', as a URL
+ * path: the form's action, the CSRF cookie's Path, the start of short
+ * URLs.  r->uri is decoded, so it is percent-encoded again (apr's path
+ * escaping): request text in a header attribute must not bring a ';' of
+ * its own ("/l/;Domain=x/" would add a Domain to the cookie), a line break
+ * or a space.
+ */
 static const char *prefix_of(request_rec *r)
 {
     const char *last = strrchr(r->uri, '/');
 
-    return apr_pstrmemdup(r->pool, r->uri,
-                          last ? (apr_size_t)(last - r->uri) + 1 : 0);
+    return apr_pescape_path(r->pool, apr_pstrmemdup(r->pool, r->uri,
+                            last ? (apr_size_t)(last - r->uri) + 1 : 0), 1);
 }
 
 static const char *short_url_for(request_rec *r, const char *slug)
@@ -58,34 +90,27 @@ static const char *short_url_for(request_rec *r, const char *slug)
                                                  NULL), r);
 }
 
-static int is_token(const char *text)
-{
-    apr_size_t i;
-
-    for (i = 0; text[i]; i++) {
-        if (!apr_isxdigit(text[i])) {
-            return 0;
-        }
-    }
-    return i == CSRF_TOKEN_BYTES * 2;
-}
-
-/* The visitor's CSRF token, made and sent as a cookie if they have none. */
+/*
+ * The visitor's CSRF token: the one their cookie holds while it has half
+ * its life left (so that a second tab keeps the first tab's form valid),
+ * else a new one, sent as the cookie.
+ */
 static const char *csrf_token(request_rec *r)
 {
-    unsigned char bytes[CSRF_TOKEN_BYTES];
+    apr_int64_t now = apr_time_sec(r->request_time), made_at;
     const char *token = NULL;
     char *made;
 
     if (ap_cookie_read(r, CSRF_COOKIE, &token, 0) == APR_SUCCESS && token
-        && is_token(token)) {
+        && ml_form_token_check(form_key_in_use->key, token, now, &made_at)
+           == ML_FORM_TOKEN_VALID
+        && now - made_at < ML_FORM_LIFETIME / 2) {
         return token;
     }
-    if (apr_generate_random_bytes(bytes, sizeof(bytes)) != APR_SUCCESS) {
+    made = apr_palloc(r->pool, ML_FORM_TOKEN_CHARS + 1);
+    if (ml_form_token_make(form_key_in_use->key, now, made) != APR_SUCCESS) {
         return "";
     }
-    made = apr_palloc(r->pool, sizeof(bytes) * 2 + 1);
-    ap_bin2hex(bytes, sizeof(bytes), made);
     /* err_headers_out: kept on error pages too. */
     ap_cookie_write(r, CSRF_COOKIE, made,
                     apr_pstrcat(r->pool, "Path=", prefix_of(r),
@@ -95,22 +120,46 @@ static const char *csrf_token(request_rec *r)
     return made;
 }
 
-static int csrf_matches(request_rec *r, const char *field)
+/*
+ * NULL if the form post may go on, else why not.  Browsers send Origin
+ * with a form POST: a page of another site posting here sends its own
+ * (or "null", from a sandboxed frame or a privacy-minded context), so one
+ * that is present must be this server's, as its short URLs start.  The
+ * token must be in the field and in the cookie, the same, and one this
+ * server made less than ML_FORM_LIFETIME ago.
+ */
+static const char *form_post_problem(request_rec *r, const char *field)
 {
+    const char *origin = apr_table_get(r->headers_in, "Origin");
     const char *cookie = NULL;
+    apr_int64_t made_at;
     apr_size_t i;
     int difference = 0;
 
+    if (origin && strcasecmp(origin, ap_construct_url(r->pool, "", r)) != 0) {
+        return "this form was posted from another site";
+    }
     if (field == NULL || ap_cookie_read(r, CSRF_COOKIE, &cookie, 0)
-        != APR_SUCCESS || cookie == NULL || !is_token(cookie)
-        || strlen(field) != strlen(cookie)) {
-        return 0;
+        != APR_SUCCESS || cookie == NULL || strlen(field) != strlen(cookie)) {
+        return "this form has expired or came from another site; reload the "
+               "page and try again";
     }
     /* Compared in constant time. */
     for (i = 0; cookie[i]; i++) {
         difference |= cookie[i] ^ field[i];
     }
-    return difference == 0;
+    switch (difference ? ML_FORM_TOKEN_FORGED
+            : ml_form_token_check(form_key_in_use->key, field,
+                                  apr_time_sec(r->request_time), &made_at)) {
+    case ML_FORM_TOKEN_VALID:
+        return NULL;
+    case ML_FORM_TOKEN_EXPIRED:
+        return "this form has expired (a form lasts two hours); reload the "
+               "page and try again";
+    default:
+        return "this form has expired or came from another site; reload the "
+               "page and try again";
+    }
 }
 
 static int read_body(request_rec *r, char **body, apr_size_t *length)
@@ -220,30 +269,151 @@ static int has_type(const char *content_type, const char *type)
     return content_type && strncasecmp(content_type, type, strlen(type)) == 0;
 }
 
-/* The names this server answers to: links to them would loop. */
-static apr_array_header_t *own_hosts(request_rec *r)
+/* Adds a name this server answers to, as browsers would read it (a name
+ * that is no host - say a ServerName with a typo - cannot be reached). */
+static void add_name(apr_array_header_t *hosts, apr_pool_t *pool,
+                     const char *name)
 {
-    apr_array_header_t *hosts = apr_array_make(r->pool, 4, sizeof(char *));
-    const char *names[2];
-    int i;
+    ml_host host;
 
-    names[0] = r->hostname;
-    names[1] = r->server->server_hostname;
-    for (i = 0; i < 2; i++) {
-        if (names[i]) {
-            APR_ARRAY_PUSH(hosts, const char *) = apr_pstrdup(r->pool, names[i]);
+    if (name && ml_host_parse(pool, name, strlen(name), &host) == NULL) {
+        APR_ARRAY_PUSH(hosts, ml_host) = host;
+    }
+}
+
+/* Adds an address this server listens on; says whether it is a wildcard
+ * (0.0.0.0 or ::), which listens on every address of the machine. */
+static int add_address(apr_array_header_t *hosts, apr_pool_t *pool,
+                       const apr_sockaddr_t *address)
+{
+    ml_host *host;
+
+    if (address == NULL
+        || (address->family != APR_INET && address->family != APR_INET6)) {
+        return 0;
+    }
+    host = apr_array_push(hosts);
+    ml_host_from_address(pool, address->family, address->ipaddr_ptr, host);
+    return strcmp(host->text, "0.0.0.0") == 0 || strcmp(host->text, "::") == 0;
+}
+
+/* Adds every address of the machine's interfaces (getifaddrs). */
+static void add_machine_addresses(apr_array_header_t *hosts, apr_pool_t *pool)
+{
+    struct ifaddrs *interfaces, *at;
+
+    if (getifaddrs(&interfaces) != 0) {
+        return;
+    }
+    for (at = interfaces; at; at = at->ifa_next) {
+        if (at->ifa_addr && at->ifa_addr->sa_family == AF_INET) {
+            ml_host_from_address(pool, AF_INET, &((struct sockaddr_in *)
+                                 (void *)at->ifa_addr)->sin_addr,
+                                 apr_array_push(hosts));
+        }
+        else if (at->ifa_addr && at->ifa_addr->sa_family == AF_INET6) {
+            ml_host_from_address(pool, AF_INET6, &((struct sockaddr_in6 *)
+                                 (void *)at->ifa_addr)->sin6_addr,
+                                 apr_array_push(hosts));
         }
     }
-    for (i = 0; r->server->names && i < r->server->names->nelts; i++) {
-        APR_ARRAY_PUSH(hosts, const char *) =
-            APR_ARRAY_IDX(r->server->names, i, const char *);
+    freeifaddrs(interfaces);
+}
+
+/*
+ * The names and addresses this virtual host answers to: links to them
+ * would loop.  Its ServerName and every ServerAlias (patterns included),
+ * the Host of this request, its <VirtualHost> addresses and every Listen
+ * address - for a wildcard one, each address of the machine.  The local
+ * host's own (127.0.0.0/8, ::1, localhost...) are ml_policy's to add.
+ * Gathered per creation request, which is rare, so that an address the
+ * machine gains later counts too.
+ */
+static apr_array_header_t *own_hosts(request_rec *r)
+{
+    apr_array_header_t *hosts = apr_array_make(r->pool, 16, sizeof(ml_host));
+    const server_rec *s = r->server;
+    const server_addr_rec *vhost_address;
+    const ap_listen_rec *listener;
+    int wildcard = 0, i;
+
+    add_name(hosts, r->pool, r->hostname);
+    add_name(hosts, r->pool, s->server_hostname);
+    for (i = 0; s->names && i < s->names->nelts; i++) {
+        add_name(hosts, r->pool, APR_ARRAY_IDX(s->names, i, const char *));
     }
-    for (i = 0; i < hosts->nelts; i++) {
-        char *host = apr_pstrdup(r->pool, APR_ARRAY_IDX(hosts, i, const char *));
-        ap_str_tolower(host);
-        APR_ARRAY_IDX(hosts, i, const char *) = host;
+    for (i = 0; s->wild_names && i < s->wild_names->nelts; i++) {
+        ml_host_pattern(r->pool, APR_ARRAY_IDX(s->wild_names, i, const char *),
+                        apr_array_push(hosts));
+    }
+    for (vhost_address = s->addrs; vhost_address;
+         vhost_address = vhost_address->next) {
+        wildcard |= add_address(hosts, r->pool, vhost_address->host_addr);
+    }
+    for (listener = ap_listeners; listener; listener = listener->next) {
+        wildcard |= add_address(hosts, r->pool, listener->bind_addr);
+    }
+    if (wildcard) {
+        add_machine_addresses(hosts, r->pool);
     }
     return hosts;
+}
+
+/* Whether a <Location> section applies to path, as httpd's location walk
+ * decides (server/request.c): its regex, its wildcard pattern, or its
+ * path as a prefix that ends at a '/' or at the end of path. */
+static int location_matches(const core_dir_config *section, const char *path)
+{
+    apr_size_t len;
+
+    if (section->r) {
+        return ap_regexec(section->r, path, 0, NULL, 0) == 0;
+    }
+    if (section->d_is_fnmatch) {
+        return apr_fnmatch(section->d, path, APR_FNM_PATHNAME) == APR_SUCCESS;
+    }
+    len = strlen(section->d);
+    return strncmp(section->d, path, len) == 0
+           && (len == 0 || section->d[len - 1] == '/' || path[len] == '/'
+               || path[len] == '\0');
+}
+
+/*
+ * NULL if a visitor may have this slug here, else what its short URL
+ * <prefix><slug> would hide: a <Location> of this server that applies to
+ * that path and not to the form's own (mod_status's /server-status under
+ * a <Location />), a file in the DocumentRoot, or a reserved name
+ * (ml_slug_reserved).  The minilink command, used by admins, is not
+ * bound by it.
+ */
+static const char *shadowed_by(request_rec *r, const char *slug)
+{
+    const core_server_config *core =
+        ap_get_core_module_config(r->server->module_config);
+    ap_conf_vector_t **sections = (ap_conf_vector_t **)core->sec_url->elts;
+    const char *last = strrchr(r->uri, '/');
+    const char *prefix = apr_pstrmemdup(r->pool, r->uri,
+                                        (apr_size_t)(last - r->uri) + 1);
+    const char *path = apr_pstrcat(r->pool, prefix, slug, NULL);
+    apr_finfo_t info;
+    apr_status_t rv;
+    int i;
+
+    if (ml_slug_reserved(slug)) {
+        return "a name this server keeps for itself";
+    }
+    for (i = 0; i < core->sec_url->nelts; i++) {
+        const core_dir_config *section = ap_get_core_module_config(sections[i]);
+        if (location_matches(section, path) && !location_matches(section, prefix)) {
+            return "another <Location> of this server";
+        }
+    }
+    rv = apr_stat(&info, apr_pstrcat(r->pool, ap_document_root(r), path, NULL),
+                  APR_FINFO_TYPE, r->pool);
+    if (rv == APR_SUCCESS || rv == APR_INCOMPLETE) {
+        return "a file of this server";
+    }
+    return NULL;
 }
 
 static ml_create_policy policy_of(const ml_dir_config *conf)
@@ -374,10 +544,9 @@ static int create_link(request_rec *r, const ml_dir_config *conf)
     }
     else if (has_type(content_type, "application/x-www-form-urlencoded")) {
         problem = read_form(r, &in, &status);
-        if (problem == NULL && !csrf_matches(r, in.csrf)) {
+        if (problem == NULL
+            && (problem = form_post_problem(r, in.csrf)) != NULL) {
             status = HTTP_FORBIDDEN;
-            problem = "this form has expired or came from another site; "
-                      "reload the page and try again";
         }
     }
     else {
@@ -394,9 +563,15 @@ static int create_link(request_rec *r, const ml_dir_config *conf)
                                         r->pool)) != NULL) {
         status = HTTP_BAD_REQUEST;
     }
-    if (problem == NULL && in.slug && !ml_slug_valid(in.slug, strlen(in.slug))) {
+    if (problem == NULL && in.slug
+        && (problem = ml_slug_new_problem(in.slug)) != NULL) {
         status = HTTP_BAD_REQUEST;
-        problem = "the slug must be 1 to 64 letters, digits, '-' or '_'";
+    }
+    if (problem == NULL && in.slug
+        && (problem = shadowed_by(r, in.slug)) != NULL) {
+        status = HTTP_CONFLICT;
+        problem = apr_psprintf(r->pool, "the slug '%s' would hide %s; choose "
+                               "another", in.slug, problem);
     }
     if (problem) {
         return respond(r, &in, status, problem, NULL);
@@ -413,6 +588,27 @@ static int create_link(request_rec *r, const ml_dir_config *conf)
                        APR_INT64_T_FMT " seconds", retry_after), NULL);
     }
     return store_and_respond(r, conf->database, &in);
+}
+
+int ml_create_post_config(server_rec *s)
+{
+    form_key *kept = ap_retained_data_get(FORM_KEY_NAME);
+    apr_status_t rv;
+
+    if (kept == NULL) {
+        kept = ap_retained_data_create(FORM_KEY_NAME, sizeof(*kept));
+    }
+    if (!kept->made) {
+        if ((rv = apr_generate_random_bytes(kept->key, sizeof(kept->key)))
+            != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "ML00040: no random "
+                         "bytes for the key of the form's CSRF tokens");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        kept->made = 1;
+    }
+    form_key_in_use = kept;
+    return OK;
 }
 
 int ml_handle_create(request_rec *r, const ml_dir_config *conf)

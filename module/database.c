@@ -310,6 +310,7 @@ static void refresher_main(apr_pool_t *pool)
             ml_flush_all(watched_databases, scratch, 0);
             next_flush = now + flush_interval;
         }
+        ml_reclaim_all(watched_databases, scratch);
         alarm(0);
         refresher_busy = 0;
         apr_pool_clear(scratch);

@@ -44,17 +44,6 @@ typedef struct {
     apr_uint64_t clicks_pending;
 } database_figures;
 
-static apr_uint64_t pending_total(const ml_clicks *clicks)
-{
-    apr_uint32_t cell, used = ml_clicks_cells_used(clicks);
-    apr_uint64_t total = 0;
-
-    for (cell = 0; cell < used; cell++) {
-        total += ml_clicks_pending(clicks, cell);
-    }
-    return total;
-}
-
 static void gather(const ml_database *database, database_figures *figures,
                    apr_pool_t *pool)
 {
@@ -69,7 +58,7 @@ static void gather(const ml_database *database, database_figures *figures,
     }
     if (database->clicks) {
         ml_clicks_stats_get(database->clicks, &figures->clicks);
-        figures->clicks_pending = pending_total(database->clicks);
+        figures->clicks_pending = ml_clicks_pending_total(database->clicks);
     }
     if (ml_store_open(&store, database->location, ML_STORE_READ, pool) == APR_SUCCESS) {
         ml_store_click_total(store, &figures->clicks_stored);
@@ -144,6 +133,9 @@ static int status_section(request_rec *r, int flags)
                    " / %" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT "</td></tr>\n"
                    "<tr><td>clicks (pending in memory)</td><td>%" APR_UINT64_T_FMT
                    " (%" APR_UINT64_T_FMT ")</td></tr>\n"
+                   "<tr><td>click cells counting</td><td>%u of %u</td></tr>\n"
+                   "<tr><td>clicks dropped (old records of links gone)</td><td>%"
+                   APR_UINT64_T_FMT "</td></tr>\n"
                    "<tr><td>last refresh</td><td>%s</td></tr>\n"
                    "<tr><td>last flush</td><td>%s</td></tr>\n"
                    "<tr><td>refresh / flush errors</td><td>%" APR_UINT64_T_FMT
@@ -151,7 +143,8 @@ static int status_section(request_rec *r, int flags)
                    f.cache.links, f.cache.link_capacity,
                    cache_bytes_used(&f.cache), f.cache.segment_bytes,
                    f.clicks.lookups, f.clicks.hits, f.clicks.misses,
-                   clicks_of(&f), f.clicks_pending,
+                   clicks_of(&f), f.clicks_pending, f.clicks.cells_live,
+                   f.clicks.cells, f.clicks.stale_clicks,
                    timestamp(r, f.cache.last_refresh_at),
                    timestamp(r, f.clicks.last_flush_at),
                    f.cache.refresh_errors, f.clicks.flush_errors);
@@ -186,7 +179,8 @@ static int send_totals(request_rec *r, const ml_database *database)
 
     gather(database, &f, r->pool);
     return send_json(r, json_pack(
-        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+        " s:I, s:I, s:I}",
         "database", f.path,
         "links_cached", (json_int_t)f.cache.links,
         "link_capacity", (json_int_t)f.cache.link_capacity,
@@ -197,6 +191,9 @@ static int send_totals(request_rec *r, const ml_database *database)
         "misses", (json_int_t)f.clicks.misses,
         "clicks", (json_int_t)clicks_of(&f),
         "clicks_pending", (json_int_t)f.clicks_pending,
+        "click_cells", (json_int_t)f.clicks.cells,
+        "click_cells_counting", (json_int_t)f.clicks.cells_live,
+        "clicks_dropped", (json_int_t)f.clicks.stale_clicks,
         "last_refresh", (json_int_t)f.cache.last_refresh_at,
         "last_flush", (json_int_t)f.clicks.last_flush_at,
         "errors", (json_int_t)(f.cache.refresh_errors + f.clicks.flush_errors)));
@@ -207,8 +204,8 @@ static apr_uint64_t pending_for(const ml_database *database, const ml_link *link
 {
     apr_uint32_t cell = ml_cache_click_cell(database->cache, link->slug);
 
-    return cell != ML_CACHE_NO_CELL && database->clicks
-           && ml_clicks_link_of(database->clicks, cell) == link->id
+    return database->clicks
+           && ml_clicks_counts_for(database->clicks, cell, link->id)
            ? ml_clicks_pending(database->clicks, cell) : 0;
 }
 

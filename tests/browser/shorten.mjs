@@ -97,7 +97,7 @@ async function run(context) {
     await page.locator('#url').waitFor({ state: 'visible' });
     await page.locator('#slug').waitFor({ state: 'visible' });
     const token = await page.locator('input[name="csrf"]').getAttribute('value');
-    check(/^[0-9a-f]{32}$/.test(token || ''), `CSRF token "${token}"`);
+    check(/^[0-9a-f]{48}$/.test(token || ''), `CSRF token "${token}"`);
     check((await page.context().cookies(base)).some((c) => c.name === 'minilink_csrf'
                                                      && c.value === token),
           'no minilink_csrf cookie matching the form\'s token');

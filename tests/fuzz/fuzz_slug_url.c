@@ -9,11 +9,18 @@
  *
  * Each rule is checked against invariants stated here independently of
  * ml_link.c: what an accepted slug or URL may contain, what the host of an
- * accepted URL is, and what ml_url_with_query() builds.
+ * accepted URL is, and what ml_url_with_query() builds.  The whole input,
+ * and the host of an accepted URL, also go through ml_host_parse() (the
+ * host as a browser reads it: ml_host.h): a canonical host is canonical
+ * (what the library's inet_pton() reads back for an address, a lower-case
+ * name without a forbidden character otherwise) and parses to itself.
  */
 #include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <apr_pools.h>
 #include <apr_strings.h>
+#include "../../links/ml_host.h"
 #include "../../links/ml_link.h"
 #include "fuzz_common.h"
 
@@ -261,6 +268,46 @@ static void check_host(apr_pool_t *pool, const char *url, size_t len,
     CHECK(strcmp(host, expected_host(pool, url, len)) == 0);
 }
 
+/* ml_host_parse() on raw[0..len): nothing to check for a refused host; an
+ * accepted one must be canonical and parse to itself. */
+static void check_host_parse(apr_pool_t *pool, const char *raw, size_t len)
+{
+    unsigned char address[16];
+    ml_host host, again;
+    const char *text;
+    size_t i;
+
+    if (ml_host_parse(pool, raw, len, &host) != NULL) {
+        return;
+    }
+    CHECK(host.text != NULL && host.text[0] != '\0');
+    switch (host.kind) {
+    case ML_HOST_IPV4:
+        CHECK(inet_pton(AF_INET, host.text, address) == 1);
+        CHECK(memcmp(address, host.address, 4) == 0);
+        break;
+    case ML_HOST_IPV6:
+        CHECK(inet_pton(AF_INET6, host.text, address) == 1);
+        CHECK(memcmp(address, host.address, 16) == 0);
+        /* IPv4-mapped addresses are IPv4 hosts. */
+        CHECK(!(memcmp(address, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0));
+        break;
+    default:
+        for (i = 0; host.text[i]; i++) {
+            unsigned char c = (unsigned char)host.text[i];
+            CHECK(c > 0x20 && c < 0x7f && !(c >= 'A' && c <= 'Z'));
+            CHECK(strchr("#%/:<>?@[\\]^|", c) == NULL);
+        }
+        CHECK(host.text[0] != '.' && host.text[i - 1] != '.');
+        CHECK(strstr(host.text, "..") == NULL);
+    }
+    text = host.kind == ML_HOST_IPV6
+           ? apr_pstrcat(pool, "[", host.text, "]", NULL) : host.text;
+    CHECK(ml_host_parse(pool, text, strlen(text), &again) == NULL);
+    CHECK(again.kind == host.kind && strcmp(again.text, host.text) == 0);
+    CHECK(memcmp(again.address, host.address, 16) == 0);
+}
+
 /*
  * The stored URL url[0..len) with the query: base (up to the first '#'),
  * separator, query, fragment, nothing else.
@@ -361,6 +408,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     check_slug(data, size);
     check_header_safe(data, size);
     check_url(data, size);
+    check_host_parse(pool, (const char *)data, size);
 
     for (i = 0; i < PARTS; i++) {
         const unsigned char *end = at < size
@@ -380,6 +428,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     url = apr_pstrmemdup(pool, (const char *)part[1], part_len[1]);
     query = apr_pstrmemdup(pool, (const char *)part[2], part_len[2]);
     check_host(pool, url, part_len[1], accepted);
+    if (accepted && strlen(url) == part_len[1]) {
+        const char *host = ml_url_host(pool, url);
+        check_host_parse(pool, host, strlen(host));
+    }
 
     {
         /* A stored URL is not NUL-terminated in the cache: pass an exact

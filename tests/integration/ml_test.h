@@ -50,6 +50,9 @@ void add_browser_suites(void);
 /* test_pgsql.c: "pgsql", two hosts (event, prefork) sharing one PostgreSQL. */
 void add_pgsql_suites(void);
 
+/* test_findings.c: findings-event, findings-worker, findings-prefork. */
+void add_findings_suites(void);
+
 /* Suite cleanup: dumps the error log if the suite had failures, then
  * stops and frees g_srv. */
 int suite_cleanup(void);

@@ -737,7 +737,7 @@ static char *fetch_token(void)
     if (cookie && strncmp(cookie, "minilink_csrf=", 14) == 0) {
         token = xasprintf("%.*s", (int)strcspn(cookie + 14, ";"), cookie + 14);
     }
-    CHECK(token && strlen(token) == 32, "GET /l/: no minilink_csrf cookie; headers:\n%s",
+    CHECK(token && strlen(token) == 48, "GET /l/: no minilink_csrf cookie; headers:\n%s",
           r.headers);
     free(cookie);
     http_response_free(&r);

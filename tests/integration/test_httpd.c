@@ -8,7 +8,7 @@
  * suites of test_live.c ("live-event", "live-worker", "live-prefork",
  * "live-overflow": live refresh and creation over HTTP) are registered here
  * too, and so are those of test_clicks.c, test_access.c, test_browser.c,
- * test_hostile.c, test_drills.c and test_pgsql.c ("pgsql": two hosts sharing
+ * test_hostile.c, test_drills.c, test_findings.c and test_pgsql.c ("pgsql": two hosts sharing
  * a PostgreSQL that pg_harness.h starts); shared helpers are in ml_test.h,
  * the generic harness in harness.h.
  *
@@ -662,12 +662,21 @@ static void test_configtest_empty_database(void)
     EXPECT_REFUSED("        MinilinkDatabase \"\"\n", "MinilinkDatabase");
 }
 
+/* A blocked host is read as browsers read hosts: one no browser would
+ * reach is a mistake to say at once. */
+static void test_configtest_block_hosts_not_hosts(void)
+{
+    EXPECT_REFUSED("        MinilinkCreateBlockHosts foo.1\n", "MinilinkCreateBlockHosts");
+    EXPECT_REFUSED("        MinilinkCreateBlockHosts 10.0.0.0/8\n", "MinilinkCreateBlockHosts");
+}
+
 static CU_TestInfo configtest_tests[] = {
     { "good configuration -> Syntax OK", test_configtest_good },
     { "MinilinkRedirectStatus 404 refused", test_configtest_status_404 },
     { "MinilinkRedirectStatus abc refused", test_configtest_status_abc },
     { "MinilinkQueryString maybe refused", test_configtest_query_maybe },
     { "MinilinkDatabase \"\" refused", test_configtest_empty_database },
+    { "MinilinkCreateBlockHosts foo.1 and 10.0.0.0/8 refused", test_configtest_block_hosts_not_hosts },
     CU_TEST_INFO_NULL,
 };
 
@@ -776,6 +785,7 @@ int main(void)
     add_hostile_suites();
     add_drill_suites();
     add_pgsql_suites();
+    add_findings_suites();
     select_suites(getenv("MINILINK_SUITES"));
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

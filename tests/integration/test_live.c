@@ -307,8 +307,8 @@ static char *get_form_token_at(int line, const char *prefix)
                    && strstr(r.body, "<input type=\"hidden\" name=\"csrf\"") != NULL,
              "GET %s: no form with a hidden csrf input in:\n%.600s", path,
              str_or_null(r.body));
-    check_at(line, cookie && strlen(cookie) == 32,
-             "GET %s: no 32-character minilink_csrf cookie; headers:\n%s", path,
+    check_at(line, cookie && strlen(cookie) == 48,
+             "GET %s: no 48-character minilink_csrf cookie; headers:\n%s", path,
              r.headers);
     check_at(line, cookie && field && strcmp(cookie, field) == 0,
              "GET %s: the form's token \"%s\" is not the cookie's \"%s\"", path,

@@ -6,10 +6,13 @@
  * child only.
  */
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <apr_file_io.h>
@@ -26,6 +29,10 @@ typedef struct {
     const char *out;
     const char *err;
 } cli_result;
+
+/* Set by a test that needs the CLI to run as someone other than root
+ * (permissions bind root to nothing): the user "nobody", when we are root. */
+static int run_as_nobody;
 
 static const char *cli_path(void)
 {
@@ -99,6 +106,13 @@ static int run_cli(ut_scratch *scratch, cli_result *result,
         if (out < 0 || err < 0 || in < 0 || dup2(out, 1) < 0
             || dup2(err, 2) < 0 || dup2(in, 0) < 0) {
             _exit(126);
+        }
+        if (run_as_nobody && geteuid() == 0) {
+            struct passwd *nobody = getpwnam("nobody");
+            if (nobody == NULL || setgroups(0, NULL) != 0
+                || setgid(nobody->pw_gid) != 0 || setuid(nobody->pw_uid) != 0) {
+                _exit(125);
+            }
         }
         if (env_db) {
             setenv("MINILINK_DB", env_db, 1);
@@ -480,6 +494,73 @@ static void test_cli_database_errors(void)
     ut_scratch_close(&scratch);
 }
 
+/*
+ * Slugs made before new ones had to start with a letter, digit or '_'
+ * (here "-h" and "--disable", put in with sqlite3) are still listed, shown,
+ * changed and removed: after "--", a word is never an option.  New slugs
+ * may not start with '-'.
+ */
+static void test_cli_slugs_that_start_with_a_dash(void)
+{
+    ut_scratch scratch;
+    const char *db;
+    cli_result r;
+
+    CU_ASSERT_FATAL(ut_scratch_open(&scratch));
+    db = cli_db(&scratch);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    CU_ASSERT_EQUAL_FATAL(ut_insert_raw(db, "'-h'", "'https://example.com/h'",
+                                        "NULL", NULL), SQLITE_OK);
+    CU_ASSERT_EQUAL_FATAL(ut_insert_raw(db, "'--disable'",
+                                        "'https://example.com/d'", "NULL", NULL),
+                          SQLITE_OK);
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "list", NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "--disable\thttps://example.com/d\n"
+                                  "-h\thttps://example.com/h\n");
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "show", "--", "-h",
+                            NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_NSTRING_EQUAL(r.out, "slug: -h\n", 9);
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "stats", "--", "-h",
+                            NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_NSTRING_EQUAL(r.out, "slug: -h\nclicks: 0\n", 19);
+    /* Before "--", -h still asks for help, and --disable is no slug of rm. */
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "rm", "-h", NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "usage: minilink"));
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "rm", "--disable",
+                            NULL));
+    ASSERT_CLI_ERROR(r, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "rm -- --disable"));
+    /* set: its options before "--", the slug after. */
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "set", "--disable",
+                            "--", "--disable", NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "show", "--",
+                            "--disable", NULL));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "disabled: yes\n"));
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "rm", "--", "-h",
+                            NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "rm", "--",
+                            "--disable", NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "list", NULL));
+    CU_ASSERT_STRING_EQUAL(r.out, "");
+    /* New slugs: not with a '-' first, however they are given. */
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "add",
+                            "https://example.com/", "--", "-new", NULL));
+    ASSERT_CLI_ERROR(r, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "must not start with '-'"));
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "add", "--",
+                            "https://example.com/", "a-b_", NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "a-b_\n");
+    ut_scratch_close(&scratch);
+}
+
 /* The schema version a SQLite file is marked with, or -1. */
 static int marked_version(const char *db)
 {
@@ -596,6 +677,80 @@ static void test_cli_upgrade_errors(void)
     ut_scratch_close(&scratch);
 }
 
+
+/* A database path that is, or goes through, a symbolic link is used only
+ * when asked: "init" as root on a dangling link would create its target. */
+static void test_cli_refuses_symlinks(void)
+{
+    ut_scratch scratch;
+    const char *link, *target, *db, *db_link;
+    cli_result r;
+
+    CU_ASSERT_FATAL(ut_scratch_open(&scratch));
+    link = ut_path(&scratch, "dangling.db");
+    target = ut_path(&scratch, "elsewhere.db");
+    CU_ASSERT_EQUAL_FATAL(symlink(target, link), 0);
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", link, "init", NULL));
+    ASSERT_CLI_ERROR(r, 5);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "symbolic link"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "--allow-symlinks"));
+    CU_ASSERT_EQUAL(access(target, F_OK), -1);          /* not created */
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--allow-symlinks", "--db", link,
+                            "init", NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_EQUAL(access(target, F_OK), 0);
+    /* A link to a database, and a directory link on the way to one. */
+    db = cli_db(&scratch);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    db_link = ut_path(&scratch, "link.db");
+    CU_ASSERT_EQUAL_FATAL(symlink(db, db_link), 0);
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db_link, "list", NULL));
+    ASSERT_CLI_ERROR(r, 5);
+    CU_ASSERT_EQUAL_FATAL(symlink(scratch.dir, ut_path(&scratch, "dir")), 0);
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, ut_path(&scratch, "dir/links.db"),
+                            "add", "https://example.com/", "x", NULL));
+    ASSERT_CLI_ERROR(r, 5);
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db_link,
+                            "--allow-symlinks", "list", NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    ut_scratch_close(&scratch);
+}
+
+/*
+ * A WAL database in a directory its reader may not write: SQLite cannot
+ * make the -wal and -shm files it needs, and the message says so and what
+ * to do, instead of "attempt to write a readonly database".
+ */
+static void test_cli_read_only_directory(void)
+{
+    ut_scratch scratch;
+    const char *dir, *db;
+    cli_result r;
+
+    CU_ASSERT_FATAL(ut_scratch_open(&scratch));
+    dir = ut_path(&scratch, "ro");
+    db = ut_path(&scratch, "ro/links.db");
+    CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0755), 0);
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "init", NULL));
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "add",
+                            "https://example.com/", "x", NULL));
+    CU_ASSERT_EQUAL_FATAL(r.status, 0);
+    CU_ASSERT_EQUAL(access(ut_path(&scratch, "ro/links.db-shm"), F_OK), -1);
+    CU_ASSERT_EQUAL_FATAL(chmod(scratch.dir, 0711), 0);
+    CU_ASSERT_EQUAL_FATAL(chmod(dir, 0555), 0);
+    run_as_nobody = 1;
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "list", NULL));
+    ASSERT_CLI_ERROR(r, 5);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "links.db-wal"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "may not write in"));
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "export", NULL));
+    CU_ASSERT_EQUAL(r.status, 5);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "may not write in"));
+    run_as_nobody = 0;
+    CU_ASSERT_EQUAL(chmod(dir, 0755), 0);
+    ut_scratch_close(&scratch);
+}
+
 void add_cli_suite(void)
 {
     CU_pSuite suite = CU_add_suite("cli (minilink)", NULL, NULL);
@@ -610,10 +765,16 @@ void add_cli_suite(void)
     CU_add_test(suite, "add of a taken slug: 4, URL kept", test_cli_add_duplicate);
     CU_add_test(suite, "add of a bad URL or slug: 2, nothing added", test_cli_add_invalid);
     CU_add_test(suite, "rm, then show/rm: 3", test_cli_rm);
+    CU_add_test(suite, "slugs that start with '-': after --; none new",
+                test_cli_slugs_that_start_with_a_dash);
     CU_add_test(suite, "usage errors: 1", test_cli_usage_errors);
     CU_add_test(suite, "no database given: 1", test_cli_no_database_given);
     CU_add_test(suite, "MINILINK_DB names the database", test_cli_database_from_environment);
     CU_add_test(suite, "garbage, foreign, missing files: 5", test_cli_database_errors);
+    CU_add_test(suite, "a symbolic link is followed only with --allow-symlinks",
+                test_cli_refuses_symlinks);
+    CU_add_test(suite, "a directory the reader may not write: what to do",
+                test_cli_read_only_directory);
     CU_add_test(suite, "upgrade at version 1: said so, links kept", test_cli_upgrade_current);
     CU_add_test(suite, "upgrade of a newer schema: 5, left alone", test_cli_upgrade_refuses_newer);
     CU_add_test(suite, "upgrade: usage, foreign and missing files", test_cli_upgrade_errors);

@@ -335,10 +335,14 @@ static void test_set_usage(void)
     ERR_HAS("--url needs a value");
     CU_ASSERT_EQUAL(cli("set", "page", "--colour", "red"), 1);
     ERR_HAS("--colour");
-    CU_ASSERT_EQUAL(cli("set", "--disable", "page"), 1);
+    CU_ASSERT_EQUAL(cli("set", "page", "other", "--disable"), 1);
+    ERR_HAS("one slug");
     CU_ASSERT_EQUAL(cli("set"), 1);
     ERR_IS_MESSAGE();
     SHOWS("page", "disabled: no\n");
+    /* Options may come before the slug too. */
+    CU_ASSERT_EQUAL(cli("set", "--disable", "page"), 0);
+    SHOWS("page", "disabled: yes\n");
 }
 
 /* ---- export and import ------------------------------------------------ */
@@ -368,6 +372,124 @@ static void test_import_round_trip(void)
     CU_ASSERT_STRING_EQUAL(last.out, "imported 3 links\n");
     CU_ASSERT_EQUAL(cli("export"), 0);
     CU_ASSERT_STRING_EQUAL(last.out, sample_export);
+}
+
+/*
+ * Rows put in with sqlite3 whose fields a spreadsheet would run as
+ * formulas: "-h" (made before new slugs had to start otherwise) and URLs
+ * that break the rules, which export writes as they are (with a warning).
+ */
+static void use_formula_db(const char *name)
+{
+    static const char *const rows[] = {
+        "'-h', 'https://example.com/h', 301",
+        "'-', 'https://example.com/dash', NULL",
+        "'at', '@SUM(1+1)', NULL",
+        "'eq', '=HYPERLINK(\"http://x\",\"y\")', NULL",
+        "'plus', '+cmd|'' /c calc''!A0', NULL",
+        "'tab', char(9) || '=1', NULL",
+        "'cr', char(13) || '=1', NULL",
+        "'quote', '''x', NULL",
+    };
+    size_t i;
+
+    use_db(name);
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char *sql = apr_psprintf(scratch.pool, "INSERT INTO links (slug, url, "
+                                 "status, created_at, updated_at) VALUES (%s, "
+                                 "1700000000, 1700000000)", rows[i]);
+        CU_ASSERT_EQUAL(ut_sql(db_path, sql, NULL), SQLITE_OK);
+    }
+}
+
+/* True if no field of the CSV text starts with what makes a spreadsheet
+ * evaluate it: = + - @, a tab or a CR (its first character, or the first
+ * inside its opening quote). */
+static int no_field_is_a_formula(const char *csv)
+{
+    int at_field_start = 1, in_quotes = 0;
+    const char *p;
+
+    for (p = csv; *p; p++) {
+        if (at_field_start) {
+            at_field_start = 0;
+            if (*p == '"') {
+                in_quotes = 1;
+                at_field_start = 1;       /* its first character is next */
+                continue;
+            }
+            if (strchr("=+-@\t\r", *p)) {
+                return 0;
+            }
+        }
+        if (in_quotes && *p == '"') {
+            if (p[1] == '"') {
+                p++;
+            }
+            else {
+                in_quotes = 0;
+            }
+        }
+        else if (!in_quotes && (*p == ',' || *p == '\n')) {
+            at_field_start = 1;
+        }
+    }
+    return 1;
+}
+
+static void test_export_formulas_are_text(void)
+{
+    use_formula_db("formulas");
+    CU_ASSERT_EQUAL(cli("export"), 0);
+    CU_ASSERT_TRUE(no_field_is_a_formula(last.out));
+    OUT_HAS("\r\n'-h,https://example.com/h,301,,0\r\n");
+    OUT_HAS("\r\n'-,https://example.com/dash,,,0\r\n");
+    OUT_HAS("\r\nat,'@SUM(1+1),,,0\r\n");
+    OUT_HAS("\r\neq,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",,,0\r\n");
+    OUT_HAS("\r\nplus,'+cmd|' /c calc'!A0,,,0\r\n");
+    OUT_HAS("\r\ntab,'\t=1,,,0\r\n");
+    OUT_HAS("\r\ncr,\"'\r=1\",,,0\r\n");
+    OUT_HAS("\r\nquote,''x,,,0\r\n");
+}
+
+/* What export makes safe, import reads back exactly: the links a new
+ * database gets are the same, "-h" and "-" included (copied, not new). */
+static void test_import_round_trip_of_marked_slugs(void)
+{
+    const char *path;
+    char *exported;
+
+    use_db("marked_from");
+    CU_ASSERT_EQUAL(ut_sql(db_path, "INSERT INTO links (slug, url, status, "
+                           "created_at, updated_at) VALUES ('-h', "
+                           "'https://example.com/h', 301, 1, 1), ('-', "
+                           "'https://example.com/dash', NULL, 1, 1)", NULL),
+                    SQLITE_OK);
+    CU_ASSERT_EQUAL(cli("add", "https://example.com/plain", "plain"), 0);
+    CU_ASSERT_EQUAL(cli("export"), 0);
+    exported = apr_pstrdup(scratch.pool, last.out);
+    CU_ASSERT_TRUE(no_field_is_a_formula(exported));
+    path = write_file("marked.csv", exported);
+
+    use_db("marked_to");
+    CU_ASSERT_EQUAL(cli("import", path), 0);
+    CU_ASSERT_STRING_EQUAL(last.out, "imported 3 links\n");
+    CU_ASSERT_EQUAL(cli("export"), 0);
+    CU_ASSERT_STRING_EQUAL(last.out, exported);
+    CU_ASSERT_EQUAL(cli("show", "--", "-h"), 0);
+    OUT_HAS("status: 301\n");
+}
+
+/* What spreadsheets save: a UTF-8 byte order mark before the header. */
+static void test_import_after_a_byte_order_mark(void)
+{
+    use_db("bom");
+    CU_ASSERT_EQUAL(cli_in("\xEF\xBB\xBFslug,url,status,expires_at,disabled\r\n"
+                           "x,https://example.com/x,,,0\r\n",
+                           "import", "-", NULL), 0);
+    CU_ASSERT_STRING_EQUAL(last.out, "imported 1 links\n");
+    CU_ASSERT_EQUAL(cli("list"), 0);
+    CU_ASSERT_STRING_EQUAL(last.out, "x\thttps://example.com/x\n");
 }
 
 static void test_import_from_stdin(void)
@@ -426,6 +548,14 @@ static void test_import_line_numbers(void)
                  "\r\n"
                  "bad,\"https://example.com/\nsecond line\",,,0\r\n",
                  2, "bad.csv:5:", "URL");
+}
+
+static void test_import_slug_with_a_dash_first(void)
+{
+    import_fails("slug,url,status,expires_at,disabled\n"
+                 "fine,https://example.com/,,,0\n"
+                 "-x,https://example.com/x,,,0\n", 2, "bad.csv:3:",
+                 "must not start with '-'");
 }
 
 static void test_import_duplicate_in_file(void)
@@ -557,10 +687,18 @@ void add_cli_edit_suite(void)
     CU_add_test(suite, "export, import, export round-trips",
                 test_import_round_trip);
     CU_add_test(suite, "import from stdin", test_import_from_stdin);
+    CU_add_test(suite, "export writes formula-like fields as text",
+                test_export_formulas_are_text);
+    CU_add_test(suite, "import undoes it: \"-h\" round-trips",
+                test_import_round_trip_of_marked_slugs);
+    CU_add_test(suite, "import skips a UTF-8 byte order mark",
+                test_import_after_a_byte_order_mark);
     CU_add_test(suite, "import stops at a bad URL on line 3",
                 test_import_bad_url_on_line_3);
     CU_add_test(suite, "import names the line a record starts on",
                 test_import_line_numbers);
+    CU_add_test(suite, "import refuses a new slug with a '-' first",
+                test_import_slug_with_a_dash_first);
     CU_add_test(suite, "import refuses a slug twice in the file",
                 test_import_duplicate_in_file);
     CU_add_test(suite, "import refuses a slug in the database",

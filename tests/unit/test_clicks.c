@@ -1,11 +1,13 @@
 /*
- * test_clicks.c - the click table (cache/ml_clicks.h): exact counts, and a
+ * test_clicks.c - the click table (cache/ml_clicks.h): exact counts, a
  * flush that loses nothing and counts nothing twice when a write fails or
- * its writer dies between commit and clearing.
+ * its writer dies between commit and clearing, and cells of links that are
+ * gone reused without a click ever landing in another link's count.
  */
 #include <stdio.h>
 #include <string.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <CUnit/CUnit.h>
 #include <apr_strings.h>
@@ -278,7 +280,298 @@ static void test_full_table_has_no_cell(void)
     CU_ASSERT_FATAL(fixture_open(&f, 3));          /* a, b, c take them all */
     CU_ASSERT_EQUAL(ml_clicks_cells_used(f.clicks), 3);
     CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, 99), ML_CLICKS_NO_CELL);
-    CU_ASSERT_EQUAL(ml_clicks_link_of(f.clicks, 2), 3);
+    CU_ASSERT_TRUE(ml_clicks_counts_for(f.clicks, 2, 3));
+    ut_scratch_close(&f.scratch);
+}
+
+/* ---- reusing the cells of links that are gone ------------------------- */
+
+/* Adds a link to the fixture's database; its id. */
+static apr_int64_t add_link(fixture *f, const char *slug)
+{
+    ml_link link = {0};
+
+    link.slug = slug;
+    link.url = "https://example.com/";
+    return ml_store_add(f->store, &link, f->scratch.pool) == APR_SUCCESS
+           ? link.id : -1;
+}
+
+/*
+ * A released cell takes no more clicks through its old handle, keeps those
+ * it had for its link until a flush writes them, and only then counts for
+ * another link - through a new handle.
+ */
+static void test_released_cell_reused_after_its_clicks_are_written(void)
+{
+    fixture f;
+    apr_uint64_t flushed = 0;
+    apr_uint32_t d_cell, e_cell;
+    apr_int64_t d, e;
+
+    CU_ASSERT_FATAL(fixture_open(&f, 4));          /* a, b, c: cells 0-2 */
+    d = add_link(&f, "d");
+    e = add_link(&f, "e");
+    count(&f, 0, 2);
+    ml_clicks_release(f.clicks, 0);                /* "a" left its table */
+    CU_ASSERT_FALSE(ml_clicks_counts_for(f.clicks, 0, 1));
+    CU_ASSERT_EQUAL(ml_clicks_count(f.clicks, 0, 1700000000), 0);
+    ml_clicks_release(f.clicks, 0);                /* twice: no harm */
+    /* Its clicks are not written yet: it is not handed out. */
+    ml_clicks_reclaim(f.clicks);
+    d_cell = ml_clicks_new_cell(f.clicks, d);
+    CU_ASSERT_EQUAL(d_cell, 3);                    /* the last unused one */
+    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, e), ML_CLICKS_NO_CELL);
+    CU_ASSERT_EQUAL(ml_clicks_flush(f.clicks, f.store, 1700000001, &flushed),
+                    APR_SUCCESS);
+    CU_ASSERT_EQUAL(flushed, 2);
+    CU_ASSERT_EQUAL(stored_clicks(&f, "a"), 2);
+    /* Now it is, with a handle of its own. */
+    e_cell = ml_clicks_new_cell(f.clicks, e);
+    CU_ASSERT_NOT_EQUAL_FATAL(e_cell, ML_CLICKS_NO_CELL);
+    CU_ASSERT_NOT_EQUAL(e_cell, 0);
+    CU_ASSERT_TRUE(ml_clicks_counts_for(f.clicks, e_cell, e));
+    CU_ASSERT_EQUAL(ml_clicks_cells_used(f.clicks), 4);
+    CU_ASSERT_EQUAL(ml_clicks_count(f.clicks, 0, 1700000002), 0);   /* old */
+    CU_ASSERT_EQUAL(ml_clicks_count(f.clicks, e_cell, 1700000002), 1);
+    CU_ASSERT_EQUAL(ml_clicks_flush(f.clicks, f.store, 1700000003, &flushed),
+                    APR_SUCCESS);
+    CU_ASSERT_EQUAL(stored_clicks(&f, "a"), 2);
+    CU_ASSERT_EQUAL(stored_clicks(&f, "e"), 1);
+    ut_scratch_close(&f.scratch);
+}
+
+/* A released cell with no clicks to write is reusable at once. */
+static void test_released_cell_without_clicks_reclaimed_at_once(void)
+{
+    fixture f;
+    ml_clicks_stats stats;
+    apr_uint32_t cell;
+    apr_int64_t d;
+
+    CU_ASSERT_FATAL(fixture_open(&f, 3));
+    d = add_link(&f, "d");
+    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, d), ML_CLICKS_NO_CELL);
+    ml_clicks_release(f.clicks, 1);
+    CU_ASSERT_EQUAL(ml_clicks_count(f.clicks, 1, 1700000000), 0);
+    ml_clicks_stats_get(f.clicks, &stats);
+    CU_ASSERT_EQUAL(stats.cells, 3);
+    CU_ASSERT_EQUAL(stats.cells_live, 2);
+    CU_ASSERT_EQUAL(stats.stale_clicks, 1);
+    CU_ASSERT_TRUE(ml_clicks_has_released(f.clicks));
+    ml_clicks_reclaim(f.clicks);
+    CU_ASSERT_FALSE(ml_clicks_has_released(f.clicks));
+    cell = ml_clicks_new_cell(f.clicks, d);
+    CU_ASSERT_NOT_EQUAL(cell, ML_CLICKS_NO_CELL);
+    CU_ASSERT_TRUE(ml_clicks_counts_for(f.clicks, cell, d));
+    CU_ASSERT_FALSE(ml_clicks_counts_for(f.clicks, 1, 2));
+    ml_clicks_stats_get(f.clicks, &stats);
+    CU_ASSERT_EQUAL(stats.cells_live, 3);
+    ut_scratch_close(&f.scratch);
+}
+
+/* Clicks a failed flush left in flight keep the cell for its link until
+ * a flush writes them. */
+static void test_cell_with_clicks_in_flight_waits(void)
+{
+    fixture f;
+    ml_store *read_only;
+    apr_uint64_t flushed = 0;
+    apr_int64_t d;
+
+    CU_ASSERT_FATAL(fixture_open(&f, 3));
+    d = add_link(&f, "d");
+    count(&f, 2, 3);
+    CU_ASSERT_EQUAL_FATAL(ml_store_open(&read_only, f.path, ML_STORE_READ,
+                                        f.scratch.pool), APR_SUCCESS);
+    CU_ASSERT_NOT_EQUAL(ml_clicks_flush(f.clicks, read_only, 1700000001,
+                                        &flushed), APR_SUCCESS);
+    ml_clicks_release(f.clicks, 2);
+    ml_clicks_reclaim(f.clicks);
+    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, d), ML_CLICKS_NO_CELL);
+    CU_ASSERT_NOT_EQUAL(ml_clicks_flush(f.clicks, read_only, 1700000002,
+                                        &flushed), APR_SUCCESS);
+    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, d), ML_CLICKS_NO_CELL);
+    CU_ASSERT_EQUAL(ml_clicks_flush(f.clicks, f.store, 1700000003, &flushed),
+                    APR_SUCCESS);
+    CU_ASSERT_EQUAL(stored_clicks(&f, "c"), 3);
+    CU_ASSERT_NOT_EQUAL(ml_clicks_new_cell(f.clicks, d), ML_CLICKS_NO_CELL);
+    ut_scratch_close(&f.scratch);
+}
+
+/* One cell handed out a thousand times: never the same handle twice, and
+ * a click through any earlier one is dropped. */
+static void test_handles_never_repeat(void)
+{
+    enum { ROUNDS = 1000 };
+    fixture f;
+    apr_uint32_t handles[ROUNDS];
+    apr_uint64_t flushed;
+    apr_int64_t d;
+    int i, j, repeated = 0, landed = 0;
+
+    CU_ASSERT_FATAL(fixture_open(&f, 4));
+    d = add_link(&f, "d");
+    handles[0] = ml_clicks_new_cell(f.clicks, d);
+    for (i = 1; i < ROUNDS; i++) {
+        ml_clicks_release(f.clicks, handles[i - 1]);
+        CU_ASSERT_EQUAL(ml_clicks_flush(f.clicks, f.store, 1700000000 + i,
+                                        &flushed), APR_SUCCESS);
+        handles[i] = ml_clicks_new_cell(f.clicks, d);
+    }
+    for (i = 0; i < ROUNDS; i++) {
+        for (j = 0; j < i; j++) {
+            repeated += handles[i] == handles[j];
+        }
+        landed += ml_clicks_count(f.clicks, handles[i], 1700009999);
+    }
+    CU_ASSERT_EQUAL(repeated, 0);
+    CU_ASSERT_EQUAL(landed, 1);                    /* the last one only */
+    CU_ASSERT_TRUE(ml_clicks_counts_for(f.clicks, handles[ROUNDS - 1], d));
+    ut_scratch_close(&f.scratch);
+}
+
+/*
+ * Readers count through the handle they last looked up - some of them
+ * long after, as a descheduled thread or a child of the last generation
+ * would - while a writer keeps giving the table's few cells to new links
+ * and releasing the old ones, and a flusher writes and reclaims.  Every
+ * click a reader was told landed is in its own link's row, and no other.
+ */
+#define REUSE_SLOTS 4              /* slugs the readers look up */
+#define REUSE_CELLS 8
+#define REUSE_LINKS 600            /* links the writer goes through */
+#define REUSE_READERS 3
+#define REUSE_LOOKUPS 60000
+
+typedef struct {
+    fixture *f;
+    apr_int64_t first_id;          /* links first_id .. + REUSE_LINKS - 1 */
+    _Atomic apr_uint64_t current[REUSE_SLOTS];   /* id << 32 | handle */
+    atomic_int writing_done;
+    atomic_int reading_done;
+} reuse_state;
+
+typedef struct {
+    reuse_state *state;
+    int seed;
+    apr_uint64_t landed[REUSE_LINKS];
+} reuse_reader;
+
+static void *read_and_count(void *data)
+{
+    reuse_reader *reader = data;
+    reuse_state *state = reader->state;
+    int i;
+
+    for (i = 0; i < REUSE_LOOKUPS; i++) {
+        apr_uint64_t seen = atomic_load(&state->current[(i + reader->seed)
+                                                        % REUSE_SLOTS]);
+        apr_int64_t id = (apr_int64_t)(seen >> 32);
+        /* Now and then the count comes much later than the lookup. */
+        if (i % 97 == 0) {
+            sched_yield();
+        }
+        if (ml_clicks_count(state->f->clicks, (apr_uint32_t)seen, 1700000000)) {
+            reader->landed[id - state->first_id]++;
+        }
+    }
+    return NULL;
+}
+
+static void *give_cells_to_new_links(void *data)
+{
+    reuse_state *state = data;
+    int n;
+
+    for (n = REUSE_SLOTS; n < REUSE_LINKS; n++) {
+        apr_int64_t id = state->first_id + n;
+        apr_uint32_t handle;
+        apr_uint64_t old;
+        while ((handle = ml_clicks_new_cell(state->f->clicks, id))
+               == ML_CLICKS_NO_CELL) {
+            sched_yield();                /* until a flush drains one */
+        }
+        old = atomic_exchange(&state->current[n % REUSE_SLOTS],
+                              (apr_uint64_t)id << 32 | handle);
+        ml_clicks_release(state->f->clicks, (apr_uint32_t)old);
+    }
+    atomic_store(&state->writing_done, 1);
+    return NULL;
+}
+
+static void *flush_and_reclaim(void *data)
+{
+    reuse_state *state = data;
+    ml_store *store;
+    apr_uint64_t flushed;
+
+    if (ml_store_open(&store, state->f->path, ML_STORE_WRITE,
+                      state->f->scratch.pool) != APR_SUCCESS) {
+        return NULL;
+    }
+    while (!atomic_load(&state->writing_done)
+           || !atomic_load(&state->reading_done)) {
+        ml_clicks_flush(state->f->clicks, store, 1700000001, &flushed);
+    }
+    return NULL;
+}
+
+static void test_reuse_never_misattributes_a_click(void)
+{
+    static reuse_reader readers[REUSE_READERS];
+    static reuse_state state;
+    pthread_t reader_threads[REUSE_READERS], writer, flusher;
+    apr_uint64_t flushed, total = 0;
+    fixture f;
+    int i, n, wrong = 0;
+
+    CU_ASSERT_FATAL(fixture_open(&f, REUSE_CELLS));
+    memset(&state, 0, sizeof(state));
+    state.f = &f;
+    CU_ASSERT_EQUAL_FATAL(ml_store_write_begin(f.store), APR_SUCCESS);
+    for (n = 0; n < REUSE_LINKS; n++) {
+        apr_int64_t id = add_link(&f, apr_psprintf(f.scratch.pool, "r%d", n));
+        CU_ASSERT_FATAL(id > 0);
+        if (n == 0) {
+            state.first_id = id;
+        }
+        CU_ASSERT_EQUAL_FATAL(id, state.first_id + n);
+    }
+    CU_ASSERT_EQUAL_FATAL(ml_store_write_commit(f.store), APR_SUCCESS);
+    for (i = 0; i < REUSE_SLOTS; i++) {
+        apr_uint32_t handle = ml_clicks_new_cell(f.clicks, state.first_id + i);
+        CU_ASSERT_NOT_EQUAL_FATAL(handle, ML_CLICKS_NO_CELL);
+        atomic_init(&state.current[i],
+                    (apr_uint64_t)(state.first_id + i) << 32 | handle);
+    }
+    pthread_create(&flusher, NULL, flush_and_reclaim, &state);
+    pthread_create(&writer, NULL, give_cells_to_new_links, &state);
+    for (i = 0; i < REUSE_READERS; i++) {
+        memset(&readers[i], 0, sizeof(readers[i]));
+        readers[i].state = &state;
+        readers[i].seed = i;
+        pthread_create(&reader_threads[i], NULL, read_and_count, &readers[i]);
+    }
+    for (i = 0; i < REUSE_READERS; i++) {
+        pthread_join(reader_threads[i], NULL);
+    }
+    atomic_store(&state.reading_done, 1);
+    pthread_join(writer, NULL);
+    pthread_join(flusher, NULL);
+    CU_ASSERT_EQUAL(ml_clicks_flush(f.clicks, f.store, 1700000002, &flushed),
+                    APR_SUCCESS);
+    for (n = 0; n < REUSE_LINKS; n++) {
+        apr_uint64_t landed = 0;
+        for (i = 0; i < REUSE_READERS; i++) {
+            landed += readers[i].landed[n];
+        }
+        total += landed;
+        wrong += stored_clicks(&f, apr_psprintf(f.scratch.pool, "r%d", n))
+                 != (apr_int64_t)landed;
+    }
+    CU_ASSERT_EQUAL(wrong, 0);
+    CU_ASSERT_TRUE(total > 0);
     ut_scratch_close(&f.scratch);
 }
 
@@ -296,4 +589,14 @@ void add_clicks_suite(void)
     CU_add_test(suite, "counting from 4 threads while flushing is exact",
                 test_concurrent_counting_is_exact);
     CU_add_test(suite, "a full table gives no cell", test_full_table_has_no_cell);
+    CU_add_test(suite, "a released cell is reused once its clicks are written",
+                test_released_cell_reused_after_its_clicks_are_written);
+    CU_add_test(suite, "a released cell without clicks is reclaimed at once",
+                test_released_cell_without_clicks_reclaimed_at_once);
+    CU_add_test(suite, "a cell with clicks in flight waits for them",
+                test_cell_with_clicks_in_flight_waits);
+    CU_add_test(suite, "a cell reused 1000 times: no handle twice",
+                test_handles_never_repeat);
+    CU_add_test(suite, "reuse under readers, a writer and a flusher: exact",
+                test_reuse_never_misattributes_a_click);
 }

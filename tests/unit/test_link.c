@@ -66,6 +66,22 @@ static void test_slug_valid_refuses_other_bytes(void)
     CU_ASSERT_FALSE(ml_slug_valid("a+", 2));
 }
 
+/* Stored slugs may start with '-'; new ones may not (the CLI would read
+ * them as options). */
+static void test_slug_new_problem(void)
+{
+    CU_ASSERT_PTR_NULL(ml_slug_new_problem("abc"));
+    CU_ASSERT_PTR_NULL(ml_slug_new_problem("a-"));
+    CU_ASSERT_PTR_NULL(ml_slug_new_problem("_-x"));
+    CU_ASSERT_PTR_NOT_NULL(ml_slug_new_problem("-"));
+    CU_ASSERT_PTR_NOT_NULL(ml_slug_new_problem("-h"));
+    CU_ASSERT_PTR_NOT_NULL(ml_slug_new_problem("--disable"));
+    CU_ASSERT_PTR_NOT_NULL(ml_slug_new_problem(""));
+    CU_ASSERT_PTR_NOT_NULL(ml_slug_new_problem("a.b"));
+    CU_ASSERT_PTR_NOT_NULL(ml_slug_new_problem(NULL));
+    CU_ASSERT_TRUE(ml_slug_valid("-h", 2));
+}
+
 static void test_status_valid(void)
 {
     CU_ASSERT_TRUE(ml_status_valid(301));
@@ -293,6 +309,7 @@ void add_link_suite(void)
     CU_add_test(suite, "slug_valid accepts [A-Za-z0-9_-]", test_slug_valid_alphabet);
     CU_add_test(suite, "slug_valid length 1..64", test_slug_valid_length);
     CU_add_test(suite, "slug_valid refuses other bytes", test_slug_valid_refuses_other_bytes);
+    CU_add_test(suite, "slug_new_problem: no '-' first", test_slug_new_problem);
     CU_add_test(suite, "status_valid: redirects only", test_status_valid);
     CU_add_test(suite, "url_problem accepts http(s) URLs", test_url_problem_accepts_http_urls);
     CU_add_test(suite, "url_problem refuses other schemes", test_url_problem_refuses_other_schemes);

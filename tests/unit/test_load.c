@@ -1,5 +1,6 @@
 /*
- * test_load.c - building a cache from a database (cache/ml_load.h).
+ * test_load.c - building a cache from a database (cache/ml_load.h), and
+ * its click cells through loads and refreshes (cache/ml_refresh.h).
  */
 #include <stdio.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include <apr_time.h>
 #include <CUnit/CUnit.h>
 #include "../../cache/ml_load.h"
+#include "../../cache/ml_refresh.h"
 #include "../../links/ml_store.h"
 #include "unit_helpers.h"
 #include "unit_suites.h"
@@ -263,6 +265,95 @@ static void test_load_empty_database_has_room(void)
     ut_scratch_close(&scratch);
 }
 
+/* The handle the slug's record counts in, or ML_CACHE_NO_CELL. */
+static apr_uint32_t handle_of(const ml_cache *cache, const char *slug)
+{
+    ml_cache_entry entry;
+
+    return ml_cache_lookup(cache, slug, strlen(slug), &entry)
+           ? entry.click_cell : ML_CACHE_NO_CELL;
+}
+
+static void ignore_skip(void *ctx, const char *slug, apr_int64_t id,
+                        const char *problem)
+{
+    (void)ctx, (void)slug, (void)id, (void)problem;
+}
+
+/*
+ * The click table's cells follow the links: a refresh that removes a
+ * deleted link releases its cell, which a new link then gets (after its
+ * clicks are written) instead of a cell never used; a load releases the
+ * cells of links gone since the last table, and keeps the others'.
+ */
+static void test_cells_of_links_gone_are_released(void)
+{
+    ut_scratch scratch;
+    ml_store *store = NULL;
+    ml_cache *cache = NULL, *next = NULL;
+    ml_clicks *clicks = NULL;
+    ml_load_counts counts;
+    ml_refresh_counts changes;
+    ml_link a, gone;
+    apr_uint32_t a_cell, gone_cell, used;
+    apr_uint64_t flushed;
+    const char *path, *error = NULL;
+
+    CU_ASSERT_FATAL(ut_scratch_open(&scratch));
+    path = ut_path(&scratch, "cells.db");
+    CU_ASSERT_EQUAL_FATAL(ml_store_open(&store, path, ML_STORE_CREATE,
+                                        scratch.pool), APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(ml_store_init(store), APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(add(store, scratch.pool, "a", "https://example.com/a",
+                              0, 0, 0), APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(add(store, scratch.pool, "gone", "https://example.com/g",
+                              0, 0, 0), APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(ml_clicks_create(&clicks, 16, scratch.pool), APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT,
+                                  &clicks, scratch.pool, scratch.pool,
+                                  ignore_skip, NULL, &counts, &error),
+                          APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(ml_store_get(store, "a", &a, NULL, scratch.pool),
+                          APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(ml_store_get(store, "gone", &gone, NULL, scratch.pool),
+                          APR_SUCCESS);
+    a_cell = handle_of(cache, "a");
+    gone_cell = handle_of(cache, "gone");
+    CU_ASSERT_TRUE(ml_clicks_counts_for(clicks, a_cell, a.id));
+    CU_ASSERT_TRUE(ml_clicks_counts_for(clicks, gone_cell, gone.id));
+    used = ml_clicks_cells_used(clicks);
+
+    /* Deleted, and refreshed: its cell no longer counts, and after a flush
+     * a new link gets it rather than a cell never used. */
+    CU_ASSERT_EQUAL(ml_clicks_count(clicks, gone_cell, 1700000000), 1);
+    CU_ASSERT_EQUAL(ml_store_remove(store, "gone"), APR_SUCCESS);
+    CU_ASSERT_EQUAL(ml_refresh(cache, store, clicks, scratch.pool, ignore_skip,
+                               NULL, &changes), APR_SUCCESS);
+    CU_ASSERT_FALSE(ml_clicks_counts_for(clicks, gone_cell, gone.id));
+    CU_ASSERT_EQUAL(ml_clicks_count(clicks, gone_cell, 1700000000), 0);
+    CU_ASSERT_EQUAL(ml_clicks_flush(clicks, store, 1700000001, &flushed),
+                    APR_SUCCESS);
+    CU_ASSERT_EQUAL(add(store, scratch.pool, "new", "https://example.com/n",
+                        0, 0, 0), APR_SUCCESS);
+    CU_ASSERT_EQUAL(ml_refresh(cache, store, clicks, scratch.pool, ignore_skip,
+                               NULL, &changes), APR_SUCCESS);
+    CU_ASSERT_NOT_EQUAL(handle_of(cache, "new"), ML_CACHE_NO_CELL);
+    CU_ASSERT_NOT_EQUAL(handle_of(cache, "new"), gone_cell);
+    CU_ASSERT_EQUAL(ml_clicks_cells_used(clicks), used);
+
+    /* Deleted while no refresh ran: the next load releases its cell. */
+    CU_ASSERT_EQUAL(ml_store_remove(store, "new"), APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(ml_load(&next, path, ML_CACHE_HEADROOM_DEFAULT,
+                                  &clicks, scratch.pool, scratch.pool,
+                                  ignore_skip, NULL, &counts, &error),
+                          APR_SUCCESS);
+    CU_ASSERT_EQUAL(handle_of(next, "a"), a_cell);
+    CU_ASSERT_TRUE(ml_clicks_counts_for(clicks, a_cell, a.id));
+    CU_ASSERT_TRUE(ml_clicks_has_released(clicks));
+    CU_ASSERT_EQUAL(ml_clicks_count(clicks, handle_of(cache, "new"), 1700000002), 0);
+    ut_scratch_close(&scratch);
+}
+
 void add_load_suite(void)
 {
     CU_pSuite suite = CU_add_suite("load (ml_load.h)", NULL, NULL);
@@ -275,4 +366,6 @@ void add_load_suite(void)
     CU_add_test(suite, "garbage file: fails naming it", test_load_garbage_file);
     CU_add_test(suite, "SQLite file not ours: fails naming it", test_load_foreign_database);
     CU_add_test(suite, "empty database: room for 1024 links", test_load_empty_database_has_room);
+    CU_add_test(suite, "cells of links gone are released, and reused",
+                test_cells_of_links_gone_are_released);
 }

@@ -56,6 +56,8 @@ int main(void)
         return 2;
     }
     add_link_suite();
+    add_host_suite();
+    add_form_token_suite();
     add_cache_suite();
     add_store_suite();
     add_load_suite();

@@ -9,6 +9,8 @@
 #define UNIT_SUITES_H
 
 void add_link_suite(void);   /* test_link.c:  links/ml_link.h */
+void add_host_suite(void);   /* test_host.c:  links/ml_host.h, ml_policy.h */
+void add_form_token_suite(void); /* test_form_token.c: links/ml_form_token.h */
 void add_cache_suite(void);  /* test_cache.c: cache/ml_cache.h */
 void add_store_suite(void);  /* test_store.c: links/ml_store.h */
 void add_load_suite(void);   /* test_load.c:  cache/ml_load.h */
