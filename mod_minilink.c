@@ -28,7 +28,7 @@
 #include "apr_strings.h"
 
 #include "mod_minilink.h"
-#include "cache/ml_load.h"
+#include "sync/ml_load.h"
 
 module AP_MODULE_DECLARE_DATA minilink_module;
 

@@ -11,6 +11,7 @@
 #include "apr_hash.h"
 #include "cache/ml_cache.h"
 #include "cache/ml_clicks.h"
+#include "links/ml_store.h"
 #include "links/ml_policy.h"
 
 /* The handler name given to SetHandler. */

@@ -21,7 +21,7 @@
  *   bench-lookup flush DB LINKS
  *       Counts one click on each of LINKS links spread over DB, in a click
  *       table of the module's own kind, and times the flush that writes
- *       them (ml_clicks_flush, as the refresher runs it); prints the median
+ *       them (ml_flush, as the refresher runs it); prints the median
  *       of three.  DB may be PostgreSQL (any MinilinkDatabase form): what a
  *       flush costs there is its round trips.
  *
@@ -34,7 +34,8 @@
 #include <apr_general.h>
 #include <apr_time.h>
 #include <valgrind/callgrind.h>
-#include "../cache/ml_load.h"
+#include "../sync/ml_load.h"
+#include "../sync/ml_flush.h"
 #include "../links/ml_store.h"
 
 #define LOAD_ROUNDS 5
@@ -180,7 +181,7 @@ static int measure_flush(const char *location, long count, apr_pool_t *pool)
             ml_clicks_count(clicks, (apr_uint32_t)i, now);
         }
         start = apr_time_now();
-        if (ml_clicks_flush(clicks, store, now, &flushed) != APR_SUCCESS
+        if (ml_flush(clicks, store, now, &flushed) != APR_SUCCESS
             || flushed != (apr_uint64_t)count) {
             fprintf(stderr, "bench-lookup: flushing %ld clicks: %s\n", count,
                     ml_store_error(store));

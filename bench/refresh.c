@@ -22,7 +22,7 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_time.h>
-#include "../cache/ml_refresh.h"
+#include "../sync/ml_refresh.h"
 
 #define ROUNDS 5
 

@@ -55,8 +55,8 @@
 #include <apr_general.h>
 #include <apr_shm.h>
 #include "ml_cache.h"
-#include "ml_siphash.h"
-#include "ml_prefault.h"
+#include "../util/ml_siphash.h"
+#include "../util/ml_prefault.h"
 
 #define ML_CACHE_MAGIC 0x4d4c4e4bu        /* "MLNK" */
 #define ML_CACHE_LAYOUT 3

@@ -73,7 +73,7 @@
 #include <apr_strings.h>
 #include <apr_portable.h>
 #include "ml_clicks.h"
-#include "ml_prefault.h"
+#include "../util/ml_prefault.h"
 
 #define HEADER_BYTES 128u
 #define STRIPES 16u
@@ -518,7 +518,7 @@ void ml_clicks_reclaim(ml_clicks *clicks)
     }
 }
 
-/* ---- the flusher: writing counts --------------------------------------- */
+/* ---- the flusher: batches ----------------------------------------------- */
 
 /* Whether the flusher looks at a cell: one that counts for a link, or did
  * and may still hold its clicks.  (A free cell may be changing hands.) */
@@ -530,81 +530,27 @@ static int flushed_state(const click_cell *counter)
     return state != CELL_UNUSED && state != CELL_FREE;
 }
 
-/* Writes every in-flight count and the batch number in one transaction,
- * handing the store the counts a few hundred at a time. */
-static apr_status_t commit_in_flight(ml_clicks *clicks, ml_store *store,
-                                     apr_uint32_t used)
+const char *ml_clicks_batch_key(const ml_clicks *clicks)
 {
-    ml_store_clicks adds[512];
-    apr_size_t count = 0;
-    apr_status_t rv = ml_store_write_begin(store);
-    apr_uint32_t cell;
-
-    for (cell = 0; rv == APR_SUCCESS && cell < used; cell++) {
-        click_cell *counter = &clicks->cells[cell];
-        if (counter->in_flight) {
-            adds[count].link_id = atomic_load_explicit(&counter->link_id,
-                                                       memory_order_relaxed);
-            adds[count].clicks = counter->in_flight;
-            adds[count].last_click_at =
-                atomic_load_explicit(&counter->last_click_at, memory_order_relaxed);
-            if (++count == sizeof(adds) / sizeof(adds[0])) {
-                rv = ml_store_add_clicks(store, adds, count);
-                count = 0;
-            }
-        }
-    }
-    if (rv == APR_SUCCESS) {
-        rv = ml_store_add_clicks(store, adds, count);
-    }
-    if (rv == APR_SUCCESS) {
-        rv = ml_store_meta_set(store, clicks->header->meta_key,
-                               (apr_int64_t)clicks->header->batch);
-    }
-    if (rv == APR_SUCCESS) {
-        rv = ml_store_write_commit(store);
-    }
-    if (rv != APR_SUCCESS) {
-        ml_store_write_rollback(store);
-    }
-    return rv;
+    return clicks->header->meta_key;
 }
 
-static void clear_in_flight(ml_clicks *clicks, apr_uint32_t used)
+int ml_clicks_open_batch(const ml_clicks *clicks, apr_uint64_t *batch)
 {
-    apr_uint32_t cell;
-
-    for (cell = 0; cell < used; cell++) {
-        clicks->cells[cell].in_flight = 0;
-    }
-    clicks->header->batch_open = 0;
+    *batch = clicks->header->batch;
+    return clicks->header->batch_open != 0;
 }
 
-apr_status_t ml_clicks_flush(ml_clicks *clicks, ml_store *store,
-                             apr_int64_t now, apr_uint64_t *flushed)
+apr_uint64_t ml_clicks_batch_take(ml_clicks *clicks, apr_uint64_t *total)
 {
     ml_clicks_header *header = clicks->header;
     apr_uint32_t used = ml_clicks_cells_used(clicks), cell;
-    apr_uint64_t total = 0;
-    apr_status_t rv;
 
-    *flushed = 0;
-    /* A batch left open: its flusher died or failed.  If the database has
-     * its number, it was committed and only the clearing was missed. */
-    if (header->batch_open) {
-        apr_int64_t committed = 0;
-        if ((rv = ml_store_meta_get(store, header->meta_key, &committed))) {
-            atomic_fetch_add_explicit(&header->flush_errors, 1, memory_order_relaxed);
-            return rv;
-        }
-        if ((apr_uint64_t)committed == header->batch) {
-            clear_in_flight(clicks, used);
-        }
-    }
     if (!header->batch_open) {
         header->batch++;
         header->batch_open = 1;
     }
+    *total = 0;
     for (cell = 0; cell < used; cell++) {
         click_cell *counter = &clicks->cells[cell];
         if (flushed_state(counter)) {
@@ -613,13 +559,38 @@ apr_status_t ml_clicks_flush(ml_clicks *clicks, ml_store *store,
                 &counter->counter, ~PENDING_MASK, memory_order_acquire)
                 & PENDING_MASK);
         }
-        total += counter->in_flight;
+        *total += counter->in_flight;
     }
-    if (total > 0 && (rv = commit_in_flight(clicks, store, used))) {
-        atomic_fetch_add_explicit(&header->flush_errors, 1, memory_order_relaxed);
-        return rv;
+    return header->batch;
+}
+
+apr_status_t ml_clicks_batch_each(const ml_clicks *clicks,
+                                  ml_clicks_batch_fn *fn, void *ctx)
+{
+    apr_uint32_t used = ml_clicks_cells_used(clicks), cell;
+    apr_status_t rv = APR_SUCCESS;
+
+    for (cell = 0; rv == APR_SUCCESS && cell < used; cell++) {
+        const click_cell *counter = &clicks->cells[cell];
+        if (counter->in_flight) {
+            rv = fn(ctx, atomic_load_explicit(&counter->link_id,
+                                              memory_order_relaxed),
+                    counter->in_flight,
+                    atomic_load_explicit(&counter->last_click_at,
+                                         memory_order_relaxed));
+        }
     }
-    clear_in_flight(clicks, used);
+    return rv;
+}
+
+void ml_clicks_batch_done(ml_clicks *clicks, apr_int64_t now)
+{
+    apr_uint32_t used = ml_clicks_cells_used(clicks), cell;
+
+    for (cell = 0; cell < used; cell++) {
+        clicks->cells[cell].in_flight = 0;
+    }
+    clicks->header->batch_open = 0;
     /* Every click counted so far is written: released cells are drained. */
     ml_clicks_reclaim(clicks);
     for (cell = 0; cell < used; cell++) {
@@ -628,7 +599,12 @@ apr_status_t ml_clicks_flush(ml_clicks *clicks, ml_store *store,
             drain(clicks, cell);
         }
     }
-    atomic_store_explicit(&header->last_flush_at, now, memory_order_relaxed);
-    *flushed = total;
-    return APR_SUCCESS;
+    atomic_store_explicit(&clicks->header->last_flush_at, now,
+                          memory_order_relaxed);
+}
+
+void ml_clicks_note_flush_error(ml_clicks *clicks)
+{
+    atomic_fetch_add_explicit(&clicks->header->flush_errors, 1,
+                              memory_order_relaxed);
 }

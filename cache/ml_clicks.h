@@ -12,15 +12,14 @@
  * through an old one is dropped, never counted for another link (why that
  * is safe is told at the top of ml_clicks.c).
  *
- * Flushing moves counts to the database exactly once, even when the process
- * doing it is killed halfway: see ml_clicks_flush().  Depends on APR and
- * SQLite (through ml_store) only.
+ * Flushing (sync/ml_flush.h) moves counts to the database exactly once,
+ * even when the process doing it is killed halfway, through this table's
+ * batches.  Depends on APR only.
  */
 #ifndef ML_CLICKS_H
 #define ML_CLICKS_H
 
 #include <apr_pools.h>
-#include "../links/ml_store.h"
 
 typedef struct ml_clicks ml_clicks;
 
@@ -97,18 +96,31 @@ void ml_clicks_note_lookup(ml_clicks *clicks, ml_lookup_outcome outcome);
 void ml_clicks_stats_get(const ml_clicks *clicks, ml_clicks_stats *stats);
 
 /*
- * Adds every pending count to the database, in one transaction that also
- * records the batch number under this table's own key in minilink_meta.
- * Counts are moved to an in-flight field first; if this process dies
- * before the commit they stay there, and the next flush (by any process)
- * commits them, or clears them if the database shows that batch committed.
- * Callers must not flush the same table concurrently (hold a lock).
- * On failure everything stays in memory for the next try.  After a
- * success, every released cell is drained and can be reused.
- * *flushed gets the number of clicks written.
+ * The flusher's side (sync/ml_flush.c writes the counts; one flusher at a
+ * time, under a lock).  Counts are moved into a numbered batch before they
+ * are written, and stay there until the batch is known to be in the
+ * database, which keeps the number under ml_clicks_batch_key(): if the
+ * flusher dies between the commit and ml_clicks_batch_done(), the next one
+ * finds the batch open and, seeing its number stored, does not write it
+ * twice.
  */
-apr_status_t ml_clicks_flush(ml_clicks *clicks, ml_store *store,
-                             apr_int64_t now, apr_uint64_t *flushed);
+const char *ml_clicks_batch_key(const ml_clicks *clicks);
+/* 1 and the batch's number if a batch is open (its flusher died or failed). */
+int ml_clicks_open_batch(const ml_clicks *clicks, apr_uint64_t *batch);
+/* Opens a batch (or adds to the one left open) with every pending count;
+ * returns its number and sets *total to the clicks in it. */
+apr_uint64_t ml_clicks_batch_take(ml_clicks *clicks, apr_uint64_t *total);
+/* Calls fn for each link with clicks in the open batch; stops at an error. */
+typedef apr_status_t ml_clicks_batch_fn(void *ctx, apr_int64_t link_id,
+                                        apr_uint32_t clicks,
+                                        apr_uint32_t last_click_at);
+apr_status_t ml_clicks_batch_each(const ml_clicks *clicks,
+                                  ml_clicks_batch_fn *fn, void *ctx);
+/* The open batch is in the database: it is closed, released cells without
+ * clicks become reusable, and `now` is the last flush. */
+void ml_clicks_batch_done(ml_clicks *clicks, apr_int64_t now);
+/* A flush failed; the batch stays open for the next try. */
+void ml_clicks_note_flush_error(ml_clicks *clicks);
 
 /* Makes the cells released since the last flush or reclaim reusable now
  * if they have no clicks to write (the rest wait for the next flush).

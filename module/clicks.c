@@ -26,6 +26,7 @@
 #include "apr_strings.h"
 
 #include "../mod_minilink.h"
+#include "../sync/ml_flush.h"
 
 APLOG_USE_MODULE(minilink);
 
@@ -93,7 +94,7 @@ void ml_flush_database(ml_database *database, apr_pool_t *scratch)
     }
     rv = ml_store_open(&store, database->location, ML_STORE_WRITE, scratch);
     if (rv == APR_SUCCESS) {
-        rv = ml_clicks_flush(database->clicks, store,
+        rv = ml_flush(database->clicks, store,
                              apr_time_sec(apr_time_now()), &flushed);
     }
     if (rv != APR_SUCCESS) {

@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #include "../mod_minilink.h"
-#include "../cache/ml_refresh.h"
+#include "../sync/ml_refresh.h"
 
 APLOG_USE_MODULE(minilink);
 

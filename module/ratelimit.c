@@ -20,7 +20,7 @@
 #include "apr_global_mutex.h"
 
 #include "../mod_minilink.h"
-#include "../cache/ml_siphash.h"
+#include "../util/ml_siphash.h"
 
 APLOG_USE_MODULE(minilink);
 

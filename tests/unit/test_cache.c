@@ -10,7 +10,7 @@
 #include <apr_time.h>
 #include <CUnit/CUnit.h>
 #include "../../cache/ml_cache.h"
-#include "../../cache/ml_siphash.h"
+#include "../../util/ml_siphash.h"
 #include "unit_suites.h"
 
 /* Puts a link made of these fields. */

@@ -1,5 +1,5 @@
 /*
- * test_clicks.c - the click table (cache/ml_clicks.h): exact counts, a
+ * test_clicks.c - the click table (cache/ml_clicks.h, sync/ml_flush.h): exact counts, a
  * flush that loses nothing and counts nothing twice when a write fails or
  * its writer dies between commit and clearing, and cells of links that are
  * gone reused without a click ever landing in another link's count.
@@ -12,6 +12,7 @@
 #include <CUnit/CUnit.h>
 #include <apr_strings.h>
 #include "../../cache/ml_clicks.h"
+#include "../../sync/ml_flush.h"
 #include "unit_helpers.h"
 #include "unit_suites.h"
 
@@ -76,7 +77,7 @@ static void test_flush_writes_exact_counts(void)
     count(&f, 0, 5);
     count(&f, 1, 3);
     CU_ASSERT_EQUAL(ml_clicks_pending(f.clicks, 0), 5);
-    CU_ASSERT_EQUAL(ml_clicks_flush(f.clicks, f.store, 1700000001, &flushed),
+    CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000001, &flushed),
                     APR_SUCCESS);
     CU_ASSERT_EQUAL(flushed, 8);
     CU_ASSERT_EQUAL(stored_clicks(&f, "a"), 5);
@@ -84,7 +85,7 @@ static void test_flush_writes_exact_counts(void)
     CU_ASSERT_EQUAL(stored_clicks(&f, "c"), 0);
     CU_ASSERT_EQUAL(ml_clicks_pending(f.clicks, 0), 0);
     /* A second flush with nothing new adds nothing. */
-    CU_ASSERT_EQUAL(ml_clicks_flush(f.clicks, f.store, 1700000002, &flushed),
+    CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000002, &flushed),
                     APR_SUCCESS);
     CU_ASSERT_EQUAL(flushed, 0);
     CU_ASSERT_EQUAL(stored_clicks(&f, "a"), 5);
@@ -109,7 +110,7 @@ static void test_flush_of_many_links_is_exact(void)
         count(&f, ml_clicks_new_cell(f.clicks, link.id), i % 7);
         total += (apr_uint64_t)(i % 7);
     }
-    CU_ASSERT_EQUAL(ml_clicks_flush(f.clicks, f.store, 1700000001, &flushed),
+    CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000001, &flushed),
                     APR_SUCCESS);
     CU_ASSERT_EQUAL(flushed, total);
     for (i = 0; i < LINKS; i++) {
@@ -132,12 +133,12 @@ static void test_failed_write_keeps_counts(void)
     /* A read-only connection cannot write: the counts must stay. */
     CU_ASSERT_EQUAL_FATAL(ml_store_open(&read_only, f.path, ML_STORE_READ,
                                         f.scratch.pool), APR_SUCCESS);
-    CU_ASSERT_NOT_EQUAL(ml_clicks_flush(f.clicks, read_only, 1700000001,
+    CU_ASSERT_NOT_EQUAL(ml_flush(f.clicks, read_only, 1700000001,
                                         &flushed), APR_SUCCESS);
     CU_ASSERT_EQUAL(ml_clicks_pending(f.clicks, 0), 4);
     CU_ASSERT_EQUAL(stored_clicks(&f, "a"), 0);
     count(&f, 0, 2);                       /* counted while it was failing */
-    CU_ASSERT_EQUAL(ml_clicks_flush(f.clicks, f.store, 1700000002, &flushed),
+    CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000002, &flushed),
                     APR_SUCCESS);
     CU_ASSERT_EQUAL(flushed, 6);
     CU_ASSERT_EQUAL(stored_clicks(&f, "a"), 6);
@@ -177,7 +178,7 @@ static void test_committed_batch_is_not_written_twice(void)
 
     CU_ASSERT_FATAL(fixture_open(&f, 16));
     count(&f, 1, 1);
-    CU_ASSERT_EQUAL_FATAL(ml_clicks_flush(f.clicks, f.store, 1700000001,
+    CU_ASSERT_EQUAL_FATAL(ml_flush(f.clicks, f.store, 1700000001,
                                           &flushed), APR_SUCCESS);
     CU_ASSERT_FATAL(last_batch(&f, key, sizeof(key), &batch));
     /* The next batch (batch + 1) carries 7 clicks but its writer "dies"
@@ -187,7 +188,7 @@ static void test_committed_batch_is_not_written_twice(void)
     count(&f, 0, 7);
     CU_ASSERT_EQUAL_FATAL(ml_store_open(&read_only, f.path, ML_STORE_READ,
                                         f.scratch.pool), APR_SUCCESS);
-    CU_ASSERT_NOT_EQUAL(ml_clicks_flush(f.clicks, read_only, 1700000002,
+    CU_ASSERT_NOT_EQUAL(ml_flush(f.clicks, read_only, 1700000002,
                                         &flushed), APR_SUCCESS);
     sql = apr_psprintf(f.scratch.pool,
                        "UPDATE links SET clicks = clicks + 7 WHERE slug = 'a';"
@@ -195,7 +196,7 @@ static void test_committed_batch_is_not_written_twice(void)
                        " WHERE key = '%s'", batch + 1, key);
     CU_ASSERT_EQUAL_FATAL(ut_sql(f.path, sql, NULL), SQLITE_OK);
     count(&f, 0, 2);                       /* new clicks after the "crash" */
-    CU_ASSERT_EQUAL(ml_clicks_flush(f.clicks, f.store, 1700000003, &flushed),
+    CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000003, &flushed),
                     APR_SUCCESS);
     CU_ASSERT_EQUAL(flushed, 2);
     CU_ASSERT_EQUAL(stored_clicks(&f, "a"), 9);     /* 7 once, then 2 */
@@ -235,7 +236,7 @@ static void *flush_while_counting(void *data)
         return NULL;
     }
     while (!atomic_load(&state->done)) {
-        ml_clicks_flush(state->f->clicks, store, 1700000001, &flushed);
+        ml_flush(state->f->clicks, store, 1700000001, &flushed);
     }
     return NULL;
 }
@@ -261,7 +262,7 @@ static void test_concurrent_counting_is_exact(void)
     }
     atomic_store(&state.done, 1);
     pthread_join(flusher, NULL);
-    CU_ASSERT_EQUAL(ml_clicks_flush(f.clicks, f.store, 1700000002, &flushed),
+    CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000002, &flushed),
                     APR_SUCCESS);
     CU_ASSERT_EQUAL(stored_clicks(&f, "a") + stored_clicks(&f, "b")
                     + stored_clicks(&f, "c"),
@@ -322,7 +323,7 @@ static void test_released_cell_reused_after_its_clicks_are_written(void)
     d_cell = ml_clicks_new_cell(f.clicks, d);
     CU_ASSERT_EQUAL(d_cell, 3);                    /* the last unused one */
     CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, e), ML_CLICKS_NO_CELL);
-    CU_ASSERT_EQUAL(ml_clicks_flush(f.clicks, f.store, 1700000001, &flushed),
+    CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000001, &flushed),
                     APR_SUCCESS);
     CU_ASSERT_EQUAL(flushed, 2);
     CU_ASSERT_EQUAL(stored_clicks(&f, "a"), 2);
@@ -334,7 +335,7 @@ static void test_released_cell_reused_after_its_clicks_are_written(void)
     CU_ASSERT_EQUAL(ml_clicks_cells_used(f.clicks), 4);
     CU_ASSERT_EQUAL(ml_clicks_count(f.clicks, 0, 1700000002), 0);   /* old */
     CU_ASSERT_EQUAL(ml_clicks_count(f.clicks, e_cell, 1700000002), 1);
-    CU_ASSERT_EQUAL(ml_clicks_flush(f.clicks, f.store, 1700000003, &flushed),
+    CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000003, &flushed),
                     APR_SUCCESS);
     CU_ASSERT_EQUAL(stored_clicks(&f, "a"), 2);
     CU_ASSERT_EQUAL(stored_clicks(&f, "e"), 1);
@@ -384,15 +385,15 @@ static void test_cell_with_clicks_in_flight_waits(void)
     count(&f, 2, 3);
     CU_ASSERT_EQUAL_FATAL(ml_store_open(&read_only, f.path, ML_STORE_READ,
                                         f.scratch.pool), APR_SUCCESS);
-    CU_ASSERT_NOT_EQUAL(ml_clicks_flush(f.clicks, read_only, 1700000001,
+    CU_ASSERT_NOT_EQUAL(ml_flush(f.clicks, read_only, 1700000001,
                                         &flushed), APR_SUCCESS);
     ml_clicks_release(f.clicks, 2);
     ml_clicks_reclaim(f.clicks);
     CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, d), ML_CLICKS_NO_CELL);
-    CU_ASSERT_NOT_EQUAL(ml_clicks_flush(f.clicks, read_only, 1700000002,
+    CU_ASSERT_NOT_EQUAL(ml_flush(f.clicks, read_only, 1700000002,
                                         &flushed), APR_SUCCESS);
     CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, d), ML_CLICKS_NO_CELL);
-    CU_ASSERT_EQUAL(ml_clicks_flush(f.clicks, f.store, 1700000003, &flushed),
+    CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000003, &flushed),
                     APR_SUCCESS);
     CU_ASSERT_EQUAL(stored_clicks(&f, "c"), 3);
     CU_ASSERT_NOT_EQUAL(ml_clicks_new_cell(f.clicks, d), ML_CLICKS_NO_CELL);
@@ -415,7 +416,7 @@ static void test_handles_never_repeat(void)
     handles[0] = ml_clicks_new_cell(f.clicks, d);
     for (i = 1; i < ROUNDS; i++) {
         ml_clicks_release(f.clicks, handles[i - 1]);
-        CU_ASSERT_EQUAL(ml_clicks_flush(f.clicks, f.store, 1700000000 + i,
+        CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000000 + i,
                                         &flushed), APR_SUCCESS);
         handles[i] = ml_clicks_new_cell(f.clicks, d);
     }
@@ -512,7 +513,7 @@ static void *flush_and_reclaim(void *data)
     }
     while (!atomic_load(&state->writing_done)
            || !atomic_load(&state->reading_done)) {
-        ml_clicks_flush(state->f->clicks, store, 1700000001, &flushed);
+        ml_flush(state->f->clicks, store, 1700000001, &flushed);
     }
     return NULL;
 }
@@ -559,7 +560,7 @@ static void test_reuse_never_misattributes_a_click(void)
     atomic_store(&state.reading_done, 1);
     pthread_join(writer, NULL);
     pthread_join(flusher, NULL);
-    CU_ASSERT_EQUAL(ml_clicks_flush(f.clicks, f.store, 1700000002, &flushed),
+    CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000002, &flushed),
                     APR_SUCCESS);
     for (n = 0; n < REUSE_LINKS; n++) {
         apr_uint64_t landed = 0;

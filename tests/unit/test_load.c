@@ -1,14 +1,15 @@
 /*
- * test_load.c - building a cache from a database (cache/ml_load.h), and
- * its click cells through loads and refreshes (cache/ml_refresh.h).
+ * test_load.c - building a cache from a database (sync/ml_load.h), and
+ * its click cells through loads and refreshes (sync/ml_refresh.h).
  */
 #include <stdio.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_time.h>
 #include <CUnit/CUnit.h>
-#include "../../cache/ml_load.h"
-#include "../../cache/ml_refresh.h"
+#include "../../sync/ml_load.h"
+#include "../../sync/ml_refresh.h"
+#include "../../sync/ml_flush.h"
 #include "../../links/ml_store.h"
 #include "unit_helpers.h"
 #include "unit_suites.h"
@@ -331,7 +332,7 @@ static void test_cells_of_links_gone_are_released(void)
                                NULL, &changes), APR_SUCCESS);
     CU_ASSERT_FALSE(ml_clicks_counts_for(clicks, gone_cell, gone.id));
     CU_ASSERT_EQUAL(ml_clicks_count(clicks, gone_cell, 1700000000), 0);
-    CU_ASSERT_EQUAL(ml_clicks_flush(clicks, store, 1700000001, &flushed),
+    CU_ASSERT_EQUAL(ml_flush(clicks, store, 1700000001, &flushed),
                     APR_SUCCESS);
     CU_ASSERT_EQUAL(add(store, scratch.pool, "new", "https://example.com/n",
                         0, 0, 0), APR_SUCCESS);

@@ -8,8 +8,8 @@
 #ifndef ML_LOAD_H
 #define ML_LOAD_H
 
-#include "ml_cache.h"
-#include "ml_clicks.h"
+#include "../cache/ml_cache.h"
+#include "../cache/ml_clicks.h"
 
 /* Told about each row that cannot be served; the load goes on without it. */
 typedef void ml_load_skip_fn(void *ctx, const char *slug, apr_int64_t id,
