@@ -7,12 +7,15 @@
  *       SetHandler minilink
  *   </Location>
  *
- * GET /l/abc answers 302 with the stored URL as Location.  The parent
- * process loads each database named in the configuration into a shared-
- * memory table (cache/) at startup and at every graceful restart; children
- * inherit the tables and only read them, so no request touches SQLite or
- * takes a lock.  This file only wires the pieces into httpd: the rules are
- * in links/, the table in cache/.
+ * GET /l/abc answers 302 with the stored URL as Location, from a table in
+ * shared memory that every child reads without a lock; the parent fills it
+ * from the database at each start and graceful restart, and a refresher
+ * process keeps it up to date (module/lifecycle.c tells that story).
+ *
+ * This file holds what httpd sees first: the directives, where a request
+ * goes (routing, shared by translate_name and the handler), the redirect
+ * itself, and the hooks.  The rules are in links/, the tables in cache/,
+ * what moves between them in sync/, the rest of the glue in module/.
  */
 #include <stdlib.h>
 #include <limits.h>
@@ -27,20 +30,9 @@
 #include "apr_hash.h"
 #include "apr_strings.h"
 
-#include "mod_minilink.h"
-#include "sync/ml_load.h"
+#include "module/ml_module.h"
 
 module AP_MODULE_DECLARE_DATA minilink_module;
-
-/*
- * The databases named by this configuration generation, by resolved path.
- * Made in pre_config from pconf, so it is rebuilt with each generation (the
- * module's statics are reset anyway when httpd reloads the DSO).
- */
-static apr_hash_t *databases_by_location;
-
-/* Server-wide settings, reset with each generation in pre_config. */
-static ml_server_settings settings;
 
 /* Marks a request this module answers, for map_to_storage (as "proxy:"
  * does for mod_proxy). */
@@ -99,26 +91,6 @@ static void *merge_dir_config(apr_pool_t *pool, void *base_conf, void *add_conf)
     return merged;
 }
 
-/* One ml_database per database, however it is spelled: symlinks and
- * relative paths that name the same existing file share one cache. */
-static ml_database *database_for(apr_pool_t *pool, const char *location)
-{
-    char resolved[PATH_MAX];
-    const char *key = ml_store_location_is_file(location)
-                      && realpath(location, resolved) ? resolved : location;
-    ml_database *database = apr_hash_get(databases_by_location, key,
-                                         APR_HASH_KEY_STRING);
-
-    if (database == NULL) {
-        database = apr_pcalloc(pool, sizeof(*database));
-        database->location = apr_pstrdup(pool, key);
-        database->label = ml_store_location_label(key, pool);
-        apr_hash_set(databases_by_location, database->location,
-                     APR_HASH_KEY_STRING, database);
-    }
-    return database;
-}
-
 /*
  * MinilinkDatabase PATH, or a PostgreSQL URI, or (as mod_dbd's DBDriver and
  * DBDParams name one) "pgsql" and libpq parameters.
@@ -144,7 +116,7 @@ static const char *set_database(cmd_parms *cmd, void *dir_conf,
         return apr_psprintf(cmd->pool, "MinilinkDatabase: invalid path '%s'",
                             first);
     }
-    conf->database = database_for(cmd->pool, location);
+    conf->database = ml_database_for(cmd->pool, location);
     return NULL;
 }
 
@@ -164,14 +136,16 @@ static const char *set_redirect_status(cmd_parms *cmd, void *dir_conf,
 }
 
 /*
- * MinilinkRefreshInterval and MinilinkFlushInterval (cmd->info says which
- * setting): a time as httpd's own timeouts take it.  Only refreshing may
- * be turned off with 0; clicks must be written some time.
+ * MinilinkRefreshInterval and MinilinkFlushInterval (cmd->info: the
+ * setting's offset in ml_server_settings): a time as httpd's own timeouts
+ * take it.  Only refreshing may be turned off with 0; clicks must
+ * be written some time.
  */
 static const char *set_interval(cmd_parms *cmd, void *dir_conf, const char *arg)
 {
-    apr_interval_time_t *setting = cmd->info, interval;
-    int zero_allowed = setting == &settings.refresh_interval;
+    apr_interval_time_t interval;
+    int zero_allowed = (apr_uintptr_t)cmd->info
+                       == APR_OFFSETOF(ml_server_settings, refresh_interval);
     const char *error = ap_check_cmd_context(cmd, GLOBAL_ONLY);
 
     (void)dir_conf;
@@ -184,7 +158,8 @@ static const char *set_interval(cmd_parms *cmd, void *dir_conf, const char *arg)
                             "500ms%s, not '%s'", cmd->cmd->name,
                             zero_allowed ? " (0 = off)" : "", arg);
     }
-    *setting = interval;
+    *(apr_interval_time_t *)((char *)&ml_generation_now()->settings
+                             + (apr_uintptr_t)cmd->info) = interval;
     return NULL;
 }
 
@@ -203,7 +178,7 @@ static const char *set_cache_headroom(cmd_parms *cmd, void *dir_conf,
         return apr_psprintf(cmd->pool, "MinilinkCacheHeadroom must be a "
                             "percentage from 0 to 1000, not '%s'", arg);
     }
-    settings.cache_headroom = (unsigned int)percent;
+    ml_generation_now()->settings.cache_headroom = (unsigned int)percent;
     return NULL;
 }
 
@@ -238,6 +213,7 @@ static const char *set_create(cmd_parms *cmd, void *dir_conf, int on)
     }
     (void)cmd;
     conf->create = on ? 1 : -1;
+    ml_generation_now()->creates_links |= on;
     return NULL;
 }
 
@@ -298,7 +274,7 @@ static const char *set_click_cells(cmd_parms *cmd, void *dir_conf,
                             ML_CLICKS_MOST_CELLS, &cells);
     }
     if (error == NULL) {
-        settings.click_cells = (apr_uint32_t)cells;
+        ml_generation_now()->settings.click_cells = (apr_uint32_t)cells;
     }
     return error;
 }
@@ -368,11 +344,13 @@ static const command_rec minilink_directives[] = {
                   "'append' (default) adds the request's query string to the "
                   "target URL; 'drop' ignores it"),
     AP_INIT_TAKE1("MinilinkRefreshInterval", set_interval,
-                  &settings.refresh_interval, RSRC_CONF,
+                  (void *)APR_OFFSETOF(ml_server_settings, refresh_interval),
+                  RSRC_CONF,
                   "How often changes to the databases are applied (default "
                   "1s; 0 = only at graceful restarts)"),
     AP_INIT_TAKE1("MinilinkFlushInterval", set_interval,
-                  &settings.flush_interval, RSRC_CONF,
+                  (void *)APR_OFFSETOF(ml_server_settings, flush_interval),
+                  RSRC_CONF,
                   "How often counted clicks are written to the databases "
                   "(default 10s)"),
     AP_INIT_TAKE1("MinilinkCacheHeadroom", set_cache_headroom, NULL, RSRC_CONF,
@@ -415,150 +393,27 @@ static const command_rec minilink_directives[] = {
 };
 
 /* ------------------------------------------------------------------ */
-/* Loading the caches (parent process)                                 */
+/* A generation's life (module/lifecycle.c)                            */
 /* ------------------------------------------------------------------ */
 
 static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     (void)plog;
     (void)ptemp;
-    databases_by_location = apr_hash_make(pconf);
-    settings.refresh_interval = ML_DEFAULT_REFRESH_INTERVAL;
-    settings.flush_interval = ML_DEFAULT_FLUSH_INTERVAL;
-    settings.cache_headroom = ML_CACHE_HEADROOM_DEFAULT;
-    settings.click_cells = 0;
-    ml_database_pre_config(pconf);
-    ml_ratelimit_pre_config(pconf);
-    ml_clicks_pre_config(pconf);
+    ml_lifecycle_pre_config(pconf);
     return OK;
-}
-
-/*
- * Builds the database's table for this generation.  The table lives in the
- * process pool, not pconf, so that when the next generation cannot load
- * one (the database unreachable at a graceful restart) it serves this one
- * - refreshed as usual once the database is back - instead of answering
- * 503.  Only the refresher writes to a table between requests; old
- * children write to theirs only right after creating a link, which needs
- * the database that the new generation failed to reach.
- */
-static void load_database(ml_database *database, server_rec *s,
-                          apr_pool_t *pconf)
-{
-    apr_pool_t *retained_pool, *table_pool;
-    ml_retained_database *kept = ml_retained_for(s, database->location,
-                                                 &retained_pool);
-    ml_load_counts counts;
-    ml_cache_usage usage;
-    apr_status_t rv;
-
-    /* A PostgreSQL server the refresher could not reach a moment ago is not
-     * waited for (connect_timeout) while a graceful restart holds up new
-     * connections: the last table is served and refreshed when it is back. */
-    if (kept->table && !ml_store_location_is_file(database->location)
-        && ml_cache_failing(kept->table, ML_CACHE_REFRESH)) {
-        database->clicks = kept->clicks;
-        database->load_error = apr_psprintf(pconf, "%s (it could not be "
-                                            "read at the last refresh)",
-                                            database->label);
-        rv = APR_EGENERAL;
-    }
-    else {
-        apr_pool_create(&table_pool, retained_pool);
-        /* A size given: the table is made here, else ml_load() sizes it. */
-        if (kept->clicks == NULL && settings.click_cells
-            && ml_clicks_create(&kept->clicks, settings.click_cells,
-                                retained_pool) != APR_SUCCESS) {
-            kept->clicks = NULL;
-        }
-        rv = ml_load(&database->cache, database->location,
-                     settings.cache_headroom, &kept->clicks, retained_pool,
-                     table_pool, ml_log_skipped_row, database, &counts,
-                     &database->load_error);
-        database->clicks = kept->clicks;
-        if (rv != APR_SUCCESS) {
-            database->load_error = apr_pstrdup(pconf, database->load_error);
-            apr_pool_destroy(table_pool);
-        }
-    }
-    if (rv != APR_SUCCESS) {
-        if (kept->table) {
-            database->cache = kept->table;
-            ml_cache_usage_get(database->cache, &usage);
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf,
-                         "ML00033: cannot load links from %s; serving the %u "
-                         "links of the last table that loaded, refreshed "
-                         "once the database can be read", database->load_error,
-                         usage.links);
-            return;
-        }
-        /* Apache still starts: the locations using this database answer 503. */
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf,
-                     "ML00001: cannot load links from %s; its locations "
-                     "answer 503 until it is fixed and Apache is reloaded",
-                     database->load_error);
-        return;
-    }
-    /* The old children keep their own mapping of the table they serve. */
-    if (kept->table_pool) {
-        apr_pool_destroy(kept->table_pool);
-    }
-    kept->table = database->cache;
-    kept->table_pool = table_pool;
-    ml_cache_usage_get(database->cache, &usage);
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, ap_server_conf,
-                 "ML00002: %s: %u links loaded, %u skipped; cache of %"
-                 APR_SIZE_T_FMT " bytes holds up to %u links",
-                 database->label, counts.loaded, counts.skipped,
-                 usage.segment_bytes, usage.link_capacity);
 }
 
 static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                        server_rec *s)
 {
-    apr_hash_index_t *entry;
-
     (void)plog;
-    /* httpd reads its configuration twice at startup; the first pass only
-     * checks it, so loading then would double the startup work. */
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
-        return OK;
-    }
-    for (entry = apr_hash_first(ptemp, databases_by_location); entry;
-         entry = apr_hash_next(entry)) {
-        load_database(apr_hash_this_val(entry), s, pconf);
-    }
-    if (ml_clicks_post_config(pconf, s, databases_by_location) != OK) {
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    ml_status_register(databases_by_location);
-    ml_early_post_config(pconf, s);
-    if (ml_ratelimit_post_config(pconf, s) != OK
-        || ml_create_post_config(s) != OK) {
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    return ml_database_post_config(pconf, s, databases_by_location, &settings);
+    return ml_lifecycle_post_config(pconf, ptemp, s);
 }
 
 static void child_init(apr_pool_t *pchild, server_rec *s)
 {
-    apr_hash_index_t *entry;
-
-    ml_database_child_init(pchild, s);
-    ml_ratelimit_child_init(pchild, s);
-    ml_clicks_child_init(pchild, s);
-    /* Warm from the first request: the tables' pages mapped now, not one
-     * fault at a time under the first minutes' load. */
-    for (entry = apr_hash_first(pchild, databases_by_location); entry;
-         entry = apr_hash_next(entry)) {
-        ml_database *database = apr_hash_this_val(entry);
-        if (database->cache) {
-            ml_cache_prefault(database->cache);
-        }
-        if (database->clicks) {
-            ml_clicks_prefault(database->clicks);
-        }
-    }
+    ml_lifecycle_child_init(pchild, s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -621,8 +476,13 @@ static int expired(const ml_cache_entry *entry, const request_rec *r)
            && apr_time_sec(r->request_time) >= entry->expires_at;
 }
 
-/* The hot path: a slug to a redirect, from the shared table. */
-static int redirect(request_rec *r, const ml_dir_config *conf, const char *slug)
+/*
+ * The hot path: a slug's answer from the shared table - the redirect, or
+ * 404 (no such link), 405 (not GET or HEAD), 410 (disabled or expired),
+ * 503 (no table), 400 (an unsafe query string).
+ */
+static int answer_slug(request_rec *r, const ml_dir_config *conf,
+                       const char *slug)
 {
     apr_size_t slug_len = strlen(slug);
     const char *query = NULL;
@@ -635,7 +495,7 @@ static int redirect(request_rec *r, const ml_dir_config *conf, const char *slug)
         return HTTP_METHOD_NOT_ALLOWED;
     }
     if (conf->database->cache == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "ML00005: 503 because %s",
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MLLOGNO(00005) "503 because %s",
                       conf->database->load_error);
         return HTTP_SERVICE_UNAVAILABLE;
     }
@@ -661,7 +521,7 @@ static int redirect(request_rec *r, const ml_dir_config *conf, const char *slug)
         /* httpd's request-line parser already refuses control characters;
          * checking again keeps the Location header safe whatever it allows. */
         if (!ml_header_safe(r->args, strlen(r->args))) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "ML00006: query "
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MLLOGNO(00006) "query "
                           "string with unsafe characters refused");
             return HTTP_BAD_REQUEST;
         }
@@ -690,13 +550,39 @@ static int redirect(request_rec *r, const ml_dir_config *conf, const char *slug)
                                  : ML_DEFAULT_REDIRECT_STATUS;
 }
 
-/* The slug: the last path segment, as decoded by httpd ("" for the form,
- * "abc+" for the preview of "abc"). */
-static const char *last_segment(const char *uri)
-{
-    const char *slash = strrchr(uri, '/');
+/* Where a request under a "SetHandler minilink" location goes. */
+typedef enum {
+    ROUTE_FORM,                  /* <location>/ (any path ending in '/') */
+    ROUTE_PREVIEW,               /* <location>/<slug>+ */
+    ROUTE_SLUG                   /* <location>/<slug>: the redirect */
+} route_kind;
 
-    return slash ? slash + 1 : uri;
+typedef struct {
+    route_kind kind;
+    const char *slug;            /* PREVIEW and SLUG: as httpd decoded it */
+} route;
+
+/* The last segment of the path decides: "" the form, "abc+" the preview
+ * of "abc", anything else a slug (checked when it is looked up). */
+static route route_of(request_rec *r)
+{
+    const char *slash = strrchr(r->uri, '/');
+    const char *last = slash ? slash + 1 : r->uri;
+    apr_size_t len = strlen(last);
+    route found;
+
+    found.slug = last;
+    if (len == 0) {
+        found.kind = ROUTE_FORM;
+    }
+    else if (last[len - 1] == '+') {
+        found.kind = ROUTE_PREVIEW;
+        found.slug = apr_pstrmemdup(r->pool, last, len - 1);
+    }
+    else {
+        found.kind = ROUTE_SLUG;
+    }
+    return found;
 }
 
 /*
@@ -715,28 +601,29 @@ static const char *last_segment(const char *uri)
 static int translate_name(request_rec *r)
 {
     const ml_dir_config *conf;
-    const char *slug;
+    route to;
 
     if (r->uri[0] != '/' || !location_is_ours(r)) {
         return DECLINED;
     }
     r->filename = claim_name(r);
     conf = ap_get_module_config(r->per_dir_config, &minilink_module);
-    slug = last_segment(r->uri);
-    if (r->main == NULL && r->prev == NULL && r->method_number == M_GET
-        && conf->database && conf->early_answer != -1 && *slug
-        && slug[strlen(slug) - 1] != '+' && ml_early_allowed(r)) {
-        apr_table_addn(r->notes, "minilink-answered", "translate");
-        return redirect(r, conf, slug);
+    if (r->main || r->prev || r->method_number != M_GET || !conf->database
+        || conf->early_answer == -1) {
+        return OK;
     }
-    return OK;
+    to = route_of(r);
+    if (to.kind != ROUTE_SLUG || !ml_early_allowed(r)) {
+        return OK;
+    }
+    apr_table_addn(r->notes, "minilink-answered", "translate");
+    return answer_slug(r, conf, to.slug);
 }
 
 static int minilink_handler(request_rec *r)
 {
     const ml_dir_config *conf;
-    const char *slug;
-    apr_size_t slug_len;
+    route to;
 
     if (r->handler && strcmp(r->handler, ML_ADMIN_HANDLER) == 0) {
         return ml_admin_handler(r);
@@ -746,22 +633,22 @@ static int minilink_handler(request_rec *r)
     }
     conf = ap_get_module_config(r->per_dir_config, &minilink_module);
     if (conf->database == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ML00004: SetHandler "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MLLOGNO(00004) "SetHandler "
                       "minilink at %s, but no MinilinkDatabase applies here",
                       r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    slug = last_segment(r->uri);
-    slug_len = strlen(slug);
-    if (slug_len == 0) {
+    to = route_of(r);
+    switch (to.kind) {
+    case ROUTE_FORM:
         return ml_handle_create(r, conf);
-    }
-    if (slug[slug_len - 1] == '+') {
-        return ml_handle_preview(r, conf,
-                                 apr_pstrmemdup(r->pool, slug, slug_len - 1));
+    case ROUTE_PREVIEW:
+        return ml_handle_preview(r, conf, to.slug);
+    case ROUTE_SLUG:
+        break;
     }
     apr_table_addn(r->notes, "minilink-answered", "handler");
-    return redirect(r, conf, slug);
+    return answer_slug(r, conf, to.slug);
 }
 
 static void register_hooks(apr_pool_t *pool)

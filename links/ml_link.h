@@ -16,7 +16,7 @@
 
 /* A link as stored in the database.  Strings are NUL-terminated. */
 typedef struct ml_link {
-    apr_int64_t id;          /* SQLite rowid; 0 before it is stored */
+    apr_int64_t id;          /* the row's id in its database; 0 before it is stored */
     const char *slug;
     const char *url;
     int status;              /* 301/302/303/307/308, or 0 for the location's default */

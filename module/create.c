@@ -11,7 +11,8 @@
  *
  * CSRF: the form carries a token that must equal a cookie set with it
  * (SameSite=Strict, HttpOnly) and that the server can verify: an HMAC made
- * with a key only the server knows, which expires (ml_form_token.h).  A
+ * with a key only the server knows (made once and retained across
+ * graceful restarts: lifecycle.c), which expires (ml_form_token.h).  A
  * value another site planted as a cookie (from a sibling subdomain, or
  * over plain http) is not one.  An attacker who plants a token the server
  * made (fetched from the form) is stopped by the browser: a form posted
@@ -37,28 +38,12 @@
 #include <jansson.h>
 #include <netinet/in.h>
 
-#include "../mod_minilink.h"
-#include "../links/ml_form_token.h"
-#include "../links/ml_store.h"
+#include "ml_module.h"
 
 APLOG_USE_MODULE(minilink);
 
 #define MAX_BODY_BYTES 16384
 #define CSRF_COOKIE "minilink_csrf"
-#define FORM_KEY_NAME "mod_minilink-form-key"
-
-/*
- * The key the form's tokens are made with: random, made by the parent when
- * it first starts and kept in its retained data across graceful restarts
- * (a form loaded before one can be posted after it); every child inherits
- * it.  Another server - or this one after a stop and start - has another.
- */
-typedef struct {
-    int made;
-    unsigned char key[ML_FORM_KEY_BYTES];
-} form_key;
-
-static const form_key *form_key_in_use;
 
 /* What a creation request asked for. */
 typedef struct {
@@ -102,13 +87,13 @@ static const char *csrf_token(request_rec *r)
     char *made;
 
     if (ap_cookie_read(r, CSRF_COOKIE, &token, 0) == APR_SUCCESS && token
-        && ml_form_token_check(form_key_in_use->key, token, now, &made_at)
+        && ml_form_token_check(ml_retained_now()->form_key, token, now, &made_at)
            == ML_FORM_TOKEN_VALID
         && now - made_at < ML_FORM_LIFETIME / 2) {
         return token;
     }
     made = apr_palloc(r->pool, ML_FORM_TOKEN_CHARS + 1);
-    if (ml_form_token_make(form_key_in_use->key, now, made) != APR_SUCCESS) {
+    if (ml_form_token_make(ml_retained_now()->form_key, now, made) != APR_SUCCESS) {
         return "";
     }
     /* err_headers_out: kept on error pages too. */
@@ -149,7 +134,7 @@ static const char *form_post_problem(request_rec *r, const char *field)
         difference |= cookie[i] ^ field[i];
     }
     switch (difference ? ML_FORM_TOKEN_FORGED
-            : ml_form_token_check(form_key_in_use->key, field,
+            : ml_form_token_check(ml_retained_now()->form_key, field,
                                   apr_time_sec(r->request_time), &made_at)) {
     case ML_FORM_TOKEN_VALID:
         return NULL;
@@ -479,7 +464,7 @@ static int unavailable(request_rec *r, const creation_request *in,
                                                 ML_CACHE_CREATE, 1);
 
     ap_log_rerror(APLOG_MARK, already_failing ? APLOG_DEBUG : APLOG_ERR, 0, r,
-                  "ML00019: cannot create a link: %s", ml_store_error(store));
+                  MLLOGNO(00019) "cannot create a link: %s", ml_store_error(store));
     return respond(r, in, HTTP_SERVICE_UNAVAILABLE, "links cannot be created "
                    "right now; try again later", NULL);
 }
@@ -488,7 +473,7 @@ static int unavailable(request_rec *r, const creation_request *in,
 static void available(request_rec *r, ml_database *database)
 {
     if (ml_cache_swap_failing(database->cache, ML_CACHE_CREATE, 0)) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "ML00032: links can be "
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, MLLOGNO(00032) "links can be "
                       "created in %s again", database->label);
     }
 }
@@ -590,27 +575,6 @@ static int create_link(request_rec *r, const ml_dir_config *conf)
     return store_and_respond(r, conf->database, &in);
 }
 
-int ml_create_post_config(server_rec *s)
-{
-    form_key *kept = ap_retained_data_get(FORM_KEY_NAME);
-    apr_status_t rv;
-
-    if (kept == NULL) {
-        kept = ap_retained_data_create(FORM_KEY_NAME, sizeof(*kept));
-    }
-    if (!kept->made) {
-        if ((rv = apr_generate_random_bytes(kept->key, sizeof(kept->key)))
-            != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "ML00040: no random "
-                         "bytes for the key of the form's CSRF tokens");
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        kept->made = 1;
-    }
-    form_key_in_use = kept;
-    return OK;
-}
-
 int ml_handle_create(request_rec *r, const ml_dir_config *conf)
 {
     if (conf->create != 1) {
@@ -654,7 +618,7 @@ int ml_handle_preview(request_rec *r, const ml_dir_config *conf,
      * made), so it reads the file: it is not on the hot path. */
     if (ml_store_open(&store, conf->database->location, ML_STORE_READ, r->pool)
         != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ML00020: cannot show a "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MLLOGNO(00020) "cannot show a "
                       "preview: %s", ml_store_error(store));
         return HTTP_SERVICE_UNAVAILABLE;
     }

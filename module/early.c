@@ -45,10 +45,9 @@
 #include "util_cfgtree.h"
 #include "apr_strings.h"
 
-#include "../mod_minilink.h"
+#include "ml_module.h"
 
 APLOG_USE_MODULE(minilink);
-extern module AP_MODULE_DECLARE_DATA minilink_module;
 
 /* How a module hooked between translate_name and the handler can change
  * the answer to a GET of a slug. */
@@ -337,7 +336,7 @@ void ml_early_post_config(apr_pool_t *pconf, server_rec *main_server)
             plan->off_because = main_plan->off_because;
         }
         if (plan->off_because) {
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "ML00035: redirects "
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, MLLOGNO(00035) "redirects "
                          "for %s:%u are answered after access control, not "
                          "early: %s", s->server_hostname
                          ? s->server_hostname : "(main server)", s->port,

@@ -12,7 +12,7 @@
 #include "apr_strings.h"
 #include "apr_time.h"
 
-#include "../mod_minilink.h"
+#include "ml_module.h"
 
 static const char style[] =
     "body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1d2330;"

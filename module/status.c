@@ -24,15 +24,13 @@
 #include <string.h>
 #include <jansson.h>
 
-#include "../mod_minilink.h"
+#include "ml_module.h"
 
 APLOG_USE_MODULE(minilink);
-extern module AP_MODULE_DECLARE_DATA minilink_module;
 
 #define TOP_DEFAULT 10
 #define TOP_MAX 1000
 
-static apr_hash_t *status_databases;
 
 /* One database's figures. */
 typedef struct {
@@ -91,14 +89,21 @@ static const char *timestamp(request_rec *r, apr_int64_t seconds)
     return apr_pstrdup(r->pool, text);
 }
 
+/* This generation's databases; NULL before the first configuration. */
+static apr_hash_t *configured_databases(void)
+{
+    return ml_generation_now() ? ml_generation_now()->databases : NULL;
+}
+
 static int status_section(request_rec *r, int flags)
 {
+    apr_hash_t *databases = configured_databases();
     apr_hash_index_t *entry;
 
-    if (status_databases == NULL) {
+    if (databases == NULL) {
         return OK;
     }
-    for (entry = apr_hash_first(r->pool, status_databases); entry;
+    for (entry = apr_hash_first(r->pool, databases); entry;
          entry = apr_hash_next(entry)) {
         database_figures f;
         gather(apr_hash_this_val(entry), &f, r->pool);
@@ -152,10 +157,6 @@ static int status_section(request_rec *r, int flags)
     return OK;
 }
 
-void ml_status_register(apr_hash_t *databases)
-{
-    status_databases = databases;
-}
 
 /* ------------------------------------------------------------------ */
 /* minilink-admin                                                      */
@@ -254,10 +255,10 @@ static int send_link_or_top(request_rec *r, ml_database *database,
     apr_status_t rv;
 
     /* Flushed first, so the top list is ordered by every click so far. */
-    ml_flush_database(database, r->pool);
+    ml_database_flush(database, r->pool);
     if (ml_store_open(&store, database->location, ML_STORE_READ, r->pool)
         != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ML00031: cannot read "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MLLOGNO(00031) "cannot read "
                       "statistics: %s", ml_store_error(store));
         return HTTP_SERVICE_UNAVAILABLE;
     }
@@ -308,7 +309,7 @@ static int send_metrics(request_rec *r)
     apr_hash_index_t *entry;
 
     ap_set_content_type(r, "text/plain; version=0.0.4");
-    for (entry = apr_hash_first(r->pool, status_databases); entry;
+    for (entry = apr_hash_first(r->pool, configured_databases()); entry;
          entry = apr_hash_next(entry)) {
         database_figures f;
         const char *db;
@@ -358,7 +359,7 @@ int ml_admin_handler(request_rec *r)
         return send_metrics(r);
     }
     if (conf->database == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ML00004: SetHandler "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MLLOGNO(00037) "SetHandler "
                       "minilink-admin at %s, but no MinilinkDatabase applies "
                       "here", r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;

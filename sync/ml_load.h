@@ -2,8 +2,8 @@
  * ml_load.h - builds a cache from a database, in one read snapshot.
  *
  * Used by the module in post_config (startup and every graceful restart).
- * Depends on APR and SQLite only: problems are passed to a callback, which
- * the module turns into error-log lines.
+ * Depends on APR and the store (links/) only: problems are passed to a
+ * callback, which the module turns into error-log lines.
  */
 #ifndef ML_LOAD_H
 #define ML_LOAD_H

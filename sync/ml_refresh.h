@@ -5,7 +5,7 @@
  * database's change log says which), so one change to a million-link
  * database costs one row, not a million.  When the log no longer reaches
  * back that far, every row is compared instead, and only the links that
- * differ are rewritten.  Depends on APR and SQLite only.
+ * differ are rewritten.  Depends on APR and the store (links/) only.
  */
 #ifndef ML_REFRESH_H
 #define ML_REFRESH_H

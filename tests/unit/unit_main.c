@@ -64,6 +64,7 @@ int main(void)
     add_clicks_suite();
     add_cli_suite();
     add_cli_edit_suite();
+    add_tags_suite();
     error = CU_get_error();
     if (error == CUE_SUCCESS) {
         select_suites(getenv("UNIT_SUITES"));

@@ -17,5 +17,6 @@ void add_load_suite(void);   /* test_load.c:  sync/ml_load.h, ml_refresh.h */
 void add_clicks_suite(void); /* test_clicks.c: cache/ml_clicks.h, sync/ml_flush.h */
 void add_cli_suite(void);    /* test_cli.c:   the minilink command */
 void add_cli_edit_suite(void); /* test_cli_edit.c: minilink set, export, import, help */
+void add_tags_suite(void);   /* test_tags.c:  ML tags in the code and README */
 
 #endif /* UNIT_SUITES_H */

@@ -1,0 +1,189 @@
+/*
+ * module/ml_module.h - what the module's own files share; private to the
+ * module (mod_minilink.h is what the module as a whole declares).
+ *
+ * The files, and what each holds:
+ *   lifecycle.c  what a configuration generation owns and what outlives
+ *                generations: created in post_config, attached in
+ *                child_init, let go at a restart or a stop
+ *   refresher.c  the refresher process: refreshes tables, flushes clicks
+ *   database.c   what a process does with one database: refresh its table,
+ *                flush its clicks, look a slug up or count a click in the
+ *                database itself
+ *   early.c      when a redirect may be answered from translate_name
+ *   create.c     the form and JSON creation, previews
+ *   pages.c      the HTML pages
+ *   ratelimit.c  links created per client address
+ *   status.c     mod_status's section and SetHandler minilink-admin
+ */
+#ifndef ML_MODULE_H
+#define ML_MODULE_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "ap_slotmem.h"
+#include "apr_global_mutex.h"
+#include "apr_hash.h"
+
+#include "../mod_minilink.h"
+#include "../util/ml_siphash.h"
+#include "../links/ml_form_token.h"
+
+extern module AP_MODULE_DECLARE_DATA minilink_module;
+
+/*
+ * Our error-log tag, as httpd's APLOGNO() makes its AH numbers:
+ * MLLOGNO(00007) "cannot refresh ..." logs "ML00007: cannot refresh ...".
+ * Each number is used once, and the README's table lists each
+ * (tests/unit/test_tags.c checks both).
+ */
+#define MLLOGNO(n) "ML" #n ": "
+
+/* ------------------------------------------------------------------ */
+/* lifecycle.c                                                         */
+/* ------------------------------------------------------------------ */
+
+/* What one configuration generation owns: made in pre_config (the
+ * directives fill it in), completed in post_config, gone with pconf at the
+ * next restart or at stop. */
+typedef struct {
+    apr_pool_t *pconf;
+    apr_hash_t *databases;          /* resolved location -> ml_database */
+    ml_server_settings settings;    /* the server-wide directives */
+    int creates_links;              /* some scope says MinilinkCreate On */
+    /* One writer at a time for each table ("minilink-cache"). */
+    apr_global_mutex_t *cache_lock;
+    /* The creation rate limit: windows per client address in slotmem,
+     * updated under "minilink-ratelimit", found by a keyed hash.  NULL
+     * when nothing creates links. */
+    const ap_slotmem_provider_t *slotmem;
+    ap_slotmem_instance_t *rate_windows;
+    apr_global_mutex_t *rate_lock;
+    unsigned char rate_key[ML_SIPHASH_KEY_BYTES];
+    apr_proc_t *refresher;          /* this generation's (refresher.c) */
+} ml_generation;
+
+/* What a database keeps across generations. */
+typedef struct {
+    ml_clicks *clicks;              /* counted into by old and new children */
+    ml_cache *table;                /* the newest table that loaded */
+    apr_pool_t *table_pool;         /* destroying it unmaps it (here only) */
+} ml_retained_database;
+
+/* What outlives generations, in the process pool, until httpd stops. */
+typedef struct {
+    apr_pool_t *pool;
+    apr_hash_t *databases;          /* location -> ml_retained_database */
+    /* Flushers take turns ("minilink-clicks"): the refreshers of the old
+     * and new generation may both run for a moment at a graceful restart. */
+    apr_global_mutex_t *flush_lock;
+    /* The form's CSRF key: a form loaded before a graceful restart is
+     * still good after it. */
+    unsigned char form_key[ML_FORM_KEY_BYTES];
+    int form_key_made;
+} ml_retained;
+
+/* The generation being configured or serving; what is retained.  Set by
+ * pre_config and post_config; processes forked later inherit them. */
+ml_generation *ml_generation_now(void);
+const ml_retained *ml_retained_now(void);
+
+/* The server's own configuration (early-answer plans). */
+ml_server_config *ml_server_config_of(server_rec *s);
+
+/* The one ml_database for a location, however spelled (a directive's). */
+ml_database *ml_database_for(apr_pool_t *pool, const char *location);
+
+void ml_lifecycle_pre_config(apr_pool_t *pconf);
+int ml_lifecycle_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
+                             server_rec *s);
+/* In each child, and in the refresher: attaches the mutexes (the first
+ * failure is returned, and logged), makes the process's connections, maps
+ * the tables in. */
+apr_status_t ml_lifecycle_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* ------------------------------------------------------------------ */
+/* refresher.c                                                         */
+/* ------------------------------------------------------------------ */
+
+/* Forks this generation's refresher; the parent restarts it if it dies. */
+void ml_refresher_start(ml_generation *generation);
+
+/* ------------------------------------------------------------------ */
+/* database.c                                                          */
+/* ------------------------------------------------------------------ */
+
+/* This process's connections, opened on first use (in child_init and in
+ * the refresher). */
+void ml_database_child_init(apr_pool_t *pchild);
+/* Applies the database's changes to its table now, as the only writer. */
+void ml_database_refresh(ml_database *database, apr_pool_t *scratch);
+/* Writes the clicks counted for the database, under the flushers' lock. */
+void ml_database_flush(ml_database *database, apr_pool_t *scratch);
+/* The same for each; leaving: a generation is ending (lifecycle.c says
+ * why some are then skipped). */
+void ml_database_flush_all(apr_hash_t *databases, apr_pool_t *scratch,
+                           int leaving);
+/* Makes the click cells of links that left the table reusable, if no
+ * flush is under way. */
+void ml_database_reclaim(ml_database *database);
+/* A lookup in the database itself, for a table that overflowed.  1 if
+ * found. */
+int ml_database_lookup(ml_database *database, const char *slug,
+                       ml_cache_entry *entry, request_rec *r);
+/* A click on a link with no counter in shared memory, straight to the
+ * database. */
+void ml_database_add_click(ml_database *database, const char *slug,
+                           request_rec *r);
+/* Logs (ML00003) a row that is not served; ctx is its ml_database. */
+void ml_log_skipped_row(void *ctx, const char *slug, apr_int64_t id,
+                        const char *problem);
+
+/* ------------------------------------------------------------------ */
+/* early.c, create.c, pages.c, ratelimit.c, status.c                   */
+/* ------------------------------------------------------------------ */
+
+/* Makes every server's plan (post_config). */
+void ml_early_post_config(apr_pool_t *pconf, server_rec *main_server);
+/* True if nothing between translate_name and the handler could change the
+ * answer to this request (see early.c's top comment). */
+int ml_early_allowed(request_rec *r);
+
+/* <prefix>/ (the form, and POST) and <prefix>/<slug>+ (the preview); the
+ * caller has checked that conf->database is set. */
+int ml_handle_create(request_rec *r, const ml_dir_config *conf);
+int ml_handle_preview(request_rec *r, const ml_dir_config *conf,
+                      const char *slug);
+
+/* What the shortening form shows; NULL fields are left out. */
+typedef struct {
+    const char *action;          /* where the form posts */
+    const char *csrf_token;
+    const char *url;             /* values to show again after an error */
+    const char *slug;
+    const char *error;
+    const char *short_url;       /* the result, after a success */
+    const char *target_url;
+} ml_form_page;
+
+/* Each writes a whole page with the status and returns OK. */
+int ml_page_form(request_rec *r, int status, const ml_form_page *page);
+int ml_page_preview(request_rec *r, const ml_link *link, const char *short_url);
+
+/* NULL if mod_slotmem_shm is loaded (MinilinkCreate needs it), else what
+ * to do about it. */
+const char *ml_ratelimit_check_provider(void);
+/* The rate limit's windows: fixed-size slots (what slotmem is for), found
+ * by a keyed hash of the client's address. */
+#define ML_RATE_WINDOWS 4096
+/* The size of a client's window, a slot of generation->rate_windows. */
+apr_size_t ml_ratelimit_window_bytes(void);
+/* 1 if the client may create one more link now (and counts it); else 0
+ * with *retry_after set to the seconds until it may. */
+int ml_ratelimit_allow(request_rec *r, int limit, int period,
+                       apr_int64_t *retry_after);
+
+void ml_status_register_hooks(void);
+int ml_admin_handler(request_rec *r);
+
+#endif /* ML_MODULE_H */
