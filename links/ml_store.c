@@ -308,6 +308,27 @@ apr_status_t ml_store_restore(ml_store *store, ml_link *link)
     return rv ? rv : store->engine->insert(store, link);
 }
 
+apr_status_t ml_store_add_group(ml_store *store, const ml_link *links,
+                                const int *restored, apr_size_t count,
+                                apr_size_t *failed)
+{
+    apr_size_t i;
+
+    for (i = 0; i < count; i++) {
+        const char *problem = ml_link_problem(&links[i]);
+        if (problem == NULL && !(restored && restored[i])) {
+            problem = ml_slug_new_problem(links[i].slug);
+        }
+        if (problem) {
+            *failed = i;
+            ml_store_fail(store, "%s", problem);
+            return APR_EINVAL;
+        }
+    }
+    return count ? store->engine->insert_group(store, links, count, failed)
+                 : APR_SUCCESS;
+}
+
 apr_status_t ml_store_update(ml_store *store, const ml_link *link)
 {
     apr_status_t rv = validate(store, link);

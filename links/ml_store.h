@@ -109,6 +109,22 @@ apr_status_t ml_store_add(ml_store *store, ml_link *link, apr_pool_t *pool);
 apr_status_t ml_store_restore(ml_store *store, ml_link *link);
 
 /*
+ * Stores many links at once, as an import does: each validated as
+ * ml_store_add() with a slug (a new slug) or, where restored[i] is set
+ * (restored may be NULL), as ml_store_restore() would, and stored as fast
+ * as the engine takes them: SQLite with a page cache large enough that a
+ * million rows do not spill pages into the WAL mid-transaction, PostgreSQL
+ * one statement per group instead of a round trip per link.  Inside a
+ * write transaction, which the caller rolls back on failure.  APR_EINVAL
+ * or APR_EEXIST: *failed is the index of the first link at fault (its
+ * slug taken in the database or earlier in the group, or a rule broken),
+ * and the error says why.
+ */
+apr_status_t ml_store_add_group(ml_store *store, const ml_link *links,
+                                const int *restored, apr_size_t count,
+                                apr_size_t *failed);
+
+/*
  * Replaces every field of the link with this slug by link's (validated
  * first).  APR_ENOENT when there is no such slug, APR_EINVAL when invalid.
  */

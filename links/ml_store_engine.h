@@ -30,6 +30,12 @@ typedef struct {
     /* Inserts the (validated) link with its slug as given; APR_EEXIST,
      * with the error set, when the slug is taken. */
     apr_status_t (*insert)(ml_store *store, ml_link *link);
+    /* Inserts count (validated) links, as fast as the engine can take
+     * them, inside the caller's write transaction; APR_EEXIST with *failed
+     * the first whose slug was taken (in the database or earlier in the
+     * group), with the error set.  ids and times are not read back. */
+    apr_status_t (*insert_group)(ml_store *store, const ml_link *links,
+                                 apr_size_t count, apr_size_t *failed);
     /* Updates the (validated) link; APR_ENOENT when there is no such slug. */
     apr_status_t (*update)(ml_store *store, const ml_link *link);
     apr_status_t (*remove)(ml_store *store, const char *slug);

@@ -567,6 +567,32 @@ static void test_import_duplicate_in_file(void)
                  "'twice'");
 }
 
+/*
+ * Links go to the store 512 at a time: a row refused in a later group is
+ * still named by its line, a slug taken in an earlier group is still
+ * refused, and nothing of the earlier groups is kept.
+ */
+static void test_import_across_groups(void)
+{
+    char *csv = malloc(1300 * 64 + 64), *at = csv;
+    int i;
+
+    at += sprintf(at, "slug,url,status,expires_at,disabled\n");
+    for (i = 1; i <= 1300; i++) {
+        /* line i + 1: the row of slug i */
+        at += sprintf(at, "s%d,https://example.com/%d,,,0\n",
+                      i == 1200 ? 5 : i, i);
+    }
+    import_fails(csv, 4, "bad.csv:1201:", "'s5'");
+    at = csv + sprintf(csv, "slug,url,status,expires_at,disabled\n");
+    for (i = 1; i <= 1300; i++) {
+        at += sprintf(at, "s%d,%s://example.com/%d,,,0\n", i,
+                      i == 1000 ? "gopher" : "https", i);
+    }
+    import_fails(csv, 2, "bad.csv:1001:", "http");
+    free(csv);
+}
+
 static void test_import_duplicate_in_database(void)
 {
     const char *path;
@@ -703,6 +729,8 @@ void add_cli_edit_suite(void)
                 test_import_duplicate_in_file);
     CU_add_test(suite, "import refuses a slug in the database",
                 test_import_duplicate_in_database);
+    CU_add_test(suite, "import of 1300 rows: refused in a later group, by line",
+                test_import_across_groups);
     CU_add_test(suite, "import refuses malformed CSV",
                 test_import_malformed_csv);
     CU_add_test(suite, "import refuses bad headers and rows",
