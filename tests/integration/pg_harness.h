@@ -37,6 +37,8 @@ typedef struct pg_server {
     char *user;         /* the account it runs as ("postgres" when root) */
     uid_t uid;
     gid_t gid;
+    pid_t frozen[64];   /* stopped by pg_freeze(): to be continued */
+    int nfrozen;
 } pg_server;
 
 /*

@@ -341,7 +341,7 @@ static char *cli_text(const char *const *args)
 
 /* Runs the CLI on PostgreSQL and checks its exit status; the output goes
  * to *output if not NULL.  True if it exited as expected. */
-static int cli_expect_at(int line, int status, char **output, const char *const *args)
+static int pg_cli_expect_at(int line, int status, char **output, const char *const *args)
 {
     char *out = NULL, *text = cli_text(args);
     int rc = cli_on(NULL, args, &out);
@@ -358,9 +358,9 @@ static int cli_expect_at(int line, int status, char **output, const char *const 
     return ok;
 }
 
-#define CLI(...) cli_expect_at(__LINE__, 0, NULL, (const char *const[]){ __VA_ARGS__, NULL })
+#define CLI(...) pg_cli_expect_at(__LINE__, 0, NULL, (const char *const[]){ __VA_ARGS__, NULL })
 #define CLI_OUT(out, ...) \
-    cli_expect_at(__LINE__, 0, (out), (const char *const[]){ __VA_ARGS__, NULL })
+    pg_cli_expect_at(__LINE__, 0, (out), (const char *const[]){ __VA_ARGS__, NULL })
 
 /* "clicks: N" from `minilink stats SLUG`; -1 if it failed. */
 static long stored_clicks(const char *slug)
@@ -649,7 +649,7 @@ static void test_cli_changes_followed(void)
                                step->value ? " " : "", step->value ? step->value : "");
         char *to_a = xasprintf("%s -> A", what), *to_b = xasprintf("%s -> B", what);
 
-        if (cli_expect_at(__LINE__, 0, NULL, args)) {
+        if (pg_cli_expect_at(__LINE__, 0, NULL, args)) {
             t = now_ms();
             expect_link("cli1", step->status, step->status == 410 ? NULL : changed);
             wait_served_at(__LINE__, to_a, P.a, "cli1", t, POLL_MS);
@@ -678,8 +678,8 @@ static void test_cli_changes_followed(void)
         expect_link("cli1", 404, NULL);
         WAIT_BOTH("CLI rm", "cli1", t);
     }
-    cli_expect_at(__LINE__, 3, NULL, (const char *const[]){ "rm", "cli1", NULL });
-    cli_expect_at(__LINE__, 4, NULL, (const char *const[]){
+    pg_cli_expect_at(__LINE__, 3, NULL, (const char *const[]){ "rm", "cli1", NULL });
+    pg_cli_expect_at(__LINE__, 4, NULL, (const char *const[]){
                   "add", "https://example.com/taken", "froma", NULL });
 }
 
