@@ -206,8 +206,9 @@ long httpd_error_log_wait(const httpd_server *srv, const char *needle, int befor
 pid_t log_line_pid(const char *line);
 
 /*
- * A log of format "%P %>s %m %U" (conf.h's PIDS_LOG): its lines from byte
- * offset on whose URL path starts with prefix, newest first, up to max.
+ * A log of format "%P %>s %m %U" (conf.h's PIDS_LOG): visit(line, ctx) on
+ * each line from byte offset on whose URL path starts with prefix, newest
+ * first, until it returns nonzero.  Returns how many were visited.
  */
 typedef struct {
     pid_t pid;
@@ -215,8 +216,9 @@ typedef struct {
     char method[16];
     char path[512];
 } pids_line;
-int pids_log_lines(const httpd_server *srv, long offset, const char *prefix,
-                   pids_line *out, int max);
+typedef int pids_visit_fn(const pids_line *line, void *ctx);
+int pids_log_scan(const httpd_server *srv, long offset, const char *prefix,
+                  pids_visit_fn *visit, void *ctx);
 
 /*
  * Children of srv's parent, alive, other than exclude, that answered a

@@ -95,15 +95,16 @@ pid_t log_line_pid(const char *line)
     return p ? (pid_t)atoi(p + 5) : -1;
 }
 
-int pids_log_lines(const httpd_server *srv, long offset, const char *prefix,
-                   pids_line *out, int max)
+int pids_log_scan(const httpd_server *srv, long offset, const char *prefix,
+                  pids_visit_fn *visit, void *ctx)
 {
     char *path = httpd_path(srv, "pids.log"), *log = file_read_from(path, offset);
     char *line = log + strlen(log);
-    int n = 0;
+    int n = 0, stop = 0;
+    pids_line l;
 
     /* From the end: the newest line first. */
-    while (line > log && n < max) {
+    while (line > log && !stop) {
         char *start = line - 1;
         int pid;
 
@@ -111,9 +112,11 @@ int pids_log_lines(const httpd_server *srv, long offset, const char *prefix,
         while (start > log && start[-1] != '\n') {
             start--;
         }
-        if (sscanf(start, "%d %ld %15s %511s", &pid, &out[n].status, out[n].method,
-                   out[n].path) == 4 && strncmp(out[n].path, prefix, strlen(prefix)) == 0) {
-            out[n++].pid = (pid_t)pid;
+        if (sscanf(start, "%d %ld %15s %511s", &pid, &l.status, l.method, l.path) == 4
+            && strncmp(l.path, prefix, strlen(prefix)) == 0) {
+            l.pid = (pid_t)pid;
+            stop = visit(&l, ctx);
+            n++;
         }
         line = start;
     }
@@ -122,21 +125,31 @@ int pids_log_lines(const httpd_server *srv, long offset, const char *prefix,
     return n;
 }
 
+typedef struct {
+    const httpd_server *srv;
+    pid_t exclude, *pids;
+    int found, max;
+} serving;
+
+static int note_child(const pids_line *line, void *ctx)
+{
+    serving *s = ctx;
+    int k;
+
+    for (k = 0; k < s->found && s->pids[k] != line->pid; k++) {
+    }
+    if (k == s->found && line->pid != s->exclude && line->pid != s->srv->pid
+        && process_parent(line->pid) == s->srv->pid) {
+        s->pids[s->found++] = line->pid;
+    }
+    return s->found == s->max;
+}
+
 int children_serving(const httpd_server *srv, long offset, const char *prefix,
                      pid_t exclude, pid_t *pids, int max)
 {
-    pids_line lines[256];
-    int n = pids_log_lines(srv, offset, prefix, lines, 256), found = 0, i, k;
+    serving s = { srv, exclude, pids, 0, max };
 
-    for (i = 0; i < n && found < max; i++) {
-        pid_t pid = lines[i].pid;
-
-        for (k = 0; k < found && pids[k] != pid; k++) {
-        }
-        if (k == found && pid != exclude && pid != srv->pid
-            && process_parent(pid) == srv->pid) {
-            pids[found++] = pid;
-        }
-    }
-    return found;
+    pids_log_scan(srv, offset, prefix, note_child, &s);
+    return s.found;
 }
