@@ -61,6 +61,8 @@ typedef struct suite_group {
     CU_TestInfo *tests;
     const char *modules;        /* httpd modules, e.g. "status slotmem_shm" */
     const char *config;         /* after the base configuration (conf.h) */
+    char *(*config_of)(void);   /* or: made when the server starts (after
+                                   prepare), for one that depends on the run */
     const link_spec *links;     /* links.db */
     size_t nlinks;
     const char *links_sql;      /* then run on links.db (rows the store refuses) */

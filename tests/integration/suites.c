@@ -137,7 +137,9 @@ httpd_server *start_minilink_server(const char *mpm, const suite_group *group)
     httpd_load_modules(g_srv, group->modules);
     if (store_links(group) != 0 || (group->prepare && group->prepare() != 0)
         || (!group->configure_only
-            && (httpd_write_config(g_srv, group->config) != 0 || httpd_start(g_srv) != 0
+            && (httpd_write_config(g_srv, group->config_of ? group->config_of()
+                                                            : group->config) != 0
+                || httpd_start(g_srv) != 0
                 || httpd_error_log_wait(g_srv, "resuming normal operations", 0,
                                         BOUNDED_WAIT_MS) < 0))) {
         fprintf(stderr, "suite %s (%s): cannot start httpd\n", group->name, mpm);
