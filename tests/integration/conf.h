@@ -1,15 +1,13 @@
 /*
- * conf.h - configuration pieces: string literals the compiler joins into
- * the text that follows a server's base configuration (conf.c), so a
- * suite's configuration reads as a list of what it has:
+ * conf.h - configuration pieces: string literals the compiler joins into the text that follows a
+ * server's base configuration (conf.c), so a suite's configuration reads as a list of what it has:
  *
  *     MINILINK_AT("/l", "MinilinkCreate On\n")
  *     MINILINK_AT("/private", BASIC_AUTH)
  *     HANDLER_AT("/server-status", "server-status")
  *
- * @DIR@ and @PORT@ are replaced with the server's directory and port when
- * the file is written.  The modules a piece needs are named next to it;
- * suite_group.modules loads them.
+ * @DIR@ and @PORT@ are replaced with the server's directory and port when the file is written.
+ * The modules a piece needs are named next to it; suite_group.modules loads them.
  */
 #ifndef CONF_H
 #define CONF_H
@@ -19,8 +17,8 @@
 /* A location the module answers (directives: more for it, or ""). */
 #define MINILINK_AT(path, directives) LOCATION(path, "SetHandler minilink\n" directives)
 
-/* A handler anyone may reach: "server-status" (module status) or
- * "minilink-admin".  Needed because the base denies <Directory />. */
+/* A handler anyone may reach: "server-status" (module status) or "minilink-admin".  Needed because
+ * the base denies <Directory />. */
 #define HANDLER_AT(path, handler) \
     LOCATION(path, "SetHandler " handler "\nRequire all granted\n")
 
@@ -28,8 +26,8 @@
 #define VHOST(name, body) \
     "<VirtualHost 127.0.0.1:@PORT@>\nServerName " name "\n" body "</VirtualHost>\n"
 
-/* Basic authentication against <dir>/passwd (suite_group.passwd writes it);
- * modules auth_basic authn_file authz_user. */
+/* Basic authentication against <dir>/passwd (suite_group.passwd writes it); modules auth_basic
+ * authn_file authz_user. */
 #define BASIC_AUTH \
     "AuthType Basic\nAuthName \"minilink test\"\nAuthUserFile @DIR@/passwd\n" \
     "Require valid-user\n"
@@ -38,7 +36,7 @@
 #define ACCESS_LOG(name, format) \
     "LogFormat \"" format "\" " name "\nCustomLog @DIR@/" name ".log " name "\n"
 
-/* Which child answered what: pids_log_lines() and children_serving() read it. */
+/* Which child answered what: pids_log_scan() and children_serving() read it. */
 #define PIDS_LOG ACCESS_LOG("pids", "%P %>s %m %U")
 
 #endif /* CONF_H */

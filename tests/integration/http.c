@@ -1,14 +1,7 @@
 /*
- * http.c - the HTTP client (libcurl, one keep-alive connection per
- * http_client) and the response type every test reads.
+ * http.c - the HTTP client (libcurl, one keep-alive connection per http_client) and the response
+ * type every test reads.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -28,7 +21,6 @@ static size_t buffer_append(char *ptr, size_t size, size_t nmemb, void *userdata
 http_client *http_client_new(int port)
 {
     http_client *client = xrealloc(NULL, sizeof *client);
-
     client->curl = curl_easy_init();
     client->port = port;
     if (client->curl == NULL) {
@@ -46,8 +38,7 @@ void http_client_free(http_client *client)
     }
 }
 
-int http_client_send(http_client *client, const http_request_spec *req,
-                     http_response *resp)
+int http_client_send(http_client *client, const http_request_spec *req, http_response *resp)
 {
     CURL *curl = client->curl;
     struct curl_slist *extra = NULL;
@@ -92,8 +83,7 @@ int http_client_send(http_client *client, const http_request_spec *req,
         if (req->body) {
             /* curl sends POSTFIELDS with the custom method. */
             curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
-            curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-                             (curl_off_t)req->body_len);
+            curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
         }
     }
     if (req->userpwd) {
@@ -134,16 +124,10 @@ int http_client_send(http_client *client, const http_request_spec *req,
     return rc == CURLE_OK ? 0 : -1;
 }
 
-int http_client_request(http_client *client, const char *method,
-                        const char *host, const char *path,
+int http_client_request(http_client *client, const char *method, const char *host, const char *path,
                         http_response *resp)
 {
-    http_request_spec req;
-
-    memset(&req, 0, sizeof req);
-    req.method = method;
-    req.host = host;
-    req.path = path;
+    http_request_spec req = { .method = method, .host = host, .path = path };
     return http_client_send(client, &req, resp);
 }
 
@@ -167,12 +151,7 @@ int http_send(int port, const http_request_spec *req, http_response *resp)
 int http_request(int port, const char *method, const char *host,
                  const char *path, http_response *resp)
 {
-    http_request_spec req;
-
-    memset(&req, 0, sizeof req);
-    req.method = method;
-    req.host = host;
-    req.path = path;
+    http_request_spec req = { .method = method, .host = host, .path = path };
     return http_send(port, &req, resp);
 }
 
@@ -185,24 +164,16 @@ char *http_header(const http_response *resp, const char *name)
         const char *end = strchr(line, '\n');
         size_t len = end ? (size_t)(end - line) : strlen(line);
 
-        if (len > name_len && strncasecmp(line, name, name_len) == 0
-            && line[name_len] == ':') {
-            const char *v = line + name_len + 1;
-            size_t vlen = len - name_len - 1;
-            char *value;
+        if (len > name_len && strncasecmp(line, name, name_len) == 0 && line[name_len] == ':') {
+            const char *v = line + name_len + 1, *e = line + len;
 
-            while (vlen > 0 && (*v == ' ' || *v == '\t')) {
+            while (v < e && (*v == ' ' || *v == '\t')) {
                 v++;
-                vlen--;
             }
-            while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == ' '
-                                || v[vlen - 1] == '\t')) {
-                vlen--;
+            while (e > v && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) {
+                e--;
             }
-            value = xrealloc(NULL, vlen + 1);
-            memcpy(value, v, vlen);
-            value[vlen] = '\0';
-            return value;
+            return strndup(v, (size_t)(e - v));
         }
         line = end ? end + 1 : NULL;
     }
@@ -237,8 +208,7 @@ int response_is(const http_response *resp, long status, const char *location)
 void http_response_parse(http_response *resp, const char *data, size_t len)
 {
     const char *end = memmem(data, len, "\r\n\r\n", 4);
-    size_t head = end && len >= 12 && strncmp(data, "HTTP/", 5) == 0
-                  ? (size_t)(end - data) + 4 : 0;
+    size_t head = end && len >= 12 && strncmp(data, "HTTP/", 5) == 0 ? (size_t)(end - data) + 4 : 0;
     const char *space = head ? memchr(data, ' ', head) : NULL;
     buffer body = { xstrdup(""), 0 };
 

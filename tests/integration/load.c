@@ -1,18 +1,9 @@
 /*
- * load.c - load: threads, each on its own keep-alive connection, asking
- * for a set of paths in turn and counting how each request ended.  No
- * CUnit calls in the threads (CUnit is not thread-safe): the test checks
- * the totals.
+ * load.c - load: threads, each on its own keep-alive connection, asking for a set of paths in turn
+ * and counting how each request ended.  No CUnit calls in the threads (CUnit is not thread-safe):
+ * the test checks the totals.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <pthread.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "harness.h"
 
@@ -41,7 +32,6 @@ static void note_problem(load_client *c, const char *fmt, ...)
 static void note_problem(load_client *c, const char *fmt, ...)
 {
     va_list ap;
-
     if (c->first_problem[0] == '\0') {
         va_start(ap, fmt);
         vsnprintf(c->first_problem, sizeof c->first_problem, fmt, ap);
@@ -53,24 +43,32 @@ static void note_problem(load_client *c, const char *fmt, ...)
 static void ask(load_client *c, http_client *curl, raw_client *raw, int k)
 {
     const load_spec *spec = &c->run->spec;
+    const char *host = spec->hosts[k];
+    long status = spec->statuses[k] ? spec->statuses[k] : spec->status;
     load_totals *n = &c->counts;
     raw_outcome outcome = RAW_ANSWERED;
     http_response r;
+    long t = now_ms();
 
     if (curl) {
-        http_client_request(curl, "GET", NULL, spec->paths[k], &r);
+        http_request_spec req = { spec->method ? spec->method : "GET", host, spec->paths[k],
+                                  spec->headers, spec->body, spec->body ? strlen(spec->body) : 0,
+                                  NULL };
+        http_client_send(curl, &req, &r);
         outcome = r.curl_code == 0 ? RAW_ANSWERED : RAW_OTHER;
     }
     else {
-        char *request = xasprintf("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-                                  "User-Agent: minilink-load\r\n\r\n", spec->paths[k],
-                                  spec->port);
+        char request[1024], local[32];
+
+        snprintf(local, sizeof local, "127.0.0.1:%d", spec->port);
+        snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: %s\r\n"
+                 "User-Agent: minilink-load\r\n\r\n", spec->paths[k], host ? host : local);
         outcome = raw_client_exchange(raw, request, strlen(request), &r);
-        free(request);
     }
     n->requests++;
+    n->slowest_ms = now_ms() - t > n->slowest_ms ? now_ms() - t : n->slowest_ms;
     __atomic_add_fetch(&c->run->attempts, 1, __ATOMIC_RELAXED);
-    if (outcome == RAW_ANSWERED && response_is(&r, spec->status, spec->urls[k])) {
+    if (outcome == RAW_ANSWERED && response_is(&r, status, spec->urls[k])) {
         n->ok[k]++;
         __atomic_add_fetch(&c->run->answered, 1, __ATOMIC_RELAXED);
     }
@@ -83,16 +81,14 @@ static void ask(load_client *c, http_client *curl, raw_client *raw, int k)
             n->uncertain[k]++;
             n->path_ended[k][outcome]++;
         }
-        else if (r.status != spec->status) {
-            n->wrong_status++;
-        }
         else {
-            n->wrong_location++;
+            (*(r.status != status ? &n->wrong_status : &n->wrong_location))++;
         }
-        note_problem(c, "GET %s: %ld, Location \"%s\" (transport: %s); expected %ld %s",
-                     spec->paths[k], r.status, r.location ? r.location : "(none)",
-                     outcome == RAW_ANSWERED ? "ok" : r.error, spec->status,
-                     spec->urls[k]);
+        note_problem(c, "%s %s (Host %s): %ld, Location \"%s\" (transport: %s); expected %ld "
+                     "%s", spec->method ? spec->method : "GET", spec->paths[k], host ? host : "-",
+                     r.status, r.location ? r.location : "(none)",
+                     outcome == RAW_ANSWERED ? "ok" : r.error, status,
+                     spec->urls[k] ? spec->urls[k] : "(none)");
     }
     http_response_free(&r);
 }
@@ -114,6 +110,10 @@ static void *client_main(void *arg)
     while (!__atomic_load_n(&c->run->stop, __ATOMIC_ACQUIRE)
            && (spec->per_client == 0 || done++ < spec->per_client)) {
         ask(c, curl, raw, k++ % spec->npaths);
+        if (spec->new_connections) {
+            raw_client_free(raw);
+            raw = raw_client_new(spec->port);
+        }
         if (spec->think_us > 0) {
             usleep((useconds_t)spec->think_us);
         }
@@ -158,15 +158,8 @@ long load_attempts(load_run *run)
 
 int load_wait_answered(load_run *run, long from, long count, long timeout_ms)
 {
-    long start = now_ms();
-
-    while (load_answered(run) < from + count) {
-        if (run == NULL || now_ms() - start > timeout_ms) {
-            return 0;
-        }
-        sleep_ms(20);
-    }
-    return 1;
+    POLL_UNTIL(run == NULL || load_answered(run) >= from + count, timeout_ms, 20);
+    return run && load_answered(run) >= from + count;
 }
 
 void load_end(load_run *run, int stop, load_totals *t)
@@ -193,6 +186,7 @@ void load_end(load_run *run, int stop, load_totals *t)
         t->not_sent += n->not_sent;
         t->wrong_status += n->wrong_status;
         t->wrong_location += n->wrong_location;
+        t->slowest_ms = n->slowest_ms > t->slowest_ms ? n->slowest_ms : t->slowest_ms;
         for (k = 0; k < run->spec.npaths; k++) {
             t->ok[k] += n->ok[k];
             t->ok_total += n->ok[k];

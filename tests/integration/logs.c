@@ -1,13 +1,6 @@
 /*
- * logs.c - what a server wrote: its error log, and the pids log (which
- * child answered what).
+ * logs.c - what a server wrote: its error log, and the pids log (which child answered what).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "harness.h"
 
@@ -19,15 +12,13 @@ char *httpd_error_log_read(const httpd_server *srv)
 void httpd_error_log_dump(const httpd_server *srv)
 {
     char *log = httpd_error_log_read(srv);
-
     fprintf(stderr, "---- %s ----\n%s---- end of error log ----\n", srv->error_log, log);
     free(log);
 }
 
-/* Calls match on every line of the error log; the last line it liked goes
- * to *last (malloc'd) unless last is NULL.  Returns how many it liked. */
-static int scan_lines(const httpd_server *srv, httpd_line_match_fn *match, void *ctx,
-                      char **last)
+/* Calls match on every line of the error log; the last line it liked goes to *last (malloc'd)
+ * unless last is NULL.  Returns how many it liked. */
+static int scan_lines(const httpd_server *srv, httpd_line_match_fn *match, void *ctx, char **last)
 {
     char *log = httpd_error_log_read(srv), *line = log, *end, *found = NULL;
     int count = 0;
@@ -69,29 +60,19 @@ int httpd_error_log_count(const httpd_server *srv, const char *needle)
 char *httpd_error_log_last_line(const httpd_server *srv, const char *needle)
 {
     char *last;
-
     scan_lines(srv, line_contains, (void *)needle, &last);
     return last;
 }
 
-long httpd_error_log_wait(const httpd_server *srv, const char *needle, int before,
-                          long timeout_ms)
+long httpd_error_log_wait(const httpd_server *srv, const char *needle, int before, long timeout_ms)
 {
-    long start = now_ms();
-
-    while (httpd_error_log_count(srv, needle) <= before) {
-        if (now_ms() - start >= timeout_ms) {
-            return -1;
-        }
-        sleep_ms(50);
-    }
-    return now_ms() - start;
+    long waited = POLL_UNTIL(httpd_error_log_count(srv, needle) > before, timeout_ms, 50);
+    return httpd_error_log_count(srv, needle) > before ? waited : -1;
 }
 
 pid_t log_line_pid(const char *line)
 {
     const char *p = line ? strstr(line, "[pid ") : NULL;
-
     return p ? (pid_t)atoi(p + 5) : -1;
 }
 
@@ -135,7 +116,6 @@ static int note_child(const pids_line *line, void *ctx)
 {
     serving *s = ctx;
     int k;
-
     for (k = 0; k < s->found && s->pids[k] != line->pid; k++) {
     }
     if (k == s->found && line->pid != s->exclude && line->pid != s->srv->pid
@@ -149,7 +129,6 @@ int children_serving(const httpd_server *srv, long offset, const char *prefix,
                      pid_t exclude, pid_t *pids, int max)
 {
     serving s = { srv, exclude, pids, 0, max };
-
     pids_log_scan(srv, offset, prefix, note_child, &s);
     return s.found;
 }

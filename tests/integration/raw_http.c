@@ -1,24 +1,10 @@
 /*
- * raw_http.c - HTTP on a plain socket: the bytes a test writes go out as
- * they are (a raw CR, LF or NUL, made-up methods: curl will not send those),
- * and a request is never sent again, so a client knows which requests got
- * no complete answer (curl resends one whose kept-alive connection died,
+ * raw_http.c - HTTP on a plain socket: the bytes a test writes go out as they are (a raw CR, LF or
+ * NUL, made-up methods: curl will not send those), and a request is never sent again, so a client
+ * knows which requests got no complete answer (curl resends one whose kept-alive connection died,
  * which is right for a browser and would count twice here).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include "harness.h"
 
@@ -38,11 +24,7 @@ struct raw_client {
 raw_client *raw_client_new(int port)
 {
     raw_client *c = xrealloc(NULL, sizeof *c);
-
-    c->fd = -1;
-    c->port = port;
-    c->in.data = xstrdup("");
-    c->in.len = 0;
+    *c = (raw_client){ -1, port, { xstrdup(""), 0 } };
     return c;
 }
 
@@ -64,38 +46,11 @@ void raw_client_free(raw_client *c)
     }
 }
 
-static int raw_connect(raw_client *c)
-{
-    struct sockaddr_in addr;
-    struct timeval timeout = { TIMEOUT_S, 0 };
-    int one = 1;
-
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c->fd < 0) {
-        return -1;
-    }
-    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((unsigned short)c->port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(c->fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        int saved = errno;
-        raw_close(c);
-        errno = saved;
-        return -1;
-    }
-    return 0;
-}
-
 /* Reads more: bytes read, 0 at the close, -1 on an error (errno). */
 static ssize_t raw_fill(raw_client *c)
 {
     char chunk[8192];
     ssize_t n;
-
     do {
         n = recv(c->fd, chunk, sizeof chunk, 0);
     } while (n < 0 && errno == EINTR);
@@ -118,91 +73,43 @@ static int raw_need(raw_client *c, size_t need)
     return 0;
 }
 
-/* Where the answer that starts the buffer ends (head_len: its head's), or
- * 0 when it ends with the connection.  -1 when more must be read first. */
-static long answer_end(raw_client *c, size_t *head_len)
-{
-    const char *data = c->in.data, *end;
-    char *value;
-    http_response head;
-    size_t at;
-
-    if (strncmp(data, "HTTP/", c->in.len < 5 ? c->in.len : 5) != 0) {
-        return 0;   /* HTTP/0.9: no head, it ends with the connection */
-    }
-    if ((end = memmem(data, c->in.len, "\r\n\r\n", 4)) == NULL) {
-        return -1;
-    }
-    *head_len = (size_t)(end - data) + 4;
-    memset(&head, 0, sizeof head);
-    head.headers = strndup(data, *head_len);
-    if ((value = http_header(&head, "Content-Length")) != NULL) {
-        at = *head_len + strtoul(value, NULL, 10);
-    }
-    else if ((value = http_header(&head, "Transfer-Encoding")) != NULL
-             && strcasestr(value, "chunked")) {
-        /* Chunk by chunk, to the zero-size one and its CRLF. */
-        for (at = *head_len;;) {
-            const char *line_end = memmem(data + at, c->in.len - at, "\r\n", 2);
-            unsigned long size;
-
-            if (line_end == NULL) {
-                at = 0;
-                break;
-            }
-            size = strtoul(data + at, NULL, 16);
-            at = (size_t)(line_end - data) + 2 + size + 2;
-            if (size == 0 || at > c->in.len) {
-                break;
-            }
-        }
-        at = at == 0 || at > c->in.len ? c->in.len + 1 : at;   /* need more */
-    }
-    else {
-        at = 0;
-    }
-    free(value);
-    free(head.headers);
-    return (long)at;
-}
-
-/* Reads one whole answer into the buffer: its length, or -1 (errno 0:
- * closed). */
+/* Reads one whole answer into the buffer: its length, or -1 (errno 0: closed).  It ends after
+ * Content-Length bytes of body, else with the connection (so does an HTTP/0.9 answer, which has no
+ * head at all); *to_close says whether the connection ends with it. */
 static long read_answer(raw_client *c, int *to_close)
 {
-    size_t head_len = 0;
-    long end;
+    const char *end = NULL;
+    http_response head = { 0 };
+    char *length = NULL, *connection = NULL;
+    long total = 0;
+    ssize_t n;
 
-    for (;;) {
-        end = answer_end(c, &head_len);
-        if (end > 0 && (size_t)end <= c->in.len) {
-            char *connection;
-            http_response head;
-
-            memset(&head, 0, sizeof head);
-            head.headers = strndup(c->in.data, head_len);
-            connection = http_header(&head, "Connection");
-            *to_close = connection && strcasestr(connection, "close") != NULL;
-            free(connection);
-            free(head.headers);
-            return end;
-        }
-        if (end == 0) {
-            /* No length: the answer ends with the connection. */
-            ssize_t n;
-            while ((n = raw_fill(c)) > 0) {
-            }
-            *to_close = 1;
-            return n == 0 ? (long)c->in.len : -1;
-        }
-        if (raw_need(c, end > 0 ? (size_t)end : c->in.len + 1) != 0) {
+    while (strncmp(c->in.data, "HTTP/", c->in.len < 5 ? c->in.len : 5) == 0
+           && (end = memmem(c->in.data, c->in.len, "\r\n\r\n", 4)) == NULL) {
+        if (raw_need(c, c->in.len + 1) != 0) {
             return -1;
         }
     }
+    if (end) {
+        head.headers = strndup(c->in.data, (size_t)(end - c->in.data) + 4);
+        length = http_header(&head, "Content-Length");
+        connection = http_header(&head, "Connection");
+        total = length ? (long)(strlen(head.headers) + strtoul(length, NULL, 10)) : 0;
+        *to_close = connection && strcasestr(connection, "close");
+        free(length);
+        free(connection);
+        free(head.headers);
+    }
+    if (total > 0) {
+        return raw_need(c, (size_t)total) == 0 ? total : -1;
+    }
+    *to_close = 1;
+    while ((n = raw_fill(c)) > 0) {
+    }
+    return n == 0 ? (long)c->in.len : -1;
 }
 
-raw_outcome raw_client_exchange(raw_client *c, const char *data, size_t len,
-                                http_response *resp)
+raw_outcome raw_client_exchange(raw_client *c, const char *data, size_t len, http_response *resp)
 {
     raw_outcome outcome = RAW_ANSWERED;
     size_t sent = 0;
@@ -210,7 +117,7 @@ raw_outcome raw_client_exchange(raw_client *c, const char *data, size_t len,
     long end = -1;
 
     memset(resp, 0, sizeof *resp);
-    if (c->fd < 0 && raw_connect(c) != 0) {
+    if (c->fd < 0 && (c->fd = loopback_connect(c->port, TIMEOUT_S)) < 0) {
         snprintf(resp->error, sizeof resp->error, "connect: %s", strerror(errno));
         resp->curl_code = -1;
         http_response_parse(resp, "", 0);

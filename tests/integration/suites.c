@@ -1,21 +1,13 @@
 /*
- * suites.c - suite groups: one definition, a suite per MPM, each on a
- * server of its own that the same epilogue closes; memory that lives as
- * long as a test; main().
+ * suites.c - suite groups: one definition, a suite per MPM, each on a server of its own that the
+ * same epilogue closes; memory that lives as long as a test; main().
  *
  *   MINILINK_MODULE=/abs/.libs/mod_minilink.so APACHE2=/usr/sbin/apache2 \
  *     tests/integration/httpd_tests
  *
- * MINILINK_SUITES=prefork,access-event runs only the suites named.
- * TEST_TALLY=<file> appends "<tests passed> <tests failed>" to that file.
+ * MINILINK_SUITES=prefork,access-event runs only the suites named. TEST_TALLY=<file> appends
+ * "<tests passed> <tests failed>" to that file.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -35,9 +27,7 @@ const char *const crash_lines[] = {
 
 static const char *const all_mpms[] = { "event", "worker", "prefork", NULL };
 
-/* ------------------------------------------------------------------ */
-/* memory for one test                                                */
-/* ------------------------------------------------------------------ */
+/* ---- memory for one test -------------------------------------------- */
 
 static apr_pool_t *test_pool;
 
@@ -58,7 +48,6 @@ static void test_teardown(void)
 char *tvfmt(const char *fmt, va_list ap)
 {
     char *s;
-
     if (vasprintf(&s, fmt, ap) < 0) {
         abort();
     }
@@ -69,7 +58,6 @@ char *tfmt(const char *fmt, ...)
 {
     va_list ap;
     char *s;
-
     va_start(ap, fmt);
     s = tvfmt(fmt, ap);
     va_end(ap);
@@ -100,9 +88,7 @@ void *tkeep(void *malloced)
     return malloced;
 }
 
-/* ------------------------------------------------------------------ */
-/* the server of a group                                              */
-/* ------------------------------------------------------------------ */
+/* ---- the server of a group ------------------------------------------ */
 
 /* links.db (maybe empty) and passwd as the group says; 0 on success. */
 static int store_links(const suite_group *group)
@@ -152,9 +138,7 @@ httpd_server *start_minilink_server(const char *mpm, const suite_group *group)
     return g_srv;
 }
 
-/* ------------------------------------------------------------------ */
-/* the suites of a group                                              */
-/* ------------------------------------------------------------------ */
+/* ---- the suites of a group ------------------------------------------ */
 
 #define MAX_SUITES 64
 
@@ -162,31 +146,16 @@ static struct {
     CU_pSuite suite;
     const suite_group *group;
     const char *mpm;
-} suites[MAX_SUITES];
+} suites[MAX_SUITES], *now;   /* now: the suite running */
 static int nsuites;
-
-static const suite_group *current_group(const char **mpm)
-{
-    CU_pSuite suite = CU_get_current_suite();
-    int i;
-
-    for (i = 0; i < nsuites; i++) {
-        if (suites[i].suite == suite) {
-            *mpm = suites[i].mpm;
-            return suites[i].group;
-        }
-    }
-    abort();   /* only a group's suites call this */
-}
 
 static int group_init(void)
 {
-    const char *mpm;
-    const suite_group *group = current_group(&mpm);
-
+    for (now = suites; now->suite != CU_get_current_suite(); now++) {   /* registered below */
+    }
     g_failures_at_init = CU_get_number_of_failures();
-    if (start_minilink_server(mpm, group) == NULL) {
-        g_tests_not_run += count_tests(group->tests) + !group->configure_only;
+    if (start_minilink_server(now->mpm, now->group) == NULL) {
+        g_tests_not_run += count_tests(now->group->tests) + !now->group->configure_only;
         return -1;
     }
     return 0;
@@ -194,21 +163,17 @@ static int group_init(void)
 
 static int group_cleanup(void)
 {
-    const char *mpm;
-    const suite_group *group = current_group(&mpm);
-
-    if (group->cleanup) {
-        group->cleanup();
+    if (now->group->cleanup) {
+        now->group->cleanup();
     }
     return suite_cleanup();
 }
 
-/* Last in every suite of a group: nothing crashed, and the server stops
- * cleanly (then the group's checks of what the stop left). */
+/* Last in every suite of a group: nothing crashed, and the server stops cleanly (then the group's
+ * checks of what the stop left). */
 static void test_epilogue(void)
 {
-    const char *mpm;
-    const suite_group *group = current_group(&mpm);
+    const suite_group *group = now->group;
     int left;
 
     expect_log_clean_at(__FILE__, __LINE__, g_srv,
@@ -242,8 +207,7 @@ void add_group(const suite_group *group)
         if (suite == NULL || (!group->configure_only
                               && CU_add_test(suite, "error log clean, clean stop",
                                              test_epilogue) == NULL)) {
-            fprintf(stderr, "CUnit: cannot register %s: %s\n", group->name,
-                    CU_get_error_msg());
+            fprintf(stderr, "CUnit: cannot register %s: %s\n", group->name, CU_get_error_msg());
             return;
         }
         suites[nsuites].suite = suite;
@@ -254,10 +218,8 @@ void add_group(const suite_group *group)
 
 unsigned int count_tests(const CU_TestInfo *tests)
 {
-    unsigned int n = 0;
-
-    while (tests[n].pName) {
-        n++;
+    unsigned int n;
+    for (n = 0; tests[n].pName; n++) {
     }
     return n;
 }
@@ -276,9 +238,7 @@ int suite_cleanup(void)
     return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* main                                                               */
-/* ------------------------------------------------------------------ */
+/* ---- main ----------------------------------------------------------- */
 
 /* MINILINK_SUITES="event,configtest" runs only those suites. */
 static void select_suites(const char *names)
@@ -321,8 +281,7 @@ int main(void)
 
     failed = CU_get_number_of_tests_failed() + g_tests_not_run;
     passed = CU_get_number_of_tests_run() - CU_get_number_of_tests_failed();
-    status = failed || CU_get_number_of_suites_failed()
-             || CU_get_run_summary()->nAssertsFailed;
+    status = failed || CU_get_number_of_suites_failed() || CU_get_run_summary()->nAssertsFailed;
     printf("\nintegration: %u tests passed, %u failed (%u not run: suite init failed)\n",
            passed, failed, g_tests_not_run);
     if (tally && *tally && (f = fopen(tally, "a")) != NULL) {

@@ -1,13 +1,10 @@
 /*
  * test_access.c - redirects answered early never get past access control.
  *
- * The module answers a redirect from translate_name when httpd's own access
- * checkers let the request through without a user, and takes the ordinary
- * path otherwise.  Each location here has different access rules; the
- * access log's %{minilink-answered}n says which path answered.
+ * The module answers a redirect from translate_name when httpd's own access checkers let the
+ * request through without a user, and takes the ordinary path otherwise.  Each location here has
+ * different access rules; the access log's %{minilink-answered}n says which path answered.
  */
-#include <stdlib.h>
-#include <string.h>
 
 #include "ml_test.h"
 
@@ -28,17 +25,16 @@ static const char access_config[] =
 
 static const link_spec access_links[] = { { "abc", ABC, 0, 0, 0 } };
 
-/* A request, its answer, and who must have answered it: "translate",
- * "handler", "-" (access control refused it first), NULL (not looked at). */
+/* A request, its answer, and who must have answered it: "translate", "handler", "-" (access
+ * control refused it first), NULL (not looked at). */
 typedef struct {
     const char *method, *path, *userpwd;
     long status;
     const char *location, *answered;
 } access_case;
 
-/* How the access log says path was answered, for its last line about path
- * with this status and method; NULL if there is none within 2 s (the line
- * is written after the response). */
+/* How the access log says path was answered, for its last line about path with this status and
+ * method; NULL if there is none within 2 s (the line is written after the response). */
 static const char *answered(const char *method, const char *path, long status)
 {
     char *prefix = tfmt("%ld %s %s ", status, method, path), *log, *line, *found = NULL;
@@ -92,7 +88,7 @@ static void test_open_location_answers_early(void)
     };
     http_response *r = GET("/open/nosuch", 404, NULL);
 
-    CHECK(strstr(r->body, "No such short link") != NULL, "the ErrorDocument text, got: %s", r->body);
+    EXPECT_HAS(r->body, "No such short link", "GET /open/nosuch: the ErrorDocument text");
     EXPECT_ACCESS_CASES(cases);
 }
 
@@ -120,20 +116,15 @@ static void test_denied_client_is_not_bypassed(void)
 static CU_TestInfo access_tests[] = {
     { "no Require, Require all granted, or a granting Require ip: answered early",
       test_open_location_answers_early },
-    { "Require valid-user: 401, then the handler answers",
-      test_authentication_is_not_bypassed },
+    { "Require valid-user: 401, then the handler answers", test_authentication_is_not_bypassed },
     { "Require ip of another client: 403", test_denied_client_is_not_bypassed },
     CU_TEST_INFO_NULL,
 };
 
 static const suite_group access_group = {
-    .name = "access",
-    .tests = access_tests,
-    .config = access_config,
-    .modules = "auth_basic authn_file authz_user authz_host",
-    .links = access_links,
-    .nlinks = ARRAY_LEN(access_links),
-    .passwd = USER ":" PASSWORD,
+    .name = "access", .tests = access_tests, .config = access_config,
+    .modules = "auth_basic authn_file authz_user authz_host", .links = access_links,
+    .nlinks = ARRAY_LEN(access_links), .passwd = USER ":" PASSWORD,
 };
 
 void add_access_suites(void)

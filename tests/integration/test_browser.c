@@ -1,13 +1,12 @@
 /*
  * test_browser.c - the shortening form in a real browser.
  *
- * Suite "browser" (event MPM, a creation location on an empty database):
- * tests/browser/shorten.mjs drives Debian's chromium through
- * playwright-core: it shortens a URL with the form, follows the short link
- * (the browser reads the 302; example.com is answered inside the browser,
- * nothing leaves the machine), and has a link to the shortener itself
- * refused.  The script's output is shown, and is the failure message when
- * it fails.  Then the link it made is checked over plain HTTP.
+ * Suite "browser" (event MPM, a creation location on an empty database): tests/browser/shorten.mjs
+ * drives Debian's chromium through playwright-core: it shortens a URL with the form, follows the
+ * short link (the browser reads the 302; example.com is answered inside the browser, nothing
+ * leaves the machine), and has a link to the shortener itself refused.  The script's output is
+ * shown, and is the failure message when it fails.  Then the link it made is checked over plain
+ * HTTP.
  *
  * Environment, besides the harness's:
  *   MINILINK_BROWSER_DIR    tests/browser, with node_modules (npm ci)
@@ -15,16 +14,6 @@
  *   MINILINK_SCREENSHOT_DIR where the screenshots go
  *                           (default <MINILINK_BROWSER_DIR>/screenshots)
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <errno.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "ml_test.h"
 
@@ -33,45 +22,10 @@
 
 static char g_slug[65];   /* the slug the browser created */
 
-static const char *env_or(const char *name, const char *fallback)
-{
-    const char *s = getenv(name);
-    return s && *s ? s : fallback;
-}
-
-/*
- * Chromium runs in a process group of its own, so a script that was killed
- * can leave it behind; needle is a directory only this run uses.  Gives
- * what is still exiting 2 s, then SIGKILLs the rest (for up to 2 s).
- * Returns how many had to be killed.
- */
-static int kill_processes_naming(const char *needle)
-{
-    long deadline = now_ms() + 2000;
-    pid_t pids[64];
-    int left, n, i;
-
-    while ((left = proc_scan(needle, 0, NULL, 0)) > 0 && now_ms() < deadline) {
-        sleep_ms(50);
-    }
-    if (left > 0) {
-        fprintf(stderr, "\n    killing %d process(es) left behind by the browser\n", left);
-    }
-    for (deadline = now_ms() + 2000;
-         left > 0 && (n = proc_scan(needle, 0, pids, 64)) > 0 && now_ms() < deadline;
-         sleep_ms(50)) {
-        for (i = 0; i < n && i < 64; i++) {
-            kill(pids[i], SIGKILL);
-        }
-    }
-    return left;
-}
-
 static int is_png(const char *path, long *size)
 {
     static const char magic[8] = { '\x89', 'P', 'N', 'G', '\r', '\n', '\x1a', '\n' };
     char *data = tkeep(file_read(path));
-
     *size = file_size(path);
     return *size >= 8 && memcmp(data, magic, sizeof magic) == 0;
 }
@@ -81,7 +35,6 @@ static void slug_from(const char *output, char *slug, size_t size)
 {
     const char *p = strncmp(output, "slug: ", 6) == 0 ? output : strstr(output, "\nslug: ");
     size_t n = 0;
-
     if (p) {
         p += *p == '\n' ? 7 : 6;
         n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
@@ -96,7 +49,7 @@ static void test_form_in_chromium(void)
     char *playwright = tfmt("%s/node_modules/playwright-core/package.json", dir);
     char *base = tfmt("http://127.0.0.1:%d/l/", g_srv->port), *line, *next;
     char tmp[] = "/tmp/minilink-browser-XXXXXX";
-    run_spec spec = { NULL, 0, 0, 0, NULL, NULL, tmp, BROWSER_TIMEOUT_MS };
+    run_spec spec = { .timeout_ms = BROWSER_TIMEOUT_MS };
     run_result r;
     long size = 0;
     int leftovers;
@@ -105,8 +58,7 @@ static void test_form_in_chromium(void)
     shot = tfmt("%s/form-result.png", shots);
     shot_error = tfmt("%s/form-result-error.png", shots);
     if (!CHECK(access(script, R_OK) == 0, "no browser script %s", script)
-        || !CHECK(access(playwright, R_OK) == 0, "no %s: run npm ci --prefix %s",
-                  playwright, dir)
+        || !CHECK(access(playwright, R_OK) == 0, "no %s: run npm ci --prefix %s", playwright, dir)
         || !CHECK(mkdir(shots, 0755) == 0 || errno == EEXIST, "cannot make %s: %s", shots,
                   strerror(errno))
         || !CHECK(mkdtemp(tmp) != NULL, "mkdtemp: %s", strerror(errno))) {
@@ -114,11 +66,16 @@ static void test_form_in_chromium(void)
     }
     unlink(shot);
     unlink(shot_error);
-    spec.argv = (char *[]){ (char *)env_or("MINILINK_NODE", "node"), script, base, shot,
-                            NULL };
+    spec.argv = (char *[]){ (char *)env_or("MINILINK_NODE", "node"), script, base, shot, NULL };
+    setenv("TMPDIR", tmp, 1);   /* the browser's profile and files: removed below */
     r = run_captured(&spec);
+    unsetenv("TMPDIR");
     tkeep(r.output);
-    leftovers = kill_processes_naming(tmp);
+    /* Chromium runs in a process group of its own: a script that was killed can leave it behind
+     * (tmp is this run's only). */
+    if ((leftovers = kill_processes(tmp, 2000)) > 0) {
+        fprintf(stderr, "\n    killed %d process(es) left behind by the browser\n", leftovers);
+    }
     remove_tree(tmp);
     fprintf(stderr, "\n    [browser: node %s %s took %ld ms]\n", script, base, r.elapsed_ms);
     for (line = r.status == 0 ? r.output : ""; *line; line = next) {
@@ -126,8 +83,7 @@ static void test_form_in_chromium(void)
         fprintf(stderr, "      %.*s\n", (int)(next - line), line);   /* a line a step */
         next += *next == '\n';
     }
-    CHECK(!r.timed_out, "the browser script did not finish in %ld s",
-          BROWSER_TIMEOUT_MS / 1000);
+    CHECK(!r.timed_out, "the browser script did not finish in %ld s", BROWSER_TIMEOUT_MS / 1000);
     CHECK(r.status == 0, "the browser script exited %d:\n%s", r.status, r.output);
     CHECK(leftovers == 0, "%d browser process(es) outlived the script", leftovers);
     if (r.status == 0) {
@@ -156,10 +112,7 @@ static CU_TestInfo browser_tests[] = {
 };
 
 static const suite_group browser_group = {
-    .name = "browser",
-    .mpm = "event",
-    .tests = browser_tests,
-    .modules = "slotmem_shm",
+    .name = "browser", .mpm = "event", .tests = browser_tests, .modules = "slotmem_shm",
     .config = MINILINK_AT("/l", "MinilinkCreate On\nMinilinkDatabase @DIR@/links.db\n"),
 };
 

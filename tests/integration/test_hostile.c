@@ -1,16 +1,14 @@
 /*
  * test_hostile.c - hostile requests: nothing injected, nothing crashes.
  *
- * Suites "hostile-event", "hostile-worker" and "hostile-prefork" each start
- * a server whose /l location redirects and creates links (MinilinkCreate
- * On, no rate limit), with a few good links and rows put in with raw SQL
- * whose URLs are javascript:, data:, file:, vbscript: or hold a CRLF: the
- * module must skip those at load (ML00003) and answer 404 for them.
+ * Suites "hostile-event", "hostile-worker" and "hostile-prefork" each start a server whose /l
+ * location redirects and creates links (MinilinkCreate On, no rate limit), with a few good links
+ * and rows put in with raw SQL whose URLs are javascript:, data:, file:, vbscript: or hold a CRLF:
+ * the module must skip those at load (ML00003) and answer 404 for them.
  *
- * Then a TABLE of requests (hostile_requests below), each with what it
- * tries, the statuses allowed (the module's, or Apache's own parser's where
- * it steps in first), and for a redirect the exact Location.  Every answer
- * is checked the same way (check_answer):
+ * Then a TABLE of requests (hostile_requests below), each with what it tries, the statuses allowed
+ * (the module's, or Apache's own parser's where it steps in first), and for a redirect the exact
+ * Location.  Every answer is checked the same way (check_answer):
  *   - the status is one of those allowed;
  *   - no response header line is one the request tried to inject
  *     ("Set-Cookie: injected...", "X-Injected: ..."), and no header line
@@ -20,31 +18,19 @@
  *   - a 3xx's Location is exactly the stored http(s) URL (plus the query);
  *   - a 405 has an Allow header naming GET, and a JSON creation request
  *     refused with 400 or 413 gets a JSON {"error": ...}.
- * Requests go through libcurl (CURLOPT_PATH_AS_IS: paths are sent as
- * written) or, for bytes curl will not send (raw CR, LF, NUL, 0xff, made-up
- * methods, a Host with a CRLF), over a plain socket.
+ * Requests go through libcurl (CURLOPT_PATH_AS_IS: paths are sent as written) or, for bytes curl
+ * will not send (raw CR, LF, NUL, 0xff, made-up methods, a Host with a CRLF), over a plain socket.
  *
- * Templates in the table: {X*N} is N copies of the character X, {NUL} a NUL
- * byte, {PORT} the server's port, {TOKEN} a valid CSRF token (GET /l/ gives
- * it, with its cookie).
+ * Templates in the table: {X*N} is N copies of the character X, {NUL} a NUL byte, {PORT} the
+ * server's port, {TOKEN} a valid CSRF token (GET /l/ gives it, with its cookie).
  *
  * MINILINK_HOSTILE_VERBOSE=1 prints every request's status and Location.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 
 #include "ml_test.h"
 
-/*
- * The vhost's <Location /> makes the paths httpd normalises out of /l
- * (/l/.. is /) land on the module too (404: no creation there) rather than
- * on <Directory /> Require all denied.
- */
+/* The vhost's <Location /> makes the paths httpd normalises out of /l (/l/.. is /) land on the
+ * module too (404: no creation there) rather than on <Directory /> Require all denied. */
 static const char hostile_config[] =
     "MinilinkRefreshInterval 1\n"
     "MinilinkDatabase links.db\n"
@@ -74,9 +60,7 @@ static const char hostile_bad_rows_sql[] =
 
 static const char *const bad_slugs[] = { "js", "jsup", "data", "file", "vbs", "crlf", "lf" };
 
-/* ------------------------------------------------------------------ */
-/* the table                                                          */
-/* ------------------------------------------------------------------ */
+/* ---- the table ------------------------------------------------------ */
 
 #define MAX_ALLOWED 4
 /* In status[]: an answer with no status line, as HTTP/0.9 answers are. */
@@ -95,242 +79,216 @@ typedef struct {
 
 #define JSON "Content-Type: application/json"
 #define FORM "Content-Type: application/x-www-form-urlencoded"
-#define CSRF_COOKIE "Cookie: minilink_csrf={TOKEN}"
-#define RAW(request) NULL, request "Connection: close\r\n\r\n"
 #define H11 " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+
+/* Rows: what, the request, the Location a 3xx (or 201) must have (NULL: none), then the statuses
+ * allowed.  ASK: through curl; ASK_WITH: with up to two header lines and a body; JSON_POST,
+ * FORM_POST (with the CSRF cookie): to /l/; RAW: these bytes on a socket, then "Connection: close"
+ * and the blank line. */
+#define ASK(what, method, path, location, ...) \
+    { what, method, path, { NULL }, 0, NULL, { __VA_ARGS__ }, location }
+#define ASK_WITH(what, method, path, h1, h2, body, location, ...) \
+    { what, method, path, { h1, h2 }, 0, body, { __VA_ARGS__ }, location }
+#define JSON_POST(what, body, location, ...) \
+    ASK_WITH(what, "POST", "/l/", JSON, NULL, body, location, __VA_ARGS__)
+#define FORM_POST(what, body, location, ...) \
+    ASK_WITH(what, "POST", "/l/", FORM, "Cookie: minilink_csrf={TOKEN}", body, location, \
+             __VA_ARGS__)
+#define RAW(what, request, location, ...) \
+    { what, NULL, request "Connection: close\r\n\r\n", { NULL }, 0, NULL, { __VA_ARGS__ }, \
+      location }
 
 static const hostile_request hostile_requests[] = {
     /* --- a baseline, and the stored rows the rules refuse --------------- */
-    { "a stored link", "GET", "/l/abc", {0}, 0, NULL, {302}, "https://example.com/abc" },
-    { "javascript: row", "GET", "/l/js", {0}, 0, NULL, {404}, NULL },
-    { "JavaScript:// row", "GET", "/l/jsup", {0}, 0, NULL, {404}, NULL },
-    { "data: row", "GET", "/l/data", {0}, 0, NULL, {404}, NULL },
-    { "file: row", "GET", "/l/file", {0}, 0, NULL, {404}, NULL },
-    { "vbscript: row", "GET", "/l/vbs", {0}, 0, NULL, {404}, NULL },
-    { "CRLF row", "GET", "/l/crlf", {0}, 0, NULL, {404}, NULL },
-    { "LF row", "GET", "/l/lf", {0}, 0, NULL, {404}, NULL },
-    { "CRLF row, HEAD", "HEAD", "/l/crlf", {0}, 0, NULL, {404}, NULL },
-    { "stored URL with encoded CRLF and NUL", "GET", "/l/enc", {0}, 0, NULL, {302},
-      "https://example.com/a%0d%0ab?c=%00" },
+    ASK("a stored link", "GET", "/l/abc", "https://example.com/abc", 302),
+    ASK("javascript: row", "GET", "/l/js", NULL, 404),
+    ASK("JavaScript:// row", "GET", "/l/jsup", NULL, 404),
+    ASK("data: row", "GET", "/l/data", NULL, 404),
+    ASK("file: row", "GET", "/l/file", NULL, 404),
+    ASK("vbscript: row", "GET", "/l/vbs", NULL, 404),
+    ASK("CRLF row", "GET", "/l/crlf", NULL, 404),
+    ASK("LF row", "GET", "/l/lf", NULL, 404),
+    ASK("CRLF row, HEAD", "HEAD", "/l/crlf", NULL, 404),
+    ASK("stored URL with encoded CRLF and NUL", "GET", "/l/enc",
+      "https://example.com/a%0d%0ab?c=%00", 302),
 
     /* --- CRLF and NUL in slugs -------------------------------------------- */
-    { "%0d%0a Set-Cookie in slug", "GET", "/l/abc%0d%0aSet-Cookie:%20injected=1",
-      {0}, 0, NULL, {404, 400}, NULL },
-    { "%0d%0a X-Injected in slug", "GET", "/l/abc%0D%0AX-Injected:%201", {0}, 0, NULL,
-      {404, 400}, NULL },
-    { "slug that is only %0d%0a", "GET", "/l/%0d%0a", {0}, 0, NULL, {404, 400}, NULL },
-    { "%0a then a body", "GET", "/l/abc%0a%0a<html>injected", {0}, 0, NULL,
-      {404, 400}, NULL },
-    { "%00 after a slug", "GET", "/l/abc%00", {0}, 0, NULL, {404, 400}, NULL },
-    { "%00 then more", "GET", "/l/abc%00def", {0}, 0, NULL, {404, 400}, NULL },
-    { "slug %00", "GET", "/l/%00", {0}, 0, NULL, {404, 400}, NULL },
-    { "raw CRLF in the path (splits the request line)",
-      RAW("GET /l/abc\r\nSet-Cookie: injected=1" H11), {0}, 0, NULL, {400, HTTP09}, NULL },
-    { "raw bare CR in the path", RAW("GET /l/ab\rSet-Cookie: injected=1" H11), {0}, 0,
-      NULL, {400}, NULL },
-    { "raw bare LF in the path", RAW("GET /l/ab\nX-Injected: 1" H11), {0}, 0, NULL,
-      {400, HTTP09}, NULL },
-    { "raw NUL in the path", RAW("GET /l/abc{NUL}def" H11), {0}, 0, NULL, {400}, NULL },
-    { "raw NUL as the slug", RAW("GET /l/{NUL}" H11), {0}, 0, NULL, {400}, NULL },
+    ASK("%0d%0a Set-Cookie in slug", "GET", "/l/abc%0d%0aSet-Cookie:%20injected=1", NULL, 404, 400),
+    ASK("%0d%0a X-Injected in slug", "GET", "/l/abc%0D%0AX-Injected:%201", NULL, 404, 400),
+    ASK("slug that is only %0d%0a", "GET", "/l/%0d%0a", NULL, 404, 400),
+    ASK("%0a then a body", "GET", "/l/abc%0a%0a<html>injected", NULL, 404, 400),
+    ASK("%00 after a slug", "GET", "/l/abc%00", NULL, 404, 400),
+    ASK("%00 then more", "GET", "/l/abc%00def", NULL, 404, 400),
+    ASK("slug %00", "GET", "/l/%00", NULL, 404, 400),
+    RAW("raw CRLF in the path (splits the request line)",
+      "GET /l/abc\r\nSet-Cookie: injected=1" H11, NULL, 400, HTTP09),
+    RAW("raw bare CR in the path", "GET /l/ab\rSet-Cookie: injected=1" H11, NULL, 400),
+    RAW("raw bare LF in the path", "GET /l/ab\nX-Injected: 1" H11, NULL, 400, HTTP09),
+    RAW("raw NUL in the path", "GET /l/abc{NUL}def" H11, NULL, 400),
+    RAW("raw NUL as the slug", "GET /l/{NUL}" H11, NULL, 400),
 
     /* --- dot segments, encoded slashes --------------------------------- */
-    { "..", "GET", "/l/..", {0}, 0, NULL, {404, 400}, NULL },
-    { "%2e%2e", "GET", "/l/%2e%2e", {0}, 0, NULL, {404, 400}, NULL },
-    { ".%2e/ back into /l", "GET", "/l/.%2e/l/abc", {0}, 0, NULL, {302, 400},
-      "https://example.com/abc" },
-    { "../../etc/passwd", "GET", "/l/../../etc/passwd", {0}, 0, NULL, {404, 400}, NULL },
-    { "%2e%2e%2f..%2fetc%2fpasswd", "GET", "/l/%2e%2e%2f..%2fetc%2fpasswd", {0}, 0,
-      NULL, {404, 400}, NULL },
-    { "%2f inside the slug", "GET", "/l/ab%2fc", {0}, 0, NULL, {404, 400}, NULL },
-    { "%2F before the slug", "GET", "/l/%2Fabc", {0}, 0, NULL, {404, 400}, NULL },
-    { "%5c (backslash)", "GET", "/l/..%5c..%5cabc", {0}, 0, NULL, {404, 400}, NULL },
+    ASK("..", "GET", "/l/..", NULL, 404, 400),
+    ASK("%2e%2e", "GET", "/l/%2e%2e", NULL, 404, 400),
+    ASK(".%2e/ back into /l", "GET", "/l/.%2e/l/abc", "https://example.com/abc", 302, 400),
+    ASK("../../etc/passwd", "GET", "/l/../../etc/passwd", NULL, 404, 400),
+    ASK("%2e%2e%2f..%2fetc%2fpasswd", "GET", "/l/%2e%2e%2f..%2fetc%2fpasswd", NULL, 404, 400),
+    ASK("%2f inside the slug", "GET", "/l/ab%2fc", NULL, 404, 400),
+    ASK("%2F before the slug", "GET", "/l/%2Fabc", NULL, 404, 400),
+    ASK("%5c (backslash)", "GET", "/l/..%5c..%5cabc", NULL, 404, 400),
     /* The handler shows the form for any path whose last segment is empty. */
-    { "abc/ (empty last segment)", "GET", "/l/abc/", {0}, 0, NULL, {404, 200}, NULL },
-    { "//abc", "GET", "/l//abc", {0}, 0, NULL, {302, 404},
-      "https://example.com/abc" },
+    ASK("abc/ (empty last segment)", "GET", "/l/abc/", NULL, 404, 200),
+    ASK("//abc", "GET", "/l//abc", "https://example.com/abc", 302, 404),
 
     /* --- overlong slugs ------------------------------------------------ */
-    { "65-character slug", "GET", "/l/{a*65}", {0}, 0, NULL, {404}, NULL },
-    { "1000-character slug", "GET", "/l/{b*1000}", {0}, 0, NULL, {404}, NULL },
-    { "8000-character slug", "GET", "/l/{c*8000}", {0}, 0, NULL, {404, 414}, NULL },
-    { "9000-character slug (over LimitRequestLine)", "GET", "/l/{d*9000}", {0}, 0,
-      NULL, {414, 400}, NULL },
-    { "1000-character preview", "GET", "/l/{e*1000}+", {0}, 0, NULL, {404}, NULL },
+    ASK("65-character slug", "GET", "/l/{a*65}", NULL, 404),
+    ASK("1000-character slug", "GET", "/l/{b*1000}", NULL, 404),
+    ASK("8000-character slug", "GET", "/l/{c*8000}", NULL, 404, 414),
+    ASK("9000-character slug (over LimitRequestLine)", "GET", "/l/{d*9000}", NULL, 414, 400),
+    ASK("1000-character preview", "GET", "/l/{e*1000}+", NULL, 404),
 
     /* --- not UTF-8, not ASCII ------------------------------------------- */
-    { "%ff%fe", "GET", "/l/%ff%fe", {0}, 0, NULL, {404, 400}, NULL },
-    { "abc%ff", "GET", "/l/abc%ff", {0}, 0, NULL, {404, 400}, NULL },
-    { "overlong UTF-8 for '/' (%c0%af)", "GET", "/l/%c0%afabc", {0}, 0, NULL,
-      {404, 400}, NULL },
-    { "raw 0xff 0xfe", RAW("GET /l/\xff\xfe" H11), {0}, 0, NULL, {404, 400}, NULL },
-    { "raw 0xff after a slug", RAW("GET /l/abc\xff" H11), {0}, 0, NULL, {404, 400},
-      NULL },
+    ASK("%ff%fe", "GET", "/l/%ff%fe", NULL, 404, 400),
+    ASK("abc%ff", "GET", "/l/abc%ff", NULL, 404, 400),
+    ASK("overlong UTF-8 for '/' (%c0%af)", "GET", "/l/%c0%afabc", NULL, 404, 400),
+    RAW("raw 0xff 0xfe", "GET /l/\xff\xfe" H11, NULL, 404, 400),
+    RAW("raw 0xff after a slug", "GET /l/abc\xff" H11, NULL, 404, 400),
 
     /* --- '+' (the preview suffix) --------------------------------------- */
-    { "slug '+'", "GET", "/l/+", {0}, 0, NULL, {404}, NULL },
-    { "slug '++'", "GET", "/l/++", {0}, 0, NULL, {404}, NULL },
-    { "slug '%2b'", "GET", "/l/%2b", {0}, 0, NULL, {404}, NULL },
-    { "slug '+abc'", "GET", "/l/+abc", {0}, 0, NULL, {404}, NULL },
-    { "slug 'abc++'", "GET", "/l/abc++", {0}, 0, NULL, {404}, NULL },
-    { "preview of a refused row", "GET", "/l/crlf+", {0}, 0, NULL, {404}, NULL },
-    { "preview of javascript: row", "GET", "/l/js+", {0}, 0, NULL, {404}, NULL },
-    { "POST to a preview", "POST", "/l/abc+", {0}, 0, NULL, {405}, NULL },
+    ASK("slug '+'", "GET", "/l/+", NULL, 404),
+    ASK("slug '++'", "GET", "/l/++", NULL, 404),
+    ASK("slug '%2b'", "GET", "/l/%2b", NULL, 404),
+    ASK("slug '+abc'", "GET", "/l/+abc", NULL, 404),
+    ASK("slug 'abc++'", "GET", "/l/abc++", NULL, 404),
+    ASK("preview of a refused row", "GET", "/l/crlf+", NULL, 404),
+    ASK("preview of javascript: row", "GET", "/l/js+", NULL, 404),
+    ASK("POST to a preview", "POST", "/l/abc+", NULL, 405),
 
     /* --- query strings ---------------------------------------------------- */
-    { "encoded CRLF Set-Cookie in the query", "GET",
-      "/l/abc?x=%0d%0aSet-Cookie:%20injected=1", {0}, 0, NULL, {302},
-      "https://example.com/abc?x=%0d%0aSet-Cookie:%20injected=1" },
-    { "encoded CRLF in a query merged with the URL's", "GET",
-      "/l/q?%0D%0AX-Injected:%201", {0}, 0, NULL, {302},
-      "https://example.com/search?lang=en&%0D%0AX-Injected:%201#top" },
-    { "encoded NUL in the query", "GET", "/l/perm?a=%00", {0}, 0, NULL, {301},
-      "https://example.com/permanent?a=%00" },
-    { "raw CR in the query", RAW("GET /l/abc?x=\rSet-Cookie: injected=1" H11), {0},
-      0, NULL, {400}, NULL },
-    { "raw 0xff in the query", RAW("GET /l/abc?x=\xff" H11), {0}, 0, NULL, {400},
-      NULL },
-    { "raw tab in the query", RAW("GET /l/abc?x=\tX-Injected:1" H11), {0}, 0, NULL,
-      {400}, NULL },
-    { "HTTP/0.9 request (no headers to inject into)", RAW("GET /l/abc\r\n"), {0}, 0,
-      NULL, {HTTP09, 400}, NULL },
+    ASK("encoded CRLF Set-Cookie in the query", "GET", "/l/abc?x=%0d%0aSet-Cookie:%20injected=1",
+      "https://example.com/abc?x=%0d%0aSet-Cookie:%20injected=1", 302),
+    ASK("encoded CRLF in a query merged with the URL's", "GET", "/l/q?%0D%0AX-Injected:%201",
+      "https://example.com/search?lang=en&%0D%0AX-Injected:%201#top", 302),
+    ASK("encoded NUL in the query", "GET", "/l/perm?a=%00", "https://example.com/permanent?a=%00",
+      301),
+    RAW("raw CR in the query", "GET /l/abc?x=\rSet-Cookie: injected=1" H11, NULL, 400),
+    RAW("raw 0xff in the query", "GET /l/abc?x=\xff" H11, NULL, 400),
+    RAW("raw tab in the query", "GET /l/abc?x=\tX-Injected:1" H11, NULL, 400),
+    RAW("HTTP/0.9 request (no headers to inject into)", "GET /l/abc\r\n", NULL, HTTP09, 400),
 
     /* --- every method on a slug --------------------------------------- */
-    { "HEAD", "HEAD", "/l/abc", {0}, 0, NULL, {302}, "https://example.com/abc" },
-    { "POST", "POST", "/l/abc", {JSON}, 0, "{\"url\": \"https://example.com/\"}",
-      {405}, NULL },
-    { "PUT", "PUT", "/l/abc", {0}, 0, "https://evil.example/", {405}, NULL },
-    { "DELETE", "DELETE", "/l/abc", {0}, 0, NULL, {405}, NULL },
-    { "OPTIONS", "OPTIONS", "/l/abc", {0}, 0, NULL, {405}, NULL },
-    { "PATCH", "PATCH", "/l/abc", {JSON}, 0, "{\"url\": \"https://evil.example/\"}",
-      {405}, NULL },
-    { "TRACE", "TRACE", "/l/abc", {"X-Injected: 1"}, 0, NULL, {405}, NULL },
-    { "CONNECT", RAW("CONNECT /l/abc" H11), {0}, 0, NULL, {405, 400}, NULL },
-    { "CONNECT host:port", RAW("CONNECT example.com:443" H11), {0}, 0, NULL,
-      {405, 400, 404}, NULL },
-    { "made-up method", RAW("FROB /l/abc" H11), {0}, 0, NULL, {405}, NULL },
-    { "lower-case get", RAW("get /l/abc" H11), {0}, 0, NULL, {405}, NULL },
-    { "method with a CR", RAW("GE\rT /l/abc" H11), {0}, 0, NULL, {400, 501}, NULL },
-    { "HEAD of a 404", "HEAD", "/l/nosuch%0d%0a", {0}, 0, NULL, {404, 400}, NULL },
+    ASK("HEAD", "HEAD", "/l/abc", "https://example.com/abc", 302),
+    ASK_WITH("POST", "POST", "/l/abc", JSON, NULL, "{\"url\": \"https://example.com/\"}", NULL,
+      405),
+    ASK_WITH("PUT", "PUT", "/l/abc", NULL, NULL, "https://evil.example/", NULL, 405),
+    ASK("DELETE", "DELETE", "/l/abc", NULL, 405),
+    ASK("OPTIONS", "OPTIONS", "/l/abc", NULL, 405),
+    ASK_WITH("PATCH", "PATCH", "/l/abc", JSON, NULL, "{\"url\": \"https://evil.example/\"}", NULL,
+      405),
+    ASK_WITH("TRACE", "TRACE", "/l/abc", "X-Injected: 1", NULL, NULL, NULL, 405),
+    RAW("CONNECT", "CONNECT /l/abc" H11, NULL, 405, 400),
+    RAW("CONNECT host:port", "CONNECT example.com:443" H11, NULL, 405, 400, 404),
+    RAW("made-up method", "FROB /l/abc" H11, NULL, 405),
+    RAW("lower-case get", "get /l/abc" H11, NULL, 405),
+    RAW("method with a CR", "GE\rT /l/abc" H11, NULL, 400, 501),
+    ASK("HEAD of a 404", "HEAD", "/l/nosuch%0d%0a", NULL, 404, 400),
 
     /* --- absurd headers ---------------------------------------------------- */
-    { "7000-byte header value", "GET", "/l/abc", {"X-Big: {v*7000}"}, 0, NULL, {302},
-      "https://example.com/abc" },
-    { "9000-byte header value (over LimitRequestFieldSize)", "GET", "/l/abc",
-      {"X-Big: {w*9000}"}, 0, NULL, {400}, NULL },
-    { "90 headers", "GET", "/l/abc", {0}, 90, NULL, {302}, "https://example.com/abc" },
-    { "100 headers (with curl's, over LimitRequestFields)", "GET", "/l/abc", {0}, 100,
-      NULL, {400, 302}, "https://example.com/abc" },
-    { "Host with a CRLF and a Set-Cookie after it",
-      RAW("GET /l/abc HTTP/1.1\r\nHost: evil.example\r\nSet-Cookie: injected=1\r\n"),
-      {0}, 0, NULL, {302}, "https://example.com/abc" },
-    { "Host with a bare CR", RAW("GET /l/abc HTTP/1.1\r\nHost: a\rSet-Cookie: "
-                                 "injected=1\r\n"), {0}, 0, NULL, {400}, NULL },
-    { "Host with an encoded CRLF", "GET", "/l/abc",
-      {"Host: a%0d%0aSet-Cookie:injected=1"}, 0, NULL, {400, 302},
-      "https://example.com/abc" },
-    { "two Host headers", RAW("GET /l/abc HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n"),
-      {0}, 0, NULL, {400}, NULL },
-    { "obs-fold header continuing with a Set-Cookie",
-      RAW("GET /l/abc HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a\r\n Set-Cookie: injected=1\r\n"),
-      {0}, 0, NULL, {400, 302}, "https://example.com/abc" },
-    { "header without a colon", RAW("GET /l/abc HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                     "Set-Cookie injected\r\n"), {0}, 0, NULL, {400},
-      NULL },
-    { "NUL in a header value", RAW("GET /l/abc HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                   "X-A: a{NUL}Set-Cookie: injected=1\r\n"), {0}, 0,
-      NULL, {400}, NULL },
+    ASK_WITH("7000-byte header value", "GET", "/l/abc", "X-Big: {v*7000}", NULL, NULL,
+      "https://example.com/abc", 302),
+    ASK_WITH("9000-byte header value (over LimitRequestFieldSize)", "GET", "/l/abc",
+      "X-Big: {w*9000}", NULL, NULL, NULL, 400),
+    { "90 headers", "GET", "/l/abc", { NULL }, 90, NULL, { 302 }, "https://example.com/abc" },
+    { "100 headers (with curl's, over LimitRequestFields)", "GET", "/l/abc", { NULL }, 100, NULL,
+      { 400, 302 }, "https://example.com/abc" },
+    RAW("Host with a CRLF and a Set-Cookie after it",
+      "GET /l/abc HTTP/1.1\r\nHost: evil.example\r\nSet-Cookie: injected=1\r\n",
+      "https://example.com/abc", 302),
+    RAW("Host with a bare CR", "GET /l/abc HTTP/1.1\r\nHost: a\rSet-Cookie: injected=1\r\n",
+      NULL, 400),
+    ASK_WITH("Host with an encoded CRLF", "GET", "/l/abc", "Host: a%0d%0aSet-Cookie:injected=1",
+      NULL, NULL, "https://example.com/abc", 400, 302),
+    RAW("two Host headers", "GET /l/abc HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n", NULL, 400),
+    RAW("obs-fold header continuing with a Set-Cookie",
+      "GET /l/abc HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a\r\n Set-Cookie: injected=1\r\n",
+      "https://example.com/abc", 400, 302),
+    RAW("header without a colon",
+      "GET /l/abc HTTP/1.1\r\nHost: 127.0.0.1\r\nSet-Cookie injected\r\n", NULL, 400),
+    RAW("NUL in a header value",
+      "GET /l/abc HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a{NUL}Set-Cookie: injected=1\r\n", NULL,
+      400),
 
     /* --- creation: schemes that must never be stored ------------------- */
-    { "JSON javascript:", "POST", "/l/", {JSON}, 0,
-      "{\"url\": \"javascript:alert(document.cookie)\"}", {400}, NULL },
-    { "JSON JaVaScRiPt: with a tab", "POST", "/l/", {JSON}, 0,
-      "{\"url\": \"JaVa\\tScRiPt:alert(1)\"}", {400}, NULL },
-    { "JSON leading space javascript:", "POST", "/l/", {JSON}, 0,
-      "{\"url\": \" javascript:alert(1)\"}", {400}, NULL },
-    { "JSON data:", "POST", "/l/", {JSON}, 0,
-      "{\"url\": \"data:text/html,<script>alert(1)</script>\"}", {400}, NULL },
-    { "JSON file:", "POST", "/l/", {JSON}, 0, "{\"url\": \"file:///etc/passwd\"}",
-      {400}, NULL },
-    { "JSON vbscript:", "POST", "/l/", {JSON}, 0, "{\"url\": \"vbscript:msgbox(1)\"}",
-      {400}, NULL },
-    { "JSON https:javascript (no //)", "POST", "/l/", {JSON}, 0,
-      "{\"url\": \"https:javascript:alert(1)\"}", {400}, NULL },
-    { "JSON URL with a JSON-escaped CRLF", "POST", "/l/", {JSON}, 0,
-      "{\"url\": \"https://example.com/\\r\\nSet-Cookie: injected=1\"}", {400}, NULL },
-    { "JSON URL with \\u0000", "POST", "/l/", {JSON}, 0,
-      "{\"url\": \"https://example.com/\\u0000x\"}", {400}, NULL },
-    { "JSON URL with a user:password@", "POST", "/l/", {JSON}, 0,
-      "{\"url\": \"https://example.com@evil.example/\"}", {400}, NULL },
-    { "JSON slug with a CRLF", "POST", "/l/", {JSON}, 0,
-      "{\"url\": \"https://example.com/ok\", \"slug\": \"a\\r\\nSet-Cookie: injected=1\"}",
-      {400}, NULL },
-    { "JSON slug ../abc", "POST", "/l/", {JSON}, 0,
-      "{\"url\": \"https://example.com/ok\", \"slug\": \"../abc\"}", {400}, NULL },
-    { "JSON slug of 65 characters", "POST", "/l/", {JSON}, 0,
-      "{\"url\": \"https://example.com/ok\", \"slug\": \"{s*65}\"}", {400}, NULL },
-    { "JSON slug that is a number", "POST", "/l/", {JSON}, 0,
-      "{\"url\": \"https://example.com/ok\", \"slug\": 12}", {400}, NULL },
-    { "JSON that is not UTF-8", "POST", "/l/", {JSON}, 0,
-      "{\"url\": \"https://example.com/\xff\xfe\"}", {400}, NULL },
-    { "JSON URL with an escaped non-ASCII character", "POST", "/l/", {JSON}, 0,
-      "{\"url\": \"https://example.com/\\u00ff\"}", {400}, NULL },
-    { "JSON nested 10000 deep", "POST", "/l/", {JSON}, 0, "{[*10000}", {400, 413},
-      NULL },
-    { "JSON array", "POST", "/l/", {JSON}, 0, "[\"https://example.com/\"]", {400},
-      NULL },
-    { "empty JSON body", "POST", "/l/", {JSON}, 0, "", {400}, NULL },
+    JSON_POST("JSON javascript:", "{\"url\": \"javascript:alert(document.cookie)\"}", NULL, 400),
+    JSON_POST("JSON JaVaScRiPt: with a tab", "{\"url\": \"JaVa\\tScRiPt:alert(1)\"}", NULL, 400),
+    JSON_POST("JSON leading space javascript:", "{\"url\": \" javascript:alert(1)\"}", NULL, 400),
+    JSON_POST("JSON data:", "{\"url\": \"data:text/html,<script>alert(1)</script>\"}", NULL, 400),
+    JSON_POST("JSON file:", "{\"url\": \"file:///etc/passwd\"}", NULL, 400),
+    JSON_POST("JSON vbscript:", "{\"url\": \"vbscript:msgbox(1)\"}", NULL, 400),
+    JSON_POST("JSON https:javascript (no //)", "{\"url\": \"https:javascript:alert(1)\"}", NULL,
+      400),
+    JSON_POST("JSON URL with a JSON-escaped CRLF",
+      "{\"url\": \"https://example.com/\\r\\nSet-Cookie: injected=1\"}", NULL, 400),
+    JSON_POST("JSON URL with \\u0000", "{\"url\": \"https://example.com/\\u0000x\"}", NULL, 400),
+    JSON_POST("JSON URL with a user:password@", "{\"url\": \"https://example.com@evil.example/\"}",
+      NULL, 400),
+    JSON_POST("JSON slug with a CRLF",
+      "{\"url\": \"https://example.com/ok\", \"slug\": \"a\\r\\nSet-Cookie: injected=1\"}", NULL,
+      400),
+    JSON_POST("JSON slug ../abc", "{\"url\": \"https://example.com/ok\", \"slug\": \"../abc\"}",
+      NULL, 400),
+    JSON_POST("JSON slug of 65 characters",
+      "{\"url\": \"https://example.com/ok\", \"slug\": \"{s*65}\"}", NULL, 400),
+    JSON_POST("JSON slug that is a number", "{\"url\": \"https://example.com/ok\", \"slug\": 12}",
+      NULL, 400),
+    JSON_POST("JSON that is not UTF-8", "{\"url\": \"https://example.com/\xff\xfe\"}", NULL, 400),
+    JSON_POST("JSON URL with an escaped non-ASCII character",
+      "{\"url\": \"https://example.com/\\u00ff\"}", NULL, 400),
+    JSON_POST("JSON nested 10000 deep", "{[*10000}", NULL, 400, 413),
+    JSON_POST("JSON array", "[\"https://example.com/\"]", NULL, 400),
+    JSON_POST("empty JSON body", "", NULL, 400),
 
     /* --- creation: overlong --------------------------------------------- */
-    { "JSON URL of 2049 bytes", "POST", "/l/", {JSON}, 0,
-      "{\"url\": \"https://example.com/{a*2029}\"}", {400}, NULL },
-    { "JSON URL of 5000 bytes", "POST", "/l/", {JSON}, 0,
-      "{\"url\": \"https://example.com/{b*4980}\"}", {400}, NULL },
-    { "JSON body of 100000 bytes", "POST", "/l/", {JSON}, 0,
-      "{\"url\": \"https://example.com/{c*99969}\"}", {413, 400}, NULL },
-    { "JSON body of 16385 bytes (over 16 KiB)", "POST", "/l/", {JSON}, 0,
-      "{\"url\": \"https://example.com/{d*16354}\"}", {413, 400}, NULL },
-    { "form body over 16 KiB", "POST", "/l/", {FORM, CSRF_COOKIE}, 0,
-      "csrf={TOKEN}&url=https%3A%2F%2Fexample.com%2F{e*17000}", {413, 400}, NULL },
+    JSON_POST("JSON URL of 2049 bytes", "{\"url\": \"https://example.com/{a*2029}\"}", NULL, 400),
+    JSON_POST("JSON URL of 5000 bytes", "{\"url\": \"https://example.com/{b*4980}\"}", NULL, 400),
+    JSON_POST("JSON body of 100000 bytes", "{\"url\": \"https://example.com/{c*99969}\"}", NULL,
+      413, 400),
+    JSON_POST("JSON body of 16385 bytes (over 16 KiB)",
+      "{\"url\": \"https://example.com/{d*16354}\"}", NULL, 413, 400),
+    FORM_POST("form body over 16 KiB", "csrf={TOKEN}&url=https%3A%2F%2Fexample.com%2F{e*17000}",
+      NULL, 413, 400),
 
     /* --- creation: forms ------------------------------------------------- */
-    { "form javascript:", "POST", "/l/", {FORM, CSRF_COOKIE}, 0,
-      "csrf={TOKEN}&url=javascript%3Aalert(1)", {400}, NULL },
-    { "form data:", "POST", "/l/", {FORM, CSRF_COOKIE}, 0,
-      "csrf={TOKEN}&url=data%3Atext%2Fhtml%2C%3Cscript%3Ealert(1)%3C%2Fscript%3E",
-      {400}, NULL },
-    { "form file:", "POST", "/l/", {FORM, CSRF_COOKIE}, 0,
-      "csrf={TOKEN}&url=file%3A%2F%2F%2Fetc%2Fpasswd", {400}, NULL },
-    { "form vbscript:", "POST", "/l/", {FORM, CSRF_COOKIE}, 0,
-      "csrf={TOKEN}&url=vbscript%3Amsgbox(1)", {400}, NULL },
-    { "form URL with a decoded CRLF", "POST", "/l/", {FORM, CSRF_COOKIE}, 0,
-      "csrf={TOKEN}&url=https%3A%2F%2Fexample.com%2F%0D%0ASet-Cookie%3A%20injected%3D1",
-      {400}, NULL },
-    { "form URL with a NUL", "POST", "/l/", {FORM, CSRF_COOKIE}, 0,
-      "csrf={TOKEN}&url=https%3A%2F%2Fexample.com%2F%00x", {400}, NULL },
-    { "form slug with a CRLF", "POST", "/l/", {FORM, CSRF_COOKIE}, 0,
-      "csrf={TOKEN}&url=https%3A%2F%2Fexample.com%2Fok&slug=a%0d%0aSet-Cookie:injected",
-      {400}, NULL },
-    { "form javascript: without a token", "POST", "/l/", {FORM}, 0,
-      "url=javascript%3Aalert(1)", {403}, NULL },
-    { "form with a CRLF in the cookie", "POST", "/l/",
-      {FORM, "Cookie: minilink_csrf={TOKEN}%0d%0aSet-Cookie: injected=1"}, 0,
-      "csrf={TOKEN}&url=https%3A%2F%2Fexample.com%2Fcookie", {403}, NULL },
-    { "text/plain javascript:", "POST", "/l/", {"Content-Type: text/plain"}, 0,
-      "javascript:alert(1)", {415}, NULL },
-    { "POST to a slug-less path outside /l", "POST", "/", {JSON}, 0,
-      "{\"url\": \"https://example.com/\"}", {404}, NULL },
+    FORM_POST("form javascript:", "csrf={TOKEN}&url=javascript%3Aalert(1)", NULL, 400),
+    FORM_POST("form data:",
+      "csrf={TOKEN}&url=data%3Atext%2Fhtml%2C%3Cscript%3Ealert(1)%3C%2Fscript%3E", NULL, 400),
+    FORM_POST("form file:", "csrf={TOKEN}&url=file%3A%2F%2F%2Fetc%2Fpasswd", NULL, 400),
+    FORM_POST("form vbscript:", "csrf={TOKEN}&url=vbscript%3Amsgbox(1)", NULL, 400),
+    FORM_POST("form URL with a decoded CRLF",
+      "csrf={TOKEN}&url=https%3A%2F%2Fexample.com%2F%0D%0ASet-Cookie%3A%20injected%3D1", NULL, 400),
+    FORM_POST("form URL with a NUL", "csrf={TOKEN}&url=https%3A%2F%2Fexample.com%2F%00x", NULL,
+      400),
+    FORM_POST("form slug with a CRLF",
+      "csrf={TOKEN}&url=https%3A%2F%2Fexample.com%2Fok&slug=a%0d%0aSet-Cookie:injected", NULL, 400),
+    ASK_WITH("form javascript: without a token", "POST", "/l/", FORM, NULL,
+      "url=javascript%3Aalert(1)", NULL, 403),
+    ASK_WITH("form with a CRLF in the cookie", "POST", "/l/", FORM,
+      "Cookie: minilink_csrf={TOKEN}%0d%0aSet-Cookie: injected=1",
+      "csrf={TOKEN}&url=https%3A%2F%2Fexample.com%2Fcookie", NULL, 403),
+    ASK_WITH("text/plain javascript:", "POST", "/l/", "Content-Type: text/plain", NULL,
+      "javascript:alert(1)", NULL, 415),
+    ASK_WITH("POST to a slug-less path outside /l", "POST", "/", JSON, NULL,
+      "{\"url\": \"https://example.com/\"}", NULL, 404),
 
     /* --- creation that succeeds: an encoded CRLF is just text ---------- */
-    { "JSON URL with an encoded CRLF (valid: stored as is)", "POST", "/l/", {JSON}, 0,
-      "{\"url\": \"https://example.com/%0d%0aSet-Cookie:%20injected=1\", "
-      "\"slug\": \"crlfenc\"}", {201}, "http://127.0.0.1:{PORT}/l/crlfenc" },
-    { "... and its redirect", "GET", "/l/crlfenc?y=%0d%0a", {0}, 0, NULL, {302},
-      "https://example.com/%0d%0aSet-Cookie:%20injected=1?y=%0d%0a" },
+    JSON_POST("JSON URL with an encoded CRLF (valid: stored as is)",
+      "{\"url\": \"https://example.com/%0d%0aSet-Cookie:%20injected=1\", \"slug\": \"crlfenc\"}",
+      "http://127.0.0.1:{PORT}/l/crlfenc", 201),
+    ASK("... and its redirect", "GET", "/l/crlfenc?y=%0d%0a",
+      "https://example.com/%0d%0aSet-Cookie:%20injected=1?y=%0d%0a", 302),
 };
 
-/* ------------------------------------------------------------------ */
-/* sending one and checking its answer                                */
-/* ------------------------------------------------------------------ */
+/* ---- sending one and checking its answer ---------------------------- */
 
 static const char *g_token;   /* {TOKEN}, fetched once per suite */
 
@@ -387,7 +345,6 @@ static char *printable(const char *s, size_t len)
 {
     char *out = talloc(len * 4 + 1), *o = out;
     size_t i;
-
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         o += c >= 0x20 && c < 0x7f ? sprintf(o, "%c", c) : sprintf(o, "\\x%02x", c);
@@ -395,35 +352,25 @@ static char *printable(const char *s, size_t len)
     return out;
 }
 
-/*
- * The checks described at the top, for answer r to request number i.
- * Returns 1 if all passed.
- */
+/* The checks described at the top, for answer r to request number i. Returns 1 if all passed. */
 static int check_answer(size_t i, const hostile_request *q, const http_response *r,
                         const char *location)
 {
     const char *line = r->headers, *what = q->what;
+    char *statuses = "";
     int ok = 1, locations = 0, allowed = 0, k;
-    char statuses[64] = "";
 
     for (k = 0; k < MAX_ALLOWED && q->status[k] != 0; k++) {
-        char one[24];
         allowed |= q->status[k] == HTTP09 ? r->status == 0 : r->status == q->status[k];
-        if (q->status[k] == HTTP09) {
-            snprintf(one, sizeof one, "%sno status line", k ? "/" : "");
-        }
-        else {
-            snprintf(one, sizeof one, "%s%ld", k ? "/" : "", q->status[k]);
-        }
-        strcat(statuses, one);
+        statuses = q->status[k] == HTTP09 ? tfmt("%s%sno status line", statuses, k ? "/" : "")
+                                          : tfmt("%s%s%ld", statuses, k ? "/" : "", q->status[k]);
     }
     if (r->curl_code != 0) {
-        /* Apache may drop a connection it refuses; only a raw exchange
-         * that got nothing at all is a failure. */
+        /* Apache may drop a connection it refuses; only a raw exchange that got nothing at all is
+         * a failure. */
         return CHECK(0, "#%zu %s: transport error: %s", i, what, r->error);
     }
-    ok &= CHECK(allowed, "#%zu %s: status %ld, expected %s", i, what, r->status,
-                statuses);
+    ok &= CHECK(allowed, "#%zu %s: status %ld, expected %s", i, what, r->status, statuses);
     /* Every header line, the status line included. */
     while (line && *line) {
         const char *nl = strchr(line, '\n');
@@ -439,13 +386,12 @@ static int check_answer(size_t i, const hostile_request *q, const http_response 
             ok &= CHECK(0, "#%zu %s: an injected header line: \"%s\"", i, what,
                         printable(line, content));
         }
-        for (j = 0; j < content; j++) {
-            unsigned char c = (unsigned char)line[j];
-            if ((c < 0x20 && c != '\t') || c == 0x7f) {
-                ok &= CHECK(0, "#%zu %s: a control character in the header line "
-                            "\"%s\"", i, what, printable(line, content));
-                break;
-            }
+        for (j = 0; j < content && ((unsigned char)line[j] >= 0x20 || line[j] == '\t')
+                    && line[j] != 0x7f; j++) {
+        }
+        if (j < content) {
+            ok &= CHECK(0, "#%zu %s: a control character in the header line \"%s\"", i, what,
+                        printable(line, content));
         }
         line = nl ? nl + 1 : NULL;
     }
@@ -491,8 +437,7 @@ static http_response *send_hostile(const hostile_request *q)
 {
     buffer path = expand(q->target), body = expand(q->body);
     const char **headers = talloc(((size_t)q->filler_headers + 5) * sizeof *headers);
-    http_request_spec req = { q->method, NULL, path.data, headers, body.data, body.len,
-                              NULL };
+    http_request_spec req = { q->method, NULL, path.data, headers, body.data, body.len, NULL };
     http_response r;
     raw_client *raw;
     int n = 0, k;
@@ -514,14 +459,11 @@ static http_response *send_hostile(const hostile_request *q)
     return ask_spec(g_srv, &req);
 }
 
-/* ------------------------------------------------------------------ */
-/* tests                                                              */
-/* ------------------------------------------------------------------ */
+/* ---- tests ---------------------------------------------------------- */
 
 static void test_bad_rows_skipped_at_load(void)
 {
     size_t i;
-
     CHECK(httpd_error_log_wait(g_srv, "ML00002", 0, BOUNDED_WAIT_MS) >= 0,
           "no ML00002 line (database loaded) within %d ms of the start", BOUNDED_WAIT_MS);
     for (i = 0; i < ARRAY_LEN(bad_slugs); i++) {
@@ -555,8 +497,7 @@ static void test_hostile_table(void)
             failed++;
         }
     }
-    fprintf(stderr, "[%zu hostile requests in %ld ms, %d with problems] ", n,
-            now_ms() - t, failed);
+    fprintf(stderr, "[%zu hostile requests in %ld ms, %d with problems] ", n, now_ms() - t, failed);
     CHECK(n >= 40, "only %zu requests in the table", n);
 }
 
@@ -576,22 +517,18 @@ static CU_TestInfo hostile_tests[] = {
     CU_TEST_INFO_NULL,
 };
 
-/* Crash lines only: Apache's own refusals log at core:error/info (AH00126
- * "Invalid URI in request" and the like), which are not crashes. */
+/* Crash lines only: Apache's own refusals log at core:error/info (AH00126 "Invalid URI in request"
+ * and the like), which are not crashes. */
 static const char *const hostile_crash_lines[] = {
     "AH00051", "AH00052", "AH00060", "Segmentation fault", "exit signal", "Aborted",
     "[core:emerg]", "[minilink:crit]", "[minilink:emerg]", NULL
 };
 
 static const suite_group hostile_group = {
-    .name = "hostile",
-    .tests = hostile_tests,
-    .config = hostile_config,
+    .name = "hostile", .tests = hostile_tests, .config = hostile_config,
     .modules = "slotmem_shm",   /* MinilinkCreate's rate limit */
-    .links = hostile_links,
-    .nlinks = ARRAY_LEN(hostile_links),
-    .links_sql = hostile_bad_rows_sql,
-    .bad_lines = hostile_crash_lines,
+    .links = hostile_links, .nlinks = ARRAY_LEN(hostile_links),
+    .links_sql = hostile_bad_rows_sql, .bad_lines = hostile_crash_lines,
 };
 
 void add_hostile_suites(void)

@@ -1,25 +1,17 @@
 /*
- * test_httpd.c - redirects and every status, on a server that loads its
- * databases at startup (no live refresh: what a graceful restart picks up).
+ * test_httpd.c - redirects and every status, on a server that loads its databases at startup (no
+ * live refresh: what a graceful restart picks up).
  *
- * Suites "event", "worker" and "prefork"; suite "configtest" checks that
- * `apache2 -t` refuses bad directives (no server started).
+ * Suites "event", "worker" and "prefork"; suite "configtest" checks that `apache2 -t` refuses bad
+ * directives (no server started).
  *
- * The main vhost (the default one for 127.0.0.1) has several locations, and
- * two name-based vhosts map the same slug differently.  links.db is named
- * in the main server (relative: ServerRoot), inherited by the main vhost,
- * and again with its absolute path in /shared; missing.db is never made.
- * The main vhost's <Location /> matters to the hostile-path tests: httpd
- * normalises /l/%2e%2e to /, which would otherwise hit <Directory />
- * Require all denied (403) instead of the module.
+ * The main vhost (the default one for 127.0.0.1) has several locations, and two name-based vhosts
+ * map the same slug differently.  links.db is named in the main server (relative: ServerRoot),
+ * inherited by the main vhost, and again with its absolute path in /shared; missing.db is never
+ * made. The main vhost's <Location /> matters to the hostile-path tests: httpd normalises
+ * /l/%2e%2e to /, which would otherwise hit <Directory /> Require all denied (403) instead of the
+ * module.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "ml_test.h"
 
@@ -59,8 +51,8 @@ static const link_spec main_links[] = {
     { SLUG_64, "https://example.com/long", 0, 0, 0 },
 };
 
-/* Rows the schema's CHECK constraints accept but ml_link_problem() refuses:
- * the module must skip (and log) them rather than serve them. */
+/* Rows the schema's CHECK constraints accept but ml_link_problem() refuses: the module must skip
+ * (and log) them rather than serve them. */
 #define BROKEN_ROW(slug, url) " (" slug ", " url ", NULL, NULL, 0, 1700000000, 1700000000)"
 static const char broken_rows_sql[] =
     "INSERT INTO links (slug, url, status, expires_at, disabled, created_at, updated_at) VALUES"
@@ -71,8 +63,8 @@ static const char broken_rows_sql[] =
 
 static const char *const broken_slugs[] = { "evil", "crlf", "userinfo", "relative" };
 
-/* The other databases: two vhosts', text that is not SQLite, and an SQLite
- * file that is not ours. */
+/* The other databases: two vhosts', text that is not SQLite, and an SQLite file that is not ours.
+ */
 static int prepare_databases(void)
 {
     static const link_spec a_links[] = {
@@ -93,9 +85,7 @@ static int prepare_databases(void)
                   "INSERT INTO notes (body) VALUES ('not a minilink database');");
 }
 
-/* ------------------------------------------------------------------ */
-/* HTTP tests (run once per MPM)                                      */
-/* ------------------------------------------------------------------ */
+/* ---- HTTP tests (run once per MPM) ---------------------------------- */
 
 static void test_redirect_default_status(void)
 {
@@ -191,8 +181,7 @@ static void expect_refused_path(int line, const char *path, int allow_400)
     }
     check_at(line, r->status == 404 || (allow_400 && r->status == 400), "GET %s: status "
              "%ld, expected 404%s", path, r->status, allow_400 ? " (or 400)" : "");
-    check_at(line, r->location == NULL, "GET %s: Location \"%s\"", path,
-             str_or_null(r->location));
+    check_at(line, r->location == NULL, "GET %s: Location \"%s\"", path, str_or_null(r->location));
     cookie = tkeep(http_header(r, "Set-Cookie"));
     injected = tkeep(http_header(r, "X-Injected"));
     check_at(line, cookie == NULL && injected == NULL, "GET %s: injected header; "
@@ -236,7 +225,6 @@ static void test_methods_not_allowed(void)
 {
     static const char *const methods[] = { "POST", "PUT", "DELETE", "OPTIONS" };
     size_t i;
-
     for (i = 0; i < ARRAY_LEN(methods); i++) {
         http_response *r = EXPECT(methods[i], NULL, "/l/abc", 405, NULL);
 
@@ -248,7 +236,6 @@ static void test_methods_not_allowed(void)
 static void test_broken_rows(void)
 {
     size_t i;
-
     for (i = 0; i < ARRAY_LEN(broken_slugs); i++) {
         expect_refused_path(__LINE__, tfmt("/l/%s", broken_slugs[i]), 0);
         CHECK(ml_log_lines_naming(broken_slugs[i]) >= 1, "no ML-tagged error-log line "
@@ -295,16 +282,12 @@ static void test_database_errors(void)
     EXPECT("GET", "a.test", "/same", 302, "https://a.example/same");
 }
 
-/*
- * links.db is named twice (relative in the main server, inherited by the
- * main vhost's locations; absolute in /shared) but loaded into one cache:
- * each of its broken rows is reported once at startup, not once per
- * location.  Must run before the graceful restarts, which load it again.
- */
+/* links.db is named twice (relative in the main server, inherited by the main vhost's locations;
+ * absolute in /shared) but loaded into one cache: each of its broken rows is reported once at
+ * startup, not once per location.  Must run before the graceful restarts, which load it again. */
 static void test_one_cache_per_file(void)
 {
     size_t i;
-
     for (i = 0; i < ARRAY_LEN(broken_slugs); i++) {
         char *quoted = tfmt("'%s'", broken_slugs[i]);
         int lines = log_lines(g_srv, (log_filter){ quoted, tpath("links.db"), 1, 0 });
@@ -319,7 +302,6 @@ static void test_one_cache_per_file(void)
 static void test_cache_survives_rename(void)
 {
     char *db = tpath("links.db"), *away = tpath("links.db.away");
-
     if (!CHECK(rename(db, away) == 0, "rename %s: %s", db, strerror(errno))) {
         return;
     }
@@ -352,44 +334,10 @@ static void test_cache_ignores_exclusive_lock(void)
 static void test_graceful_under_load(void)
 {
     static const link_spec fresh = { "fresh", "https://example.com/fresh", 0, 0, 0 };
-    load_run *load;
-    load_totals totals;
-    long t0, t1, t2, t3, graceful_ms[3] = { 0, 0, 0 };
-    int g;
-
     GET("/l/fresh", 404, NULL);
-    load = load_start(g_srv->port, LOAD_CLIENTS);
-    CHECK(load != NULL, "cannot start the load clients");
-    sleep_ms(500);
-
-    /* Not served before a graceful restart. */
-    t0 = now_ms();
     CHECK(db_store_links(tpath("links.db"), &fresh, 1) == 0, "cannot add \"fresh\"");
-    t1 = now_ms();
-    if (GET("/l/fresh", 404, NULL)->status != 404) {
-        fprintf(stderr, "    (adding \"fresh\" took %ld ms; the GET was answered %ld ms "
-                "after that)\n", t1 - t0, now_ms() - t1);
-    }
-    t2 = now_ms();
-    for (g = 0; g < 3; g++) {
-        long t = now_ms();
-        CHECK(httpd_graceful(g_srv) == 0, "graceful restart %d failed", g + 1);
-        graceful_ms[g] = now_ms() - t;
-        sleep_ms(1000);
-    }
-    t3 = now_ms();
-    load_stop(load, &totals);
-    fprintf(stderr, "[%s: %ld requests; add %ld ms, GET %ld ms, graceful restarts %ld, "
-            "%ld, %ld ms, stopping clients %ld ms] ", g_srv->mpm, totals.requests,
-            t1 - t0, t2 - t1, graceful_ms[0], graceful_ms[1], graceful_ms[2],
-            now_ms() - t3);
-    CHECK(totals.not_started == 0, "%d load clients could not start", totals.not_started);
-    CHECK(totals.requests > 100, "only %ld requests during the graceful restarts",
-          totals.requests);
-    CHECK(totals.failures == 0, "%ld of %ld requests failed (transport error or wrong "
-          "status)", totals.failures, totals.requests);
-    CHECK(totals.wrong == 0, "%ld of %ld requests had a wrong Location", totals.wrong,
-          totals.requests);
+    GET("/l/fresh", 404, NULL);   /* not served before a graceful restart */
+    gracefuls_under_load_at(HERE, 3, 1000, 0, NULL);
     GET("/l/fresh", 302, "https://example.com/fresh");
     GET("/l/abc", 302, "https://example.com/abc");
 }
@@ -416,26 +364,18 @@ static CU_TestInfo http_tests[] = {
 };
 
 static const suite_group http_group = {
-    .name = "",
-    .tests = http_tests,
-    .config = http_config,
-    .links = main_links,
-    .nlinks = ARRAY_LEN(main_links),
-    .load_links = 1,
-    .links_sql = broken_rows_sql,
+    .name = "", .tests = http_tests, .config = http_config, .links = main_links,
+    .nlinks = ARRAY_LEN(main_links), .load_links = 1, .links_sql = broken_rows_sql,
     .prepare = prepare_databases,
 };
 
-/* ------------------------------------------------------------------ */
-/* configtest suite (no server started)                               */
-/* ------------------------------------------------------------------ */
+/* ---- configtest suite (no server started) --------------------------- */
 
 /* apache2 -t on a vhost with one minilink location holding directives. */
 static int configtest_with(const char *directives, char **output)
 {
     int rc = httpd_write_config(g_srv, tfmt(VHOST("configtest", "MinilinkDatabase links.db\n"
                                                   MINILINK_AT("/l", "%s")), directives));
-
     *output = "cannot write the configuration";
     if (rc == 0) {
         rc = httpd_configtest(g_srv, output);
@@ -448,14 +388,11 @@ static void expect_refused_at(int line, const char *directives, const char *dire
 {
     char *output;
     int rc = configtest_with(directives, &output);
-
     check_at(line, rc > 0, "apache2 -t with \"%s\" exited %d, expected non-zero; "
              "output:\n%s", directives, rc, output);
     check_at(line, strstr(output, directive) != NULL, "apache2 -t with \"%s\": output "
              "does not name %s:\n%s", directives, directive, output);
 }
-
-#define EXPECT_REFUSED(directives, directive) expect_refused_at(__LINE__, directives, directive)
 
 static void test_configtest_good(void)
 {
@@ -474,25 +411,14 @@ static void test_configtest_good(void)
     CHECK(strstr(output, "Syntax OK") != NULL, "no \"Syntax OK\" in:\n%s", output);
 }
 
-static void test_configtest_status_404(void)
-{
-    EXPECT_REFUSED("MinilinkRedirectStatus 404\n", "MinilinkRedirectStatus");
-}
+/* A test that apache2 -t refuses a directive with a bad value. */
+#define REFUSED_TEST(name, directives, directive) \
+    static void name(void) { expect_refused_at(__LINE__, directives, directive); }
 
-static void test_configtest_status_abc(void)
-{
-    EXPECT_REFUSED("MinilinkRedirectStatus abc\n", "MinilinkRedirectStatus");
-}
-
-static void test_configtest_query_maybe(void)
-{
-    EXPECT_REFUSED("MinilinkQueryString maybe\n", "MinilinkQueryString");
-}
-
-static void test_configtest_empty_database(void)
-{
-    EXPECT_REFUSED("MinilinkDatabase \"\"\n", "MinilinkDatabase");
-}
+REFUSED_TEST(test_configtest_status_404, "MinilinkRedirectStatus 404\n", "MinilinkRedirectStatus")
+REFUSED_TEST(test_configtest_status_abc, "MinilinkRedirectStatus abc\n", "MinilinkRedirectStatus")
+REFUSED_TEST(test_configtest_query_maybe, "MinilinkQueryString maybe\n", "MinilinkQueryString")
+REFUSED_TEST(test_configtest_empty_database, "MinilinkDatabase \"\"\n", "MinilinkDatabase")
 
 static CU_TestInfo configtest_tests[] = {
     { "good configuration -> Syntax OK", test_configtest_good },
@@ -506,12 +432,8 @@ static CU_TestInfo configtest_tests[] = {
 static const link_spec configtest_links[] = { { "abc", "https://example.com/abc", 0, 0, 0 } };
 
 static const suite_group configtest_group = {
-    .name = "configtest",
-    .mpm = "event",
-    .tests = configtest_tests,
-    .links = configtest_links,
-    .nlinks = 1,
-    .configure_only = 1,
+    .name = "configtest", .mpm = "event", .tests = configtest_tests, .configure_only = 1,
+    .links = configtest_links, .nlinks = 1,
 };
 
 void add_httpd_suites(void)

@@ -1,29 +1,16 @@
 /*
- * test_live.c - a running mod_minilink keeps up with its database, and
- * creates links over HTTP.
+ * test_live.c - a running mod_minilink keeps up with its database, and creates links over HTTP.
  *
- * Suites "live-event", "live-worker" and "live-prefork", with
- * MinilinkRefreshInterval 1: changes made with the minilink command or
- * plain SQL are served without a restart; the form and the JSON API create
- * links (CSRF, validation, the rate limit, Basic auth on POST); previews; a
- * killed refresher is replaced; graceful restarts under load while links
- * are being added.  Suite "live-overflow" (event MPM) fills a table past
- * its room and checks that no link is lost.
+ * Suites "live-event", "live-worker" and "live-prefork", with MinilinkRefreshInterval 1: changes
+ * made with the minilink command or plain SQL are served without a restart; the form and the JSON
+ * API create links (CSRF, validation, the rate limit, Basic auth on POST); previews; a killed
+ * refresher is replaced; graceful restarts under load while links are being added.  Suite
+ * "live-overflow" (event MPM) fills a table past its room and checks that no link is lost.
  *
- * "Served within the refresh interval" is checked by polling, never a fixed
- * sleep and one look; each wait prints what it took, e.g.
- * "[CLI add -> 302: 612 ms]".
+ * "Served within the refresh interval" is checked by polling, never a fixed sleep and one look;
+ * each wait prints what it took, e.g. "[CLI add -> 302: 612 ms]".
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <ctype.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 #include "ml_test.h"
 
@@ -33,12 +20,9 @@
 #define AUTH_PASSWORD "wonderland"
 #define SERVER_NAME "go.live.test"
 
-/*
- * The default vhost of 127.0.0.1:PORT.  /l creates links for anyone, with a
- * blocked host and a rate limit; /auth needs Basic credentials for POST
- * only.  LogLevel minilink:debug makes the refresher log ML00009 lines,
- * whose [pid N] tells which process it is.
- */
+/* The default vhost of 127.0.0.1:PORT.  /l creates links for anyone, with a blocked host and a
+ * rate limit; /auth needs Basic credentials for POST only.  LogLevel minilink:debug makes the
+ * refresher log ML00009 lines, whose [pid N] tells which process it is. */
 static const char live_config[] =
     "MinilinkRefreshInterval 1\n"
     "LogLevel minilink:debug\n"
@@ -54,17 +38,14 @@ static const char live_config[] =
 
 #define SQL(...) CHECK(db_exec(tpath("links.db"), tfmt(__VA_ARGS__)) == 0, "SQL: " __VA_ARGS__)
 
-/*
- * The rate limit counts, per client address and across the server, every
- * creation that passed validation: 201 (created), 200 (a URL that had a
- * link) and 409 (slug taken) alike.  Every POST here goes through post_at(),
- * which counts those, so the rate-limit test knows how many are left.
+/* The rate limit counts, per client address and across the server, every creation that passed
+ * validation: 201 (created), 200 (a URL that had a link) and 409 (slug taken) alike.  Every POST
+ * here goes through post_at(), which counts those, so the rate-limit test knows how many are left.
  */
 static int g_rate_counted;
 static long g_rate_window_ms;   /* when the first counted POST was sent */
 
-/* POSTs body to path with headers (and credentials), counted, its status
- * checked. */
+/* POSTs body to path with headers (and credentials), counted, its status checked. */
 static http_response *post_at(int line, const char *path, const char *const *headers,
                               const char *body, const char *userpwd, long status)
 {
@@ -84,10 +65,9 @@ static http_response *post_at(int line, const char *path, const char *const *hea
 }
 
 static const char *const json_headers[] = { "Content-Type: application/json", NULL };
-#define POST_JSON(path, json, status) post_at(__LINE__, (path), json_headers, (json), NULL, (status))
+#define POST_JSON(path, json, status) post_at(__LINE__, (path), json_headers, (json), NULL, status)
 
-/* POSTs the form with url (encoded here), and a csrf field and cookie
- * unless NULL. */
+/* POSTs the form with url (encoded here), and a csrf field and cookie unless NULL. */
 static http_response *post_form_at(int line, const char *url, const char *csrf_field,
                                    const char *csrf_cookie, long status)
 {
@@ -108,11 +88,9 @@ static http_response *post_form_at(int line, const char *url, const char *csrf_f
 static void expect_json_error_at(int line, const char *what, const http_response *r)
 {
     char *type = tkeep(http_header(r, "Content-Type")), *error = json_text(r->body, "error");
-
     check_at(line, type && strncmp(type, "application/json", 16) == 0,
              "%s: Content-Type \"%s\", expected application/json", what, str_or_null(type));
-    check_at(line, error && *error, "%s: no \"error\" in the JSON answer: %.300s", what,
-             r->body);
+    check_at(line, error && *error, "%s: no \"error\" in the JSON answer: %.300s", what, r->body);
 }
 
 /* "http://127.0.0.1:PORT<path>": what the module builds short URLs from. */
@@ -121,9 +99,7 @@ static char *own_url(const char *path)
     return tfmt("http://127.0.0.1:%d%s", g_srv->port, path);
 }
 
-/* ------------------------------------------------------------------ */
-/* live refresh, no graceful restart                                  */
-/* ------------------------------------------------------------------ */
+/* ---- live refresh, no graceful restart ------------------------------ */
 
 static void test_cli_link_served_live(void)
 {
@@ -157,9 +133,7 @@ static void test_sql_changes_served_live(void)
     WAIT_FOR("SQL delete", now_ms(), "/l/sql1", 404, NULL);
 }
 
-/* ------------------------------------------------------------------ */
-/* creation over HTTP                                                 */
-/* ------------------------------------------------------------------ */
+/* ---- creation over HTTP --------------------------------------------- */
 
 static void test_form_page(void)
 {
@@ -198,7 +172,6 @@ static void test_form_without_token_refused(void)
 {
     const char *target = "https://example.com/form/refused";
     char *token = form_token_at(HERE, "/l");
-
     post_form_at(__LINE__, target, NULL, NULL, 403);
     if (token) {
         post_form_at(__LINE__, target, token, NULL, 403);   /* no cookie */
@@ -251,8 +224,7 @@ static void test_create_refusals(void)
         "not json",
     };
     static const char *const text_plain[] = { "Content-Type: text/plain", NULL };
-    http_request_spec put = { "PUT", NULL, "/l/", text_plain, "https://example.com/put", 23,
-                              NULL };
+    http_request_spec put = { "PUT", NULL, "/l/", text_plain, "https://example.com/put", 23, NULL };
     http_response *r;
     size_t i;
 
@@ -287,9 +259,7 @@ static void test_echo_escaped(void)
                "the error page's script-free Content-Security-Policy");
 }
 
-/* ------------------------------------------------------------------ */
-/* Basic auth on POST only                                            */
-/* ------------------------------------------------------------------ */
+/* ---- Basic auth on POST only ---------------------------------------- */
 
 static void test_auth(void)
 {
@@ -313,9 +283,7 @@ static void test_auth(void)
     GET("/auth/s03", 302, "https://example.com/load/03?n=3");
 }
 
-/* ------------------------------------------------------------------ */
-/* the rate limit (after every other creation of the suite)           */
-/* ------------------------------------------------------------------ */
+/* ---- the rate limit (after every other creation of the suite) ------- */
 
 static void test_rate_limit(void)
 {
@@ -323,8 +291,8 @@ static void test_rate_limit(void)
     char *retry;
     int i, left;
 
-    /* The window opened with the suite's first counted POST: near its end,
-     * wait for a fresh one rather than guess where the server's count is. */
+    /* The window opened with the suite's first counted POST: near its end, wait for a fresh one
+     * rather than guess where the server's count is. */
     if (g_rate_counted > 0 && now_ms() - g_rate_window_ms > (RATE_PERIOD - 10) * 1000L) {
         long wait = g_rate_window_ms + (RATE_PERIOD + 1) * 1000L - now_ms();
         fprintf(stderr, "[rate-limit window nearly over: waiting %ld ms] ", wait);
@@ -347,9 +315,7 @@ static void test_rate_limit(void)
     GET("/l/myslug", 302, "https://example.com/json/1");   /* redirects are not limited */
 }
 
-/* ------------------------------------------------------------------ */
-/* preview                                                            */
-/* ------------------------------------------------------------------ */
+/* ---- preview -------------------------------------------------------- */
 
 static void test_preview(void)
 {
@@ -375,143 +341,103 @@ static void test_preview(void)
              "https://example.com/preview?a=1&b=2");
 }
 
-/* ------------------------------------------------------------------ */
-/* the refresher is replaced when it dies                             */
-/* ------------------------------------------------------------------ */
+/* ---- the refresher is replaced when it dies ------------------------- */
 
 static void test_refresher_killed(void)
 {
-    int deaths = httpd_error_log_count(g_srv, "ML00023");
-    pid_t old_pid, new_pid;
-    long t, waited;
+    pid_t old_pid = refresher_pid_after_cli_at(HERE, "rf1", "https://example.com/refresher/1");
+    pid_t new_pid;
 
-    old_pid = refresher_pid_after_cli_at(HERE, "rf1", "https://example.com/refresher/1");
     WAIT_FOR("CLI add", now_ms(), "/l/rf1", 302, "https://example.com/refresher/1");
     if (old_pid <= 0) {
         return;
     }
-    CHECK(kill(old_pid, SIGKILL) == 0, "kill -9 %d failed", (int)old_pid);
-    t = now_ms();
-    waited = httpd_error_log_wait(g_srv, "ML00023", deaths, BOUNDED_WAIT_MS);
-    if (CHECK(waited >= 0, "no ML00023 line within %d ms of killing the refresher %d",
-              BOUNDED_WAIT_MS, (int)old_pid)) {
-        fprintf(stderr, "[refresher %d killed; ML00023 after %ld ms] ", (int)old_pid,
-                now_ms() - t);
-    }
+    fprintf(stderr, "[refresher %d killed; ML00023 after %ld ms] ", (int)old_pid,
+            kill_refresher_at(HERE, old_pid));
     new_pid = refresher_pid_after_cli_at(HERE, "rf2", "https://example.com/refresher/2");
-    WAIT_FOR("CLI add after the kill", now_ms(), "/l/rf2", 302,
-             "https://example.com/refresher/2");
+    WAIT_FOR("CLI add after the kill", now_ms(), "/l/rf2", 302, "https://example.com/refresher/2");
     CHECK(new_pid != old_pid, "the refresher after the kill has the old pid %d", (int)old_pid);
     GET("/l/rf1", 302, "https://example.com/refresher/1");
 }
 
-/* ------------------------------------------------------------------ */
-/* graceful restarts under load while links are added                 */
-/* ------------------------------------------------------------------ */
+/* ---- graceful restarts under load while links are added ------------- */
 
 #define MAX_ADDED 200
 #define ADD_EVERY_MS 250
 
-/* The thread that adds links with the CLI during the graceful restarts.
- * No CUnit calls (CUnit is not thread-safe): the test checks the counts. */
+/* The thread that adds links with the CLI during the graceful restarts.  No CUnit calls nor the
+ * test's memory (this is not the test's thread): the test checks the counts. */
 typedef struct {
     int port;
     int stop;                  /* atomic */
     int added;                 /* links the CLI added: gl000 .. */
     long committed[MAX_ADDED]; /* now_ms() when each add returned */
-    long served[MAX_ADDED];    /* ms from commit to first served; -1 not yet */
+    int served[MAX_ADDED];     /* seen served, or given up on */
     int cli_failures;
     int not_served;            /* added, not served within BOUNDED_WAIT_MS */
     long max_delay, max_cli_ms;
     char first_problem[512];
 } link_adder;
 
-static void adder_note(link_adder *a, const char *problem)
-{
-    if (a->first_problem[0] == '\0') {
-        snprintf(a->first_problem, sizeof a->first_problem, "%s", problem);
-    }
-}
-
-/* Adds the next link with the CLI (malloc, not the test's memory: this is
- * not the test's thread). */
-static void adder_add(link_adder *a)
-{
-    char *slug = xasprintf("gl%03d", a->added), *output = NULL, *problem;
-    char *url = xasprintf("https://example.com/graceful/%03d", a->added);
-    const char *args[] = { "add", url, slug, NULL };
-    long t0 = now_ms();
-    int rc = cli_run(args, &output);
-
-    a->max_cli_ms = now_ms() - t0 > a->max_cli_ms ? now_ms() - t0 : a->max_cli_ms;
-    if (rc == 0) {
-        a->committed[a->added] = now_ms();
-        a->served[a->added++] = -1;
-    }
-    else {
-        a->cli_failures++;
-        problem = xasprintf("minilink add %s %s exited %d: %s", url, slug, rc, output);
-        adder_note(a, problem);
-        free(problem);
-    }
-    free(output);
-    free(slug);
-    free(url);
-}
-
-/* GETs every added link not yet seen served; returns how many are pending. */
-static int adder_poll(link_adder *a, http_client *http)
-{
-    int i, pending = 0;
-
-    for (i = 0; i < a->added; i++) {
-        char *path = xasprintf("/l/gl%03d", i);
-        char *url = xasprintf("https://example.com/graceful/%03d", i);
-        /* Asked before giving up: this thread also runs the CLI, and one
-         * slow add must not count as a link nobody looked for. */
-        long age = now_ms() - a->committed[i];
-        http_response r;
-
-        if (a->served[i] < 0) {
-            http_client_request(http, "GET", NULL, path, &r);
-            if (response_is(&r, 302, url)) {
-                a->served[i] = now_ms() - a->committed[i];
-                a->max_delay = a->served[i] > a->max_delay ? a->served[i] : a->max_delay;
-            }
-            else if (age > BOUNDED_WAIT_MS) {
-                a->served[i] = BOUNDED_WAIT_MS + 1;   /* given up on: counted once */
-                a->not_served++;
-                adder_note(a, "a link added with the CLI was not served in time");
-            }
-            else {
-                pending++;
-            }
-            http_response_free(&r);
-        }
-        free(path);
-        free(url);
-    }
-    return pending;
-}
-
-/* Adds gl000, gl001... every ADD_EVERY_MS and polls each until served, so
- * that links are added just before, during and after each restart. */
+/* Adds gl000, gl001... every ADD_EVERY_MS, and GETs each added link until it is served (or
+ * BOUNDED_WAIT_MS passed), so that links are added just before, during and after each restart;
+ * once stopped, waits for the last ones.  A link is asked before it is given up on: this thread
+ * also runs the CLI, and one slow add must not count as a link nobody looked for. */
 static void *link_adder_run(void *arg)
 {
     link_adder *a = arg;
     http_client *http = http_client_new(a->port);
-    long next_add = now_ms();
+    long next_add = now_ms(), t;
+    int i, pending = 1;
+    char *output, url[64], slug[16];
 
-    while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE)) {
-        if (now_ms() >= next_add && a->added < MAX_ADDED) {
-            adder_add(a);
+    while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE) || pending) {
+        if (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE) && now_ms() >= next_add
+            && a->added < MAX_ADDED) {
+            const char *args[] = { "add", url, slug, NULL };
+            int rc;
+
+            snprintf(slug, sizeof slug, "gl%03d", a->added);
+            snprintf(url, sizeof url, "https://example.com/graceful/%03d", a->added);
+            t = now_ms();
+            rc = cli_run(args, &output);
+            a->max_cli_ms = now_ms() - t > a->max_cli_ms ? now_ms() - t : a->max_cli_ms;
+            if (rc == 0) {
+                a->committed[a->added++] = now_ms();
+            }
+            else if (a->cli_failures++ == 0) {
+                snprintf(a->first_problem, sizeof a->first_problem, "minilink add %s %s exited "
+                         "%d: %s", url, slug, rc, output);
+            }
+            free(output);
             next_add = now_ms() + ADD_EVERY_MS;
         }
-        adder_poll(a, http);
+        for (i = pending = 0; i < a->added; i++) {
+            char path[16];
+            http_response r;
+
+            if (a->served[i]) {
+                continue;
+            }
+            snprintf(path, sizeof path, "/l/gl%03d", i);
+            snprintf(url, sizeof url, "https://example.com/graceful/%03d", i);
+            http_client_request(http, "GET", NULL, path, &r);
+            t = now_ms() - a->committed[i];
+            if (response_is(&r, 302, url)) {
+                a->served[i] = 1;
+                a->max_delay = t > a->max_delay ? t : a->max_delay;
+            }
+            else if (t > BOUNDED_WAIT_MS) {   /* given up on: counted once */
+                a->served[i] = 1;
+                if (a->not_served++ == 0) {
+                    snprintf(a->first_problem, sizeof a->first_problem, "%s was not served "
+                             "within %d ms of its CLI add", path, BOUNDED_WAIT_MS);
+                }
+            }
+            pending += !a->served[i];
+            http_response_free(&r);
+        }
         sleep_ms(50);
-    }
-    while (adder_poll(a, http) > 0) {   /* the last ones, each bounded */
-        sleep_ms(100);
     }
     http_client_free(http);
     return NULL;
@@ -521,41 +447,20 @@ static void test_graceful_under_load_live(void)
 {
     static link_adder adder;   /* static: a few KB of arrays */
     pthread_t adder_thread;
-    load_run *load;
-    load_totals totals;
-    long graceful_ms[3] = { 0, 0, 0 };
-    int adder_started, g, i;
+    int adder_started, i;
 
     memset(&adder, 0, sizeof adder);
     adder.port = g_srv->port;
-    load = load_start(g_srv->port, LOAD_CLIENTS);
-    CHECK(load != NULL, "cannot start the load clients");
     adder_started = pthread_create(&adder_thread, NULL, link_adder_run, &adder) == 0;
     CHECK(adder_started, "cannot start the link adder");
-    sleep_ms(500);
-    for (g = 0; g < 3; g++) {
-        long t = now_ms();
-        CHECK(httpd_graceful(g_srv) == 0, "graceful restart %d failed", g + 1);
-        graceful_ms[g] = now_ms() - t;
-        sleep_ms(1000);
-    }
+    gracefuls_under_load_at(HERE, 3, 1000, 0, NULL);
     __atomic_store_n(&adder.stop, 1, __ATOMIC_RELEASE);
     if (adder_started) {
         pthread_join(adder_thread, NULL);
     }
-    load_stop(load, &totals);
-    fprintf(stderr, "[%s: %ld requests; graceful restarts %ld, %ld, %ld ms; %d links added, "
-            "slowest CLI %ld ms, slowest served %ld ms after commit%s%s] ", g_srv->mpm,
-            totals.requests, graceful_ms[0], graceful_ms[1], graceful_ms[2], adder.added,
-            adder.max_cli_ms, adder.max_delay, adder.first_problem[0] ? "; first problem: " : "",
-            adder.first_problem);
-    CHECK(totals.not_started == 0, "%d load clients could not start", totals.not_started);
-    CHECK(totals.requests > 100, "only %ld requests during the graceful restarts",
-          totals.requests);
-    CHECK(totals.failures == 0, "%ld of %ld requests failed (transport error or wrong "
-          "status)", totals.failures, totals.requests);
-    CHECK(totals.wrong == 0, "%ld of %ld requests had a wrong Location", totals.wrong,
-          totals.requests);
+    fprintf(stderr, "[%d links added, slowest CLI %ld ms, slowest served %ld ms after commit%s%s] ",
+            adder.added, adder.max_cli_ms, adder.max_delay,
+            adder.first_problem[0] ? "; first problem: " : "", adder.first_problem);
     CHECK(adder.added >= 3, "only %d links added during the graceful restarts", adder.added);
     CHECK(adder.cli_failures == 0, "%d CLI runs failed", adder.cli_failures);
     CHECK(adder.not_served == 0, "%d of %d links added during the graceful restarts were "
@@ -591,19 +496,12 @@ static int reset_rate_count(void)
 }
 
 static const suite_group live_group = {
-    .name = "live",
-    .tests = live_tests,
-    .config = live_config,
-    /* MinilinkCreate's rate limit needs mod_slotmem_shm. */
-    .modules = "slotmem_shm auth_basic authn_file authz_user",
-    .load_links = 1,
-    .passwd = AUTH_USER ":" AUTH_PASSWORD,
-    .prepare = reset_rate_count,
+    .name = "live", .tests = live_tests, .config = live_config, .load_links = 1,
+    .modules = "slotmem_shm auth_basic authn_file authz_user",   /* slotmem: the rate limit */
+    .passwd = AUTH_USER ":" AUTH_PASSWORD, .prepare = reset_rate_count,
 };
 
-/* ------------------------------------------------------------------ */
-/* cache overflow (suite live-overflow)                               */
-/* ------------------------------------------------------------------ */
+/* ---- cache overflow (suite live-overflow) --------------------------- */
 
 #define OVERFLOW_LINKS 1100
 
@@ -612,12 +510,10 @@ static long cache_capacity(void)
 {
     char *line = tkeep(httpd_error_log_last_line(g_srv, "ML00002"));
     const char *p = line ? strstr(line, "holds up to ") : NULL;
-
     return p ? strtol(p + 12, NULL, 10) : -1;
 }
 
-/* GETs every overflow link on one keep-alive connection; the first few
- * that answer wrong are reported. */
+/* GETs every overflow link on one keep-alive connection; reports the first few wrong ones. */
 static void check_overflow_links_at(int line, const char *when)
 {
     http_client *http = http_client_new(g_srv->port);
@@ -637,8 +533,7 @@ static void check_overflow_links_at(int line, const char *when)
         http_response_free(&r);
     }
     http_client_free(http);
-    check_at(line, wrong == 0, "%s: %d of %d links answered wrong", when, wrong,
-             OVERFLOW_LINKS);
+    check_at(line, wrong == 0, "%s: %d of %d links answered wrong", when, wrong, OVERFLOW_LINKS);
     fprintf(stderr, "[%s: %d links checked in %ld ms] ", when, OVERFLOW_LINKS, now_ms() - t);
 }
 
@@ -675,9 +570,7 @@ static CU_TestInfo overflow_tests[] = {
 
 /* An empty database and no headroom: the table holds 1024 links. */
 static const suite_group overflow_group = {
-    .name = "live-overflow",
-    .mpm = "event",
-    .tests = overflow_tests,
+    .name = "live-overflow", .mpm = "event", .tests = overflow_tests,
     .config = "MinilinkRefreshInterval 1\nMinilinkCacheHeadroom 0\nLogLevel minilink:debug\n"
               "MinilinkDatabase links.db\n" MINILINK_AT("/l", ""),
 };

@@ -1,101 +1,45 @@
 /*
  * test_pgsql.c - two Apache hosts sharing one PostgreSQL database.
  *
- * Suite "pgsql": its init starts a real PostgreSQL (pg_harness.h: initdb in
- * a temporary folder, as the postgres account, on a free 127.0.0.1 port,
- * password authentication over TCP), creates the role and database
- * "minilink" with a password made up for the run, runs
- * `minilink --db postgresql://... init` and adds a few links with the CLI,
- * then starts two Apache hosts on the same module and database:
- *
- *   host A  event MPM    MinilinkDatabase pgsql "host=... password=..."
- *   host B  prefork MPM  MinilinkDatabase postgresql://minilink:...@.../minilink
- *
- * (the two forms the directive takes; prefork on B because it has the most
- * children, hence connections and log writers, for the same work).  Both
- * have MinilinkRefreshInterval 1, MinilinkFlushInterval 1, creation on
- * /l, mod_status and a minilink-admin location.  The tests then check,
- * in order, on the state the previous ones left:
- *
- *   - both hosts serve the links stored before they started;
- *   - a link created over HTTP on one host is served by the other; the
- *     other host re-shortens its URL to the same slug and refuses the slug;
- *   - `minilink set` and `rm` are followed by both hosts;
- *   - a SQLite database moved to PostgreSQL with export and import (the
- *     README's way) is served by both hosts, and exports the same rows;
- *   - N clicks on A and M on B make exactly N+M in the shared table;
- *   - how long a link created on A takes to be served by B: measured over
- *     PROPAGATION_ROUNDS links and printed (the bound is the only assertion);
- *   - PostgreSQL stopped: both hosts keep serving every stored link (and
- *     404 for the deleted ones), creation answers 503 with a message, the
- *     CLI fails with exit status 5 without showing the password, and each
- *     host's error log has exactly one ML00007 (refresher) and one ML00019
- *     (creation) line, after several refresh attempts
- *     (MinilinkRefreshErrors) and creations.  Lines are counted as a
- *     server at LogLevel info would show them: the hosts log at debug, where
- *     ML00019 repeats for every refused creation (the README says so);
- *   - PostgreSQL started again: creation works again by itself on both
- *     hosts, each serves what the other created, ML00008 (refresher) and
- *     ML00032 (creation) are logged once;
- *   - a second outage is reported again (one more of each line); a
- *     graceful restart of both hosts in it serves the last table that
- *     loaded (ML00033), with no second ML00007 or ML00019 for the outage;
- *   - PostgreSQL frozen (SIGSTOP: connections accepted, never answered):
- *     every redirect is still answered, creation answers 503 (within
- *     curl's 15 s), each refresher gives up waiting (ML00034) and its
- *     successor logs ML00007; a graceful restart meanwhile serves the
- *     last table; the CLI's changes are served again once it is thawed;
- *   - every click made on either host during the whole suite, outages
- *     included, is in the shared table exactly;
- *   - the password appears in neither error log nor startup output, nor
- *     in /server-status (?auto and HTML), nor in the admin JSON or metrics;
- *   - error logs clean, both hosts stop cleanly.
- *
- * Waits are bounded polls (BOUNDED_WAIT_MS, RECOVER_MS), never a sleep and
- * one look.  Each wait prints what it took, e.g. "[A -> B froma: 612 ms]".
- * When PostgreSQL is not installed the suite's init fails saying so, and
- * its tests count as failed, not skipped.
+ * Suite "pgsql": a real PostgreSQL (pg_harness.h), a role and database "minilink" with a password
+ * made up for the run, links stored with `minilink --db postgresql://...`, then two hosts on it:
+ * A (event MPM) names it with libpq's parameters, B (prefork: the most children, hence connections
+ * and log writers) with a URL.  The tests run in order, each on the state the previous ones left:
+ * what a host creates or the CLI changes is served by both; clicks on both add up exactly;
+ * PostgreSQL stopped, started again, stopped across a graceful restart and frozen (SIGSTOP) -
+ * redirects keep coming from the cache, creation answers 503, one log line per outage; the
+ * password is shown nowhere.  Log lines are counted as a server at LogLevel info would show them:
+ * the hosts log at debug, where ML00019 repeats for every refused creation (the README says so).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <fcntl.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include <sys/random.h>
 
 #include "ml_test.h"
 #include "pg_harness.h"
 
 #define POLL_MS 100
-#define RECOVER_MS 30000   /* PostgreSQL back: reconnecting may wait a cycle */
-#define PROPAGATION_ROUNDS 10
-#define PROPAGATION_POLL_MS 10   /* to see the delay */
-#define ROLE "minilink"
-#define DBNAME "minilink"
+#define RECOVER_MS 30000        /* PostgreSQL back: reconnecting may wait a cycle */
+#define PROPAGATION_ROUNDS 10   /* polled every 10 ms, to see the delay */
 #define CLICKS_ON_A 7
 #define CLICKS_ON_B 5
 #define OUTAGE_POSTS 3          /* creation attempts per host, twice */
 #define REFRESH_RETRIES 3       /* failed refreshes seen before counting lines */
 #define MAX_LINKS 64
-/* PostgreSQL frozen: creation attempts per host, all at once; the
- * refresher gives up on a database that stopped answering after 15 s
- * (ML00034), and its successor's connect after 5 s (connect_timeout). */
+/* PostgreSQL frozen: creation attempts per host, all at once; the refresher gives up on a database
+ * that stopped answering after 15 s (ML00034), and its successor's connect after 5 s
+ * (connect_timeout). */
 #define FROZEN_POSTS 3
 #define FROZEN_WAIT_MS 40000
 
-/* The hosts' configuration after their MinilinkDatabase.  No rate limit:
- * the tests retry creation while PostgreSQL comes back. */
+/* The hosts' configuration after their MinilinkDatabase.  No rate limit: the tests retry creation
+ * while PostgreSQL comes back. */
 #define HOST_SITE \
     "MinilinkRefreshInterval 1\nMinilinkFlushInterval 1\nLogLevel minilink:debug\n" \
     MINILINK_AT("/l", "MinilinkCreate On\nMinilinkCreateRateLimit off\n") \
     HANDLER_AT("/server-status", "server-status") \
     HANDLER_AT("/minilink-admin", "minilink-admin")
 
-/* A link as both hosts must answer it: its redirect status and URL, 410
- * (disabled or expired) or 404 (deleted). */
+/* A link as both hosts must answer it: its redirect status and URL, 410 (disabled or expired) or
+ * 404 (deleted). */
 typedef struct {
     char slug[65];
     char url[256];
@@ -114,14 +58,11 @@ static struct {
     int outages;           /* PostgreSQL stops so far: the lines expected */
 } P;
 
-/* ------------------------------------------------------------------ */
-/* what the hosts must serve                                          */
-/* ------------------------------------------------------------------ */
+/* ---- what the hosts must serve -------------------------------------- */
 
 static stored_link *link_of(const char *slug)
 {
     int i;
-
     for (i = 0; i < P.nlinks && strcmp(P.links[i].slug, slug) != 0; i++) {
     }
     if (i == P.nlinks) {
@@ -132,20 +73,19 @@ static stored_link *link_of(const char *slug)
     return &P.links[i];
 }
 
-/* What the hosts must answer for slug from now on. */
-static void expect_link(const char *slug, long status, const char *url)
+/* What the hosts must answer for slug from now on (a change made now: returns now_ms()). */
+static long expect_link(const char *slug, long status, const char *url)
 {
     stored_link *link = link_of(slug);
-
     link->status = status;
     snprintf(link->url, sizeof link->url, "%s", url ? url : "");
+    return now_ms();
 }
 
 /* Every GET on /l/<slug> answered with a redirect is a click. */
 static void count_click(const httpd_server *srv, const char *host, const char *path)
 {
-    (void)srv;
-    (void)host;
+    (void)srv, (void)host;
     if (strncmp(path, "/l/", 3) == 0) {
         link_of(path + 3)->clicks++;
     }
@@ -157,12 +97,10 @@ static const char *host_name(const httpd_server *srv)
 }
 
 /* GET /l/<slug> on srv (a new connection: any child) answers as expected. */
-static int expect_served_at(int line, const char *when, const httpd_server *srv,
-                            const char *slug)
+static int expect_served_at(int line, const char *when, const httpd_server *srv, const char *slug)
 {
     const stored_link *link = link_of(slug);
     http_response *r = ask(srv, "GET", NULL, tfmt("/l/%s", slug));
-
     return check_at(line, response_is(r, link->status, link->url), "%s: GET /l/%s on host "
                     "%s: %ld, Location \"%s\" (transport: %s); expected %ld, Location \"%s\"",
                     when, slug, host_name(srv), r->status, str_or_null(r->location),
@@ -171,8 +109,8 @@ static int expect_served_at(int line, const char *when, const httpd_server *srv,
 
 #define EXPECT_SERVED(when, srv, slug) expect_served_at(__LINE__, (when), (srv), (slug))
 
-/* Polls HEAD /l/<slug> on srv until it answers as expected (then 3 more
- * asks must agree), then one GET (a click): the ms since `since`, or -1. */
+/* Polls HEAD /l/<slug> on srv until it answers as expected (then 3 more asks must agree), then one
+ * GET (a click): the ms since `since`, or -1. */
 static long wait_served_at(int line, const char *what, const httpd_server *srv,
                            const char *slug, long since, long poll_ms)
 {
@@ -193,10 +131,8 @@ static long wait_served_at(int line, const char *what, const httpd_server *srv,
 static void expect_all_served_at(int line, const char *when)
 {
     int i;
-
-    for (i = 0; i < P.nlinks; i++) {
-        expect_served_at(line, when, P.a, P.links[i].slug);
-        expect_served_at(line, when, P.b, P.links[i].slug);
+    for (i = 0; i < 2 * P.nlinks; i++) {
+        expect_served_at(line, when, i % 2 ? P.b : P.a, P.links[i / 2].slug);
     }
 }
 
@@ -211,9 +147,7 @@ static long stored_clicks(const char *slug)
     return clicks;
 }
 
-/* ------------------------------------------------------------------ */
-/* creation over HTTP                                                 */
-/* ------------------------------------------------------------------ */
+/* ---- creation over HTTP --------------------------------------------- */
 
 /* POST {"url": url[, "slug": slug]} to /l/ on srv. */
 static http_response *post_create(const httpd_server *srv, const char *url, const char *slug)
@@ -234,7 +168,6 @@ static int create_at(int line, const httpd_server *srv, const char *url, const c
                      long status, const char *answer_slug)
 {
     http_response *r = post_create(srv, url, slug);
-
     if (!check_at(line, r->curl_code == 0 && r->status == status, "POST /l/ {url %s, slug %s} "
                   "on host %s: %ld (transport: %s), expected %ld; body: %.400s", url,
                   str_or_null(slug), host_name(srv), r->status, r->curl_code ? r->error : "ok",
@@ -248,8 +181,8 @@ static int create_at(int line, const httpd_server *srv, const char *url, const c
 #define CREATE(srv, url, slug, status, answer_slug) \
     create_at(__LINE__, (srv), (url), (slug), (status), (answer_slug))
 
-/* Polls creation on srv until it answers 201 (each answer before must be
- * 503), for up to RECOVER_MS: the ms since `since`, or -1. */
+/* Polls creation on srv until it answers 201 (each answer before must be 503), for up to
+ * RECOVER_MS: the ms since `since`, or -1. */
 static long wait_create_at(int line, const httpd_server *srv, const char *url,
                            const char *slug, long since)
 {
@@ -269,22 +202,19 @@ static long wait_create_at(int line, const httpd_server *srv, const char *url,
     return now_ms() - since;
 }
 
-/* ------------------------------------------------------------------ */
-/* the hosts' pages and logs                                          */
-/* ------------------------------------------------------------------ */
+/* ---- the hosts' pages and logs -------------------------------------- */
 
 /* "MinilinkRefreshErrors: N" of srv's /server-status?auto; -1 if none. */
 static long refresh_errors(const httpd_server *srv)
 {
     http_response *r = ask(srv, "GET", NULL, "/server-status?auto");
     const char *p = r->status == 200 ? strstr(r->body, "MinilinkRefreshErrors: ") : NULL;
-
     return p ? atol(p + 23) : -1;
 }
 
-/* srv's error-log lines with this ML tag at a level other than debug: what
- * a server at LogLevel info shows (the hosts log at debug for diagnosis,
- * and the README's ML00019 repeats itself at debug by design). */
+/* srv's error-log lines with this ML tag at a level other than debug: what a server at LogLevel
+ * info shows (the hosts log at debug for diagnosis, and the README's ML00019 repeats itself at
+ * debug by design). */
 #define ml_lines(srv, tag) log_lines((srv), (log_filter){ (tag), NULL, 1, 1 })
 
 /* srv's error log has exactly `expected` such lines. */
@@ -311,16 +241,12 @@ static void wait_line_at(int line, const httpd_server *srv, const char *tag, int
              BOUNDED_WAIT_MS);
 }
 
-/* ------------------------------------------------------------------ */
-/* links stored before the hosts started; created on one, served by    */
-/* the other; changed and deleted with the CLI                        */
-/* ------------------------------------------------------------------ */
+/* ---- stored before the start; created on one host; changed with the CLI -- */
 
 static void test_stored_links_served(void)
 {
     static const char *const slugs[] = { "seed1", "seed2", "seed3", "gone1", "nosuch" };
     size_t i;
-
     for (i = 0; i < ARRAY_LEN(slugs); i++) {
         EXPECT_SERVED(i < 4 ? "at startup" : "never stored", P.a, slugs[i]);
         EXPECT_SERVED(i < 4 ? "at startup" : "never stored", P.b, slugs[i]);
@@ -330,14 +256,12 @@ static void test_stored_links_served(void)
 static void test_created_on_one_served_by_other(void)
 {
     if (CREATE(P.a, "https://example.com/from-a", "froma", 201, "froma")) {
-        long t = now_ms();
-        expect_link("froma", 302, "https://example.com/from-a");
+        long t = expect_link("froma", 302, "https://example.com/from-a");
         EXPECT_SERVED("on the host that made it, at once", P.a, "froma");
         WAIT_SERVED("A -> B", P.b, "froma", t);
     }
     if (CREATE(P.b, "https://example.com/from-b?x=1", "fromb", 201, "fromb")) {
-        long t = now_ms();
-        expect_link("fromb", 302, "https://example.com/from-b?x=1");
+        long t = expect_link("fromb", 302, "https://example.com/from-b?x=1");
         EXPECT_SERVED("on the host that made it, at once", P.b, "fromb");
         WAIT_SERVED("B -> A", P.a, "fromb", t);
     }
@@ -373,8 +297,7 @@ static void test_cli_changes_followed(void)
     if (!CLI_EXPECT(0, NULL, "add", "https://example.com/cli/1", "cli1")) {
         return;
     }
-    t = now_ms();
-    expect_link("cli1", 302, "https://example.com/cli/1");
+    t = expect_link("cli1", 302, "https://example.com/cli/1");
     WAIT_BOTH("CLI add", "cli1", t);
     for (i = 0; i < ARRAY_LEN(cli_set_steps); i++) {
         const struct cli_set_step *step = &cli_set_steps[i];
@@ -383,8 +306,7 @@ static void test_cli_changes_followed(void)
                           step->value ? step->value : "");
 
         if (cli_expect_at(HERE, 0, NULL, args)) {
-            t = now_ms();
-            expect_link("cli1", step->status, step->status == 410 ? NULL : CLI_CHANGED_URL);
+            t = expect_link("cli1", step->status, step->status == 410 ? NULL : CLI_CHANGED_URL);
             wait_served_at(__LINE__, tfmt("%s -> A", what), P.a, "cli1", t, POLL_MS);
             wait_served_at(__LINE__, tfmt("%s -> B", what), P.b, "cli1", t, POLL_MS);
         }
@@ -399,17 +321,14 @@ static void test_cli_changes_followed(void)
               "\"cli1<TAB>%s\" or froma:\n%s", CLI_CHANGED_URL, out);
     }
     if (CLI_EXPECT(0, NULL, "rm", "cli1")) {
-        t = now_ms();
-        expect_link("cli1", 404, NULL);
+        t = expect_link("cli1", 404, NULL);
         WAIT_BOTH("CLI rm", "cli1", t);
     }
     CLI_EXPECT(3, NULL, "rm", "cli1");
     CLI_EXPECT(4, NULL, "add", "https://example.com/taken", "froma");
 }
 
-/* ------------------------------------------------------------------ */
-/* a SQLite database moved to PostgreSQL                              */
-/* ------------------------------------------------------------------ */
+/* ---- a SQLite database moved to PostgreSQL -------------------------- */
 
 static void test_sqlite_moved_to_postgresql(void)
 {
@@ -437,8 +356,7 @@ static void test_sqlite_moved_to_postgresql(void)
         return;
     }
     EXPECT_HAS(line, "imported 3 links", "import into PostgreSQL");
-    t = now_ms();
-    expect_link("moved1", 302, "https://example.com/moved/1");
+    t = expect_link("moved1", 302, "https://example.com/moved/1");
     expect_link("moved2", 301, "https://example.com/?tags=a,b");
     expect_link("moved3", 410, NULL);
     WAIT_BOTH("imported", "moved1", t);
@@ -455,20 +373,14 @@ static void test_sqlite_moved_to_postgresql(void)
     }
 }
 
-/* ------------------------------------------------------------------ */
-/* clicks on both hosts add up; propagation measured                  */
-/* ------------------------------------------------------------------ */
+/* ---- clicks on both hosts add up; propagation measured -------------- */
 
-/* Polls `minilink stats slug` until it shows at least expected clicks
- * (bounded); the last count seen. */
+/* Polls `minilink stats slug` until it shows expected clicks or more (bounded): the last count. */
 static long wait_clicks(const char *slug, long expected)
 {
-    long start = now_ms(), clicks;
-
-    while ((clicks = stored_clicks(slug)) < expected && now_ms() - start < BOUNDED_WAIT_MS) {
-        sleep_ms(POLL_MS);
-    }
-    fprintf(stderr, "[%s: %ld clicks stored after %ld ms] ", slug, clicks, now_ms() - start);
+    long clicks, waited = POLL_UNTIL((clicks = stored_clicks(slug)) >= expected, BOUNDED_WAIT_MS,
+                                     POLL_MS);
+    fprintf(stderr, "[%s: %ld clicks stored after %ld ms] ", slug, clicks, waited);
     return clicks;
 }
 
@@ -480,8 +392,7 @@ static void test_clicks_add_up(void)
     if (!CLI_EXPECT(0, NULL, "add", "https://example.com/clicky", "clicky")) {
         return;
     }
-    t = now_ms();
-    expect_link("clicky", 302, "https://example.com/clicky");
+    t = expect_link("clicky", 302, "https://example.com/clicky");
     if (WAIT_SERVED("CLI add -> A", P.a, "clicky", t) < 0
         || WAIT_SERVED("CLI add -> B", P.b, "clicky", t) < 0) {
         return;
@@ -521,14 +432,12 @@ static void test_propagation_measured(void)
         char *slug = tfmt("prop%d", i), *url = tfmt("https://example.com/propagation/%d", i);
 
         if (CREATE(P.a, url, slug, 201, slug)) {
-            long t = now_ms();
-            expect_link(slug, 302, url);
-            delays[n] = wait_served_at(__LINE__, "A -> B", P.b, slug, t, PROPAGATION_POLL_MS);
+            long t = expect_link(slug, 302, url);
+            delays[n] = wait_served_at(__LINE__, "A -> B", P.b, slug, t, 10);
             n += delays[n] >= 0;
         }
-        /* Out of step with the refresher: a round takes about one refresh
-         * interval, so without this every change would land at the same
-         * point of it.  Real changes land anywhere. */
+        /* Out of step with the refresher: a round takes about one refresh interval, so without
+         * this every change would land at the same point of it.  Real changes land anywhere. */
         sleep_ms((i * 379) % 1000);
     }
     if (n > 0) {
@@ -540,9 +449,7 @@ static void test_propagation_measured(void)
     }
 }
 
-/* ------------------------------------------------------------------ */
-/* PostgreSQL stopped, and started again                              */
-/* ------------------------------------------------------------------ */
+/* ---- PostgreSQL stopped, and started again -------------------------- */
 
 /* OUTAGE_POSTS creations on srv, each must answer 503 with a message. */
 static void expect_creation_refused_at(int line, const httpd_server *srv, int round)
@@ -569,7 +476,7 @@ static void outage_at(int line)
 {
     const httpd_server *hosts[2] = { P.a, P.b };
     const char *args[] = { "list", NULL };
-    long errors_before[2], start;
+    long errors_before[2];
     char *out = NULL;
     int h, rc;
 
@@ -591,9 +498,8 @@ static void outage_at(int line)
         long n = -1;
         wait_line_at(line, hosts[h], "ML00007", P.outages - 1, "refresher: outage");
         /* The refresher has failed REFRESH_RETRIES more times. */
-        for (start = now_ms(); (n = refresh_errors(hosts[h])) < errors_before[h] + REFRESH_RETRIES
-             && now_ms() - start < BOUNDED_WAIT_MS + REFRESH_RETRIES * 1000; sleep_ms(POLL_MS)) {
-        }
+        POLL_UNTIL((n = refresh_errors(hosts[h])) >= errors_before[h] + REFRESH_RETRIES,
+                   BOUNDED_WAIT_MS + REFRESH_RETRIES * 1000, POLL_MS);
         check_at(line, n >= errors_before[h] + REFRESH_RETRIES, "host %s: "
                  "MinilinkRefreshErrors went from %ld to %ld; expected %d more failed "
                  "refreshes while PostgreSQL is down", host_name(hosts[h]), errors_before[h],
@@ -609,8 +515,7 @@ static void outage_at(int line)
     }
     expect_all_served_at(line, "PostgreSQL still down");
     for (h = 0; h < 2; h++) {
-        expect_lines_at(line, hosts[h], "ML00007", P.outages, "one per outage, from the "
-                        "refresher");
+        expect_lines_at(line, hosts[h], "ML00007", P.outages, "one per outage, from the refresher");
         expect_lines_at(line, hosts[h], "ML00019", P.outages, "one per outage, however many "
                         "creations failed");
         check_at(line, ml_lines(hosts[h], "ML00025") <= P.outages, "host %s: %d ML00025 "
@@ -663,19 +568,15 @@ static void test_recovery_by_itself(void)
     recovery_at(__LINE__, "aftera", "afterb");
     /* The refresher follows the CLI again too. */
     if (CLI_EXPECT(0, NULL, "add", "https://example.com/after/cli", "aftercli")) {
-        long t = now_ms();
-        expect_link("aftercli", 302, "https://example.com/after/cli");
+        long t = expect_link("aftercli", 302, "https://example.com/after/cli");
         WAIT_BOTH("CLI add after the outage", "aftercli", t);
     }
     expect_all_served_at(__LINE__, "after the outage");
 }
 
-/*
- * A second outage, with a graceful restart of both hosts in it (logrotate
- * does one daily): the new generation cannot load from PostgreSQL, so it
- * serves the last table that loaded (one ML00033 line), and the outage
- * still has one ML00007 line.
- */
+/* A second outage, with a graceful restart of both hosts in it (logrotate does one daily): the new
+ * generation cannot load from PostgreSQL, so it serves the last table that loaded (one ML00033
+ * line), and the outage still has one ML00007 line. */
 static void test_second_outage(void)
 {
     httpd_server *hosts[2] = { P.a, P.b };
@@ -699,92 +600,31 @@ static void test_second_outage(void)
     recovery_at(__LINE__, "aftera2", "afterb2");
 }
 
-/* ------------------------------------------------------------------ */
-/* PostgreSQL frozen                                                  */
-/* ------------------------------------------------------------------ */
+/* ---- PostgreSQL frozen ---------------------------------------------- */
 
-/* One creation attempt of the frozen test, in a thread of its own. */
-typedef struct {
-    const httpd_server *srv;
-    char url[128];
-    pthread_t thread;
-    int started;
-    long status;        /* 0: transport error (curl's 15 s timeout...) */
-    char error[256];
-    long took_ms;
-} frozen_post;
-
-static void *frozen_post_run(void *arg)
-{
-    static const char *const headers[] = { "Content-Type: application/json",
-                                           "Accept: application/json", NULL };
-    frozen_post *post = arg;
-    char *json = xasprintf("{\"url\": \"%s\"}", post->url);
-    http_request_spec req = { "POST", NULL, "/l/", headers, json, strlen(json), NULL };
-    http_response r;
-    long t = now_ms();
-
-    http_send(post->srv->port, &req, &r);   /* not the test's memory: another thread */
-    post->took_ms = now_ms() - t;
-    post->status = r.curl_code ? 0 : r.status;
-    snprintf(post->error, sizeof post->error, "%s", r.curl_code ? r.error : "");
-    http_response_free(&r);
-    free(json);
-    return NULL;
-}
-
-/* GETs of one link, each on a new connection, until told to stop: how a
- * visitor sees a graceful restart. */
-typedef struct {
-    int port;
-    const char *path, *location;
-    int stop;   /* atomic */
-    pthread_t thread;
-    long answered, failed, slowest_ms;
-    char first_problem[300];
-} prober;
-
-static void *prober_run(void *arg)
-{
-    prober *p = arg;
-
-    while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
-        http_response r;
-        long t = now_ms(), took;
-
-        http_request(p->port, "GET", NULL, p->path, &r);
-        took = now_ms() - t;
-        p->slowest_ms = took > p->slowest_ms ? took : p->slowest_ms;
-        if (response_is(&r, 302, p->location)) {
-            p->answered++;
-        }
-        else if (p->failed++ == 0) {
-            snprintf(p->first_problem, sizeof p->first_problem, "%ld, Location \"%s\" "
-                     "(transport: %s) after %ld ms", r.status, str_or_null(r.location),
-                     r.curl_code ? r.error : "ok", took);
-        }
-        http_response_free(&r);
-        sleep_ms(20);
-    }
-    return NULL;
-}
-
-/*
- * PostgreSQL unreachable rather than down: frozen (SIGSTOP), it accepts
- * connections (the kernel does) and never answers, as a hung server or a
- * network that drops packets.  Redirects must not wait for it; creation
- * must still answer 503 (the README: connecting gives up after 5 s, so a
- * request is not held for minutes), and each refresher must log its
- * ML00007.  Creation is tried FROZEN_POSTS times per host at once, so that
- * children with and without a kept connection are both likely asked.
- */
+/* PostgreSQL unreachable rather than down: frozen (SIGSTOP), it accepts connections (the kernel
+ * does) and never answers, as a hung server or a network that drops packets.  Redirects must not
+ * wait for it; creation must still answer 503 (the README: connecting gives up after 5 s, so a
+ * request is not held for minutes), and each refresher must log its ML00007.  Creation is tried
+ * FROZEN_POSTS times per host at once, so that children with and without a kept connection are
+ * both likely asked. */
 static void test_frozen_not_waited_for(void)
 {
     const httpd_server *hosts[2] = { P.a, P.b };
-    frozen_post posts[2 * FROZEN_POSTS];
-    prober probe = { P.a->port, "/l/seed1", link_of("seed1")->url, 0, 0, 0, 0, 0, "" };
+    static const char *const json[] = { "Content-Type: application/json", NULL };
+    load_spec posts = { .paths = { "/l/" }, .status = 503, .npaths = 1, .clients = FROZEN_POSTS,
+                        .per_client = 1, .use_curl = 1, .method = "POST", .headers = json,
+                        .body = "{\"url\": \"https://example.com/frozen\"}" };
+    load_run *creations[2];
+    /* A visitor during the graceful restart: GETs of seed1, a new connection each, so that the new
+     * generation answers too. */
+    load_spec visitor = { .port = P.a->port, .paths = { "/l/seed1" },
+                          .urls = { link_of("seed1")->url }, .status = 302, .npaths = 1,
+                          .clients = 1, .think_us = 20000, .new_connections = 1 };
+    load_totals seen;
+    load_run *probe;
     long slowest = 0, t, start;
-    int round, i, h, n, asked = 0, ok = 1, before_07[2], before_34[2], probing, restarted;
+    int round, i, h, n, asked = 0, ok = 1, before_07[2], before_34[2], restarted;
 
     for (h = 0; h < 2; h++) {
         before_07[h] = ml_lines(hosts[h], "ML00007");
@@ -803,27 +643,21 @@ static void test_frozen_not_waited_for(void)
         /* Stop at the first failure: each would wait out curl's 15 s. */
         for (i = 0; i < 2 * P.nlinks && ok; i++, asked++) {
             t = now_ms();
-            ok = expect_served_at(__LINE__, "PostgreSQL frozen", hosts[i % 2],
-                                  P.links[i / 2].slug);
+            ok = expect_served_at(__LINE__, "PostgreSQL frozen", hosts[i % 2], P.links[i / 2].slug);
             slowest = now_ms() - t > slowest ? now_ms() - t : slowest;
         }
     }
     fprintf(stderr, "[%d requests while frozen, slowest %ld ms] ", asked, slowest);
-    for (i = 0; i < 2 * FROZEN_POSTS; i++) {
-        memset(&posts[i], 0, sizeof posts[i]);
-        posts[i].srv = hosts[i % 2];
-        snprintf(posts[i].url, sizeof posts[i].url, "https://example.com/frozen/%d", i);
-        posts[i].started = pthread_create(&posts[i].thread, NULL, frozen_post_run,
-                                          &posts[i]) == 0;
+    for (h = 0; h < 2; h++) {   /* all at once */
+        posts.port = hosts[h]->port;
+        creations[h] = load_begin(&posts);
     }
-    for (i = 0, slowest = 0; i < 2 * FROZEN_POSTS; i++) {
-        if (CHECK(posts[i].started, "cannot start a thread")) {
-            pthread_join(posts[i].thread, NULL);
-            CHECK(posts[i].status == 503, "POST /l/ on host %s while PostgreSQL is frozen: "
-                  "%ld after %ld ms (transport: %s), expected 503", host_name(posts[i].srv),
-                  posts[i].status, posts[i].took_ms, posts[i].status ? "ok" : posts[i].error);
-            slowest = posts[i].took_ms > slowest ? posts[i].took_ms : slowest;
-        }
+    for (h = 0, slowest = 0; h < 2; h++) {
+        load_end(creations[h], 0, &seen);
+        CHECK(seen.not_started == 0 && seen.ok_total == FROZEN_POSTS, "host %s: %ld of %d POST "
+              "/l/ while PostgreSQL is frozen answered 503 (the first problem is above)",
+              host_name(hosts[h]), seen.ok_total, FROZEN_POSTS);
+        slowest = seen.slowest_ms > slowest ? seen.slowest_ms : slowest;
     }
     fprintf(stderr, "[%d creations while frozen, slowest answer %ld ms] ", 2 * FROZEN_POSTS,
             slowest);
@@ -837,25 +671,21 @@ static void test_frozen_not_waited_for(void)
               "refresher gave up waiting) %ld ms after PostgreSQL froze", host_name(hosts[h]),
               now_ms() - start);
     }
-    /* logrotate's graceful restart, while it is frozen: the new
-     * generation's load gives up (connect_timeout) and serves the last
-     * table; the old generation's refresher, stuck or not, must not hold
-     * the restart up. */
+    /* logrotate's graceful restart, while it is frozen: the new generation's load gives up
+     * (connect_timeout) and serves the last table; the old generation's refresher, stuck or not,
+     * must not hold the restart up. */
     t = now_ms();
-    probing = pthread_create(&probe.thread, NULL, prober_run, &probe) == 0;
+    probe = load_begin(&visitor);
     restarted = httpd_graceful(P.a) == 0;
-    if (probing) {
-        sleep_ms(200);   /* a few requests to the new generation too */
-        __atomic_store_n(&probe.stop, 1, __ATOMIC_RELEASE);
-        pthread_join(probe.thread, NULL);
-        link_of("seed1")->clicks += probe.answered;
-        fprintf(stderr, "[graceful restart of A while frozen: %ld ms; %ld GETs meanwhile, "
-                "slowest %ld ms] ", now_ms() - t, probe.answered + probe.failed,
-                probe.slowest_ms);
-        CHECK(probe.failed == 0, "%ld of %ld GET /l/seed1 on host A during its graceful "
-              "restart while PostgreSQL is frozen were not answered 302; the first: %s",
-              probe.failed, probe.answered + probe.failed, probe.first_problem);
-    }
+    sleep_ms(200);   /* a few requests to the new generation too */
+    load_end(probe, 1, &seen);
+    link_of("seed1")->clicks += seen.ok_total;
+    fprintf(stderr, "[graceful restart of A while frozen: %ld ms; %ld GETs meanwhile] ",
+            now_ms() - t, seen.requests);
+    CHECK(seen.not_started == 0 && seen.ok_total == seen.requests, "%ld of %ld GET /l/seed1 "
+          "on host A during its graceful restart while PostgreSQL is frozen were not answered "
+          "302 (see the load client's first problem above)", seen.requests - seen.ok_total,
+          seen.requests);
     if (CHECK(restarted, "graceful restart of host A while PostgreSQL is frozen failed")) {
         for (i = 0; i < P.nlinks && expect_served_at(__LINE__, "restarted while PostgreSQL "
                                                      "is frozen", P.a, P.links[i].slug); i++) {
@@ -864,15 +694,12 @@ static void test_frozen_not_waited_for(void)
     CHECK(pg_freeze(P.pg, 0) > 0, "cannot thaw PostgreSQL");
     fprintf(stderr, "[PostgreSQL thawed after %ld ms] ", now_ms() - start);
     if (CLI_EXPECT(0, NULL, "add", "https://example.com/after/freeze", "afterfreeze")) {
-        t = now_ms();
-        expect_link("afterfreeze", 302, "https://example.com/after/freeze");
+        t = expect_link("afterfreeze", 302, "https://example.com/after/freeze");
         WAIT_BOTH("CLI add after the freeze", "afterfreeze", t);
     }
 }
 
-/* ------------------------------------------------------------------ */
-/* every click is stored; the password is never shown                 */
-/* ------------------------------------------------------------------ */
+/* ---- every click is stored; the password is never shown ------------- */
 
 static void test_all_clicks_stored(void)
 {
@@ -899,7 +726,6 @@ static void test_all_clicks_stored(void)
 static void expect_no_password_at(int line, const char *what, const char *text)
 {
     const char *hit = text ? strstr(text, P.password) : NULL;
-
     check_at(line, hit == NULL, "%s shows the PostgreSQL password: ...%.120s", what,
              hit ? (hit - text > 60 ? hit - 60 : text) : "");
 }
@@ -942,53 +768,40 @@ static CU_TestInfo pgsql_tests[] = {
     { "SQLite export, PostgreSQL import: both hosts serve it", test_sqlite_moved_to_postgresql },
     { "clicks on A and B add up exactly", test_clicks_add_up },
     { "propagation A -> B measured", test_propagation_measured },
-    { "PostgreSQL stopped: cache serves, 503, one line per outage",
-      test_outage_served_from_cache },
+    { "PostgreSQL stopped: cache serves, 503, one line per outage", test_outage_served_from_cache },
     { "PostgreSQL back: creation works again by itself", test_recovery_by_itself },
     { "a second outage, with a graceful restart in it", test_second_outage },
-    { "PostgreSQL frozen: redirects do not wait for it, creation 503",
-      test_frozen_not_waited_for },
+    { "PostgreSQL frozen: redirects do not wait for it, creation 503", test_frozen_not_waited_for },
     { "every click on either host is stored exactly", test_all_clicks_stored },
     { "the password is never shown", test_password_never_shown },
     CU_TEST_INFO_NULL,
 };
 
-/* ------------------------------------------------------------------ */
-/* the suite                                                          */
-/* ------------------------------------------------------------------ */
+/* ---- the suite ------------------------------------------------------ */
 
-/* A password made up for the run: hex, so no quoting is needed anywhere,
- * and found in no log by chance. */
-static int make_password(char *out, size_t size)
+/* A password made up for the run: hex, so no quoting is needed anywhere, and found in no log by
+ * chance. */
+static int make_password(char *out)
 {
     unsigned char bytes[12];
-    int fd = open("/dev/urandom", O_RDONLY), ok;
     size_t i;
-
-    ok = fd >= 0 && read(fd, bytes, sizeof bytes) == (ssize_t)sizeof bytes;
-    if (fd >= 0) {
-        close(fd);
+    if (getrandom(bytes, sizeof bytes, 0) != (ssize_t)sizeof bytes) {
+        return -1;
     }
-    snprintf(out, size, "pw");
-    for (i = 0; ok && i < sizeof bytes; i++) {
-        snprintf(out + 2 + 2 * i, size - 2 - 2 * i, "%02x", bytes[i]);
+    for (i = 0, strcpy(out, "pw"); i < sizeof bytes; i++) {
+        sprintf(out + 2 + 2 * i, "%02x", bytes[i]);
     }
-    return ok ? 0 : -1;
+    return 0;
 }
 
-/* Host A (g_srv, event MPM) names the database with libpq's parameters;
- * host B (prefork: the most children, hence connections and log writers,
- * for the same work) with a URL. */
+/* Host A (g_srv) names the database with libpq's parameters, B with a URL. */
 static char *host_a_config(void)
 {
     return tfmt("MinilinkDatabase pgsql \"%s\"\n" HOST_SITE, P.params);
 }
 
-/*
- * Before host A starts: PostgreSQL (with a role and database of its own),
- * the links stored with the CLI (as A's user: A exists now), host B
- * started.  The reason on stderr on failure.
- */
+/* Before host A starts: PostgreSQL (with a role and database of its own), the links stored with
+ * the CLI (as A's user: A exists now), host B started.  The reason on stderr on failure. */
 static int pgsql_prepare(void)
 {
     static const char *const seeds[][6] = {
@@ -1003,21 +816,21 @@ static int pgsql_prepare(void)
     memset(&P, 0, sizeof P);
     P.a = g_srv;
     g_count_click = count_click;
-    /* The module must use the password of its configuration, not one the
-     * environment would give libpq. */
+    /* The module must use its configuration's password, not one the environment gives libpq. */
     unsetenv("PGPASSWORD");
     unsetenv("PGPASSFILE");
     unsetenv("PGSERVICE");
-    if ((P.pg = pg_new()) == NULL || make_password(P.password, sizeof P.password) != 0
-        || pg_start(P.pg) != 0 || pg_create_user_database(P.pg, ROLE, P.password, DBNAME) != 0) {
-        fprintf(stderr, "\nsuite pgsql: cannot set up PostgreSQL, or read /dev/urandom (see "
+    if ((P.pg = pg_new()) == NULL || make_password(P.password) != 0
+        || pg_start(P.pg) != 0
+        || pg_create_user_database(P.pg, "minilink", P.password, "minilink") != 0) {
+        fprintf(stderr, "\nsuite pgsql: cannot set up PostgreSQL, or make a password (see "
                 "above)\n");
         return -1;
     }
     fprintf(stderr, "[PostgreSQL %s on 127.0.0.1:%d, as %s] ", P.pg->version, P.pg->port,
             P.pg->user);
-    P.url = xasprintf("postgresql://" ROLE ":%s@127.0.0.1:%d/" DBNAME, P.password, P.pg->port);
-    P.params = xasprintf("host=127.0.0.1 port=%d dbname=" DBNAME " user=" ROLE " password=%s",
+    P.url = xasprintf("postgresql://minilink:%s@127.0.0.1:%d/minilink", P.password, P.pg->port);
+    P.params = xasprintf("host=127.0.0.1 port=%d dbname=minilink user=minilink password=%s",
                          P.pg->port, P.password);
     g_cli_db = P.url;
     for (i = 0; i < ARRAY_LEN(seeds); i++) {
@@ -1074,13 +887,8 @@ static int pgsql_cleanup(void)
 }
 
 static const suite_group pgsql_group = {
-    .name = "pgsql",
-    .mpm = "event",
-    .tests = pgsql_tests,
-    .config_of = host_a_config,
-    .modules = "slotmem_shm status",
-    .prepare = pgsql_prepare,
-    .after_stop = pgsql_after_stop,
+    .name = "pgsql", .mpm = "event", .tests = pgsql_tests, .config_of = host_a_config,
+    .modules = "slotmem_shm status", .prepare = pgsql_prepare, .after_stop = pgsql_after_stop,
     .cleanup = pgsql_cleanup,
 };
 

@@ -1,30 +1,18 @@
 /*
- * util.c - what every part of the harness uses: memory, files, time,
- * ports, processes, running a program, and stopping what was started when
- * the run exits or is killed.
+ * util.c - what every part of the harness uses: memory, files, time, ports, processes, running a
+ * program, and stopping what was started when the run exits or is killed.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <arpa/inet.h>
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "harness.h"
 
@@ -32,14 +20,11 @@ extern char **environ;
 
 #define TERM_GRACE_MS 10000   /* a timed-out program: SIGTERM, then SIGKILL */
 
-/* ------------------------------------------------------------------ */
-/* memory, files, time, ports                                         */
-/* ------------------------------------------------------------------ */
+/* ---- memory, files, time, ports ------------------------------------- */
 
 void *xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
-
     if (q == NULL) {
         fprintf(stderr, "harness: out of memory\n");
         abort();
@@ -69,6 +54,12 @@ char *xasprintf(const char *fmt, ...)
     return s;
 }
 
+const char *env_or(const char *name, const char *fallback)
+{
+    const char *s = getenv(name);
+    return s && *s ? s : fallback;
+}
+
 void buffer_add(buffer *b, const void *p, size_t n)
 {
     b->data = xrealloc(b->data, b->len + n + 1);
@@ -80,15 +71,12 @@ void buffer_add(buffer *b, const void *p, size_t n)
 int write_file(const char *path, const void *data, size_t len)
 {
     FILE *f = fopen(path, "wb");
-    int ok;
-
-    if (f == NULL) {
-        fprintf(stderr, "harness: cannot create %s: %s\n", path, strerror(errno));
+    int ok = f && fwrite(data, 1, len, f) == len;
+    if (f == NULL || fclose(f) != 0 || !ok) {
+        fprintf(stderr, "harness: cannot write %s: %s\n", path, strerror(errno));
         return -1;
     }
-    ok = fwrite(data, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
-    return ok ? 0 : -1;
+    return 0;
 }
 
 char *file_read_from(const char *path, long offset)
@@ -98,12 +86,12 @@ char *file_read_from(const char *path, long offset)
     char chunk[8192];
     size_t got;
 
-    if (f != NULL && fseek(f, offset, SEEK_SET) == 0) {
+    if (f && fseek(f, offset, SEEK_SET) == 0) {
         while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
             buffer_add(&b, chunk, got);
         }
     }
-    if (f != NULL) {
+    if (f) {
         fclose(f);
     }
     return b.data;
@@ -117,7 +105,6 @@ char *file_read(const char *path)
 long file_size(const char *path)
 {
     struct stat st;
-
     return stat(path, &st) == 0 ? (long)st.st_size : 0;
 }
 
@@ -136,7 +123,6 @@ void remove_tree(const char *dir)
 void sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }
@@ -144,20 +130,14 @@ void sleep_ms(long ms)
 long now_ms(void)
 {
     struct timespec ts;
-
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static struct sockaddr_in loopback(int port)
 {
-    struct sockaddr_in addr;
-
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons((unsigned short)port);
-    return addr;
+    return (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((unsigned short)port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 }
 
 /* Bind 127.0.0.1:0, read the port the kernel chose, close. */
@@ -177,43 +157,63 @@ int free_port(void)
     return port;
 }
 
-int port_accepts(int port)
+int loopback_connect(int port, int timeout_s)
 {
     struct sockaddr_in addr = loopback(port);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+    struct timeval timeout = { timeout_s, 0 };
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, saved;
 
-    if (fd < 0) {
-        return 0;
+    if (fd >= 0 && timeout_s > 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    ok = connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
-    close(fd);
-    return ok;
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        saved = errno;
+        close(fd);
+        errno = saved;
+        fd = -1;
+    }
+    return fd;
 }
 
-/* ------------------------------------------------------------------ */
-/* processes                                                          */
-/* ------------------------------------------------------------------ */
+int port_accepts(int port)
+{
+    int fd = loopback_connect(port, 0);
+
+    if (fd >= 0) {
+        close(fd);
+    }
+    return fd >= 0;
+}
+
+/* ---- processes ------------------------------------------------------ */
+
+/* /proc/<pid>/<name>, NUL-terminated, into buf; its length, or <= 0. */
+static ssize_t read_proc(pid_t pid, const char *name, char *buf, size_t size)
+{
+    char path[64];
+    ssize_t n = -1;
+    int fd;
+
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+    if ((fd = open(path, O_RDONLY)) >= 0) {
+        n = read(fd, buf, size - 1);
+        close(fd);
+    }
+    buf[n > 0 ? n : 0] = '\0';
+    return n;
+}
 
 pid_t process_parent(pid_t pid)
 {
-    char path[64], stat[1024];
+    char stat[1024];
     const char *close_paren;
-    int fd, ppid;
-    ssize_t n;
+    int ppid;
 
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if ((fd = open(path, O_RDONLY)) < 0) {
-        return -1;
-    }
-    n = read(fd, stat, sizeof stat - 1);
-    close(fd);
-    if (n <= 0) {
-        return -1;
-    }
-    stat[n] = '\0';
     /* "pid (comm) state ppid ...": comm may hold spaces and parentheses. */
-    close_paren = strrchr(stat, ')');
-    if (close_paren == NULL || sscanf(close_paren + 1, " %*c %d", &ppid) != 1) {
+    if (read_proc(pid, "stat", stat, sizeof stat) <= 0 || (close_paren = strrchr(stat, ')')) == NULL
+        || sscanf(close_paren + 1, " %*c %d", &ppid) != 1) {
         return -1;
     }
     return (pid_t)ppid;
@@ -226,26 +226,18 @@ int proc_scan(const char *needle, pid_t parent, pid_t *pids, int max)
     int found = 0;
 
     while (proc && (de = readdir(proc)) != NULL) {
-        char path[64], cmdline[8192];
+        char cmdline[8192];
         pid_t pid = (pid_t)atoi(de->d_name);
-        ssize_t n = 0, i;
-        int fd;
+        ssize_t n, i;
 
-        if (pid <= 0 || pid == getpid() || (parent > 0 && process_parent(pid) != parent)) {
+        /* No command line: gone, a zombie or a kernel thread. */
+        if (pid <= 0 || pid == getpid() || (parent > 0 && process_parent(pid) != parent)
+            || (n = read_proc(pid, "cmdline", cmdline, sizeof cmdline)) <= 0) {
             continue;
-        }
-        snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-        if ((fd = open(path, O_RDONLY)) >= 0) {
-            n = read(fd, cmdline, sizeof cmdline - 1);
-            close(fd);
-        }
-        if (n <= 0) {
-            continue;   /* gone, a zombie or a kernel thread */
         }
         for (i = 0; i < n; i++) {
             cmdline[i] = cmdline[i] ? cmdline[i] : ' ';
         }
-        cmdline[n] = '\0';
         if (needle == NULL || strstr(cmdline, needle)) {
             if (pids && found < max) {
                 pids[found] = pid;
@@ -259,33 +251,33 @@ int proc_scan(const char *needle, pid_t parent, pid_t *pids, int max)
     return found;
 }
 
-/* Our environment with TMPDIR=tmpdir, malloc'd (the strings are ours). */
-static char **env_with_tmpdir(const char *tmpdir)
+int kill_processes(const char *needle, long grace_ms)
 {
-    size_t n = 0, i, k = 0;
-    char **env;
+    long deadline;
+    pid_t pids[64];
+    int left, n, i;
 
-    while (environ[n]) {
-        n++;
-    }
-    env = xrealloc(NULL, (n + 2) * sizeof *env);
-    for (i = 0; i < n; i++) {
-        if (strncmp(environ[i], "TMPDIR=", 7) != 0) {
-            env[k++] = environ[i];
+    POLL_UNTIL((left = proc_scan(needle, 0, NULL, 0)) == 0, grace_ms, 50);
+    for (deadline = now_ms() + 2000;
+         left > 0 && (n = proc_scan(needle, 0, pids, 64)) > 0 && now_ms() < deadline;
+         sleep_ms(50)) {
+        for (i = 0; i < n && i < 64; i++) {
+            kill(pids[i], SIGKILL);
         }
     }
-    env[k++] = xasprintf("TMPDIR=%s", tmpdir);
-    env[k] = NULL;
-    return env;
+    return left;
 }
 
-/* In the child after fork: only async-signal-safe calls (other threads
- * of this process may hold locks). */
-static void run_child(const run_spec *spec, int out_fd, pid_t parent, char *const *env)
+/* In the child after fork: only async-signal-safe calls (other threads of this process may hold
+ * locks). */
+static void run_child(const run_spec *spec, int out_fd, pid_t parent)
 {
     gid_t gid = spec->gid;
     int devnull = open("/dev/null", O_RDONLY);
 
+    if (spec->new_group) {
+        setpgid(0, 0);
+    }
     if (devnull >= 0) {
         dup2(devnull, 0);
     }
@@ -294,80 +286,86 @@ static void run_child(const run_spec *spec, int out_fd, pid_t parent, char *cons
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
-    if (spec->become && geteuid() == 0
-        && (setgroups(1, &gid) != 0 || setgid(spec->gid) != 0 || setuid(spec->uid) != 0)) {
-        _exit(126);
-    }
-    if (spec->dir && chdir(spec->dir) != 0) {
+    if ((spec->become && geteuid() == 0
+         && (setgroups(1, &gid) != 0 || setgid(spec->gid) != 0 || setuid(spec->uid) != 0))
+        || (spec->dir && chdir(spec->dir) != 0)) {
         _exit(126);
     }
     /* After setuid, which clears it: it goes when the test goes. */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    prctl(PR_SET_PDEATHSIG, spec->death_signal ? spec->death_signal : SIGTERM);
     if (getppid() != parent) {
         _exit(127);
     }
-    execvpe(spec->argv[0], spec->argv, env);
+    execvpe(spec->argv[0], spec->argv, spec->env ? spec->env : environ);
     _exit(127);
+}
+
+pid_t run_spawn(const run_spec *spec, int out_fd)
+{
+    pid_t parent = getpid(), pid;
+    fflush(NULL);
+    if ((pid = fork()) == 0) {
+        run_child(spec, out_fd, parent);
+    }
+    if (pid > 0 && spec->new_group) {
+        setpgid(pid, pid);   /* also here, so that it holds before we signal the group */
+    }
+    return pid;
+}
+
+static int has_exited(pid_t pid)
+{
+    siginfo_t info = { 0 };
+    return (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD)
+           || info.si_pid == pid;
+}
+
+int wait_exited(pid_t pid, long timeout_ms)
+{
+    POLL_UNTIL(has_exited(pid), timeout_ms, 50);
+    return has_exited(pid);
 }
 
 run_result run_captured(const run_spec *spec)
 {
     run_result res = { -1, 0, 0, NULL };
     buffer out = { xstrdup(""), 0 };
-    char **tmp_env = spec->tmpdir ? env_with_tmpdir(spec->tmpdir) : NULL;
-    char *const *env = tmp_env ? tmp_env : spec->env ? spec->env : environ;
     long start = now_ms(), term_at = 0, reaped_at = 0;
-    int fds[2], status = 0, reaped = 0;
-    pid_t pid = -1, parent = getpid();
+    int fds[2] = { -1, -1 }, status = 0, reaped = 0;
+    pid_t pid = -1;
 
-    /* Close-on-exec: programs other threads start meanwhile must not hold
-     * the write end open, or the read below would wait for them too. */
+    /* Close-on-exec: programs other threads start meanwhile must not hold the write end open, or
+     * the read below would wait for them too. */
     if (pipe2(fds, O_CLOEXEC) == 0) {
-        fflush(NULL);
-        if ((pid = fork()) == 0) {
-            run_child(spec, fds[1], parent, env);
-        }
+        pid = run_spawn(spec, fds[1]);
         close(fds[1]);
     }
-    if (pid < 0) {
-        res.output = xasprintf("cannot run %s: %s", spec->argv[0], strerror(errno));
-        free(out.data);
-        goto out;
-    }
-    /* Until EOF, and once the program is gone at most 2 s more for what
-     * else holds the pipe (a stray grandchild must not hang the test). */
-    for (;;) {
+    /* To EOF, and once the program is gone at most 2 s more for what else holds the pipe (a stray
+     * grandchild must not hang the test). */
+    while (pid > 0 && !(reaped && (fds[0] < 0 || now_ms() - reaped_at > 2000))) {
         struct pollfd p = { fds[0], POLLIN, 0 };
-        long now = now_ms();
         char chunk[4096];
         ssize_t n;
 
         if (!reaped && waitpid(pid, &status, WNOHANG) == pid) {
             reaped = 1;
-            reaped_at = now;
-        }
-        if (reaped && (now - reaped_at > 2000 || fds[0] < 0)) {
-            break;
+            reaped_at = now_ms();
         }
         if (!reaped && spec->timeout_ms > 0 && !res.timed_out
-            && now - start > spec->timeout_ms) {
+            && now_ms() - start > spec->timeout_ms) {
             res.timed_out = 1;
-            term_at = now;
+            term_at = now_ms();
             kill(pid, SIGTERM);
         }
-        if (!reaped && term_at && now - term_at > TERM_GRACE_MS) {
+        if (!reaped && term_at && now_ms() - term_at > TERM_GRACE_MS) {
             kill(pid, SIGKILL);
             term_at = 0;
         }
-        if (fds[0] < 0) {
-            sleep_ms(50);   /* EOF came first: the exit follows */
+        if (fds[0] < 0 || poll(&p, 1, 200) <= 0) {
+            sleep_ms(fds[0] < 0 ? 50 : 0);   /* EOF came first: the exit follows */
             continue;
         }
-        if (poll(&p, 1, 200) <= 0) {
-            continue;
-        }
-        n = read(fds[0], chunk, sizeof chunk);
-        if (n > 0) {
+        if ((n = read(fds[0], chunk, sizeof chunk)) > 0) {
             buffer_add(&out, chunk, (size_t)n);
         }
         else if (n == 0 || errno != EINTR) {
@@ -378,24 +376,29 @@ run_result run_captured(const run_spec *spec)
     if (fds[0] >= 0) {
         close(fds[0]);
     }
-    res.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    res.output = out.data;
-out:
-    res.elapsed_ms = now_ms() - start;
-    if (tmp_env) {
-        size_t i = 0;
-        while (tmp_env[i + 1]) {
-            i++;
-        }
-        free(tmp_env[i]);   /* the TMPDIR line, the only one made here */
-        free(tmp_env);
+    res.status = pid < 0 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    res.output = pid < 0 ? xasprintf("cannot run %s: %s", spec->argv[0], strerror(errno))
+                         : out.data;
+    if (pid < 0) {
+        free(out.data);
     }
+    res.elapsed_ms = now_ms() - start;
     return res;
 }
 
-/* ------------------------------------------------------------------ */
-/* stopping what was started, at exit and on signals                  */
-/* ------------------------------------------------------------------ */
+int run_program(const run_spec *spec, char **output)
+{
+    run_result res = run_captured(spec);
+    if (output) {
+        *output = res.output;
+    }
+    else {
+        free(res.output);
+    }
+    return res.status;
+}
+
+/* ---- stopping what was started, at exit and on signals -------------- */
 
 #define MAX_CLEANUPS 32
 
@@ -411,7 +414,6 @@ static struct sigaction before_us[3];
 static void on_signal(int sig)
 {
     int i;
-
     for (i = MAX_CLEANUPS - 1; i >= 0; i--) {
         if (cleanups[i].obj) {
             cleanups[i].on_signal(cleanups[i].obj);
@@ -426,7 +428,6 @@ static void on_signal(int sig)
 static void on_exit_all(void)
 {
     int i;
-
     for (i = MAX_CLEANUPS - 1; i >= 0; i--) {
         if (cleanups[i].obj) {
             cleanups[i].on_exit(cleanups[i].obj);
@@ -469,7 +470,6 @@ void cleanup_register(void (*on_sig)(void *), void (*on_exit)(void *), void *obj
 void cleanup_forget(void *obj)
 {
     int i;
-
     for (i = 0; i < MAX_CLEANUPS; i++) {
         if (cleanups[i].obj == obj) {
             cleanups[i].obj = NULL;
