@@ -11,31 +11,19 @@
  * file in the DocumentRoot (htdocs/existing-file) that slugs must not
  * shadow.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 
-#include <CUnit/CUnit.h>
-#include <jansson.h>
-#include <sqlite3.h>
-
-#include "harness.h"
 #include "ml_test.h"
 
 #define SERVER_NAME "go.findings.test"
 
-/* After a "Listen PORT" on every address (start_findings_server).  Clicks
+/* After a "Listen PORT" on every address (findings_config_of).  Clicks
  * are written only when asked (the admin page) or at a graceful restart,
  * and click tables are small (CLICK_CELLS). */
-static const char *const findings_config =
+static const char findings_config[] =
     "MinilinkRefreshInterval 1\n"
     "MinilinkFlushInterval 3600\n"
     "MinilinkClickCells 32\n"
@@ -84,61 +72,28 @@ static const link_spec click_links[] = {
 /* helpers                                                            */
 /* ------------------------------------------------------------------ */
 
-/* POSTs body to path with these headers (NULL-terminated); the response
- * goes to *out (the caller frees it). */
-static void post(const char *path, const char *const *headers,
-                 const char *body, http_response *out)
-{
-    http_request_spec req;
-
-    memset(&req, 0, sizeof req);
-    req.method = "POST";
-    req.path = path;
-    req.headers = headers;
-    req.body = body;
-    req.body_len = strlen(body);
-    http_send(g_srv->port, &req, out);
-}
-
-static void post_json(const char *path, const char *json, http_response *out)
-{
-    static const char *const headers[] = { "Content-Type: application/json", NULL };
-
-    post(path, headers, json, out);
-}
-
 /* Creating url at /l/ over JSON must be refused with 400 and an error that
  * contains `reason`. */
 static void expect_refused_at(int line, const char *url, const char *reason)
 {
-    char *json = xasprintf("{\"url\": \"%s\"}", url);
-    http_response r;
+    char *json = tfmt("{\"url\": \"%s\"}", url);
+    http_response *r = post_json(g_srv, "/l/", json, NULL);
 
-    post_json("/l/", json, &r);
-    check_at(line, r.status == 400 && r.body && strstr(r.body, reason),
-             "POST /l/ %s: %ld %.300s; expected 400 saying \"%s\"", json,
-             r.status, str_or_null(r.body), reason);
-    http_response_free(&r);
-    free(json);
+    check_at(line, r->status == 400 && strstr(r->body, reason),
+             "POST /l/ %s: %ld %.300s; expected 400 saying \"%s\"", json, r->status, r->body,
+             reason);
 }
 
-/* The token of GET <prefix>/'s CSRF cookie (malloc'd), or NULL. */
-static char *form_token(const char *prefix)
+/* Creating url (or url with slug) at <prefix>/ over JSON must answer status. */
+static void expect_created_at(int line, const char *prefix, const char *url, const char *slug,
+                              long status)
 {
-    char *path = xasprintf("%s/", prefix), *cookie, *token = NULL;
-    http_response r;
+    char *json = slug ? tfmt("{\"url\": \"%s\", \"slug\": \"%s\"}", url, slug)
+                      : tfmt("{\"url\": \"%s\"}", url);
+    http_response *r = post_json(g_srv, tfmt("%s/", prefix), json, NULL);
 
-    http_request(g_srv->port, "GET", NULL, path, &r);
-    cookie = http_header(&r, "Set-Cookie");
-    if (r.status == 200 && cookie && strncmp(cookie, "minilink_csrf=", 14) == 0) {
-        token = xasprintf("%.*s", (int)strcspn(cookie + 14, ";"), cookie + 14);
-    }
-    CHECK(token != NULL, "GET %s: %ld, no CSRF cookie; headers:\n%s", path,
-          r.status, str_or_null(r.headers));
-    free(cookie);
-    free(path);
-    http_response_free(&r);
-    return token;
+    check_at(line, r->status == status, "POST %s/ %s: %ld %.300s; expected %ld", prefix, json,
+             r->status, r->body, status);
 }
 
 /* POSTs the form to <prefix>/ with this url, csrf field, cookie and
@@ -146,30 +101,19 @@ static char *form_token(const char *prefix)
 static long post_form(const char *prefix, const char *url, const char *field,
                       const char *cookie, const char *origin)
 {
-    char *path = xasprintf("%s/", prefix);
-    char *body = xasprintf("url=%s&csrf=%s", url, field ? field : "");
-    char *cookie_line = cookie ? xasprintf("Cookie: minilink_csrf=%s", cookie) : NULL;
-    char *origin_line = origin ? xasprintf("Origin: %s", origin) : NULL;
     const char *headers[4] = { "Content-Type: application/x-www-form-urlencoded" };
-    http_response r;
-    long status;
+    char *body = tfmt("url=%s&csrf=%s", url, field ? field : "");
+    http_request_spec req = { "POST", NULL, tfmt("%s/", prefix), headers, body,
+                              strlen(body), NULL };
     int n = 1;
 
-    if (cookie_line) {
-        headers[n++] = cookie_line;
+    if (cookie) {
+        headers[n++] = tfmt("Cookie: minilink_csrf=%s", cookie);
     }
-    if (origin_line) {
-        headers[n++] = origin_line;
+    if (origin) {
+        headers[n++] = tfmt("Origin: %s", origin);
     }
-    headers[n] = NULL;
-    post(path, headers, body, &r);
-    status = r.status;
-    http_response_free(&r);
-    free(path);
-    free(body);
-    free(cookie_line);
-    free(origin_line);
-    return status;
+    return ask_spec(g_srv, &req)->status;
 }
 
 /* ------------------------------------------------------------------ */
@@ -188,20 +132,14 @@ static void test_blocked_hosts_in_any_spelling(void)
         "http://0xa000001/", "http://012.0.0.1/", "http://[::ffff:10.0.0.1]/",
         "http://[2001:DB8:0:0::BAD]/",     /* blocked without brackets */
     };
-    http_response r;
     size_t i;
 
-    for (i = 0; i < sizeof blocked / sizeof *blocked; i++) {
+    for (i = 0; i < ARRAY_LEN(blocked); i++) {
         expect_refused_at(__LINE__, blocked[i], "are not accepted here");
     }
     /* Neighbours of the blocked ones are fine. */
-    post_json("/l/", "{\"url\": \"https://notevil.example/\"}", &r);
-    CHECK(r.status == 201, "notevil.example: %ld %.300s", r.status,
-          str_or_null(r.body));
-    http_response_free(&r);
-    post_json("/l/", "{\"url\": \"http://10.0.0.2/\"}", &r);
-    CHECK(r.status == 201, "10.0.0.2: %ld %.300s", r.status, str_or_null(r.body));
-    http_response_free(&r);
+    expect_created_at(__LINE__, "/l", "https://notevil.example/", NULL, 201);
+    expect_created_at(__LINE__, "/l", "http://10.0.0.2/", NULL, 201);
 }
 
 /* Every spelling of the server's own names and addresses, and of the
@@ -209,49 +147,40 @@ static void test_blocked_hosts_in_any_spelling(void)
 static void test_own_hosts_in_any_spelling(void)
 {
     const char *const own[] = {
-        "http://localhost:@P/l/abc", "http://127.1:@P/l/abc",
-        "http://[::1]:@P/l/abc", "http://2130706433:@P/l/abc",
-        "http://127.0.0.1%2e:@P/l/abc", "http://0x7f.1:@P/l/abc",
-        "http://0.0.0.0:@P/l/abc", "http://0:@P/l/abc",
-        "http://[::ffff:127.0.0.1]:@P/l/abc", "http://127.9.9.9:@P/l/abc",
+        "http://localhost:%d/l/abc", "http://127.1:%d/l/abc",
+        "http://[::1]:%d/l/abc", "http://2130706433:%d/l/abc",
+        "http://127.0.0.1%%2e:%d/l/abc", "http://0x7f.1:%d/l/abc",
+        "http://0.0.0.0:%d/l/abc", "http://0:%d/l/abc",
+        "http://[::ffff:127.0.0.1]:%d/l/abc", "http://127.9.9.9:%d/l/abc",
         "http://" SERVER_NAME "/l/abc", "http://GO.findings.test./l/abc",
-        "http://g%6F.findings.test/l/abc", "http://alias.findings.test/l/abc",
+        "http://g%%6F.findings.test/l/abc", "http://alias.findings.test/l/abc",
         "http://x.wild.findings.test/l/abc",
     };
     struct ifaddrs *interfaces, *at;
-    char port[16], address[INET6_ADDRSTRLEN];
+    char address[INET6_ADDRSTRLEN];
     size_t i;
     int others = 0;
 
-    snprintf(port, sizeof port, "%d", g_srv->port);
-    for (i = 0; i < sizeof own / sizeof *own; i++) {
-        char *url = strdup(own[i]), *p = strstr(url, "@P");
-        if (p) {
-            char *whole = xasprintf("%.*s%s%s", (int)(p - url), url, port, p + 2);
-            free(url);
-            url = whole;
-        }
-        expect_refused_at(__LINE__, url, LOOP);
-        free(url);
+    for (i = 0; i < ARRAY_LEN(own); i++) {
+        expect_refused_at(__LINE__, tfmt(own[i], g_srv->port), LOOP);
     }
     /* The wildcard Listen makes each of the machine's addresses ours. */
     CHECK(getifaddrs(&interfaces) == 0, "getifaddrs failed");
     for (at = interfaces; at; at = at->ifa_next) {
-        char *url = NULL;
+        const char *url = NULL;
         if (at->ifa_addr && at->ifa_addr->sa_family == AF_INET) {
             inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)at->ifa_addr)->sin_addr,
                       address, sizeof address);
-            url = xasprintf("http://%s/l/abc", address);
+            url = tfmt("http://%s/l/abc", address);
         }
         else if (at->ifa_addr && at->ifa_addr->sa_family == AF_INET6) {
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)at->ifa_addr)->sin6_addr,
                       address, sizeof address);
-            url = xasprintf("http://[%s]/l/abc", address);
+            url = tfmt("http://[%s]/l/abc", address);
         }
         if (url) {
             others += strcmp(address, "127.0.0.1") != 0 && strcmp(address, "::1") != 0;
             expect_refused_at(__LINE__, url, LOOP);
-            free(url);
         }
     }
     freeifaddrs(interfaces);
@@ -269,17 +198,15 @@ static void test_own_hosts_in_any_spelling(void)
  * it is still served; a new one is refused over HTTP. */
 static void test_slug_with_a_dash_first(void)
 {
-    http_response r;
+    http_response *r;
 
     GET("/l/-old", 302, "https://example.com/old-dash");
-    post_json("/l/", "{\"url\": \"https://example.com/dash\", \"slug\": \"-h\"}", &r);
-    CHECK(r.status == 400 && r.body && strstr(r.body, "must not start with '-'"),
-          "slug -h: %ld %.300s", r.status, str_or_null(r.body));
-    http_response_free(&r);
+    r = post_json(g_srv, "/l/", "{\"url\": \"https://example.com/dash\", \"slug\": \"-h\"}",
+                  NULL);
+    CHECK(r->status == 400 && strstr(r->body, "must not start with '-'"),
+          "slug -h: %ld %.300s", r->status, r->body);
     GET("/l/-h", 404, NULL);
-    post_json("/l/", "{\"url\": \"https://example.com/dash\", \"slug\": \"a-h\"}", &r);
-    CHECK(r.status == 201, "slug a-h: %ld %.300s", r.status, str_or_null(r.body));
-    http_response_free(&r);
+    expect_created_at(__LINE__, "/l", "https://example.com/dash", "a-h", 201);
 }
 
 /* ------------------------------------------------------------------ */
@@ -291,36 +218,26 @@ static void test_slug_with_a_dash_first(void)
 static void test_cookie_path_carries_no_request_attributes(void)
 {
     static const char expected_path[] = "/l/%3bDomain=x%3bMax-Age=9%3bPath=/%3bx/";
-    http_response r;
-    char *cookie, *attribute, *saveptr = NULL;
+    http_response *r = GET("/l/;Domain=x;Max-Age=9;Path=/;x/", 200, NULL);
+    char *cookie = tkeep(http_header(r, "Set-Cookie")), *attribute, *saveptr = NULL;
     int paths = 0;
 
-    expect_at(__LINE__, "GET", NULL, "/l/;Domain=x;Max-Age=9;Path=/;x/", 200,
-              NULL, &r);
-    cookie = http_header(&r, "Set-Cookie");
-    CHECK(cookie != NULL, "no Set-Cookie; headers:\n%s", r.headers);
+    CHECK(cookie != NULL, "no Set-Cookie; headers:\n%s", r->headers);
     for (attribute = cookie ? strtok_r(cookie, ";", &saveptr) : NULL; attribute;
          attribute = strtok_r(NULL, ";", &saveptr)) {
-        while (*attribute == ' ') {
-            attribute++;
-        }
+        attribute += strspn(attribute, " ");
         CHECK(strncasecmp(attribute, "Domain", 6) != 0
               && strncasecmp(attribute, "Max-Age", 7) != 0
               && strncasecmp(attribute, "Expires", 7) != 0,
-              "the cookie took the attribute \"%s\" from the request path",
-              attribute);
+              "the cookie took the attribute \"%s\" from the request path", attribute);
         if (strncasecmp(attribute, "Path=", 5) == 0) {
             paths++;
-            CHECK(strcmp(attribute + 5, expected_path) == 0,
-                  "cookie Path \"%s\", expected \"%s\"", attribute + 5,
-                  expected_path);
+            EXPECT_STR(attribute + 5, expected_path, "the cookie's Path");
         }
     }
-    CHECK(paths == 1, "%d Path attributes in the cookie", paths);
-    CHECK(r.body && strstr(r.body, "action=\"/l/%3bDomain=x%3bMax-Age=9%3bPath=/%3bx/\""),
-          "the form's action is not the escaped path:\n%.800s", str_or_null(r.body));
-    free(cookie);
-    http_response_free(&r);
+    EXPECT_EQ(paths, 1, "Path attributes in the cookie");
+    EXPECT_HAS(r->body, "action=\"/l/%3bDomain=x%3bMax-Age=9%3bPath=/%3bx/\"",
+               "the form's action: the escaped path");
 }
 
 /* A cookie another site could plant (a sibling subdomain, plain http)
@@ -333,99 +250,75 @@ static void test_planted_csrf_cookie_refused(void)
     };
     size_t i;
 
-    for (i = 0; i < sizeof planted / sizeof *planted; i++) {
-        long status = post_form("/l", "https%3A%2F%2Fexample.com%2Fplanted",
-                                planted[i], planted[i], NULL);
-        CHECK(status == 403, "planted token %s: %ld, expected 403", planted[i],
-              status);
+    for (i = 0; i < ARRAY_LEN(planted); i++) {
+        EXPECT_EQ(post_form("/l", "https%3A%2F%2Fexample.com%2Fplanted", planted[i],
+                            planted[i], NULL), 403, "a planted token %s", planted[i]);
     }
 }
 
 /* A form posted from a page of another site carries that site's Origin. */
 static void test_foreign_origin_refused(void)
 {
-    char *token = form_token("/l"), *own = xasprintf("http://127.0.0.1:%d", g_srv->port);
-    long status;
+    static const struct {
+        const char *origin;     /* "own": this server's */
+        long status;
+    } origins[] = {
+        { "https://evil.example", 403 }, { "null", 403 }, { "http://127.0.0.1:1", 403 },
+        { "own", 201 }, { NULL, 201 },
+    };
+    char *token = form_token_at(HERE, "/l");
+    size_t i;
 
-    if (token == NULL) {
-        free(own);
-        return;
+    for (i = 0; token && i < ARRAY_LEN(origins); i++) {
+        const char *origin = origins[i].origin && strcmp(origins[i].origin, "own") == 0
+                             ? tfmt("http://127.0.0.1:%d", g_srv->port) : origins[i].origin;
+        EXPECT_EQ(post_form("/l", tfmt("https%%3A%%2F%%2Fexample.com%%2Forigin%zu", i), token,
+                            token, origin), origins[i].status, "a form with Origin %s",
+                  str_or_null(origin));
     }
-    status = post_form("/l", "https%3A%2F%2Fexample.com%2Forigin1", token, token,
-                       "https://evil.example");
-    CHECK(status == 403, "Origin https://evil.example: %ld, expected 403", status);
-    status = post_form("/l", "https%3A%2F%2Fexample.com%2Forigin2", token, token,
-                       "null");
-    CHECK(status == 403, "Origin null: %ld, expected 403", status);
-    status = post_form("/l", "https%3A%2F%2Fexample.com%2Forigin3", token, token,
-                       "http://127.0.0.1:1");
-    CHECK(status == 403, "Origin of another port: %ld, expected 403", status);
-    status = post_form("/l", "https%3A%2F%2Fexample.com%2Forigin4", token, token, own);
-    CHECK(status == 201, "Origin %s: %ld, expected 201", own, status);
-    status = post_form("/l", "https%3A%2F%2Fexample.com%2Forigin5", token, token, NULL);
-    CHECK(status == 201, "no Origin: %ld, expected 201", status);
-    free(token);
-    free(own);
 }
 
 /* The key is kept across a graceful restart: a form loaded before it can
  * be posted after it. */
 static void test_form_survives_graceful_restart(void)
 {
-    char *token = form_token("/l");
-    long status;
+    char *token = form_token_at(HERE, "/l");
 
-    if (token == NULL) {
-        return;
+    if (token) {
+        CHECK(httpd_graceful(g_srv) == 0, "graceful restart failed");
+        EXPECT_EQ(post_form("/l", "https%3A%2F%2Fexample.com%2Fgraceful", token, token, NULL),
+                  201, "a form from before the graceful restart");
     }
-    CHECK(httpd_graceful(g_srv) == 0, "graceful restart failed");
-    status = post_form("/l", "https%3A%2F%2Fexample.com%2Fgraceful", token, token,
-                       NULL);
-    CHECK(status == 201, "a form from before the graceful restart: %ld, "
-          "expected 201", status);
-    free(token);
 }
 
 /* ------------------------------------------------------------------ */
 /* slugs that would shadow another page                               */
 /* ------------------------------------------------------------------ */
 
-/* Creating slug at <prefix>/ over JSON must answer status. */
-static void expect_slug_at(int line, const char *prefix, const char *slug,
-                           long status)
-{
-    char *json = xasprintf("{\"url\": \"https://example.com/shadow/%s\", "
-                           "\"slug\": \"%s\"}", slug, slug);
-    char *path = xasprintf("%s/", prefix);
-    http_response r;
-
-    post_json(path, json, &r);
-    check_at(line, r.status == status, "POST %s slug %s: %ld %.300s; expected %ld",
-             path, slug, r.status, str_or_null(r.body), status);
-    http_response_free(&r);
-    free(json);
-    free(path);
-}
-
 static void test_slugs_that_would_shadow_refused(void)
 {
-    http_response r;
+    static const struct {
+        const char *prefix, *slug;
+        long status;
+    } slugs[] = {
+        /* A <Location> of its own under the <Location /> that creates. */
+        { "", "server-status", 409 },
+        /* A <LocationMatch> that takes /l/adm... but not /l/ itself. */
+        { "/l", "admin", 409 }, { "/l", "ad", 201 },
+        /* A file in the DocumentRoot. */
+        { "", "existing-file", 409 },
+        /* Reserved names, in any case, at any location. */
+        { "/l", "server-info", 409 }, { "/l", "Favicon", 409 }, { "", "not-shadowing", 201 },
+    };
+    size_t i;
 
-    /* A <Location> of its own under the <Location /> that creates. */
-    expect_slug_at(__LINE__, "", "server-status", 409);
-    expect_at(__LINE__, "GET", NULL, "/server-status", 200, NULL, &r);
-    CHECK(r.body && strstr(r.body, "Server Status"), "GET /server-status is "
-          "not mod_status's page:\n%.300s", str_or_null(r.body));
-    http_response_free(&r);
-    /* A <LocationMatch> that takes /l/adm... but not /l/ itself. */
-    expect_slug_at(__LINE__, "/l", "admin", 409);
-    expect_slug_at(__LINE__, "/l", "ad", 201);
-    /* A file in the DocumentRoot. */
-    expect_slug_at(__LINE__, "", "existing-file", 409);
-    /* Reserved names, in any case, at any location. */
-    expect_slug_at(__LINE__, "/l", "server-info", 409);
-    expect_slug_at(__LINE__, "/l", "Favicon", 409);
-    expect_slug_at(__LINE__, "", "not-shadowing", 201);
+    for (i = 0; i < ARRAY_LEN(slugs); i++) {
+        expect_created_at(__LINE__, slugs[i].prefix,
+                          tfmt("https://example.com/shadow/%s", slugs[i].slug), slugs[i].slug,
+                          slugs[i].status);
+    }
+    EXPECT_HAS(GET("/server-status", 200, NULL)->body, "Server Status",
+               "GET /server-status: mod_status's page");
 }
 
 /* ------------------------------------------------------------------ */
@@ -438,50 +331,20 @@ static void test_slugs_that_would_shadow_refused(void)
 #define CLICK_CELLS 32
 #define CHURN_LINKS 24
 #define CHURN_ROUNDS 4
-/* The bounded wait for the refresher (every second) to apply a change. */
-#define CHANGE_WAIT_MS 10000
 
-/* Polls path until it answers status; checked.  HEAD, which is no click. */
-static void wait_status_at(int line, const char *path, long status)
+/* Waits until the refresher applied a change to path: HEAD, which is no click. */
+#define WAIT_HEAD(what, path, status, location) \
+    wait_answer_at(HERE, what, g_srv, "HEAD", NULL, path, status, location, now_ms(), 100)
+
+/* A number field of a JSON object (-1 if it is none). */
+static long json_number(const char *body, const char *name)
 {
-    long start = now_ms();
-    http_response r;
-    long seen = 0;
+    json_t *root = body ? json_loads(body, 0, NULL) : NULL;
+    json_t *field = root ? json_object_get(root, name) : NULL;
+    long value = json_is_integer(field) ? (long)json_integer_value(field) : -1;
 
-    do {
-        http_request(g_srv->port, "HEAD", NULL, path, &r);
-        seen = r.status;
-        http_response_free(&r);
-        if (seen == status) {
-            return;
-        }
-        sleep_ms(100);
-    } while (now_ms() - start < CHANGE_WAIT_MS);
-    check_at(line, 0, "GET %s still answers %ld after %d ms, expected %ld",
-             path, seen, CHANGE_WAIT_MS, status);
-}
-
-/* The clicks column of slug in the file itself (-1 if none), read with a
- * connection of our own, whose files are then given back to the server. */
-static long stored_clicks(const char *db, const char *slug)
-{
-    sqlite3 *handle = NULL;
-    sqlite3_stmt *query = NULL;
-    long clicks = -1;
-
-    if (sqlite3_open_v2(db, &handle, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
-        && sqlite3_prepare_v2(handle, "SELECT clicks FROM links WHERE slug = ?1",
-                              -1, &query, NULL) == SQLITE_OK) {
-        sqlite3_busy_timeout(handle, 5000);
-        sqlite3_bind_text(query, 1, slug, -1, SQLITE_STATIC);
-        if (sqlite3_step(query) == SQLITE_ROW) {
-            clicks = (long)sqlite3_column_int64(query, 0);
-        }
-    }
-    sqlite3_finalize(query);
-    sqlite3_close(handle);
-    chown_database(db);
-    return clicks;
+    json_decref(root);
+    return value;
 }
 
 /*
@@ -492,72 +355,48 @@ static long stored_clicks(const char *db, const char *slug)
  */
 static void test_click_cells_of_deleted_links_reused(void)
 {
-    char *db = path_of("clicks.db"), *sql, *last;
-    json_error_t error;
-    json_t *link;
-    http_response r;
+    char *db = tpath("clicks.db"), *rows;
+    http_response *totals;
     int round, i;
 
     for (round = 0; round < CHURN_ROUNDS; round++) {
-        sql = xasprintf("INSERT INTO links (slug, url, created_at, updated_at) "
-                        "VALUES ('r%d_0', 'https://example.com/churn', 1, 1)",
-                        round);
+        char *last = tfmt("/c/r%d_%d", round, CHURN_LINKS - 1);
+        rows = tfmt("('r%d_0', 'https://example.com/churn', 1, 1)", round);
         for (i = 1; i < CHURN_LINKS; i++) {
-            char *more = xasprintf("%s, ('r%d_%d', 'https://example.com/churn', 1, 1)",
-                                   sql, round, i);
-            free(sql);
-            sql = more;
+            rows = tfmt("%s, ('r%d_%d', 'https://example.com/churn', 1, 1)", rows, round, i);
         }
-        CHECK(db_exec(db, sql) == 0, "round %d: cannot insert", round);
-        free(sql);
-        last = xasprintf("/c/r%d_%d", round, CHURN_LINKS - 1);
-        wait_status_at(__LINE__, last, 302);
-        sql = xasprintf("DELETE FROM links WHERE slug LIKE 'r%d\\_%%' ESCAPE '\\'",
-                        round);
-        CHECK(db_exec(db, sql) == 0, "round %d: cannot delete", round);
-        wait_status_at(__LINE__, last, 404);
-        free(sql);
-        free(last);
+        CHECK(db_exec(db, tfmt("INSERT INTO links (slug, url, created_at, updated_at) VALUES "
+                               "%s", rows)) == 0, "round %d: cannot insert", round);
+        WAIT_HEAD("churn added", last, 302, "https://example.com/churn");
+        CHECK(db_exec(db, tfmt("DELETE FROM links WHERE slug LIKE 'r%d\\_%%' ESCAPE '\\'",
+                               round)) == 0, "round %d: cannot delete", round);
+        WAIT_HEAD("churn deleted", last, 404, NULL);
     }
     CHECK(db_exec(db, "INSERT INTO links (slug, url, created_at, updated_at) "
                       "VALUES ('fresh', 'https://example.com/fresh', 1, 1)") == 0,
           "cannot insert fresh");
-    wait_status_at(__LINE__, "/c/fresh", 302);
+    WAIT_HEAD("fresh added", "/c/fresh", 302, "https://example.com/fresh");
     for (i = 0; i < 5; i++) {
         GET("/c/fresh", 302, "https://example.com/fresh");
     }
-    CHECK(stored_clicks(db, "fresh") == 0, "the file holds %ld clicks of fresh "
-          "before any flush: they were written per request, not counted in "
-          "shared memory", stored_clicks(db, "fresh"));
-    expect_at(__LINE__, "GET", NULL, "/cadmin/links/fresh", 200, NULL, &r);
-    link = r.body ? json_loads(r.body, 0, &error) : NULL;
-    CHECK(link && json_integer_value(json_object_get(link, "clicks")) == 5,
-          "admin: %s", str_or_null(r.body));
-    json_decref(link);
-    http_response_free(&r);
-    CHECK(stored_clicks(db, "fresh") == 5, "after the flush the file holds %ld "
-          "clicks of fresh, expected 5", stored_clicks(db, "fresh"));
+    EXPECT_EQ(db_int(db, "SELECT clicks FROM links WHERE slug = 'fresh'"), 0, "clicks of "
+              "fresh in the file before any flush (written per request, not counted in shared "
+              "memory?)");
+    EXPECT_EQ(json_number(GET("/cadmin/links/fresh", 200, NULL)->body, "clicks"), 5,
+              "the admin page's clicks of fresh");
+    EXPECT_EQ(db_int(db, "SELECT clicks FROM links WHERE slug = 'fresh'"), 5, "clicks of "
+              "fresh in the file after the admin page's flush");
     /* keep1, keep2 and fresh count; no click was made through an old
      * record, so none was dropped. */
-    expect_at(__LINE__, "GET", NULL, "/cadmin/", 200, NULL, &r);
-    link = r.body ? json_loads(r.body, 0, &error) : NULL;
-    CHECK(link && json_integer_value(json_object_get(link, "click_cells")) == CLICK_CELLS
-          && json_integer_value(json_object_get(link, "click_cells_counting")) == 3
-          && json_integer_value(json_object_get(link, "clicks_dropped")) == 0,
-          "admin totals: %s", str_or_null(r.body));
-    json_decref(link);
-    http_response_free(&r);
-    free(db);
+    totals = GET("/cadmin/", 200, NULL);
+    EXPECT_EQ(json_number(totals->body, "click_cells"), CLICK_CELLS, "click cells");
+    EXPECT_EQ(json_number(totals->body, "click_cells_counting"), 3, "click cells counting");
+    EXPECT_EQ(json_number(totals->body, "clicks_dropped"), 0, "clicks dropped");
 }
 
 /* ------------------------------------------------------------------ */
 /* the suites                                                         */
 /* ------------------------------------------------------------------ */
-
-static void test_findings_error_log_clean(void)
-{
-    EXPECT_ERROR_LOG_CLEAN();
-}
 
 static CU_TestInfo findings_tests[] = {
     { "blocked hosts in any spelling a browser reads are refused", test_blocked_hosts_in_any_spelling },
@@ -569,63 +408,32 @@ static CU_TestInfo findings_tests[] = {
     { "a form loaded before a graceful restart is accepted after it", test_form_survives_graceful_restart },
     { "slugs that would hide a <Location>, a file or a reserved name are refused", test_slugs_that_would_shadow_refused },
     { "clicks of new links are counted in memory after more links than cells came and went", test_click_cells_of_deleted_links_reused },
-    { "error log: no crash, no core error", test_findings_error_log_clean },
     CU_TEST_INFO_NULL,
 };
 
-static int start_findings_server(const char *mpm)
+/* A second Listen, on every address: the machine's own addresses are then the server's. */
+static char *findings_config_of(void)
 {
-    char *db = NULL, *clicks_db = NULL, *config = NULL, *file = NULL;
-    int rc = -1, wild_port;
-
-    g_failures_at_init = CU_get_number_of_failures();
-    g_srv = httpd_new(mpm);
-    if (g_srv != NULL && (wild_port = free_port()) > 0) {
-        httpd_load_module(g_srv, "slotmem_shm_module", "mod_slotmem_shm.so");
-        httpd_load_module(g_srv, "status_module", "mod_status.so");
-        config = xasprintf("Listen %d\n%s", wild_port, findings_config);
-        db = path_of("links.db");
-        clicks_db = path_of("clicks.db");
-        file = path_of("htdocs/existing-file");
-        rc = db_store_links(db, findings_links,
-                            sizeof findings_links / sizeof *findings_links) == 0
-             && db_exec(db, "INSERT INTO links (slug, url, created_at, updated_at)"
-                            " VALUES ('-old', 'https://example.com/old-dash',"
-                            " 1700000000, 1700000000)") == 0
-             && db_store_links(clicks_db, click_links,
-                               sizeof click_links / sizeof *click_links) == 0
-             && write_file(file, "a page\n", 7) == 0
-             && httpd_write_config(g_srv, config) == 0
-             && httpd_start(g_srv) == 0 ? 0 : -1;
-    }
-    if (rc != 0) {
-        fprintf(stderr, "findings suite (%s): cannot start httpd\n", mpm);
-        httpd_free(g_srv);
-        g_srv = NULL;
-        g_tests_not_run += count_tests(findings_tests);
-    }
-    free(db);
-    free(clicks_db);
-    free(config);
-    free(file);
-    return rc;
+    return tfmt("Listen %d\n%s", free_port(), findings_config);
 }
 
-static int init_findings_event(void) { return start_findings_server("event"); }
-static int init_findings_worker(void) { return start_findings_server("worker"); }
-static int init_findings_prefork(void) { return start_findings_server("prefork"); }
+/* The click database, and a file in the DocumentRoot that a slug must not hide. */
+static int findings_prepare(void)
+{
+    return db_store_links(tpath("clicks.db"), click_links, ARRAY_LEN(click_links)) == 0
+           && write_file(tpath("htdocs/existing-file"), "a page\n", 7) == 0 ? 0 : -1;
+}
 
-static CU_SuiteInfo findings_suites[] = {
-    { "findings-event", init_findings_event, suite_cleanup, NULL, NULL, findings_tests },
-    { "findings-worker", init_findings_worker, suite_cleanup, NULL, NULL, findings_tests },
-    { "findings-prefork", init_findings_prefork, suite_cleanup, NULL, NULL, findings_tests },
-    CU_SUITE_INFO_NULL,
+static const suite_group findings_group = {
+    .name = "findings", .tests = findings_tests, .config_of = findings_config_of,
+    .modules = "slotmem_shm status", .links = findings_links,
+    .nlinks = ARRAY_LEN(findings_links),
+    .links_sql = "INSERT INTO links (slug, url, created_at, updated_at)"
+                 " VALUES ('-old', 'https://example.com/old-dash', 1700000000, 1700000000)",
+    .prepare = findings_prepare,
 };
 
 void add_findings_suites(void)
 {
-    if (CU_register_suites(findings_suites) != CUE_SUCCESS) {
-        fprintf(stderr, "CUnit: cannot register the findings suites: %s\n",
-                CU_get_error_msg());
-    }
+    add_group(&findings_group);
 }
