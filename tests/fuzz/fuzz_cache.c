@@ -26,9 +26,9 @@
 #include "fuzz_common.h"
 
 #define MODEL_MAX 4096
-/* A record: 12 bytes of header, then slug and URL, padded to 4 bytes
- * (the layout drawn at the top of ml_cache.c). */
-#define RECORD_BYTES(slug_len, url_len) (((12 + (slug_len) + (url_len)) + 3) / 4 * 4)
+/* A record: 12 bytes of header, then slug, URL and the URL's NUL, padded to
+ * 4 bytes (the layout drawn at the top of ml_cache.c). */
+#define RECORD_BYTES(slug_len, url_len) (((12 + (slug_len) + (url_len) + 1) + 3) / 4 * 4)
 
 typedef struct {
     char slug[ML_SLUG_MAX + 1];

@@ -35,6 +35,9 @@
 # its own; fail() ends the step.  Values later steps need are known
 # before (the package versions) or written to $work/preflight.env.
 set -u
+# The makes run here stand for a packager's: none of the calling make's variables
+# (make test WERROR=1 passes WERROR=1 down, in MAKEFLAGS and the environment).
+unset MAKEFLAGS MFLAGS MAKELEVEL WERROR
 export LC_ALL=C DEBIAN_FRONTEND=noninteractive
 
 here=$(cd "$(dirname "$0")" && pwd)
