@@ -328,6 +328,43 @@ static void test_cli_changes_followed(void)
     CLI_EXPECT(4, NULL, "add", "https://example.com/taken", "froma");
 }
 
+/* ---- a big import, in groups of 512 -------------------------------- */
+
+/* A CSV of n links "bulkN" (row n - 40, if dup > 0, repeating slug dup). */
+static char *bulk_csv(int n, int dup)
+{
+    char *csv = tfmt("slug,url,status,expires_at,disabled\n");
+    int i;
+
+    for (i = 1; i <= n; i++) {
+        csv = tfmt("%sbulk%d,https://example.com/bulk/%d,,,0\n", csv, i == n - 40 && dup
+                   ? dup : i, i);
+    }
+    return csv;
+}
+
+static void test_import_in_groups(void)
+{
+    char *csv = tpath("bulk.csv"), *out;
+
+    /* Row 560, in the second group of 512, repeats bulk5 of the first: refused by the database.
+     * (600 links: the hosts' tables have room for 1024 more than they loaded.) */
+    if (CHECK(write_file(csv, bulk_csv(600, 5), strlen(bulk_csv(600, 5))) == 0
+              && httpd_chown(P.a, csv) == 0, "cannot write %s", csv)
+        && CLI_EXPECT(4, &out, "import", csv)) {
+        EXPECT_HAS(out, "bulk.csv:561:", "the refused row's line");
+        EXPECT_HAS(out, "'bulk5'", "the refused slug");
+    }
+    CLI_EXPECT(3, NULL, "show", "bulk1");     /* nothing of it stored */
+    if (CHECK(write_file(csv, bulk_csv(600, 0), strlen(bulk_csv(600, 0))) == 0,
+              "cannot write %s", csv)
+        && CLI_EXPECT(0, &out, "import", csv)) {
+        EXPECT_HAS(out, "imported 600 links", "the whole import");
+        WAIT_BOTH("bulk import", "bulk600", expect_link("bulk600", 302,
+                                                        "https://example.com/bulk/600"));
+    }
+}
+
 /* ---- a SQLite database moved to PostgreSQL -------------------------- */
 
 static void test_sqlite_moved_to_postgresql(void)
@@ -766,6 +803,8 @@ static CU_TestInfo pgsql_tests[] = {
     { "created on one host, served by the other", test_created_on_one_served_by_other },
     { "CLI set and rm: both hosts follow", test_cli_changes_followed },
     { "SQLite export, PostgreSQL import: both hosts serve it", test_sqlite_moved_to_postgresql },
+    { "import in groups: a row refused in a later group by its line; 600 stored",
+      test_import_in_groups },
     { "clicks on A and B add up exactly", test_clicks_add_up },
     { "propagation A -> B measured", test_propagation_measured },
     { "PostgreSQL stopped: cache serves, 503, one line per outage", test_outage_served_from_cache },
