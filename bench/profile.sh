@@ -19,6 +19,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/links.sh
+. "$here/links.sh"
 links=${BENCH_LINKS:-100000}
 requests=${PROFILE_REQUESTS:-2000}
 APACHE2=${APACHE2:-/usr/sbin/apache2}
@@ -43,21 +45,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mkdir "$dir/build" "$dir/htdocs"
-cp "$here/mod_floor.c" "$dir/build/"
-(cd "$dir/build" && "$APXS" -c -o mod_floor.la mod_floor.c >apxs.log 2>&1) || {
-    cat "$dir/build/apxs.log" >&2
-    exit 1
-}
-
+mkdir "$dir/htdocs"
+build_floor "$dir/build" || exit 1
 db=$dir/links.db
-"$MINILINK_CLI" --db "$db" init >/dev/null
-sqlite3 "$db" "
-  WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $links)
-  INSERT INTO links (slug, url)
-    SELECT printf('s%07d', i),
-           printf('https://news.example.com/2026/11/%d/a-longer-story-title', i)
-    FROM n;"
+make_links_db "$db" "$links" s 7
 # httpd runs as an ordinary user from the start (it changes user after
 # valgrind has made its control pipes otherwise, and callgrind_control then
 # cannot reach them); as root, that user is www-data.

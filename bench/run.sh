@@ -39,6 +39,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/links.sh
+. "$here/links.sh"
 links=${BENCH_LINKS:-100000}
 rounds=${BENCH_ROUNDS:-3}
 seconds=${BENCH_SECONDS:-5}
@@ -133,13 +135,7 @@ versions+=", $("$pg_bin/postgres" --version)"
 
 # ---------------------------------------------------------------------------
 log "building the floor module and the lookup driver in $dir/build"
-mkdir -p "$dir/build"
-# apxs (libtool) writes its objects next to the source: compile a copy.
-cp "$here/mod_floor.c" "$dir/build/"
-(cd "$dir/build" && "$APXS" -c -o mod_floor.la mod_floor.c >apxs.log 2>&1) || {
-    cat "$dir/build/apxs.log" >&2
-    exit 1
-}
+build_floor "$dir/build" || exit 1
 # shellcheck disable=SC2086  # the flag and file lists are word lists
 "$BENCH_CC" $BENCH_CFLAGS -o "$dir/build/bench-lookup" "$here/lookup.c" \
     $BENCH_LIB_SRC $BENCH_LIBS
@@ -147,15 +143,7 @@ cp "$here/mod_floor.c" "$dir/build/"
 # ---------------------------------------------------------------------------
 log "storing $links links"
 db=$dir/links.db
-"$MINILINK_CLI" --db "$db" init >/dev/null
-# Raw SQL, as bench/refresh.c does: the CLI would take minutes for 1M.
-# URLs are about 60 bytes.
-sqlite3 "$db" "
-  WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $links)
-  INSERT INTO links (slug, url)
-    SELECT printf('s%07d', i),
-           printf('https://news.example.com/2026/11/%d/a-longer-story-title', i)
-    FROM n;"
+make_links_db "$db" "$links" s 7
 
 # The same links for RewriteMap dbm ("slug url" lines) in Berkeley DB
 # format, which APR's "db" driver reads.
@@ -601,13 +589,7 @@ big_load_ms=0 big_table_bytes=0 big_click_bytes=0 big_raw_bytes=0
 if [ "$big_links" -gt 0 ]; then
     log "generating and loading $big_links links"
     big_db=$dir/big.db
-    "$MINILINK_CLI" --db "$big_db" init >/dev/null
-    sqlite3 "$big_db" "
-      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $big_links)
-      INSERT INTO links (slug, url)
-        SELECT printf('b%08d', i),
-               printf('https://news.example.com/2026/11/%d/a-longer-story-title', i)
-        FROM n;"
+    make_links_db "$big_db" "$big_links" b 8
     read -r _ _ _ big_load_ms _ big_table_bytes _ big_click_bytes _ big_raw_bytes \
         < <("$dir/build/bench-lookup" load "$big_db")
     rm -f "$big_db"*

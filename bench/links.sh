@@ -1,0 +1,26 @@
+# bench/links.sh - what bench/run.sh and bench/profile.sh share (sourced).
+
+# make_links_db DB COUNT PREFIX DIGITS: a minilink database of COUNT links,
+# slugs PREFIX + the number in DIGITS digits, URLs of about 60 bytes
+# (https://news.example.com/2026/11/N/a-longer-story-title).  Raw SQL, as
+# bench/refresh.c does: the CLI would take a while for millions.
+make_links_db() {
+    "$MINILINK_CLI" --db "$1" init >/dev/null
+    sqlite3 "$1" "
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $2)
+      INSERT INTO links (slug, url)
+        SELECT printf('$3%0${4}d', i),
+               printf('https://news.example.com/2026/11/%d/a-longer-story-title', i)
+        FROM n;"
+}
+
+# build_floor DIR: bench/mod_floor.c built with apxs in DIR (libtool writes
+# its objects next to the source, so it compiles a copy there).
+build_floor() {
+    mkdir -p "$1"
+    cp "$here/mod_floor.c" "$1/"
+    (cd "$1" && "$APXS" -c -o mod_floor.la mod_floor.c >apxs.log 2>&1) || {
+        cat "$1/apxs.log" >&2
+        return 1
+    }
+}
