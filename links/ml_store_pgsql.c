@@ -143,6 +143,7 @@ typedef struct {
     apr_dbd_prepared_t *prepared[Q_COUNT];  /* on first use */
     int in_transaction;
     int flush_turn_taken;                   /* CLICK_FLUSH_LOCK, this transaction */
+    int prune_at_commit;                    /* a group was inserted (pg_insert_group) */
 } pg_store;
 
 #define DB(store) ((pg_store *)(store)->data)
@@ -433,15 +434,27 @@ static apr_status_t pg_begin(ml_store *store, ml_store_txn kind)
     return rv;
 }
 
+static void prune_changes(ml_store *store, apr_pool_t *pool);
+
 static apr_status_t pg_commit(ml_store *store)
 {
-    DB(store)->in_transaction = 0;
+    pg_store *db = DB(store);
+    apr_pool_t *pool;
+
+    if (db->prune_at_commit) {
+        apr_pool_create(&pool, db->pool);
+        prune_changes(store, pool);
+        apr_pool_destroy(pool);
+        db->prune_at_commit = 0;
+    }
+    db->in_transaction = 0;
     return exec(store, "COMMIT", "committing");
 }
 
 static void pg_rollback(ml_store *store)
 {
     DB(store)->in_transaction = 0;
+    DB(store)->prune_at_commit = 0;
     exec(store, "ROLLBACK", "rolling back");
 }
 
@@ -616,9 +629,10 @@ static apr_status_t pg_insert_group(ml_store *store, const ml_link *links,
             apr_hash_set(inserted, links[i].slug, APR_HASH_KEY_STRING, NULL);
         }
     }
-    if (rv == APR_SUCCESS) {
-        prune_changes(store, pool);
-    }
+    /* Pruned once, at the commit: the deleted rows of a prune per group
+     * stay in the index until a vacuum, and each prune would walk all of
+     * them again (a million-link import took 50 s, 200,000 3.4 s). */
+    DB(store)->prune_at_commit |= rv == APR_SUCCESS;
     apr_pool_destroy(pool);
     return rv;
 }

@@ -94,6 +94,7 @@ typedef struct {
     sqlite3_stmt *insert_link;
     sqlite3_stmt *insert_group_row;
     int bulk_cache;              /* the page cache was raised for a group */
+    int prune_at_commit;         /* a group was inserted */
     sqlite3_stmt *update_link;
     sqlite3_stmt *select_by_url;
     sqlite3_stmt *delete_link;
@@ -481,7 +482,7 @@ static apr_status_t sqlite_insert(ml_store *store, ml_link *link)
 
 /*
  * A group: an INSERT a row (in-process, so no round trips to save), the
- * change log pruned once a group.  The first group raises this
+ * change log pruned once, at the commit.  The first group raises this
  * connection's page cache to BULK_CACHE_KIB, so that a million-row
  * transaction does not spill dirty pages into the WAL before its commit:
  * with SQLite's default 2 MB it would write most pages several times.  The
@@ -505,9 +506,8 @@ static apr_status_t sqlite_insert_group(ml_store *store, const ml_link *links,
             *failed = i;
         }
     }
-    if (rv == APR_SUCCESS) {
-        prune_changes(store);
-    }
+    /* Pruned once, at the commit, as in PostgreSQL (ml_store_pgsql.c). */
+    DB(store)->prune_at_commit |= rv == APR_SUCCESS;
     return rv;
 }
 
@@ -551,11 +551,16 @@ static apr_status_t sqlite_begin(ml_store *store, ml_store_txn kind)
 
 static apr_status_t sqlite_commit(ml_store *store)
 {
+    if (DB(store)->prune_at_commit) {
+        prune_changes(store);
+        DB(store)->prune_at_commit = 0;
+    }
     return exec(store, "COMMIT", "committing");
 }
 
 static void sqlite_rollback(ml_store *store)
 {
+    DB(store)->prune_at_commit = 0;
     sqlite3_exec(DB(store)->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
