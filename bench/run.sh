@@ -692,6 +692,16 @@ for rnd, what in (("start", "round 1 after the start (no warm-up)"),
     print("| %s | %.2f | %.2f | %.2f | %d |" % (what, m[4] / a[4], m[4] / q[4],
                                                m[2] / q[2], m[6]))
 print()
+print("Server CPU per request, round by round (\"start\": right after the start,"
+      " before any warm-up; \"graceful\": right after a graceful restart):")
+print()
+order = ["start"] + sorted(runs["minilink"], key=int) + ["graceful"]
+print("| contender | " + " | ".join(order) + " |")
+print("|---|" + "--:|" * len(order))
+for id in ("minilink", "alias", "floor-quick"):
+    both = dict(runs[id], **apart[id])
+    print("| %s | %s |" % (label[id], " | ".join("%.1f us" % both[r][4] for r in order)))
+print()
 pg_requests = sum(x[5] for x in runs["minilink-pgsql"].values())
 pg_us = int(env["pg_ticks"]) * int(env["tick_us"])
 print("- PostgreSQL's own processes over the rounds (clicks flushed, changes"
