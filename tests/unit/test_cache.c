@@ -11,19 +11,15 @@
 #include <CUnit/CUnit.h>
 #include "../../cache/ml_cache.h"
 #include "../../util/ml_siphash.h"
+#include "unit_helpers.h"
 #include "unit_suites.h"
 
 /* Puts a link made of these fields. */
 static apr_status_t put(ml_cache *cache, const char *slug, const char *url,
                         int status, apr_int64_t expires_at, int disabled)
 {
-    ml_link link = {0};
+    ml_link link = ut_link(slug, url, status, expires_at, disabled);
 
-    link.slug = slug;
-    link.url = url;
-    link.status = status;
-    link.expires_at = expires_at;
-    link.disabled = disabled;
     return ml_cache_put(cache, &link, ML_CACHE_NO_CELL);
 }
 

@@ -54,20 +54,6 @@ static int skip_of(const skips *seen, apr_int64_t id)
     return -1;
 }
 
-static apr_status_t add(ml_store *store, apr_pool_t *pool, const char *slug,
-                        const char *url, int status, apr_int64_t expires_at,
-                        int disabled)
-{
-    ml_link link = {0};
-
-    link.slug = slug;
-    link.url = url;
-    link.status = status;
-    link.expires_at = expires_at;
-    link.disabled = disabled;
-    return ml_store_add(store, &link, pool);
-}
-
 /* Asserts that the cache holds exactly this link. */
 static void assert_holds(const ml_cache *cache, const char *slug,
                          const char *url, int status, apr_int64_t expires_at,
@@ -116,11 +102,11 @@ static void test_load_good_and_broken_rows(void)
     CU_ASSERT_EQUAL_FATAL(ml_store_open(&store, path, ML_STORE_CREATE,
                                         scratch.pool), APR_SUCCESS);
     CU_ASSERT_EQUAL_FATAL(ml_store_init(store), APR_SUCCESS);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "moved", "https://example.com/new",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "moved", "https://example.com/new",
                         301, 0, 0), APR_SUCCESS);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "off", "http://example.org/off",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "off", "http://example.org/off",
                         0, 0, 1), APR_SUCCESS);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "old", "https://example.net/o?x=1",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "old", "https://example.net/o?x=1",
                         0, past, 0), APR_SUCCESS);
     for (i = 0; i < 4; i++) {
         inserted[i] = ut_insert_raw(path, broken[i].slug_sql, broken[i].url_sql,
@@ -305,9 +291,9 @@ static void test_cells_of_links_gone_are_released(void)
     CU_ASSERT_EQUAL_FATAL(ml_store_open(&store, path, ML_STORE_CREATE,
                                         scratch.pool), APR_SUCCESS);
     CU_ASSERT_EQUAL_FATAL(ml_store_init(store), APR_SUCCESS);
-    CU_ASSERT_EQUAL_FATAL(add(store, scratch.pool, "a", "https://example.com/a",
+    CU_ASSERT_EQUAL_FATAL(ut_add_link(store, scratch.pool, "a", "https://example.com/a",
                               0, 0, 0), APR_SUCCESS);
-    CU_ASSERT_EQUAL_FATAL(add(store, scratch.pool, "gone", "https://example.com/g",
+    CU_ASSERT_EQUAL_FATAL(ut_add_link(store, scratch.pool, "gone", "https://example.com/g",
                               0, 0, 0), APR_SUCCESS);
     CU_ASSERT_EQUAL_FATAL(ml_clicks_create(&clicks, 16, scratch.pool), APR_SUCCESS);
     CU_ASSERT_EQUAL_FATAL(ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT,
@@ -334,7 +320,7 @@ static void test_cells_of_links_gone_are_released(void)
     CU_ASSERT_EQUAL(ml_clicks_count(clicks, gone_cell, 1700000000), 0);
     CU_ASSERT_EQUAL(ml_flush(clicks, store, 1700000001, &flushed),
                     APR_SUCCESS);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "new", "https://example.com/n",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "new", "https://example.com/n",
                         0, 0, 0), APR_SUCCESS);
     CU_ASSERT_EQUAL(ml_refresh(cache, store, clicks, scratch.pool, ignore_skip,
                                NULL, &changes), APR_SUCCESS);

@@ -26,20 +26,6 @@ static ml_store *new_store(ut_scratch *scratch, const char *name)
     return store;
 }
 
-static apr_status_t add(ml_store *store, apr_pool_t *pool, const char *slug,
-                        const char *url, int status, apr_int64_t expires_at,
-                        int disabled)
-{
-    ml_link link = {0};
-
-    link.slug = slug;
-    link.url = url;
-    link.status = status;
-    link.expires_at = expires_at;
-    link.disabled = disabled;
-    return ml_store_add(store, &link, pool);
-}
-
 static apr_uint32_t count_links(ml_store *store)
 {
     apr_uint32_t links = 0xFFFFFFFFu;
@@ -65,7 +51,7 @@ static void test_create_and_init_idempotent(void)
     store = new_store(&scratch, "links.db");
     CU_ASSERT_PTR_NOT_NULL_FATAL(store);
     CU_ASSERT_EQUAL(ml_store_init(store), APR_SUCCESS);   /* again: no-op */
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "abc", "https://example.com/",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "abc", "https://example.com/",
                         0, 0, 0), APR_SUCCESS);
     /* A second connection, in WRITE mode, may init too: nothing is lost. */
     CU_ASSERT_EQUAL(ml_store_open(&again, ut_path(&scratch, "links.db"),
@@ -89,9 +75,9 @@ static void test_add_then_get_every_field(void)
     CU_ASSERT_FATAL(ut_scratch_open(&scratch));
     store = new_store(&scratch, "links.db");
     CU_ASSERT_PTR_NOT_NULL_FATAL(store);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "full", "https://example.com/f?x=1",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "full", "https://example.com/f?x=1",
                         308, 1900000000, 1), APR_SUCCESS);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "plain", "http://example.org",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "plain", "http://example.org",
                         0, 0, 0), APR_SUCCESS);
 
     memset(&link, 0, sizeof(link));
@@ -177,9 +163,9 @@ static void test_add_taken_slug(void)
     CU_ASSERT_FATAL(ut_scratch_open(&scratch));
     store = new_store(&scratch, "links.db");
     CU_ASSERT_PTR_NOT_NULL_FATAL(store);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "taken", "https://example.com/1",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "taken", "https://example.com/1",
                         0, 0, 0), APR_SUCCESS);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "taken", "https://example.com/2",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "taken", "https://example.com/2",
                         0, 0, 0), APR_EEXIST);
     CU_ASSERT_TRUE(contains(ml_store_error(store), "taken"));
     CU_ASSERT_EQUAL(count_links(store), 1);
@@ -200,17 +186,17 @@ static void test_add_invalid_stores_nothing(void)
     CU_ASSERT_FATAL(ut_scratch_open(&scratch));
     store = new_store(&scratch, "links.db");
     CU_ASSERT_PTR_NOT_NULL_FATAL(store);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "ok", "https://example.com/",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "ok", "https://example.com/",
                         0, 0, 0), APR_SUCCESS);
     CU_ASSERT_EQUAL(ml_store_summary(store, &links, &before_bytes), APR_SUCCESS);
 
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "js", "javascript:alert(1)",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "js", "javascript:alert(1)",
                         0, 0, 0), APR_EINVAL);
     CU_ASSERT_TRUE(strlen(ml_store_error(store)) > 0);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "a/b", "https://example.com/",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "a/b", "https://example.com/",
                         0, 0, 0), APR_EINVAL);
     CU_ASSERT_TRUE(strlen(ml_store_error(store)) > 0);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "st", "https://example.com/",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "st", "https://example.com/",
                         404, 0, 0), APR_EINVAL);
     /* Without a slug too: the URL is refused, no random slug is stored. */
     memset(&link, 0, sizeof(link));
@@ -236,9 +222,9 @@ static void test_get_and_remove_absent(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(store);
     CU_ASSERT_EQUAL(ml_store_get(store, "nope", &link, NULL, scratch.pool),
                     APR_ENOENT);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "abc", "https://example.com/",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "abc", "https://example.com/",
                         0, 0, 0), APR_SUCCESS);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "keep", "https://example.com/k",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "keep", "https://example.com/k",
                         0, 0, 0), APR_SUCCESS);
     CU_ASSERT_EQUAL(ml_store_get(store, "ABC", &link, NULL, scratch.pool),
                     APR_ENOENT);   /* case-sensitive */
@@ -307,7 +293,7 @@ static void test_each_ordered_by_slug(void)
     store = new_store(&scratch, "links.db");
     CU_ASSERT_PTR_NOT_NULL_FATAL(store);
     for (i = 0; i < 6; i++) {
-        CU_ASSERT_EQUAL(add(store, scratch.pool, added[i],
+        CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, added[i],
                             apr_pstrcat(scratch.pool, "https://example.com/",
                                         added[i], NULL), 0, 0, 0), APR_SUCCESS);
     }
@@ -349,9 +335,9 @@ static void test_each_served_fields_in_row_order(void)
     CU_ASSERT_FATAL(ut_scratch_open(&scratch));
     store = new_store(&scratch, "links.db");
     CU_ASSERT_PTR_NOT_NULL_FATAL(store);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "b", "https://example.com/b",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "b", "https://example.com/b",
                         308, 4102444800, 1), APR_SUCCESS);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "a", "https://example.com/a",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "a", "https://example.com/a",
                         0, 0, 0), APR_SUCCESS);
     CU_ASSERT_EQUAL(ml_store_each_served(store, keep_link, &kept),
                     APR_EGENERAL);
@@ -384,11 +370,11 @@ static void test_each_stops_on_callback_status(void)
     CU_ASSERT_FATAL(ut_scratch_open(&scratch));
     store = new_store(&scratch, "links.db");
     CU_ASSERT_PTR_NOT_NULL_FATAL(store);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "a", "http://e.com/", 0, 0, 0),
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "a", "http://e.com/", 0, 0, 0),
                     APR_SUCCESS);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "b", "http://e.com/", 0, 0, 0),
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "b", "http://e.com/", 0, 0, 0),
                     APR_SUCCESS);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "c", "http://e.com/", 0, 0, 0),
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "c", "http://e.com/", 0, 0, 0),
                     APR_SUCCESS);
     CU_ASSERT_EQUAL(ml_store_each(store, stop_at_second, &calls), APR_EGENERAL);
     CU_ASSERT_EQUAL(calls, 2);
@@ -421,12 +407,12 @@ static void test_each_reports_broken_rows(void)
     store = new_store(&scratch, "links.db");
     CU_ASSERT_PTR_NOT_NULL_FATAL(store);
     path = ut_path(&scratch, "links.db");
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "good1", "https://example.com/1",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "good1", "https://example.com/1",
                         0, 0, 0), APR_SUCCESS);
     CU_ASSERT_EQUAL(ml_store_get(store, "good1", &link, NULL, scratch.pool),
                     APR_SUCCESS);
     good_ids[0] = link.id;
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "zgood", "https://example.com/2",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "zgood", "https://example.com/2",
                         302, 0, 0), APR_SUCCESS);
     CU_ASSERT_EQUAL(ml_store_get(store, "zgood", &link, NULL, scratch.pool),
                     APR_SUCCESS);
@@ -491,7 +477,7 @@ static void test_summary_counts_exactly(void)
     CU_ASSERT_EQUAL(links, 0);
     CU_ASSERT_EQUAL(text_bytes, 0);
     for (i = 0; i < 3; i++) {
-        CU_ASSERT_EQUAL(add(store, scratch.pool, slugs[i], urls[i], 0, 0, 0),
+        CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, slugs[i], urls[i], 0, 0, 0),
                         APR_SUCCESS);
         expected += strlen(slugs[i]) + strlen(urls[i]);
     }
@@ -603,7 +589,7 @@ static void test_upgrade_rechecks_inside_transaction(void)
     CU_ASSERT_FATAL(ut_scratch_open(&scratch));
     store = new_store(&scratch, "links.db");
     CU_ASSERT_PTR_NOT_NULL_FATAL(store);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "kept", "https://example.com/",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "kept", "https://example.com/",
                         0, 0, 0), APR_SUCCESS);
     CU_ASSERT_EQUAL(ml_store_upgrade(store), APR_SUCCESS);
     CU_ASSERT_EQUAL(count_links(store), 1);
@@ -614,7 +600,7 @@ static void test_upgrade_rechecks_inside_transaction(void)
     CU_ASSERT_NOT_EQUAL(ml_store_upgrade(store), APR_SUCCESS);
     CU_ASSERT_TRUE(contains(ml_store_error(store), "schema version 2 is newer"));
     /* Rolled back: the store still writes. */
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "after", "https://example.com/a",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "after", "https://example.com/a",
                         0, 0, 0), APR_SUCCESS);
     ut_scratch_close(&scratch);
 }
@@ -630,9 +616,9 @@ static void test_read_snapshot(void)
     CU_ASSERT_FATAL(ut_scratch_open(&scratch));
     store = new_store(&scratch, "links.db");
     CU_ASSERT_PTR_NOT_NULL_FATAL(store);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "one", "https://example.com/1",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "one", "https://example.com/1",
                         0, 0, 0), APR_SUCCESS);
-    CU_ASSERT_EQUAL(add(store, scratch.pool, "two", "https://example.com/2",
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "two", "https://example.com/2",
                         0, 0, 0), APR_SUCCESS);
 
     CU_ASSERT_EQUAL_FATAL(ml_store_read_begin(store), APR_SUCCESS);

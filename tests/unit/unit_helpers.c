@@ -150,3 +150,25 @@ int ut_insert_raw(const char *path, const char *slug_sql, const char *url_sql,
     sqlite3_free(sql);
     return rc;
 }
+
+ml_link ut_link(const char *slug, const char *url, int status,
+                apr_int64_t expires_at, int disabled)
+{
+    ml_link link = {0};
+
+    link.slug = slug;
+    link.url = url;
+    link.status = status;
+    link.expires_at = expires_at;
+    link.disabled = disabled;
+    return link;
+}
+
+apr_status_t ut_add_link(ml_store *store, apr_pool_t *pool, const char *slug,
+                         const char *url, int status, apr_int64_t expires_at,
+                         int disabled)
+{
+    ml_link link = ut_link(slug, url, status, expires_at, disabled);
+
+    return ml_store_add(store, &link, pool);
+}

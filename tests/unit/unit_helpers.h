@@ -7,6 +7,7 @@
 
 #include <apr_pools.h>
 #include <sqlite3.h>
+#include "../../links/ml_store.h"
 
 /* A per-test scratch area: a pool and a fresh directory under /tmp. */
 typedef struct {
@@ -31,6 +32,14 @@ const char *ut_path(const ut_scratch *scratch, const char *name);
 
 /* Writes len bytes to path (created or truncated); 0 on failure. */
 int ut_write_file(const char *path, const void *bytes, apr_size_t len);
+
+/* A link with these fields (status, expires_at: 0 = not set), and
+ * ml_store_add() of one. */
+ml_link ut_link(const char *slug, const char *url, int status,
+                apr_int64_t expires_at, int disabled);
+apr_status_t ut_add_link(ml_store *store, apr_pool_t *pool, const char *slug,
+                         const char *url, int status, apr_int64_t expires_at,
+                         int disabled);
 
 /* A file of bytes that is no SQLite database, at dir/name. */
 const char *ut_garbage_file(const ut_scratch *scratch, const char *name);
