@@ -27,16 +27,26 @@ typedef struct {
     apr_status_t (*init)(ml_store *store);
     /* The version the database's schema is marked with. */
     apr_status_t (*schema_version)(ml_store *store, apr_int64_t *version);
-    /* Inserts the (validated) link with its slug as given; APR_EEXIST,
+    /* In the open write transaction, the step from schema version `from`
+     * to from + 1, marking the new version. */
+    apr_status_t (*migrate)(ml_store *store, int from);
+    /* Inserts the (validated) link's row with its slug as given (not its
+     * tags and rules: write_extras), reading back id and times; APR_EEXIST,
      * with the error set, when the slug is taken. */
     apr_status_t (*insert)(ml_store *store, ml_link *link);
-    /* Inserts count (validated) links, as fast as the engine can take
-     * them, inside the caller's write transaction; APR_EEXIST with *failed
-     * the first whose slug was taken (in the database or earlier in the
-     * group), with the error set.  ids and times are not read back. */
+    /* Inserts count (validated) links' rows, as fast as the engine can
+     * take them, inside the caller's write transaction; APR_EEXIST with
+     * *failed the first whose slug was taken (in the database or earlier
+     * in the group), with the error set.  ids[i] gets each link's id;
+     * times are not read back. */
     apr_status_t (*insert_group)(ml_store *store, const ml_link *links,
-                                 apr_size_t count, apr_size_t *failed);
-    /* Updates the (validated) link; APR_ENOENT when there is no such slug. */
+                                 apr_size_t count, apr_int64_t *ids,
+                                 apr_size_t *failed);
+    /* Replaces the tags and redirect rules of the link with link->id by
+     * link's, inside the caller's write transaction. */
+    apr_status_t (*write_extras)(ml_store *store, const ml_link *link);
+    /* Updates the (validated) link's row; APR_ENOENT when there is no such
+     * slug. */
     apr_status_t (*update)(ml_store *store, const ml_link *link);
     apr_status_t (*remove)(ml_store *store, const char *slug);
     apr_status_t (*get)(ml_store *store, const char *slug, ml_link *link,
@@ -74,6 +84,8 @@ struct ml_store {
     void *data;                  /* the engine's connection and statements */
     const char *label;           /* names the database in messages */
     int refuse_symlinks;         /* ml_store_open_no_symlinks() (SQLite) */
+    int schema;                  /* the version opened (set by open) */
+    int in_write;                /* a write transaction of the caller's */
     char error[1024];
 };
 
@@ -81,11 +93,32 @@ extern const ml_store_engine ml_store_sqlite;
 extern const ml_store_engine ml_store_pgsql;
 
 /*
- * Whether a database marked with this schema version can be used: for
- * ML_STORE_SCHEMA_VERSION APR_SUCCESS, otherwise APR_EGENERAL with the
- * error set, saying what to do about a newer or an older schema.
+ * Whether a database marked with this schema version can be opened: from
+ * 1 to ML_STORE_SCHEMA_VERSION APR_SUCCESS (and store->schema set),
+ * otherwise APR_EGENERAL with the error set, saying what to do about a
+ * newer schema.
  */
 apr_status_t ml_store_schema_usable(ml_store *store, apr_int64_t version);
+
+/*
+ * The tags and rules of links, gathered from the rows of the engines' two
+ * queries (ordered by link, then by name or by priority and position) and
+ * handed to each link as it is read: a walk reads them all first, a get
+ * the link's own.  Strings are copied into the pool given.
+ */
+typedef struct ml_link_extras ml_link_extras;
+ml_link_extras *ml_extras_make(apr_pool_t *pool);
+void ml_extras_add_tag(ml_link_extras *extras, apr_int64_t link_id,
+                       const char *name);
+/* A row of a rule and one of its conditions (type NULL: a rule whose
+ * conditions are all gone, which the link's check then refuses). */
+void ml_extras_add_condition(ml_link_extras *extras, apr_int64_t link_id,
+                             apr_int64_t rule_id, const char *url,
+                             const char *type, const char *key,
+                             const char *value);
+/* Sets link->tags, ->rules and ->nrules from what was gathered for
+ * link->id (none if nothing was). */
+void ml_extras_attach(const ml_link_extras *extras, ml_link *link);
 
 /* Sets the store's error (a printf format); returns APR_EGENERAL. */
 apr_status_t ml_store_fail(ml_store *store, const char *format, ...)
