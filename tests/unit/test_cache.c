@@ -357,7 +357,7 @@ static void test_append_then_index(void)
 static void test_index_out_of_slots(void)
 {
     /* Room in the arena for all ten, slots for four. */
-    ml_cache_geometry geometry = { 4, 4096 };
+    ml_cache_geometry geometry = { 4, 4096, 0 };
     apr_pool_t *pool;
     ml_cache *cache;
     ml_link link = {0};

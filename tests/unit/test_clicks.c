@@ -44,7 +44,7 @@ static int fixture_open(fixture *f, apr_uint32_t cells)
         link.slug = slugs[i];
         link.url = "https://example.com/";
         if (ml_store_add(f->store, &link, f->scratch.pool) != APR_SUCCESS
-            || ml_clicks_new_cell(f->clicks, link.id) != (apr_uint32_t)i) {
+            || ml_clicks_new_cell(f->clicks, link.id, 0) != (apr_uint32_t)i) {
             return 0;
         }
     }
@@ -107,7 +107,7 @@ static void test_flush_of_many_links_is_exact(void)
         link.slug = apr_psprintf(f.scratch.pool, "many%d", i);
         link.url = "https://example.com/many";
         CU_ASSERT_FATAL(ml_store_add(f.store, &link, f.scratch.pool) == APR_SUCCESS);
-        count(&f, ml_clicks_new_cell(f.clicks, link.id), i % 7);
+        count(&f, ml_clicks_new_cell(f.clicks, link.id, 0), i % 7);
         total += (apr_uint64_t)(i % 7);
     }
     CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000001, &flushed),
@@ -280,7 +280,7 @@ static void test_full_table_has_no_cell(void)
 
     CU_ASSERT_FATAL(fixture_open(&f, 3));          /* a, b, c take them all */
     CU_ASSERT_EQUAL(ml_clicks_cells_used(f.clicks), 3);
-    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, 99), ML_CLICKS_NO_CELL);
+    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, 99, 0), ML_CLICKS_NO_CELL);
     CU_ASSERT_TRUE(ml_clicks_counts_for(f.clicks, 2, 3));
     ut_scratch_close(&f.scratch);
 }
@@ -320,15 +320,15 @@ static void test_released_cell_reused_after_its_clicks_are_written(void)
     ml_clicks_release(f.clicks, 0);                /* twice: no harm */
     /* Its clicks are not written yet: it is not handed out. */
     ml_clicks_reclaim(f.clicks);
-    d_cell = ml_clicks_new_cell(f.clicks, d);
+    d_cell = ml_clicks_new_cell(f.clicks, d, 0);
     CU_ASSERT_EQUAL(d_cell, 3);                    /* the last unused one */
-    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, e), ML_CLICKS_NO_CELL);
+    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, e, 0), ML_CLICKS_NO_CELL);
     CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000001, &flushed),
                     APR_SUCCESS);
     CU_ASSERT_EQUAL(flushed, 2);
     CU_ASSERT_EQUAL(stored_clicks(&f, "a"), 2);
     /* Now it is, with a handle of its own. */
-    e_cell = ml_clicks_new_cell(f.clicks, e);
+    e_cell = ml_clicks_new_cell(f.clicks, e, 0);
     CU_ASSERT_NOT_EQUAL_FATAL(e_cell, ML_CLICKS_NO_CELL);
     CU_ASSERT_NOT_EQUAL(e_cell, 0);
     CU_ASSERT_TRUE(ml_clicks_counts_for(f.clicks, e_cell, e));
@@ -352,7 +352,7 @@ static void test_released_cell_without_clicks_reclaimed_at_once(void)
 
     CU_ASSERT_FATAL(fixture_open(&f, 3));
     d = add_link(&f, "d");
-    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, d), ML_CLICKS_NO_CELL);
+    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, d, 0), ML_CLICKS_NO_CELL);
     ml_clicks_release(f.clicks, 1);
     CU_ASSERT_EQUAL(ml_clicks_count(f.clicks, 1, 1700000000), 0);
     ml_clicks_stats_get(f.clicks, &stats);
@@ -362,7 +362,7 @@ static void test_released_cell_without_clicks_reclaimed_at_once(void)
     CU_ASSERT_TRUE(ml_clicks_has_released(f.clicks));
     ml_clicks_reclaim(f.clicks);
     CU_ASSERT_FALSE(ml_clicks_has_released(f.clicks));
-    cell = ml_clicks_new_cell(f.clicks, d);
+    cell = ml_clicks_new_cell(f.clicks, d, 0);
     CU_ASSERT_NOT_EQUAL(cell, ML_CLICKS_NO_CELL);
     CU_ASSERT_TRUE(ml_clicks_counts_for(f.clicks, cell, d));
     CU_ASSERT_FALSE(ml_clicks_counts_for(f.clicks, 1, 2));
@@ -389,14 +389,14 @@ static void test_cell_with_clicks_in_flight_waits(void)
                                         &flushed), APR_SUCCESS);
     ml_clicks_release(f.clicks, 2);
     ml_clicks_reclaim(f.clicks);
-    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, d), ML_CLICKS_NO_CELL);
+    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, d, 0), ML_CLICKS_NO_CELL);
     CU_ASSERT_NOT_EQUAL(ml_flush(f.clicks, read_only, 1700000002,
                                         &flushed), APR_SUCCESS);
-    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, d), ML_CLICKS_NO_CELL);
+    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, d, 0), ML_CLICKS_NO_CELL);
     CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000003, &flushed),
                     APR_SUCCESS);
     CU_ASSERT_EQUAL(stored_clicks(&f, "c"), 3);
-    CU_ASSERT_NOT_EQUAL(ml_clicks_new_cell(f.clicks, d), ML_CLICKS_NO_CELL);
+    CU_ASSERT_NOT_EQUAL(ml_clicks_new_cell(f.clicks, d, 0), ML_CLICKS_NO_CELL);
     ut_scratch_close(&f.scratch);
 }
 
@@ -413,12 +413,12 @@ static void test_handles_never_repeat(void)
 
     CU_ASSERT_FATAL(fixture_open(&f, 4));
     d = add_link(&f, "d");
-    handles[0] = ml_clicks_new_cell(f.clicks, d);
+    handles[0] = ml_clicks_new_cell(f.clicks, d, 0);
     for (i = 1; i < ROUNDS; i++) {
         ml_clicks_release(f.clicks, handles[i - 1]);
         CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000000 + i,
                                         &flushed), APR_SUCCESS);
-        handles[i] = ml_clicks_new_cell(f.clicks, d);
+        handles[i] = ml_clicks_new_cell(f.clicks, d, 0);
     }
     for (i = 0; i < ROUNDS; i++) {
         for (j = 0; j < i; j++) {
@@ -489,7 +489,7 @@ static void *give_cells_to_new_links(void *data)
         apr_int64_t id = state->first_id + n;
         apr_uint32_t handle;
         apr_uint64_t old;
-        while ((handle = ml_clicks_new_cell(state->f->clicks, id))
+        while ((handle = ml_clicks_new_cell(state->f->clicks, id, 0))
                == ML_CLICKS_NO_CELL) {
             sched_yield();                /* until a flush drains one */
         }
@@ -541,7 +541,7 @@ static void test_reuse_never_misattributes_a_click(void)
     }
     CU_ASSERT_EQUAL_FATAL(ml_store_write_commit(f.store), APR_SUCCESS);
     for (i = 0; i < REUSE_SLOTS; i++) {
-        apr_uint32_t handle = ml_clicks_new_cell(f.clicks, state.first_id + i);
+        apr_uint32_t handle = ml_clicks_new_cell(f.clicks, state.first_id + i, 0);
         CU_ASSERT_NOT_EQUAL_FATAL(handle, ML_CLICKS_NO_CELL);
         atomic_init(&state.current[i],
                     (apr_uint64_t)(state.first_id + i) << 32 | handle);
