@@ -705,7 +705,10 @@ static void classify(route *to, const char *segment, apr_pool_t *pool)
     apr_size_t len = strlen(segment);
 
     to->slug = segment;
-    if (strcmp(segment, "robots.txt") == 0) {
+    if (len == 0) {
+        to->kind = ROUTE_SLUG;          /* no slug: 404 */
+    }
+    else if (strcmp(segment, "robots.txt") == 0) {
         to->kind = ROUTE_ROBOTS;
     }
     else if (segment[len - 1] == '+') {
@@ -735,24 +738,23 @@ static void classify(route *to, const char *segment, apr_pool_t *pool)
  */
 static route route_of(request_rec *r)
 {
-    const char *slash = strrchr(r->uri, '/');
-    const char *last = slash ? slash + 1 : r->uri;
-    const char *location = location_path(r), *rest, *end;
+    apr_size_t uri_len = strlen(r->uri);
+    const char *location, *rest, *end;
     route found;
 
     memset(&found, 0, sizeof(found));
-    if (*last == '\0') {
+    if (uri_len == 0 || r->uri[uri_len - 1] == '/') {
         found.kind = ROUTE_FORM;
         return found;
     }
-    if (location == NULL) {
-        classify(&found, last, r->pool);
+    if ((location = location_path(r)) == NULL) {
+        rest = strrchr(r->uri, '/');
+        classify(&found, rest ? rest + 1 : r->uri, r->pool);
         return found;
     }
     for (rest = r->uri + strlen(location); *rest == '/'; rest++) {
     }
-    end = strchr(rest, '/');
-    if (end == NULL) {
+    if ((end = strchr(rest, '/')) == NULL) {
         classify(&found, rest, r->pool);
         return found;
     }

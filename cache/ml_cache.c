@@ -293,22 +293,34 @@ static char lower_case(char c)
     return (char)(c + (((unsigned char)(c - 'A') < 26u) << 5));
 }
 
+/* The hash of the slug lower-cased (a valid slug fits the buffer; a
+ * longer one is hashed as it is, and found nowhere).  Out of line: only
+ * any_case tables need it, and origin_of() stays small enough to inline
+ * into every lookup. */
+static __attribute__((noinline)) apr_uint64_t folded_hash(const ml_cache *cache,
+                                                         const char *slug,
+                                                         apr_size_t len)
+{
+    char folded[ML_SLUG_MAX];
+    apr_size_t i;
+
+    if (len > sizeof(folded)) {
+        return ml_siphash13(cache->header->hash_key, slug, len);
+    }
+    for (i = 0; i < len; i++) {
+        folded[i] = lower_case(slug[i]);
+    }
+    return ml_siphash13(cache->header->hash_key, folded, len);
+}
+
 static probe_origin origin_of(const ml_cache *cache, const char *slug,
                               apr_size_t len)
 {
-    char folded[ML_SLUG_MAX];
-    apr_uint64_t hash;
+    apr_uint64_t hash = cache->header->any_case
+                        ? folded_hash(cache, slug, len)
+                        : ml_siphash13(cache->header->hash_key, slug, len);
     probe_origin origin;
-    apr_size_t i;
 
-    /* Lower-cased for an any_case table (a valid slug fits folded). */
-    if (cache->header->any_case && len <= sizeof(folded)) {
-        for (i = 0; i < len; i++) {
-            folded[i] = lower_case(slug[i]);
-        }
-        slug = folded;
-    }
-    hash = ml_siphash13(cache->header->hash_key, slug, len);
     /* Multiply-shift maps the low half onto [0, slot_count) without the
      * division a modulo costs, for any slot_count. */
     origin.start = (apr_uint32_t)(((hash & 0xFFFFFFFFu)

@@ -334,7 +334,10 @@ void ml_clicks_release(ml_clicks *clicks, apr_uint32_t handle)
     } while (!atomic_compare_exchange_weak_explicit(
                  &counter->counter, &word, WORD(2 * k + 1, word & PENDING_MASK),
                  memory_order_acq_rel, memory_order_relaxed));
-    /* Only the one release that turned the stamp gets here. */
+    /* Only the one release that turned the stamp gets here.  Visits
+     * through the handle stop too (take_visit() reads only this word). */
+    atomic_store_explicit(&counter->visits, WORD(2 * k + 1, 0),
+                          memory_order_relaxed);
     atomic_fetch_sub_explicit(&clicks->header->cells_live, 1,
                               memory_order_relaxed);
     atomic_store_explicit(&counter->state, CELL_QUEUED, memory_order_relaxed);

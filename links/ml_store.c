@@ -557,6 +557,13 @@ apr_status_t ml_store_each_served(ml_store *store, ml_store_row_fn *row,
     return store->engine->each_served(store, row, ctx);
 }
 
+apr_status_t ml_store_each_limited(ml_store *store, ml_store_limited_fn *limited,
+                                   void *ctx)
+{
+    return store->schema >= 2
+           ? store->engine->each_limited(store, limited, ctx) : APR_SUCCESS;
+}
+
 apr_status_t ml_store_summary(ml_store *store, apr_uint32_t *links,
                               apr_uint64_t *text_bytes)
 {

@@ -187,6 +187,16 @@ apr_status_t ml_store_each(ml_store *store, ml_store_row_fn *row, void *ctx);
 apr_status_t ml_store_each_served(ml_store *store, ml_store_row_fn *row,
                                   void *ctx);
 
+/*
+ * Calls limited() with the slug and stored clicks of every link that has a
+ * visit limit (none before schema 2): what other hosts sharing the
+ * database have counted reaches this one's limits this way (ml_refresh).
+ */
+typedef apr_status_t ml_store_limited_fn(void *ctx, const char *slug,
+                                         apr_int64_t clicks);
+apr_status_t ml_store_each_limited(ml_store *store, ml_store_limited_fn *limited,
+                                   void *ctx);
+
 /* Counts the rows and the bytes of their slugs and URLs, plus, for links
  * with rules of schema version 2, a generous estimate of what those take
  * in shared memory (so a table sized from it holds them). */

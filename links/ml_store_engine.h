@@ -58,6 +58,9 @@ typedef struct {
                                 void *ctx);
     apr_status_t (*top)(ml_store *store, int count, ml_store_row_fn *row,
                         void *ctx);
+    /* Schema 2 or later only. */
+    apr_status_t (*each_limited)(ml_store *store, ml_store_limited_fn *limited,
+                                 void *ctx);
     apr_status_t (*summary)(ml_store *store, apr_uint32_t *links,
                             apr_uint64_t *text_bytes);
     apr_status_t (*change_seq)(ml_store *store, apr_uint64_t *seq);

@@ -62,6 +62,10 @@
     add "forward_path integer CHECK (forward_path IS NULL OR forward_path IN (0, 1))," \
     add "crawlable integer NOT NULL DEFAULT 0 CHECK (crawlable IN (0, 1))"
 
+/* The few links with a visit limit, read every refresh. */
+#define LIMITED_INDEX \
+    "CREATE INDEX links_limited ON links (id) WHERE max_visits IS NOT NULL;"
+
 #define LINKS_TABLE \
     "CREATE TABLE links (" \
     "  id         bigserial PRIMARY KEY," \
@@ -80,6 +84,7 @@
     ");" \
     "CREATE INDEX links_by_url ON links USING hash (url);" \
     "CREATE INDEX links_by_clicks ON links (clicks);" \
+    LIMITED_INDEX \
     "CREATE TABLE minilink_meta (" \
     "  key   text   PRIMARY KEY," \
     "  value bigint NOT NULL" \
@@ -215,7 +220,7 @@ static const char schema_sql[] =
  */
 static const char *const upgrade_1_to_2[] = {
     /* The columns of the new rules. */
-    "ALTER TABLE links " RULES_COLUMNS(" ADD COLUMN ") ";",
+    "ALTER TABLE links " RULES_COLUMNS(" ADD COLUMN ") ";" LIMITED_INDEX,
     /* The triggers on links again, watching the new columns too. */
     "DROP TRIGGER links_writers_take_turns ON links;"
     "DROP TRIGGER links_updated_at ON links;"
@@ -1411,6 +1416,25 @@ static apr_status_t pg_add_clicks(ml_store *store, const ml_store_clicks *adds,
     return rv;
 }
 
+static apr_status_t pg_each_limited(ml_store *store,
+                                    ml_store_limited_fn *limited, void *ctx)
+{
+    apr_pool_t *pool;
+    apr_dbd_results_t *results;
+    apr_dbd_row_t *row = NULL;
+    apr_status_t rv;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    rv = select_sql(store, "SELECT slug, clicks FROM links"
+                    " WHERE max_visits IS NOT NULL", "reading the visit limits",
+                    &results, pool);
+    while (rv == APR_SUCCESS && next_row(store, results, &row, pool)) {
+        rv = limited(ctx, column_text(store, row, 0), column_int(store, row, 1));
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
 static apr_status_t pg_click_total(ml_store *store, apr_uint64_t *clicks)
 {
     return sql_count(store, "SELECT coalesce(sum(clicks), 0) FROM links",
@@ -1457,6 +1481,7 @@ const ml_store_engine ml_store_pgsql = {
     .each = pg_each,
     .each_served = pg_each_served,
     .top = pg_top,
+    .each_limited = pg_each_limited,
     .summary = pg_summary,
     .change_seq = pg_change_seq,
     .oldest_change = pg_oldest_change,

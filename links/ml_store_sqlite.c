@@ -66,9 +66,11 @@
     "  crawlable  INTEGER NOT NULL DEFAULT 0 CHECK (crawlable IN (0, 1))" \
     ");"
 
+/* links_limited: the few links with a visit limit, read every refresh. */
 #define LINKS_INDEXES \
     "CREATE INDEX links_by_url ON links (url);" \
-    "CREATE INDEX links_by_clicks ON links (clicks);"
+    "CREATE INDEX links_by_clicks ON links (clicks);" \
+    "CREATE INDEX links_limited ON links (id) WHERE max_visits IS NOT NULL;"
 
 /* Every change to links, however it is made (module, CLI, sqlite3),
  * leaves the slug it touched in link_changes; Apache applies just those. */
@@ -278,6 +280,7 @@ typedef struct {
     sqlite3_stmt *delete_rules;
     sqlite3_stmt *insert_rule;
     sqlite3_stmt *insert_condition;
+    sqlite3_stmt *select_limited;
     apr_pool_t *pool;            /* the store's */
 } sqlite_store;
 
@@ -332,7 +335,7 @@ static void forget_statements(sqlite_store *store)
         &store->meta_set, &store->top_links, &store->click_total,
         &store->tags_of_link, &store->rules_of_link, &store->delete_tags,
         &store->insert_tag, &store->insert_link_tag, &store->delete_rules,
-        &store->insert_rule, &store->insert_condition,
+        &store->insert_rule, &store->insert_condition, &store->select_limited,
     };
     size_t i;
 
@@ -1404,6 +1407,28 @@ static apr_status_t sqlite_top(ml_store *store, int count, ml_store_row_fn *row,
     return each_row(store, query, 1, NULL, row, ctx, "reading the top links");
 }
 
+static apr_status_t sqlite_each_limited(ml_store *store,
+                                        ml_store_limited_fn *limited, void *ctx)
+{
+    sqlite3_stmt *query = statement(store, &DB(store)->select_limited,
+        "SELECT slug, clicks FROM links WHERE max_visits IS NOT NULL");
+    apr_status_t rv = APR_SUCCESS;
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    while ((rc = sqlite3_step(query)) == SQLITE_ROW && rv == APR_SUCCESS) {
+        rv = limited(ctx, (const char *)sqlite3_column_text(query, 0),
+                     sqlite3_column_int64(query, 1));
+    }
+    sqlite3_reset(query);
+    if (rv == APR_SUCCESS && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        return sqlite_failed(store, "reading the visit limits");
+    }
+    return rv;
+}
+
 static apr_status_t sqlite_click_total(ml_store *store, apr_uint64_t *clicks)
 {
     return query_uint64(store, &DB(store)->click_total,
@@ -1426,6 +1451,7 @@ const ml_store_engine ml_store_sqlite = {
     .each = sqlite_each,
     .each_served = sqlite_each_served,
     .top = sqlite_top,
+    .each_limited = sqlite_each_limited,
     .summary = sqlite_summary,
     .change_seq = sqlite_change_seq,
     .oldest_change = sqlite_oldest_change,

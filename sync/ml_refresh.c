@@ -130,6 +130,20 @@ static apr_status_t drop_if_gone(void *data, const char *slug, apr_size_t len,
     return apply_change(data, copy);
 }
 
+/* A link with a visit limit: the clicks other hosts stored count here too
+ * (ml_clicks_raise_visits()). */
+static apr_status_t raise_visits(void *data, const char *slug,
+                                 apr_int64_t stored)
+{
+    refresh_state *state = data;
+    apr_uint32_t cell = ml_cache_click_cell(state->cache, slug);
+
+    if (cell != ML_CACHE_NO_CELL) {
+        ml_clicks_raise_visits(state->clicks, cell, stored);
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t ml_refresh(ml_cache *cache, ml_store *store, ml_clicks *clicks,
                         apr_pool_t *pool, ml_load_skip_fn *skipped, void *ctx,
                         ml_refresh_counts *counts)
@@ -158,6 +172,10 @@ apr_status_t ml_refresh(ml_cache *cache, ml_store *store, ml_clicks *clicks,
             }
         }
         apr_pool_destroy(state.pool);
+    }
+    /* Every time, changes or not: clicks are no changes. */
+    if (rv == APR_SUCCESS && clicks) {
+        rv = ml_store_each_limited(store, raise_visits, &state);
     }
     ml_store_read_end(store);
     if (rv == APR_SUCCESS) {
