@@ -233,8 +233,8 @@ static const char *json_as_text(json_t *value, apr_pool_t *pool)
         return strlen(text) == json_string_length(value) ? text : NULL;
     }
     if (json_is_integer(value)) {
-        return apr_psprintf(pool, "%" JSON_INTEGER_FORMAT,
-                            json_integer_value(value));
+        return apr_psprintf(pool, "%" APR_INT64_T_FMT,
+                            (apr_int64_t)json_integer_value(value));
     }
     if (json_is_boolean(value)) {
         return json_is_true(value) ? "on" : "off";
@@ -245,9 +245,11 @@ static const char *json_as_text(json_t *value, apr_pool_t *pool)
     if (!json_is_array(value)) {
         return NULL;
     }
+    /* Tags: each one a tag, so that "a b" is not taken for two. */
     for (i = 0; i < json_array_size(value); i++) {
         const char *item = json_as_text(json_array_get(value, i), pool);
-        if (item == NULL || !json_is_string(json_array_get(value, i))) {
+        if (item == NULL || !json_is_string(json_array_get(value, i))
+            || ml_tag_problem(item)) {
             return NULL;
         }
         text = apr_pstrcat(pool, text, i ? " " : "", item, NULL);
@@ -296,15 +298,16 @@ static const char *json_rules(creation_request *in, json_t *list,
                 value = NULL;
             }
             if (kind < 0) {
-                return apr_psprintf(pool, "redirect rule %zu: unknown condition "
-                                    "type '%s'", i + 1, type ? type : "");
+                return apr_psprintf(pool, "redirect rule %" APR_SIZE_T_FMT
+                                    ": unknown condition type '%s'", i + 1,
+                                    type ? type : "");
             }
             if ((problem = ml_condition_from((ml_condition_type)kind,
                                              key && *key ? key : NULL,
                                              value && *value ? value : NULL,
                                              &made[k], pool))) {
-                return apr_psprintf(pool, "redirect rule %zu: %s", i + 1,
-                                    problem);
+                return apr_psprintf(pool, "redirect rule %" APR_SIZE_T_FMT
+                                    ": %s", i + 1, problem);
             }
         }
         rules[i].conditions = made;
@@ -344,7 +347,8 @@ static const char *read_json(request_rec *r, creation_request *in, int *status)
         }
         else if ((text = json_as_text(value, r->pool)) == NULL) {
             problem = apr_psprintf(r->pool, "\"%s\" must be a string, a "
-                                   "number, true or false", key);
+                                   "number, true or false (tags: a list of "
+                                   "tags)", key);
         }
         else {
             apr_table_setn(fields, apr_pstrdup(r->pool, key), text);
