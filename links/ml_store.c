@@ -643,6 +643,8 @@ apr_status_t ml_store_read_end(ml_store *store)
 typedef struct {
     apr_array_header_t *tags;         /* const char * */
     apr_array_header_t *rules;        /* gathered_rule */
+    ml_link *scalars;                 /* its rule columns, or NULL */
+    const char *problem;              /* what their row showed, or NULL */
 } gathered_link;
 
 typedef struct {
@@ -729,7 +731,20 @@ void ml_extras_add_condition(ml_link_extras *extras, apr_int64_t link_id,
     condition->value = copy(extras->pool, value);
 }
 
-void ml_extras_attach(const ml_link_extras *extras, ml_link *link)
+void ml_extras_add_scalars(ml_link_extras *extras, const ml_link *row,
+                           const char *problem)
+{
+    gathered_link *link = gathered(extras, row->id);
+    ml_link *scalars = apr_pmemdup(extras->pool, row, sizeof(*row));
+
+    scalars->title = copy(extras->pool, row->title);
+    scalars->fallback_url = copy(extras->pool, row->fallback_url);
+    scalars->password_hash = copy(extras->pool, row->password_hash);
+    link->scalars = scalars;
+    link->problem = problem;
+}
+
+const char *ml_extras_attach(const ml_link_extras *extras, ml_link *link)
 {
     gathered_link *found = apr_hash_get(extras->links, &link->id,
                                         sizeof(link->id));
@@ -740,11 +755,21 @@ void ml_extras_attach(const ml_link_extras *extras, ml_link *link)
     link->rules = NULL;
     link->nrules = 0;
     if (found == NULL) {
-        return;
+        return NULL;
+    }
+    if (found->scalars) {
+        link->title = found->scalars->title;
+        link->valid_since = found->scalars->valid_since;
+        link->max_visits = found->scalars->max_visits;
+        link->fallback_url = found->scalars->fallback_url;
+        link->password_hash = found->scalars->password_hash;
+        link->forward_query = found->scalars->forward_query;
+        link->forward_path = found->scalars->forward_path;
+        link->crawlable = found->scalars->crawlable;
     }
     link->tags = found->tags;
     if (found->rules == NULL) {
-        return;
+        return found->problem;
     }
     rules = apr_palloc(extras->pool, sizeof(*rules) * (apr_size_t)found->rules->nelts);
     for (i = 0; i < found->rules->nelts; i++) {
@@ -755,4 +780,5 @@ void ml_extras_attach(const ml_link_extras *extras, ml_link *link)
     }
     link->rules = rules;
     link->nrules = found->rules->nelts;
+    return found->problem;
 }

@@ -62,9 +62,12 @@
     add "forward_path integer CHECK (forward_path IS NULL OR forward_path IN (0, 1))," \
     add "crawlable integer NOT NULL DEFAULT 0 CHECK (crawlable IN (0, 1))"
 
-/* The few links with a visit limit, read every refresh. */
-#define LIMITED_INDEX \
-    "CREATE INDEX links_limited ON links (id) WHERE max_visits IS NOT NULL;"
+/* links_limited: the few links with a visit limit, read every refresh;
+ * links_extended: those with any rule column set, read apart from the
+ * rest at each load (ml_extras_add_scalars). */
+#define RULES_INDEXES \
+    "CREATE INDEX links_limited ON links (id) WHERE max_visits IS NOT NULL;" \
+    "CREATE INDEX links_extended ON links (id) WHERE " ML_STORE_EXTENDED ";"
 
 #define LINKS_TABLE \
     "CREATE TABLE links (" \
@@ -84,7 +87,7 @@
     ");" \
     "CREATE INDEX links_by_url ON links USING hash (url);" \
     "CREATE INDEX links_by_clicks ON links (clicks);" \
-    LIMITED_INDEX \
+    RULES_INDEXES \
     "CREATE TABLE minilink_meta (" \
     "  key   text   PRIMARY KEY," \
     "  value bigint NOT NULL" \
@@ -220,7 +223,7 @@ static const char schema_sql[] =
  */
 static const char *const upgrade_1_to_2[] = {
     /* The columns of the new rules. */
-    "ALTER TABLE links " RULES_COLUMNS(" ADD COLUMN ") ";" LIMITED_INDEX,
+    "ALTER TABLE links " RULES_COLUMNS(" ADD COLUMN ") ";" RULES_INDEXES,
     /* The triggers on links again, watching the new columns too. */
     "DROP TRIGGER links_writers_take_turns ON links;"
     "DROP TRIGGER links_updated_at ON links;"
@@ -232,19 +235,15 @@ static const char *const upgrade_1_to_2[] = {
 };
 
 /* What the cache serves a link from (clicks for visit limits), then the
- * rest of the row; a version-1 database has NULLs for the new columns. */
-#define SERVED_COLUMNS \
-    "id, slug, url, status, expires_at, disabled, clicks, title, valid_since," \
-    " max_visits, fallback_url, password_hash, forward_query, forward_path," \
-    " crawlable"
-#define SERVED_COLUMNS_1 \
-    "id, slug, url, status, expires_at, disabled, clicks, NULL, NULL, NULL," \
-    " NULL, NULL, NULL, NULL, 0"
+ * rule columns (NULLs in a version-1 database), then the rest of the row. */
+#define SERVED_COLUMNS "id, slug, url, status, expires_at, disabled, clicks"
+#define RULE_COLUMNS ", " ML_STORE_RULE_COLUMNS
+#define NO_RULE_COLUMNS ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0"
 #define MORE_COLUMNS ", created_at, updated_at, last_click_at"
 /* MORE_COLUMNS' shape for a walk that needs only the served ones. */
 #define NO_MORE_COLUMNS ", 0, 0, NULL"
-#define LINK_COLUMNS SERVED_COLUMNS MORE_COLUMNS
-#define LINK_COLUMNS_1 SERVED_COLUMNS_1 MORE_COLUMNS
+#define LINK_COLUMNS SERVED_COLUMNS RULE_COLUMNS MORE_COLUMNS
+#define LINK_COLUMNS_1 SERVED_COLUMNS NO_RULE_COLUMNS MORE_COLUMNS
 /* The columns an insert and an update write, after the slug. */
 #define WRITTEN_COLUMNS \
     "url, status, expires_at, disabled, title, valid_since, max_visits," \
@@ -999,6 +998,21 @@ static ml_choice column_choice(ml_store *store, apr_dbd_row_t *row, int column)
     return value ? ML_CHOICE_ON : ML_CHOICE_OFF;
 }
 
+/* The rule columns from column `first` on, as ML_STORE_RULE_COLUMNS
+ * lists them. */
+static void read_rule_columns(ml_store *store, apr_dbd_row_t *row, int first,
+                              ml_link *link)
+{
+    link->title = column_optional(store, row, first);
+    link->valid_since = column_int(store, row, first + 1);
+    link->max_visits = column_int(store, row, first + 2);
+    link->fallback_url = column_optional(store, row, first + 3);
+    link->password_hash = column_optional(store, row, first + 4);
+    link->forward_query = column_choice(store, row, first + 5);
+    link->forward_path = column_choice(store, row, first + 6);
+    link->crawlable = (int)column_int(store, row, first + 7);
+}
+
 /* Reads a LINK_COLUMNS row into *link (strings point into the result;
  * tags and rules are not read). */
 static void read_row(ml_store *store, apr_dbd_row_t *row, ml_link *link)
@@ -1011,27 +1025,30 @@ static void read_row(ml_store *store, apr_dbd_row_t *row, ml_link *link)
     link->expires_at = column_int(store, row, 4);
     link->disabled = (int)column_int(store, row, 5);
     link->clicks = column_int(store, row, 6);
-    link->title = column_optional(store, row, 7);
-    link->valid_since = column_int(store, row, 8);
-    link->max_visits = column_int(store, row, 9);
-    link->fallback_url = column_optional(store, row, 10);
-    link->password_hash = column_optional(store, row, 11);
-    link->forward_query = column_choice(store, row, 12);
-    link->forward_path = column_choice(store, row, 13);
-    link->crawlable = (int)column_int(store, row, 14);
+    read_rule_columns(store, row, 7, link);
     link->created_at = column_int(store, row, 15);
     link->updated_at = column_int(store, row, 16);
     link->last_click_at = column_int(store, row, 17);
 }
 
-/* The rows of a tags (is_rules 0) or rules query, into extras. */
+/* What a query of add_extras() gathers. */
+enum { EXTRAS_TAGS, EXTRAS_RULES, EXTRAS_SCALARS };
+
+/* The rows of a tags, rules or rule columns query, into extras. */
 static void add_extras(ml_store *store, apr_dbd_results_t *results,
-                       int is_rules, ml_link_extras *extras, apr_pool_t *pool)
+                       int what, ml_link_extras *extras, apr_pool_t *pool)
 {
     apr_dbd_row_t *row = NULL;
 
     while (next_row(store, results, &row, pool)) {
-        if (is_rules) {
+        if (what == EXTRAS_SCALARS) {
+            ml_link scalars;
+            memset(&scalars, 0, sizeof(scalars));
+            scalars.id = column_int(store, row, 0);
+            read_rule_columns(store, row, 1, &scalars);
+            ml_extras_add_scalars(extras, &scalars, NULL);
+        }
+        else if (what == EXTRAS_RULES) {
             ml_extras_add_condition(extras, column_int(store, row, 0),
                                     column_int(store, row, 1),
                                     column_text(store, row, 2),
@@ -1046,13 +1063,14 @@ static void add_extras(ml_store *store, apr_dbd_results_t *results,
     }
 }
 
-/* The tags and rules of one link (link_id), or of all (0), into extras;
- * none in a version-1 database. */
+/* The tags and rules of one link (link_id), or of all (0) with the rule
+ * columns of those that have any, into extras; none in a version-1
+ * database. */
 static apr_status_t gather_extras(ml_store *store, apr_int64_t link_id,
                                   ml_link_extras *extras)
 {
     apr_pool_t *pool;
-    apr_dbd_results_t *tags, *rules;
+    apr_dbd_results_t *tags, *rules, *scalars = NULL;
     apr_status_t rv;
 
     if (store->schema < 2) {
@@ -1069,8 +1087,12 @@ static apr_status_t gather_extras(ml_store *store, apr_int64_t link_id,
         }
     }
     else {
-        rv = select_sql(store, TAGS_SELECT " ORDER BY lt.link_id, t.name",
-                        "reading the tags", &tags, pool);
+        rv = select_sql(store, "SELECT id" RULE_COLUMNS " FROM links WHERE "
+                        ML_STORE_EXTENDED, "reading the rules", &scalars, pool);
+        if (rv == APR_SUCCESS) {
+            rv = select_sql(store, TAGS_SELECT " ORDER BY lt.link_id, t.name",
+                            "reading the tags", &tags, pool);
+        }
         if (rv == APR_SUCCESS) {
             rv = select_sql(store, RULES_SELECT " ORDER BY r.link_id,"
                             " r.priority, c.position", "reading the rules",
@@ -1078,8 +1100,11 @@ static apr_status_t gather_extras(ml_store *store, apr_int64_t link_id,
         }
     }
     if (rv == APR_SUCCESS) {
-        add_extras(store, tags, 0, extras, pool);
-        add_extras(store, rules, 1, extras, pool);
+        if (scalars) {
+            add_extras(store, scalars, EXTRAS_SCALARS, extras, pool);
+        }
+        add_extras(store, tags, EXTRAS_TAGS, extras, pool);
+        add_extras(store, rules, EXTRAS_RULES, extras, pool);
     }
     apr_pool_destroy(pool);
     return rv;
@@ -1251,10 +1276,10 @@ static apr_status_t pg_each(ml_store *store, ml_store_row_fn *row_fn, void *ctx)
 static apr_status_t pg_each_served(ml_store *store, ml_store_row_fn *row_fn,
                                    void *ctx)
 {
-    return walk(store, store->schema >= 2
-                ? "SELECT " SERVED_COLUMNS NO_MORE_COLUMNS " FROM links ORDER BY id"
-                : "SELECT " SERVED_COLUMNS_1 NO_MORE_COLUMNS
-                  " FROM links ORDER BY id", row_fn, ctx);
+    /* The rule columns come from the few links that have any (walk's
+     * gather_extras()), not from every row. */
+    return walk(store, "SELECT " SERVED_COLUMNS NO_RULE_COLUMNS NO_MORE_COLUMNS
+                " FROM links ORDER BY id", row_fn, ctx);
 }
 
 static apr_status_t pg_top(ml_store *store, int count, ml_store_row_fn *row_fn,
@@ -1280,14 +1305,11 @@ static apr_status_t pg_top(ml_store *store, int count, ml_store_row_fn *row_fn,
 /* What a link's rules of schema 2 may take in a table beyond its slug and
  * URL, over-estimated as the SQLite engine does. */
 #define SUMMARY_2 \
-    "SELECT count(*), coalesce(sum(octet_length(slug) + octet_length(url)" \
-    "    + CASE WHEN title IS NULL AND valid_since IS NULL" \
-    "            AND max_visits IS NULL AND fallback_url IS NULL" \
-    "            AND password_hash IS NULL AND forward_query IS NULL" \
-    "            AND forward_path IS NULL AND crawlable = 0 THEN 0" \
-    "       ELSE 64 + coalesce(octet_length(title), 0)" \
-    "            + coalesce(octet_length(fallback_url), 0)" \
-    "            + coalesce(octet_length(password_hash), 0) END), 0)" \
+    "SELECT count(*), coalesce(sum(octet_length(slug) + octet_length(url)), 0)" \
+    "  + (SELECT coalesce(sum(64 + coalesce(octet_length(title), 0)" \
+    "                     + coalesce(octet_length(fallback_url), 0)" \
+    "                     + coalesce(octet_length(password_hash), 0)), 0)" \
+    "     FROM links WHERE " ML_STORE_EXTENDED ")" \
     "  + (SELECT coalesce(sum(64 + octet_length(long_url)), 0)" \
     "     FROM redirect_rules)" \
     "  + (SELECT coalesce(sum(40 + coalesce(octet_length(match_key), 0)" \

@@ -66,11 +66,14 @@
     "  crawlable  INTEGER NOT NULL DEFAULT 0 CHECK (crawlable IN (0, 1))" \
     ");"
 
-/* links_limited: the few links with a visit limit, read every refresh. */
+/* links_limited: the few links with a visit limit, read every refresh;
+ * links_extended: those with any rule column set, read apart from the
+ * rest at each load (ml_extras_add_scalars). */
 #define LINKS_INDEXES \
     "CREATE INDEX links_by_url ON links (url);" \
     "CREATE INDEX links_by_clicks ON links (clicks);" \
-    "CREATE INDEX links_limited ON links (id) WHERE max_visits IS NOT NULL;"
+    "CREATE INDEX links_limited ON links (id) WHERE max_visits IS NOT NULL;" \
+    "CREATE INDEX links_extended ON links (id) WHERE " ML_STORE_EXTENDED ";"
 
 /* Every change to links, however it is made (module, CLI, sqlite3),
  * leaves the slug it touched in link_changes; Apache applies just those. */
@@ -222,19 +225,19 @@ static const char *const upgrade_1_to_2[] = {
     "PRAGMA user_version = 2;",
 };
 
-/* What the cache serves a link from (clicks for visit limits), then the
- * rest of the row; a version-1 database has NULLs for the new columns. */
-#define SERVED_COLUMNS \
-    "id, slug, url, status, expires_at, disabled, clicks, title, valid_since," \
-    " max_visits, fallback_url, password_hash, forward_query, forward_path," \
-    " crawlable"
-#define SERVED_COLUMNS_1 \
-    "id, slug, url, status, expires_at, disabled, clicks, NULL, NULL, NULL," \
-    " NULL, NULL, NULL, NULL, 0"
+/* What the cache serves a link from (clicks for visit limits) - all a
+ * load reads of every row -, then the rule columns (NULLs in a version-1
+ * database), then the rest of the row. */
+#define SERVED_COLUMNS "id, slug, url, status, expires_at, disabled, clicks"
+#define SERVED_COUNT 7
+#define RULE_COLUMNS ", " ML_STORE_RULE_COLUMNS
+#define RULE_COLUMNS_1 ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0"
 #define MORE_COLUMNS ", created_at, updated_at, last_click_at"
-/* A statement that reads links, for the open database's version. */
+#define ALL_COUNT 18
+/* A statement that reads whole links, for the open database's version. */
 #define FOR_SCHEMA(store, head, tail) \
-    ((store)->schema >= 2 ? head SERVED_COLUMNS tail : head SERVED_COLUMNS_1 tail)
+    ((store)->schema >= 2 ? head SERVED_COLUMNS RULE_COLUMNS MORE_COLUMNS tail \
+                          : head SERVED_COLUMNS RULE_COLUMNS_1 MORE_COLUMNS tail)
 /* The loader's scan maps up to this much of the file instead of copying
  * each page through read() (1M links: 240 ms instead of 400 for a fresh
  * connection).  Only there: a mapped file that fails to read raises
@@ -950,13 +953,31 @@ static ml_choice column_choice(sqlite3_stmt *row, int i)
            : sqlite3_column_int(row, i) ? ML_CHOICE_ON : ML_CHOICE_OFF;
 }
 
+/* The rule columns from column `first` on, as ML_STORE_RULE_COLUMNS
+ * lists them. */
+static void read_rule_columns(sqlite3_stmt *row, int first, ml_link *link,
+                              int *bad)
+{
+    link->title = column_text(row, first, bad);
+    link->valid_since = sqlite3_column_int64(row, first + 1);
+    link->max_visits = sqlite3_column_int64(row, first + 2);
+    link->fallback_url = column_text(row, first + 3, bad);
+    link->password_hash = column_text(row, first + 4, bad);
+    link->forward_query = column_choice(row, first + 5);
+    link->forward_path = column_choice(row, first + 6);
+    link->crawlable = sqlite3_column_int(row, first + 7);
+}
+
 /*
- * Reads the current row of a SERVED_COLUMNS query (and MORE_COLUMNS after
- * them, if more) into *link: strings point into the statement, tags and
- * rules are not read.  Returns what only the raw row shows to be wrong (a
- * NUL inside a text, a status that is no number), or NULL.
+ * Reads the current row of a query of SERVED_COLUMNS (columns
+ * SERVED_COUNT) or of whole links (ALL_COUNT) into *link: strings point
+ * into the statement, tags and rules are not read.  Returns what only the
+ * raw row shows to be wrong (a NUL inside a text, a status that is no
+ * number), or NULL.
  */
-static const char *read_columns(sqlite3_stmt *row, ml_link *link, int more)
+/* What a text with a NUL inside makes of its row. */
+#define NUL_PROBLEM "a text of the row contains a NUL byte"
+static const char *read_columns(sqlite3_stmt *row, ml_link *link, int columns)
 {
     int bad = 0;
 
@@ -968,21 +989,14 @@ static const char *read_columns(sqlite3_stmt *row, ml_link *link, int more)
     link->expires_at = sqlite3_column_int64(row, 4);
     link->disabled = sqlite3_column_int(row, 5);
     link->clicks = sqlite3_column_int64(row, 6);
-    link->title = column_text(row, 7, &bad);
-    link->valid_since = sqlite3_column_int64(row, 8);
-    link->max_visits = sqlite3_column_int64(row, 9);
-    link->fallback_url = column_text(row, 10, &bad);
-    link->password_hash = column_text(row, 11, &bad);
-    link->forward_query = column_choice(row, 12);
-    link->forward_path = column_choice(row, 13);
-    link->crawlable = sqlite3_column_int(row, 14);
-    if (more) {
+    if (columns == ALL_COUNT) {
+        read_rule_columns(row, SERVED_COUNT, link, &bad);
         link->created_at = sqlite3_column_int64(row, 15);
         link->updated_at = sqlite3_column_int64(row, 16);
         link->last_click_at = sqlite3_column_int64(row, 17);
     }
     if (bad) {
-        return "a text of the row contains a NUL byte";
+        return NUL_PROBLEM;
     }
     if (sqlite3_column_type(row, 3) != SQLITE_NULL
         && sqlite3_column_type(row, 3) != SQLITE_INTEGER) {
@@ -991,12 +1005,15 @@ static const char *read_columns(sqlite3_stmt *row, ml_link *link, int more)
     return NULL;
 }
 
-/* Gathers the rows of a tags (is_rules 0) or rules query into extras:
+/* What a query of read_extras() gathers. */
+enum { EXTRAS_TAGS, EXTRAS_RULES, EXTRAS_SCALARS };
+
+/* Gathers the rows of a tags, rules or rule columns query into extras:
  * the link's (link_id) with cached, else everyone's with a statement of
  * its own. */
 static apr_status_t read_extras(ml_store *store, sqlite3_stmt **cached,
                                 const char *sql, apr_int64_t link_id,
-                                int is_rules, ml_link_extras *extras)
+                                int what, ml_link_extras *extras)
 {
     sqlite3_stmt *query = NULL;
     int rc;
@@ -1017,7 +1034,15 @@ static apr_status_t read_extras(ml_store *store, sqlite3_stmt **cached,
         sqlite3_bind_int64(query, 1, link_id);
     }
     while ((rc = sqlite3_step(query)) == SQLITE_ROW) {
-        if (is_rules) {
+        if (what == EXTRAS_SCALARS) {
+            ml_link row;
+            int bad = 0;
+            memset(&row, 0, sizeof(row));
+            row.id = sqlite3_column_int64(query, 0);
+            read_rule_columns(query, 1, &row, &bad);
+            ml_extras_add_scalars(extras, &row, bad ? NUL_PROBLEM : NULL);
+        }
+        else if (what == EXTRAS_RULES) {
             ml_extras_add_condition(extras, sqlite3_column_int64(query, 0),
                 sqlite3_column_int64(query, 1),
                 (const char *)sqlite3_column_text(query, 2),
@@ -1040,8 +1065,9 @@ static apr_status_t read_extras(ml_store *store, sqlite3_stmt **cached,
                              : sqlite_failed(store, "reading tags and rules");
 }
 
-/* The tags and rules of one link (link_id), or of all (0), into extras;
- * none in a version-1 database. */
+/* The tags and rules of one link (link_id), or of all (0) with the rule
+ * columns of those that have any, into extras; none in a version-1
+ * database. */
 static apr_status_t gather_extras(ml_store *store, apr_int64_t link_id,
                                   ml_link_extras *extras)
 {
@@ -1053,16 +1079,22 @@ static apr_status_t gather_extras(ml_store *store, apr_int64_t link_id,
     }
     if (link_id) {
         rv = read_extras(store, &db->tags_of_link, TAGS_SELECT
-                         " WHERE lt.link_id = ?1 ORDER BY t.name", link_id, 0,
-                         extras);
+                         " WHERE lt.link_id = ?1 ORDER BY t.name", link_id,
+                         EXTRAS_TAGS, extras);
         return rv ? rv : read_extras(store, &db->rules_of_link, RULES_SELECT
                                      " WHERE r.link_id = ?1 ORDER BY r.priority,"
-                                     " c.position", link_id, 1, extras);
+                                     " c.position", link_id, EXTRAS_RULES,
+                                     extras);
     }
-    rv = read_extras(store, NULL, TAGS_SELECT " ORDER BY lt.link_id, t.name", 0,
-                     0, extras);
-    return rv ? rv : read_extras(store, NULL, RULES_SELECT " ORDER BY r.link_id,"
-                                 " r.priority, c.position", 0, 1, extras);
+    if ((rv = read_extras(store, NULL, "SELECT id, " ML_STORE_RULE_COLUMNS
+                          " FROM links WHERE " ML_STORE_EXTENDED, 0,
+                          EXTRAS_SCALARS, extras))
+        || (rv = read_extras(store, NULL, TAGS_SELECT " ORDER BY lt.link_id,"
+                             " t.name", 0, EXTRAS_TAGS, extras))) {
+        return rv;
+    }
+    return read_extras(store, NULL, RULES_SELECT " ORDER BY r.link_id,"
+                       " r.priority, c.position", 0, EXTRAS_RULES, extras);
 }
 
 /* The strings of a link read, copied into pool to outlive the statement. */
@@ -1083,7 +1115,7 @@ static apr_status_t sqlite_get(ml_store *store, const char *slug, ml_link *link,
                           const char **problem, apr_pool_t *pool)
 {
     sqlite3_stmt *query = statement(store, &DB(store)->select_link,
-        FOR_SCHEMA(store, "SELECT ", MORE_COLUMNS " FROM links WHERE slug = ?1"));
+        FOR_SCHEMA(store, "SELECT ", " FROM links WHERE slug = ?1"));
     const char *row_problem = NULL;
     apr_status_t rv;
     int rc;
@@ -1094,7 +1126,7 @@ static apr_status_t sqlite_get(ml_store *store, const char *slug, ml_link *link,
     sqlite3_bind_text(query, 1, slug, -1, SQLITE_STATIC);
     rc = sqlite3_step(query);
     if (rc == SQLITE_ROW) {
-        row_problem = read_columns(query, link, 1);
+        row_problem = read_columns(query, link, ALL_COUNT);
         copy_strings(link, pool);
     }
     sqlite3_reset(query);
@@ -1123,7 +1155,7 @@ static apr_status_t sqlite_find_url(ml_store *store, const char *url,
                                apr_pool_t *pool)
 {
     sqlite3_stmt *query = statement(store, &DB(store)->select_by_url,
-        FOR_SCHEMA(store, "SELECT ", MORE_COLUMNS " FROM links WHERE url = ?1"
+        FOR_SCHEMA(store, "SELECT ", " FROM links WHERE url = ?1"
                    " AND disabled = 0 AND (expires_at IS NULL OR expires_at > ?2)"
                    " ORDER BY id DESC LIMIT 1"));
     int rc;
@@ -1135,7 +1167,7 @@ static apr_status_t sqlite_find_url(ml_store *store, const char *url,
     sqlite3_bind_int64(query, 2, now);
     rc = sqlite3_step(query);
     if (rc == SQLITE_ROW) {
-        read_columns(query, link, 1);
+        read_columns(query, link, ALL_COUNT);
         copy_strings(link, pool);
     }
     sqlite3_reset(query);
@@ -1149,10 +1181,11 @@ static apr_status_t sqlite_find_url(ml_store *store, const char *url,
 }
 
 /*
- * Steps a prepared query of links (with MORE_COLUMNS if more), calling
- * row() for each with its tags and rules from extras (NULL: none read).
+ * Steps a prepared query of links (columns: SERVED_COUNT or ALL_COUNT),
+ * calling row() for each with its tags and rules (and rule columns, if
+ * gathered) from extras (NULL: none read).
  */
-static apr_status_t each_row(ml_store *store, sqlite3_stmt *query, int more,
+static apr_status_t each_row(ml_store *store, sqlite3_stmt *query, int columns,
                              const ml_link_extras *extras, ml_store_row_fn *row,
                              void *ctx, const char *doing)
 {
@@ -1161,9 +1194,10 @@ static apr_status_t each_row(ml_store *store, sqlite3_stmt *query, int more,
 
     while ((rc = sqlite3_step(query)) == SQLITE_ROW) {
         ml_link link;
-        const char *problem = read_columns(query, &link, more);
+        const char *problem = read_columns(query, &link, columns);
         if (extras) {
-            ml_extras_attach(extras, &link);
+            const char *extra_problem = ml_extras_attach(extras, &link);
+            problem = problem ? problem : extra_problem;
         }
         if (problem == NULL) {
             problem = ml_link_problem(&link);
@@ -1179,9 +1213,9 @@ static apr_status_t each_row(ml_store *store, sqlite3_stmt *query, int more,
     return rv;
 }
 
-/* Every link with its tags and rules (read first, into a pool of the
- * walk's), ordered as order says. */
-static apr_status_t walk(ml_store *store, sqlite3_stmt *query, int more,
+/* Every row of query (of `columns` columns) with its tags and rules, and
+ * its rule columns, read first into a pool of the walk's. */
+static apr_status_t walk(ml_store *store, sqlite3_stmt *query, int columns,
                          ml_store_row_fn *row, void *ctx)
 {
     apr_pool_t *pool;
@@ -1195,7 +1229,7 @@ static apr_status_t walk(ml_store *store, sqlite3_stmt *query, int more,
     extras = ml_extras_make(pool);
     rv = gather_extras(store, 0, extras);
     if (rv == APR_SUCCESS) {
-        rv = each_row(store, query, more, extras, row, ctx,
+        rv = each_row(store, query, columns, extras, row, ctx,
                       "reading the links");
     }
     apr_pool_destroy(pool);
@@ -1205,9 +1239,9 @@ static apr_status_t walk(ml_store *store, sqlite3_stmt *query, int more,
 static apr_status_t sqlite_each(ml_store *store, ml_store_row_fn *row, void *ctx)
 {
     return walk(store, statement(store, &DB(store)->select_all,
-                                 FOR_SCHEMA(store, "SELECT ", MORE_COLUMNS
+                                 FOR_SCHEMA(store, "SELECT ",
                                             " FROM links ORDER BY slug")),
-                1, row, ctx);
+                ALL_COUNT, row, ctx);
 }
 
 static apr_status_t sqlite_each_served(ml_store *store, ml_store_row_fn *row,
@@ -1216,28 +1250,27 @@ static apr_status_t sqlite_each_served(ml_store *store, ml_store_row_fn *row,
     /* Rowid order walks the table's b-tree once, leaf after leaf; ordering
      * by slug would look every row up again from the slug index. */
     sqlite3_stmt *query = statement(store, &DB(store)->select_served,
-        FOR_SCHEMA(store, "SELECT ", " FROM links ORDER BY id"));
+        "SELECT " SERVED_COLUMNS " FROM links ORDER BY id");
 
     if (query == NULL || exec(store, "PRAGMA mmap_size = " LOAD_MMAP_BYTES,
                               "mapping the file") != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    return walk(store, query, 0, row, ctx);
+    return walk(store, query, SERVED_COUNT, row, ctx);
 }
 
 /* What a link's rules of schema 2 may take in a table beyond its slug and
- * URL, over-estimated (cache/ml_cache.c's record extension): a header, the
- * texts, and per rule, condition and tag their bytes and a margin. */
+ * URL, over-estimated (cache/ml_cache.c's record extension): a header and
+ * the texts of each link with rule columns (links_extended holds them:
+ * plain links are not looked at), and per rule, condition and tag their
+ * bytes and a margin. */
 #define SUMMARY_2 \
     "SELECT count(*), coalesce(sum(length(CAST(slug AS BLOB))" \
-    "    + length(CAST(url AS BLOB))" \
-    "    + CASE WHEN title IS NULL AND valid_since IS NULL" \
-    "            AND max_visits IS NULL AND fallback_url IS NULL" \
-    "            AND password_hash IS NULL AND forward_query IS NULL" \
-    "            AND forward_path IS NULL AND crawlable = 0 THEN 0" \
-    "       ELSE 64 + coalesce(length(CAST(title AS BLOB)), 0)" \
-    "            + coalesce(length(CAST(fallback_url AS BLOB)), 0)" \
-    "            + coalesce(length(CAST(password_hash AS BLOB)), 0) END), 0)" \
+    "                              + length(CAST(url AS BLOB))), 0)" \
+    "  + (SELECT coalesce(sum(64 + coalesce(length(CAST(title AS BLOB)), 0)" \
+    "                     + coalesce(length(CAST(fallback_url AS BLOB)), 0)" \
+    "                     + coalesce(length(CAST(password_hash AS BLOB)), 0)), 0)" \
+    "     FROM links WHERE " ML_STORE_EXTENDED ")" \
     "  + (SELECT coalesce(sum(64 + length(CAST(long_url AS BLOB))), 0)" \
     "     FROM redirect_rules)" \
     "  + (SELECT coalesce(sum(40 + coalesce(length(CAST(match_key AS BLOB)), 0)" \
@@ -1397,14 +1430,15 @@ static apr_status_t sqlite_top(ml_store *store, int count, ml_store_row_fn *row,
                           void *ctx)
 {
     sqlite3_stmt *query = statement(store, &DB(store)->top_links,
-        FOR_SCHEMA(store, "SELECT ", MORE_COLUMNS " FROM links"
+        FOR_SCHEMA(store, "SELECT ", " FROM links"
                    " ORDER BY clicks DESC, slug LIMIT ?1"));
 
     if (query == NULL) {
         return APR_EGENERAL;
     }
     sqlite3_bind_int(query, 1, count);
-    return each_row(store, query, 1, NULL, row, ctx, "reading the top links");
+    return each_row(store, query, ALL_COUNT, NULL, row, ctx,
+                    "reading the top links");
 }
 
 static apr_status_t sqlite_each_limited(ml_store *store,
