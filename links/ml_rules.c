@@ -712,66 +712,119 @@ unsigned int ml_rules_reads(const unsigned char *compiled)
 
 /* ---- what a request is --------------------------------------------------- */
 
-static int has(const char *text, const char *token)
+/*
+ * The tokens of a User-Agent that the device and browser values are made
+ * of, found in one pass: strpbrk() (SSE 4.2 in glibc: sixteen bytes a
+ * step) finds the capitals tokens start with, and only there are the
+ * tokens of that letter compared ("iPhone", "iPad" and "iPod" at their
+ * 'P').  strstr() for each of twenty tokens read the header twenty times.
+ * A token counts wherever it starts, as strstr() would find it.
+ */
+enum {
+    UA_IPHONE = 1u << 0, UA_IPAD = 1u << 1, UA_IPOD = 1u << 2,
+    UA_ANDROID = 1u << 3, UA_CROS = 1u << 4, UA_WINDOWS = 1u << 5,
+    UA_MACINTOSH = 1u << 6, UA_LINUX = 1u << 7, UA_EDGE = 1u << 8,
+    UA_OPERA = 1u << 9, UA_FIREFOX = 1u << 10, UA_CHROME = 1u << 11,
+    UA_VERSION = 1u << 12, UA_SAFARI = 1u << 13
+};
+
+/* True if text starts with token (compared inline: the tokens are short
+ * and most differ at their second byte). */
+static APR_INLINE int starts(const char *text, const char *token)
 {
-    return strstr(text, token) != NULL;
+    while (*token && *text == *token) {
+        text++, token++;
+    }
+    return *token == '\0';
+}
+
+static unsigned int ua_tokens(const char *ua)
+{
+    unsigned int found = 0;
+    const char *p;
+
+    for (p = strpbrk(ua, "ACEFLMOPSVW"); p; p = strpbrk(p + 1, "ACEFLMOPSVW")) {
+        switch (*p) {
+        case 'P':
+            if (p > ua && p[-1] == 'i') {
+                found |= starts(p, "Phone") ? UA_IPHONE
+                         : starts(p, "Pad") ? UA_IPAD
+                         : starts(p, "Pod") ? UA_IPOD : 0;
+            }
+            break;
+        case 'A':
+            found |= starts(p, "Android") ? UA_ANDROID : 0;
+            break;
+        case 'C':
+            found |= starts(p, "CrOS") ? UA_CROS
+                     : starts(p, "Chrome/") || starts(p, "CriOS/") ? UA_CHROME
+                     : 0;
+            break;
+        case 'W':
+            found |= starts(p, "Windows") ? UA_WINDOWS : 0;
+            break;
+        case 'M':
+            found |= starts(p, "Macintosh") ? UA_MACINTOSH : 0;
+            break;
+        case 'L':
+            found |= starts(p, "Linux") ? UA_LINUX : 0;
+            break;
+        case 'E':
+            found |= starts(p, "Edg/") || starts(p, "Edge/")
+                     || starts(p, "EdgA/") || starts(p, "EdgiOS/") ? UA_EDGE
+                     : 0;
+            break;
+        case 'O':
+            found |= starts(p, "OPR/") || starts(p, "Opera") ? UA_OPERA : 0;
+            break;
+        case 'F':
+            found |= starts(p, "Firefox/") || starts(p, "FxiOS/") ? UA_FIREFOX
+                     : 0;
+            break;
+        case 'V':
+            found |= starts(p, "Version/") ? UA_VERSION : 0;
+            break;
+        default:                /* 'S' */
+            found |= starts(p, "Safari/") ? UA_SAFARI : 0;
+            break;
+        }
+    }
+    return found;
+}
+
+/* The device bits of the tokens found.  The order matters: an iPhone says
+ * "like Mac OS X", Android and ChromeOS say "Linux". */
+static unsigned int devices_of(unsigned int t)
+{
+    return t & (UA_IPHONE | UA_IPAD | UA_IPOD) ? DEV_IOS | DEV_MOBILE
+           : t & UA_ANDROID ? DEV_ANDROID | DEV_MOBILE
+           : t & UA_CROS ? DEV_CHROMEOS | DEV_DESKTOP
+           : t & UA_WINDOWS ? DEV_WINDOWS | DEV_DESKTOP
+           : t & UA_MACINTOSH ? DEV_MACOS | DEV_DESKTOP
+           : t & UA_LINUX ? DEV_LINUX | DEV_DESKTOP : 0;
+}
+
+/* The browser of the tokens found.  Edge and Opera name Chrome too, and
+ * Chrome names Safari: the most specific token first. */
+static int browser_of(unsigned int t)
+{
+    return t & UA_EDGE ? BROWSER_EDGE
+           : t & UA_OPERA ? BROWSER_OPERA
+           : t & UA_FIREFOX ? BROWSER_FIREFOX
+           : t & UA_CHROME ? BROWSER_CHROME
+           : (t & (UA_ANDROID | UA_VERSION)) == (UA_ANDROID | UA_VERSION)
+             ? BROWSER_ANDROID
+           : t & UA_SAFARI ? BROWSER_SAFARI : -1;
 }
 
 unsigned int ml_user_agent_devices(const char *ua)
 {
-    if (ua == NULL) {
-        return 0;
-    }
-    /* The order matters: an iPhone says "like Mac OS X", Android and
-     * ChromeOS say "Linux". */
-    if (has(ua, "iPhone") || has(ua, "iPad") || has(ua, "iPod")) {
-        return DEV_IOS | DEV_MOBILE;
-    }
-    if (has(ua, "Android")) {
-        return DEV_ANDROID | DEV_MOBILE;
-    }
-    if (has(ua, "CrOS")) {
-        return DEV_CHROMEOS | DEV_DESKTOP;
-    }
-    if (has(ua, "Windows")) {
-        return DEV_WINDOWS | DEV_DESKTOP;
-    }
-    if (has(ua, "Macintosh")) {
-        return DEV_MACOS | DEV_DESKTOP;
-    }
-    if (has(ua, "Linux")) {
-        return DEV_LINUX | DEV_DESKTOP;
-    }
-    return 0;
+    return ua ? devices_of(ua_tokens(ua)) : 0;
 }
 
 int ml_user_agent_browser(const char *ua)
 {
-    if (ua == NULL) {
-        return -1;
-    }
-    /* Edge and Opera name Chrome too, and Chrome names Safari: the most
-     * specific token first. */
-    if (has(ua, "Edg/") || has(ua, "Edge/") || has(ua, "EdgA/")
-        || has(ua, "EdgiOS/")) {
-        return BROWSER_EDGE;
-    }
-    if (has(ua, "OPR/") || has(ua, "Opera")) {
-        return BROWSER_OPERA;
-    }
-    if (has(ua, "Firefox/") || has(ua, "FxiOS/")) {
-        return BROWSER_FIREFOX;
-    }
-    if (has(ua, "Chrome/") || has(ua, "CriOS/")) {
-        return BROWSER_CHROME;
-    }
-    if (has(ua, "Android") && has(ua, "Version/")) {
-        return BROWSER_ANDROID;
-    }
-    if (has(ua, "Safari/")) {
-        return BROWSER_SAFARI;
-    }
-    return -1;
+    return ua ? browser_of(ua_tokens(ua)) : -1;
 }
 
 /* q=1, q=0.9, q=0.900...: the weight in thousandths; -1 when malformed. */
@@ -798,6 +851,20 @@ static int quality_of(const char *text, apr_size_t len)
 /* Shlink counts a language as accepted from q=0.9 up. */
 #define ACCEPTED_QUALITY 900
 
+/* Whether a range's weight (after semicolon, up to end; none: q=1) is
+ * enough. */
+static int weighty(const char *semicolon, const char *end)
+{
+    const char *q;
+
+    if (semicolon == NULL) {
+        return 1;
+    }
+    for (q = semicolon + 1; q < end && (*q == ' ' || *q == '\t'); q++) {
+    }
+    return quality_of(q, (apr_size_t)(end - q)) >= ACCEPTED_QUALITY;
+}
+
 /* Whether range[0..len) (one entry of the header, trimmed) accepts the
  * condition's language (its primary subtag language[0..lang_len) and
  * maybe a region after it). */
@@ -813,16 +880,8 @@ static int range_accepts(const char *range, apr_size_t len,
     while (tag_len && (range[tag_len - 1] == ' ' || range[tag_len - 1] == '\t')) {
         tag_len--;
     }
-    if (semicolon) {
-        const char *q = semicolon + 1;
-        apr_size_t q_len = len - (apr_size_t)(q - range);
-        while (q_len && (*q == ' ' || *q == '\t')) {
-            q++, q_len--;
-        }
-        if (quality_of(q, q_len) < ACCEPTED_QUALITY) {
-            return 0;
-        }
-    }
+    /* The language first, the weight last: most ranges are some other
+     * language. */
     for (primary = 0; primary < tag_len && range[primary] != '-'
                       && range[primary] != '_'; primary++) {
     }
@@ -835,7 +894,7 @@ static int range_accepts(const char *range, apr_size_t len,
         }
     }
     if (region_len == 0) {
-        return 1;
+        return weighty(semicolon, range + len);
     }
     second = range + primary + 1;
     if (primary >= tag_len) {
@@ -853,26 +912,30 @@ static int range_accepts(const char *range, apr_size_t len,
             return 0;
         }
     }
-    return 1;
+    return weighty(semicolon, range + len);
 }
 
 static int accepts(const char *header, const char *language,
                    apr_size_t lang_len, const char *region,
                    apr_size_t region_len)
 {
-    const char *at = header;
+    const char *at = header, *end;
 
-    while (at && *at) {
-        apr_size_t len;
-        at += strspn(at, " \t,");
-        len = strcspn(at, ",");
-        if (len && range_accepts(at, len, language, lang_len, region,
-                                 region_len)) {
+    for (;;) {
+        while (*at == ' ' || *at == '\t' || *at == ',') {
+            at++;
+        }
+        if (*at == '\0') {
+            return 0;
+        }
+        for (end = at; *end && *end != ','; end++) {
+        }
+        if (range_accepts(at, (apr_size_t)(end - at), language, lang_len,
+                          region, region_len)) {
             return 1;
         }
-        at += len;
+        at = end;
     }
-    return 0;
 }
 
 int ml_accept_language_matches(const char *header, const char *language)
@@ -1065,8 +1128,10 @@ int ml_query_has(const char *query, const char *key, apr_size_t key_len,
 static void classify(ml_request_facts *facts)
 {
     if (!facts->classified) {
-        facts->devices = ml_user_agent_devices(facts->user_agent);
-        facts->browser = ml_user_agent_browser(facts->user_agent);
+        unsigned int tokens = facts->user_agent ? ua_tokens(facts->user_agent)
+                                                : 0;
+        facts->devices = devices_of(tokens);
+        facts->browser = browser_of(tokens);
         facts->classified = 1;
     }
 }

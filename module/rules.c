@@ -45,22 +45,31 @@ static int unavailable(request_rec *r, const ml_dir_config *conf,
                                  : ML_DEFAULT_REDIRECT_STATUS;
 }
 
-/* The URL of the first redirect rule the request matches, into plan. */
+/* The URL of the first redirect rule the request matches, into plan;
+ * reads: what the rules read (ml_rules_reads()), the only tables looked
+ * up. */
 static void choose_url(request_rec *r, const ml_dir_config *conf,
-                       const unsigned char *compiled, ml_redirect_plan *plan)
+                       const unsigned char *compiled, unsigned int reads,
+                       ml_redirect_plan *plan)
 {
     ml_request_facts facts;
     apr_size_t url_len;
     const char *url;
 
     memset(&facts, 0, sizeof(facts));
-    facts.user_agent = apr_table_get(r->headers_in, "User-Agent");
-    facts.accept_language = apr_table_get(r->headers_in, "Accept-Language");
+    if (reads & ML_RULES_READ_USER_AGENT) {
+        facts.user_agent = apr_table_get(r->headers_in, "User-Agent");
+    }
+    if (reads & ML_RULES_READ_LANGUAGE) {
+        facts.accept_language = apr_table_get(r->headers_in, "Accept-Language");
+    }
+    if (reads & ML_RULES_READ_COUNTRY) {
+        facts.country = apr_table_get(r->subprocess_env, conf->country_variable
+                                      ? conf->country_variable
+                                      : ML_DEFAULT_COUNTRY_VARIABLE);
+    }
     facts.query = r->args;
     facts.client_ip = r->useragent_ip;
-    facts.country = apr_table_get(r->subprocess_env, conf->country_variable
-                                  ? conf->country_variable
-                                  : ML_DEFAULT_COUNTRY_VARIABLE);
     facts.now = apr_time_sec(r->request_time);
     if ((url = ml_rules_choose(compiled, &facts, &url_len)) != NULL) {
         plan->url = url;
@@ -89,11 +98,20 @@ int ml_answer_with_rules(request_rec *r, const ml_dir_config *conf,
         return ML_LATER;
     }
     ml_clicks_note_lookup(conf->database->clicks, ML_LOOKUP_HIT);
-    if (reads & ML_RULES_READ_USER_AGENT) {
-        apr_table_mergen(r->err_headers_out, "Vary", "User-Agent");
-    }
-    if (reads & ML_RULES_READ_LANGUAGE) {
-        apr_table_mergen(r->err_headers_out, "Vary", "Accept-Language");
+    /* err_headers_out: a redirect's answer keeps only those.  Added, not
+     * merged: httpd's header filter merges every Vary into one. */
+    switch (reads & (ML_RULES_READ_USER_AGENT | ML_RULES_READ_LANGUAGE)) {
+    case ML_RULES_READ_USER_AGENT:
+        apr_table_addn(r->err_headers_out, "Vary", "User-Agent");
+        break;
+    case ML_RULES_READ_LANGUAGE:
+        apr_table_addn(r->err_headers_out, "Vary", "Accept-Language");
+        break;
+    case ML_RULES_READ_USER_AGENT | ML_RULES_READ_LANGUAGE:
+        apr_table_addn(r->err_headers_out, "Vary", "User-Agent, Accept-Language");
+        break;
+    default:
+        break;
     }
     if (r->method_number != M_GET && rules.password_hash == NULL) {
         ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
@@ -125,7 +143,7 @@ int ml_answer_with_rules(request_rec *r, const ml_dir_config *conf,
         plan.status = HTTP_SEE_OTHER;
     }
     if (rules.rules) {
-        choose_url(r, conf, rules.rules, &plan);
+        choose_url(r, conf, rules.rules, reads, &plan);
     }
     status = ml_redirect(r, conf, &plan);
     return status == ML_EXHAUSTED ? unavailable(r, conf, &rules, HTTP_GONE)

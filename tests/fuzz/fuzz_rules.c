@@ -14,7 +14,10 @@
  * URL it chooses is the one the rules themselves choose, evaluated here
  * condition by condition with the public pieces (devices, browsers,
  * Accept-Language, query strings, addresses) over the ml_rule structs -
- * the compiled bytes are never read to decide that.
+ * the compiled bytes are never read to decide that.  The User-Agent's
+ * device and browser are also those a plain strstr() for each token gives
+ * (the module's one-pass scan is checked against the README's token
+ * lists, whatever the rule text).
  */
 #include <string.h>
 #include <apr_pools.h>
@@ -84,6 +87,49 @@ static int holds(const ml_condition *c, const ml_request_facts *f)
     }
 }
 
+/* The README's token lists, read the simplest way. */
+static int has(const char *ua, const char *token)
+{
+    return strstr(ua, token) != NULL;
+}
+
+static const char *reference_device(const char *ua)
+{
+    return has(ua, "iPhone") || has(ua, "iPad") || has(ua, "iPod") ? "ios"
+           : has(ua, "Android") ? "android"
+           : has(ua, "CrOS") ? "chromeos"
+           : has(ua, "Windows") ? "windows"
+           : has(ua, "Macintosh") ? "macos"
+           : has(ua, "Linux") ? "linux" : NULL;
+}
+
+static const char *reference_browser(const char *ua)
+{
+    return has(ua, "Edg/") || has(ua, "Edge/") || has(ua, "EdgA/")
+           || has(ua, "EdgiOS/") ? "edge"
+           : has(ua, "OPR/") || has(ua, "Opera") ? "opera"
+           : has(ua, "Firefox/") || has(ua, "FxiOS/") ? "firefox"
+           : has(ua, "Chrome/") || has(ua, "CriOS/") ? "chrome"
+           : has(ua, "Android") && has(ua, "Version/") ? "android_browser"
+           : has(ua, "Safari/") ? "safari" : NULL;
+}
+
+static void check_user_agent(const char *ua)
+{
+    const char *device = reference_device(ua);
+    const char *browser = reference_browser(ua);
+    unsigned int want = 0;
+
+    if (device) {
+        int mobile = strcmp(device, "ios") == 0 || strcmp(device, "android") == 0;
+        want = (1u << index_in(ml_device_names, device))
+               | (1u << index_in(ml_device_names, mobile ? "mobile" : "desktop"));
+    }
+    CHECK(ml_user_agent_devices(ua) == want);
+    CHECK(ml_user_agent_browser(ua)
+          == (browser ? index_in(ml_browser_names, browser) : -1));
+}
+
 static unsigned int reads_of(const ml_rule *rules, int count)
 {
     unsigned int reads = 0;
@@ -125,6 +171,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         }
     }
     text = parts[0];
+    if (parts[1]) {
+        check_user_agent(parts[1]);
+    }
     if (ml_rules_parse(text, &rules, &count, pool) != NULL) {
         apr_pool_destroy(pool);
         return 0;
