@@ -680,51 +680,51 @@ void ml_plan_from_entry(ml_redirect_plan *plan, const char *slug,
     plan->click_cell = entry->click_cell;
 }
 
-/* The literal <Location> path this request was matched by, if it is a
- * prefix of the URI ending at a segment: where the slug starts.  NULL for
- * a <LocationMatch>, a wildcard, or the server's own configuration. */
-static const char *location_path(const request_rec *r)
+/* The length of the literal <Location> path this request was matched by,
+ * if it is a prefix of the URI (of uri_len bytes) ending at a segment:
+ * where the slug starts.  -1 for a <LocationMatch>, a wildcard, or the
+ * server's own configuration. */
+static long location_length(const request_rec *r, apr_size_t uri_len)
 {
     core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
     apr_size_t len;
 
     if (core->d == NULL || core->r || core->d_is_fnmatch) {
-        return NULL;
+        return -1;
     }
     len = strlen(core->d);
-    if (strncmp(core->d, r->uri, len) != 0
-        || !(len > 0 && (core->d[len - 1] == '/' || r->uri[len] == '/'))) {
-        return NULL;
+    if (len == 0 || len > uri_len || memcmp(core->d, r->uri, len) != 0
+        || !(core->d[len - 1] == '/' || r->uri[len] == '/')) {
+        return -1;
     }
-    return core->d;
+    return (long)len;
 }
 
-/* What a lone segment (no '/' in it) asks for. */
-static void classify(route *to, const char *segment, apr_pool_t *pool)
+/* What a lone segment (no '/' in it, len bytes) asks for. */
+static void classify(route *to, const char *segment, apr_size_t len,
+                     apr_pool_t *pool)
 {
-    apr_size_t len = strlen(segment);
-
     to->slug = segment;
+    to->kind = ROUTE_SLUG;              /* also with no slug: 404 */
     if (len == 0) {
-        to->kind = ROUTE_SLUG;          /* no slug: 404 */
+        return;
     }
-    else if (strcmp(segment, "robots.txt") == 0) {
-        to->kind = ROUTE_ROBOTS;
-    }
-    else if (segment[len - 1] == '+') {
+    if (segment[len - 1] == '+') {
         to->kind = ROUTE_PREVIEW;
         to->slug = apr_pstrmemdup(pool, segment, len - 1);
     }
     /* '.' is outside the slug alphabet: never a slug, nor a forwarded path
-     * (that needs a '/'). */
-    else if (len > 4 && (strcmp(segment + len - 4, ".svg") == 0
-                         || strcmp(segment + len - 4, ".png") == 0)) {
-        to->kind = ROUTE_QR;
-        to->qr_png = segment[len - 3] == 'p';
-        to->slug = apr_pstrmemdup(pool, segment, len - 4);
-    }
-    else {
-        to->kind = ROUTE_SLUG;
+     * (that needs a '/'); a slug costs this one test. */
+    else if (len > 4 && segment[len - 4] == '.') {
+        if (len == 10 && memcmp(segment, "robots.txt", 10) == 0) {
+            to->kind = ROUTE_ROBOTS;
+        }
+        else if (memcmp(segment + len - 3, "svg", 3) == 0
+                 || memcmp(segment + len - 3, "png", 3) == 0) {
+            to->kind = ROUTE_QR;
+            to->qr_png = segment[len - 3] == 'p';
+            to->slug = apr_pstrmemdup(pool, segment, len - 4);
+        }
     }
 }
 
@@ -739,23 +739,25 @@ static void classify(route *to, const char *segment, apr_pool_t *pool)
 static route route_of(request_rec *r)
 {
     apr_size_t uri_len = strlen(r->uri);
-    const char *location, *rest, *end;
+    const char *uri_end = r->uri + uri_len, *rest, *end;
+    long location;
     route found;
 
     memset(&found, 0, sizeof(found));
-    if (uri_len == 0 || r->uri[uri_len - 1] == '/') {
+    if (uri_len == 0 || uri_end[-1] == '/') {
         found.kind = ROUTE_FORM;
         return found;
     }
-    if ((location = location_path(r)) == NULL) {
+    if ((location = location_length(r, uri_len)) < 0) {
         rest = strrchr(r->uri, '/');
-        classify(&found, rest ? rest + 1 : r->uri, r->pool);
+        rest = rest ? rest + 1 : r->uri;
+        classify(&found, rest, (apr_size_t)(uri_end - rest), r->pool);
         return found;
     }
-    for (rest = r->uri + strlen(location); *rest == '/'; rest++) {
+    for (rest = r->uri + location; *rest == '/'; rest++) {
     }
-    if ((end = strchr(rest, '/')) == NULL) {
-        classify(&found, rest, r->pool);
+    if ((end = memchr(rest, '/', (apr_size_t)(uri_end - rest))) == NULL) {
+        classify(&found, rest, (apr_size_t)(uri_end - rest), r->pool);
         return found;
     }
     found.kind = ROUTE_SLUG;

@@ -295,8 +295,8 @@ static char lower_case(char c)
 
 /* The hash of the slug lower-cased (a valid slug fits the buffer; a
  * longer one is hashed as it is, and found nowhere).  Out of line: only
- * any_case tables need it, and origin_of() stays small enough to inline
- * into every lookup. */
+ * any_case tables need it, and origin_of() stays small inlined into
+ * every lookup. */
 static __attribute__((noinline)) apr_uint64_t folded_hash(const ml_cache *cache,
                                                          const char *slug,
                                                          apr_size_t len)
@@ -313,8 +313,8 @@ static __attribute__((noinline)) apr_uint64_t folded_hash(const ml_cache *cache,
     return ml_siphash13(cache->header->hash_key, folded, len);
 }
 
-static probe_origin origin_of(const ml_cache *cache, const char *slug,
-                              apr_size_t len)
+static inline __attribute__((always_inline)) probe_origin
+origin_of(const ml_cache *cache, const char *slug, apr_size_t len)
 {
     apr_uint64_t hash = cache->header->any_case
                         ? folded_hash(cache, slug, len)
