@@ -323,6 +323,64 @@ static const char *json_rules(creation_request *in, json_t *list,
     return NULL;
 }
 
+/* What JSON may give each field (null is always nothing). */
+enum { KIND_STRING = 1, KIND_INTEGER = 2, KIND_BOOLEAN = 4, KIND_LIST = 8 };
+static const struct {
+    const char *name;
+    int kinds;
+} json_fields[] = {
+    {"url", KIND_STRING},
+    {"slug", KIND_STRING},
+    {"title", KIND_STRING},
+    {"tags", KIND_LIST},
+    {"validSince", KIND_STRING},
+    {"maxVisits", KIND_INTEGER},
+    {"fallbackUrl", KIND_STRING},
+    {"password", KIND_STRING},
+    {"forwardQuery", KIND_BOOLEAN},
+    {"forwardPath", KIND_BOOLEAN},
+    {"crawlable", KIND_BOOLEAN},
+    {"redirectRules", KIND_LIST | KIND_STRING},
+};
+
+/* The kinds a field may be, or 0 for a field that is not ours. */
+static int json_kinds_of(const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(json_fields) / sizeof(json_fields[0]); i++) {
+        if (strcmp(json_fields[i].name, key) == 0) {
+            return json_fields[i].kinds;
+        }
+    }
+    return 0;
+}
+
+static int json_kind_allowed(json_t *value, int kinds)
+{
+    return json_is_null(value)
+           || (json_is_string(value) && (kinds & KIND_STRING))
+           || (json_is_integer(value) && (kinds & KIND_INTEGER))
+           || (json_is_boolean(value) && (kinds & KIND_BOOLEAN))
+           || (json_is_array(value) && (kinds & KIND_LIST));
+}
+
+static const char *json_kinds_text(int kinds)
+{
+    switch (kinds) {
+    case KIND_STRING:
+        return "a string";
+    case KIND_INTEGER:
+        return "a whole number";
+    case KIND_BOOLEAN:
+        return "true or false";
+    case KIND_LIST:
+        return "a list of strings";
+    default:
+        return "a list of rules or their text";
+    }
+}
+
 static const char *read_json(request_rec *r, creation_request *in, int *status)
 {
     apr_table_t *fields = apr_table_make(r->pool, 8);
@@ -342,13 +400,17 @@ static const char *read_json(request_rec *r, creation_request *in, int *status)
     }
     json_object_foreach(problem ? NULL : root, key, value) {
         const char *text;
+        int kinds = json_kinds_of(key);
+        if (kinds == 0) {
+            continue;           /* not ours (Shlink's "domain"...) */
+        }
         if (strcmp(key, "redirectRules") == 0 && json_is_array(value)) {
             problem = json_rules(in, value, r->pool);
         }
-        else if ((text = json_as_text(value, r->pool)) == NULL) {
-            problem = apr_psprintf(r->pool, "\"%s\" must be a string, a "
-                                   "number, true or false (tags: a list of "
-                                   "tags)", key);
+        else if (!json_kind_allowed(value, kinds)
+                 || (text = json_as_text(value, r->pool)) == NULL) {
+            problem = apr_psprintf(r->pool, "\"%s\" must be %s", key,
+                                   json_kinds_text(kinds));
         }
         else {
             apr_table_setn(fields, apr_pstrdup(r->pool, key), text);
