@@ -602,22 +602,30 @@ static void write_extension(const ml_link *link, unsigned char *out,
     memcpy(out + 6, &unused, 2);
 }
 
-/* The bytes of the link's whole record, padding included. */
-static apr_size_t encoded_size(const ml_link *link)
-{
-    apr_size_t extension = extension_size(link);
+/* The sizes of a link's record, measured once for both sizing and
+ * writing it (a load does both for every link). */
+typedef struct {
+    apr_size_t slug_len, url_len;
+    apr_size_t extension;        /* 0: a plain link */
+    apr_size_t size;             /* the whole record, padding included */
+} record_shape;
 
-    return text_end(strlen(link->slug), strlen(link->url))
-           + ALIGN_UP(extension, RECORD_ALIGN);
+static void shape_of(const ml_link *link, record_shape *shape)
+{
+    shape->slug_len = strlen(link->slug);
+    shape->url_len = strlen(link->url);
+    shape->extension = extension_size(link);
+    shape->size = text_end(shape->slug_len, shape->url_len)
+                  + ALIGN_UP(shape->extension, RECORD_ALIGN);
 }
 
-/* Writes the link's record (encoded_size() bytes, zeroed by the caller or
+/* Writes the link's record (shape->size bytes, zeroed by the caller or
  * never used before: padding stays 0) at record. */
-static void encode_record(const ml_link *link, apr_uint32_t click_cell,
-                          ml_record *record)
+static void encode_record(const ml_link *link, const record_shape *shape,
+                          apr_uint32_t click_cell, ml_record *record)
 {
-    apr_size_t slug_len = strlen(link->slug), url_len = strlen(link->url);
-    apr_size_t extension = extension_size(link);
+    apr_size_t slug_len = shape->slug_len, url_len = shape->url_len;
+    apr_size_t extension = shape->extension;
     char *text;
 
     record->expires_at = stored_expiry(link->expires_at);
@@ -640,16 +648,17 @@ static void encode_record(const ml_link *link, apr_uint32_t click_cell,
 static apr_uint32_t append_record(ml_cache *cache, const ml_link *link,
                                   apr_uint32_t click_cell)
 {
-    apr_size_t size = encoded_size(link);
     apr_uint64_t at = atomic_load_explicit(&cache->header->arena_used,
                                            memory_order_relaxed);
+    record_shape shape;
 
-    if (at + size > cache->header->arena_bytes) {
+    shape_of(link, &shape);
+    if (at + shape.size > cache->header->arena_bytes) {
         return 0;
     }
     /* The arena past arena_used was never written: its padding is 0. */
-    encode_record(link, click_cell, (ml_record *)(cache->arena + at));
-    atomic_store_explicit(&cache->header->arena_used, at + size,
+    encode_record(link, &shape, click_cell, (ml_record *)(cache->arena + at));
+    atomic_store_explicit(&cache->header->arena_used, at + shape.size,
                           memory_order_relaxed);
     return (apr_uint32_t)(at / RECORD_ALIGN);
 }
@@ -845,24 +854,25 @@ void ml_cache_note_refresh(ml_cache *cache, int succeeded, apr_int64_t now)
 
 int ml_cache_holds(const ml_cache *cache, const ml_link *link)
 {
-    apr_size_t slug_len = strlen(link->slug), size;
     const ml_record *record;
     ml_record *wanted;
+    record_shape shape;
     long unused;
     int same;
 
-    if (find_slot(cache, origin_of(cache, link->slug, slug_len), link->slug,
-                  slug_len, &record, &unused) < 0
-        || record_size(record) != (size = encoded_size(link))) {
+    shape_of(link, &shape);
+    if (find_slot(cache, origin_of(cache, link->slug, shape.slug_len),
+                  link->slug, shape.slug_len, &record, &unused) < 0
+        || record_size(record) != shape.size) {
         return 0;
     }
     /* The record this link would get, compared byte for byte (but for the
      * click cell, which is not the link's). */
-    if ((wanted = calloc(1, size)) == NULL) {
+    if ((wanted = calloc(1, shape.size)) == NULL) {
         return 0;
     }
-    encode_record(link, record->click_cell, wanted);
-    same = memcmp(wanted, record, size) == 0;
+    encode_record(link, &shape, record->click_cell, wanted);
+    same = memcmp(wanted, record, shape.size) == 0;
     free(wanted);
     return same;
 }
@@ -870,9 +880,12 @@ int ml_cache_holds(const ml_cache *cache, const ml_link *link)
 void ml_cache_entry_of(const ml_link *link, apr_pool_t *pool,
                        ml_cache_entry *entry)
 {
-    ml_record *record = apr_pcalloc(pool, encoded_size(link));
+    record_shape shape;
+    ml_record *record;
 
-    encode_record(link, ML_CACHE_NO_CELL, record);
+    shape_of(link, &shape);
+    record = apr_pcalloc(pool, shape.size);
+    encode_record(link, &shape, ML_CACHE_NO_CELL, record);
     fill_entry(record, entry);
 }
 

@@ -653,9 +653,16 @@ typedef struct {
     apr_array_header_t *conditions;   /* ml_condition */
 } gathered_rule;
 
+/* A filter in front of the hash: a clear bit (id modulo its size) means
+ * nothing was gathered for the id, which is what a load of a million
+ * links, nearly all plain, asks a million times (a hash lookup each took
+ * a fifth of the load). */
+#define EXTRAS_FILTER_BITS 65536
+
 struct ml_link_extras {
     apr_pool_t *pool;
     apr_hash_t *links;                /* link id -> gathered_link */
+    unsigned char filter[EXTRAS_FILTER_BITS / 8];
 };
 
 ml_link_extras *ml_extras_make(apr_pool_t *pool)
@@ -673,9 +680,11 @@ static gathered_link *gathered(ml_link_extras *extras, apr_int64_t link_id)
                                         sizeof(link_id));
 
     if (found == NULL) {
+        apr_uint64_t bit = (apr_uint64_t)link_id % EXTRAS_FILTER_BITS;
         apr_int64_t *key = apr_pmemdup(extras->pool, &link_id, sizeof(link_id));
         found = apr_pcalloc(extras->pool, sizeof(*found));
         apr_hash_set(extras->links, key, sizeof(*key), found);
+        extras->filter[bit / 8] |= (unsigned char)(1u << (bit % 8));
     }
     return found;
 }
@@ -746,18 +755,23 @@ void ml_extras_add_scalars(ml_link_extras *extras, const ml_link *row,
 
 const char *ml_extras_attach(const ml_link_extras *extras, ml_link *link)
 {
-    gathered_link *found = apr_hash_get(extras->links, &link->id,
-                                        sizeof(link->id));
+    apr_uint64_t bit = (apr_uint64_t)link->id % EXTRAS_FILTER_BITS;
+    gathered_link *found;
     ml_rule *rules;
     int i;
 
     link->tags = NULL;
     link->rules = NULL;
     link->nrules = 0;
+    if (!(extras->filter[bit / 8] & (1u << (bit % 8)))) {
+        return NULL;
+    }
+    found = apr_hash_get(extras->links, &link->id, sizeof(link->id));
     if (found == NULL) {
         return NULL;
     }
     if (found->scalars) {
+        link->clicks = found->scalars->clicks;
         link->title = found->scalars->title;
         link->valid_since = found->scalars->valid_since;
         link->max_visits = found->scalars->max_visits;

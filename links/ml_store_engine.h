@@ -119,15 +119,17 @@ void ml_extras_add_condition(ml_link_extras *extras, apr_int64_t link_id,
                              apr_int64_t rule_id, const char *url,
                              const char *type, const char *key,
                              const char *value);
-/* The rule columns of links (title to crawlable) as a row has them, for a
- * walk that reads only the served columns of every row: only links that
- * have any are gathered (an index holds them), so a million plain links
- * pay nothing for the columns they leave empty.  problem: what only the
- * raw row shows to be wrong (a NUL in a text), or NULL. */
+/* The rule columns of links (title to crawlable) and the clicks stored
+ * (for a visit limit) as a row has them, for a walk that reads only the
+ * served columns of every row: only links that have any rule column are
+ * gathered (an index holds them), so a million plain links pay nothing
+ * for the columns they leave empty.  problem: what only the raw row shows
+ * to be wrong (a NUL in a text), or NULL. */
 void ml_extras_add_scalars(ml_link_extras *extras, const ml_link *row,
                            const char *problem);
 /* Sets link->tags, ->rules and ->nrules from what was gathered for
- * link->id (none if nothing was), and its rule columns if they were;
+ * link->id (none if nothing was), and its rule columns and clicks if they
+ * were;
  * returns what the rule columns' raw row showed to be wrong, or NULL. */
 const char *ml_extras_attach(const ml_link_extras *extras, ml_link *link);
 
@@ -136,10 +138,11 @@ const char *ml_extras_attach(const ml_link_extras *extras, ml_link *link);
     "title IS NOT NULL OR valid_since IS NOT NULL OR max_visits IS NOT NULL" \
     " OR fallback_url IS NOT NULL OR password_hash IS NOT NULL" \
     " OR forward_query IS NOT NULL OR forward_path IS NOT NULL OR crawlable <> 0"
-/* The rule columns, in ml_link's order: what ml_extras_add_scalars()
- * takes, after the id. */
+/* The clicks and the rule columns, in ml_link's order: what a whole row
+ * has after the served columns, and what ml_extras_add_scalars() takes
+ * after the id. */
 #define ML_STORE_RULE_COLUMNS \
-    "title, valid_since, max_visits, fallback_url, password_hash," \
+    "clicks, title, valid_since, max_visits, fallback_url, password_hash," \
     " forward_query, forward_path, crawlable"
 
 /* Sets the store's error (a printf format); returns APR_EGENERAL. */

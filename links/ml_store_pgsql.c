@@ -236,14 +236,16 @@ static const char *const upgrade_1_to_2[] = {
 
 /* What the cache serves a link from (clicks for visit limits), then the
  * rule columns (NULLs in a version-1 database), then the rest of the row. */
-#define SERVED_COLUMNS "id, slug, url, status, expires_at, disabled, clicks"
+#define SERVED_COLUMNS "id, slug, url, status, expires_at, disabled"
 #define RULE_COLUMNS ", " ML_STORE_RULE_COLUMNS
-#define NO_RULE_COLUMNS ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0"
+/* For a version-1 database (its clicks), and the served walk (none). */
+#define NO_RULE_COLUMNS_1 ", clicks, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0"
+#define NO_RULE_COLUMNS ", 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0"
 #define MORE_COLUMNS ", created_at, updated_at, last_click_at"
 /* MORE_COLUMNS' shape for a walk that needs only the served ones. */
 #define NO_MORE_COLUMNS ", 0, 0, NULL"
 #define LINK_COLUMNS SERVED_COLUMNS RULE_COLUMNS MORE_COLUMNS
-#define LINK_COLUMNS_1 SERVED_COLUMNS NO_RULE_COLUMNS MORE_COLUMNS
+#define LINK_COLUMNS_1 SERVED_COLUMNS NO_RULE_COLUMNS_1 MORE_COLUMNS
 /* The columns an insert and an update write, after the slug. */
 #define WRITTEN_COLUMNS \
     "url, status, expires_at, disabled, title, valid_since, max_visits," \
@@ -998,19 +1000,20 @@ static ml_choice column_choice(ml_store *store, apr_dbd_row_t *row, int column)
     return value ? ML_CHOICE_ON : ML_CHOICE_OFF;
 }
 
-/* The rule columns from column `first` on, as ML_STORE_RULE_COLUMNS
- * lists them. */
+/* The clicks and rule columns from column `first` on, as
+ * ML_STORE_RULE_COLUMNS lists them. */
 static void read_rule_columns(ml_store *store, apr_dbd_row_t *row, int first,
                               ml_link *link)
 {
-    link->title = column_optional(store, row, first);
-    link->valid_since = column_int(store, row, first + 1);
-    link->max_visits = column_int(store, row, first + 2);
-    link->fallback_url = column_optional(store, row, first + 3);
-    link->password_hash = column_optional(store, row, first + 4);
-    link->forward_query = column_choice(store, row, first + 5);
-    link->forward_path = column_choice(store, row, first + 6);
-    link->crawlable = (int)column_int(store, row, first + 7);
+    link->clicks = column_int(store, row, first);
+    link->title = column_optional(store, row, first + 1);
+    link->valid_since = column_int(store, row, first + 2);
+    link->max_visits = column_int(store, row, first + 3);
+    link->fallback_url = column_optional(store, row, first + 4);
+    link->password_hash = column_optional(store, row, first + 5);
+    link->forward_query = column_choice(store, row, first + 6);
+    link->forward_path = column_choice(store, row, first + 7);
+    link->crawlable = (int)column_int(store, row, first + 8);
 }
 
 /* Reads a LINK_COLUMNS row into *link (strings point into the result;
@@ -1024,8 +1027,7 @@ static void read_row(ml_store *store, apr_dbd_row_t *row, ml_link *link)
     link->status = (int)column_int(store, row, 3);
     link->expires_at = column_int(store, row, 4);
     link->disabled = (int)column_int(store, row, 5);
-    link->clicks = column_int(store, row, 6);
-    read_rule_columns(store, row, 7, link);
+    read_rule_columns(store, row, 6, link);
     link->created_at = column_int(store, row, 15);
     link->updated_at = column_int(store, row, 16);
     link->last_click_at = column_int(store, row, 17);

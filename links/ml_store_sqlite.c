@@ -228,10 +228,10 @@ static const char *const upgrade_1_to_2[] = {
 /* What the cache serves a link from (clicks for visit limits) - all a
  * load reads of every row -, then the rule columns (NULLs in a version-1
  * database), then the rest of the row. */
-#define SERVED_COLUMNS "id, slug, url, status, expires_at, disabled, clicks"
-#define SERVED_COUNT 7
+#define SERVED_COLUMNS "id, slug, url, status, expires_at, disabled"
+#define SERVED_COUNT 6
 #define RULE_COLUMNS ", " ML_STORE_RULE_COLUMNS
-#define RULE_COLUMNS_1 ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0"
+#define RULE_COLUMNS_1 ", clicks, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0"
 #define MORE_COLUMNS ", created_at, updated_at, last_click_at"
 #define ALL_COUNT 18
 /* A statement that reads whole links, for the open database's version. */
@@ -953,19 +953,20 @@ static ml_choice column_choice(sqlite3_stmt *row, int i)
            : sqlite3_column_int(row, i) ? ML_CHOICE_ON : ML_CHOICE_OFF;
 }
 
-/* The rule columns from column `first` on, as ML_STORE_RULE_COLUMNS
- * lists them. */
+/* The clicks and rule columns from column `first` on, as
+ * ML_STORE_RULE_COLUMNS lists them. */
 static void read_rule_columns(sqlite3_stmt *row, int first, ml_link *link,
                               int *bad)
 {
-    link->title = column_text(row, first, bad);
-    link->valid_since = sqlite3_column_int64(row, first + 1);
-    link->max_visits = sqlite3_column_int64(row, first + 2);
-    link->fallback_url = column_text(row, first + 3, bad);
-    link->password_hash = column_text(row, first + 4, bad);
-    link->forward_query = column_choice(row, first + 5);
-    link->forward_path = column_choice(row, first + 6);
-    link->crawlable = sqlite3_column_int(row, first + 7);
+    link->clicks = sqlite3_column_int64(row, first);
+    link->title = column_text(row, first + 1, bad);
+    link->valid_since = sqlite3_column_int64(row, first + 2);
+    link->max_visits = sqlite3_column_int64(row, first + 3);
+    link->fallback_url = column_text(row, first + 4, bad);
+    link->password_hash = column_text(row, first + 5, bad);
+    link->forward_query = column_choice(row, first + 6);
+    link->forward_path = column_choice(row, first + 7);
+    link->crawlable = sqlite3_column_int(row, first + 8);
 }
 
 /*
@@ -988,7 +989,6 @@ static const char *read_columns(sqlite3_stmt *row, ml_link *link, int columns)
     link->status = sqlite3_column_int(row, 3);
     link->expires_at = sqlite3_column_int64(row, 4);
     link->disabled = sqlite3_column_int(row, 5);
-    link->clicks = sqlite3_column_int64(row, 6);
     if (columns == ALL_COUNT) {
         read_rule_columns(row, SERVED_COUNT, link, &bad);
         link->created_at = sqlite3_column_int64(row, 15);
