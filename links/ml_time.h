@@ -2,7 +2,9 @@
  * ml_time.h - times as people write them and as links keep them.
  *
  * A TIME is Unix seconds (1924991999), a UTC time (2030-12-31T23:59:59Z)
- * or a date (2030-12-31, its midnight UTC).  The minilink command reads
+ * or one with its offset from UTC (2031-01-01T01:59:59+02:00, as ISO 8601
+ * and Shlink's API write it), or a date (2030-12-31, its midnight UTC).
+ * The minilink command reads
  * expiry and "valid since" times and redirect rules' dates this way, the
  * module reads rules' dates from the database with it, and CSV and the
  * database keep rule dates in the UTC form ml_time_format() writes.

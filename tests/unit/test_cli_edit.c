@@ -274,6 +274,12 @@ static void test_set_several_then_reset(void)
     OUT_HAS("expires: 2030-01-01T00:00:00Z\n");
     OUT_HAS("disabled: yes\n");
 
+    /* An offset from UTC, as ISO 8601 (and Shlink's API) write it. */
+    CU_ASSERT_EQUAL(cli("set", "page", "--expires", "2030-01-01T02:00:00+02:00"), 0);
+    SHOWS("page", "expires: 2030-01-01T00:00:00Z\n");
+    CU_ASSERT_EQUAL(cli("set", "page", "--expires", "2029-12-31T18:30:00-05:30"), 0);
+    SHOWS("page", "expires: 2030-01-01T00:00:00Z\n");
+
     CU_ASSERT_EQUAL(cli("set", "page", "--status", "default", "--expires",
                         "never"), 0);
     SHOWS("page", "status: default\n");
@@ -300,7 +306,10 @@ static void test_set_bad_time(void)
 {
     static const char *const bad[] = {
         "tomorrow", "2030-02-30", "2030-01-01T00:00:00", "2030-01-01 00:00:00",
-        "2030-1-1", "0", "-5", "+5", "1970-01-01", "10000-01-01", ""
+        "2030-1-1", "0", "-5", "+5", "1970-01-01", "10000-01-01", "",
+        "2030-01-01T00:00:00+24:00", "2030-01-01T00:00:00+02:60",
+        "2030-01-01T00:00:00+0200", "2030-01-01T00:00:00 02:00",
+        "2030-01-01+02:00", "1970-01-01T00:00:00+00:01"
     };
     size_t i;
 
