@@ -618,7 +618,10 @@ static unsigned int reads_of(ml_condition_type type)
     return type == ML_CONDITION_DEVICE || type == ML_CONDITION_BROWSER
            ? ML_RULES_READ_USER_AGENT
            : type == ML_CONDITION_LANGUAGE ? ML_RULES_READ_LANGUAGE
-           : type == ML_CONDITION_COUNTRY ? ML_RULES_READ_COUNTRY : 0;
+           : type == ML_CONDITION_COUNTRY ? ML_RULES_READ_COUNTRY
+           : type == ML_CONDITION_IP_ADDRESS ? ML_RULES_READ_ADDRESS
+           : type == ML_CONDITION_BEFORE_DATE
+             || type == ML_CONDITION_AFTER_DATE ? ML_RULES_READ_TIME : 0;
 }
 
 static unsigned char *compile_condition(const ml_condition *c,

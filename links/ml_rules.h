@@ -113,11 +113,13 @@ char *ml_rules_format(const ml_rule *rules, int count, apr_pool_t *pool);
 
 /* ---- the compiled form ------------------------------------------------- */
 
-/* What a compiled list's answer may depend on, besides the query string,
- * the address and the time: for Vary, and for where it may be answered. */
+/* What a compiled list's answer may depend on besides the URL: for Vary
+ * and Cache-Control, and for where it may be answered. */
 #define ML_RULES_READ_USER_AGENT 0x1u
 #define ML_RULES_READ_LANGUAGE   0x2u
 #define ML_RULES_READ_COUNTRY    0x4u
+#define ML_RULES_READ_ADDRESS    0x8u   /* the client's IP address */
+#define ML_RULES_READ_TIME       0x10u  /* the date conditions */
 
 /* Bytes ml_rules_compile() writes for these (valid) rules. */
 apr_size_t ml_rules_compiled_size(const ml_rule *rules, int count);

@@ -113,6 +113,14 @@ int ml_answer_with_rules(request_rec *r, const ml_dir_config *conf,
     default:
         break;
     }
+    /* An answer that depends on what Vary cannot name (the address, the
+     * country, the day) must not be kept by a shared cache nor reused
+     * without asking: a 301, heuristically cacheable, would otherwise
+     * outlive the condition. */
+    if (reads & (ML_RULES_READ_ADDRESS | ML_RULES_READ_COUNTRY
+                 | ML_RULES_READ_TIME)) {
+        apr_table_setn(r->err_headers_out, "Cache-Control", "private, no-cache");
+    }
     if (r->method_number != M_GET && rules.password_hash == NULL) {
         ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
         return HTTP_METHOD_NOT_ALLOWED;

@@ -141,7 +141,10 @@ static unsigned int reads_of(const ml_rule *rules, int count)
             reads |= t == ML_CONDITION_DEVICE || t == ML_CONDITION_BROWSER
                      ? ML_RULES_READ_USER_AGENT
                      : t == ML_CONDITION_LANGUAGE ? ML_RULES_READ_LANGUAGE
-                     : t == ML_CONDITION_COUNTRY ? ML_RULES_READ_COUNTRY : 0;
+                     : t == ML_CONDITION_COUNTRY ? ML_RULES_READ_COUNTRY
+                     : t == ML_CONDITION_IP_ADDRESS ? ML_RULES_READ_ADDRESS
+                     : t == ML_CONDITION_BEFORE_DATE || t == ML_CONDITION_AFTER_DATE
+                       ? ML_RULES_READ_TIME : 0;
         }
     }
     return reads;

@@ -309,7 +309,21 @@ static void test_rules_query(void)
 
 static void test_rules_address_and_country(void)
 {
-    GET_WITH("/l/ip", 302, "https://example.com/internal", "X-Client: 10.1.2.3");
+    http_response *r = GET_WITH("/l/ip", 302, "https://example.com/internal",
+                                "X-Client: 10.1.2.3");
+
+    /* What Vary cannot name: no shared cache keeps it, none reuses it. */
+    EXPECT_HAS(r->headers, "Cache-Control: private, no-cache",
+               "Cache-Control of a link whose rules read the address");
+    r = GET_WITH("/l/country", 302, "https://example.com/default", "X-Test-Country: DE");
+    EXPECT_HAS(r->headers, "Cache-Control: private, no-cache",
+               "Cache-Control of a link whose rules read the country");
+    r = GET("/l/dates", 302, "https://example.com/now");
+    EXPECT_HAS(r->headers, "Cache-Control: private, no-cache",
+               "Cache-Control of a link whose rules read the date");
+    r = GET_WITH("/l/device", 302, "https://example.com/ios", IPHONE);
+    CHECK(!http_headers_contain(r, "Cache-Control"),
+          "Cache-Control on a link whose rules Vary names:\n%s", r->headers);
     GET_WITH("/l/ip", 302, "https://example.com/wild", "X-Client: 192.0.2.77");
     GET_WITH("/l/ip", 302, "https://example.com/v6", "X-Client: 2001:db8::5");
     GET_WITH("/l/ip", 302, "https://example.com/default", "X-Client: 198.51.100.1");

@@ -380,7 +380,8 @@ static void test_choose(void)
     memset(&none, 0, sizeof(none));
     none.now = 1700000000;
     CU_ASSERT_EQUAL(ml_rules_reads(rules), ML_RULES_READ_USER_AGENT
-                    | ML_RULES_READ_LANGUAGE | ML_RULES_READ_COUNTRY);
+                    | ML_RULES_READ_LANGUAGE | ML_RULES_READ_COUNTRY
+                    | ML_RULES_READ_ADDRESS | ML_RULES_READ_TIME);
     CU_ASSERT_STRING_EQUAL(choose(rules, none), "");
     {
         ml_request_facts f = none;
