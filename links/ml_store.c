@@ -322,7 +322,7 @@ static apr_status_t insert_link(ml_store *store, void *ctx)
     apr_status_t rv = store->engine->insert(store, link);
 
     return rv == APR_SUCCESS && has_extras(link)
-           ? store->engine->write_extras(store, link) : rv;
+           ? store->engine->write_extras(store, link, 1) : rv;
 }
 
 apr_status_t ml_store_add(ml_store *store, ml_link *link, apr_pool_t *pool)
@@ -416,7 +416,7 @@ apr_status_t ml_store_add_group(ml_store *store, const ml_link *links,
         if (has_extras(&links[i])) {
             ml_link link = links[i];
             link.id = ids[i];
-            if ((rv = store->engine->write_extras(store, &link))) {
+            if ((rv = store->engine->write_extras(store, &link, 1))) {
                 *failed = i;
             }
         }
@@ -488,7 +488,7 @@ static apr_status_t update_link(ml_store *store, void *ctx)
     if (rv == APR_SUCCESS && !(same_tags(current.tags, changed.tags)
                                && same_rules(&current, &changed))) {
         changed.id = current.id;
-        rv = store->engine->write_extras(store, &changed);
+        rv = store->engine->write_extras(store, &changed, 0);
     }
     return rv;
 }

@@ -43,8 +43,12 @@ typedef struct {
                                  apr_size_t count, apr_int64_t *ids,
                                  apr_size_t *failed);
     /* Replaces the tags and redirect rules of the link with link->id by
-     * link's, inside the caller's write transaction. */
-    apr_status_t (*write_extras)(ml_store *store, const ml_link *link);
+     * link's, inside the caller's write transaction.  fresh: the link was
+     * inserted in this transaction, so it has none to replace (an import
+     * writes a million links' this way: the deletes, and pruning the
+     * change log after each link, were most of its time). */
+    apr_status_t (*write_extras)(ml_store *store, const ml_link *link,
+                                 int fresh);
     /* Updates the (validated) link's row; APR_ENOENT when there is no such
      * slug. */
     apr_status_t (*update)(ml_store *store, const ml_link *link);

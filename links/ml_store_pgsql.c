@@ -911,7 +911,8 @@ static apr_status_t pg_update(ml_store *store, const ml_link *link)
     return rv;
 }
 
-static apr_status_t pg_write_extras(ml_store *store, const ml_link *link)
+static apr_status_t pg_write_extras(ml_store *store, const ml_link *link,
+                                    int fresh)
 {
     apr_pool_t *pool;
     apr_dbd_results_t *results;
@@ -922,7 +923,11 @@ static apr_status_t pg_write_extras(ml_store *store, const ml_link *link)
 
     apr_pool_create(&pool, DB(store)->pool);
     id = int_arg(pool, link->id);
-    rv = run(store, Q_DELETE_TAGS, "changing a link's tags", NULL, 1, &id, pool);
+    /* Fresh (just inserted): nothing to replace; each delete was a round
+     * trip. */
+    rv = fresh ? APR_SUCCESS
+               : run(store, Q_DELETE_TAGS, "changing a link's tags", NULL, 1,
+                     &id, pool);
     for (i = 0; rv == APR_SUCCESS && link->tags && i < link->tags->nelts; i++) {
         const char *tag = APR_ARRAY_IDX(link->tags, i, const char *);
         const char *tagged[] = { id, tag };
@@ -932,7 +937,7 @@ static apr_status_t pg_write_extras(ml_store *store, const ml_link *link)
                      tagged, pool);
         }
     }
-    if (rv == APR_SUCCESS) {
+    if (rv == APR_SUCCESS && !fresh) {
         rv = run(store, Q_DELETE_RULES, "changing a link's redirect rules",
                  NULL, 1, &id, pool);
     }
@@ -959,7 +964,7 @@ static apr_status_t pg_write_extras(ml_store *store, const ml_link *link)
                      NULL, 5, condition_args, pool);
         }
     }
-    if (rv == APR_SUCCESS) {
+    if (rv == APR_SUCCESS && !fresh) {
         prune_changes(store, pool);
     }
     apr_pool_destroy(pool);

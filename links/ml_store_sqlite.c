@@ -801,18 +801,21 @@ static apr_status_t step_write(ml_store *store, sqlite3_stmt *query,
     return rc == SQLITE_DONE ? APR_SUCCESS : sqlite_failed(store, doing);
 }
 
-static apr_status_t write_tags(ml_store *store, const ml_link *link)
+static apr_status_t write_tags(ml_store *store, const ml_link *link, int fresh)
 {
     sqlite_store *db = DB(store);
-    sqlite3_stmt *query = statement(store, &db->delete_tags,
-                                    "DELETE FROM link_tags WHERE link_id = ?1");
-    apr_status_t rv;
+    sqlite3_stmt *query;
+    apr_status_t rv = APR_SUCCESS;
     int i;
 
-    if (query) {
-        sqlite3_bind_int64(query, 1, link->id);
+    if (!fresh) {
+        query = statement(store, &db->delete_tags,
+                          "DELETE FROM link_tags WHERE link_id = ?1");
+        if (query) {
+            sqlite3_bind_int64(query, 1, link->id);
+        }
+        rv = step_write(store, query, "changing a link's tags");
     }
-    rv = step_write(store, query, "changing a link's tags");
     for (i = 0; rv == APR_SUCCESS && link->tags && i < link->tags->nelts; i++) {
         const char *tag = APR_ARRAY_IDX(link->tags, i, const char *);
         query = statement(store, &db->insert_tag, "INSERT INTO tags (name)"
@@ -835,18 +838,21 @@ static apr_status_t write_tags(ml_store *store, const ml_link *link)
     return rv;
 }
 
-static apr_status_t write_rules(ml_store *store, const ml_link *link)
+static apr_status_t write_rules(ml_store *store, const ml_link *link, int fresh)
 {
     sqlite_store *db = DB(store);
-    sqlite3_stmt *query = statement(store, &db->delete_rules,
-                                    "DELETE FROM redirect_rules WHERE link_id = ?1");
-    apr_status_t rv;
+    sqlite3_stmt *query;
+    apr_status_t rv = APR_SUCCESS;
     int i, k;
 
-    if (query) {
-        sqlite3_bind_int64(query, 1, link->id);
+    if (!fresh) {
+        query = statement(store, &db->delete_rules,
+                          "DELETE FROM redirect_rules WHERE link_id = ?1");
+        if (query) {
+            sqlite3_bind_int64(query, 1, link->id);
+        }
+        rv = step_write(store, query, "changing a link's redirect rules");
     }
-    rv = step_write(store, query, "changing a link's redirect rules");
     for (i = 0; rv == APR_SUCCESS && i < link->nrules; i++) {
         const ml_rule *rule = &link->rules[i];
         sqlite3_int64 rule_id;
@@ -880,14 +886,17 @@ static apr_status_t write_rules(ml_store *store, const ml_link *link)
     return rv;
 }
 
-static apr_status_t sqlite_write_extras(ml_store *store, const ml_link *link)
+static apr_status_t sqlite_write_extras(ml_store *store, const ml_link *link,
+                                        int fresh)
 {
-    apr_status_t rv = write_tags(store, link);
+    apr_status_t rv = write_tags(store, link, fresh);
 
     if (rv == APR_SUCCESS) {
-        rv = write_rules(store, link);
+        rv = write_rules(store, link, fresh);
     }
-    if (rv == APR_SUCCESS) {
+    /* After an insert, the next write prunes: once per link was a third
+     * of an import's time. */
+    if (rv == APR_SUCCESS && !fresh) {
         prune_changes(store);
     }
     return rv;
