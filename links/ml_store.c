@@ -249,9 +249,19 @@ apr_status_t ml_store_upgrade(ml_store *store, int *from)
         rv = ml_store_schema_usable(store, version);
     }
     *from = (int)version;
-    /* One step a version, in order, all in this one transaction. */
+    /* One step a version, in order, all in this one transaction; the
+     * statements prepared for the old schema go first. */
+    if (rv == APR_SUCCESS && version < ML_STORE_SCHEMA_VERSION) {
+        store->engine->forget_prepared(store);
+    }
     for (; rv == APR_SUCCESS && version < ML_STORE_SCHEMA_VERSION; version++) {
-        rv = store->engine->migrate(store, (int)version);
+        const char *const *group = store->engine->steps[version - 1];
+        char doing[64];
+        apr_snprintf(doing, sizeof(doing), "upgrading the schema to version %d",
+                     (int)version + 1);
+        for (; rv == APR_SUCCESS && *group; group++) {
+            rv = store->engine->exec_sql(store, *group, doing);
+        }
     }
     if (rv != APR_SUCCESS) {
         store->engine->rollback(store);

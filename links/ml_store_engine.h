@@ -27,9 +27,16 @@ typedef struct {
     apr_status_t (*init)(ml_store *store);
     /* The version the database's schema is marked with. */
     apr_status_t (*schema_version)(ml_store *store, apr_int64_t *version);
-    /* In the open write transaction, the step from schema version `from`
-     * to from + 1, marking the new version. */
-    apr_status_t (*migrate)(ml_store *store, int from);
+    /* The schema's history, which ml_store_upgrade() replays:
+     * steps[v - 1] takes version v to v + 1 (marking it), as groups of
+     * SQL statements ending with NULL; ML_STORE_SCHEMA_VERSION - 1 of
+     * them.  A new version adds its step to each engine's list. */
+    const char *const *const *steps;
+    /* Runs a group of SQL statements (in the open transaction). */
+    apr_status_t (*exec_sql)(ml_store *store, const char *sql,
+                             const char *doing);
+    /* Forgets the statements prepared for the schema being replaced. */
+    void (*forget_prepared)(ml_store *store);
     /* Inserts the (validated) link's row with its slug as given (not its
      * tags and rules: write_extras), reading back id and times; APR_EEXIST,
      * with the error set, when the slug is taken. */

@@ -232,7 +232,13 @@ static const char *const upgrade_1_to_2[] = {
     /* Tags and redirect rules, with their triggers. */
     TAGS_SCHEMA RULES_SCHEMA,
     "UPDATE minilink_meta SET value = 2 WHERE key = 'schema_version';",
+    NULL
 };
+
+/* The steps from each version to the next (ml_store_engine.h). */
+static const char *const *const schema_steps[] = { upgrade_1_to_2 };
+typedef char one_step_a_version[sizeof(schema_steps) / sizeof(schema_steps[0])
+                                == ML_STORE_SCHEMA_VERSION - 1 ? 1 : -1];
 
 /* What the cache serves a link from (clicks for visit limits), then the
  * rule columns (NULLs in a version-1 database), then the rest of the row. */
@@ -700,23 +706,9 @@ static void prune_changes(ml_store *store, apr_pool_t *pool)
     memcpy(store->error, saved, sizeof(saved));
 }
 
-/* One version's step (upgrade_1_to_2...), in upgrade's transaction; the
- * statements prepared for the old version go. */
-static apr_status_t pg_migrate(ml_store *store, int from)
+static void pg_forget_prepared(ml_store *store)
 {
-    apr_status_t rv = APR_SUCCESS;
-    size_t i;
-
-    if (from != 1) {
-        return ml_store_fail(store, "%s: no upgrade from schema version %d",
-                             store->label, from);
-    }
     memset(DB(store)->prepared, 0, sizeof(DB(store)->prepared));
-    for (i = 0; rv == APR_SUCCESS
-                && i < sizeof(upgrade_1_to_2) / sizeof(upgrade_1_to_2[0]); i++) {
-        rv = exec(store, upgrade_1_to_2[i], "upgrading the schema to version 2");
-    }
-    return rv;
 }
 
 /* A per-link choice: NULL for the location's, else 1 or 0. */
@@ -1499,7 +1491,9 @@ const ml_store_engine ml_store_pgsql = {
     .check = pg_check,
     .init = pg_init,
     .schema_version = pg_schema_version,
-    .migrate = pg_migrate,
+    .steps = schema_steps,
+    .exec_sql = exec,
+    .forget_prepared = pg_forget_prepared,
     .insert = pg_insert,
     .insert_group = pg_insert_group,
     .write_extras = pg_write_extras,

@@ -223,7 +223,13 @@ static const char *const upgrade_1_to_2[] = {
     /* Tags and redirect rules, with their triggers. */
     TAGS_SCHEMA RULES_SCHEMA LINKS_CASCADE,
     "PRAGMA user_version = 2;",
+    NULL
 };
+
+/* The steps from each version to the next (ml_store_engine.h). */
+static const char *const *const schema_steps[] = { upgrade_1_to_2 };
+typedef char one_step_a_version[sizeof(schema_steps) / sizeof(schema_steps[0])
+                                == ML_STORE_SCHEMA_VERSION - 1 ? 1 : -1];
 
 /* What the cache serves a link from (clicks for visit limits) - all a
  * load reads of every row -, then the rule columns (NULLs in a version-1
@@ -592,23 +598,9 @@ static apr_status_t sqlite_init(ml_store *store)
     return exec(store, "PRAGMA journal_mode = WAL", "switching to WAL");
 }
 
-/* One version's step (upgrade_1_to_2...), in upgrade's transaction; the
- * statements prepared for the old version go. */
-static apr_status_t sqlite_migrate(ml_store *store, int from)
+static void sqlite_forget_prepared(ml_store *store)
 {
-    apr_status_t rv = APR_SUCCESS;
-    size_t i;
-
-    if (from != 1) {
-        return ml_store_fail(store, "%s: no upgrade from schema version %d",
-                             store->label, from);
-    }
     forget_statements(DB(store));
-    for (i = 0; rv == APR_SUCCESS
-                && i < sizeof(upgrade_1_to_2) / sizeof(upgrade_1_to_2[0]); i++) {
-        rv = exec(store, upgrade_1_to_2[i], "upgrading the schema to version 2");
-    }
-    return rv;
 }
 
 /*
@@ -1483,7 +1475,9 @@ const ml_store_engine ml_store_sqlite = {
     .check = sqlite_check,
     .init = sqlite_init,
     .schema_version = sqlite_schema_version,
-    .migrate = sqlite_migrate,
+    .steps = schema_steps,
+    .exec_sql = exec,
+    .forget_prepared = sqlite_forget_prepared,
     .insert = sqlite_insert,
     .insert_group = sqlite_insert_group,
     .write_extras = sqlite_write_extras,

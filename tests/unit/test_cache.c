@@ -12,6 +12,7 @@
 #include <CUnit/CUnit.h>
 #include "../../cache/ml_cache.h"
 #include "../../util/ml_siphash.h"
+#include "unit_helpers.h"
 #include "unit_suites.h"
 
 /* Puts a link made of these fields. */
@@ -819,34 +820,6 @@ static void test_siphash_reference_vector(void)
 
 /* ---- the rules of schema 2 in a record ------------------------------ */
 
-/* A link with every rule, its redirect rules from text. */
-static void rich_link(ml_link *link, apr_array_header_t *tags, apr_pool_t *pool)
-{
-    ml_rule *rules;
-    int count;
-
-    memset(link, 0, sizeof(*link));
-    link->slug = "rich";
-    link->url = "https://example.com/rich";
-    link->status = 301;
-    link->title = "A title";
-    APR_ARRAY_PUSH(tags, const char *) = "news";
-    APR_ARRAY_PUSH(tags, const char *) = "sale";
-    link->tags = tags;
-    link->valid_since = 1700000000;
-    link->max_visits = 10;
-    link->fallback_url = "https://example.com/fallback";
-    link->password_hash = "$2y$10$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01234";
-    link->forward_query = ML_CHOICE_OFF;
-    link->forward_path = ML_CHOICE_ON;
-    link->crawlable = 1;
-    CU_ASSERT_PTR_NULL_FATAL(ml_rules_parse("--device ios https://example.com/ios\n"
-                                            "--language fr https://example.com/fr",
-                                            &rules, &count, pool));
-    link->rules = rules;
-    link->nrules = count;
-}
-
 static void test_extension_round_trip(void)
 {
     apr_pool_t *pool;
@@ -858,9 +831,9 @@ static void test_extension_round_trip(void)
     ml_link link;
 
     apr_pool_create(&pool, NULL);
-    cache = make_cache(pool, 2, 200, 0);
+    cache = make_cache(pool, 2, 400, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(cache);
-    rich_link(&link, apr_array_make(pool, 2, sizeof(const char *)), pool);
+    ut_rich_link(&link, "rich", pool);
     CU_ASSERT_EQUAL_FATAL(ml_cache_put(cache, &link, 7), APR_SUCCESS);
     CU_ASSERT_EQUAL(put(cache, "plain", "https://example.com/p", 0, 0, 0),
                     APR_SUCCESS);
@@ -874,7 +847,7 @@ static void test_extension_round_trip(void)
     CU_ASSERT_STRING_EQUAL(rules.fallback_url, "https://example.com/fallback");
     CU_ASSERT_EQUAL(rules.fallback_len, strlen("https://example.com/fallback"));
     CU_ASSERT_STRING_EQUAL(rules.password_hash, link.password_hash);
-    CU_ASSERT_STRING_EQUAL(rules.title, "A title");
+    CU_ASSERT_STRING_EQUAL(rules.title, "A title \xc3\xa9");
     CU_ASSERT_EQUAL(rules.ntags, 2);
     CU_ASSERT_STRING_EQUAL(rules.tags, "news");
     CU_ASSERT_STRING_EQUAL(rules.tags + 5, "sale");
@@ -911,7 +884,7 @@ static void test_entry_of_a_link(void)
     ml_link link;
 
     apr_pool_create(&pool, NULL);
-    rich_link(&link, apr_array_make(pool, 2, sizeof(const char *)), pool);
+    ut_rich_link(&link, "rich", pool);
     ml_cache_entry_of(&link, pool, &entry);
     CU_ASSERT_STRING_EQUAL(entry.url, link.url);
     CU_ASSERT_EQUAL(entry.click_cell, ML_CACHE_NO_CELL);

@@ -721,35 +721,6 @@ static void test_open_unreachable_postgresql(void)
 
 /* ---- the rules of schema 2 ----------------------------------------------- */
 
-/* A link with every rule of schema 2 (redirect rules from text). */
-static void rich_link(ml_link *link, const char *slug, apr_pool_t *pool)
-{
-    apr_array_header_t *tags = apr_array_make(pool, 2, sizeof(const char *));
-    ml_rule *rules;
-    int count;
-
-    memset(link, 0, sizeof(*link));
-    link->slug = slug;
-    link->url = "https://example.com/rich";
-    link->title = "Rich \xc3\xa9";
-    APR_ARRAY_PUSH(tags, const char *) = "a";
-    APR_ARRAY_PUSH(tags, const char *) = "b";
-    link->tags = tags;
-    link->valid_since = 1700000000;
-    link->max_visits = 3;
-    link->fallback_url = "https://example.com/fb";
-    link->password_hash = "$2y$10$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01234";
-    link->forward_query = ML_CHOICE_OFF;
-    link->forward_path = ML_CHOICE_ON;
-    link->crawlable = 1;
-    CU_ASSERT_PTR_NULL(ml_rules_parse("--device ios --query q=a%20b "
-                                      "https://example.com/ios\n--ip 10.0.0.0/8 "
-                                      "https://example.com/in", &rules, &count,
-                                      pool));
-    link->rules = rules;
-    link->nrules = count;
-}
-
 /* The rules of two links read back say the same (ml_fields' text). */
 static void assert_same_rules(const ml_link *got, const ml_link *want,
                               apr_pool_t *pool)
@@ -771,7 +742,7 @@ static apr_status_t keep_rich(void *ctx, const ml_link *link,
     if (strcmp(link->slug, "rich") == 0) {
         *kept = *link;
         /* Still valid after the walk: the fields the check reads. */
-        CU_ASSERT_EQUAL(link->nrules, 2);
+        CU_ASSERT_EQUAL(link->nrules, 3);
         CU_ASSERT_PTR_NOT_NULL(link->tags);
     }
     return APR_SUCCESS;
@@ -786,7 +757,7 @@ static void test_rules_round_trip(void)
     CU_ASSERT_FATAL(ut_scratch_open(&scratch));
     store = new_store(&scratch, "links.db");
     CU_ASSERT_PTR_NOT_NULL_FATAL(store);
-    rich_link(&link, "rich", scratch.pool);
+    ut_rich_link(&link, "rich", scratch.pool);
     CU_ASSERT_EQUAL_FATAL(ml_store_add(store, &link, scratch.pool), APR_SUCCESS);
     CU_ASSERT_EQUAL(add(store, scratch.pool, "plain", "https://example.com/",
                         0, 0, 0), APR_SUCCESS);
@@ -837,7 +808,7 @@ static void test_rules_changes_are_logged(void)
         "UPDATE redirect_conditions SET match_value = 'android'"
         " WHERE type = 'device'",
         "DELETE FROM redirect_conditions WHERE type = 'ip-address'",
-        "UPDATE tags SET name = 'c' WHERE name = 'a'",
+        "UPDATE tags SET name = 'c' WHERE name = 'news'",
         "DELETE FROM link_tags",
         "INSERT INTO link_tags SELECT l.id, t.id FROM links l, tags t"
         " WHERE l.slug = 'rich'",
@@ -853,7 +824,7 @@ static void test_rules_changes_are_logged(void)
     store = new_store(&scratch, "links.db");
     CU_ASSERT_PTR_NOT_NULL_FATAL(store);
     path = ut_path(&scratch, "links.db");
-    rich_link(&link, "rich", scratch.pool);
+    ut_rich_link(&link, "rich", scratch.pool);
     CU_ASSERT_EQUAL_FATAL(ml_store_add(store, &link, scratch.pool), APR_SUCCESS);
     CU_ASSERT_EQUAL_FATAL(ml_store_get(store, "rich", &got, NULL, scratch.pool),
                           APR_SUCCESS);
@@ -896,7 +867,7 @@ static void test_each_limited(void)
     CU_ASSERT_FATAL(ut_scratch_open(&scratch));
     store = new_store(&scratch, "links.db");
     CU_ASSERT_PTR_NOT_NULL_FATAL(store);
-    rich_link(&link, "rich", scratch.pool);
+    ut_rich_link(&link, "rich", scratch.pool);
     CU_ASSERT_EQUAL(ml_store_add(store, &link, scratch.pool), APR_SUCCESS);
     CU_ASSERT_EQUAL(add(store, scratch.pool, "plain", "https://example.com/",
                         0, 0, 0), APR_SUCCESS);
