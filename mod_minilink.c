@@ -28,6 +28,7 @@
 #include "http_request.h"
 #include "ap_expr.h"
 #include "apr_hash.h"
+#include "apr_lib.h"
 #include "apr_strings.h"
 
 #include "module/ml_module.h"
@@ -87,6 +88,9 @@ static void *merge_dir_config(apr_pool_t *pool, void *base_conf, void *add_conf)
     MERGE(rate_limit);
     MERGE(rate_period);
     MERGE(early_answer);
+    MERGE(forward_path);
+    MERGE(any_case);
+    MERGE(country_variable);
 #undef MERGE
     return merged;
 }
@@ -217,11 +221,51 @@ static const char *set_create(cmd_parms *cmd, void *dir_conf, int on)
     return NULL;
 }
 
-/* MinilinkPreview, MinilinkClicks and MinilinkEarlyAnswer (cmd->info: the
- * field's offset). */
+/* MinilinkPreview, MinilinkClicks, MinilinkEarlyAnswer and
+ * MinilinkForwardPath (cmd->info: the field's offset). */
 static const char *set_on_off(cmd_parms *cmd, void *dir_conf, int on)
 {
     *(int *)((char *)dir_conf + (apr_uintptr_t)cmd->info) = on ? 1 : -1;
+    return NULL;
+}
+
+/* Tables are made to be looked up without regard to case as soon as one
+ * scope asks for it (the flag is the generation's: a table serves every
+ * location that names its database). */
+static const char *set_slug_case(cmd_parms *cmd, void *dir_conf,
+                                 const char *arg)
+{
+    ml_dir_config *conf = dir_conf;
+
+    if (strcasecmp(arg, "insensitive") == 0) {
+        conf->any_case = 1;
+        ml_generation_now()->any_case = 1;
+    }
+    else if (strcasecmp(arg, "sensitive") == 0) {
+        conf->any_case = -1;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "MinilinkSlugCase must be 'sensitive' "
+                            "or 'insensitive', not '%s'", arg);
+    }
+    return NULL;
+}
+
+/* The name of the environment variable a GeoIP module sets to the
+ * visitor's country (for geolocation-country-code conditions). */
+static const char *set_country_variable(cmd_parms *cmd, void *dir_conf,
+                                        const char *arg)
+{
+    const char *at;
+
+    for (at = arg; *at && (apr_isalnum(*at) || *at == '_'); at++) {
+    }
+    if (*arg == '\0' || *at != '\0') {
+        return apr_psprintf(cmd->pool, "MinilinkCountryVariable needs the name "
+                            "of an environment variable (letters, digits, _), "
+                            "not '%s'", arg);
+    }
+    ((ml_dir_config *)dir_conf)->country_variable = arg;
     return NULL;
 }
 
@@ -376,6 +420,20 @@ static const command_rec minilink_directives[] = {
                  RSRC_CONF | ACCESS_CONF,
                  "On (default): redirects are answered from translate_name "
                  "where nothing later could change the answer"),
+    AP_INIT_FLAG("MinilinkForwardPath", set_on_off,
+                 (void *)APR_OFFSETOF(ml_dir_config, forward_path),
+                 RSRC_CONF | ACCESS_CONF,
+                 "On: <location>/<slug>/more redirects to the link's URL with "
+                 "/more added, for links that do not say (default Off)"),
+    AP_INIT_TAKE1("MinilinkSlugCase", set_slug_case, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "'sensitive' (default) or 'insensitive': whether /l/ABC "
+                  "finds the link abc"),
+    AP_INIT_TAKE1("MinilinkCountryVariable", set_country_variable, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "The environment variable holding the visitor's country "
+                  "code, for redirect rules (default MM_COUNTRY_CODE, as "
+                  "mod_maxminddb is usually set up)"),
     AP_INIT_ITERATE("MinilinkCreateSchemes", add_create_scheme, NULL,
                     RSRC_CONF | ACCESS_CONF,
                     "Schemes visitors may shorten: http, https (default both)"),
@@ -470,54 +528,41 @@ static int type_checker(request_rec *r)
     return claimed(r) ? OK : DECLINED;
 }
 
-static int expired(const ml_cache_entry *entry, const request_rec *r)
-{
-    return entry->expires_at != 0
-           && apr_time_sec(r->request_time) >= entry->expires_at;
-}
+/* Where a request under a "SetHandler minilink" location goes. */
+typedef enum {
+    ROUTE_FORM,                  /* <location>/ (any path ending in '/') */
+    ROUTE_PREVIEW,               /* <location>/<slug>+ */
+    ROUTE_QR,                    /* <location>/<slug>.svg or .png */
+    ROUTE_ROBOTS,                /* <location>/robots.txt */
+    ROUTE_SLUG                   /* <location>/<slug>[/more]: the redirect */
+} route_kind;
+
+typedef struct {
+    route_kind kind;
+    const char *slug;            /* PREVIEW, QR and SLUG: as httpd decoded it */
+    const char *more;            /* SLUG: the path after the slug, or NULL */
+    int qr_png;                  /* QR: PNG, else SVG */
+} route;
 
 /*
- * The hot path: a slug's answer from the shared table - the redirect, or
- * 404 (no such link), 405 (not GET or HEAD), 410 (disabled or expired),
- * 503 (no table), 400 (an unsafe query string).
+ * The end of every redirect: the forwarded path and query string added to
+ * the URL chosen, a visit taken for a link with a limit, the Location set,
+ * the click counted.  The status, or 400 for an unsafe query string, or
+ * ML_EXHAUSTED when the link has no visit left (nothing is set then).
  */
-static int answer_slug(request_rec *r, const ml_dir_config *conf,
-                       const char *slug)
+int ml_redirect(request_rec *r, const ml_dir_config *conf,
+                const ml_redirect_plan *plan)
 {
-    apr_size_t slug_len = strlen(slug);
-    const char *query = NULL;
-    ml_cache_entry entry;
+    int counts = !r->header_only && conf->clicks != -1;
+    const char *query = NULL, *more = NULL;
 
-    /* GET covers HEAD too: httpd sends the headers and drops the body.
-     * allowed_methods is what httpd puts in a 405's Allow header. */
-    if (r->method_number != M_GET) {
-        ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
-        return HTTP_METHOD_NOT_ALLOWED;
+    if (plan->more) {
+        /* The path httpd decoded, encoded again for the Location. */
+        more = ap_escape_uri(r->pool, plan->more);
     }
-    if (conf->database->cache == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MLLOGNO(00005) "503 because %s",
-                      conf->database->load_error);
-        return HTTP_SERVICE_UNAVAILABLE;
-    }
-    if (!ml_slug_valid(slug, slug_len)) {
-        return HTTP_NOT_FOUND;
-    }
-    /* For logs: LogFormat "... %{minilink-slug}n", or %{MINILINK_SLUG}e.
-     * addn, here and below: no module has set these yet, and setn would
-     * search the table first (a tenth of this function's instructions). */
-    apr_table_addn(r->notes, "minilink-slug", slug);
-    apr_table_addn(r->subprocess_env, "MINILINK_SLUG", slug);
-    if (!ml_cache_lookup(conf->database->cache, slug, slug_len, &entry)
-        && !(ml_cache_overflowed(conf->database->cache)
-             && ml_database_lookup(conf->database, slug, &entry, r))) {
-        ml_clicks_note_lookup(conf->database->clicks, ML_LOOKUP_MISS);
-        return HTTP_NOT_FOUND;
-    }
-    ml_clicks_note_lookup(conf->database->clicks, ML_LOOKUP_HIT);
-    if (entry.disabled || expired(&entry, r)) {
-        return HTTP_GONE;
-    }
-    if (conf->query_mode != ML_QUERY_DROP && r->args && *r->args) {
+    if ((plan->forward_query == ML_CHOICE_DEFAULT
+         ? conf->query_mode != ML_QUERY_DROP
+         : plan->forward_query == ML_CHOICE_ON) && r->args && *r->args) {
         /* httpd's request-line parser already refuses control characters;
          * checking again keeps the Location header safe whatever it allows. */
         if (!ml_header_safe(r->args, strlen(r->args))) {
@@ -527,61 +572,197 @@ static int answer_slug(request_rec *r, const ml_dir_config *conf,
         }
         query = r->args;
     }
-    /* Without a query, the URL in shared memory is the Location as it
-     * stands: records are never changed, and this table outlives the
+    if (plan->max_visits && !ml_visit_allowed(r, conf, plan, counts)) {
+        return ML_EXHAUSTED;
+    }
+    /* Without a query or a path, the URL in shared memory is the Location
+     * as it stands: records are never changed, and this table outlives the
      * request in this process. */
-    apr_table_addn(r->headers_out, "Location", query
-                   ? ml_url_with_query(r->pool, entry.url, entry.url_len, query)
-                   : entry.url);
+    apr_table_addn(r->headers_out, "Location", query || more
+                   ? ml_url_forwarded(r->pool, plan->url, plan->url_len, more,
+                                      query)
+                   : plan->url);
     /* A click is a redirect sent with a body a browser follows: not HEAD. */
-    if (!r->header_only && conf->clicks != -1) {
-        if (entry.click_cell != ML_CACHE_NO_CELL) {
-            ml_clicks_count(conf->database->clicks, entry.click_cell,
+    if (counts) {
+        if (plan->click_cell != ML_CACHE_NO_CELL) {
+            ml_clicks_count(conf->database->clicks, plan->click_cell,
                             apr_time_sec(r->request_time));
         }
         else {
-            ml_database_add_click(conf->database, slug, r);
+            ml_database_add_click(conf->database, plan->slug, r);
         }
     }
-    if (entry.status) {
-        return entry.status;
+    if (plan->status) {
+        return plan->status;
     }
     return conf->redirect_status ? conf->redirect_status
                                  : ML_DEFAULT_REDIRECT_STATUS;
 }
 
-/* Where a request under a "SetHandler minilink" location goes. */
-typedef enum {
-    ROUTE_FORM,                  /* <location>/ (any path ending in '/') */
-    ROUTE_PREVIEW,               /* <location>/<slug>+ */
-    ROUTE_SLUG                   /* <location>/<slug>: the redirect */
-} route_kind;
+static int expired(const ml_cache_entry *entry, const request_rec *r)
+{
+    return entry->expires_at != 0
+           && apr_time_sec(r->request_time) >= entry->expires_at;
+}
 
-typedef struct {
-    route_kind kind;
-    const char *slug;            /* PREVIEW and SLUG: as httpd decoded it */
-} route;
+/*
+ * The hot path: a slug's answer from the shared table - the redirect, or
+ * 404 (no such link), 405 (not GET or HEAD), 410 (disabled or expired),
+ * 503 (no table), 400 (an unsafe query string).  A link with rules of its
+ * own (an extension in its record) is answered by rules.c; early, that
+ * may be ML_LATER: "take the ordinary path".
+ */
+static int answer_slug(request_rec *r, const ml_dir_config *conf,
+                       const route *to, int early)
+{
+    apr_size_t slug_len = strlen(to->slug);
+    ml_redirect_plan plan;
+    ml_cache_entry entry;
+    int found;
 
-/* The last segment of the path decides: "" the form, "abc+" the preview
- * of "abc", anything else a slug (checked when it is looked up). */
+    /* GET covers HEAD too: httpd sends the headers and drops the body.
+     * POST is only for a password (rules.c says 405 to the rest).
+     * allowed_methods is what httpd puts in a 405's Allow header. */
+    if (r->method_number != M_GET && r->method_number != M_POST) {
+        ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    if (conf->database->cache == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MLLOGNO(00005) "503 because %s",
+                      conf->database->load_error);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (!ml_slug_valid(to->slug, slug_len)) {
+        return HTTP_NOT_FOUND;
+    }
+    /* For logs: LogFormat "... %{minilink-slug}n", or %{MINILINK_SLUG}e.
+     * addn, here and below: no module has set these yet, and setn would
+     * search the table first (a tenth of this function's instructions). */
+    apr_table_addn(r->notes, "minilink-slug", to->slug);
+    apr_table_addn(r->subprocess_env, "MINILINK_SLUG", to->slug);
+    found = conf->any_case == 1
+            ? ml_cache_lookup_any_case(conf->database->cache, to->slug,
+                                       slug_len, &entry)
+            : ml_cache_lookup(conf->database->cache, to->slug, slug_len,
+                              &entry);
+    if (!found && !(ml_cache_overflowed(conf->database->cache)
+                    && ml_database_lookup(conf->database, to->slug, &entry, r))) {
+        ml_clicks_note_lookup(conf->database->clicks, ML_LOOKUP_MISS);
+        return HTTP_NOT_FOUND;
+    }
+    if (entry.extension) {
+        return ml_answer_with_rules(r, conf, to->slug, to->more, &entry, early);
+    }
+    ml_clicks_note_lookup(conf->database->clicks, ML_LOOKUP_HIT);
+    if (r->method_number != M_GET) {
+        ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    if (entry.disabled || expired(&entry, r)) {
+        return HTTP_GONE;
+    }
+    if (to->more && conf->forward_path != 1) {
+        return HTTP_NOT_FOUND;
+    }
+    ml_plan_from_entry(&plan, to->slug, to->more, &entry);
+    return ml_redirect(r, conf, &plan);
+}
+
+void ml_plan_from_entry(ml_redirect_plan *plan, const char *slug,
+                        const char *more, const ml_cache_entry *entry)
+{
+    memset(plan, 0, sizeof(*plan));
+    plan->slug = slug;
+    plan->more = more;
+    plan->url = entry->url;
+    plan->url_len = entry->url_len;
+    plan->status = entry->status;
+    plan->click_cell = entry->click_cell;
+}
+
+/* The length of the literal <Location> path this request was matched by,
+ * if it is a prefix of the URI (of uri_len bytes) ending at a segment:
+ * where the slug starts.  -1 for a <LocationMatch>, a wildcard, or the
+ * server's own configuration. */
+static long location_length(const request_rec *r, apr_size_t uri_len)
+{
+    core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
+    apr_size_t len;
+
+    if (core->d == NULL || core->r || core->d_is_fnmatch) {
+        return -1;
+    }
+    len = strlen(core->d);
+    if (len == 0 || len > uri_len || memcmp(core->d, r->uri, len) != 0
+        || !(core->d[len - 1] == '/' || r->uri[len] == '/')) {
+        return -1;
+    }
+    return (long)len;
+}
+
+/* What a lone segment (no '/' in it, len bytes) asks for. */
+static void classify(route *to, const char *segment, apr_size_t len,
+                     apr_pool_t *pool)
+{
+    to->slug = segment;
+    to->kind = ROUTE_SLUG;              /* also with no slug: 404 */
+    if (len == 0) {
+        return;
+    }
+    if (segment[len - 1] == '+') {
+        to->kind = ROUTE_PREVIEW;
+        to->slug = apr_pstrmemdup(pool, segment, len - 1);
+    }
+    /* '.' is outside the slug alphabet: never a slug, nor a forwarded path
+     * (that needs a '/'); a slug costs this one test. */
+    else if (len > 4 && segment[len - 4] == '.') {
+        if (len == 10 && memcmp(segment, "robots.txt", 10) == 0) {
+            to->kind = ROUTE_ROBOTS;
+        }
+        else if (memcmp(segment + len - 3, "svg", 3) == 0
+                 || memcmp(segment + len - 3, "png", 3) == 0) {
+            to->kind = ROUTE_QR;
+            to->qr_png = segment[len - 3] == 'p';
+            to->slug = apr_pstrmemdup(pool, segment, len - 4);
+        }
+    }
+}
+
+/*
+ * Where a request goes.  A path ending in '/' is the form.  Under a
+ * literal <Location PATH>, the first segment after PATH is the slug and
+ * the rest, if any, a path to forward ("/l/abc/more": "abc", "/more");
+ * elsewhere (<LocationMatch>) the last segment is.  A lone segment may
+ * also be robots.txt, "<slug>+" (the preview) or "<slug>.svg"/".png" (its
+ * QR code).
+ */
 static route route_of(request_rec *r)
 {
-    const char *slash = strrchr(r->uri, '/');
-    const char *last = slash ? slash + 1 : r->uri;
-    apr_size_t len = strlen(last);
+    apr_size_t uri_len = strlen(r->uri);
+    const char *uri_end = r->uri + uri_len, *rest, *end;
+    long location;
     route found;
 
-    found.slug = last;
-    if (len == 0) {
+    memset(&found, 0, sizeof(found));
+    if (uri_len == 0 || uri_end[-1] == '/') {
         found.kind = ROUTE_FORM;
+        return found;
     }
-    else if (last[len - 1] == '+') {
-        found.kind = ROUTE_PREVIEW;
-        found.slug = apr_pstrmemdup(r->pool, last, len - 1);
+    if ((location = location_length(r, uri_len)) < 0) {
+        rest = strrchr(r->uri, '/');
+        rest = rest ? rest + 1 : r->uri;
+        classify(&found, rest, (apr_size_t)(uri_end - rest), r->pool);
+        return found;
     }
-    else {
-        found.kind = ROUTE_SLUG;
+    for (rest = r->uri + location; *rest == '/'; rest++) {
     }
+    if ((end = memchr(rest, '/', (apr_size_t)(uri_end - rest))) == NULL) {
+        classify(&found, rest, (apr_size_t)(uri_end - rest), r->pool);
+        return found;
+    }
+    found.kind = ROUTE_SLUG;
+    found.slug = apr_pstrmemdup(r->pool, rest, (apr_size_t)(end - rest));
+    found.more = end;
     return found;
 }
 
@@ -593,15 +774,17 @@ static route route_of(request_rec *r)
  * A redirect is answered right here, as mod_alias answers Redirect, when
  * nothing between here and the handler could change the answer: a GET or
  * HEAD of a slug, not a subrequest or internal redirect, where early.c
- * finds no access rule, <If> or other late-acting configuration in scope.
- * Anything else - a location with any access rule, the form, a preview -
- * takes the ordinary path to the handler, with httpd's access control in
- * front of it.
+ * finds no access rule, <If> or other late-acting configuration in scope,
+ * and for a link whose rules allow it (rules.c: not a password, not a
+ * country).  Anything else - a location with any access rule, the form, a
+ * preview - takes the ordinary path to the handler, with httpd's access
+ * control in front of it.
  */
 static int translate_name(request_rec *r)
 {
     const ml_dir_config *conf;
     route to;
+    int status;
 
     if (r->uri[0] != '/' || !location_is_ours(r)) {
         return DECLINED;
@@ -616,8 +799,12 @@ static int translate_name(request_rec *r)
     if (to.kind != ROUTE_SLUG || !ml_early_allowed(r)) {
         return OK;
     }
+    status = answer_slug(r, conf, &to, 1);
+    if (status == ML_LATER) {
+        return OK;
+    }
     apr_table_addn(r->notes, "minilink-answered", "translate");
-    return answer_slug(r, conf, to.slug);
+    return status;
 }
 
 static int minilink_handler(request_rec *r)
@@ -644,11 +831,15 @@ static int minilink_handler(request_rec *r)
         return ml_handle_create(r, conf);
     case ROUTE_PREVIEW:
         return ml_handle_preview(r, conf, to.slug);
+    case ROUTE_QR:
+        return ml_handle_qr(r, conf, to.slug, to.qr_png);
+    case ROUTE_ROBOTS:
+        return ml_handle_robots(r, conf);
     case ROUTE_SLUG:
         break;
     }
     apr_table_addn(r->notes, "minilink-answered", "handler");
-    return answer_slug(r, conf, to.slug);
+    return answer_slug(r, conf, &to, 0);
 }
 
 static void register_hooks(apr_pool_t *pool)

@@ -76,6 +76,9 @@ typedef struct {
     int rate_limit;              /* MinilinkCreateRateLimit count, -1 = none */
     int rate_period;             /*   ... per this many seconds */
     int early_answer;            /* MinilinkEarlyAnswer: 1 on, -1 off */
+    int forward_path;            /* MinilinkForwardPath: 1 on, -1 off */
+    int any_case;                /* MinilinkSlugCase: 1 insensitive, -1 not */
+    const char *country_variable;   /* MinilinkCountryVariable */
 } ml_dir_config;
 
 /* module/early.c: what a server's requests are checked against before a
@@ -94,5 +97,8 @@ typedef struct {
 
 #define ML_DEFAULT_REDIRECT_STATUS HTTP_MOVED_TEMPORARILY
 #define ML_DEFAULT_QUERY_MODE ML_QUERY_APPEND
+/* What mod_maxminddb's usual configuration sets (MaxMindDBEnv
+ * MM_COUNTRY_CODE COUNTRY_DB/country/iso_code). */
+#define ML_DEFAULT_COUNTRY_VARIABLE "MM_COUNTRY_CODE"
 
 #endif /* MOD_MINILINK_H */

@@ -58,7 +58,7 @@ static ml_cache *load(const char *path, ml_clicks **clicks,
     ml_load_counts counts;
     const char *error;
 
-    if (ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT, clicks, clicks_pool,
+    if (ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT, 0, clicks, clicks_pool,
                 pool, skip_none, NULL, &counts, &error) != APR_SUCCESS) {
         fprintf(stderr, "bench-lookup: %s\n", error);
         exit(1);
@@ -173,7 +173,7 @@ static int measure_flush(const char *location, long count, apr_pool_t *pool)
     }
     /* Cells are handed out in order: cell i counts the i-th of them. */
     for (i = 0; i < count; i++) {
-        ml_clicks_new_cell(clicks, 1 + i * ((long)links / count));
+        ml_clicks_new_cell(clicks, 1 + i * ((long)links / count), 0);
     }
     for (round = 0; round < FLUSH_ROUNDS; round++) {
         apr_time_t start;

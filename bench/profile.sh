@@ -12,7 +12,13 @@
 #   floor-quick    bench/mod_floor.c's 302 from quick_handler
 #   alias          mod_alias "Redirect 302 /alias/x ..." (translate_name)
 #   minilink       SetHandler minilink, a random stored slug per request
+#                  (of the links after the first PROFILE_RULED_LINKS: plain)
+#   minilink-rules the same for links with three redirect rules (device,
+#                  language, query), none of which matches a request sent
+#                  as a desktop Firefox in English: every condition is
+#                  read, and the link's own URL answers (the worst case)
 #   floor-handler  the floor's 302 from an ordinary SetHandler handler
+# Every request carries a desktop Firefox's User-Agent and Accept-Language.
 # Prints instructions per request and the ratios, then for minilink and
 # alias the functions whose inclusive cost differs most.  KEEP=1 keeps the
 # temporary directory (with the callgrind.out files).
@@ -49,6 +55,23 @@ mkdir "$dir/htdocs"
 build_floor "$dir/build" || exit 1
 db=$dir/links.db
 make_links_db "$db" "$links" s 7
+# The first RULED links get three redirect rules each (schema 2; a module
+# and CLI of version 1 have no rules to profile).
+ruled=${PROFILE_RULED_LINKS:-1000}
+has_rules=$(sqlite3 "$db" "SELECT count(*) FROM sqlite_schema WHERE name = 'redirect_rules'")
+if [ "$has_rules" = 1 ]; then
+    sqlite3 "$db" "
+      INSERT INTO redirect_rules (link_id, priority, long_url)
+        SELECT id, p, printf('https://news.example.com/rule/%d/%d', id, p)
+        FROM links, (SELECT 1 AS p UNION ALL SELECT 2 UNION ALL SELECT 3)
+        WHERE id <= $ruled;
+      INSERT INTO redirect_conditions (rule_id, position, type, match_key, match_value)
+        SELECT id, 1, CASE priority WHEN 1 THEN 'device' WHEN 2 THEN 'language'
+                                    ELSE 'query-param' END,
+               CASE priority WHEN 3 THEN 'utm' END,
+               CASE priority WHEN 1 THEN 'ios' WHEN 2 THEN 'fr' ELSE 'mail' END
+        FROM redirect_rules;"
+fi
 # httpd runs as an ordinary user from the start (it changes user after
 # valgrind has made its control pipes otherwise, and callgrind_control then
 # cannot reach them); as root, that user is www-data.
@@ -96,13 +119,21 @@ for _ in $(seq 600); do
 done
 
 # One connection, every request on it (curl reuses a connection for the
-# URLs of one invocation).
+# URLs of one invocation).  Every request carries a desktop Firefox's
+# User-Agent and Accept-Language, as a browser's would: what the rules read
+# (a config file's headers go with all of its URLs; given once).
 urls() {
     local path=$1 i
+    RANDOM=1    # the same slugs in every run: the counts compare exactly
+    printf 'header = "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/115.0"\n'
+    printf 'header = "Accept-Language: en-US,en;q=0.9"\n'
     for i in $(seq "$requests"); do
         if [ "$path" = /ml/ ]; then
             printf 'url = "http://127.0.0.1:%d/ml/s%07d"\noutput = "/dev/null"\n' \
-                "$port" $(( (RANDOM * 32768 + RANDOM) % links + 1 ))
+                "$port" $(( ruled + (RANDOM * 32768 + RANDOM) % (links - ruled) + 1 ))
+        elif [ "$path" = /ml-rules/ ]; then
+            printf 'url = "http://127.0.0.1:%d/ml/s%07d"\noutput = "/dev/null"\n' \
+                "$port" $(( (RANDOM * 32768 + RANDOM) % ruled + 1 ))
         else
             printf 'url = "http://127.0.0.1:%d%s"\noutput = "/dev/null"\n' "$port" "$path"
         fi
@@ -115,8 +146,9 @@ control() {
 # The oldest: the refresher process it forks runs under valgrind too.
 httpd_pid=$(pgrep -o -f -- "valgrind.bin.*-X -f $dir/httpd.conf" || true)
 [ -n "$httpd_pid" ] || { echo "profile: httpd did not start" >&2; cat "$dir/valgrind.log" >&2; exit 1; }
-for contender in floor-quick:/floor-quick/x alias:/alias/x minilink:/ml/ \
-                 floor-handler:/floor-handler/x; do
+contenders="floor-quick:/floor-quick/x alias:/alias/x minilink:/ml/"
+[ "$has_rules" = 1 ] && contenders="$contenders minilink-rules:/ml-rules/"
+for contender in $contenders floor-handler:/floor-handler/x; do
     name=${contender%%:*}
     path=${contender#*:}
     urls "$path" >"$dir/$name.urls"
@@ -141,10 +173,15 @@ total() {   # the instructions of a dump
 }
 echo "Instructions per request (callgrind, $requests keep-alive GETs, $links links):"
 declare -A per
-for name in floor-quick alias minilink floor-handler; do
+for name in floor-quick alias minilink $([ "$has_rules" = 1 ] && echo minilink-rules) \
+            floor-handler; do
     per[$name]=$(( $(total "$name") / requests ))
     printf '  %-14s %8d\n' "$name" "${per[$name]}"
 done
+if [ "$has_rules" = 1 ]; then
+    awk -v r="${per[minilink-rules]}" -v m="${per[minilink]}" 'BEGIN {
+        printf "  minilink-rules / minilink %.3f (three rules read, none matching)\n", r / m }'
+fi
 awk -v m="${per[minilink]}" -v a="${per[alias]}" -v q="${per[floor-quick]}" \
     -v h="${per[floor-handler]}" 'BEGIN {
     printf "  minilink / alias %.3f, minilink / floor-quick %.3f, floor-handler / floor-quick %.3f\n",

@@ -102,7 +102,7 @@ static apr_interval_time_t timed_load(const char *path, ml_clicks **clicks,
     apr_time_t start = apr_time_now();
     const char *error;
 
-    if (ml_load(cache, path, ML_CACHE_HEADROOM_DEFAULT, clicks, clicks_pool,
+    if (ml_load(cache, path, ML_CACHE_HEADROOM_DEFAULT, 0, clicks, clicks_pool,
                 generation, skip_none, NULL, counts, &error) != APR_SUCCESS) {
         fail("loading", error);
     }

@@ -19,14 +19,31 @@
  *                |                                          |  4-byte aligned
  *   size         +------------------------------------------+
  *
- *   record:  expires_at u32 | url_len u16 | slug_len u8 |
- *            flags u8 (bits 0-2 status index, bit 3 disabled) |
- *            click cell u32 (ml_clicks.h) |
- *            slug bytes | URL bytes | NUL      (12 bytes + text + 1, padded to 4)
+ *   record (every link):
+ *
+ *     +0  expires_at u32 | +4 url_len u16 | +6 slug_len u8 |
+ *     +7  flags u8: bits 0-2 status index, bit 3 disabled,
+ *                   bit 4 EXTENDED (an extension follows) |
+ *     +8  click cell u32 (ml_clicks.h) |
+ *     +12 slug bytes | URL bytes | NUL | padding to 4
+ *                                          (a plain link ends here)
+ *   extension (bit 4 only: a link with any rule of schema 2):
+ *
+ *     +0  bytes u32 (the extension's, before padding) |
+ *     +4  what u16 (the EXT_* bits below: which fields follow, and the
+ *         crawlable flag and forwarding choices themselves) | +6 0 u16 |
+ *     +8  then, each only if its bit is set, in this order:
+ *         valid_since u32 | max_visits u32 |
+ *         fallback: len u16, URL, NUL | password: bcrypt hash (60), NUL |
+ *         title: len u16, text, NUL | tags: bytes u16, "tag" NUL ... |
+ *         redirect rules, compiled (ml_rules.h: read in place, any
+ *         alignment) | padding to 4
  *
  *   The NUL lets a redirect use the URL in place as its Location (no copy);
  *   in the padding that rounds a record up to 4 bytes it costs nothing
- *   three times out of four.
+ *   three times out of four.  A link without rules is exactly the record
+ *   of layout 3 (12 bytes + slug + URL + NUL): a plain link costs no
+ *   memory for the rules, and its redirect one test of bit 4.
  *
  * Concurrency: one writer at a time (the caller ensures it), any number of
  * readers without locks.  A record is written completely before the slot
@@ -39,7 +56,11 @@
  * Slots are found with SipHash-1-3 under a random per-segment key, so slugs
  * crafted to collide cannot be chosen from outside.  The table never holds
  * more than 3/4 of its slots in use (live or removed), so every probe
- * sequence meets an empty slot.
+ * sequence meets an empty slot.  In a table made any_case (some location
+ * says MinilinkSlugCase insensitive), the hash is of the slug in lower
+ * case: slugs that differ only in case share a probe sequence, an exact
+ * lookup compares the bytes as they are, and ml_cache_lookup_any_case()
+ * compares them without regard to case.
  *
  * The hash tag: a ref needs only as many bits as the arena has 4-byte units
  * (25 for 1M links); the bits left over in the slot hold that many bits of
@@ -51,6 +72,7 @@
  */
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <apr_general.h>
 #include <apr_shm.h>
@@ -59,7 +81,7 @@
 #include "../util/ml_prefault.h"
 
 #define ML_CACHE_MAGIC 0x4d4c4e4bu        /* "MLNK" */
-#define ML_CACHE_LAYOUT 3
+#define ML_CACHE_LAYOUT 4
 #define SLOT_EMPTY 0u
 #define SLOT_REMOVED 1u
 #define ARENA_RESERVED 8u                  /* refs 0 and 1 are the markers above */
@@ -84,6 +106,7 @@ typedef struct {
     apr_uint32_t slot_count;
     apr_uint32_t link_capacity;        /* most slots in use, live or removed */
     apr_uint32_t ref_mask;             /* the bits of a slot that are the ref */
+    apr_uint32_t any_case;             /* slugs hashed in lower case */
     apr_uint64_t arena_bytes;
     /* Changed by the writer only; atomics so readers' statistics are whole. */
     _Atomic apr_uint64_t arena_used;
@@ -106,6 +129,17 @@ typedef struct {
 
 #define FLAG_STATUS_MASK 0x07u
 #define FLAG_DISABLED 0x08u
+#define FLAG_EXTENDED 0x10u
+
+/* What an extension holds (its "what" bits). */
+enum {
+    EXT_VALID_SINCE = 1 << 0, EXT_MAX_VISITS = 1 << 1, EXT_FALLBACK = 1 << 2,
+    EXT_PASSWORD = 1 << 3, EXT_TITLE = 1 << 4, EXT_TAGS = 1 << 5,
+    EXT_RULES = 1 << 6, EXT_CRAWLABLE = 1 << 7, EXT_QUERY_ON = 1 << 8,
+    EXT_QUERY_OFF = 1 << 9, EXT_PATH_ON = 1 << 10, EXT_PATH_OFF = 1 << 11
+};
+#define EXT_HEADER 8u
+#define PASSWORD_HASH_LEN 60u
 
 /* Index 0 means "the location's default"; the flags keep the index. */
 static const int statuses[] = {0, 301, 302, 303, 307, 308};
@@ -143,6 +177,7 @@ ml_cache_geometry ml_cache_plan(apr_uint32_t links, apr_uint64_t text_bytes,
     }
     geometry.link_capacity = (apr_uint32_t)capacity;
     geometry.arena_bytes = ARENA_RESERVED + record_bytes + spare * average;
+    geometry.any_case = 0;
     return geometry;
 }
 
@@ -218,6 +253,7 @@ apr_status_t ml_cache_create(ml_cache **cache, const ml_cache_geometry *geometry
     made->header->link_capacity = geometry->link_capacity;
     made->header->arena_bytes = geometry->arena_bytes;
     made->header->ref_mask = ref_mask_for(geometry->arena_bytes);
+    made->header->any_case = geometry->any_case != 0;
     atomic_init(&made->header->arena_used, ARENA_RESERVED);
     atomic_init(&made->header->links, 0);
     atomic_init(&made->header->slots_used, 0);
@@ -251,10 +287,38 @@ typedef struct {
     apr_uint32_t tag;
 } probe_origin;
 
-static probe_origin origin_of(const ml_cache *cache, const char *slug,
-                              apr_size_t len)
+/* A-Z as a-z; the slug alphabet has no other letters. */
+static char lower_case(char c)
 {
-    apr_uint64_t hash = ml_siphash13(cache->header->hash_key, slug, len);
+    return (char)(c + (((unsigned char)(c - 'A') < 26u) << 5));
+}
+
+/* The hash of the slug lower-cased (a valid slug fits the buffer; a
+ * longer one is hashed as it is, and found nowhere).  Out of line: only
+ * any_case tables need it, and origin_of() stays small inlined into
+ * every lookup. */
+static __attribute__((noinline)) apr_uint64_t folded_hash(const ml_cache *cache,
+                                                         const char *slug,
+                                                         apr_size_t len)
+{
+    char folded[ML_SLUG_MAX];
+    apr_size_t i;
+
+    if (len > sizeof(folded)) {
+        return ml_siphash13(cache->header->hash_key, slug, len);
+    }
+    for (i = 0; i < len; i++) {
+        folded[i] = lower_case(slug[i]);
+    }
+    return ml_siphash13(cache->header->hash_key, folded, len);
+}
+
+static inline __attribute__((always_inline)) probe_origin
+origin_of(const ml_cache *cache, const char *slug, apr_size_t len)
+{
+    apr_uint64_t hash = cache->header->any_case
+                        ? folded_hash(cache, slug, len)
+                        : ml_siphash13(cache->header->hash_key, slug, len);
     probe_origin origin;
 
     /* Multiply-shift maps the low half onto [0, slot_count) without the
@@ -318,6 +382,26 @@ static inline __attribute__((always_inline)) long find_slot(const ml_cache *cach
     return -1;
 }
 
+/* Where a record's text ends and its extension, if any, starts. */
+static apr_size_t text_end(apr_size_t slug_len, apr_size_t url_len)
+{
+    return ALIGN_UP(sizeof(ml_record) + slug_len + url_len + 1, RECORD_ALIGN);
+}
+
+static void fill_entry(const ml_record *record, ml_cache_entry *entry)
+{
+    entry->url = record_text(record) + record->slug_len;
+    entry->url_len = record->url_len;
+    entry->status = statuses[record->flags & FLAG_STATUS_MASK];
+    entry->expires_at = record->expires_at;
+    entry->disabled = (record->flags & FLAG_DISABLED) != 0;
+    entry->click_cell = record->click_cell;
+    entry->extension = record->flags & FLAG_EXTENDED
+                       ? (const char *)record + text_end(record->slug_len,
+                                                         record->url_len)
+                       : NULL;
+}
+
 int ml_cache_lookup(const ml_cache *cache, const char *slug, apr_size_t len,
                     ml_cache_entry *entry)
 {
@@ -328,13 +412,63 @@ int ml_cache_lookup(const ml_cache *cache, const char *slug, apr_size_t len,
                   &unused) < 0) {
         return 0;
     }
-    entry->url = record_text(record) + record->slug_len;
-    entry->url_len = record->url_len;
-    entry->status = statuses[record->flags & FLAG_STATUS_MASK];
-    entry->expires_at = record->expires_at;
-    entry->disabled = (record->flags & FLAG_DISABLED) != 0;
-    entry->click_cell = record->click_cell;
+    fill_entry(record, entry);
     return 1;
+}
+
+/* Whether the record's slug is slug[0..len) without regard to case. */
+static int record_matches_any_case(const ml_record *record, const char *slug,
+                                   apr_size_t len)
+{
+    const char *text = record_text(record);
+    apr_size_t i;
+
+    if ((apr_size_t)record->slug_len != len) {
+        return 0;
+    }
+    for (i = 0; i < len && lower_case(text[i]) == lower_case(slug[i]); i++) {
+    }
+    return i == len;
+}
+
+int ml_cache_lookup_any_case(const ml_cache *cache, const char *slug,
+                             apr_size_t len, ml_cache_entry *entry)
+{
+    probe_origin origin = origin_of(cache, slug, len);
+    apr_uint32_t slot_count = cache->header->slot_count;
+    apr_uint32_t ref_mask = cache->header->ref_mask;
+    apr_uint32_t i = origin.start, probes;
+    const ml_record *other = NULL;
+
+    if (!cache->header->any_case) {
+        return ml_cache_lookup(cache, slug, len, entry);
+    }
+    /* The whole probe sequence, as an exact match may come after a slug
+     * that differs only in case (they all share it). */
+    for (probes = 0; probes < slot_count; probes++) {
+        apr_uint32_t slot = atomic_load_explicit(&cache->slots[i],
+                                                 memory_order_acquire);
+        if (slot == SLOT_EMPTY) {
+            break;
+        }
+        if (slot != SLOT_REMOVED && (slot & ~ref_mask) == origin.tag) {
+            const ml_record *record = record_at(cache, slot & ref_mask);
+            if (record_matches(record, slug, len)) {
+                fill_entry(record, entry);
+                return 1;
+            }
+            if (other == NULL && record_matches_any_case(record, slug, len)) {
+                other = record;
+            }
+        }
+        if (++i == slot_count) {
+            i = 0;
+        }
+    }
+    if (other) {
+        fill_entry(other, entry);
+    }
+    return other != NULL;
 }
 
 apr_uint32_t ml_cache_click_cell(const ml_cache *cache, const char *slug)
@@ -372,32 +506,159 @@ static uint8_t record_flags(const ml_link *link)
     return status_index(link->status) | (link->disabled ? FLAG_DISABLED : 0);
 }
 
-/* Appends a record for the link; returns its ref, or 0 if the arena is full. */
-static apr_uint32_t append_record(ml_cache *cache, const ml_link *link,
-                                  apr_uint32_t click_cell)
+/* The bytes of the link's extension (0: none: a plain link). */
+static apr_size_t extension_size(const ml_link *link)
 {
-    apr_size_t slug_len = strlen(link->slug), url_len = strlen(link->url);
-    apr_size_t size = ALIGN_UP(sizeof(ml_record) + slug_len + url_len + 1,
-                               RECORD_ALIGN);
-    apr_uint64_t at = atomic_load_explicit(&cache->header->arena_used,
-                                           memory_order_relaxed);
-    ml_record *record;
-    char *text;
+    apr_size_t size = EXT_HEADER;
+    int i;
 
-    if (at + size > cache->header->arena_bytes) {
+    if (!ml_link_has_rules(link)) {
         return 0;
     }
-    record = (ml_record *)(cache->arena + at);
+    size += (link->valid_since ? 4 : 0) + (link->max_visits ? 4 : 0);
+    size += link->fallback_url ? 2 + strlen(link->fallback_url) + 1 : 0;
+    size += link->password_hash ? PASSWORD_HASH_LEN + 1 : 0;
+    size += link->title ? 2 + strlen(link->title) + 1 : 0;
+    if (link->tags && link->tags->nelts) {
+        size += 2;
+        for (i = 0; i < link->tags->nelts; i++) {
+            size += strlen(APR_ARRAY_IDX(link->tags, i, const char *)) + 1;
+        }
+    }
+    return size + (link->nrules ? ml_rules_compiled_size(link->rules,
+                                                         link->nrules) : 0);
+}
+
+static unsigned char *put_bytes(unsigned char *at, const void *bytes,
+                                apr_size_t len)
+{
+    memcpy(at, bytes, len);
+    return at + len;
+}
+
+/* A text with its length before it (u16) and a NUL after it. */
+static unsigned char *put_counted(unsigned char *at, const char *text)
+{
+    apr_uint16_t len = (apr_uint16_t)strlen(text);
+
+    at = put_bytes(at, &len, 2);
+    at = put_bytes(at, text, len);
+    *at++ = '\0';
+    return at;
+}
+
+static void write_extension(const ml_link *link, unsigned char *out,
+                            apr_uint32_t size)
+{
+    apr_uint16_t what = 0, unused = 0;
+    unsigned char *at = out + EXT_HEADER;
+    int i;
+
+    if (link->valid_since) {
+        apr_uint32_t since = stored_expiry(link->valid_since);
+        what |= EXT_VALID_SINCE;
+        at = put_bytes(at, &since, 4);
+    }
+    if (link->max_visits) {
+        apr_uint32_t max = (apr_uint32_t)link->max_visits;
+        what |= EXT_MAX_VISITS;
+        at = put_bytes(at, &max, 4);
+    }
+    if (link->fallback_url) {
+        what |= EXT_FALLBACK;
+        at = put_counted(at, link->fallback_url);
+    }
+    if (link->password_hash) {
+        what |= EXT_PASSWORD;
+        at = put_bytes(at, link->password_hash, PASSWORD_HASH_LEN + 1);
+    }
+    if (link->title) {
+        what |= EXT_TITLE;
+        at = put_counted(at, link->title);
+    }
+    if (link->tags && link->tags->nelts) {
+        unsigned char *bytes = at;
+        apr_uint16_t len;
+        what |= EXT_TAGS;
+        at += 2;
+        for (i = 0; i < link->tags->nelts; i++) {
+            const char *tag = APR_ARRAY_IDX(link->tags, i, const char *);
+            at = put_bytes(at, tag, strlen(tag) + 1);
+        }
+        len = (apr_uint16_t)(at - bytes - 2);
+        memcpy(bytes, &len, 2);
+    }
+    if (link->nrules) {
+        what |= EXT_RULES;
+        ml_rules_compile(link->rules, link->nrules, at);
+    }
+    what |= (link->crawlable ? EXT_CRAWLABLE : 0)
+            | (link->forward_query == ML_CHOICE_ON ? EXT_QUERY_ON : 0)
+            | (link->forward_query == ML_CHOICE_OFF ? EXT_QUERY_OFF : 0)
+            | (link->forward_path == ML_CHOICE_ON ? EXT_PATH_ON : 0)
+            | (link->forward_path == ML_CHOICE_OFF ? EXT_PATH_OFF : 0);
+    memcpy(out, &size, 4);
+    memcpy(out + 4, &what, 2);
+    memcpy(out + 6, &unused, 2);
+}
+
+/* The sizes of a link's record, measured once for both sizing and
+ * writing it (a load does both for every link). */
+typedef struct {
+    apr_size_t slug_len, url_len;
+    apr_size_t extension;        /* 0: a plain link */
+    apr_size_t size;             /* the whole record, padding included */
+} record_shape;
+
+static void shape_of(const ml_link *link, record_shape *shape)
+{
+    shape->slug_len = strlen(link->slug);
+    shape->url_len = strlen(link->url);
+    shape->extension = extension_size(link);
+    shape->size = text_end(shape->slug_len, shape->url_len)
+                  + ALIGN_UP(shape->extension, RECORD_ALIGN);
+}
+
+/* Writes the link's record (shape->size bytes, zeroed by the caller or
+ * never used before: padding stays 0) at record. */
+static void encode_record(const ml_link *link, const record_shape *shape,
+                          apr_uint32_t click_cell, ml_record *record)
+{
+    apr_size_t slug_len = shape->slug_len, url_len = shape->url_len;
+    apr_size_t extension = shape->extension;
+    char *text;
+
     record->expires_at = stored_expiry(link->expires_at);
     record->url_len = (apr_uint16_t)url_len;
     record->slug_len = (uint8_t)slug_len;
-    record->flags = record_flags(link);
+    record->flags = record_flags(link) | (extension ? FLAG_EXTENDED : 0);
     record->click_cell = click_cell;
     text = (char *)(record + 1);
     memcpy(text, link->slug, slug_len);
     memcpy(text + slug_len, link->url, url_len);
     text[slug_len + url_len] = '\0';
-    atomic_store_explicit(&cache->header->arena_used, at + size,
+    if (extension) {
+        write_extension(link, (unsigned char *)record
+                              + text_end(slug_len, url_len),
+                        (apr_uint32_t)extension);
+    }
+}
+
+/* Appends a record for the link; returns its ref, or 0 if the arena is full. */
+static apr_uint32_t append_record(ml_cache *cache, const ml_link *link,
+                                  apr_uint32_t click_cell)
+{
+    apr_uint64_t at = atomic_load_explicit(&cache->header->arena_used,
+                                           memory_order_relaxed);
+    record_shape shape;
+
+    shape_of(link, &shape);
+    if (at + shape.size > cache->header->arena_bytes) {
+        return 0;
+    }
+    /* The arena past arena_used was never written: its padding is 0. */
+    encode_record(link, &shape, click_cell, (ml_record *)(cache->arena + at));
+    atomic_store_explicit(&cache->header->arena_used, at + shape.size,
                           memory_order_relaxed);
     return (apr_uint32_t)(at / RECORD_ALIGN);
 }
@@ -490,8 +751,14 @@ apr_status_t ml_cache_append(ml_cache *cache, const ml_link *link,
 
 static apr_size_t record_size(const ml_record *record)
 {
-    return ALIGN_UP(sizeof(*record) + record->slug_len + record->url_len + 1,
-                    RECORD_ALIGN);
+    apr_size_t size = text_end(record->slug_len, record->url_len);
+    apr_uint32_t extension;
+
+    if (record->flags & FLAG_EXTENDED) {
+        memcpy(&extension, (const char *)record + size, 4);
+        size += ALIGN_UP(extension, RECORD_ALIGN);
+    }
+    return size;
 }
 
 apr_status_t ml_cache_index(ml_cache *cache)
@@ -587,19 +854,96 @@ void ml_cache_note_refresh(ml_cache *cache, int succeeded, apr_int64_t now)
 
 int ml_cache_holds(const ml_cache *cache, const ml_link *link)
 {
-    apr_size_t slug_len = strlen(link->slug), url_len = strlen(link->url);
     const ml_record *record;
+    ml_record *wanted;
+    record_shape shape;
     long unused;
+    int same;
 
-    return find_slot(cache, origin_of(cache, link->slug, slug_len), link->slug,
-                     slug_len, &record, &unused) >= 0
-           && record->url_len == url_len
-           && memcmp(record_text(record) + slug_len, link->url, url_len) == 0
-           && record->expires_at == stored_expiry(link->expires_at)
-           && record->flags == record_flags(link);
+    shape_of(link, &shape);
+    if (find_slot(cache, origin_of(cache, link->slug, shape.slug_len),
+                  link->slug, shape.slug_len, &record, &unused) < 0
+        || record_size(record) != shape.size) {
+        return 0;
+    }
+    /* The record this link would get, compared byte for byte (but for the
+     * click cell, which is not the link's). */
+    if ((wanted = calloc(1, shape.size)) == NULL) {
+        return 0;
+    }
+    encode_record(link, &shape, record->click_cell, wanted);
+    same = memcmp(wanted, record, shape.size) == 0;
+    free(wanted);
+    return same;
 }
 
-apr_status_t ml_cache_each_slug(const ml_cache *cache, ml_cache_slug_fn *fn,
+void ml_cache_entry_of(const ml_link *link, apr_pool_t *pool,
+                       ml_cache_entry *entry)
+{
+    record_shape shape;
+    ml_record *record;
+
+    shape_of(link, &shape);
+    record = apr_pcalloc(pool, shape.size);
+    encode_record(link, &shape, ML_CACHE_NO_CELL, record);
+    fill_entry(record, entry);
+}
+
+void ml_cache_rules_of(const ml_cache_entry *entry, ml_cache_rules *rules)
+{
+    const unsigned char *at = entry->extension;
+    apr_uint16_t what, len;
+    apr_uint32_t number;
+
+    memset(rules, 0, sizeof(*rules));
+    memcpy(&what, at + 4, 2);
+    at += EXT_HEADER;
+    if (what & EXT_VALID_SINCE) {
+        memcpy(&number, at, 4);
+        rules->valid_since = number;
+        at += 4;
+    }
+    if (what & EXT_MAX_VISITS) {
+        memcpy(&rules->max_visits, at, 4);
+        at += 4;
+    }
+    if (what & EXT_FALLBACK) {
+        memcpy(&len, at, 2);
+        rules->fallback_url = (const char *)at + 2;
+        rules->fallback_len = len;
+        at += 2 + len + 1;
+    }
+    if (what & EXT_PASSWORD) {
+        rules->password_hash = (const char *)at;
+        at += PASSWORD_HASH_LEN + 1;
+    }
+    if (what & EXT_TITLE) {
+        memcpy(&len, at, 2);
+        rules->title = (const char *)at + 2;
+        at += 2 + len + 1;
+    }
+    if (what & EXT_TAGS) {
+        const unsigned char *tag;
+        memcpy(&len, at, 2);
+        rules->tags = (const char *)at + 2;
+        for (tag = at + 2; tag < at + 2 + len; tag += strlen((const char *)tag) + 1) {
+            rules->ntags++;
+        }
+        at += 2 + len;
+    }
+    if (what & EXT_RULES) {
+        rules->rules = at;
+    }
+    rules->crawlable = (what & EXT_CRAWLABLE) != 0;
+    rules->forward_query = what & EXT_QUERY_ON ? ML_CHOICE_ON
+                           : what & EXT_QUERY_OFF ? ML_CHOICE_OFF
+                           : ML_CHOICE_DEFAULT;
+    rules->forward_path = what & EXT_PATH_ON ? ML_CHOICE_ON
+                          : what & EXT_PATH_OFF ? ML_CHOICE_OFF
+                          : ML_CHOICE_DEFAULT;
+}
+
+apr_status_t ml_cache_each_link(const ml_cache *cache, ml_cache_link_fn *fn,
                                 void *ctx)
 {
     apr_uint32_t i;
@@ -611,7 +955,9 @@ apr_status_t ml_cache_each_slug(const ml_cache *cache, ml_cache_slug_fn *fn,
         if (slot != SLOT_EMPTY && slot != SLOT_REMOVED) {
             const ml_record *record = record_at(cache,
                                                 slot & cache->header->ref_mask);
-            if ((rv = fn(ctx, record_text(record), record->slug_len))) {
+            ml_cache_entry entry;
+            fill_entry(record, &entry);
+            if ((rv = fn(ctx, record_text(record), record->slug_len, &entry))) {
                 return rv;
             }
         }

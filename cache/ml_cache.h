@@ -14,10 +14,13 @@
 
 typedef struct ml_cache ml_cache;
 
-/* How big a table to make: fixed for the life of the segment. */
+/* How big a table to make, and how it finds slugs: fixed for the life of
+ * the segment. */
 typedef struct {
     apr_uint32_t link_capacity;  /* links it can hold at once */
     apr_uint64_t arena_bytes;    /* room for link records, updates included */
+    int any_case;                /* slugs are hashed lower-cased, so that
+                                  * ml_cache_lookup_any_case() works */
 } ml_cache_geometry;
 
 /* What a lookup found: a view into shared memory, valid while the cache is. */
@@ -28,7 +31,34 @@ typedef struct {
     apr_int64_t expires_at;      /* Unix seconds, 0 = never */
     int disabled;
     apr_uint32_t click_cell;     /* its click counter (ml_clicks.h) */
+    const void *extension;       /* the rules of schema 2 (ml_cache_rules_of);
+                                  * NULL for a link without any */
 } ml_cache_entry;
+
+/* The rules of a link with an extension, read in place (0 or NULL for
+ * those it does not have). */
+typedef struct {
+    apr_int64_t valid_since;     /* Unix seconds */
+    apr_uint32_t max_visits;
+    const char *fallback_url;    /* NUL-terminated */
+    apr_size_t fallback_len;
+    const char *password_hash;   /* bcrypt */
+    ml_choice forward_query;
+    ml_choice forward_path;
+    int crawlable;
+    const char *title;
+    const char *tags;            /* each NUL-terminated, one after another */
+    apr_size_t ntags;
+    const unsigned char *rules;  /* compiled redirect rules (ml_rules.h) */
+} ml_cache_rules;
+
+/* An entry for a valid link that is in no table (read from the database:
+ * a table that overflowed), its record made in pool; no click cell. */
+void ml_cache_entry_of(const ml_link *link, apr_pool_t *pool,
+                       ml_cache_entry *entry);
+
+/* The rules kept in an entry's extension (entry->extension not NULL). */
+void ml_cache_rules_of(const ml_cache_entry *entry, ml_cache_rules *rules);
 
 /* A record's click cell when it has none (ml_clicks.h's ML_CLICKS_NO_CELL). */
 #define ML_CACHE_NO_CELL 0xFFFFFFFFu
@@ -100,6 +130,13 @@ apr_status_t ml_cache_remove(ml_cache *cache, const char *slug, apr_size_t len);
 int ml_cache_lookup(const ml_cache *cache, const char *slug, apr_size_t len,
                     ml_cache_entry *entry);
 
+/* Finds a slug without regard to case (A-Z as a-z): the link with exactly
+ * this slug if there is one, else one whose slug differs only in case.
+ * Only a table made with any_case can; any other is asked as
+ * ml_cache_lookup(). */
+int ml_cache_lookup_any_case(const ml_cache *cache, const char *slug,
+                             apr_size_t len, ml_cache_entry *entry);
+
 void ml_cache_usage_get(const ml_cache *cache, ml_cache_usage *usage);
 
 /* Maps the table's pages into this process now (see ml_prefault.h), so the
@@ -107,14 +144,16 @@ void ml_cache_usage_get(const ml_cache *cache, ml_cache_usage *usage);
  * one by one. */
 void ml_cache_prefault(const ml_cache *cache);
 
-/* True if the table holds exactly this link (same URL, status, expiry and
- * flag), so a refresh can skip rewriting it. */
+/* True if the table holds exactly this link (same URL, status, expiry,
+ * flag and rules), so a refresh can skip rewriting it. */
 int ml_cache_holds(const ml_cache *cache, const ml_link *link);
 
-/* Calls fn for every slug in the table; stops at a non-zero return. */
-typedef apr_status_t ml_cache_slug_fn(void *ctx, const char *slug,
-                                      apr_size_t len);
-apr_status_t ml_cache_each_slug(const ml_cache *cache, ml_cache_slug_fn *fn,
+/* Calls fn for every link in the table, its slug (not NUL-terminated)
+ * and entry; stops at a non-zero return. */
+typedef apr_status_t ml_cache_link_fn(void *ctx, const char *slug,
+                                      apr_size_t len,
+                                      const ml_cache_entry *entry);
+apr_status_t ml_cache_each_link(const ml_cache *cache, ml_cache_link_fn *fn,
                                 void *ctx);
 
 /* The database change number the table reflects (see ml_store.h). */

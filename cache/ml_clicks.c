@@ -12,13 +12,18 @@
  *                  | stats stripes: 16 x 64 bytes           |  lookups/hits/misses,
  *                  |                                        |  one cache line each
  *   1152           +----------------------------------------+
- *                  | cells[capacity]: 32 bytes each         |  handed out in order,
+ *                  | cells[capacity]: 40 bytes each         |  handed out in order,
  *                  |   link_id | stamp:pending |          |  then reused
  *                  |   in_flight | last_click_at |        |
- *                  |   next | state                       |
+ *                  |   next | state | stamp:visits        |
  *                  +----------------------------------------+
  *
  * pending: clicks counted and not yet flushed (added by any process).
+ * visits: for a link with a visit limit, the clicks stored when the cell
+ * was handed out plus every click taken since; never lowered by a flush,
+ * so checking and counting one is one compare-and-swap.  It carries the
+ * stamp too, so a visit taken through an old handle cannot land on the
+ * cell's next link.
  * in_flight: clicks taken from pending by a flush that has not yet been
  * confirmed committed (only the flusher touches it, under its lock).
  * Statistics are striped: with one counter, every request on every core
@@ -122,6 +127,7 @@ typedef struct {
     _Atomic apr_uint32_t last_click_at;  /* Unix seconds (to 2106) */
     _Atomic apr_uint32_t next;           /* the cell below it on its stack, + 1 */
     _Atomic apr_uint32_t state;
+    _Atomic apr_uint64_t visits;         /* stamp << 32 | visit count */
 } click_cell;
 
 struct ml_clicks {
@@ -270,7 +276,15 @@ static apr_uint32_t unused_cell(ml_clicks *clicks)
     return cell;
 }
 
-apr_uint32_t ml_clicks_new_cell(ml_clicks *clicks, apr_int64_t link_id)
+/* A visit count as the low half of a word holds it. */
+static apr_uint32_t visit_count(apr_int64_t visits)
+{
+    return visits < 0 ? 0 : visits > 0xFFFFFFFF ? 0xFFFFFFFFu
+                                                : (apr_uint32_t)visits;
+}
+
+apr_uint32_t ml_clicks_new_cell(ml_clicks *clicks, apr_int64_t link_id,
+                                apr_int64_t stored)
 {
     apr_uint32_t cell = pop(clicks, &clicks->header->free_head);
     apr_uint32_t stamp = 0;
@@ -289,6 +303,8 @@ apr_uint32_t ml_clicks_new_cell(ml_clicks *clicks, apr_int64_t link_id)
     atomic_store_explicit(&counter->link_id, link_id, memory_order_relaxed);
     atomic_store_explicit(&counter->last_click_at, 0, memory_order_relaxed);
     atomic_store_explicit(&counter->counter, WORD(stamp, 0),
+                          memory_order_relaxed);
+    atomic_store_explicit(&counter->visits, WORD(stamp, visit_count(stored)),
                           memory_order_relaxed);
     /* Release: a flusher that sees the cell live sees its link and
      * stamp. */
@@ -318,7 +334,10 @@ void ml_clicks_release(ml_clicks *clicks, apr_uint32_t handle)
     } while (!atomic_compare_exchange_weak_explicit(
                  &counter->counter, &word, WORD(2 * k + 1, word & PENDING_MASK),
                  memory_order_acq_rel, memory_order_relaxed));
-    /* Only the one release that turned the stamp gets here. */
+    /* Only the one release that turned the stamp gets here.  Visits
+     * through the handle stop too (take_visit() reads only this word). */
+    atomic_store_explicit(&counter->visits, WORD(2 * k + 1, 0),
+                          memory_order_relaxed);
     atomic_fetch_sub_explicit(&clicks->header->cells_live, 1,
                               memory_order_relaxed);
     atomic_store_explicit(&counter->state, CELL_QUEUED, memory_order_relaxed);
@@ -400,6 +419,62 @@ int ml_clicks_count(ml_clicks *clicks, apr_uint32_t handle, apr_int64_t now)
     atomic_store_explicit(&counter->last_click_at, (apr_uint32_t)now,
                           memory_order_relaxed);
     return 1;
+}
+
+int ml_clicks_take_visit(ml_clicks *clicks, apr_uint32_t handle,
+                         apr_uint32_t max)
+{
+    click_cell *counter = &clicks->cells[index_of(clicks, handle)];
+    apr_uint32_t stamp = 2 * k_of(clicks, handle);
+    apr_uint64_t word = atomic_load_explicit(&counter->visits,
+                                             memory_order_relaxed);
+
+    /* Relaxed, as counting: the compare-and-swap alone decides, and the
+     * Nth taker is the last one that gets 1. */
+    do {
+        if (STAMP(word) != stamp) {
+            return 1;
+        }
+        if ((word & PENDING_MASK) >= max) {
+            return 0;
+        }
+    } while (!atomic_compare_exchange_weak_explicit(
+                 &counter->visits, &word, word + 1,
+                 memory_order_relaxed, memory_order_relaxed));
+    return 1;
+}
+
+apr_uint32_t ml_clicks_visits(const ml_clicks *clicks, apr_uint32_t handle)
+{
+    const click_cell *counter = &clicks->cells[index_of(clicks, handle)];
+    apr_uint64_t word = atomic_load_explicit(&counter->visits,
+                                             memory_order_relaxed);
+
+    return STAMP(word) == 2 * k_of(clicks, handle)
+           ? (apr_uint32_t)(word & PENDING_MASK) : 0;
+}
+
+void ml_clicks_raise_visits(ml_clicks *clicks, apr_uint32_t handle,
+                            apr_int64_t stored)
+{
+    click_cell *counter = &clicks->cells[index_of(clicks, handle)];
+    apr_uint32_t stamp = 2 * k_of(clicks, handle);
+    apr_uint64_t word = atomic_load_explicit(&counter->visits,
+                                             memory_order_relaxed);
+    /* Pending only: clicks taken by a flush (in_flight) may already be in
+     * stored, and counting them twice would close the link early. */
+    apr_uint32_t at_least = visit_count(
+        stored + (apr_int64_t)(atomic_load_explicit(&counter->counter,
+                                                    memory_order_relaxed)
+                               & PENDING_MASK));
+
+    do {
+        if (STAMP(word) != stamp || (word & PENDING_MASK) >= at_least) {
+            return;
+        }
+    } while (!atomic_compare_exchange_weak_explicit(
+                 &counter->visits, &word, WORD(stamp, at_least),
+                 memory_order_relaxed, memory_order_relaxed));
 }
 
 apr_uint64_t ml_clicks_pending(const ml_clicks *clicks, apr_uint32_t handle)

@@ -28,7 +28,7 @@ typedef struct ml_clicks ml_clicks;
 
 /* Bytes of shared memory one cell takes (ml_clicks.c): what counting adds
  * to every link loaded, in the click table's own segment. */
-#define ML_CLICKS_CELL_BYTES 32
+#define ML_CLICKS_CELL_BYTES 40
 
 /* The least number of cells a table is made with by default. */
 #define ML_CLICKS_MIN_CELLS (1u << 20)
@@ -45,9 +45,11 @@ apr_status_t ml_clicks_create(ml_clicks **clicks, apr_uint32_t cells,
                               apr_pool_t *pool);
 
 /* The handle of a cell for link_id - a drained one of a link that is gone,
- * else one never used - or ML_CLICKS_NO_CELL when there is none.  Writers
- * (any number, in any process). */
-apr_uint32_t ml_clicks_new_cell(ml_clicks *clicks, apr_int64_t link_id);
+ * else one never used - or ML_CLICKS_NO_CELL when there is none; its
+ * visit count starts at stored, the clicks the database holds for the
+ * link.  Writers (any number, in any process). */
+apr_uint32_t ml_clicks_new_cell(ml_clicks *clicks, apr_int64_t link_id,
+                                apr_int64_t stored);
 
 /* The link with this handle no longer counts here (it left its table):
  * clicks made through the handle from now on are dropped, and the cell is
@@ -74,6 +76,27 @@ void ml_clicks_each_cell(const ml_clicks *clicks, ml_clicks_cell_fn *fn,
 /* One click through this handle at `now` (Unix seconds): 1 if counted, 0
  * if dropped (the handle was released).  Lock-free; any process. */
 int ml_clicks_count(ml_clicks *clicks, apr_uint32_t handle, apr_int64_t now);
+
+/*
+ * Visits, for links with a limit (max visits).  A cell's visit count is the
+ * clicks stored when it was handed out plus every one counted through it
+ * since, flushed or not: it only grows, so the limit holds exactly across
+ * every process that counts into the table.
+ *
+ * ml_clicks_take_visit() adds one if the count is below max, in one
+ * compare-and-swap: 1 if it did, 0 when the limit is reached (nothing
+ * counted).  A released handle (its link left the table) takes no visit
+ * and gets 1, as its click is dropped anyway.  Lock-free; any process.
+ */
+int ml_clicks_take_visit(ml_clicks *clicks, apr_uint32_t handle,
+                         apr_uint32_t max);
+/* The handle's visit count (0 for a released handle). */
+apr_uint32_t ml_clicks_visits(const ml_clicks *clicks, apr_uint32_t handle);
+/* Clicks stored in the database that the count may not know of (other
+ * hosts' flushed): the count becomes at least stored plus the clicks
+ * still pending here.  Writers. */
+void ml_clicks_raise_visits(ml_clicks *clicks, apr_uint32_t handle,
+                            apr_int64_t stored);
 
 /* Clicks counted in the handle's cell and not yet in the database. */
 apr_uint64_t ml_clicks_pending(const ml_clicks *clicks, apr_uint32_t handle);

@@ -13,13 +13,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 #include <apr_general.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
-#include <sqlite3.h>
 #include <apr_tables.h>
+#include <apu.h>
+#include <apr_md5.h>
+#include <sqlite3.h>
+#include "../links/ml_fields.h"
 #include "../links/ml_store.h"
+#include "../links/ml_time.h"
 #include "ml_csv.h"
 
 /* Exit statuses, documented in the general help and the README. */
@@ -32,13 +36,17 @@ enum {
     EXIT_DATABASE = 5
 };
 
-/* The last second "show" can print as YYYY-MM-DDTHH:MM:SSZ. */
-#define TIME_MAX APR_INT64_C(253402300799)   /* 9999-12-31T23:59:59Z */
-
-/* The columns of "export" and "import", in order. */
-#define CSV_COLUMNS 5
+/* The columns of "export" and "import", in order: the five of schema
+ * version 1, then the rules of version 2 (ml_fields.h, in the order of
+ * their ml_field numbers).  Import also takes a file with the first five
+ * only, as an export of version 1 wrote it. */
+#define CSV_COLUMNS_1 5
+#define CSV_COLUMNS (CSV_COLUMNS_1 + ML_FIELDS)
 static const char *const csv_header[CSV_COLUMNS] = {
-    "slug", "url", "status", "expires_at", "disabled"
+    "slug", "url", "status", "expires_at", "disabled",
+    "title", "tags", "valid_since", "max_visits", "fallback_url",
+    "password_hash", "forward_query", "forward_path", "crawlable",
+    "redirect_rules"
 };
 
 /* An option a command takes ("--url"), and whether a value follows it. */
@@ -79,16 +87,49 @@ typedef struct {
     const option_spec *options;  /* ends with a NULL name; NULL: none */
 } command;
 
+/* The options of a link's rules of schema 2, for add and set. */
+#define RULES_OPTIONS \
+    { "--title", 1 }, { "--tag", 1 }, { "--no-tags", 0 }, \
+    { "--valid-since", 1 }, { "--max-visits", 1 }, { "--fallback", 1 }, \
+    { "--password", 0 }, { "--no-password", 0 }, { "--forward-query", 1 }, \
+    { "--forward-path", 1 }, { "--crawlable", 0 }, { "--not-crawlable", 0 }
+static const option_spec add_options[] = { RULES_OPTIONS, { NULL, 0 } };
 static const option_spec set_options[] = {
     { "--url", 1 }, { "--status", 1 }, { "--expires", 1 }, { "--disable", 0 },
-    { "--enable", 0 }, { NULL, 0 }
+    { "--enable", 0 }, RULES_OPTIONS, { NULL, 0 }
 };
 static const option_spec stats_options[] = { { "--top", 1 }, { NULL, 0 } };
+/* The conditions of a redirect rule (ml_rules.h), and where it goes. */
+static const option_spec rule_options[] = {
+    { "--device", 1 }, { "--language", 1 }, { "--query", 1 }, { "--ip", 1 },
+    { "--country", 1 }, { "--before", 1 }, { "--after", 1 }, { "--browser", 1 },
+    { "--priority", 1 }, { NULL, 0 }
+};
+
+/* The help of a link's rules, shared by add and set. */
+#define RULES_HELP \
+    "  --title TEXT|none         a title (UTF-8, at most 512 bytes)\n" \
+    "  --tag TAG                 a tag (repeat for more): letters, digits,\n" \
+    "                            - _ . : (set adds it to those it has)\n" \
+    "  --no-tags                 no tags (then --tag gives the new ones)\n" \
+    "  --valid-since TIME|none   before TIME, 404 as if absent\n" \
+    "  --max-visits N|none       after N redirects, 410 (or the fallback)\n" \
+    "  --fallback URL|none       instead of 404/410 when not yet valid,\n" \
+    "                            expired or out of visits\n" \
+    "  --password                ask visitors for a password: read from a\n" \
+    "                            prompt, or the first line of stdin\n" \
+    "  --no-password             no password\n" \
+    "  --forward-query on|off|none   add the visitor's query string (none:\n" \
+    "                            as the location's MinilinkQueryString)\n" \
+    "  --forward-path on|off|none    /l/SLUG/more goes to URL/more (none:\n" \
+    "                            as the location's MinilinkForwardPath)\n" \
+    "  --crawlable, --not-crawlable  allowed in robots.txt, or not (default)\n" \
+    "Redirect rules: 'minilink rule'.\n"
 
 /* The commands, defined further down. */
 static command_fn command_init, command_add, command_set, command_rm,
                   command_list, command_show, command_stats, command_export,
-                  command_import, command_upgrade;
+                  command_import, command_upgrade, command_rule;
 
 static const command commands[] = {
     { "init", "init", "create the database (harmless if it exists)",
@@ -99,7 +140,7 @@ static const command commands[] = {
       "example:\n"
       "  minilink --db /var/lib/minilink/links.db init\n",
       ML_STORE_CREATE, command_init, NULL },
-    { "add", "add URL [SLUG]", "store a link and print its slug",
+    { "add", "add URL [SLUG] [OPTION...]", "store a link and print its slug",
       "Stores a link to URL under SLUG and prints the slug.  Without SLUG a\n"
       "random one of 6 letters and digits is made.\n"
       "  URL   absolute http:// or https://, at most 4096 bytes of printable\n"
@@ -108,12 +149,19 @@ static const command commands[] = {
       "The link gets the location's status, never expires and is enabled;\n"
       "'minilink set' changes that.\n"
       "\n"
+      "options:\n"
+      RULES_HELP
+      "\n"
+      "TIME is Unix seconds, a UTC time (2030-12-31T23:59:59Z) or a date.\n"
+      "\n"
       "examples:\n"
       "  minilink add https://example.com/a/long/page\n"
-      "  minilink add https://example.com/a/long/page page\n",
-      ML_STORE_WRITE, command_add, NULL },
+      "  minilink add https://example.com/a/long/page page --title 'A page'\n"
+      "  minilink add https://example.com/sale sale --tag shop --max-visits 100\n"
+      "  echo secret | minilink add https://example.com/private private --password\n",
+      ML_STORE_WRITE, command_add, add_options },
     { "set", "set SLUG OPTION...",
-      "change a link's URL, status, expiry or disabled flag",
+      "change a link's URL, status, expiry, flag or rules",
       "Changes the given fields of a link and keeps the others.\n"
       "\n"
       "options (at least one):\n"
@@ -123,6 +171,7 @@ static const command commands[] = {
       "  --expires TIME|never  answer 410 Gone from TIME on; never: no expiry\n"
       "  --disable             answer 410 Gone\n"
       "  --enable              redirect again\n"
+      RULES_HELP
       "\n"
       "TIME is Unix seconds (1924991999), a UTC time (2030-12-31T23:59:59Z)\n"
       "or a date (2030-12-31, meaning its midnight, UTC).\n"
@@ -131,8 +180,39 @@ static const command commands[] = {
       "  minilink set page --url https://example.com/new/place\n"
       "  minilink set page --status 301 --expires 2030-12-31\n"
       "  minilink set page --disable\n"
-      "  minilink set page --status default --expires never --enable\n",
+      "  minilink set page --status default --expires never --enable\n"
+      "  minilink set page --valid-since 2030-01-01 --fallback https://example.com/soon\n"
+      "  minilink set page --no-tags --tag news --crawlable\n",
       ML_STORE_WRITE, command_set, set_options },
+    { "rule", "rule add SLUG URL CONDITION... [--priority N] | rule list SLUG "
+      "| rule rm SLUG N", "manage a link's redirect rules",
+      "A link's redirect rules send some visitors elsewhere: the first rule\n"
+      "whose conditions all hold gives the URL, else the link's own URL.\n"
+      "  rule add SLUG URL CONDITION...  a rule, last (or at --priority N,\n"
+      "                                  moving the others down)\n"
+      "  rule list SLUG                  its rules: PRIORITY<TAB>RULE\n"
+      "  rule rm SLUG N                  removes rule N\n"
+      "add and rm print the rules as they are then.\n"
+      "\n"
+      "conditions (Shlink's; each may be given more than once):\n"
+      "  --device D      android, ios, mobile, windows, macos, linux,\n"
+      "                  chromeos, desktop (from the User-Agent)\n"
+      "  --browser B     chrome, firefox, edge, safari, opera, android_browser\n"
+      "  --language L    en, en-US: Accept-Language accepts it (q >= 0.9)\n"
+      "  --query K=V     the query parameter K is V; K=* any value; K alone,\n"
+      "                  present without a value\n"
+      "  --ip P          the client address: 10.0.0.1, 10.0.0.0/8, 10.*.*.1,\n"
+      "                  2001:db8::/32 (as mod_remoteip sees it)\n"
+      "  --country CC    the GeoIP variable (MinilinkCountryVariable) is CC\n"
+      "  --before TIME   before TIME\n"
+      "  --after TIME    after TIME\n"
+      "\n"
+      "examples:\n"
+      "  minilink rule add app https://apps.apple.com/app/1 --device ios\n"
+      "  minilink rule add app https://example.com/fr --language fr --priority 1\n"
+      "  minilink rule list app\n"
+      "  minilink rule rm app 2\n",
+      ML_STORE_WRITE, command_rule, rule_options },
     { "rm", "rm SLUG", "delete a link",
       "Deletes the link with this slug.  To keep it but answer 410 Gone,\n"
       "use 'minilink set SLUG --disable'.  A slug that starts with '-' goes\n"
@@ -151,8 +231,10 @@ static const command commands[] = {
       "  minilink list | grep example.com\n",
       ML_STORE_READ, command_list, NULL },
     { "show", "show SLUG", "print every field of one link",
-      "Prints the link's slug, URL, status, expiry, disabled flag and its\n"
-      "creation and last change times (UTC), one per line.\n"
+      "Prints the link's slug, URL, status, expiry, disabled flag, its\n"
+      "creation and last change times (UTC), clicks, and its rules (title,\n"
+      "tags, valid since, max visits, fallback, whether it has a password,\n"
+      "forwarding, crawlable, redirect rules), one per line.\n"
       "\n"
       "example:\n"
       "  minilink show page\n",
@@ -174,22 +256,28 @@ static const command commands[] = {
       "Prints every link as CSV (RFC 4180: CRLF line ends, a field with a\n"
       "comma quoted), ordered by slug, after a header line:\n"
       "\n"
-      "  slug,url,status,expires_at,disabled\n"
-      "  page,https://example.com/a/long/page,,,0\n"
-      "  old,\"https://example.com/?tags=a,b\",301,1924991999,1\n"
+      "  slug,url,status,expires_at,disabled,title,tags,valid_since,max_visits,\n"
+      "  fallback_url,password_hash,forward_query,forward_path,crawlable,\n"
+      "  redirect_rules\n"
+      "  page,https://example.com/a/long/page,,,0,,,,,,,,,0,\n"
       "\n"
-      "status is empty for the location's default; expires_at is Unix\n"
-      "seconds, empty for never; disabled is 0 or 1.  Creation times are not\n"
-      "exported.  'minilink import' reads this format back.\n"
+      "status is empty for the location's default; expires_at and\n"
+      "valid_since are Unix seconds, empty for none; disabled and crawlable\n"
+      "0 or 1; forward_query and forward_path 1, 0 or empty (the\n"
+      "location's); tags separated by spaces; password_hash the bcrypt hash;\n"
+      "redirect_rules one rule a line, as 'minilink rule list' prints them.\n"
+      "Creation times and clicks are not exported.  'minilink import' reads\n"
+      "this format back.\n"
       "\n"
       "example:\n"
       "  minilink export > links.csv\n",
       ML_STORE_READ, command_export, NULL },
     { "import", "import FILE", "add the links of a CSV file, all or none",
       "Adds the links in FILE, CSV as 'minilink export' writes it; FILE '-'\n"
-      "is standard input.  The first line must be the header\n"
-      "slug,url,status,expires_at,disabled; expires_at may also be a TIME as\n"
-      "for 'minilink set'.  Prints how many links were imported.\n"
+      "is standard input.  The first line must be export's header, or the\n"
+      "first five columns of it (slug,url,status,expires_at,disabled: what\n"
+      "an older minilink exported); expires_at and valid_since may also be a\n"
+      "TIME as for 'minilink set'.  Prints how many links were imported.\n"
       "\n"
       "All or nothing: the first bad row stops the import and nothing is\n"
       "written.  The message names the line where the row starts:\n"
@@ -204,8 +292,11 @@ static const command commands[] = {
     { "upgrade", "upgrade", "bring the database's schema up to date",
       "Brings the database's tables to the schema this minilink uses, in one\n"
       "transaction, and says so:\n"
-      "  already at schema version 1\n"
-      "Links, click counts and the change log are kept.  A database whose\n"
+      "  upgraded from schema version 1 to 2\n"
+      "  already at schema version 2\n"
+      "Links, click counts, meta rows and the change log are kept.  Until it\n"
+      "is upgraded, an older database is served as it was and read by every\n"
+      "command, but links cannot be added or changed in it.  A database whose\n"
       "schema is newer than this minilink knows (a newer minilink made it)\n"
       "is refused with exit status 5 and left as it is.  The Debian package\n"
       "runs this on /var/lib/minilink/links.db when it is upgraded.\n"
@@ -357,19 +448,6 @@ static void warn_unserved(const ml_link *link, const char *problem)
     }
 }
 
-static const char *format_time(apr_pool_t *pool, apr_int64_t seconds)
-{
-    time_t when = (time_t)seconds;
-    struct tm utc;
-    char text[32];
-
-    if (gmtime_r(&when, &utc) == NULL
-        || strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc) == 0) {
-        return apr_psprintf(pool, "%" APR_INT64_T_FMT, seconds);
-    }
-    return apr_pstrdup(pool, text);
-}
-
 /* ---- Values given as text: on the command line and in CSV ------------ */
 
 /*
@@ -383,24 +461,6 @@ static const char *unset_phrase(apr_pool_t *pool, const char *none_word,
                                                 meaning, NULL);
 }
 
-/* The value of 1 to 15 decimal digits (so no overflow), else -1. */
-static apr_int64_t decimal(const char *text)
-{
-    apr_int64_t value = 0;
-    size_t i, len = strlen(text);
-
-    if (len == 0 || len > 15) {
-        return -1;
-    }
-    for (i = 0; i < len; i++) {
-        if (!apr_isdigit(text[i])) {
-            return -1;
-        }
-        value = value * 10 + (text[i] - '0');
-    }
-    return value;
-}
-
 /* Reads a redirect status, or none_word for the location's default (0). */
 static const char *parse_status(const char *text, const char *none_word,
                                 int *status, apr_pool_t *pool)
@@ -411,7 +471,7 @@ static const char *parse_status(const char *text, const char *none_word,
         *status = 0;
         return NULL;
     }
-    value = decimal(text);
+    value = ml_decimal(text);
     if (value < 0 || value > 999 || !ml_status_valid((int)value)) {
         return apr_psprintf(pool, "the status '%s' is not 301, 302, 303, 307 "
                             "or 308, or %s", text, unset_phrase(pool, none_word,
@@ -421,89 +481,30 @@ static const char *parse_status(const char *text, const char *none_word,
     return NULL;
 }
 
-/* True if text has the shape of pattern, where 'd' stands for a digit. */
-static int shaped(const char *text, const char *pattern)
-{
-    for (; *pattern; text++, pattern++) {
-        if (*pattern == 'd' ? !apr_isdigit(*text) : *text != *pattern) {
-            return 0;
-        }
-    }
-    return *text == '\0';
-}
-
-/* The number in the count digits at text + at (checked by shaped()). */
-static int digits_at(const char *text, size_t at, size_t count)
-{
-    int value = 0;
-
-    while (count-- > 0) {
-        value = value * 10 + (text[at++] - '0');
-    }
-    return value;
-}
-
-/* The two ISO-8601 forms a TIME may take, 'd' standing for a digit. */
-static const char iso_date[] = "dddd-dd-dd";
-static const char iso_full[] = "dddd-dd-ddTdd:dd:ddZ";
-
-/*
- * Reads text, shaped as iso_date or iso_full, as a UTC time into *seconds.
- * Returns 0 if there is no such time (February 30, 24:00).
- */
-static int iso_time(const char *text, apr_int64_t *seconds)
-{
-    struct tm fields = {0}, normal;
-
-    fields.tm_year = digits_at(text, 0, 4) - 1900;
-    fields.tm_mon = digits_at(text, 5, 2) - 1;
-    fields.tm_mday = digits_at(text, 8, 2);
-    if (text[10] != '\0') {
-        fields.tm_hour = digits_at(text, 11, 2);
-        fields.tm_min = digits_at(text, 14, 2);
-        fields.tm_sec = digits_at(text, 17, 2);
-    }
-    /* timegm() moves out-of-range fields along (February 30 becomes
-     * March 2): a time that comes back changed does not exist. */
-    normal = fields;
-    *seconds = timegm(&normal);
-    return normal.tm_year == fields.tm_year && normal.tm_mon == fields.tm_mon
-        && normal.tm_mday == fields.tm_mday && normal.tm_hour == fields.tm_hour
-        && normal.tm_min == fields.tm_min && normal.tm_sec == fields.tm_sec;
-}
-
-/*
- * Reads an expiry time: Unix seconds, an ISO-8601 UTC time or date, or
- * none_word for never (0).  Time 0 is refused: the store reads 0 as never.
- */
+/* Reads an expiry time (ml_time.h), or none_word for never (0). */
 static const char *parse_time(const char *text, const char *none_word,
                               apr_int64_t *seconds, apr_pool_t *pool)
 {
-    apr_int64_t value = decimal(text);
+    const char *problem;
 
     if (strcmp(text, none_word) == 0) {
         *seconds = 0;
         return NULL;
     }
-    if (value < 0 && !shaped(text, iso_date) && !shaped(text, iso_full)) {
-        return apr_psprintf(pool, "the expiry time '%s' is not Unix seconds, "
-                            "YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC), or %s",
-                            text, unset_phrase(pool, none_word, "never"));
-    }
-    if (value < 0 && !iso_time(text, &value)) {
-        return apr_psprintf(pool, "the expiry time '%s' does not exist (no "
-                            "such day, hour, minute or second)", text);
-    }
-    if (value < 1 || value > TIME_MAX) {
-        return apr_psprintf(pool, "the expiry time '%s' is not between "
-                            "1970-01-01T00:00:01Z and 9999-12-31T23:59:59Z",
-                            text);
-    }
-    *seconds = value;
-    return NULL;
+    problem = ml_time_parse(text, "the expiry time", seconds, pool);
+    return problem ? apr_psprintf(pool, "%s; or %s", problem,
+                                  unset_phrase(pool, none_word, "never"))
+                   : NULL;
 }
 
-/* ---- init, add, rm, list, show ---------------------------------------- */
+/* A time as "show" prints it, or instead when it is not set. */
+static const char *time_or(apr_pool_t *pool, apr_int64_t seconds,
+                           const char *instead)
+{
+    return seconds ? ml_time_format(seconds, pool) : instead;
+}
+
+/* ---- init, rm, list, show --------------------------------------------- */
 
 static int command_init(ml_store *store, const arguments *args,
                         apr_pool_t *pool)
@@ -515,25 +516,6 @@ static int command_init(ml_store *store, const arguments *args,
     if (ml_store_init(store) != APR_SUCCESS) {
         return fail(EXIT_DATABASE, ml_store_error(store));
     }
-    return EXIT_OK;
-}
-
-static int command_add(ml_store *store, const arguments *args,
-                       apr_pool_t *pool)
-{
-    int count = args->operands->nelts;
-    ml_link link = {0};
-    apr_status_t rv;
-
-    if (count < 1 || count > 2) {
-        return usage_error("add", "add takes a URL and an optional slug");
-    }
-    link.url = OPERAND(args, 0);
-    link.slug = count == 2 ? OPERAND(args, 1) : NULL;
-    if ((rv = ml_store_add(store, &link, pool)) != APR_SUCCESS) {
-        return store_failed(store, rv);
-    }
-    printf("%s\n", link.slug);
     return EXIT_OK;
 }
 
@@ -576,11 +558,19 @@ static int command_list(ml_store *store, const arguments *args,
     return EXIT_OK;
 }
 
+static const char *choice_text(ml_choice choice)
+{
+    return choice == ML_CHOICE_ON ? "yes" : choice == ML_CHOICE_OFF ? "no"
+                                                                    : "location's";
+}
+
 static int command_show(ml_store *store, const arguments *args,
                         apr_pool_t *pool)
 {
+    const char *tags;
     ml_link link;
     apr_status_t rv;
+    int i;
 
     if (args->operands->nelts != 1) {
         return usage_error("show", "show takes one slug");
@@ -596,14 +586,30 @@ static int command_show(ml_store *store, const arguments *args,
     else {
         printf("status: default\n");
     }
-    printf("expires: %s\n", link.expires_at
-                            ? format_time(pool, link.expires_at) : "never");
+    printf("expires: %s\n", time_or(pool, link.expires_at, "never"));
     printf("disabled: %s\n", link.disabled ? "yes" : "no");
-    printf("created: %s\n", format_time(pool, link.created_at));
-    printf("updated: %s\n", format_time(pool, link.updated_at));
+    printf("created: %s\n", ml_time_format(link.created_at, pool));
+    printf("updated: %s\n", ml_time_format(link.updated_at, pool));
     printf("clicks: %" APR_INT64_T_FMT "\n", link.clicks);
-    printf("last click: %s\n", link.last_click_at
-                               ? format_time(pool, link.last_click_at) : "never");
+    printf("last click: %s\n", time_or(pool, link.last_click_at, "never"));
+    tags = ml_field_write(&link, ML_FIELD_TAGS, pool);
+    printf("title: %s\n", link.title ? link.title : "none");
+    printf("tags: %s\n", *tags ? tags : "none");
+    printf("valid since: %s\n", time_or(pool, link.valid_since, "always"));
+    if (link.max_visits) {
+        printf("max visits: %" APR_INT64_T_FMT "\n", link.max_visits);
+    }
+    else {
+        printf("max visits: none\n");
+    }
+    printf("fallback: %s\n", link.fallback_url ? link.fallback_url : "none");
+    printf("password: %s\n", link.password_hash ? "yes" : "no");
+    printf("forward query: %s\n", choice_text(link.forward_query));
+    printf("forward path: %s\n", choice_text(link.forward_path));
+    printf("crawlable: %s\n", link.crawlable ? "yes" : "no");
+    for (i = 0; i < link.nrules; i++) {
+        printf("rule %d: %s\n", i + 1, ml_rule_format(&link.rules[i], pool));
+    }
     return EXIT_OK;
 }
 
@@ -641,8 +647,8 @@ static int command_stats(ml_store *store, const arguments *args,
         if ((rv = ml_store_get(store, OPERAND(args, 0), &link, NULL, pool))
             == APR_SUCCESS) {
             printf("slug: %s\nclicks: %" APR_INT64_T_FMT "\nlast click: %s\n",
-                   link.slug, link.clicks, link.last_click_at
-                   ? format_time(pool, link.last_click_at) : "never");
+                   link.slug, link.clicks,
+                   time_or(pool, link.last_click_at, "never"));
         }
     }
     else if (options == 0 && operands == 0) {
@@ -657,69 +663,218 @@ static int command_stats(ml_store *store, const arguments *args,
     return rv == APR_SUCCESS ? EXIT_OK : store_failed(store, rv);
 }
 
-/* ---- set -------------------------------------------------------------- */
+/* ---- a link's options: add and set -------------------------------------- */
 
-/* What "set" changes: NULL or -1 leaves a field as it is. */
-typedef struct {
-    const char *slug;
-    const char *url;
-    int status;
-    apr_int64_t expires_at;
-    int disabled;
-    apr_pool_t *pool;
-} link_edit;
+/* The options that are a link's rules of schema 2, read by ml_field_read()
+ * ("none" clears). */
+static const struct {
+    const char *option;
+    ml_field field;
+} field_options[] = {
+    { "--title", ML_FIELD_TITLE },
+    { "--valid-since", ML_FIELD_VALID_SINCE },
+    { "--max-visits", ML_FIELD_MAX_VISITS },
+    { "--fallback", ML_FIELD_FALLBACK_URL },
+    { "--forward-query", ML_FIELD_FORWARD_QUERY },
+    { "--forward-path", ML_FIELD_FORWARD_PATH },
+};
 
-/* Reads one of set's options into edit.  Returns an exit status. */
-static int read_set_option(link_edit *edit, const given_option *option)
+/* Options that contradict each other when both are given. */
+static const char *const contradictions[][2] = {
+    { "--disable", "--enable" },
+    { "--password", "--no-password" },
+    { "--crawlable", "--not-crawlable" },
+};
+
+static int given(const arguments *args, const char *name)
 {
-    const char *problem = NULL;
-    int disabled = strcmp(option->name, "--disable") == 0;
+    int i;
 
-    if (disabled || strcmp(option->name, "--enable") == 0) {
-        /* edit->disabled is -1 until one of the two is given. */
-        if (edit->disabled == !disabled) {
-            return usage_error("set", "--disable and --enable contradict "
-                               "each other: give one");
+    for (i = 0; i < args->options->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(args->options, i, given_option).name, name)
+            == 0) {
+            return 1;
         }
-        edit->disabled = disabled;
-        return EXIT_OK;
     }
-    if (strcmp(option->name, "--url") == 0) {
-        edit->url = option->value;
+    return 0;
+}
+
+/* Removes the line end fgets() kept. */
+static void chomp(char *line)
+{
+    line[strcspn(line, "\r\n")] = '\0';
+}
+
+/*
+ * The password for --password, as its bcrypt hash: asked twice on a
+ * terminal (without echo), else the first line of standard input, so
+ * that it never appears in the process list or a shell's history.
+ */
+static int read_password(const char **hash, apr_pool_t *pool)
+{
+    char first[ML_PASSWORD_MAX + 2], again[ML_PASSWORD_MAX + 2];
+    apr_size_t size = sizeof(first);
+    const char *problem;
+
+    if (isatty(STDIN_FILENO)) {
+        if (apr_password_get("Password: ", first, &size) != APR_SUCCESS) {
+            return fail(EXIT_INVALID, "no password was read");
+        }
+        size = sizeof(again);
+        if (apr_password_get("Password again: ", again, &size) != APR_SUCCESS
+            || strcmp(first, again) != 0) {
+            return fail(EXIT_INVALID, "the two passwords differ");
+        }
     }
-    else if (strcmp(option->name, "--status") == 0) {
-        problem = parse_status(option->value, "default", &edit->status,
-                               edit->pool);
+    else if (fgets(first, sizeof(first), stdin) == NULL) {
+        return fail(EXIT_INVALID, "--password reads the password from "
+                    "standard input, and it is empty");
     }
     else {
-        problem = parse_time(option->value, "never", &edit->expires_at,
-                             edit->pool);
+        chomp(first);
     }
+    problem = ml_password_hash(first, hash, pool);
+    memset(first, 0, sizeof(first));
+    memset(again, 0, sizeof(again));
     return problem ? fail(EXIT_INVALID, problem) : EXIT_OK;
 }
 
-/* Reads "SLUG OPTION..." (options before or after the slug) into edit. */
-static int read_set_arguments(link_edit *edit, const arguments *args)
+/* --tag TAG: one more tag, kept sorted and once (ml_fields.c). */
+static const char *add_tag(ml_link *link, const char *tag, apr_pool_t *pool)
+{
+    const char *tags = ml_field_write(link, ML_FIELD_TAGS, pool);
+
+    if (strchr(tag, ' ') || strchr(tag, ',') || *tag == '\0') {
+        return apr_psprintf(pool, "'%s': %s", tag, ml_tag_problem(tag)
+                            ? ml_tag_problem(tag) : "one tag per --tag");
+    }
+    return ml_field_read(link, ML_FIELD_TAGS,
+                         apr_pstrcat(pool, tags, " ", tag, NULL), NULL, pool);
+}
+
+/* Applies one option of add or set to link.  Returns an exit status. */
+static int apply_option(ml_link *link, const given_option *option,
+                        const char *password_hash, apr_pool_t *pool)
+{
+    const char *name = option->name, *problem = NULL;
+    size_t i;
+
+    for (i = 0; i < sizeof(field_options) / sizeof(field_options[0]); i++) {
+        if (strcmp(name, field_options[i].option) == 0) {
+            problem = ml_field_read(link, field_options[i].field,
+                                    option->value, "none", pool);
+            return problem ? fail(EXIT_INVALID, apr_pstrcat(pool, name, ": ",
+                                                            problem, NULL))
+                           : EXIT_OK;
+        }
+    }
+    if (strcmp(name, "--url") == 0) {
+        link->url = option->value;
+    }
+    else if (strcmp(name, "--status") == 0) {
+        problem = parse_status(option->value, "default", &link->status, pool);
+    }
+    else if (strcmp(name, "--expires") == 0) {
+        problem = parse_time(option->value, "never", &link->expires_at, pool);
+    }
+    else if (strcmp(name, "--disable") == 0 || strcmp(name, "--enable") == 0) {
+        link->disabled = name[2] == 'd';
+    }
+    else if (strcmp(name, "--tag") == 0) {
+        problem = add_tag(link, option->value, pool);
+    }
+    else if (strcmp(name, "--password") == 0 || strcmp(name, "--no-password") == 0) {
+        link->password_hash = name[2] == 'p' ? password_hash : NULL;
+    }
+    else if (strcmp(name, "--crawlable") == 0
+             || strcmp(name, "--not-crawlable") == 0) {
+        link->crawlable = name[2] == 'c';
+    }
+    /* --no-tags was applied first (apply_options). */
+    return problem ? fail(EXIT_INVALID, problem) : EXIT_OK;
+}
+
+/* A link's options as add and set read them, with the password (if
+ * --password) asked for before any transaction holds the database. */
+typedef struct {
+    const char *command;
+    const arguments *args;
+    const char *password_hash;
+    apr_pool_t *pool;
+} link_options;
+
+static int read_link_options(link_options *options, const char *command,
+                             const arguments *args, apr_pool_t *pool)
+{
+    size_t i;
+
+    options->command = command;
+    options->args = args;
+    options->password_hash = NULL;
+    options->pool = pool;
+    for (i = 0; i < sizeof(contradictions) / sizeof(contradictions[0]); i++) {
+        if (given(args, contradictions[i][0])
+            && given(args, contradictions[i][1])) {
+            return usage_error(command, apr_psprintf(pool, "%s and %s "
+                               "contradict each other: give one",
+                               contradictions[i][0], contradictions[i][1]));
+        }
+    }
+    return given(args, "--password")
+           ? read_password(&options->password_hash, pool) : EXIT_OK;
+}
+
+/* Applies every option to link: --no-tags first, then the rest in the
+ * order given (so "--no-tags --tag a" and "--tag a --no-tags" both leave
+ * the tag a). */
+static int apply_options(ml_link *link, const link_options *options)
 {
     int i, status;
 
-    if (args->operands->nelts != 1) {
-        return usage_error("set", "set needs one slug and options");
+    if (given(options->args, "--no-tags")) {
+        link->tags = NULL;
     }
-    edit->slug = OPERAND(args, 0);
-    for (i = 0; i < args->options->nelts; i++) {
-        if ((status = read_set_option(edit, &APR_ARRAY_IDX(args->options, i,
-                                                            given_option)))) {
+    for (i = 0; i < options->args->options->nelts; i++) {
+        if ((status = apply_option(link, &APR_ARRAY_IDX(options->args->options,
+                                                        i, given_option),
+                                   options->password_hash, options->pool))) {
             return status;
         }
     }
-    if (edit->url == NULL && edit->status < 0 && edit->expires_at < 0
-        && edit->disabled < 0) {
-        return usage_error("set", "set needs at least one of --url, --status, "
-                           "--expires, --disable, --enable");
-    }
     return EXIT_OK;
 }
+
+static int command_add(ml_store *store, const arguments *args,
+                       apr_pool_t *pool)
+{
+    int count = args->operands->nelts, status;
+    link_options options;
+    ml_link link;
+    apr_status_t rv;
+
+    if (count < 1 || count > 2) {
+        return usage_error("add", "add takes a URL and an optional slug");
+    }
+    if ((status = read_link_options(&options, "add", args, pool))) {
+        return status;
+    }
+    memset(&link, 0, sizeof(link));
+    link.url = OPERAND(args, 0);
+    link.slug = count == 2 ? OPERAND(args, 1) : NULL;
+    if ((status = apply_options(&link, &options)) != EXIT_OK) {
+        return status;
+    }
+    if ((rv = ml_store_add(store, &link, pool)) != APR_SUCCESS) {
+        return store_failed(store, rv);
+    }
+    printf("%s\n", link.slug);
+    return EXIT_OK;
+}
+
+typedef struct {
+    const char *slug;
+    link_options options;
+} link_edit;
 
 /* Reads the link and writes it back changed; in the caller's transaction,
  * so nobody else's change can come in between. */
@@ -727,44 +882,213 @@ static int apply_edit(ml_store *store, void *ctx)
 {
     const link_edit *edit = ctx;
     ml_link link;
-    apr_status_t rv = ml_store_get(store, edit->slug, &link, NULL, edit->pool);
+    apr_status_t rv = ml_store_get(store, edit->slug, &link, NULL,
+                                   edit->options.pool);
+    int status;
 
-    if (rv == APR_SUCCESS) {
-        link.url = edit->url ? edit->url : link.url;
-        link.status = edit->status >= 0 ? edit->status : link.status;
-        link.expires_at = edit->expires_at >= 0 ? edit->expires_at
-                                                : link.expires_at;
-        link.disabled = edit->disabled >= 0 ? edit->disabled : link.disabled;
-        rv = ml_store_update(store, &link);
+    if (rv != APR_SUCCESS) {
+        return store_failed(store, rv);
     }
+    if ((status = apply_options(&link, &edit->options)) != EXIT_OK) {
+        return status;
+    }
+    rv = ml_store_update(store, &link);
     return rv == APR_SUCCESS ? EXIT_OK : store_failed(store, rv);
 }
 
 static int command_set(ml_store *store, const arguments *args,
                        apr_pool_t *pool)
 {
-    link_edit edit = { .status = -1, .expires_at = -1, .disabled = -1,
-                       .pool = pool };
-    int status = read_set_arguments(&edit, args);
+    link_edit edit;
+    int status;
 
-    if (status != EXIT_OK) {
+    if (args->operands->nelts != 1) {
+        return usage_error("set", "set needs one slug and options");
+    }
+    if (args->options->nelts == 0) {
+        return usage_error("set", "set needs at least one option");
+    }
+    edit.slug = OPERAND(args, 0);
+    if ((status = read_link_options(&edit.options, "set", args, pool))) {
         return status;
     }
     return in_transaction(store, apply_edit, &edit);
 }
 
+/* ---- rule --------------------------------------------------------------- */
+
+static void print_rules(const ml_link *link, apr_pool_t *pool)
+{
+    int i;
+
+    for (i = 0; i < link->nrules; i++) {
+        printf("%d\t%s\n", i + 1, ml_rule_format(&link->rules[i], pool));
+    }
+}
+
+/* What "rule add" and "rule rm" do to a link's rules. */
+typedef struct {
+    const char *slug;
+    const ml_rule *added;        /* add: the rule; rm: NULL */
+    int priority;                /* 1 = first; add: 0 = last */
+    apr_pool_t *pool;
+} rule_edit;
+
+static int apply_rule_edit(ml_store *store, void *ctx)
+{
+    const rule_edit *edit = ctx;
+    ml_rule *rules;
+    ml_link link;
+    apr_status_t rv = ml_store_get(store, edit->slug, &link, NULL, edit->pool);
+    int at, n;
+
+    if (rv != APR_SUCCESS) {
+        return store_failed(store, rv);
+    }
+    n = link.nrules;
+    at = edit->priority ? edit->priority - 1 : n;
+    if (at < 0 || at > (edit->added ? n : n - 1)) {
+        return fail(EXIT_NOT_FOUND, apr_psprintf(edit->pool, "the link '%s' "
+                    "has %d redirect rules: no priority %d there", edit->slug,
+                    n, edit->priority));
+    }
+    rules = apr_palloc(edit->pool, sizeof(*rules) * (apr_size_t)(n + 1));
+    memcpy(rules, link.rules, sizeof(*rules) * (apr_size_t)at);
+    if (edit->added) {
+        rules[at] = *edit->added;
+        memcpy(rules + at + 1, link.rules + at,
+               sizeof(*rules) * (apr_size_t)(n - at));
+        link.nrules = n + 1;
+    }
+    else {
+        memcpy(rules + at, link.rules + at + 1,
+               sizeof(*rules) * (apr_size_t)(n - at - 1));
+        link.nrules = n - 1;
+    }
+    link.rules = rules;
+    rv = ml_store_update(store, &link);
+    if (rv != APR_SUCCESS) {
+        return store_failed(store, rv);
+    }
+    print_rules(&link, edit->pool);
+    return EXIT_OK;
+}
+
+/* --priority N: 1 or more. */
+static int read_priority(const char *text, int *priority, apr_pool_t *pool)
+{
+    apr_int64_t value = ml_decimal(text);
+
+    if (value < 1 || value > ML_RULES_MAX) {
+        return usage_error("rule", apr_psprintf(pool, "the priority '%s' is "
+                           "not a number from 1 to %d", text, ML_RULES_MAX));
+    }
+    *priority = (int)value;
+    return EXIT_OK;
+}
+
+static int rule_add(ml_store *store, const arguments *args, apr_pool_t *pool)
+{
+    ml_condition *conditions = apr_pcalloc(pool, sizeof(*conditions)
+                                           * (apr_size_t)(args->options->nelts + 1));
+    rule_edit edit = { NULL, NULL, 0, pool };
+    ml_rule *rule = apr_pcalloc(pool, sizeof(*rule));
+    const char *problem;
+    int i, known, status;
+
+    if (args->operands->nelts != 3) {
+        return usage_error("rule", "rule add takes a slug and a URL, and "
+                           "conditions");
+    }
+    for (i = 0; i < args->options->nelts; i++) {
+        const given_option *option = &APR_ARRAY_IDX(args->options, i,
+                                                    given_option);
+        if (strcmp(option->name, "--priority") == 0) {
+            if ((status = read_priority(option->value, &edit.priority, pool))) {
+                return status;
+            }
+            continue;
+        }
+        problem = ml_condition_from_option(option->name, option->value,
+                                           &conditions[rule->nconditions],
+                                           &known, pool);
+        if (problem) {
+            return fail(EXIT_INVALID, apr_pstrcat(pool, option->name, ": ",
+                                                  problem, NULL));
+        }
+        rule->nconditions++;
+    }
+    rule->conditions = conditions;
+    rule->url = OPERAND(args, 2);
+    if ((problem = ml_rule_problem(rule)) != NULL) {
+        return fail(EXIT_INVALID, problem);
+    }
+    edit.slug = OPERAND(args, 1);
+    edit.added = rule;
+    return in_transaction(store, apply_rule_edit, &edit);
+}
+
+static int rule_rm(ml_store *store, const arguments *args, apr_pool_t *pool)
+{
+    rule_edit edit = { NULL, NULL, 0, pool };
+    int status;
+
+    if (args->operands->nelts != 3 || args->options->nelts != 0) {
+        return usage_error("rule", "rule rm takes a slug and a priority");
+    }
+    if ((status = read_priority(OPERAND(args, 2), &edit.priority, pool))) {
+        return status;
+    }
+    edit.slug = OPERAND(args, 1);
+    return in_transaction(store, apply_rule_edit, &edit);
+}
+
+static int command_rule(ml_store *store, const arguments *args,
+                        apr_pool_t *pool)
+{
+    const char *what = args->operands->nelts ? OPERAND(args, 0) : "";
+    ml_link link;
+    apr_status_t rv;
+
+    if (strcmp(what, "add") == 0) {
+        return rule_add(store, args, pool);
+    }
+    if (strcmp(what, "rm") == 0) {
+        return rule_rm(store, args, pool);
+    }
+    if (strcmp(what, "list") != 0) {
+        return usage_error("rule", "rule takes add, list or rm");
+    }
+    if (args->operands->nelts != 2 || args->options->nelts != 0) {
+        return usage_error("rule", "rule list takes a slug");
+    }
+    if ((rv = ml_store_get(store, OPERAND(args, 1), &link, NULL, pool))
+        != APR_SUCCESS) {
+        return store_failed(store, rv);
+    }
+    print_rules(&link, pool);
+    return EXIT_OK;
+}
+
 /* ---- export ----------------------------------------------------------- */
+
+typedef struct {
+    apr_pool_t *pool;            /* cleared after each row */
+    apr_status_t write_error;
+} exporter;
 
 static apr_status_t export_row(void *ctx, const ml_link *link,
                                const char *problem)
 {
     char status[16] = "", expires[32] = "", disabled[16];
     const char *fields[CSV_COLUMNS];
-    apr_status_t *write_error = ctx;
+    exporter *ex = ctx;
+    int i;
 
     /* Exported as it is, so a backup loses nothing; import will say what
      * is wrong with it. */
     warn_unserved(link, problem);
+    apr_pool_clear(ex->pool);
     if (link->status) {
         apr_snprintf(status, sizeof(status), "%d", link->status);
     }
@@ -778,25 +1102,29 @@ static apr_status_t export_row(void *ctx, const ml_link *link,
     fields[2] = status;
     fields[3] = expires;
     fields[4] = disabled;
-    *write_error = ml_csv_write(stdout, fields, CSV_COLUMNS);
-    return *write_error;
+    for (i = 0; i < ML_FIELDS; i++) {
+        fields[CSV_COLUMNS_1 + i] = ml_field_write(link, (ml_field)i, ex->pool);
+    }
+    ex->write_error = ml_csv_write(stdout, fields, CSV_COLUMNS);
+    return ex->write_error;
 }
 
 static int command_export(ml_store *store, const arguments *args,
                           apr_pool_t *pool)
 {
-    apr_status_t rv, write_error;
+    exporter ex;
+    apr_status_t rv;
 
-    (void)pool;
     if (args->operands->nelts != 0) {
         return usage_error("export", "export takes no arguments");
     }
-    write_error = ml_csv_write(stdout, csv_header, CSV_COLUMNS);
+    apr_pool_create(&ex.pool, pool);
+    ex.write_error = ml_csv_write(stdout, csv_header, CSV_COLUMNS);
     /* One SELECT: SQLite gives it one consistent snapshot. */
-    rv = write_error ? write_error
-                     : ml_store_each(store, export_row, &write_error);
-    if (write_error != APR_SUCCESS) {
-        return output_failed(write_error);
+    rv = ex.write_error ? ex.write_error
+                        : ml_store_each(store, export_row, &ex);
+    if (ex.write_error != APR_SUCCESS) {
+        return output_failed(ex.write_error);
     }
     return rv == APR_SUCCESS ? EXIT_OK : store_failed(store, rv);
 }
@@ -822,6 +1150,7 @@ typedef struct {
     apr_uint64_t lines[IMPORT_GROUP];
     apr_size_t count;
     apr_pool_t *group_pool;
+    int columns;               /* in the file: CSV_COLUMNS or CSV_COLUMNS_1 */
 } importer;
 
 /* Reports a failure at a line of the file; returns non-zero to stop. */
@@ -834,14 +1163,20 @@ static apr_status_t import_failed(importer *im, int status, apr_uint64_t line,
     return APR_EGENERAL;
 }
 
-static const char *header_text(apr_pool_t *pool)
+static const char *header_text(apr_pool_t *pool, int columns)
 {
-    return apr_pstrcat(pool, csv_header[0], ",", csv_header[1], ",",
-                       csv_header[2], ",", csv_header[3], ",", csv_header[4],
-                       NULL);
+    const char *text = csv_header[0];
+    int i;
+
+    for (i = 1; i < columns; i++) {
+        text = apr_pstrcat(pool, text, ",", csv_header[i], NULL);
+    }
+    return text;
 }
 
-static int is_header(const char *const *fields, int count)
+/* How many of the columns a header line names: all, or the first five
+ * (an export of schema version 1); 0 if it is no header of ours. */
+static int header_columns(const char *const *fields, int count)
 {
     int i;
 
@@ -850,22 +1185,24 @@ static int is_header(const char *const *fields, int count)
             return 0;
         }
     }
-    return count == CSV_COLUMNS;
+    return count == CSV_COLUMNS || count == CSV_COLUMNS_1 ? count : 0;
 }
 
-/* Fills link from a record; returns what is wrong with it, or NULL.  The
- * slug and URL are checked by the store, like any other link's. */
+/* Fills link from a record of columns fields (strings copied into pool);
+ * returns what is wrong with it, or NULL.  The slug and URL are checked
+ * by the store, like any other link's. */
 static const char *link_from_record(ml_link *link, const char *const *fields,
-                                    int count, apr_pool_t *pool)
+                                    int count, int columns, apr_pool_t *pool)
 {
     const char *problem;
+    int i;
 
-    if (count != CSV_COLUMNS) {
+    if (count != columns) {
         return apr_psprintf(pool, "%d fields where there should be %d: %s",
-                            count, CSV_COLUMNS, header_text(pool));
+                            count, columns, header_text(pool, columns));
     }
-    link->slug = fields[0];
-    link->url = fields[1];
+    link->slug = apr_pstrdup(pool, fields[0]);
+    link->url = apr_pstrdup(pool, fields[1]);
     if ((problem = parse_status(fields[2], "", &link->status, pool))
         || (problem = parse_time(fields[3], "", &link->expires_at, pool))) {
         return problem;
@@ -875,6 +1212,13 @@ static const char *link_from_record(ml_link *link, const char *const *fields,
                             fields[4]);
     }
     link->disabled = fields[4][0] == '1';
+    for (i = CSV_COLUMNS_1; i < columns; i++) {
+        if ((problem = ml_field_read(link, (ml_field)(i - CSV_COLUMNS_1),
+                                     apr_pstrdup(pool, fields[i]), NULL,
+                                     pool))) {
+            return apr_pstrcat(pool, csv_header[i], ": ", problem, NULL);
+        }
+    }
     return NULL;
 }
 
@@ -910,20 +1254,21 @@ static apr_status_t import_record(void *ctx, const char *const *written,
     }
     if (!im->seen_header) {
         im->seen_header = 1;
-        if (!is_header(fields, count)) {
+        if ((im->columns = header_columns(fields, count)) == 0) {
             return import_failed(im, EXIT_INVALID, line, apr_pstrcat(im->pool,
                                  "the first line must be the header ",
-                                 header_text(im->pool), NULL));
+                                 header_text(im->pool, CSV_COLUMNS),
+                                 " (or its first five columns)", NULL));
         }
         return APR_SUCCESS;
     }
     memset(link, 0, sizeof(*link));
-    if ((problem = link_from_record(link, fields, count, im->pool))) {
+    /* The reader reuses its buffers for the next record: the link's
+     * strings go into the group's pool. */
+    if ((problem = link_from_record(link, fields, count, im->columns,
+                                    im->group_pool))) {
         return import_failed(im, EXIT_INVALID, line, problem);
     }
-    /* The reader reuses its buffers for the next record. */
-    link->slug = apr_pstrdup(im->group_pool, link->slug);
-    link->url = apr_pstrdup(im->group_pool, link->url);
     /* A slug with the spreadsheet mark came from "minilink export": a link
      * that exists elsewhere is copied with the slug it has, even one no
      * new link may have ("-h"); any other is a new slug.  Taken slugs, in
@@ -949,7 +1294,7 @@ static int import_all(ml_store *store, void *ctx)
     else if (rv == APR_SUCCESS && !im->seen_header) {
         import_failed(im, EXIT_INVALID, 1, apr_pstrcat(im->pool, "the file is "
                       "empty; its first line must be the header ",
-                      header_text(im->pool), NULL));
+                      header_text(im->pool, CSV_COLUMNS), NULL));
     }
     else if (rv == APR_SUCCESS && im->count > 0) {
         store_group(im);
@@ -994,17 +1339,22 @@ static int command_upgrade(ml_store *store, const arguments *args,
                            apr_pool_t *pool)
 {
     apr_status_t rv;
+    int from;
 
     (void)pool;
     if (args->operands->nelts != 0) {
         return usage_error("upgrade", "upgrade takes no arguments");
     }
-    if ((rv = ml_store_upgrade(store)) != APR_SUCCESS) {
+    if ((rv = ml_store_upgrade(store, &from)) != APR_SUCCESS) {
         return store_failed(store, rv);
     }
-    /* Version 1 is the first schema: no database of ours can be older
-     * yet, so there is nothing else to report. */
-    printf("already at schema version %d\n", ML_STORE_SCHEMA_VERSION);
+    if (from == ML_STORE_SCHEMA_VERSION) {
+        printf("already at schema version %d\n", ML_STORE_SCHEMA_VERSION);
+    }
+    else {
+        printf("upgraded from schema version %d to %d\n", from,
+               ML_STORE_SCHEMA_VERSION);
+    }
     return EXIT_OK;
 }
 

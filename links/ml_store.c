@@ -1,10 +1,13 @@
 /*
  * ml_store.c - what every database engine shares: naming a database by its
- * location, validating links before they are written, random slugs, and
- * reading the change log.  The SQL is the engines' (ml_store_engine.h).
+ * location, schema versions and upgrades, validating links before they are
+ * written, writing a link's row with its tags and rules as one, random
+ * slugs, gathering tags and rules for the links read, and reading the
+ * change log.  The SQL is the engines' (ml_store_engine.h).
  */
 #include <stdarg.h>
 #include <string.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include "ml_store_engine.h"
 
@@ -220,15 +223,21 @@ apr_status_t ml_store_schema_usable(ml_store *store, apr_int64_t version)
                              " a newer minilink made it, use that one",
                              store->label, version, ML_STORE_SCHEMA_VERSION);
     }
-    if (version < ML_STORE_SCHEMA_VERSION) {
+    if (version < 1) {
         return ml_store_fail(store, "%s: schema version %" APR_INT64_T_FMT
-                             " is not the %d this minilink understands",
-                             store->label, version, ML_STORE_SCHEMA_VERSION);
+                             " is not one this minilink knows", store->label,
+                             version);
     }
+    store->schema = (int)version;
     return APR_SUCCESS;
 }
 
-apr_status_t ml_store_upgrade(ml_store *store)
+int ml_store_schema(const ml_store *store)
+{
+    return store->schema;
+}
+
+apr_status_t ml_store_upgrade(ml_store *store, int *from)
 {
     apr_int64_t version;
     apr_status_t rv = store->engine->begin(store, ML_TXN_WRITE);
@@ -239,11 +248,42 @@ apr_status_t ml_store_upgrade(ml_store *store)
     if ((rv = store->engine->schema_version(store, &version)) == APR_SUCCESS) {
         rv = ml_store_schema_usable(store, version);
     }
+    *from = (int)version;
+    /* One step a version, in order, all in this one transaction; the
+     * statements prepared for the old schema go first. */
+    if (rv == APR_SUCCESS && version < ML_STORE_SCHEMA_VERSION) {
+        store->engine->forget_prepared(store);
+    }
+    for (; rv == APR_SUCCESS && version < ML_STORE_SCHEMA_VERSION; version++) {
+        const char *const *group = store->engine->steps[version - 1];
+        char doing[64];
+        apr_snprintf(doing, sizeof(doing), "upgrading the schema to version %d",
+                     (int)version + 1);
+        for (; rv == APR_SUCCESS && *group; group++) {
+            rv = store->engine->exec_sql(store, *group, doing);
+        }
+    }
     if (rv != APR_SUCCESS) {
         store->engine->rollback(store);
         return rv;
     }
-    return store->engine->commit(store);
+    if ((rv = store->engine->commit(store)) == APR_SUCCESS) {
+        store->schema = ML_STORE_SCHEMA_VERSION;
+    }
+    return rv;
+}
+
+/* Links are written only to the current schema: an older one has no
+ * place for the newer fields, and upgrading it is one command. */
+static apr_status_t schema_writable(ml_store *store)
+{
+    if (store->schema < ML_STORE_SCHEMA_VERSION) {
+        return ml_store_fail(store, "%s: schema version %d is older than the "
+                             "%d this minilink writes; run 'minilink --db "
+                             "%s upgrade' first", store->label, store->schema,
+                             ML_STORE_SCHEMA_VERSION, store->label);
+    }
+    return APR_SUCCESS;
 }
 
 /* Validates the link; APR_EINVAL with the problem as the error. */
@@ -256,6 +296,43 @@ static apr_status_t validate(ml_store *store, const ml_link *link)
         return APR_EINVAL;
     }
     return APR_SUCCESS;
+}
+
+/* Runs body() in a write transaction of its own, unless the caller has
+ * one open (ml_store_write_begin), so that a link's row, tags and rules
+ * are written together or not at all. */
+static apr_status_t in_write(ml_store *store,
+                             apr_status_t (*body)(ml_store *, void *),
+                             void *ctx)
+{
+    apr_status_t rv;
+
+    if (store->in_write) {
+        return body(store, ctx);
+    }
+    if ((rv = store->engine->begin(store, ML_TXN_WRITE)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = body(store, ctx)) != APR_SUCCESS) {
+        store->engine->rollback(store);
+        return rv;
+    }
+    return store->engine->commit(store);
+}
+
+static int has_extras(const ml_link *link)
+{
+    return (link->tags && link->tags->nelts) || link->nrules;
+}
+
+/* The row, then the tags and rules (which need its id). */
+static apr_status_t insert_link(ml_store *store, void *ctx)
+{
+    ml_link *link = ctx;
+    apr_status_t rv = store->engine->insert(store, link);
+
+    return rv == APR_SUCCESS && has_extras(link)
+           ? store->engine->write_extras(store, link, 1) : rv;
 }
 
 apr_status_t ml_store_add(ml_store *store, ml_link *link, apr_pool_t *pool)
@@ -275,6 +352,9 @@ apr_status_t ml_store_add(ml_store *store, ml_link *link, apr_pool_t *pool)
         }
         return ml_store_restore(store, link);
     }
+    if ((rv = schema_writable(store)) != APR_SUCCESS) {
+        return rv;
+    }
     /* A random slug: the UNIQUE index settles collisions, and every few
      * collisions the slug grows so a crowded length cannot stall us. */
     for (tries = 0; tries < RANDOM_SLUG_TRIES; tries++) {
@@ -284,7 +364,7 @@ apr_status_t ml_store_add(ml_store *store, ml_link *link, apr_pool_t *pool)
         }
         link->slug = slug;
         if ((rv = validate(store, link)) == APR_SUCCESS) {
-            rv = store->engine->insert(store, link);
+            rv = in_write(store, insert_link, link);
         }
         link->slug = NULL;
         if (rv != APR_EEXIST) {
@@ -305,15 +385,25 @@ apr_status_t ml_store_restore(ml_store *store, ml_link *link)
 {
     apr_status_t rv = validate(store, link);
 
-    return rv ? rv : store->engine->insert(store, link);
+    if (rv == APR_SUCCESS) {
+        rv = schema_writable(store);
+    }
+    return rv ? rv : in_write(store, insert_link, link);
 }
 
 apr_status_t ml_store_add_group(ml_store *store, const ml_link *links,
                                 const int *restored, apr_size_t count,
                                 apr_size_t *failed)
 {
+    apr_int64_t *ids;
+    apr_pool_t *pool;
+    apr_status_t rv;
     apr_size_t i;
 
+    if ((rv = schema_writable(store)) != APR_SUCCESS) {
+        *failed = 0;
+        return rv;
+    }
     for (i = 0; i < count; i++) {
         const char *problem = ml_link_problem(&links[i]);
         if (problem == NULL && !(restored && restored[i])) {
@@ -325,15 +415,105 @@ apr_status_t ml_store_add_group(ml_store *store, const ml_link *links,
             return APR_EINVAL;
         }
     }
-    return count ? store->engine->insert_group(store, links, count, failed)
-                 : APR_SUCCESS;
+    if (count == 0) {
+        return APR_SUCCESS;
+    }
+    apr_pool_create(&pool, NULL);
+    ids = apr_palloc(pool, count * sizeof(*ids));
+    rv = store->engine->insert_group(store, links, count, ids, failed);
+    /* Tags and rules, for the few links that have any, one at a time. */
+    for (i = 0; rv == APR_SUCCESS && i < count; i++) {
+        if (has_extras(&links[i])) {
+            ml_link link = links[i];
+            link.id = ids[i];
+            if ((rv = store->engine->write_extras(store, &link, 1))) {
+                *failed = i;
+            }
+        }
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+/* Whether two lists of tags, or of rules, say the same. */
+static int same_tags(const apr_array_header_t *a, const apr_array_header_t *b)
+{
+    int n = a ? a->nelts : 0, i;
+
+    if (n != (b ? b->nelts : 0)) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (strcmp(APR_ARRAY_IDX(a, i, const char *),
+                   APR_ARRAY_IDX(b, i, const char *)) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int same_text(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+static int same_rules(const ml_link *a, const ml_link *b)
+{
+    int i, k;
+
+    if (a->nrules != b->nrules) {
+        return 0;
+    }
+    for (i = 0; i < a->nrules; i++) {
+        const ml_rule *x = &a->rules[i], *y = &b->rules[i];
+        if (strcmp(x->url, y->url) != 0 || x->nconditions != y->nconditions) {
+            return 0;
+        }
+        for (k = 0; k < x->nconditions; k++) {
+            const ml_condition *p = &x->conditions[k], *q = &y->conditions[k];
+            if (p->type != q->type || !same_text(p->key, q->key)
+                || !same_text(p->value, q->value)) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+typedef struct {
+    const ml_link *link;
+    apr_pool_t *pool;
+} update_job;
+
+static apr_status_t update_link(ml_store *store, void *ctx)
+{
+    update_job *job = ctx;
+    ml_link current, changed = *job->link;
+    apr_status_t rv = store->engine->get(store, changed.slug, &current, NULL,
+                                         job->pool);
+
+    if (rv == APR_SUCCESS) {
+        rv = store->engine->update(store, &changed);
+    }
+    if (rv == APR_SUCCESS && !(same_tags(current.tags, changed.tags)
+                               && same_rules(&current, &changed))) {
+        changed.id = current.id;
+        rv = store->engine->write_extras(store, &changed, 0);
+    }
+    return rv;
 }
 
 apr_status_t ml_store_update(ml_store *store, const ml_link *link)
 {
+    update_job job = { link, NULL };
     apr_status_t rv = validate(store, link);
 
-    return rv ? rv : store->engine->update(store, link);
+    if (rv == APR_SUCCESS && (rv = schema_writable(store)) == APR_SUCCESS) {
+        apr_pool_create(&job.pool, NULL);
+        rv = in_write(store, update_link, &job);
+        apr_pool_destroy(job.pool);
+    }
+    return rv;
 }
 
 apr_status_t ml_store_find_url(ml_store *store, const char *url,
@@ -345,22 +525,29 @@ apr_status_t ml_store_find_url(ml_store *store, const char *url,
 
 apr_status_t ml_store_write_begin(ml_store *store)
 {
-    return store->engine->begin(store, ML_TXN_WRITE);
+    apr_status_t rv = store->engine->begin(store, ML_TXN_WRITE);
+
+    store->in_write = rv == APR_SUCCESS;
+    return rv;
 }
 
 apr_status_t ml_store_write_commit(ml_store *store)
 {
+    store->in_write = 0;
     return store->engine->commit(store);
 }
 
 void ml_store_write_rollback(ml_store *store)
 {
+    store->in_write = 0;
     store->engine->rollback(store);
 }
 
 apr_status_t ml_store_remove(ml_store *store, const char *slug)
 {
-    return store->engine->remove(store, slug);
+    apr_status_t rv = schema_writable(store);
+
+    return rv ? rv : store->engine->remove(store, slug);
 }
 
 apr_status_t ml_store_get(ml_store *store, const char *slug, ml_link *link,
@@ -378,6 +565,13 @@ apr_status_t ml_store_each_served(ml_store *store, ml_store_row_fn *row,
                                   void *ctx)
 {
     return store->engine->each_served(store, row, ctx);
+}
+
+apr_status_t ml_store_each_limited(ml_store *store, ml_store_limited_fn *limited,
+                                   void *ctx)
+{
+    return store->schema >= 2
+           ? store->engine->each_limited(store, limited, ctx) : APR_SUCCESS;
 }
 
 apr_status_t ml_store_summary(ml_store *store, apr_uint32_t *links,
@@ -451,4 +645,164 @@ apr_status_t ml_store_read_begin(ml_store *store)
 apr_status_t ml_store_read_end(ml_store *store)
 {
     return store->engine->commit(store);
+}
+
+/* ---- tags and rules of the links read --------------------------------- */
+
+/* What one link has, as it is gathered. */
+typedef struct {
+    apr_array_header_t *tags;         /* const char * */
+    apr_array_header_t *rules;        /* gathered_rule */
+    ml_link *scalars;                 /* its rule columns, or NULL */
+    const char *problem;              /* what their row showed, or NULL */
+} gathered_link;
+
+typedef struct {
+    apr_int64_t id;
+    const char *url;
+    apr_array_header_t *conditions;   /* ml_condition */
+} gathered_rule;
+
+/* A filter in front of the hash: a clear bit (id modulo its size) means
+ * nothing was gathered for the id, which is what a load of a million
+ * links, nearly all plain, asks a million times (a hash lookup each took
+ * a fifth of the load). */
+#define EXTRAS_FILTER_BITS 65536
+
+struct ml_link_extras {
+    apr_pool_t *pool;
+    apr_hash_t *links;                /* link id -> gathered_link */
+    unsigned char filter[EXTRAS_FILTER_BITS / 8];
+};
+
+ml_link_extras *ml_extras_make(apr_pool_t *pool)
+{
+    ml_link_extras *extras = apr_pcalloc(pool, sizeof(*extras));
+
+    extras->pool = pool;
+    extras->links = apr_hash_make(pool);
+    return extras;
+}
+
+static gathered_link *gathered(ml_link_extras *extras, apr_int64_t link_id)
+{
+    gathered_link *found = apr_hash_get(extras->links, &link_id,
+                                        sizeof(link_id));
+
+    if (found == NULL) {
+        apr_uint64_t bit = (apr_uint64_t)link_id % EXTRAS_FILTER_BITS;
+        apr_int64_t *key = apr_pmemdup(extras->pool, &link_id, sizeof(link_id));
+        found = apr_pcalloc(extras->pool, sizeof(*found));
+        apr_hash_set(extras->links, key, sizeof(*key), found);
+        extras->filter[bit / 8] |= (unsigned char)(1u << (bit % 8));
+    }
+    return found;
+}
+
+static const char *copy(apr_pool_t *pool, const char *text)
+{
+    return text ? apr_pstrdup(pool, text) : NULL;
+}
+
+void ml_extras_add_tag(ml_link_extras *extras, apr_int64_t link_id,
+                       const char *name)
+{
+    gathered_link *link = gathered(extras, link_id);
+
+    if (link->tags == NULL) {
+        link->tags = apr_array_make(extras->pool, 2, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(link->tags, const char *) = copy(extras->pool, name);
+}
+
+void ml_extras_add_condition(ml_link_extras *extras, apr_int64_t link_id,
+                             apr_int64_t rule_id, const char *url,
+                             const char *type, const char *key,
+                             const char *value)
+{
+    gathered_link *link = gathered(extras, link_id);
+    gathered_rule *rule = NULL;
+    ml_condition *condition;
+    int kind;
+
+    if (link->rules == NULL) {
+        link->rules = apr_array_make(extras->pool, 2, sizeof(gathered_rule));
+    }
+    if (link->rules->nelts > 0) {
+        rule = &APR_ARRAY_IDX(link->rules, link->rules->nelts - 1,
+                              gathered_rule);
+    }
+    if (rule == NULL || rule->id != rule_id) {
+        rule = apr_array_push(link->rules);
+        rule->id = rule_id;
+        rule->url = copy(extras->pool, url);
+        rule->conditions = apr_array_make(extras->pool, 2,
+                                          sizeof(ml_condition));
+    }
+    if (type == NULL) {
+        return;
+    }
+    kind = ml_condition_type_of(type);
+    condition = apr_array_push(rule->conditions);
+    /* An unknown type stays one, for ml_link_problem() to refuse. */
+    condition->type = kind < 0 ? ML_CONDITION_TYPES : (ml_condition_type)kind;
+    condition->key = copy(extras->pool, key);
+    condition->value = copy(extras->pool, value);
+}
+
+void ml_extras_add_scalars(ml_link_extras *extras, const ml_link *row,
+                           const char *problem)
+{
+    gathered_link *link = gathered(extras, row->id);
+    ml_link *scalars = apr_pmemdup(extras->pool, row, sizeof(*row));
+
+    scalars->title = copy(extras->pool, row->title);
+    scalars->fallback_url = copy(extras->pool, row->fallback_url);
+    scalars->password_hash = copy(extras->pool, row->password_hash);
+    link->scalars = scalars;
+    link->problem = problem;
+}
+
+const char *ml_extras_attach(const ml_link_extras *extras, ml_link *link)
+{
+    apr_uint64_t bit = (apr_uint64_t)link->id % EXTRAS_FILTER_BITS;
+    gathered_link *found;
+    ml_rule *rules;
+    int i;
+
+    link->tags = NULL;
+    link->rules = NULL;
+    link->nrules = 0;
+    if (!(extras->filter[bit / 8] & (1u << (bit % 8)))) {
+        return NULL;
+    }
+    found = apr_hash_get(extras->links, &link->id, sizeof(link->id));
+    if (found == NULL) {
+        return NULL;
+    }
+    if (found->scalars) {
+        link->clicks = found->scalars->clicks;
+        link->title = found->scalars->title;
+        link->valid_since = found->scalars->valid_since;
+        link->max_visits = found->scalars->max_visits;
+        link->fallback_url = found->scalars->fallback_url;
+        link->password_hash = found->scalars->password_hash;
+        link->forward_query = found->scalars->forward_query;
+        link->forward_path = found->scalars->forward_path;
+        link->crawlable = found->scalars->crawlable;
+    }
+    link->tags = found->tags;
+    if (found->rules == NULL) {
+        return found->problem;
+    }
+    rules = apr_palloc(extras->pool, sizeof(*rules) * (apr_size_t)found->rules->nelts);
+    for (i = 0; i < found->rules->nelts; i++) {
+        gathered_rule *rule = &APR_ARRAY_IDX(found->rules, i, gathered_rule);
+        rules[i].url = rule->url;
+        rules[i].nconditions = rule->conditions->nelts;
+        rules[i].conditions = (const ml_condition *)rule->conditions->elts;
+    }
+    link->rules = rules;
+    link->nrules = found->rules->nelts;
+    return found->problem;
 }

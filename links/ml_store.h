@@ -44,9 +44,13 @@ const char *ml_store_location_label(const char *location, apr_pool_t *pool);
  * Opens the database at location.  On failure *store is still set so that
  * ml_store_error() can say why; it is closed with the pool.  A database
  * that is not a minilink database (a SQLite file with another
- * application_id, tables of another program, another schema version) is
- * refused, except in ML_STORE_CREATE mode on an empty one.  A SQLite file
- * is created in ML_STORE_CREATE mode; a PostgreSQL database must exist.
+ * application_id, tables of another program, a schema version newer than
+ * ML_STORE_SCHEMA_VERSION) is refused, except in ML_STORE_CREATE mode on
+ * an empty one.  One of an older schema version is opened: it can be
+ * read (its links have none of the newer fields), its clicks written and
+ * it can be upgraded; writing links to it is refused, saying to run
+ * "minilink upgrade".  A SQLite file is created in ML_STORE_CREATE mode; a
+ * PostgreSQL database must exist.
  */
 apr_status_t ml_store_open(ml_store **store, const char *location,
                            ml_store_mode mode, apr_pool_t *pool);
@@ -64,8 +68,9 @@ apr_status_t ml_store_open_no_symlinks(ml_store **store, const char *location,
 /*
  * Whether the open store still reaches the database its location names
  * now: for SQLite, the same file, still readable (a file replaced or made
- * unreadable fails); for PostgreSQL, a live connection.  A store that
- * fails should be closed and opened again.
+ * unreadable fails); for PostgreSQL, a live connection.  An older schema
+ * that has been upgraded since it was opened fails too, so that its new
+ * fields are read.  A store that fails should be closed and opened again.
  */
 apr_status_t ml_store_check(ml_store *store);
 
@@ -76,20 +81,26 @@ const char *ml_store_error(const ml_store *store);
 apr_status_t ml_store_init(ml_store *store);
 
 /*
- * The schema version init creates.  A database marked with another one is
- * refused by ml_store_open(): a newer one with a message saying so (exit
- * status 5 in the CLI), as the code cannot know what it would break.
+ * The schema version init creates.  A database marked with a newer one is
+ * refused by ml_store_open() with a message saying so (exit status 5 in
+ * the CLI), as the code cannot know what it would break.  Version 1 was
+ * the first; version 2 added the rules of a link (ml_link.h) and its tags,
+ * and never reuses a link's id.
  */
-#define ML_STORE_SCHEMA_VERSION 1
+#define ML_STORE_SCHEMA_VERSION 2
+
+/* The schema version of the open database (1 to ML_STORE_SCHEMA_VERSION). */
+int ml_store_schema(const ml_store *store);
 
 /*
  * Brings the database's schema to ML_STORE_SCHEMA_VERSION, in one write
- * transaction.  Version 1 is the first schema, so there is nothing to
- * migrate yet; each later version adds its step from the one before here.
- * The version is read again inside the transaction: a schema made newer
- * since ml_store_open() (by a newer minilink) is refused and left alone.
+ * transaction, keeping every link, click count, change and meta row:
+ * each version's step from the one before, in order (the steps are listed
+ * in each engine).  *from gets the version it had.  The version is read
+ * again inside the transaction: a schema made newer since ml_store_open()
+ * (by a newer minilink) is refused and left alone.
  */
-apr_status_t ml_store_upgrade(ml_store *store);
+apr_status_t ml_store_upgrade(ml_store *store, int *from);
 
 /*
  * Stores a new link after validating it (and its slug as a new one:
@@ -126,7 +137,8 @@ apr_status_t ml_store_add_group(ml_store *store, const ml_link *links,
 
 /*
  * Replaces every field of the link with this slug by link's (validated
- * first).  APR_ENOENT when there is no such slug, APR_EINVAL when invalid.
+ * first), its tags and redirect rules included (written only when they
+ * differ).  APR_ENOENT when there is no such slug, APR_EINVAL when invalid.
  */
 apr_status_t ml_store_update(ml_store *store, const ml_link *link);
 
@@ -169,13 +181,25 @@ apr_status_t ml_store_each(ml_store *store, ml_store_row_fn *row, void *ctx);
 
 /*
  * The cache loader's ml_store_each(): in storage order, not by slug, and
- * only the fields a redirect needs (created_at, updated_at, clicks and
- * last_click_at are 0).
+ * only the fields a redirect needs (created_at, updated_at and
+ * last_click_at are 0; clicks is there, for visit limits).
  */
 apr_status_t ml_store_each_served(ml_store *store, ml_store_row_fn *row,
                                   void *ctx);
 
-/* Counts the rows and the bytes of their slugs and URLs. */
+/*
+ * Calls limited() with the slug and stored clicks of every link that has a
+ * visit limit (none before schema 2): what other hosts sharing the
+ * database have counted reaches this one's limits this way (ml_refresh).
+ */
+typedef apr_status_t ml_store_limited_fn(void *ctx, const char *slug,
+                                         apr_int64_t clicks);
+apr_status_t ml_store_each_limited(ml_store *store, ml_store_limited_fn *limited,
+                                   void *ctx);
+
+/* Counts the rows and the bytes of their slugs and URLs, plus, for links
+ * with rules of schema version 2, a generous estimate of what those take
+ * in shared memory (so a table sized from it holds them). */
 apr_status_t ml_store_summary(ml_store *store, apr_uint32_t *links,
                               apr_uint64_t *text_bytes);
 

@@ -27,16 +27,37 @@ typedef struct {
     apr_status_t (*init)(ml_store *store);
     /* The version the database's schema is marked with. */
     apr_status_t (*schema_version)(ml_store *store, apr_int64_t *version);
-    /* Inserts the (validated) link with its slug as given; APR_EEXIST,
+    /* The schema's history, which ml_store_upgrade() replays:
+     * steps[v - 1] takes version v to v + 1 (marking it), as groups of
+     * SQL statements ending with NULL; ML_STORE_SCHEMA_VERSION - 1 of
+     * them.  A new version adds its step to each engine's list. */
+    const char *const *const *steps;
+    /* Runs a group of SQL statements (in the open transaction). */
+    apr_status_t (*exec_sql)(ml_store *store, const char *sql,
+                             const char *doing);
+    /* Forgets the statements prepared for the schema being replaced. */
+    void (*forget_prepared)(ml_store *store);
+    /* Inserts the (validated) link's row with its slug as given (not its
+     * tags and rules: write_extras), reading back id and times; APR_EEXIST,
      * with the error set, when the slug is taken. */
     apr_status_t (*insert)(ml_store *store, ml_link *link);
-    /* Inserts count (validated) links, as fast as the engine can take
-     * them, inside the caller's write transaction; APR_EEXIST with *failed
-     * the first whose slug was taken (in the database or earlier in the
-     * group), with the error set.  ids and times are not read back. */
+    /* Inserts count (validated) links' rows, as fast as the engine can
+     * take them, inside the caller's write transaction; APR_EEXIST with
+     * *failed the first whose slug was taken (in the database or earlier
+     * in the group), with the error set.  ids[i] gets each link's id;
+     * times are not read back. */
     apr_status_t (*insert_group)(ml_store *store, const ml_link *links,
-                                 apr_size_t count, apr_size_t *failed);
-    /* Updates the (validated) link; APR_ENOENT when there is no such slug. */
+                                 apr_size_t count, apr_int64_t *ids,
+                                 apr_size_t *failed);
+    /* Replaces the tags and redirect rules of the link with link->id by
+     * link's, inside the caller's write transaction.  fresh: the link was
+     * inserted in this transaction, so it has none to replace (an import
+     * writes a million links' this way: the deletes, and pruning the
+     * change log after each link, were most of its time). */
+    apr_status_t (*write_extras)(ml_store *store, const ml_link *link,
+                                 int fresh);
+    /* Updates the (validated) link's row; APR_ENOENT when there is no such
+     * slug. */
     apr_status_t (*update)(ml_store *store, const ml_link *link);
     apr_status_t (*remove)(ml_store *store, const char *slug);
     apr_status_t (*get)(ml_store *store, const char *slug, ml_link *link,
@@ -48,6 +69,9 @@ typedef struct {
                                 void *ctx);
     apr_status_t (*top)(ml_store *store, int count, ml_store_row_fn *row,
                         void *ctx);
+    /* Schema 2 or later only. */
+    apr_status_t (*each_limited)(ml_store *store, ml_store_limited_fn *limited,
+                                 void *ctx);
     apr_status_t (*summary)(ml_store *store, apr_uint32_t *links,
                             apr_uint64_t *text_bytes);
     apr_status_t (*change_seq)(ml_store *store, apr_uint64_t *seq);
@@ -74,6 +98,8 @@ struct ml_store {
     void *data;                  /* the engine's connection and statements */
     const char *label;           /* names the database in messages */
     int refuse_symlinks;         /* ml_store_open_no_symlinks() (SQLite) */
+    int schema;                  /* the version opened (set by open) */
+    int in_write;                /* a write transaction of the caller's */
     char error[1024];
 };
 
@@ -81,11 +107,54 @@ extern const ml_store_engine ml_store_sqlite;
 extern const ml_store_engine ml_store_pgsql;
 
 /*
- * Whether a database marked with this schema version can be used: for
- * ML_STORE_SCHEMA_VERSION APR_SUCCESS, otherwise APR_EGENERAL with the
- * error set, saying what to do about a newer or an older schema.
+ * Whether a database marked with this schema version can be opened: from
+ * 1 to ML_STORE_SCHEMA_VERSION APR_SUCCESS (and store->schema set),
+ * otherwise APR_EGENERAL with the error set, saying what to do about a
+ * newer schema.
  */
 apr_status_t ml_store_schema_usable(ml_store *store, apr_int64_t version);
+
+/*
+ * The tags and rules of links, gathered from the rows of the engines' two
+ * queries (ordered by link, then by name or by priority and position) and
+ * handed to each link as it is read: a walk reads them all first, a get
+ * the link's own.  Strings are copied into the pool given.
+ */
+typedef struct ml_link_extras ml_link_extras;
+ml_link_extras *ml_extras_make(apr_pool_t *pool);
+void ml_extras_add_tag(ml_link_extras *extras, apr_int64_t link_id,
+                       const char *name);
+/* A row of a rule and one of its conditions (type NULL: a rule whose
+ * conditions are all gone, which the link's check then refuses). */
+void ml_extras_add_condition(ml_link_extras *extras, apr_int64_t link_id,
+                             apr_int64_t rule_id, const char *url,
+                             const char *type, const char *key,
+                             const char *value);
+/* The rule columns of links (title to crawlable) and the clicks stored
+ * (for a visit limit) as a row has them, for a walk that reads only the
+ * served columns of every row: only links that have any rule column are
+ * gathered (an index holds them), so a million plain links pay nothing
+ * for the columns they leave empty.  problem: what only the raw row shows
+ * to be wrong (a NUL in a text), or NULL. */
+void ml_extras_add_scalars(ml_link_extras *extras, const ml_link *row,
+                           const char *problem);
+/* Sets link->tags, ->rules and ->nrules from what was gathered for
+ * link->id (none if nothing was), and its rule columns and clicks if they
+ * were;
+ * returns what the rule columns' raw row showed to be wrong, or NULL. */
+const char *ml_extras_attach(const ml_link_extras *extras, ml_link *link);
+
+/* Which links have a rule column set: what links_extended indexes. */
+#define ML_STORE_EXTENDED \
+    "title IS NOT NULL OR valid_since IS NOT NULL OR max_visits IS NOT NULL" \
+    " OR fallback_url IS NOT NULL OR password_hash IS NOT NULL" \
+    " OR forward_query IS NOT NULL OR forward_path IS NOT NULL OR crawlable <> 0"
+/* The clicks and the rule columns, in ml_link's order: what a whole row
+ * has after the served columns, and what ml_extras_add_scalars() takes
+ * after the id. */
+#define ML_STORE_RULE_COLUMNS \
+    "clicks, title, valid_since, max_visits, fallback_url, password_hash," \
+    " forward_query, forward_path, crawlable"
 
 /* Sets the store's error (a printf format); returns APR_EGENERAL. */
 apr_status_t ml_store_fail(ml_store *store, const char *format, ...)

@@ -39,86 +39,258 @@
 #define CLICK_FLUSH_LOCK "1296846412"
 #define FETCH_PAGE "1000"
 
-static const char schema_sql[] =
-    "CREATE TABLE links ("
-    "  id         bigserial PRIMARY KEY,"
-    "  slug       text COLLATE \"C\" NOT NULL UNIQUE"
-    "             CHECK (slug ~ '^[A-Za-z0-9_-]{1,64}$'),"
-    "  url        text    NOT NULL,"
-    "  status     integer CHECK (status IS NULL"
-    "                            OR status IN (301, 302, 303, 307, 308)),"
-    "  expires_at bigint  CHECK (expires_at IS NULL OR expires_at >= 0),"
-    "  disabled   integer NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),"
-    "  created_at bigint  NOT NULL DEFAULT extract(epoch FROM now())::bigint,"
-    "  updated_at bigint  NOT NULL DEFAULT extract(epoch FROM now())::bigint,"
-    "  clicks     bigint  NOT NULL DEFAULT 0,"
-    "  last_click_at bigint"
-    ");"
-    "CREATE INDEX links_by_url ON links USING hash (url);"
-    "CREATE INDEX links_by_clicks ON links (clicks);"
-    "CREATE TABLE minilink_meta ("
-    "  key   text   PRIMARY KEY,"
-    "  value bigint NOT NULL"
-    ");"
-    "CREATE TABLE link_changes ("
-    "  seq        bigserial PRIMARY KEY,"
-    "  slug       text   NOT NULL,"
-    "  changed_at bigint NOT NULL DEFAULT extract(epoch FROM now())::bigint"
-    ");"
-    "CREATE FUNCTION minilink_writers_take_turns() RETURNS trigger"
-    "  LANGUAGE plpgsql AS $$"
-    "  BEGIN PERFORM pg_advisory_xact_lock(" LINK_WRITERS_LOCK "); RETURN NULL; END $$;"
-    "CREATE TRIGGER links_writers_take_turns"
-    "  BEFORE INSERT OR DELETE OR UPDATE OF slug, url, status, expires_at, disabled"
-    "  ON links FOR EACH STATEMENT EXECUTE FUNCTION minilink_writers_take_turns();"
-    "CREATE FUNCTION minilink_touch() RETURNS trigger LANGUAGE plpgsql AS $$"
-    "  BEGIN NEW.updated_at := extract(epoch FROM now())::bigint; RETURN NEW; END $$;"
-    "CREATE TRIGGER links_updated_at"
-    "  BEFORE UPDATE OF slug, url, status, expires_at, disabled ON links"
-    "  FOR EACH ROW EXECUTE FUNCTION minilink_touch();"
-    /* Every change to links, however it is made (module, CLI, psql),
-     * leaves the slug it touched here; Apache applies just those. */
-    "CREATE FUNCTION minilink_log_change() RETURNS trigger LANGUAGE plpgsql AS $$"
-    "  BEGIN"
-    "    IF TG_OP <> 'INSERT' THEN"
-    "      INSERT INTO link_changes (slug) VALUES (OLD.slug);"
-    "    END IF;"
-    "    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.slug <> OLD.slug) THEN"
-    "      INSERT INTO link_changes (slug) VALUES (NEW.slug);"
-    "    END IF;"
-    "    RETURN NULL;"
-    "  END $$;"
-    "CREATE TRIGGER links_logged"
-    "  AFTER INSERT OR DELETE OR UPDATE OF slug, url, status, expires_at, disabled"
-    "  ON links FOR EACH ROW EXECUTE FUNCTION minilink_log_change();";
+/*
+ * The schema, in pieces that init (all at once) and the upgrade from
+ * version 1 (step by step) share.
+ */
 
-/* What the cache serves a link from, then the rest of the row. */
+/* The columns whose change a redirect can see: an update of any of them
+ * is logged (a flush's update of clicks is not). */
+#define WATCHED_COLUMNS \
+    "slug, url, status, expires_at, disabled, title, valid_since, max_visits," \
+    " fallback_url, password_hash, forward_query, forward_path, crawlable"
+
+/* The columns of schema version 2's rules, as ALTER TABLE adds them. */
+#define RULES_COLUMNS(add) \
+    add "title text," \
+    add "valid_since bigint CHECK (valid_since IS NULL OR valid_since >= 0)," \
+    add "max_visits bigint CHECK (max_visits IS NULL" \
+    "                             OR max_visits BETWEEN 1 AND 2147483647)," \
+    add "fallback_url text," \
+    add "password_hash text," \
+    add "forward_query integer CHECK (forward_query IS NULL OR forward_query IN (0, 1))," \
+    add "forward_path integer CHECK (forward_path IS NULL OR forward_path IN (0, 1))," \
+    add "crawlable integer NOT NULL DEFAULT 0 CHECK (crawlable IN (0, 1))"
+
+/* links_limited: the few links with a visit limit, read every refresh;
+ * links_extended: those with any rule column set, read apart from the
+ * rest at each load (ml_extras_add_scalars). */
+#define RULES_INDEXES \
+    "CREATE INDEX links_limited ON links (id) WHERE max_visits IS NOT NULL;" \
+    "CREATE INDEX links_extended ON links (id) WHERE " ML_STORE_EXTENDED ";"
+
+#define LINKS_TABLE \
+    "CREATE TABLE links (" \
+    "  id         bigserial PRIMARY KEY," \
+    "  slug       text COLLATE \"C\" NOT NULL UNIQUE" \
+    "             CHECK (slug ~ '^[A-Za-z0-9_-]{1,64}$')," \
+    "  url        text    NOT NULL," \
+    "  status     integer CHECK (status IS NULL" \
+    "                            OR status IN (301, 302, 303, 307, 308))," \
+    "  expires_at bigint  CHECK (expires_at IS NULL OR expires_at >= 0)," \
+    "  disabled   integer NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1))," \
+    "  created_at bigint  NOT NULL DEFAULT extract(epoch FROM now())::bigint," \
+    "  updated_at bigint  NOT NULL DEFAULT extract(epoch FROM now())::bigint," \
+    "  clicks     bigint  NOT NULL DEFAULT 0," \
+    "  last_click_at bigint," \
+    RULES_COLUMNS("  ") \
+    ");" \
+    "CREATE INDEX links_by_url ON links USING hash (url);" \
+    "CREATE INDEX links_by_clicks ON links (clicks);" \
+    RULES_INDEXES \
+    "CREATE TABLE minilink_meta (" \
+    "  key   text   PRIMARY KEY," \
+    "  value bigint NOT NULL" \
+    ");" \
+    "CREATE TABLE link_changes (" \
+    "  seq        bigserial PRIMARY KEY," \
+    "  slug       text   NOT NULL," \
+    "  changed_at bigint NOT NULL DEFAULT extract(epoch FROM now())::bigint" \
+    ");" \
+    "CREATE FUNCTION minilink_writers_take_turns() RETURNS trigger" \
+    "  LANGUAGE plpgsql AS $$" \
+    "  BEGIN PERFORM pg_advisory_xact_lock(" LINK_WRITERS_LOCK "); RETURN NULL; END $$;" \
+    "CREATE FUNCTION minilink_touch() RETURNS trigger LANGUAGE plpgsql AS $$" \
+    "  BEGIN NEW.updated_at := extract(epoch FROM now())::bigint; RETURN NEW; END $$;" \
+    /* Every change to links, however it is made (module, CLI, psql), \
+     * leaves the slug it touched here; Apache applies just those. */ \
+    "CREATE FUNCTION minilink_log_change() RETURNS trigger LANGUAGE plpgsql AS $$" \
+    "  BEGIN" \
+    "    IF TG_OP <> 'INSERT' THEN" \
+    "      INSERT INTO link_changes (slug) VALUES (OLD.slug);" \
+    "    END IF;" \
+    "    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.slug <> OLD.slug) THEN" \
+    "      INSERT INTO link_changes (slug) VALUES (NEW.slug);" \
+    "    END IF;" \
+    "    RETURN NULL;" \
+    "  END $$;"
+
+/* The triggers on links, watching WATCHED_COLUMNS.  Writers of links take
+ * turns before any row is touched (see the top of this file). */
+#define LINKS_TRIGGERS \
+    "CREATE TRIGGER links_writers_take_turns" \
+    "  BEFORE INSERT OR DELETE OR UPDATE OF " WATCHED_COLUMNS \
+    "  ON links FOR EACH STATEMENT EXECUTE FUNCTION minilink_writers_take_turns();" \
+    "CREATE TRIGGER links_updated_at" \
+    "  BEFORE UPDATE OF " WATCHED_COLUMNS " ON links" \
+    "  FOR EACH ROW EXECUTE FUNCTION minilink_touch();" \
+    "CREATE TRIGGER links_logged" \
+    "  AFTER INSERT OR DELETE OR UPDATE OF " WATCHED_COLUMNS \
+    "  ON links FOR EACH ROW EXECUTE FUNCTION minilink_log_change();"
+
+/* A write to the tables beside links logs the slugs of the links it
+ * touches, and takes its turn as writers of links do. */
+#define TAKES_TURNS(table) \
+    "CREATE TRIGGER " table "_writers_take_turns" \
+    "  BEFORE INSERT OR DELETE OR UPDATE ON " table \
+    "  FOR EACH STATEMENT EXECUTE FUNCTION minilink_writers_take_turns();"
+
+/* Tags, many to many; a link's rows go with it (ON DELETE CASCADE). */
+#define TAGS_SCHEMA \
+    "CREATE TABLE tags (" \
+    "  id   bigserial PRIMARY KEY," \
+    "  name text COLLATE \"C\" NOT NULL UNIQUE" \
+    "       CHECK (name ~ '^[A-Za-z0-9_.:-]{1,64}$')" \
+    ");" \
+    "CREATE TABLE link_tags (" \
+    "  link_id bigint NOT NULL REFERENCES links (id) ON DELETE CASCADE," \
+    "  tag_id  bigint NOT NULL REFERENCES tags (id) ON DELETE CASCADE," \
+    "  PRIMARY KEY (link_id, tag_id)" \
+    ");" \
+    "CREATE INDEX link_tags_by_tag ON link_tags (tag_id);" \
+    "CREATE FUNCTION minilink_log_link_of() RETURNS trigger LANGUAGE plpgsql AS $$" \
+    "  BEGIN" \
+    "    IF TG_OP <> 'INSERT' THEN" \
+    "      INSERT INTO link_changes (slug) SELECT slug FROM links WHERE id = OLD.link_id;" \
+    "    END IF;" \
+    "    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.link_id <> OLD.link_id) THEN" \
+    "      INSERT INTO link_changes (slug) SELECT slug FROM links WHERE id = NEW.link_id;" \
+    "    END IF;" \
+    "    RETURN NULL;" \
+    "  END $$;" \
+    "CREATE FUNCTION minilink_log_tag_renamed() RETURNS trigger LANGUAGE plpgsql AS $$" \
+    "  BEGIN" \
+    "    INSERT INTO link_changes (slug) SELECT l.slug FROM links l" \
+    "      JOIN link_tags t ON t.link_id = l.id WHERE t.tag_id = NEW.id;" \
+    "    RETURN NULL;" \
+    "  END $$;" \
+    "CREATE TRIGGER link_tags_logged AFTER INSERT OR DELETE OR UPDATE ON link_tags" \
+    "  FOR EACH ROW EXECUTE FUNCTION minilink_log_link_of();" \
+    "CREATE TRIGGER tags_renamed_logged AFTER UPDATE OF name ON tags" \
+    "  FOR EACH ROW EXECUTE FUNCTION minilink_log_tag_renamed();" \
+    TAKES_TURNS("tags") TAKES_TURNS("link_tags")
+
+/* Redirect rules (Shlink's names: priority, long_url, and conditions of a
+ * type with match_key and match_value). */
+#define RULES_SCHEMA \
+    "CREATE TABLE redirect_rules (" \
+    "  id       bigserial PRIMARY KEY," \
+    "  link_id  bigint  NOT NULL REFERENCES links (id) ON DELETE CASCADE," \
+    "  priority integer NOT NULL CHECK (priority >= 1)," \
+    "  long_url text    NOT NULL," \
+    "  UNIQUE (link_id, priority)" \
+    ");" \
+    "CREATE TABLE redirect_conditions (" \
+    "  rule_id     bigint  NOT NULL REFERENCES redirect_rules (id) ON DELETE CASCADE," \
+    "  position    integer NOT NULL," \
+    "  type        text    NOT NULL CHECK (type IN ('device', 'language'," \
+    "                'query-param', 'any-value-query-param'," \
+    "                'valueless-query-param', 'ip-address'," \
+    "                'geolocation-country-code', 'before-date', 'after-date'," \
+    "                'browser'))," \
+    "  match_key   text," \
+    "  match_value text," \
+    "  PRIMARY KEY (rule_id, position)" \
+    ");" \
+    "CREATE FUNCTION minilink_log_rule_of() RETURNS trigger LANGUAGE plpgsql AS $$" \
+    "  BEGIN" \
+    "    IF TG_OP <> 'INSERT' THEN" \
+    "      INSERT INTO link_changes (slug) SELECT l.slug FROM links l" \
+    "        JOIN redirect_rules r ON r.link_id = l.id WHERE r.id = OLD.rule_id;" \
+    "    END IF;" \
+    "    IF TG_OP <> 'DELETE' THEN" \
+    "      INSERT INTO link_changes (slug) SELECT l.slug FROM links l" \
+    "        JOIN redirect_rules r ON r.link_id = l.id WHERE r.id = NEW.rule_id;" \
+    "    END IF;" \
+    "    RETURN NULL;" \
+    "  END $$;" \
+    "CREATE TRIGGER redirect_rules_logged" \
+    "  AFTER INSERT OR DELETE OR UPDATE ON redirect_rules" \
+    "  FOR EACH ROW EXECUTE FUNCTION minilink_log_link_of();" \
+    "CREATE TRIGGER redirect_conditions_logged" \
+    "  AFTER INSERT OR DELETE OR UPDATE ON redirect_conditions" \
+    "  FOR EACH ROW EXECUTE FUNCTION minilink_log_rule_of();" \
+    TAKES_TURNS("redirect_rules") TAKES_TURNS("redirect_conditions")
+
+/* What init makes: the newest schema (marked by pg_init). */
+static const char schema_sql[] =
+    LINKS_TABLE LINKS_TRIGGERS TAGS_SCHEMA RULES_SCHEMA;
+
+/*
+ * From schema version 1 to 2, in order, in upgrade's one transaction
+ * (PostgreSQL's DDL is transactional).  Each entry is a group of
+ * statements.  Ids were never reused here (bigserial), so links stays.
+ */
+static const char *const upgrade_1_to_2[] = {
+    /* The columns of the new rules. */
+    "ALTER TABLE links " RULES_COLUMNS(" ADD COLUMN ") ";" RULES_INDEXES,
+    /* The triggers on links again, watching the new columns too. */
+    "DROP TRIGGER links_writers_take_turns ON links;"
+    "DROP TRIGGER links_updated_at ON links;"
+    "DROP TRIGGER links_logged ON links;"
+    LINKS_TRIGGERS,
+    /* Tags and redirect rules, with their triggers. */
+    TAGS_SCHEMA RULES_SCHEMA,
+    "UPDATE minilink_meta SET value = 2 WHERE key = 'schema_version';",
+    NULL
+};
+
+/* The steps from each version to the next (ml_store_engine.h). */
+static const char *const *const schema_steps[] = { upgrade_1_to_2 };
+typedef char one_step_a_version[sizeof(schema_steps) / sizeof(schema_steps[0])
+                                == ML_STORE_SCHEMA_VERSION - 1 ? 1 : -1];
+
+/* What the cache serves a link from (clicks for visit limits), then the
+ * rule columns (NULLs in a version-1 database), then the rest of the row. */
 #define SERVED_COLUMNS "id, slug, url, status, expires_at, disabled"
-#define LINK_COLUMNS \
-    SERVED_COLUMNS ", created_at, updated_at, clicks, last_click_at"
-/* LINK_COLUMNS' shape for a walk that needs only SERVED_COLUMNS. */
-#define SERVED_ONLY SERVED_COLUMNS ", 0, 0, 0, NULL"
+#define RULE_COLUMNS ", " ML_STORE_RULE_COLUMNS
+/* For a version-1 database (its clicks), and the served walk (none). */
+#define NO_RULE_COLUMNS_1 ", clicks, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0"
+#define NO_RULE_COLUMNS ", 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0"
+#define MORE_COLUMNS ", created_at, updated_at, last_click_at"
+/* MORE_COLUMNS' shape for a walk that needs only the served ones. */
+#define NO_MORE_COLUMNS ", 0, 0, NULL"
+#define LINK_COLUMNS SERVED_COLUMNS RULE_COLUMNS MORE_COLUMNS
+#define LINK_COLUMNS_1 SERVED_COLUMNS NO_RULE_COLUMNS_1 MORE_COLUMNS
+/* The columns an insert and an update write, after the slug. */
+#define WRITTEN_COLUMNS \
+    "url, status, expires_at, disabled, title, valid_since, max_visits," \
+    " fallback_url, password_hash, forward_query, forward_path, crawlable"
+#define WRITTEN_COUNT 13        /* with the slug */
+
+/* The tags and rules of every link, or of one; rows for ml_extras_add_*. */
+#define TAGS_SELECT \
+    "SELECT lt.link_id, t.name FROM link_tags lt JOIN tags t ON t.id = lt.tag_id"
+#define RULES_SELECT \
+    "SELECT r.link_id, r.id, r.long_url, c.type, c.match_key, c.match_value" \
+    " FROM redirect_rules r LEFT JOIN redirect_conditions c ON c.rule_id = r.id"
 
 /* Every statement with parameters; %s marks one (apr_dbd's notation). */
 typedef enum {
     Q_INSERT, Q_INSERT_GROUP, Q_PRUNE, Q_UPDATE, Q_REMOVE, Q_GET,
     Q_FIND_URL, Q_TOP, Q_CHANGES_AFTER, Q_ADD_CLICKS, Q_META_GET, Q_META_SET,
+    Q_TAGS_OF, Q_RULES_OF, Q_DELETE_TAGS, Q_INSERT_TAG, Q_INSERT_LINK_TAG,
+    Q_DELETE_RULES, Q_INSERT_RULE, Q_INSERT_CONDITION,
     Q_COUNT
 } query_id;
 
+#define WRITTEN_PARAMS "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s"
+
 static const char *const query_sql[Q_COUNT] = {
-    [Q_INSERT] = "INSERT INTO links (slug, url, status, expires_at, disabled)"
-                 " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (slug) DO NOTHING"
+    [Q_INSERT] = "INSERT INTO links (slug, " WRITTEN_COLUMNS ")"
+                 " VALUES (" WRITTEN_PARAMS ") ON CONFLICT (slug) DO NOTHING"
                  " RETURNING id, created_at, updated_at",
-    /* The rows as five arrays (apr_dbd passes text parameters). */
-    [Q_INSERT_GROUP] = "INSERT INTO links (slug, url, status, expires_at, disabled)"
+    /* The rows as arrays, a column each (apr_dbd passes text parameters). */
+    [Q_INSERT_GROUP] = "INSERT INTO links (slug, " WRITTEN_COLUMNS ")"
                        " SELECT * FROM unnest(%s::text[], %s::text[],"
-                       " %s::integer[], %s::bigint[], %s::integer[])"
-                       " ON CONFLICT (slug) DO NOTHING RETURNING slug",
+                       " %s::integer[], %s::bigint[], %s::integer[], %s::text[],"
+                       " %s::bigint[], %s::bigint[], %s::text[], %s::text[],"
+                       " %s::integer[], %s::integer[], %s::integer[])"
+                       " ON CONFLICT (slug) DO NOTHING RETURNING slug, id",
     [Q_PRUNE] = "DELETE FROM link_changes"
                 " WHERE seq <= (SELECT max(seq) FROM link_changes) - %s",
-    [Q_UPDATE] = "UPDATE links SET url = %s, status = %s, expires_at = %s,"
-                 " disabled = %s WHERE slug = %s",
+    [Q_UPDATE] = "UPDATE links SET (" WRITTEN_COLUMNS ") = (%s, %s, %s, %s, %s,"
+                 " %s, %s, %s, %s, %s, %s, %s) WHERE slug = %s",
     [Q_REMOVE] = "DELETE FROM links WHERE slug = %s",
     [Q_GET] = "SELECT " LINK_COLUMNS " FROM links WHERE slug = %s",
     [Q_FIND_URL] = "SELECT " LINK_COLUMNS " FROM links WHERE url = %s"
@@ -134,6 +306,31 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_META_GET] = "SELECT value FROM minilink_meta WHERE key = %s",
     [Q_META_SET] = "INSERT INTO minilink_meta (key, value) VALUES (%s, %s)"
                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    [Q_TAGS_OF] = TAGS_SELECT " WHERE lt.link_id = %s ORDER BY t.name",
+    [Q_RULES_OF] = RULES_SELECT " WHERE r.link_id = %s"
+                   " ORDER BY r.priority, c.position",
+    [Q_DELETE_TAGS] = "DELETE FROM link_tags WHERE link_id = %s",
+    [Q_INSERT_TAG] = "INSERT INTO tags (name) VALUES (%s)"
+                     " ON CONFLICT (name) DO NOTHING",
+    [Q_INSERT_LINK_TAG] = "INSERT INTO link_tags (link_id, tag_id)"
+                          " SELECT %s, id FROM tags WHERE name = %s"
+                          " ON CONFLICT DO NOTHING",
+    [Q_DELETE_RULES] = "DELETE FROM redirect_rules WHERE link_id = %s",
+    [Q_INSERT_RULE] = "INSERT INTO redirect_rules (link_id, priority, long_url)"
+                      " VALUES (%s, %s, %s) RETURNING id",
+    [Q_INSERT_CONDITION] = "INSERT INTO redirect_conditions (rule_id, position,"
+                           " type, match_key, match_value)"
+                           " VALUES (%s, %s, %s, %s, %s)",
+};
+
+/* The reads that differ in a version-1 database (no new columns). */
+static const char *const query_sql_1[Q_COUNT] = {
+    [Q_GET] = "SELECT " LINK_COLUMNS_1 " FROM links WHERE slug = %s",
+    [Q_FIND_URL] = "SELECT " LINK_COLUMNS_1 " FROM links WHERE url = %s"
+                   " AND disabled = 0 AND (expires_at IS NULL OR expires_at > %s)"
+                   " ORDER BY id DESC LIMIT 1",
+    [Q_TOP] = "SELECT " LINK_COLUMNS_1 " FROM links ORDER BY clicks DESC, slug"
+              " LIMIT %s",
 };
 
 typedef struct {
@@ -189,9 +386,11 @@ static apr_status_t exec(ml_store *store, const char *sql, const char *doing)
 static apr_dbd_prepared_t *statement(ml_store *store, query_id q)
 {
     pg_store *db = DB(store);
+    const char *sql = store->schema < 2 && query_sql_1[q] ? query_sql_1[q]
+                                                           : query_sql[q];
 
     if (db->prepared[q] == NULL
-        && apr_dbd_prepare(db->driver, db->pool, db->handle, query_sql[q],
+        && apr_dbd_prepare(db->driver, db->pool, db->handle, sql,
                            NULL, &db->prepared[q]) != 0) {
         db->prepared[q] = NULL;
         pg_failed(store, "preparing a statement", 0);
@@ -413,10 +612,24 @@ static apr_status_t pg_open(ml_store *store, const char *params,
 
 static apr_status_t pg_check(ml_store *store)
 {
+    apr_int64_t version;
+    apr_status_t rv;
+
     if (apr_dbd_check_conn(DB(store)->driver, DB(store)->pool,
                            DB(store)->handle) != APR_SUCCESS) {
         return ml_store_fail(store, "%s: the connection was lost",
                              store->label);
+    }
+    /* An older schema may have been upgraded since: a new connection
+     * reads the new columns.  (One query a refresh, until it is.) */
+    if (store->schema < ML_STORE_SCHEMA_VERSION) {
+        if ((rv = pg_schema_version(store, &version)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (version != store->schema) {
+            return ml_store_fail(store, "%s: the schema was upgraded",
+                                 store->label);
+        }
     }
     return APR_SUCCESS;
 }
@@ -483,6 +696,9 @@ static apr_status_t pg_init(ml_store *store)
                       "minilink_meta VALUES ('schema_version', %d)",
                       ML_STORE_SCHEMA_VERSION), "marking the schema");
         }
+        if (rv == APR_SUCCESS) {
+            store->schema = ML_STORE_SCHEMA_VERSION;
+        }
     }
     if (rv != APR_SUCCESS) {
         pg_rollback(store);
@@ -503,21 +719,49 @@ static void prune_changes(ml_store *store, apr_pool_t *pool)
     memcpy(store->error, saved, sizeof(saved));
 }
 
+static void pg_forget_prepared(ml_store *store)
+{
+    memset(DB(store)->prepared, 0, sizeof(DB(store)->prepared));
+}
+
+/* A per-link choice: NULL for the location's, else 1 or 0. */
+static const char *choice_arg(ml_choice choice)
+{
+    return choice == ML_CHOICE_DEFAULT ? NULL
+           : choice == ML_CHOICE_ON ? "1" : "0";
+}
+
+/* The link's written columns as parameters: the slug, then WRITTEN_COLUMNS'. */
+static void link_args(const ml_link *link, const char *args[WRITTEN_COUNT],
+                      apr_pool_t *pool)
+{
+    args[0] = link->slug;
+    args[1] = link->url;
+    args[2] = optional_arg(pool, link->status);
+    args[3] = optional_arg(pool, link->expires_at);
+    args[4] = int_arg(pool, link->disabled);
+    args[5] = link->title;
+    args[6] = optional_arg(pool, link->valid_since);
+    args[7] = optional_arg(pool, link->max_visits);
+    args[8] = link->fallback_url;
+    args[9] = link->password_hash;
+    args[10] = choice_arg(link->forward_query);
+    args[11] = choice_arg(link->forward_path);
+    args[12] = int_arg(pool, link->crawlable);
+}
+
 static apr_status_t pg_insert(ml_store *store, ml_link *link)
 {
     apr_pool_t *pool;
     apr_dbd_results_t *results;
     apr_dbd_row_t *row = NULL;
+    const char *args[WRITTEN_COUNT];
     apr_status_t rv;
 
     apr_pool_create(&pool, DB(store)->pool);
-    {
-        const char *args[] = {
-            link->slug, link->url, optional_arg(pool, link->status),
-            optional_arg(pool, link->expires_at), int_arg(pool, link->disabled)
-        };
-        rv = rows(store, Q_INSERT, "adding a link", &results, 5, args, pool);
-    }
+    link_args(link, args, pool);
+    rv = rows(store, Q_INSERT, "adding a link", &results, WRITTEN_COUNT, args,
+              pool);
     if (rv == APR_SUCCESS && !next_row(store, results, &row, pool)) {
         ml_store_fail(store, "the slug '%s' is already taken", link->slug);
         rv = APR_EEXIST;
@@ -547,36 +791,33 @@ static char *append_quoted(char *end, const char *text)
     return end;
 }
 
-/* One column of links[0..count) as an array literal: text, or integers
- * where 0 is NULL (optional) or 0. */
+/* One column of links[0..count) as an array literal: the written
+ * parameters' column (link_args), a text quoted, NULL as NULL. */
 static const char *group_array(apr_pool_t *pool, const ml_link *links,
                                apr_size_t count, int column)
 {
+    const char **values = apr_palloc(pool, count * sizeof(*values));
     apr_size_t room = 3, i;
     char *literal, *end;
 
     for (i = 0; i < count; i++) {
-        room += column == 0 ? 2 * strlen(links[i].slug) + 3
-                : column == 1 ? 2 * strlen(links[i].url) + 3 : 22;
+        const char *args[WRITTEN_COUNT];
+        link_args(&links[i], args, pool);
+        values[i] = args[column];
+        room += values[i] ? 2 * strlen(values[i]) + 3 : 5;
     }
     literal = end = apr_palloc(pool, room);
     *end++ = '{';
     for (i = 0; i < count; i++) {
-        apr_int64_t number = column == 2 ? links[i].status
-                             : column == 3 ? links[i].expires_at
-                             : links[i].disabled;
         if (i) {
             *end++ = ',';
         }
-        if (column < 2) {
-            end = append_quoted(end, column == 0 ? links[i].slug : links[i].url);
-        }
-        else if (number == 0 && column != 4) {
+        if (values[i] == NULL) {
             memcpy(end, "NULL", 4);
             end += 4;
         }
         else {
-            end += apr_snprintf(end, 21, "%" APR_INT64_T_FMT, number);
+            end = append_quoted(end, values[i]);
         }
     }
     strcpy(end, "}");
@@ -585,13 +826,14 @@ static const char *group_array(apr_pool_t *pool, const ml_link *links,
 
 /*
  * A group in one statement: a round trip for each of a million links was
- * most of an import's time.  ON CONFLICT DO NOTHING RETURNING slug says
- * which rows went in without aborting the transaction; the first link
- * that did not - its slug in the database, or earlier in the group - is
- * the one at fault.
+ * most of an import's time.  ON CONFLICT DO NOTHING RETURNING slug, id
+ * says which rows went in without aborting the transaction; the first
+ * link that did not - its slug in the database, or earlier in the group -
+ * is the one at fault.
  */
 static apr_status_t pg_insert_group(ml_store *store, const ml_link *links,
-                                    apr_size_t count, apr_size_t *failed)
+                                    apr_size_t count, apr_int64_t *ids,
+                                    apr_size_t *failed)
 {
     apr_pool_t *pool;
     apr_dbd_results_t *results;
@@ -602,30 +844,35 @@ static apr_status_t pg_insert_group(ml_store *store, const ml_link *links,
 
     apr_pool_create(&pool, DB(store)->pool);
     {
-        const char *args[5];
+        const char *args[WRITTEN_COUNT];
         int column;
-        for (column = 0; column < 5; column++) {
+        for (column = 0; column < WRITTEN_COUNT; column++) {
             args[column] = group_array(pool, links, count, column);
         }
-        rv = rows(store, Q_INSERT_GROUP, "adding links", &results, 5, args,
-                  pool);
+        rv = rows(store, Q_INSERT_GROUP, "adding links", &results,
+                  WRITTEN_COUNT, args, pool);
     }
     inserted = apr_hash_make(pool);
     /* Copied: reading past the last row frees the result, and with it
      * the text column_text() pointed into. */
     while (rv == APR_SUCCESS && next_row(store, results, &row, pool)) {
+        apr_int64_t *id = apr_palloc(pool, sizeof(*id));
+        *id = column_int(store, row, 1);
         apr_hash_set(inserted, apr_pstrdup(pool, column_text(store, row, 0)),
-                     APR_HASH_KEY_STRING, "");
+                     APR_HASH_KEY_STRING, id);
     }
     for (i = 0; rv == APR_SUCCESS && i < count; i++) {
+        apr_int64_t *id = apr_hash_get(inserted, links[i].slug,
+                                       APR_HASH_KEY_STRING);
         /* Seen once: a second link with the slug is the one refused. */
-        if (apr_hash_get(inserted, links[i].slug, APR_HASH_KEY_STRING) == NULL) {
+        if (id == NULL) {
             *failed = i;
             ml_store_fail(store, "the slug '%s' is already taken",
                           links[i].slug);
             rv = APR_EEXIST;
         }
         else {
+            ids[i] = *id;
             apr_hash_set(inserted, links[i].slug, APR_HASH_KEY_STRING, NULL);
         }
     }
@@ -657,18 +904,76 @@ static apr_status_t write_link(ml_store *store, query_id q, const char *doing,
 
 static apr_status_t pg_update(ml_store *store, const ml_link *link)
 {
+    const char *args[WRITTEN_COUNT];
     apr_pool_t *pool;
     apr_status_t rv;
 
     apr_pool_create(&pool, DB(store)->pool);
-    {
-        const char *args[] = {
-            link->url, optional_arg(pool, link->status),
-            optional_arg(pool, link->expires_at), int_arg(pool, link->disabled),
-            link->slug
-        };
-        rv = write_link(store, Q_UPDATE, "changing a link", link->slug, 5,
-                        args, pool);
+    link_args(link, args, pool);
+    /* The slug goes last, in the WHERE. */
+    memmove(args, args + 1, (WRITTEN_COUNT - 1) * sizeof(args[0]));
+    args[WRITTEN_COUNT - 1] = link->slug;
+    rv = write_link(store, Q_UPDATE, "changing a link", link->slug,
+                    WRITTEN_COUNT, args, pool);
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+static apr_status_t pg_write_extras(ml_store *store, const ml_link *link,
+                                    int fresh)
+{
+    apr_pool_t *pool;
+    apr_dbd_results_t *results;
+    apr_dbd_row_t *row;
+    const char *id;
+    apr_status_t rv;
+    int i, k;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    id = int_arg(pool, link->id);
+    /* Fresh (just inserted): nothing to replace; each delete was a round
+     * trip. */
+    rv = fresh ? APR_SUCCESS
+               : run(store, Q_DELETE_TAGS, "changing a link's tags", NULL, 1,
+                     &id, pool);
+    for (i = 0; rv == APR_SUCCESS && link->tags && i < link->tags->nelts; i++) {
+        const char *tag = APR_ARRAY_IDX(link->tags, i, const char *);
+        const char *tagged[] = { id, tag };
+        if ((rv = run(store, Q_INSERT_TAG, "adding a tag", NULL, 1, &tag, pool))
+            == APR_SUCCESS) {
+            rv = run(store, Q_INSERT_LINK_TAG, "tagging a link", NULL, 2,
+                     tagged, pool);
+        }
+    }
+    if (rv == APR_SUCCESS && !fresh) {
+        rv = run(store, Q_DELETE_RULES, "changing a link's redirect rules",
+                 NULL, 1, &id, pool);
+    }
+    for (i = 0; rv == APR_SUCCESS && i < link->nrules; i++) {
+        const ml_rule *rule = &link->rules[i];
+        const char *rule_args[] = { id, int_arg(pool, i + 1), rule->url };
+        const char *rule_id;
+        row = NULL;
+        rv = rows(store, Q_INSERT_RULE, "adding a redirect rule", &results, 3,
+                  rule_args, pool);
+        if (rv == APR_SUCCESS && !next_row(store, results, &row, pool)) {
+            rv = ml_store_fail(store, "%s: adding a redirect rule returned "
+                               "no id", store->label);
+        }
+        rule_id = rv == APR_SUCCESS
+                  ? apr_pstrdup(pool, column_text(store, row, 0)) : NULL;
+        for (k = 0; rv == APR_SUCCESS && k < rule->nconditions; k++) {
+            const ml_condition *c = &rule->conditions[k];
+            const char *condition_args[] = {
+                rule_id, int_arg(pool, k + 1), ml_condition_type_name(c->type),
+                c->key, c->value
+            };
+            rv = run(store, Q_INSERT_CONDITION, "adding a redirect condition",
+                     NULL, 5, condition_args, pool);
+        }
+    }
+    if (rv == APR_SUCCESS && !fresh) {
+        prune_changes(store, pool);
     }
     apr_pool_destroy(pool);
     return rv;
@@ -686,25 +991,144 @@ static apr_status_t pg_remove(ml_store *store, const char *slug)
     return rv;
 }
 
-/* Reads a LINK_COLUMNS row into *link (strings point into the result).
- * Returns why the row cannot be served, or NULL. */
-static const char *read_row(ml_store *store, apr_dbd_row_t *row, ml_link *link)
+/* A text column that may be NULL. */
+static const char *column_optional(ml_store *store, apr_dbd_row_t *row,
+                                   int column)
 {
+    const char *text = NULL;
+
+    return apr_dbd_datum_get(DB(store)->driver, row, column,
+                             APR_DBD_TYPE_STRING, &text) == APR_SUCCESS
+           ? text : NULL;
+}
+
+static ml_choice column_choice(ml_store *store, apr_dbd_row_t *row, int column)
+{
+    int value = 0;
+
+    if (apr_dbd_datum_get(DB(store)->driver, row, column, APR_DBD_TYPE_INT,
+                          &value) != APR_SUCCESS) {
+        return ML_CHOICE_DEFAULT;
+    }
+    return value ? ML_CHOICE_ON : ML_CHOICE_OFF;
+}
+
+/* The clicks and rule columns from column `first` on, as
+ * ML_STORE_RULE_COLUMNS lists them. */
+static void read_rule_columns(ml_store *store, apr_dbd_row_t *row, int first,
+                              ml_link *link)
+{
+    link->clicks = column_int(store, row, first);
+    link->title = column_optional(store, row, first + 1);
+    link->valid_since = column_int(store, row, first + 2);
+    link->max_visits = column_int(store, row, first + 3);
+    link->fallback_url = column_optional(store, row, first + 4);
+    link->password_hash = column_optional(store, row, first + 5);
+    link->forward_query = column_choice(store, row, first + 6);
+    link->forward_path = column_choice(store, row, first + 7);
+    link->crawlable = (int)column_int(store, row, first + 8);
+}
+
+/* Reads a LINK_COLUMNS row into *link (strings point into the result;
+ * tags and rules are not read). */
+static void read_row(ml_store *store, apr_dbd_row_t *row, ml_link *link)
+{
+    memset(link, 0, sizeof(*link));
     link->id = column_int(store, row, 0);
     link->slug = column_text(store, row, 1);
     link->url = column_text(store, row, 2);
     link->status = (int)column_int(store, row, 3);
     link->expires_at = column_int(store, row, 4);
     link->disabled = (int)column_int(store, row, 5);
-    link->created_at = column_int(store, row, 6);
-    link->updated_at = column_int(store, row, 7);
-    link->clicks = column_int(store, row, 8);
-    link->last_click_at = column_int(store, row, 9);
-    return ml_link_problem(link);
+    read_rule_columns(store, row, 6, link);
+    link->created_at = column_int(store, row, 15);
+    link->updated_at = column_int(store, row, 16);
+    link->last_click_at = column_int(store, row, 17);
 }
 
-/* Calls row() for each row of a LINK_COLUMNS result. */
+/* What a query of add_extras() gathers. */
+enum { EXTRAS_TAGS, EXTRAS_RULES, EXTRAS_SCALARS };
+
+/* The rows of a tags, rules or rule columns query, into extras. */
+static void add_extras(ml_store *store, apr_dbd_results_t *results,
+                       int what, ml_link_extras *extras, apr_pool_t *pool)
+{
+    apr_dbd_row_t *row = NULL;
+
+    while (next_row(store, results, &row, pool)) {
+        if (what == EXTRAS_SCALARS) {
+            ml_link scalars;
+            memset(&scalars, 0, sizeof(scalars));
+            scalars.id = column_int(store, row, 0);
+            read_rule_columns(store, row, 1, &scalars);
+            ml_extras_add_scalars(extras, &scalars, NULL);
+        }
+        else if (what == EXTRAS_RULES) {
+            ml_extras_add_condition(extras, column_int(store, row, 0),
+                                    column_int(store, row, 1),
+                                    column_text(store, row, 2),
+                                    column_optional(store, row, 3),
+                                    column_optional(store, row, 4),
+                                    column_optional(store, row, 5));
+        }
+        else {
+            ml_extras_add_tag(extras, column_int(store, row, 0),
+                              column_text(store, row, 1));
+        }
+    }
+}
+
+/* The tags and rules of one link (link_id), or of all (0) with the rule
+ * columns of those that have any, into extras; none in a version-1
+ * database. */
+static apr_status_t gather_extras(ml_store *store, apr_int64_t link_id,
+                                  ml_link_extras *extras)
+{
+    apr_pool_t *pool;
+    apr_dbd_results_t *tags, *rules, *scalars = NULL;
+    apr_status_t rv;
+
+    if (store->schema < 2) {
+        return APR_SUCCESS;
+    }
+    apr_pool_create(&pool, DB(store)->pool);
+    if (link_id) {
+        const char *args[] = { int_arg(pool, link_id) };
+        rv = rows(store, Q_TAGS_OF, "reading a link's tags", &tags, 1, args,
+                  pool);
+        if (rv == APR_SUCCESS) {
+            rv = rows(store, Q_RULES_OF, "reading a link's rules", &rules, 1,
+                      args, pool);
+        }
+    }
+    else {
+        rv = select_sql(store, "SELECT id" RULE_COLUMNS " FROM links WHERE "
+                        ML_STORE_EXTENDED, "reading the rules", &scalars, pool);
+        if (rv == APR_SUCCESS) {
+            rv = select_sql(store, TAGS_SELECT " ORDER BY lt.link_id, t.name",
+                            "reading the tags", &tags, pool);
+        }
+        if (rv == APR_SUCCESS) {
+            rv = select_sql(store, RULES_SELECT " ORDER BY r.link_id,"
+                            " r.priority, c.position", "reading the rules",
+                            &rules, pool);
+        }
+    }
+    if (rv == APR_SUCCESS) {
+        if (scalars) {
+            add_extras(store, scalars, EXTRAS_SCALARS, extras, pool);
+        }
+        add_extras(store, tags, EXTRAS_TAGS, extras, pool);
+        add_extras(store, rules, EXTRAS_RULES, extras, pool);
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+/* Calls row() for each row of a LINK_COLUMNS result, with its tags and
+ * rules from extras (NULL: not read). */
 static apr_status_t each_row(ml_store *store, apr_dbd_results_t *results,
+                             const ml_link_extras *extras,
                              ml_store_row_fn *row_fn, void *ctx,
                              apr_pool_t *pool, apr_size_t *count)
 {
@@ -713,17 +1137,36 @@ static apr_status_t each_row(ml_store *store, apr_dbd_results_t *results,
 
     while (rv == APR_SUCCESS && next_row(store, results, &row, pool)) {
         ml_link link;
-        const char *problem = read_row(store, row, &link);
+        read_row(store, row, &link);
+        if (extras) {
+            ml_extras_attach(extras, &link);
+        }
         ++*count;
-        rv = row_fn(ctx, &link, problem);
+        rv = row_fn(ctx, &link, ml_link_problem(&link));
     }
     return rv;
 }
 
-/* The first link a query finds, its strings copied into pool. */
+/* The strings of a link read, copied into pool to outlive the result. */
+static void copy_strings(ml_link *link, apr_pool_t *pool)
+{
+    const char **texts[] = { &link->slug, &link->url, &link->title,
+                             &link->fallback_url, &link->password_hash };
+    size_t i;
+
+    for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        if (*texts[i]) {
+            *texts[i] = apr_pstrdup(pool, *texts[i]);
+        }
+    }
+}
+
+/* The first link a query finds, its strings copied into pool, with its
+ * tags and rules if with_extras. */
 static apr_status_t one_link(ml_store *store, query_id q, const char *doing,
-                             int nargs, const char **args, ml_link *link,
-                             const char **problem, apr_pool_t *pool)
+                             int nargs, const char **args, int with_extras,
+                             ml_link *link, const char **problem,
+                             apr_pool_t *pool)
 {
     apr_pool_t *scratch;
     apr_dbd_results_t *results;
@@ -737,15 +1180,20 @@ static apr_status_t one_link(ml_store *store, query_id q, const char *doing,
             rv = APR_ENOENT;
         }
         else {
-            const char *row_problem = read_row(store, row, link);
-            link->slug = apr_pstrdup(pool, link->slug);
-            link->url = apr_pstrdup(pool, link->url);
-            if (problem) {
-                *problem = row_problem;
-            }
+            read_row(store, row, link);
+            copy_strings(link, pool);
         }
     }
     apr_pool_destroy(scratch);
+    if (rv == APR_SUCCESS && with_extras) {
+        ml_link_extras *extras = ml_extras_make(pool);
+        if ((rv = gather_extras(store, link->id, extras)) == APR_SUCCESS) {
+            ml_extras_attach(extras, link);
+        }
+    }
+    if (rv == APR_SUCCESS && problem) {
+        *problem = ml_link_problem(link);
+    }
     return rv;
 }
 
@@ -753,8 +1201,8 @@ static apr_status_t pg_get(ml_store *store, const char *slug, ml_link *link,
                            const char **problem, apr_pool_t *pool)
 {
     const char *args[] = { slug };
-    apr_status_t rv = one_link(store, Q_GET, "reading a link", 1, args, link,
-                               problem, pool);
+    apr_status_t rv = one_link(store, Q_GET, "reading a link", 1, args, 1,
+                               link, problem, pool);
 
     if (rv == APR_ENOENT) {
         ml_store_fail(store, "no link has the slug '%s'", slug);
@@ -768,16 +1216,19 @@ static apr_status_t pg_find_url(ml_store *store, const char *url,
 {
     const char *args[] = { url, int_arg(pool, now) };
 
-    return one_link(store, Q_FIND_URL, "looking up a URL", 2, args, link,
+    return one_link(store, Q_FIND_URL, "looking up a URL", 2, args, 0, link,
                     NULL, pool);
 }
 
-/* Calls row() for every row of a LINK_COLUMNS-shaped query (cursor). */
+/* Calls row() for every row of a LINK_COLUMNS-shaped query (cursor), with
+ * its tags and rules (all read first, in the same snapshot). */
 static apr_status_t walk(ml_store *store, const char *select,
                          ml_store_row_fn *row_fn, void *ctx)
 {
     int own_transaction = !DB(store)->in_transaction;
     char saved[sizeof(store->error)];
+    apr_pool_t *walk_pool;
+    ml_link_extras *extras;
     apr_status_t rv, closed;
     apr_size_t count = 0;
 
@@ -785,9 +1236,14 @@ static apr_status_t walk(ml_store *store, const char *select,
     if (own_transaction && (rv = pg_begin(store, ML_TXN_READ))) {
         return rv;
     }
-    rv = exec(store, apr_pstrcat(DB(store)->pool, "DECLARE minilink_each "
-                                 "NO SCROLL CURSOR FOR ", select, NULL),
-              "reading the links");
+    apr_pool_create(&walk_pool, DB(store)->pool);
+    extras = ml_extras_make(walk_pool);
+    rv = gather_extras(store, 0, extras);
+    if (rv == APR_SUCCESS) {
+        rv = exec(store, apr_pstrcat(walk_pool, "DECLARE minilink_each "
+                                     "NO SCROLL CURSOR FOR ", select, NULL),
+                  "reading the links");
+    }
     while (rv == APR_SUCCESS) {
         apr_pool_t *page;
         apr_dbd_results_t *results;
@@ -797,13 +1253,14 @@ static apr_status_t walk(ml_store *store, const char *select,
         rv = select_sql(store, "FETCH FORWARD " FETCH_PAGE " FROM minilink_each",
                         "reading the links", &results, page);
         if (rv == APR_SUCCESS) {
-            rv = each_row(store, results, row_fn, ctx, page, &count);
+            rv = each_row(store, results, extras, row_fn, ctx, page, &count);
         }
         apr_pool_destroy(page);
         if (count == 0) {
             break;
         }
     }
+    apr_pool_destroy(walk_pool);
     if (own_transaction) {
         if (rv == APR_SUCCESS) {
             return pg_commit(store);
@@ -825,15 +1282,19 @@ static apr_status_t walk(ml_store *store, const char *select,
 
 static apr_status_t pg_each(ml_store *store, ml_store_row_fn *row_fn, void *ctx)
 {
-    return walk(store, "SELECT " LINK_COLUMNS " FROM links ORDER BY slug",
+    return walk(store, store->schema >= 2
+                ? "SELECT " LINK_COLUMNS " FROM links ORDER BY slug"
+                : "SELECT " LINK_COLUMNS_1 " FROM links ORDER BY slug",
                 row_fn, ctx);
 }
 
 static apr_status_t pg_each_served(ml_store *store, ml_store_row_fn *row_fn,
                                    void *ctx)
 {
-    return walk(store, "SELECT " SERVED_ONLY " FROM links ORDER BY id",
-                row_fn, ctx);
+    /* The rule columns come from the few links that have any (walk's
+     * gather_extras()), not from every row. */
+    return walk(store, "SELECT " SERVED_COLUMNS NO_RULE_COLUMNS NO_MORE_COLUMNS
+                " FROM links ORDER BY id", row_fn, ctx);
 }
 
 static apr_status_t pg_top(ml_store *store, int count, ml_store_row_fn *row_fn,
@@ -850,11 +1311,31 @@ static apr_status_t pg_top(ml_store *store, int count, ml_store_row_fn *row_fn,
         rv = rows(store, Q_TOP, "reading the top links", &results, 1, args, pool);
     }
     if (rv == APR_SUCCESS) {
-        rv = each_row(store, results, row_fn, ctx, pool, &seen);
+        rv = each_row(store, results, NULL, row_fn, ctx, pool, &seen);
     }
     apr_pool_destroy(pool);
     return rv;
 }
+
+/* What a link's rules of schema 2 may take in a table beyond its slug and
+ * URL, over-estimated as the SQLite engine does. */
+#define SUMMARY_2 \
+    "SELECT count(*), coalesce(sum(octet_length(slug) + octet_length(url)), 0)" \
+    "  + (SELECT coalesce(sum(64 + coalesce(octet_length(title), 0)" \
+    "                     + coalesce(octet_length(fallback_url), 0)" \
+    "                     + coalesce(octet_length(password_hash), 0)), 0)" \
+    "     FROM links WHERE " ML_STORE_EXTENDED ")" \
+    "  + (SELECT coalesce(sum(64 + octet_length(long_url)), 0)" \
+    "     FROM redirect_rules)" \
+    "  + (SELECT coalesce(sum(40 + coalesce(octet_length(match_key), 0)" \
+    "                        + coalesce(octet_length(match_value), 0)), 0)" \
+    "     FROM redirect_conditions)" \
+    "  + (SELECT coalesce(sum(64 + octet_length(t.name)), 0)" \
+    "     FROM link_tags lt JOIN tags t ON t.id = lt.tag_id)" \
+    " FROM links"
+#define SUMMARY_1 \
+    "SELECT count(*), coalesce(sum(octet_length(slug) + octet_length(url)), 0)" \
+    " FROM links"
 
 static apr_status_t pg_summary(ml_store *store, apr_uint32_t *links,
                                apr_uint64_t *text_bytes)
@@ -865,8 +1346,7 @@ static apr_status_t pg_summary(ml_store *store, apr_uint32_t *links,
     apr_status_t rv;
 
     apr_pool_create(&pool, DB(store)->pool);
-    rv = select_sql(store, "SELECT count(*), coalesce(sum(octet_length(slug)"
-                    " + octet_length(url)), 0) FROM links",
+    rv = select_sql(store, store->schema >= 2 ? SUMMARY_2 : SUMMARY_1,
                     "counting the links", &results, pool);
     if (rv == APR_SUCCESS && next_row(store, results, &row, pool)) {
         *links = (apr_uint32_t)column_int(store, row, 0);
@@ -973,6 +1453,25 @@ static apr_status_t pg_add_clicks(ml_store *store, const ml_store_clicks *adds,
     return rv;
 }
 
+static apr_status_t pg_each_limited(ml_store *store,
+                                    ml_store_limited_fn *limited, void *ctx)
+{
+    apr_pool_t *pool;
+    apr_dbd_results_t *results;
+    apr_dbd_row_t *row = NULL;
+    apr_status_t rv;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    rv = select_sql(store, "SELECT slug, clicks FROM links"
+                    " WHERE max_visits IS NOT NULL", "reading the visit limits",
+                    &results, pool);
+    while (rv == APR_SUCCESS && next_row(store, results, &row, pool)) {
+        rv = limited(ctx, column_text(store, row, 0), column_int(store, row, 1));
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
 static apr_status_t pg_click_total(ml_store *store, apr_uint64_t *clicks)
 {
     return sql_count(store, "SELECT coalesce(sum(clicks), 0) FROM links",
@@ -1008,8 +1507,12 @@ const ml_store_engine ml_store_pgsql = {
     .check = pg_check,
     .init = pg_init,
     .schema_version = pg_schema_version,
+    .steps = schema_steps,
+    .exec_sql = exec,
+    .forget_prepared = pg_forget_prepared,
     .insert = pg_insert,
     .insert_group = pg_insert_group,
+    .write_extras = pg_write_extras,
     .update = pg_update,
     .remove = pg_remove,
     .get = pg_get,
@@ -1017,6 +1520,7 @@ const ml_store_engine ml_store_pgsql = {
     .each = pg_each,
     .each_served = pg_each_served,
     .top = pg_top,
+    .each_limited = pg_each_limited,
     .summary = pg_summary,
     .change_seq = pg_change_seq,
     .oldest_change = pg_oldest_change,

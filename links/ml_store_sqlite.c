@@ -29,62 +29,233 @@
 #define BULK_CACHE_KIB "1048576"
 #define BUSY_TIMEOUT_MS 5000
 
-static const char schema_sql[] =
-    "CREATE TABLE links ("
-    "  id         INTEGER PRIMARY KEY,"
-    "  slug       TEXT    NOT NULL UNIQUE"
-    "             CHECK (length(slug) BETWEEN 1 AND 64"
-    "                    AND slug NOT GLOB '*[^A-Za-z0-9_-]*'),"
-    "  url        TEXT    NOT NULL,"
-    "  status     INTEGER CHECK (status IS NULL"
-    "                            OR status IN (301, 302, 303, 307, 308)),"
-    "  expires_at INTEGER CHECK (expires_at IS NULL OR expires_at >= 0),"
-    "  disabled   INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),"
-    "  created_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER)),"
-    "  updated_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER)),"
-    "  clicks     INTEGER NOT NULL DEFAULT 0,"
-    "  last_click_at INTEGER"
-    ");"
-    "CREATE INDEX links_by_url ON links (url);"
-    "CREATE INDEX links_by_clicks ON links (clicks);"
-    /* Small facts the module keeps, such as the last click batch flushed. */
-    "CREATE TABLE minilink_meta ("
-    "  key   TEXT PRIMARY KEY,"
-    "  value INTEGER NOT NULL"
-    ");"
-    "CREATE TRIGGER links_updated_at"
-    "  AFTER UPDATE OF slug, url, status, expires_at, disabled ON links"
-    "  BEGIN"
-    "    UPDATE links SET updated_at = CAST(strftime('%s','now') AS INTEGER)"
-    "    WHERE id = NEW.id;"
-    "  END;"
-    /* Every change to links, however it is made (module, CLI, sqlite3),
-     * leaves the slug it touched here; Apache applies just those. */
-    "CREATE TABLE link_changes ("
-    "  seq        INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  slug       TEXT    NOT NULL,"
-    "  changed_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER))"
-    ");"
-    "CREATE TRIGGER links_insert_logged AFTER INSERT ON links"
-    "  BEGIN INSERT INTO link_changes (slug) VALUES (NEW.slug); END;"
-    "CREATE TRIGGER links_update_logged"
-    "  AFTER UPDATE OF slug, url, status, expires_at, disabled ON links"
-    "  BEGIN"
-    "    INSERT INTO link_changes (slug) VALUES (OLD.slug);"
-    "    INSERT INTO link_changes (slug) SELECT NEW.slug WHERE NEW.slug <> OLD.slug;"
-    "  END;"
-    "CREATE TRIGGER links_delete_logged AFTER DELETE ON links"
-    "  BEGIN INSERT INTO link_changes (slug) VALUES (OLD.slug); END;";
+/*
+ * The schema, in pieces that init (all at once) and the upgrade from
+ * version 1 (step by step) share.
+ */
 
-/* What the cache serves a link from, then the rest of the row. */
+/* The columns whose change a redirect can see: an update of any of them
+ * is logged (a flush's update of clicks is not). */
+#define WATCHED_COLUMNS \
+    "slug, url, status, expires_at, disabled, title, valid_since, max_visits," \
+    " fallback_url, password_hash, forward_query, forward_path, crawlable"
+
+#define LINKS_TABLE(name) \
+    "CREATE TABLE " name " (" \
+    "  id         INTEGER PRIMARY KEY AUTOINCREMENT," \
+    "  slug       TEXT    NOT NULL UNIQUE" \
+    "             CHECK (length(slug) BETWEEN 1 AND 64" \
+    "                    AND slug NOT GLOB '*[^A-Za-z0-9_-]*')," \
+    "  url        TEXT    NOT NULL," \
+    "  status     INTEGER CHECK (status IS NULL" \
+    "                            OR status IN (301, 302, 303, 307, 308))," \
+    "  expires_at INTEGER CHECK (expires_at IS NULL OR expires_at >= 0)," \
+    "  disabled   INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1))," \
+    "  created_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER))," \
+    "  updated_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER))," \
+    "  clicks     INTEGER NOT NULL DEFAULT 0," \
+    "  last_click_at INTEGER," \
+    "  title      TEXT," \
+    "  valid_since INTEGER CHECK (valid_since IS NULL OR valid_since >= 0)," \
+    "  max_visits INTEGER CHECK (max_visits IS NULL" \
+    "                            OR max_visits BETWEEN 1 AND 2147483647)," \
+    "  fallback_url TEXT," \
+    "  password_hash TEXT," \
+    "  forward_query INTEGER CHECK (forward_query IS NULL OR forward_query IN (0, 1))," \
+    "  forward_path INTEGER CHECK (forward_path IS NULL OR forward_path IN (0, 1))," \
+    "  crawlable  INTEGER NOT NULL DEFAULT 0 CHECK (crawlable IN (0, 1))" \
+    ");"
+
+/* links_limited: the few links with a visit limit, read every refresh;
+ * links_extended: those with any rule column set, read apart from the
+ * rest at each load (ml_extras_add_scalars). */
+#define LINKS_INDEXES \
+    "CREATE INDEX links_by_url ON links (url);" \
+    "CREATE INDEX links_by_clicks ON links (clicks);" \
+    "CREATE INDEX links_limited ON links (id) WHERE max_visits IS NOT NULL;" \
+    "CREATE INDEX links_extended ON links (id) WHERE " ML_STORE_EXTENDED ";"
+
+/* Every change to links, however it is made (module, CLI, sqlite3),
+ * leaves the slug it touched in link_changes; Apache applies just those. */
+#define LINKS_TRIGGERS \
+    "CREATE TRIGGER links_updated_at" \
+    "  AFTER UPDATE OF " WATCHED_COLUMNS " ON links" \
+    "  BEGIN" \
+    "    UPDATE links SET updated_at = CAST(strftime('%s','now') AS INTEGER)" \
+    "    WHERE id = NEW.id;" \
+    "  END;" \
+    "CREATE TRIGGER links_insert_logged AFTER INSERT ON links" \
+    "  BEGIN INSERT INTO link_changes (slug) VALUES (NEW.slug); END;" \
+    "CREATE TRIGGER links_update_logged" \
+    "  AFTER UPDATE OF " WATCHED_COLUMNS " ON links" \
+    "  BEGIN" \
+    "    INSERT INTO link_changes (slug) VALUES (OLD.slug);" \
+    "    INSERT INTO link_changes (slug) SELECT NEW.slug WHERE NEW.slug <> OLD.slug;" \
+    "  END;" \
+    "CREATE TRIGGER links_delete_logged AFTER DELETE ON links" \
+    "  BEGIN INSERT INTO link_changes (slug) VALUES (OLD.slug); END;"
+
+/* Tags, many to many.  A link's own rows go with it (a trigger, not a
+ * foreign key: SQLite enforces those only where a connection asks). */
+#define TAGS_SCHEMA \
+    "CREATE TABLE tags (" \
+    "  id   INTEGER PRIMARY KEY AUTOINCREMENT," \
+    "  name TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 64" \
+    "                                   AND name NOT GLOB '*[^A-Za-z0-9_.:-]*')" \
+    ");" \
+    "CREATE TABLE link_tags (" \
+    "  link_id INTEGER NOT NULL REFERENCES links (id)," \
+    "  tag_id  INTEGER NOT NULL REFERENCES tags (id)," \
+    "  PRIMARY KEY (link_id, tag_id)" \
+    ") WITHOUT ROWID;" \
+    "CREATE INDEX link_tags_by_tag ON link_tags (tag_id);" \
+    "CREATE TRIGGER link_tags_inserted_logged AFTER INSERT ON link_tags" \
+    "  BEGIN INSERT INTO link_changes (slug)" \
+    "        SELECT slug FROM links WHERE id = NEW.link_id; END;" \
+    "CREATE TRIGGER link_tags_deleted_logged AFTER DELETE ON link_tags" \
+    "  BEGIN INSERT INTO link_changes (slug)" \
+    "        SELECT slug FROM links WHERE id = OLD.link_id; END;" \
+    "CREATE TRIGGER tags_renamed_logged AFTER UPDATE OF name ON tags" \
+    "  BEGIN INSERT INTO link_changes (slug)" \
+    "        SELECT l.slug FROM links l JOIN link_tags t ON t.link_id = l.id" \
+    "        WHERE t.tag_id = NEW.id; END;"
+
+/* Redirect rules (Shlink's names: priority, long_url, and conditions of a
+ * type with match_key and match_value). */
+#define RULES_SCHEMA \
+    "CREATE TABLE redirect_rules (" \
+    "  id       INTEGER PRIMARY KEY AUTOINCREMENT," \
+    "  link_id  INTEGER NOT NULL REFERENCES links (id)," \
+    "  priority INTEGER NOT NULL CHECK (priority >= 1)," \
+    "  long_url TEXT    NOT NULL," \
+    "  UNIQUE (link_id, priority)" \
+    ");" \
+    "CREATE TABLE redirect_conditions (" \
+    "  rule_id     INTEGER NOT NULL REFERENCES redirect_rules (id)," \
+    "  position    INTEGER NOT NULL," \
+    "  type        TEXT    NOT NULL CHECK (type IN ('device', 'language'," \
+    "                'query-param', 'any-value-query-param'," \
+    "                'valueless-query-param', 'ip-address'," \
+    "                'geolocation-country-code', 'before-date', 'after-date'," \
+    "                'browser'))," \
+    "  match_key   TEXT," \
+    "  match_value TEXT," \
+    "  PRIMARY KEY (rule_id, position)" \
+    ") WITHOUT ROWID;" \
+    "CREATE TRIGGER redirect_rules_logged_insert AFTER INSERT ON redirect_rules" \
+    "  BEGIN INSERT INTO link_changes (slug)" \
+    "        SELECT slug FROM links WHERE id = NEW.link_id; END;" \
+    "CREATE TRIGGER redirect_rules_logged_update AFTER UPDATE ON redirect_rules" \
+    "  BEGIN INSERT INTO link_changes (slug)" \
+    "        SELECT slug FROM links WHERE id IN (OLD.link_id, NEW.link_id); END;" \
+    "CREATE TRIGGER redirect_rules_logged_delete AFTER DELETE ON redirect_rules" \
+    "  BEGIN INSERT INTO link_changes (slug)" \
+    "        SELECT slug FROM links WHERE id = OLD.link_id;" \
+    "        DELETE FROM redirect_conditions WHERE rule_id = OLD.id; END;" \
+    "CREATE TRIGGER redirect_conditions_logged_insert" \
+    "  AFTER INSERT ON redirect_conditions" \
+    "  BEGIN INSERT INTO link_changes (slug)" \
+    "        SELECT l.slug FROM links l JOIN redirect_rules r ON r.link_id = l.id" \
+    "        WHERE r.id = NEW.rule_id; END;" \
+    "CREATE TRIGGER redirect_conditions_logged_update" \
+    "  AFTER UPDATE ON redirect_conditions" \
+    "  BEGIN INSERT INTO link_changes (slug)" \
+    "        SELECT l.slug FROM links l JOIN redirect_rules r ON r.link_id = l.id" \
+    "        WHERE r.id IN (OLD.rule_id, NEW.rule_id); END;" \
+    "CREATE TRIGGER redirect_conditions_logged_delete" \
+    "  AFTER DELETE ON redirect_conditions" \
+    "  BEGIN INSERT INTO link_changes (slug)" \
+    "        SELECT l.slug FROM links l JOIN redirect_rules r ON r.link_id = l.id" \
+    "        WHERE r.id = OLD.rule_id; END;"
+
+/* A link's tags and rules go with it. */
+#define LINKS_CASCADE \
+    "CREATE TRIGGER links_deleted_cascade AFTER DELETE ON links" \
+    "  BEGIN DELETE FROM link_tags WHERE link_id = OLD.id;" \
+    "        DELETE FROM redirect_rules WHERE link_id = OLD.id; END;"
+
+#define META_TABLE \
+    "CREATE TABLE minilink_meta (" \
+    "  key   TEXT PRIMARY KEY," \
+    "  value INTEGER NOT NULL" \
+    ");"
+
+#define CHANGES_TABLE \
+    "CREATE TABLE link_changes (" \
+    "  seq        INTEGER PRIMARY KEY AUTOINCREMENT," \
+    "  slug       TEXT    NOT NULL," \
+    "  changed_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER))" \
+    ");"
+
+/* What init makes: the newest schema. */
+static const char schema_sql[] =
+    LINKS_TABLE("links") LINKS_INDEXES META_TABLE CHANGES_TABLE LINKS_TRIGGERS
+    TAGS_SCHEMA RULES_SCHEMA LINKS_CASCADE;
+
+/*
+ * From schema version 1 to 2, in order, in upgrade's one transaction (the
+ * version marked last).  Each entry is a group of statements.
+ */
+static const char *const upgrade_1_to_2[] = {
+    /* links again, with AUTOINCREMENT, so that no id is ever given twice
+     * (version 1 gave a deleted link's id to the next one: clicks counted
+     * for the old link could have landed on the new), and with the new
+     * rules' columns.  Every row is copied as it is; dropping the old
+     * table drops its indexes and triggers, made again below. */
+    LINKS_TABLE("links_2")
+    "INSERT INTO links_2 (id, slug, url, status, expires_at, disabled,"
+    "                     created_at, updated_at, clicks, last_click_at)"
+    "  SELECT id, slug, url, status, expires_at, disabled, created_at,"
+    "         updated_at, clicks, last_click_at FROM links ORDER BY id;"
+    "DROP TABLE links;"
+    "ALTER TABLE links_2 RENAME TO links;",
+    /* The next id: above every id version 1 may have given, including
+     * those of links deleted since.  Each insert was logged, and change
+     * numbers are never reused, so the newest change number bounds them. */
+    "INSERT INTO sqlite_sequence (name, seq) SELECT 'links', 0"
+    "  WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'links');"
+    "UPDATE sqlite_sequence SET seq = max(seq,"
+    "  coalesce((SELECT max(id) FROM links), 0),"
+    "  coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'link_changes'), 0))"
+    "  WHERE name = 'links';",
+    /* The indexes and the change log's triggers, watching the new columns. */
+    LINKS_INDEXES LINKS_TRIGGERS,
+    /* Tags and redirect rules, with their triggers. */
+    TAGS_SCHEMA RULES_SCHEMA LINKS_CASCADE,
+    "PRAGMA user_version = 2;",
+    NULL
+};
+
+/* The steps from each version to the next (ml_store_engine.h). */
+static const char *const *const schema_steps[] = { upgrade_1_to_2 };
+typedef char one_step_a_version[sizeof(schema_steps) / sizeof(schema_steps[0])
+                                == ML_STORE_SCHEMA_VERSION - 1 ? 1 : -1];
+
+/* What the cache serves a link from (clicks for visit limits) - all a
+ * load reads of every row -, then the rule columns (NULLs in a version-1
+ * database), then the rest of the row. */
 #define SERVED_COLUMNS "id, slug, url, status, expires_at, disabled"
-#define LINK_COLUMNS \
-    SERVED_COLUMNS ", created_at, updated_at, clicks, last_click_at"
+#define SERVED_COUNT 6
+#define RULE_COLUMNS ", " ML_STORE_RULE_COLUMNS
+#define RULE_COLUMNS_1 ", clicks, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0"
+#define MORE_COLUMNS ", created_at, updated_at, last_click_at"
+#define ALL_COUNT 18
+/* A statement that reads whole links, for the open database's version. */
+#define FOR_SCHEMA(store, head, tail) \
+    ((store)->schema >= 2 ? head SERVED_COLUMNS RULE_COLUMNS MORE_COLUMNS tail \
+                          : head SERVED_COLUMNS RULE_COLUMNS_1 MORE_COLUMNS tail)
 /* The loader's scan maps up to this much of the file instead of copying
  * each page through read() (1M links: 240 ms instead of 400 for a fresh
  * connection).  Only there: a mapped file that fails to read raises
  * SIGBUS instead of an error, so everything else keeps read(). */
 #define LOAD_MMAP_BYTES "1073741824"
+
+/* The tags and rules of every link, or of one; rows for ml_extras_add_*. */
+#define TAGS_SELECT \
+    "SELECT lt.link_id, t.name FROM link_tags lt JOIN tags t ON t.id = lt.tag_id"
+#define RULES_SELECT \
+    "SELECT r.link_id, r.id, r.long_url, c.type, c.match_key, c.match_value" \
+    " FROM redirect_rules r LEFT JOIN redirect_conditions c ON c.rule_id = r.id"
 
 typedef struct {
     sqlite3 *db;
@@ -111,6 +282,15 @@ typedef struct {
     sqlite3_stmt *meta_set;
     sqlite3_stmt *top_links;
     sqlite3_stmt *click_total;
+    sqlite3_stmt *tags_of_link;
+    sqlite3_stmt *rules_of_link;
+    sqlite3_stmt *delete_tags;
+    sqlite3_stmt *insert_tag;
+    sqlite3_stmt *insert_link_tag;
+    sqlite3_stmt *delete_rules;
+    sqlite3_stmt *insert_rule;
+    sqlite3_stmt *insert_condition;
+    sqlite3_stmt *select_limited;
     apr_pool_t *pool;            /* the store's */
 } sqlite_store;
 
@@ -153,28 +333,33 @@ static apr_status_t sqlite_failed(ml_store *store, const char *doing)
                          sqlite3_errmsg(DB(store)->db), directory_hint(store));
 }
 
+/* Finalizes every prepared statement (and forgets it). */
+static void forget_statements(sqlite_store *store)
+{
+    sqlite3_stmt **all[] = {
+        &store->insert_link, &store->insert_group_row, &store->update_link,
+        &store->select_by_url, &store->delete_link, &store->select_link,
+        &store->select_all, &store->select_served, &store->count_links,
+        &store->newest_change, &store->oldest_change, &store->changes_after,
+        &store->prune_changes, &store->add_clicks, &store->meta_get,
+        &store->meta_set, &store->top_links, &store->click_total,
+        &store->tags_of_link, &store->rules_of_link, &store->delete_tags,
+        &store->insert_tag, &store->insert_link_tag, &store->delete_rules,
+        &store->insert_rule, &store->insert_condition, &store->select_limited,
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        sqlite3_finalize(*all[i]);
+        *all[i] = NULL;
+    }
+}
+
 static apr_status_t close_store(void *data)
 {
     sqlite_store *store = data;
 
-    sqlite3_finalize(store->insert_link);
-    sqlite3_finalize(store->insert_group_row);
-    sqlite3_finalize(store->update_link);
-    sqlite3_finalize(store->select_by_url);
-    sqlite3_finalize(store->delete_link);
-    sqlite3_finalize(store->select_link);
-    sqlite3_finalize(store->select_all);
-    sqlite3_finalize(store->select_served);
-    sqlite3_finalize(store->count_links);
-    sqlite3_finalize(store->newest_change);
-    sqlite3_finalize(store->oldest_change);
-    sqlite3_finalize(store->changes_after);
-    sqlite3_finalize(store->prune_changes);
-    sqlite3_finalize(store->add_clicks);
-    sqlite3_finalize(store->meta_get);
-    sqlite3_finalize(store->meta_set);
-    sqlite3_finalize(store->top_links);
-    sqlite3_finalize(store->click_total);
+    forget_statements(store);
     sqlite3_close(store->db);
     return APR_SUCCESS;
 }
@@ -343,6 +528,19 @@ static apr_status_t sqlite_check(ml_store *store)
         ml_store_fail(store, "%s: the file was replaced", db->path);
         return APR_EGENERAL;
     }
+    /* An older schema may have been upgraded since: a new connection
+     * reads the new columns.  (PRAGMA user_version reads the header.) */
+    if (store->schema < ML_STORE_SCHEMA_VERSION) {
+        int version = store->schema;
+        if ((rv = pragma_int(store, "PRAGMA user_version", &version))
+            != APR_SUCCESS) {
+            return rv;
+        }
+        if (version != store->schema) {
+            ml_store_fail(store, "%s: the schema was upgraded", db->path);
+            return APR_EGENERAL;
+        }
+    }
     return APR_SUCCESS;
 }
 
@@ -386,8 +584,9 @@ static apr_status_t sqlite_init(ml_store *store)
                   "tables to it", store->label);
         rv = APR_EINVAL;
     }
-    if (rv == APR_SUCCESS && kind == FILE_EMPTY) {
-        rv = create_schema(store);
+    if (rv == APR_SUCCESS && kind == FILE_EMPTY
+        && (rv = create_schema(store)) == APR_SUCCESS) {
+        store->schema = ML_STORE_SCHEMA_VERSION;
     }
     if (rv != APR_SUCCESS) {
         sqlite3_exec(DB(store)->db, "ROLLBACK", NULL, NULL, NULL);
@@ -398,6 +597,11 @@ static apr_status_t sqlite_init(ml_store *store)
     }
     /* Outside the transaction: journal_mode cannot change inside one. */
     return exec(store, "PRAGMA journal_mode = WAL", "switching to WAL");
+}
+
+static void sqlite_forget_prepared(ml_store *store)
+{
+    forget_statements(DB(store));
 }
 
 /*
@@ -418,7 +622,7 @@ static void prune_changes(ml_store *store)
     }
 }
 
-/* Binds NULL for 0, the schema's "not set" for status and expiry. */
+/* Binds NULL for 0, the schema's "not set" for status, times and limits. */
 static void bind_optional(sqlite3_stmt *query, int column, apr_int64_t value)
 {
     if (value == 0) {
@@ -429,35 +633,74 @@ static void bind_optional(sqlite3_stmt *query, int column, apr_int64_t value)
     }
 }
 
-/* Inserts the link with its slug as is.  APR_EEXIST if the slug is taken. */
-/* One INSERT, without pruning the change log (the callers do); its id
- * and times read back into link unless read_back is 0 (a group's). */
+static void bind_text(sqlite3_stmt *query, int column, const char *text)
+{
+    sqlite3_bind_text(query, column, text, -1, SQLITE_STATIC);
+}
+
+/* A per-link choice: NULL for the location's, else 1 or 0. */
+static void bind_choice(sqlite3_stmt *query, int column, ml_choice choice)
+{
+    if (choice == ML_CHOICE_DEFAULT) {
+        sqlite3_bind_null(query, column);
+    }
+    else {
+        sqlite3_bind_int(query, column, choice == ML_CHOICE_ON);
+    }
+}
+
+/* The columns an insert and an update write, as ?2 to ?14 (?1 the slug). */
+#define WRITTEN_VALUES "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14"
+#define WRITTEN_COLUMNS \
+    "url, status, expires_at, disabled, title, valid_since, max_visits," \
+    " fallback_url, password_hash, forward_query, forward_path, crawlable"
+
+static void bind_link(sqlite3_stmt *query, const ml_link *link)
+{
+    bind_text(query, 1, link->slug);
+    bind_text(query, 2, link->url);
+    bind_optional(query, 3, link->status);
+    bind_optional(query, 4, link->expires_at);
+    sqlite3_bind_int(query, 5, link->disabled);
+    bind_text(query, 6, link->title);
+    bind_optional(query, 7, link->valid_since);
+    bind_optional(query, 8, link->max_visits);
+    bind_text(query, 9, link->fallback_url);
+    bind_text(query, 10, link->password_hash);
+    bind_choice(query, 11, link->forward_query);
+    bind_choice(query, 12, link->forward_path);
+    sqlite3_bind_int(query, 13, link->crawlable);
+}
+
+/* One INSERT of the link's row, without pruning the change log (the
+ * callers do); its id and times read back into link (a group's: the id
+ * only).  APR_EEXIST if the slug is taken. */
 static apr_status_t insert_row(ml_store *store, ml_link *link, int read_back)
 {
     sqlite3_stmt *query = read_back
         ? statement(store, &DB(store)->insert_link,
-                    "INSERT INTO links (slug, url, status, expires_at, disabled)"
-                    " VALUES (?1, ?2, ?3, ?4, ?5)"
-                    " RETURNING id, created_at, updated_at")
+                    "INSERT INTO links (slug, " WRITTEN_COLUMNS ")"
+                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+                    " ?13) RETURNING id, created_at, updated_at")
         : statement(store, &DB(store)->insert_group_row,
-                    "INSERT INTO links (slug, url, status, expires_at, disabled)"
-                    " VALUES (?1, ?2, ?3, ?4, ?5)");
+                    "INSERT INTO links (slug, " WRITTEN_COLUMNS ")"
+                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+                    " ?13)");
     int rc;
 
     if (query == NULL) {
         return APR_EGENERAL;
     }
-    sqlite3_bind_text(query, 1, link->slug, -1, SQLITE_STATIC);
-    sqlite3_bind_text(query, 2, link->url, -1, SQLITE_STATIC);
-    bind_optional(query, 3, link->status);
-    bind_optional(query, 4, link->expires_at);
-    sqlite3_bind_int(query, 5, link->disabled);
+    bind_link(query, link);
     rc = sqlite3_step(query);
     if (rc == SQLITE_ROW) {
         link->id = sqlite3_column_int64(query, 0);
         link->created_at = sqlite3_column_int64(query, 1);
         link->updated_at = sqlite3_column_int64(query, 2);
         rc = sqlite3_step(query);
+    }
+    else if (rc == SQLITE_DONE) {
+        link->id = sqlite3_last_insert_rowid(DB(store)->db);
     }
     sqlite3_reset(query);
     if (rc == SQLITE_DONE) {
@@ -489,7 +732,8 @@ static apr_status_t sqlite_insert(ml_store *store, ml_link *link)
  * cache grows only as pages are used, and goes with the connection.
  */
 static apr_status_t sqlite_insert_group(ml_store *store, const ml_link *links,
-                                        apr_size_t count, apr_size_t *failed)
+                                        apr_size_t count, apr_int64_t *ids,
+                                        apr_size_t *failed)
 {
     apr_status_t rv = APR_SUCCESS;
     apr_size_t i;
@@ -505,6 +749,7 @@ static apr_status_t sqlite_insert_group(ml_store *store, const ml_link *links,
         if ((rv = insert_row(store, &link, 0)) != APR_SUCCESS) {
             *failed = i;
         }
+        ids[i] = link.id;
     }
     /* Pruned once, at the commit, as in PostgreSQL (ml_store_pgsql.c). */
     DB(store)->prune_at_commit |= rv == APR_SUCCESS;
@@ -517,16 +762,12 @@ static apr_status_t sqlite_update(ml_store *store, const ml_link *link)
     int rc;
 
     query = statement(store, &DB(store)->update_link,
-        "UPDATE links SET url = ?2, status = ?3, expires_at = ?4, disabled = ?5"
-        " WHERE slug = ?1");
+        "UPDATE links SET (" WRITTEN_COLUMNS ") = (?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+        " ?9, ?10, ?11, ?12, ?13) WHERE slug = ?1");
     if (query == NULL) {
         return APR_EGENERAL;
     }
-    sqlite3_bind_text(query, 1, link->slug, -1, SQLITE_STATIC);
-    sqlite3_bind_text(query, 2, link->url, -1, SQLITE_STATIC);
-    bind_optional(query, 3, link->status);
-    bind_optional(query, 4, link->expires_at);
-    sqlite3_bind_int(query, 5, link->disabled);
+    bind_link(query, link);
     rc = sqlite3_step(query);
     sqlite3_reset(query);
     if (rc != SQLITE_DONE) {
@@ -538,6 +779,119 @@ static apr_status_t sqlite_update(ml_store *store, const ml_link *link)
     }
     prune_changes(store);
     return APR_SUCCESS;
+}
+
+/* Steps a write statement once; SQLITE_DONE is success. */
+static apr_status_t step_write(ml_store *store, sqlite3_stmt *query,
+                               const char *doing)
+{
+    int rc = query ? sqlite3_step(query) : SQLITE_ERROR;
+
+    if (query) {
+        sqlite3_reset(query);
+    }
+    return rc == SQLITE_DONE ? APR_SUCCESS : sqlite_failed(store, doing);
+}
+
+static apr_status_t write_tags(ml_store *store, const ml_link *link, int fresh)
+{
+    sqlite_store *db = DB(store);
+    sqlite3_stmt *query;
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+
+    if (!fresh) {
+        query = statement(store, &db->delete_tags,
+                          "DELETE FROM link_tags WHERE link_id = ?1");
+        if (query) {
+            sqlite3_bind_int64(query, 1, link->id);
+        }
+        rv = step_write(store, query, "changing a link's tags");
+    }
+    for (i = 0; rv == APR_SUCCESS && link->tags && i < link->tags->nelts; i++) {
+        const char *tag = APR_ARRAY_IDX(link->tags, i, const char *);
+        query = statement(store, &db->insert_tag, "INSERT INTO tags (name)"
+                          " VALUES (?1) ON CONFLICT (name) DO NOTHING");
+        if (query) {
+            bind_text(query, 1, tag);
+        }
+        if ((rv = step_write(store, query, "adding a tag")) != APR_SUCCESS) {
+            break;
+        }
+        query = statement(store, &db->insert_link_tag,
+                          "INSERT INTO link_tags (link_id, tag_id) SELECT ?1, id"
+                          " FROM tags WHERE name = ?2 ON CONFLICT DO NOTHING");
+        if (query) {
+            sqlite3_bind_int64(query, 1, link->id);
+            bind_text(query, 2, tag);
+        }
+        rv = step_write(store, query, "tagging a link");
+    }
+    return rv;
+}
+
+static apr_status_t write_rules(ml_store *store, const ml_link *link, int fresh)
+{
+    sqlite_store *db = DB(store);
+    sqlite3_stmt *query;
+    apr_status_t rv = APR_SUCCESS;
+    int i, k;
+
+    if (!fresh) {
+        query = statement(store, &db->delete_rules,
+                          "DELETE FROM redirect_rules WHERE link_id = ?1");
+        if (query) {
+            sqlite3_bind_int64(query, 1, link->id);
+        }
+        rv = step_write(store, query, "changing a link's redirect rules");
+    }
+    for (i = 0; rv == APR_SUCCESS && i < link->nrules; i++) {
+        const ml_rule *rule = &link->rules[i];
+        sqlite3_int64 rule_id;
+        query = statement(store, &db->insert_rule, "INSERT INTO redirect_rules"
+                          " (link_id, priority, long_url) VALUES (?1, ?2, ?3)");
+        if (query) {
+            sqlite3_bind_int64(query, 1, link->id);
+            sqlite3_bind_int(query, 2, i + 1);
+            bind_text(query, 3, rule->url);
+        }
+        if ((rv = step_write(store, query, "adding a redirect rule"))) {
+            break;
+        }
+        rule_id = sqlite3_last_insert_rowid(db->db);
+        for (k = 0; rv == APR_SUCCESS && k < rule->nconditions; k++) {
+            const ml_condition *condition = &rule->conditions[k];
+            query = statement(store, &db->insert_condition,
+                              "INSERT INTO redirect_conditions (rule_id, position,"
+                              " type, match_key, match_value)"
+                              " VALUES (?1, ?2, ?3, ?4, ?5)");
+            if (query) {
+                sqlite3_bind_int64(query, 1, rule_id);
+                sqlite3_bind_int(query, 2, k + 1);
+                bind_text(query, 3, ml_condition_type_name(condition->type));
+                bind_text(query, 4, condition->key);
+                bind_text(query, 5, condition->value);
+            }
+            rv = step_write(store, query, "adding a redirect condition");
+        }
+    }
+    return rv;
+}
+
+static apr_status_t sqlite_write_extras(ml_store *store, const ml_link *link,
+                                        int fresh)
+{
+    apr_status_t rv = write_tags(store, link, fresh);
+
+    if (rv == APR_SUCCESS) {
+        rv = write_rules(store, link, fresh);
+    }
+    /* After an insert, the next write prunes: once per link was a third
+     * of an import's time. */
+    if (rv == APR_SUCCESS && !fresh) {
+        prune_changes(store);
+    }
+    return rv;
 }
 
 static apr_status_t sqlite_begin(ml_store *store, ml_store_txn kind)
@@ -587,60 +941,189 @@ static apr_status_t sqlite_remove(ml_store *store, const char *slug)
     return APR_SUCCESS;
 }
 
-/*
- * Reads the current row of a SERVED_COLUMNS query into *link (strings point
- * into the statement; the other fields are 0).  Returns why the row cannot
- * be served, or NULL.
- */
-static const char *read_served(sqlite3_stmt *row, ml_link *link)
+/* Column i as text (NULL for NULL); *bad set if it holds a NUL, which
+ * would make what is checked differ from what the column holds. */
+static const char *column_text(sqlite3_stmt *row, int i, int *bad)
 {
+    const char *text = (const char *)sqlite3_column_text(row, i);
+
+    if (text && strlen(text) != (size_t)sqlite3_column_bytes(row, i)) {
+        *bad = 1;
+    }
+    return text;
+}
+
+static ml_choice column_choice(sqlite3_stmt *row, int i)
+{
+    return sqlite3_column_type(row, i) == SQLITE_NULL ? ML_CHOICE_DEFAULT
+           : sqlite3_column_int(row, i) ? ML_CHOICE_ON : ML_CHOICE_OFF;
+}
+
+/* The clicks and rule columns from column `first` on, as
+ * ML_STORE_RULE_COLUMNS lists them. */
+static void read_rule_columns(sqlite3_stmt *row, int first, ml_link *link,
+                              int *bad)
+{
+    link->clicks = sqlite3_column_int64(row, first);
+    link->title = column_text(row, first + 1, bad);
+    link->valid_since = sqlite3_column_int64(row, first + 2);
+    link->max_visits = sqlite3_column_int64(row, first + 3);
+    link->fallback_url = column_text(row, first + 4, bad);
+    link->password_hash = column_text(row, first + 5, bad);
+    link->forward_query = column_choice(row, first + 6);
+    link->forward_path = column_choice(row, first + 7);
+    link->crawlable = sqlite3_column_int(row, first + 8);
+}
+
+/*
+ * Reads the current row of a query of SERVED_COLUMNS (columns
+ * SERVED_COUNT) or of whole links (ALL_COUNT) into *link: strings point
+ * into the statement, tags and rules are not read.  Returns what only the
+ * raw row shows to be wrong (a NUL inside a text, a status that is no
+ * number), or NULL.
+ */
+/* What a text with a NUL inside makes of its row. */
+#define NUL_PROBLEM "a text of the row contains a NUL byte"
+static const char *read_columns(sqlite3_stmt *row, ml_link *link, int columns)
+{
+    int bad = 0;
+
     memset(link, 0, sizeof(*link));
     link->id = sqlite3_column_int64(row, 0);
-    link->slug = (const char *)sqlite3_column_text(row, 1);
-    link->url = (const char *)sqlite3_column_text(row, 2);
+    link->slug = column_text(row, 1, &bad);
+    link->url = column_text(row, 2, &bad);
     link->status = sqlite3_column_int(row, 3);
     link->expires_at = sqlite3_column_int64(row, 4);
     link->disabled = sqlite3_column_int(row, 5);
-    /* A NUL inside a value would make what we check differ from what the
-     * column holds. */
-    if ((link->slug && strlen(link->slug) != (size_t)sqlite3_column_bytes(row, 1))
-        || (link->url && strlen(link->url) != (size_t)sqlite3_column_bytes(row, 2))) {
-        return "the slug or URL contains a NUL byte";
+    if (columns == ALL_COUNT) {
+        read_rule_columns(row, SERVED_COUNT, link, &bad);
+        link->created_at = sqlite3_column_int64(row, 15);
+        link->updated_at = sqlite3_column_int64(row, 16);
+        link->last_click_at = sqlite3_column_int64(row, 17);
+    }
+    if (bad) {
+        return NUL_PROBLEM;
     }
     if (sqlite3_column_type(row, 3) != SQLITE_NULL
         && sqlite3_column_type(row, 3) != SQLITE_INTEGER) {
         return "the status is not a number";
     }
-    return ml_link_problem(link);
+    return NULL;
 }
 
-/* read_served() for a LINK_COLUMNS query, with the rest of the row. */
-static const char *read_row(sqlite3_stmt *row, ml_link *link)
-{
-    const char *problem = read_served(row, link);
+/* What a query of read_extras() gathers. */
+enum { EXTRAS_TAGS, EXTRAS_RULES, EXTRAS_SCALARS };
 
-    link->created_at = sqlite3_column_int64(row, 6);
-    link->updated_at = sqlite3_column_int64(row, 7);
-    link->clicks = sqlite3_column_int64(row, 8);
-    link->last_click_at = sqlite3_column_int64(row, 9);
-    return problem;
+/* Gathers the rows of a tags, rules or rule columns query into extras:
+ * the link's (link_id) with cached, else everyone's with a statement of
+ * its own. */
+static apr_status_t read_extras(ml_store *store, sqlite3_stmt **cached,
+                                const char *sql, apr_int64_t link_id,
+                                int what, ml_link_extras *extras)
+{
+    sqlite3_stmt *query = NULL;
+    int rc;
+
+    if (cached) {
+        query = statement(store, cached, sql);
+    }
+    else if (sqlite3_prepare_v2(DB(store)->db, sql, -1, &query, NULL)
+             != SQLITE_OK) {
+        sqlite3_finalize(query);
+        query = NULL;
+        sqlite_failed(store, "preparing a statement");
+    }
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    if (cached) {
+        sqlite3_bind_int64(query, 1, link_id);
+    }
+    while ((rc = sqlite3_step(query)) == SQLITE_ROW) {
+        if (what == EXTRAS_SCALARS) {
+            ml_link row;
+            int bad = 0;
+            memset(&row, 0, sizeof(row));
+            row.id = sqlite3_column_int64(query, 0);
+            read_rule_columns(query, 1, &row, &bad);
+            ml_extras_add_scalars(extras, &row, bad ? NUL_PROBLEM : NULL);
+        }
+        else if (what == EXTRAS_RULES) {
+            ml_extras_add_condition(extras, sqlite3_column_int64(query, 0),
+                sqlite3_column_int64(query, 1),
+                (const char *)sqlite3_column_text(query, 2),
+                (const char *)sqlite3_column_text(query, 3),
+                (const char *)sqlite3_column_text(query, 4),
+                (const char *)sqlite3_column_text(query, 5));
+        }
+        else {
+            ml_extras_add_tag(extras, sqlite3_column_int64(query, 0),
+                              (const char *)sqlite3_column_text(query, 1));
+        }
+    }
+    if (cached) {
+        sqlite3_reset(query);
+    }
+    else {
+        sqlite3_finalize(query);
+    }
+    return rc == SQLITE_DONE ? APR_SUCCESS
+                             : sqlite_failed(store, "reading tags and rules");
 }
 
-/* read_row(), with the strings copied into pool to outlive the statement. */
-static const char *copy_row(sqlite3_stmt *row, ml_link *link, apr_pool_t *pool)
+/* The tags and rules of one link (link_id), or of all (0) with the rule
+ * columns of those that have any, into extras; none in a version-1
+ * database. */
+static apr_status_t gather_extras(ml_store *store, apr_int64_t link_id,
+                                  ml_link_extras *extras)
 {
-    const char *problem = read_row(row, link);
+    sqlite_store *db = DB(store);
+    apr_status_t rv;
 
-    link->slug = link->slug ? apr_pstrdup(pool, link->slug) : NULL;
-    link->url = link->url ? apr_pstrdup(pool, link->url) : NULL;
-    return problem;
+    if (store->schema < 2) {
+        return APR_SUCCESS;
+    }
+    if (link_id) {
+        rv = read_extras(store, &db->tags_of_link, TAGS_SELECT
+                         " WHERE lt.link_id = ?1 ORDER BY t.name", link_id,
+                         EXTRAS_TAGS, extras);
+        return rv ? rv : read_extras(store, &db->rules_of_link, RULES_SELECT
+                                     " WHERE r.link_id = ?1 ORDER BY r.priority,"
+                                     " c.position", link_id, EXTRAS_RULES,
+                                     extras);
+    }
+    if ((rv = read_extras(store, NULL, "SELECT id, " ML_STORE_RULE_COLUMNS
+                          " FROM links WHERE " ML_STORE_EXTENDED, 0,
+                          EXTRAS_SCALARS, extras))
+        || (rv = read_extras(store, NULL, TAGS_SELECT " ORDER BY lt.link_id,"
+                             " t.name", 0, EXTRAS_TAGS, extras))) {
+        return rv;
+    }
+    return read_extras(store, NULL, RULES_SELECT " ORDER BY r.link_id,"
+                       " r.priority, c.position", 0, EXTRAS_RULES, extras);
+}
+
+/* The strings of a link read, copied into pool to outlive the statement. */
+static void copy_strings(ml_link *link, apr_pool_t *pool)
+{
+    const char **texts[] = { &link->slug, &link->url, &link->title,
+                             &link->fallback_url, &link->password_hash };
+    size_t i;
+
+    for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        if (*texts[i]) {
+            *texts[i] = apr_pstrdup(pool, *texts[i]);
+        }
+    }
 }
 
 static apr_status_t sqlite_get(ml_store *store, const char *slug, ml_link *link,
                           const char **problem, apr_pool_t *pool)
 {
     sqlite3_stmt *query = statement(store, &DB(store)->select_link,
-        "SELECT " LINK_COLUMNS " FROM links WHERE slug = ?1");
+        FOR_SCHEMA(store, "SELECT ", " FROM links WHERE slug = ?1"));
+    const char *row_problem = NULL;
+    apr_status_t rv;
     int rc;
 
     if (query == NULL) {
@@ -649,10 +1132,8 @@ static apr_status_t sqlite_get(ml_store *store, const char *slug, ml_link *link,
     sqlite3_bind_text(query, 1, slug, -1, SQLITE_STATIC);
     rc = sqlite3_step(query);
     if (rc == SQLITE_ROW) {
-        const char *row_problem = copy_row(query, link, pool);
-        if (problem) {
-            *problem = row_problem;
-        }
+        row_problem = read_columns(query, link, ALL_COUNT);
+        copy_strings(link, pool);
     }
     sqlite3_reset(query);
     if (rc == SQLITE_DONE) {
@@ -662,6 +1143,16 @@ static apr_status_t sqlite_get(ml_store *store, const char *slug, ml_link *link,
     if (rc != SQLITE_ROW) {
         return sqlite_failed(store, "reading a link");
     }
+    {
+        ml_link_extras *extras = ml_extras_make(pool);
+        if ((rv = gather_extras(store, link->id, extras)) != APR_SUCCESS) {
+            return rv;
+        }
+        ml_extras_attach(extras, link);
+    }
+    if (problem) {
+        *problem = row_problem ? row_problem : ml_link_problem(link);
+    }
     return APR_SUCCESS;
 }
 
@@ -670,8 +1161,9 @@ static apr_status_t sqlite_find_url(ml_store *store, const char *url,
                                apr_pool_t *pool)
 {
     sqlite3_stmt *query = statement(store, &DB(store)->select_by_url,
-        "SELECT " LINK_COLUMNS " FROM links WHERE url = ?1 AND disabled = 0"
-        " AND (expires_at IS NULL OR expires_at > ?2) ORDER BY id DESC LIMIT 1");
+        FOR_SCHEMA(store, "SELECT ", " FROM links WHERE url = ?1"
+                   " AND disabled = 0 AND (expires_at IS NULL OR expires_at > ?2)"
+                   " ORDER BY id DESC LIMIT 1"));
     int rc;
 
     if (query == NULL) {
@@ -681,7 +1173,8 @@ static apr_status_t sqlite_find_url(ml_store *store, const char *url,
     sqlite3_bind_int64(query, 2, now);
     rc = sqlite3_step(query);
     if (rc == SQLITE_ROW) {
-        copy_row(query, link, pool);
+        read_columns(query, link, ALL_COUNT);
+        copy_strings(link, pool);
     }
     sqlite3_reset(query);
     if (rc == SQLITE_DONE) {
@@ -693,19 +1186,28 @@ static apr_status_t sqlite_find_url(ml_store *store, const char *url,
     return APR_SUCCESS;
 }
 
-typedef const char *row_reader(sqlite3_stmt *row, ml_link *link);
-
-/* Steps a prepared query, calling row() with what read() makes of each row. */
-static apr_status_t each_row(ml_store *store, sqlite3_stmt *query,
-                             row_reader *read, ml_store_row_fn *row, void *ctx,
-                             const char *doing)
+/*
+ * Steps a prepared query of links (columns: SERVED_COUNT or ALL_COUNT),
+ * calling row() for each with its tags and rules (and rule columns, if
+ * gathered) from extras (NULL: none read).
+ */
+static apr_status_t each_row(ml_store *store, sqlite3_stmt *query, int columns,
+                             const ml_link_extras *extras, ml_store_row_fn *row,
+                             void *ctx, const char *doing)
 {
     apr_status_t rv = APR_SUCCESS;
     int rc;
 
     while ((rc = sqlite3_step(query)) == SQLITE_ROW) {
         ml_link link;
-        const char *problem = read(query, &link);
+        const char *problem = read_columns(query, &link, columns);
+        if (extras) {
+            const char *extra_problem = ml_extras_attach(extras, &link);
+            problem = problem ? problem : extra_problem;
+        }
+        if (problem == NULL) {
+            problem = ml_link_problem(&link);
+        }
         if ((rv = row(ctx, &link, problem)) != APR_SUCCESS) {
             break;
         }
@@ -717,14 +1219,35 @@ static apr_status_t each_row(ml_store *store, sqlite3_stmt *query,
     return rv;
 }
 
+/* Every row of query (of `columns` columns) with its tags and rules, and
+ * its rule columns, read first into a pool of the walk's. */
+static apr_status_t walk(ml_store *store, sqlite3_stmt *query, int columns,
+                         ml_store_row_fn *row, void *ctx)
+{
+    apr_pool_t *pool;
+    ml_link_extras *extras;
+    apr_status_t rv;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    apr_pool_create(&pool, DB(store)->pool);
+    extras = ml_extras_make(pool);
+    rv = gather_extras(store, 0, extras);
+    if (rv == APR_SUCCESS) {
+        rv = each_row(store, query, columns, extras, row, ctx,
+                      "reading the links");
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
 static apr_status_t sqlite_each(ml_store *store, ml_store_row_fn *row, void *ctx)
 {
-    sqlite3_stmt *query = statement(store, &DB(store)->select_all,
-        "SELECT " LINK_COLUMNS " FROM links ORDER BY slug");
-
-    return query ? each_row(store, query, read_row, row, ctx,
-                            "reading the links")
-                 : APR_EGENERAL;
+    return walk(store, statement(store, &DB(store)->select_all,
+                                 FOR_SCHEMA(store, "SELECT ",
+                                            " FROM links ORDER BY slug")),
+                ALL_COUNT, row, ctx);
 }
 
 static apr_status_t sqlite_each_served(ml_store *store, ml_store_row_fn *row,
@@ -739,17 +1262,40 @@ static apr_status_t sqlite_each_served(ml_store *store, ml_store_row_fn *row,
                               "mapping the file") != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    return each_row(store, query, read_served, row, ctx, "reading the links");
+    return walk(store, query, SERVED_COUNT, row, ctx);
 }
+
+/* What a link's rules of schema 2 may take in a table beyond its slug and
+ * URL, over-estimated (cache/ml_cache.c's record extension): a header and
+ * the texts of each link with rule columns (links_extended holds them:
+ * plain links are not looked at), and per rule, condition and tag their
+ * bytes and a margin. */
+#define SUMMARY_2 \
+    "SELECT count(*), coalesce(sum(length(CAST(slug AS BLOB))" \
+    "                              + length(CAST(url AS BLOB))), 0)" \
+    "  + (SELECT coalesce(sum(64 + coalesce(length(CAST(title AS BLOB)), 0)" \
+    "                     + coalesce(length(CAST(fallback_url AS BLOB)), 0)" \
+    "                     + coalesce(length(CAST(password_hash AS BLOB)), 0)), 0)" \
+    "     FROM links WHERE " ML_STORE_EXTENDED ")" \
+    "  + (SELECT coalesce(sum(64 + length(CAST(long_url AS BLOB))), 0)" \
+    "     FROM redirect_rules)" \
+    "  + (SELECT coalesce(sum(40 + coalesce(length(CAST(match_key AS BLOB)), 0)" \
+    "                        + coalesce(length(CAST(match_value AS BLOB)), 0)), 0)" \
+    "     FROM redirect_conditions)" \
+    "  + (SELECT coalesce(sum(64 + length(CAST(t.name AS BLOB))), 0)" \
+    "     FROM link_tags lt JOIN tags t ON t.id = lt.tag_id)" \
+    " FROM links"
+/* CAST AS BLOB: length() of TEXT counts characters, we need bytes. */
+#define SUMMARY_1 \
+    "SELECT count(*), coalesce(sum(length(CAST(slug AS BLOB))" \
+    "                              + length(CAST(url AS BLOB))), 0)" \
+    " FROM links"
 
 static apr_status_t sqlite_summary(ml_store *store, apr_uint32_t *links,
                               apr_uint64_t *text_bytes)
 {
-    /* CAST AS BLOB: length() of TEXT counts characters, we need bytes. */
     sqlite3_stmt *query = statement(store, &DB(store)->count_links,
-        "SELECT count(*), coalesce(sum(length(CAST(slug AS BLOB))"
-        "                              + length(CAST(url AS BLOB))), 0)"
-        " FROM links");
+                                    store->schema >= 2 ? SUMMARY_2 : SUMMARY_1);
     int rc;
 
     if (query == NULL) {
@@ -890,14 +1436,37 @@ static apr_status_t sqlite_top(ml_store *store, int count, ml_store_row_fn *row,
                           void *ctx)
 {
     sqlite3_stmt *query = statement(store, &DB(store)->top_links,
-        "SELECT " LINK_COLUMNS " FROM links ORDER BY clicks DESC, slug"
-        " LIMIT ?1");
+        FOR_SCHEMA(store, "SELECT ", " FROM links"
+                   " ORDER BY clicks DESC, slug LIMIT ?1"));
 
     if (query == NULL) {
         return APR_EGENERAL;
     }
     sqlite3_bind_int(query, 1, count);
-    return each_row(store, query, read_row, row, ctx, "reading the top links");
+    return each_row(store, query, ALL_COUNT, NULL, row, ctx,
+                    "reading the top links");
+}
+
+static apr_status_t sqlite_each_limited(ml_store *store,
+                                        ml_store_limited_fn *limited, void *ctx)
+{
+    sqlite3_stmt *query = statement(store, &DB(store)->select_limited,
+        "SELECT slug, clicks FROM links WHERE max_visits IS NOT NULL");
+    apr_status_t rv = APR_SUCCESS;
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    while ((rc = sqlite3_step(query)) == SQLITE_ROW && rv == APR_SUCCESS) {
+        rv = limited(ctx, (const char *)sqlite3_column_text(query, 0),
+                     sqlite3_column_int64(query, 1));
+    }
+    sqlite3_reset(query);
+    if (rv == APR_SUCCESS && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        return sqlite_failed(store, "reading the visit limits");
+    }
+    return rv;
 }
 
 static apr_status_t sqlite_click_total(ml_store *store, apr_uint64_t *clicks)
@@ -911,8 +1480,12 @@ const ml_store_engine ml_store_sqlite = {
     .check = sqlite_check,
     .init = sqlite_init,
     .schema_version = sqlite_schema_version,
+    .steps = schema_steps,
+    .exec_sql = exec,
+    .forget_prepared = sqlite_forget_prepared,
     .insert = sqlite_insert,
     .insert_group = sqlite_insert_group,
+    .write_extras = sqlite_write_extras,
     .update = sqlite_update,
     .remove = sqlite_remove,
     .get = sqlite_get,
@@ -920,6 +1493,7 @@ const ml_store_engine ml_store_sqlite = {
     .each = sqlite_each,
     .each_served = sqlite_each_served,
     .top = sqlite_top,
+    .each_limited = sqlite_each_limited,
     .summary = sqlite_summary,
     .change_seq = sqlite_change_seq,
     .oldest_change = sqlite_oldest_change,

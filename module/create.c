@@ -2,7 +2,10 @@
  * module/create.c - shortening over HTTP, and previews.
  *
  *   GET  <prefix>/         the form (MinilinkCreate On)
- *   POST <prefix>/         a form post or JSON {"url": ..., "slug": ...}
+ *   POST <prefix>/         a form post or JSON {"url": ..., "slug": ...},
+ *                          with the link's rules under Shlink's names
+ *                          ("title", "tags", "validSince", "maxVisits",
+ *                          "crawlable", "forwardQuery", "redirectRules"...)
  *   GET  <prefix>/<slug>+  where the link goes, without going (MinilinkPreview)
  *
  * Who may create is Apache's business (<Limit POST> Require ...); what may
@@ -39,6 +42,7 @@
 #include <netinet/in.h>
 
 #include "ml_module.h"
+#include "../links/ml_fields.h"
 
 APLOG_USE_MODULE(minilink);
 
@@ -51,6 +55,10 @@ typedef struct {
     const char *slug;            /* NULL: make one up */
     const char *csrf;            /* form posts only */
     int json;                    /* it came as JSON */
+    ml_link rules;               /* its rules (the fields after
+                                  * last_click_at; the password in clear
+                                  * in password_hash until it is hashed) */
+    apr_table_t *values;         /* the form's fields, to show again */
 } creation_request;
 
 /*
@@ -61,7 +69,7 @@ typedef struct {
  * its own ("/l/;Domain=x/" would add a Domain to the cookie), a line break
  * or a space.
  */
-static const char *prefix_of(request_rec *r)
+const char *ml_prefix_of(request_rec *r)
 {
     const char *last = strrchr(r->uri, '/');
 
@@ -69,9 +77,9 @@ static const char *prefix_of(request_rec *r)
                             last ? (apr_size_t)(last - r->uri) + 1 : 0), 1);
 }
 
-static const char *short_url_for(request_rec *r, const char *slug)
+const char *ml_short_url_for(request_rec *r, const char *slug)
 {
-    return ap_construct_url(r->pool, apr_pstrcat(r->pool, prefix_of(r), slug,
+    return ap_construct_url(r->pool, apr_pstrcat(r->pool, ml_prefix_of(r), slug,
                                                  NULL), r);
 }
 
@@ -80,7 +88,7 @@ static const char *short_url_for(request_rec *r, const char *slug)
  * its life left (so that a second tab keeps the first tab's form valid),
  * else a new one, sent as the cookie.
  */
-static const char *csrf_token(request_rec *r)
+const char *ml_form_token(request_rec *r)
 {
     apr_int64_t now = apr_time_sec(r->request_time), made_at;
     const char *token = NULL;
@@ -98,7 +106,7 @@ static const char *csrf_token(request_rec *r)
     }
     /* err_headers_out: kept on error pages too. */
     ap_cookie_write(r, CSRF_COOKIE, made,
-                    apr_pstrcat(r->pool, "Path=", prefix_of(r),
+                    apr_pstrcat(r->pool, "Path=", ml_prefix_of(r),
                                 ";HttpOnly;SameSite=Strict",
                                 ap_http_scheme(r)[4] == 's' ? ";Secure" : "",
                                 NULL), 0, r->err_headers_out, NULL);
@@ -113,7 +121,7 @@ static const char *csrf_token(request_rec *r)
  * token must be in the field and in the cookie, the same, and one this
  * server made less than ML_FORM_LIFETIME ago.
  */
-static const char *form_post_problem(request_rec *r, const char *field)
+const char *ml_form_post_problem(request_rec *r, const char *field)
 {
     const char *origin = apr_table_get(r->headers_in, "Origin");
     const char *cookie = NULL;
@@ -175,31 +183,212 @@ static int read_body(request_rec *r, char **body, apr_size_t *length)
     return OK;
 }
 
-/* A JSON field that must be a string if present; NULL if absent or null. */
-static int json_text(json_t *root, const char *name, const char **value,
-                     apr_pool_t *pool)
-{
-    json_t *field = json_object_get(root, name);
+/* The request's fields that are a link's rules, by the names the form
+ * and JSON give them (Shlink's, where it has one). */
+static const struct {
+    const char *name;
+    ml_field field;
+} rule_fields[] = {
+    {"title", ML_FIELD_TITLE},
+    {"tags", ML_FIELD_TAGS},
+    {"validSince", ML_FIELD_VALID_SINCE},
+    {"maxVisits", ML_FIELD_MAX_VISITS},
+    {"fallbackUrl", ML_FIELD_FALLBACK_URL},
+    {"forwardQuery", ML_FIELD_FORWARD_QUERY},
+    {"forwardPath", ML_FIELD_FORWARD_PATH},
+    {"crawlable", ML_FIELD_CRAWLABLE},
+    {"redirectRules", ML_FIELD_RULES},
+};
 
-    *value = NULL;
-    if (field == NULL || json_is_null(field)) {
-        return 1;
+/* Reads the rules given as text (the form's fields, JSON's scalars) into
+ * in->rules; the password stays in clear until create_link() hashes it. */
+static const char *read_rules(creation_request *in, apr_table_t *fields,
+                              apr_pool_t *pool)
+{
+    const char *problem, *password = apr_table_get(fields, "password");
+    size_t i;
+
+    for (i = 0; i < sizeof(rule_fields) / sizeof(rule_fields[0]); i++) {
+        const char *text = apr_table_get(fields, rule_fields[i].name);
+        if (text && (problem = ml_field_read(&in->rules, rule_fields[i].field,
+                                             text, NULL, pool))) {
+            return apr_psprintf(pool, "%s: %s", rule_fields[i].name, problem);
+        }
     }
-    if (!json_is_string(field)) {
-        return 0;
+    in->rules.password_hash = password && *password ? password : NULL;
+    return NULL;
+}
+
+/* A JSON value as the form would have sent it: a string as it is, a whole
+ * number in decimal, true/false as on/off, an array of strings (tags)
+ * separated by spaces, null as nothing; NULL for anything else. */
+static const char *json_as_text(json_t *value, apr_pool_t *pool)
+{
+    const char *text = "";
+    size_t i;
+
+    if (json_is_string(value)) {
+        text = apr_pstrmemdup(pool, json_string_value(value),
+                              json_string_length(value));
+        return strlen(text) == json_string_length(value) ? text : NULL;
     }
-    *value = apr_pstrmemdup(pool, json_string_value(field),
-                            json_string_length(field));
-    return strlen(*value) == json_string_length(field);   /* no NUL inside */
+    if (json_is_integer(value)) {
+        return apr_psprintf(pool, "%" APR_INT64_T_FMT,
+                            (apr_int64_t)json_integer_value(value));
+    }
+    if (json_is_boolean(value)) {
+        return json_is_true(value) ? "on" : "off";
+    }
+    if (json_is_null(value)) {
+        return "";
+    }
+    if (!json_is_array(value)) {
+        return NULL;
+    }
+    /* Tags: each one a tag, so that "a b" is not taken for two. */
+    for (i = 0; i < json_array_size(value); i++) {
+        const char *item = json_as_text(json_array_get(value, i), pool);
+        if (item == NULL || !json_is_string(json_array_get(value, i))
+            || ml_tag_problem(item)) {
+            return NULL;
+        }
+        text = apr_pstrcat(pool, text, i ? " " : "", item, NULL);
+    }
+    return text;
+}
+
+/* Shlink's redirect rules: [{"longUrl": URL, "conditions": [{"type": T,
+ * "matchKey": K, "matchValue": V}...]}...], into in->rules. */
+static const char *json_rules(creation_request *in, json_t *list,
+                              apr_pool_t *pool)
+{
+    ml_rule *rules;
+    size_t i, k;
+    int which;
+
+    if (!json_is_array(list) || json_array_size(list) > ML_RULES_MAX) {
+        return "\"redirectRules\" must be a list of at most 32 rules";
+    }
+    rules = apr_pcalloc(pool, sizeof(*rules) * (json_array_size(list) + 1));
+    for (i = 0; i < json_array_size(list); i++) {
+        json_t *rule = json_array_get(list, i);
+        json_t *conditions = json_object_get(rule, "conditions");
+        ml_condition *made;
+        if (!json_is_array(conditions)
+            || json_array_size(conditions) > ML_RULE_CONDITIONS_MAX
+            || (rules[i].url = json_as_text(json_object_get(rule, "longUrl"),
+                                            pool)) == NULL) {
+            return "each redirect rule needs a \"longUrl\" and a list of at "
+                   "most 16 \"conditions\"";
+        }
+        made = apr_pcalloc(pool, sizeof(*made) * (json_array_size(conditions) + 1));
+        for (k = 0; k < json_array_size(conditions); k++) {
+            json_t *c = json_array_get(conditions, k);
+            const char *type = json_as_text(json_object_get(c, "type"), pool);
+            const char *key = json_as_text(json_object_get(c, "matchKey"), pool);
+            const char *value = json_as_text(json_object_get(c, "matchValue"),
+                                             pool);
+            int kind = type ? ml_condition_type_of(type) : -1;
+            const char *problem;
+            /* Shlink has kept the parameter of the two query types without a
+             * value in matchValue, as well as in matchKey. */
+            if ((kind == ML_CONDITION_ANY_VALUE_QUERY_PARAM
+                 || kind == ML_CONDITION_VALUELESS_QUERY_PARAM)) {
+                key = key && *key ? key : value;
+                value = NULL;
+            }
+            if (kind < 0) {
+                return apr_psprintf(pool, "redirect rule %" APR_SIZE_T_FMT
+                                    ": unknown condition type '%s'", i + 1,
+                                    type ? type : "");
+            }
+            if ((problem = ml_condition_from((ml_condition_type)kind,
+                                             key && *key ? key : NULL,
+                                             value && *value ? value : NULL,
+                                             &made[k], pool))) {
+                return apr_psprintf(pool, "redirect rule %" APR_SIZE_T_FMT
+                                    ": %s", i + 1, problem);
+            }
+        }
+        rules[i].conditions = made;
+        rules[i].nconditions = (int)json_array_size(conditions);
+    }
+    in->rules.rules = rules;
+    in->rules.nrules = (int)json_array_size(list);
+    if ((in->rules.nrules
+         && ml_rules_problem(rules, in->rules.nrules, &which) != NULL)) {
+        return apr_psprintf(pool, "redirect rule %d: %s", which,
+                            ml_rules_problem(rules, in->rules.nrules, &which));
+    }
+    return NULL;
+}
+
+/* What JSON may give each field (null is always nothing). */
+enum { KIND_STRING = 1, KIND_INTEGER = 2, KIND_BOOLEAN = 4, KIND_LIST = 8 };
+static const struct {
+    const char *name;
+    int kinds;
+} json_fields[] = {
+    {"url", KIND_STRING},
+    {"slug", KIND_STRING},
+    {"title", KIND_STRING},
+    {"tags", KIND_LIST},
+    {"validSince", KIND_STRING},
+    {"maxVisits", KIND_INTEGER},
+    {"fallbackUrl", KIND_STRING},
+    {"password", KIND_STRING},
+    {"forwardQuery", KIND_BOOLEAN},
+    {"forwardPath", KIND_BOOLEAN},
+    {"crawlable", KIND_BOOLEAN},
+    {"redirectRules", KIND_LIST | KIND_STRING},
+};
+
+/* The kinds a field may be, or 0 for a field that is not ours. */
+static int json_kinds_of(const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(json_fields) / sizeof(json_fields[0]); i++) {
+        if (strcmp(json_fields[i].name, key) == 0) {
+            return json_fields[i].kinds;
+        }
+    }
+    return 0;
+}
+
+static int json_kind_allowed(json_t *value, int kinds)
+{
+    return json_is_null(value)
+           || (json_is_string(value) && (kinds & KIND_STRING))
+           || (json_is_integer(value) && (kinds & KIND_INTEGER))
+           || (json_is_boolean(value) && (kinds & KIND_BOOLEAN))
+           || (json_is_array(value) && (kinds & KIND_LIST));
+}
+
+static const char *json_kinds_text(int kinds)
+{
+    switch (kinds) {
+    case KIND_STRING:
+        return "a string";
+    case KIND_INTEGER:
+        return "a whole number";
+    case KIND_BOOLEAN:
+        return "true or false";
+    case KIND_LIST:
+        return "a list of strings";
+    default:
+        return "a list of rules or their text";
+    }
 }
 
 static const char *read_json(request_rec *r, creation_request *in, int *status)
 {
+    apr_table_t *fields = apr_table_make(r->pool, 8);
+    const char *problem = NULL, *key;
     char *body;
     apr_size_t length;
     json_error_t error;
-    json_t *root;
-    const char *problem = NULL;
+    json_t *root, *value;
 
     if ((*status = read_body(r, &body, &length)) != OK) {
         return "the request body could not be read (at most 16 KiB)";
@@ -209,21 +398,46 @@ static const char *read_json(request_rec *r, creation_request *in, int *status)
         problem = "the body is not a JSON object such as "
                   "{\"url\": \"https://example.com/\"}";
     }
-    else if (!json_text(root, "url", &in->url, r->pool)
-             || !json_text(root, "slug", &in->slug, r->pool)) {
-        problem = "\"url\" and \"slug\" must be strings";
+    json_object_foreach(problem ? NULL : root, key, value) {
+        const char *text;
+        int kinds = json_kinds_of(key);
+        if (kinds == 0) {
+            continue;           /* not ours (Shlink's "domain"...) */
+        }
+        if (strcmp(key, "redirectRules") == 0 && json_is_array(value)) {
+            problem = json_rules(in, value, r->pool);
+        }
+        else if (!json_kind_allowed(value, kinds)
+                 || (text = json_as_text(value, r->pool)) == NULL) {
+            problem = apr_psprintf(r->pool, "\"%s\" must be %s", key,
+                                   json_kinds_text(kinds));
+        }
+        else {
+            apr_table_setn(fields, apr_pstrdup(r->pool, key), text);
+        }
+        if (problem) {
+            break;
+        }
+    }
+    if (problem == NULL) {
+        in->url = apr_table_get(fields, "url");
+        in->slug = apr_table_get(fields, "slug");
+        in->slug = in->slug && *in->slug ? in->slug : NULL;
+        problem = read_rules(in, fields, r->pool);
     }
     json_decref(root);
     *status = problem ? HTTP_BAD_REQUEST : OK;
     return problem;
 }
 
-static const char *read_form(request_rec *r, creation_request *in, int *status)
+const char *ml_read_form(request_rec *r, apr_table_t **fields, int *status)
 {
     apr_array_header_t *pairs = NULL;
     int i;
 
-    *status = ap_parse_form_data(r, NULL, &pairs, 8, MAX_BODY_BYTES);
+    *fields = apr_table_make(r->pool, ML_FORM_FIELDS);
+    *status = ap_parse_form_data(r, NULL, &pairs, ML_FORM_FIELDS,
+                                 MAX_BODY_BYTES);
     if (*status != OK) {
         return "the form could not be read (at most 16 KiB)";
     }
@@ -233,20 +447,32 @@ static const char *read_form(request_rec *r, creation_request *in, int *status)
         apr_size_t length;
         apr_brigade_pflatten(pair->value, &value, &length, r->pool);
         value = apr_pstrmemdup(r->pool, value, length);
-        if (strlen(value) != length) {
-            continue;          /* a NUL inside: treat the field as absent */
-        }
-        if (strcmp(pair->name, "url") == 0) {
-            in->url = value;
-        }
-        else if (strcmp(pair->name, "slug") == 0) {
-            in->slug = *value ? value : NULL;
-        }
-        else if (strcmp(pair->name, "csrf") == 0) {
-            in->csrf = value;
+        if (strlen(value) == length) {   /* a NUL inside: left out */
+            apr_table_setn(*fields, pair->name, value);
         }
     }
     return NULL;
+}
+
+static const char *read_form(request_rec *r, creation_request *in, int *status)
+{
+    const char *problem = ml_read_form(r, &in->values, status);
+
+    if (problem) {
+        return problem;
+    }
+    in->url = apr_table_get(in->values, "url");
+    in->slug = apr_table_get(in->values, "slug");
+    in->slug = in->slug && *in->slug ? in->slug : NULL;
+    in->csrf = apr_table_get(in->values, "csrf");
+    /* An unchecked box sends nothing: not crawlable. */
+    if (apr_table_get(in->values, "crawlable") == NULL) {
+        apr_table_setn(in->values, "crawlable", "off");
+    }
+    if ((problem = read_rules(in, in->values, r->pool)) != NULL) {
+        *status = HTTP_BAD_REQUEST;
+    }
+    return problem;
 }
 
 static int has_type(const char *content_type, const char *type)
@@ -421,7 +647,9 @@ static int respond(request_rec *r, const creation_request *in, int status,
                    const char *error, const ml_link *link)
 {
     const char *accept = apr_table_get(r->headers_in, "Accept");
-    const char *short_url = link ? short_url_for(r, link->slug) : NULL;
+    const char *short_url = link ? ml_short_url_for(r, link->slug) : NULL;
+    const char *qr_url = short_url ? apr_pstrcat(r->pool, short_url, ".svg",
+                                                 NULL) : NULL;
 
     if (short_url) {
         apr_table_setn(r->headers_out, "Location", short_url);
@@ -429,8 +657,9 @@ static int respond(request_rec *r, const creation_request *in, int status,
     if (in->json || (accept && strstr(accept, "application/json")
                      && !strstr(accept, "text/html"))) {
         json_t *answer = link
-            ? json_pack("{s:s, s:s, s:s}", "slug", link->slug,
-                        "short_url", short_url, "url", link->url)
+            ? json_pack("{s:s, s:s, s:s, s:s}", "slug", link->slug,
+                        "short_url", short_url, "url", link->url,
+                        "qr_code", qr_url)
             : json_pack("{s:s}", "error", error);
         char *text = json_dumps(answer, JSON_COMPACT);
         r->status = status;
@@ -442,14 +671,16 @@ static int respond(request_rec *r, const creation_request *in, int status,
     }
     {
         ml_form_page page = {0};
-        page.action = prefix_of(r);
-        page.csrf_token = csrf_token(r);
+        page.action = ml_prefix_of(r);
+        page.csrf_token = ml_form_token(r);
         page.error = error;
         page.short_url = short_url;
         page.target_url = link ? link->url : NULL;
+        /* Relative: the form is at <prefix>/, where the link is. */
+        page.qr_url = link ? apr_pstrcat(r->pool, link->slug, ".svg", NULL)
+                           : NULL;
         if (link == NULL) {    /* let them correct what they typed */
-            page.url = in->url;
-            page.slug = in->slug;
+            page.values = in->values;
         }
         return ml_page_form(r, status, &page);
     }
@@ -478,30 +709,79 @@ static void available(request_rec *r, ml_database *database)
     }
 }
 
+/* A slug that another link already has but for case, where slugs are
+ * compared without regard to it; NULL if none.  Read from the shared
+ * table: a link made a moment ago on another host is missed (README). */
+static const char *case_twin(const ml_dir_config *conf, const char *slug)
+{
+    ml_cache_entry entry;
+
+    if (conf->any_case != 1
+        || !ml_cache_lookup_any_case(conf->database->cache, slug, strlen(slug),
+                                     &entry)) {
+        return NULL;
+    }
+    /* An exact match is the store's to refuse (409 too). */
+    return ml_cache_lookup(conf->database->cache, slug, strlen(slug), &entry)
+           ? NULL : slug;
+}
+
+/* A random slug for a location that ignores case: lower case only (so
+ * two random ones never differ only in case), and not the twin of a slug
+ * there; NULL when none was found. */
+static const char *random_any_case_slug(const ml_dir_config *conf,
+                                        apr_pool_t *pool)
+{
+    char slug[ML_SLUG_MAX + 1];
+    apr_size_t length = 6;
+    int tries, i;
+
+    for (tries = 0; tries < 12; tries++, length += tries % 3 == 0) {
+        if (ml_slug_random(slug, length) != APR_SUCCESS) {
+            return NULL;
+        }
+        for (i = 0; slug[i]; i++) {
+            slug[i] = (char)apr_tolower(slug[i]);
+        }
+        if (case_twin(conf, slug) == NULL) {
+            return apr_pstrdup(pool, slug);
+        }
+    }
+    return NULL;
+}
+
 /* Stores the link and answers; the parts that need the database. */
-static int store_and_respond(request_rec *r, ml_database *database,
+static int store_and_respond(request_rec *r, const ml_dir_config *conf,
                              const creation_request *in)
 {
+    ml_database *database = conf->database;
     ml_store *store;
-    ml_link link = {0};
+    ml_link link;
     apr_status_t rv;
 
     if (ml_store_open(&store, database->location, ML_STORE_WRITE, r->pool)
         != APR_SUCCESS) {
         return unavailable(r, in, database, store);
     }
-    /* The same URL again gets the link it already has (documented). */
-    if (in->slug == NULL
+    /* The same URL again gets the link it already has (documented), when
+     * nothing else about it was asked for. */
+    if (in->slug == NULL && !ml_link_has_rules(&in->rules)
         && ml_store_find_url(store, in->url, apr_time_sec(r->request_time),
                              &link, r->pool) == APR_SUCCESS) {
         return respond(r, in, HTTP_OK, NULL, &link);
     }
+    link = in->rules;
     link.url = in->url;
     link.slug = in->slug;
+    if (link.slug == NULL && conf->any_case == 1
+        && (link.slug = random_any_case_slug(conf, r->pool)) == NULL) {
+        return respond(r, in, HTTP_SERVICE_UNAVAILABLE, "no free slug was "
+                       "found; try again", NULL);
+    }
     rv = ml_store_add(store, &link, r->pool);
     if (rv == APR_EEXIST) {
         return respond(r, in, HTTP_CONFLICT, apr_psprintf(r->pool, "the slug "
-                       "'%s' is taken; choose another", in->slug), NULL);
+                       "'%s' is taken; choose another", link.slug), NULL);
     }
     if (rv == APR_EINVAL) {
         return respond(r, in, HTTP_BAD_REQUEST, ml_store_error(store), NULL);
@@ -514,15 +794,43 @@ static int store_and_respond(request_rec *r, ml_database *database,
     return respond(r, in, HTTP_CREATED, NULL, &link);
 }
 
+/* NULL if every URL the link would send visitors to - its own, its
+ * fallback, its rules' - may be shortened here, else why not. */
+static const char *urls_problem(request_rec *r, const ml_dir_config *conf,
+                                const creation_request *in)
+{
+    ml_create_policy policy = policy_of(conf);
+    apr_array_header_t *hosts = own_hosts(r);
+    const char *problem;
+    int i;
+
+    if ((problem = ml_create_problem(&policy, in->url, hosts, r->pool))) {
+        return problem;
+    }
+    if (in->rules.fallback_url
+        && (problem = ml_create_problem(&policy, in->rules.fallback_url, hosts,
+                                        r->pool))) {
+        return apr_pstrcat(r->pool, "the fallback URL: ", problem, NULL);
+    }
+    for (i = 0; i < in->rules.nrules; i++) {
+        if ((problem = ml_create_problem(&policy, in->rules.rules[i].url, hosts,
+                                         r->pool))) {
+            return apr_psprintf(r->pool, "redirect rule %d: %s", i + 1,
+                                problem);
+        }
+    }
+    return NULL;
+}
+
 static int create_link(request_rec *r, const ml_dir_config *conf)
 {
     const char *content_type = apr_table_get(r->headers_in, "Content-Type");
-    ml_create_policy policy = policy_of(conf);
-    creation_request in = {0};
+    creation_request in;
     const char *problem;
     apr_int64_t retry_after;
     int status;
 
+    memset(&in, 0, sizeof(in));
     if (has_type(content_type, "application/json")) {
         in.json = 1;
         problem = read_json(r, &in, &status);
@@ -530,7 +838,7 @@ static int create_link(request_rec *r, const ml_dir_config *conf)
     else if (has_type(content_type, "application/x-www-form-urlencoded")) {
         problem = read_form(r, &in, &status);
         if (problem == NULL
-            && (problem = form_post_problem(r, in.csrf)) != NULL) {
+            && (problem = ml_form_post_problem(r, in.csrf)) != NULL) {
             status = HTTP_FORBIDDEN;
         }
     }
@@ -543,9 +851,7 @@ static int create_link(request_rec *r, const ml_dir_config *conf)
         status = HTTP_BAD_REQUEST;
         problem = "give the URL to shorten";
     }
-    if (problem == NULL
-        && (problem = ml_create_problem(&policy, in.url, own_hosts(r),
-                                        r->pool)) != NULL) {
+    if (problem == NULL && (problem = urls_problem(r, conf, &in)) != NULL) {
         status = HTTP_BAD_REQUEST;
     }
     if (problem == NULL && in.slug
@@ -557,6 +863,12 @@ static int create_link(request_rec *r, const ml_dir_config *conf)
         status = HTTP_CONFLICT;
         problem = apr_psprintf(r->pool, "the slug '%s' would hide %s; choose "
                                "another", in.slug, problem);
+    }
+    if (problem == NULL && in.slug && case_twin(conf, in.slug)) {
+        status = HTTP_CONFLICT;
+        problem = apr_psprintf(r->pool, "the slug '%s' differs only in case "
+                               "from a link's here, and case is not told "
+                               "apart here; choose another", in.slug);
     }
     if (problem) {
         return respond(r, &in, status, problem, NULL);
@@ -572,7 +884,13 @@ static int create_link(request_rec *r, const ml_dir_config *conf)
                        "too many links from your address; try again in %"
                        APR_INT64_T_FMT " seconds", retry_after), NULL);
     }
-    return store_and_respond(r, conf->database, &in);
+    /* Hashed last, after everything cheap: bcrypt takes its time. */
+    if (in.rules.password_hash
+        && (problem = ml_password_hash(in.rules.password_hash,
+                                       &in.rules.password_hash, r->pool))) {
+        return respond(r, &in, HTTP_BAD_REQUEST, problem, NULL);
+    }
+    return store_and_respond(r, conf, &in);
 }
 
 int ml_handle_create(request_rec *r, const ml_dir_config *conf)
@@ -589,8 +907,8 @@ int ml_handle_create(request_rec *r, const ml_dir_config *conf)
     }
     if (r->method_number == M_GET) {
         ml_form_page page = {0};
-        page.action = prefix_of(r);
-        page.csrf_token = csrf_token(r);
+        page.action = ml_prefix_of(r);
+        page.csrf_token = ml_form_token(r);
         return ml_page_form(r, HTTP_OK, &page);
     }
     return create_link(r, conf);
@@ -599,7 +917,8 @@ int ml_handle_create(request_rec *r, const ml_dir_config *conf)
 int ml_handle_preview(request_rec *r, const ml_dir_config *conf,
                       const char *slug)
 {
-    const char *problem = NULL;
+    apr_int64_t now = apr_time_sec(r->request_time);
+    const char *problem = NULL, *short_url;
     ml_store *store;
     ml_link link;
     apr_status_t rv;
@@ -623,15 +942,21 @@ int ml_handle_preview(request_rec *r, const ml_dir_config *conf,
         return HTTP_SERVICE_UNAVAILABLE;
     }
     rv = ml_store_get(store, slug, &link, &problem, r->pool);
-    if (rv == APR_ENOENT || (rv == APR_SUCCESS && problem)) {
+    /* Behind a password, where it goes is the secret: no preview.  Not
+     * yet valid, it is not there. */
+    if (rv == APR_ENOENT || (rv == APR_SUCCESS
+                             && (problem || link.password_hash
+                                 || (link.valid_since
+                                     && now < link.valid_since)))) {
         return HTTP_NOT_FOUND;
     }
     if (rv != APR_SUCCESS) {
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    if (link.disabled || (link.expires_at
-                          && apr_time_sec(r->request_time) >= link.expires_at)) {
+    if (link.disabled || (link.expires_at && now >= link.expires_at)) {
         return HTTP_GONE;
     }
-    return ml_page_preview(r, &link, short_url_for(r, slug));
+    short_url = ml_short_url_for(r, slug);
+    return ml_page_preview(r, &link, short_url,
+                           apr_pstrcat(r->pool, slug, ".svg", NULL));
 }

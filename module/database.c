@@ -9,7 +9,8 @@
  *            page before it shows the top links)
  *   reclaim  make the click cells of links that left the table reusable
  *   lookup   find a slug in the database itself (a table that overflowed)
- *   click    count a click straight into it (a link with no cell)
+ *   click    count a click straight into it (a link with no cell), or
+ *            read the clicks it has (a visit limit without a cell)
  *
  * Each says once when the database stops answering and once when it
  * answers again (one log line per outage, however many processes see it:
@@ -305,13 +306,25 @@ int ml_database_lookup(ml_database *database, const char *slug,
         || problem != NULL) {
         return 0;
     }
-    entry->url = link.url;
-    entry->url_len = strlen(link.url);
-    entry->status = link.status;
-    entry->expires_at = link.expires_at;
-    entry->disabled = link.disabled;
-    entry->click_cell = ML_CACHE_NO_CELL;
+    ml_cache_entry_of(&link, r->pool, entry);
     return 1;
+}
+
+apr_int64_t ml_database_clicks(ml_database *database, const char *slug,
+                               request_rec *r)
+{
+    ml_store *store;
+    ml_link link;
+
+    if (ml_store_open(&store, database->location, ML_STORE_READ, r->pool)
+        != APR_SUCCESS
+        || ml_store_get(store, slug, &link, NULL, r->pool) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MLLOGNO(00043) "the visits "
+                      "of '%s' cannot be read; it answers as if it had none "
+                      "left: %s", slug, ml_store_error(store));
+        return APR_INT64_MAX;
+    }
+    return link.clicks;
 }
 
 void ml_database_add_click(ml_database *database, const char *slug,

@@ -171,7 +171,8 @@ static void load_database(ml_database *database, apr_pool_t *pconf)
             kept->clicks = NULL;
         }
         rv = ml_load(&database->cache, database->location,
-                     generation->settings.cache_headroom, &kept->clicks,
+                     generation->settings.cache_headroom,
+                     generation->any_case, &kept->clicks,
                      retained->pool, table_pool, ml_log_skipped_row, database,
                      &counts, &database->load_error);
         database->clicks = kept->clicks;
@@ -209,6 +210,15 @@ static void load_database(ml_database *database, apr_pool_t *pconf)
                  APR_SIZE_T_FMT " bytes holds up to %u links",
                  database->label, counts.loaded, counts.skipped,
                  usage.segment_bytes, usage.link_capacity);
+    /* Served as it is; never upgraded behind the admin's back. */
+    if (counts.schema < ML_STORE_SCHEMA_VERSION) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ap_server_conf,
+                     MLLOGNO(00042) "%s has schema version %d: its links are "
+                     "served, but links cannot be created in it and its "
+                     "links have none of the rules of version %d; run "
+                     "'minilink --db %s upgrade'", database->label,
+                     counts.schema, ML_STORE_SCHEMA_VERSION, database->label);
+    }
 }
 
 /* The parent's flush when a generation ends: at a restart, when httpd
@@ -227,8 +237,9 @@ static apr_status_t flush_at_generation_end(void *data)
     return APR_SUCCESS;
 }
 
-/* The creation rate limit's windows, lock and key: this generation's
- * (losing the counts at a restart only forgives a few clients early). */
+/* The rate limit's windows, lock and key, for creations and password
+ * guesses: this generation's (losing the counts at a restart only forgives
+ * a few clients early). */
 static apr_status_t make_rate_limit(apr_pool_t *pconf, server_rec *s)
 {
     apr_status_t rv;
@@ -299,10 +310,14 @@ int ml_lifecycle_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     apr_pool_cleanup_register(pconf, generation, flush_at_generation_end,
                               apr_pool_cleanup_null);
     ml_early_post_config(pconf, s);
-    if (generation->creates_links
+    /* Needed to create links (configtest said so), and to check links'
+     * passwords, which any database may hold: made whenever it can be. */
+    if ((generation->creates_links
+         || ap_lookup_provider(AP_SLOTMEM_PROVIDER_GROUP, "shm",
+                               AP_SLOTMEM_PROVIDER_VERSION))
         && (rv = make_rate_limit(pconf, s)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, MLLOGNO(00017) "cannot set "
-                     "up the creation rate limit");
+                     "up the rate limit of creations and password guesses");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (apr_hash_count(generation->databases) == 0) {

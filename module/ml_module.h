@@ -11,9 +11,14 @@
  *                flush its clicks, look a slug up or count a click in the
  *                database itself
  *   early.c      when a redirect may be answered from translate_name
+ *   rules.c      what a link's own rules make of a request: valid since,
+ *                expiry and fallback, visit limits, redirect rules
+ *   password.c   links behind a password: the form and its answer
  *   create.c     the form and JSON creation, previews
  *   pages.c      the HTML pages
- *   ratelimit.c  links created per client address
+ *   qrcode.c     a link's QR code, SVG or PNG
+ *   robots.c     robots.txt: which links crawlers may follow
+ *   ratelimit.c  links created, and passwords guessed, per client address
  *   status.c     mod_status's section and SetHandler minilink-admin
  */
 #ifndef ML_MODULE_H
@@ -51,6 +56,8 @@ typedef struct {
     apr_hash_t *databases;          /* resolved location -> ml_database */
     ml_server_settings settings;    /* the server-wide directives */
     int creates_links;              /* some scope says MinilinkCreate On */
+    int any_case;                   /* some scope says MinilinkSlugCase
+                                     * insensitive: tables are made so */
     /* One writer at a time for each table ("minilink-cache"). */
     apr_global_mutex_t *cache_lock;
     /* The creation rate limit: windows per client address in slotmem,
@@ -103,6 +110,58 @@ int ml_lifecycle_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
 apr_status_t ml_lifecycle_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* ------------------------------------------------------------------ */
+/* mod_minilink.c: the redirect                                        */
+/* ------------------------------------------------------------------ */
+
+/* What ml_redirect() sends. */
+typedef struct {
+    const char *slug;
+    const char *more;            /* a path to add (decoded), or NULL */
+    const char *url;             /* the URL chosen (NUL-terminated) */
+    apr_size_t url_len;
+    int status;                  /* 0: the location's */
+    apr_uint32_t click_cell;
+    ml_choice forward_query;     /* the link's; DEFAULT: the location's */
+    apr_uint32_t max_visits;     /* 0: no limit */
+} ml_redirect_plan;
+
+/* Statuses of our own, never sent: a link out of visits (ml_redirect), and
+ * "not answered early, take the ordinary path" (rules.c). */
+#define ML_EXHAUSTED (-2)
+#define ML_LATER (-3)
+
+/* The plan for a link as its record has it (no choices, no limit). */
+void ml_plan_from_entry(ml_redirect_plan *plan, const char *slug,
+                        const char *more, const ml_cache_entry *entry);
+/* Sets Location (the URL, the path, the query string), counts the click,
+ * returns the status; 400 for an unsafe query string; ML_EXHAUSTED, with
+ * nothing set, for a link with no visit left. */
+int ml_redirect(request_rec *r, const ml_dir_config *conf,
+                const ml_redirect_plan *plan);
+
+/* ------------------------------------------------------------------ */
+/* rules.c, password.c                                                 */
+/* ------------------------------------------------------------------ */
+
+/* The answer for a link whose record has an extension (any rule of its
+ * own): as answer_slug() but with the rules; early: ML_LATER when only the
+ * ordinary path may answer (a password, a country condition). */
+int ml_answer_with_rules(request_rec *r, const ml_dir_config *conf,
+                         const char *slug, const char *more,
+                         const ml_cache_entry *entry, int early);
+/* For ml_redirect(): whether the link may have one more visit; counts it
+ * when counts (a GET in a scope that counts clicks), else only looks. */
+int ml_visit_allowed(request_rec *r, const ml_dir_config *conf,
+                     const ml_redirect_plan *plan, int counts);
+
+/* A link behind a password: GET shows the form (OK), POST checks the
+ * password: OK if it is right (then the caller redirects, with 303),
+ * else the answer already sent (its status). */
+#define ML_PASSWORD_RIGHT (-4)
+int ml_password_gate(request_rec *r, const ml_dir_config *conf,
+                     const char *slug, const char *hash);
+
+/* ------------------------------------------------------------------ */
 /* refresher.c                                                         */
 /* ------------------------------------------------------------------ */
 
@@ -131,6 +190,10 @@ void ml_database_reclaim(ml_database *database);
  * found. */
 int ml_database_lookup(ml_database *database, const char *slug,
                        ml_cache_entry *entry, request_rec *r);
+/* The clicks a link has in the database (for a visit limit without a
+ * counter in shared memory); APR_INT64_MAX when they cannot be read. */
+apr_int64_t ml_database_clicks(ml_database *database, const char *slug,
+                               request_rec *r);
 /* A click on a link with no counter in shared memory, straight to the
  * database. */
 void ml_database_add_click(ml_database *database, const char *slug,
@@ -154,21 +217,43 @@ int ml_early_allowed(request_rec *r);
 int ml_handle_create(request_rec *r, const ml_dir_config *conf);
 int ml_handle_preview(request_rec *r, const ml_dir_config *conf,
                       const char *slug);
+/* <prefix>/<slug>.svg and .png (qrcode.c); <prefix>/robots.txt (robots.c). */
+int ml_handle_qr(request_rec *r, const ml_dir_config *conf, const char *slug,
+                 int png);
+int ml_handle_robots(request_rec *r, const ml_dir_config *conf);
+
+/* <prefix>/ of a request, percent-encoded as a URL path; the short URL of
+ * a slug there (create.c). */
+const char *ml_prefix_of(request_rec *r);
+const char *ml_short_url_for(request_rec *r, const char *slug);
+/* The form's CSRF token (sent as its cookie too), and NULL if a form post
+ * with this token field may go on, else why not (create.c). */
+const char *ml_form_token(request_rec *r);
+const char *ml_form_post_problem(request_rec *r, const char *field);
+/* Reads a form post's fields (at most ML_FORM_FIELDS, 16 KiB) into a
+ * table; NULL, or why not with *status set. */
+#define ML_FORM_FIELDS 16
+const char *ml_read_form(request_rec *r, apr_table_t **fields, int *status);
 
 /* What the shortening form shows; NULL fields are left out. */
 typedef struct {
     const char *action;          /* where the form posts */
     const char *csrf_token;
-    const char *url;             /* values to show again after an error */
-    const char *slug;
+    apr_table_t *values;         /* fields to show again after an error */
     const char *error;
     const char *short_url;       /* the result, after a success */
     const char *target_url;
+    const char *qr_url;          /* its QR code (an SVG) */
 } ml_form_page;
 
 /* Each writes a whole page with the status and returns OK. */
 int ml_page_form(request_rec *r, int status, const ml_form_page *page);
-int ml_page_preview(request_rec *r, const ml_link *link, const char *short_url);
+int ml_page_preview(request_rec *r, const ml_link *link, const char *short_url,
+                    const char *qr_url);
+/* The password form of a link: action the link's own URL; error NULL or
+ * what went wrong. */
+int ml_page_password(request_rec *r, int status, const char *action,
+                     const char *csrf_token, const char *error);
 
 /* NULL if mod_slotmem_shm is loaded (MinilinkCreate needs it), else what
  * to do about it. */
@@ -182,6 +267,16 @@ apr_size_t ml_ratelimit_window_bytes(void);
  * with *retry_after set to the seconds until it may. */
 int ml_ratelimit_allow(request_rec *r, int limit, int period,
                        apr_int64_t *retry_after);
+/* Wrong passwords: ML_GUESSES per client address and link in
+ * ML_GUESS_PERIOD seconds.  ml_ratelimit_may_guess() is 1 if the client
+ * may try the link's password now (counting nothing), else 0 with
+ * *retry_after; ml_ratelimit_count_guess() counts a wrong one.  -1 when
+ * there are no windows to count in (mod_slotmem_shm is not loaded). */
+#define ML_GUESSES 5
+#define ML_GUESS_PERIOD 900
+int ml_ratelimit_may_guess(request_rec *r, const char *slug,
+                           apr_int64_t *retry_after);
+void ml_ratelimit_count_guess(request_rec *r, const char *slug);
 
 void ml_status_register_hooks(void);
 int ml_admin_handler(request_rec *r);

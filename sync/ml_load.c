@@ -123,7 +123,11 @@ static apr_status_t fill_row(void *data, const ml_link *link,
         /* Released meanwhile (by a child of the last generation that saw
          * the row go and come back): a new one. */
         if (!ml_clicks_counts_for(state->clicks, cell, link->id)) {
-            cell = ml_clicks_new_cell(state->clicks, link->id);
+            cell = ml_clicks_new_cell(state->clicks, link->id, link->clicks);
+        }
+        /* Kept: other hosts' clicks may be stored since it was made. */
+        else if (link->max_visits) {
+            ml_clicks_raise_visits(state->clicks, cell, link->clicks);
         }
     }
     if (problem == NULL
@@ -141,7 +145,8 @@ static apr_status_t fill_row(void *data, const ml_link *link,
 }
 
 apr_status_t ml_load(ml_cache **cache, const char *db_path,
-                     unsigned int headroom_percent, ml_clicks **clicks,
+                     unsigned int headroom_percent, int any_case,
+                     ml_clicks **clicks,
                      apr_pool_t *clicks_pool, apr_pool_t *pool,
                      ml_load_skip_fn *skipped, void *ctx,
                      ml_load_counts *counts, const char **error)
@@ -157,6 +162,7 @@ apr_status_t ml_load(ml_cache **cache, const char *db_path,
     *cache = NULL;
     *error = NULL;
     counts->loaded = counts->skipped = 0;
+    counts->schema = 0;
     /* The store lives in a scratch pool: destroying it closes the file.
      * The segment gets a pool of its own so a failed load frees it now
      * rather than at the next restart. */
@@ -169,7 +175,9 @@ apr_status_t ml_load(ml_cache **cache, const char *db_path,
             rv = ml_store_change_seq(store, &changes_seen);
         }
         if (rv == APR_SUCCESS) {
+            counts->schema = ml_store_schema(store);
             geometry = ml_cache_plan(links, text_bytes, headroom_percent);
+            geometry.any_case = any_case;
             rv = ml_cache_create(&state.cache, &geometry, segment_pool);
             if (rv != APR_SUCCESS) {
                 char reason[120];

@@ -18,11 +18,13 @@ typedef void ml_load_skip_fn(void *ctx, const char *slug, apr_int64_t id,
 typedef struct {
     apr_uint32_t loaded;
     apr_uint32_t skipped;
+    int schema;              /* the database's schema version */
 } ml_load_counts;
 
 /*
  * Opens db_path read-only, sizes a new cache from it (with headroom_percent
- * spare) and fills it.  Each link counts its clicks in its cell of *clicks
+ * spare; any_case: looked up without regard to case, ml_cache.h) and
+ * fills it.  Each link counts its clicks in its cell of *clicks
  * (the one it had, or a new one).  If *clicks is NULL a click table is made
  * in clicks_pool, with room for ML_CLICKS_MIN_CELLS or four times the links
  * loaded, whichever is more; clicks itself may be NULL for no counting.
@@ -30,7 +32,8 @@ typedef struct {
  * sentence naming the file and the reason.
  */
 apr_status_t ml_load(ml_cache **cache, const char *db_path,
-                     unsigned int headroom_percent, ml_clicks **clicks,
+                     unsigned int headroom_percent, int any_case,
+                     ml_clicks **clicks,
                      apr_pool_t *clicks_pool, apr_pool_t *pool,
                      ml_load_skip_fn *skipped, void *ctx,
                      ml_load_counts *counts, const char **error);

@@ -2,6 +2,8 @@
  * ml_refresh.c - applies database changes to a live cache.
  */
 #include <string.h>
+#include <apr_hash.h>
+#include <apr_strings.h>
 #include "ml_refresh.h"
 
 typedef struct {
@@ -9,6 +11,7 @@ typedef struct {
     ml_store *store;
     ml_clicks *clicks;
     apr_pool_t *pool;            /* cleared after each link */
+    apr_hash_t *applied;         /* slugs read this refresh: once is enough */
     ml_load_skip_fn *skipped;
     void *ctx;
     ml_refresh_counts *counts;
@@ -37,12 +40,16 @@ static apr_status_t apply(refresh_state *state, const char *slug,
         apr_uint32_t cell = state->clicks
                             && ml_clicks_counts_for(state->clicks, old, link->id)
                             ? old : ML_CLICKS_NO_CELL;
+        /* A visit limit counts other hosts' clicks once they are stored. */
+        if (cell != ML_CLICKS_NO_CELL && link->max_visits) {
+            ml_clicks_raise_visits(state->clicks, cell, link->clicks);
+        }
         if (ml_cache_holds(state->cache, link)
             && (state->clicks == NULL || cell != ML_CLICKS_NO_CELL)) {
             return APR_SUCCESS;
         }
         if (cell == ML_CLICKS_NO_CELL && state->clicks) {
-            cell = ml_clicks_new_cell(state->clicks, link->id);
+            cell = ml_clicks_new_cell(state->clicks, link->id, link->clicks);
         }
         rv = ml_cache_put(state->cache, link, cell);
         if (rv != APR_ENOSPC) {
@@ -74,7 +81,8 @@ static apr_status_t apply(refresh_state *state, const char *slug,
     return APR_SUCCESS;
 }
 
-/* A slug from the change log: read its row now, whatever the change was. */
+/* A slug from the change log: read its row now, whatever the change was
+ * (once a refresh: a change to a link's rules logs it several times). */
 static apr_status_t apply_change(void *data, const char *slug)
 {
     refresh_state *state = data;
@@ -82,6 +90,12 @@ static apr_status_t apply_change(void *data, const char *slug)
     ml_link link;
     apr_status_t rv;
 
+    if (apr_hash_get(state->applied, slug, APR_HASH_KEY_STRING)) {
+        return APR_SUCCESS;
+    }
+    apr_hash_set(state->applied,
+                 apr_pstrdup(apr_hash_pool_get(state->applied), slug),
+                 APR_HASH_KEY_STRING, "");
     apr_pool_clear(state->pool);
     rv = ml_store_get(state->store, slug, &link, &problem, state->pool);
     if (rv == APR_ENOENT) {
@@ -105,20 +119,37 @@ static apr_status_t apply_row(void *data, const ml_link *link,
 }
 
 /* Second half of a full pass: drop what the database no longer has. */
-static apr_status_t drop_if_gone(void *data, const char *slug, apr_size_t len)
+static apr_status_t drop_if_gone(void *data, const char *slug, apr_size_t len,
+                                 const ml_cache_entry *entry)
 {
     char copy[ML_SLUG_MAX + 1];
 
+    (void)entry;
     memcpy(copy, slug, len);
     copy[len] = '\0';
     return apply_change(data, copy);
+}
+
+/* A link with a visit limit: the clicks other hosts stored count here too
+ * (ml_clicks_raise_visits()). */
+static apr_status_t raise_visits(void *data, const char *slug,
+                                 apr_int64_t stored)
+{
+    refresh_state *state = data;
+    apr_uint32_t cell = ml_cache_click_cell(state->cache, slug);
+
+    if (cell != ML_CACHE_NO_CELL) {
+        ml_clicks_raise_visits(state->clicks, cell, stored);
+    }
+    return APR_SUCCESS;
 }
 
 apr_status_t ml_refresh(ml_cache *cache, ml_store *store, ml_clicks *clicks,
                         apr_pool_t *pool, ml_load_skip_fn *skipped, void *ctx,
                         ml_refresh_counts *counts)
 {
-    refresh_state state = {cache, store, clicks, NULL, skipped, ctx, counts};
+    refresh_state state = {cache, store, clicks, NULL, NULL, skipped, ctx,
+                           counts};
     apr_uint64_t seen = ml_cache_changes_seen(cache), newest = 0;
     int complete = 1;
     apr_status_t rv;
@@ -130,16 +161,21 @@ apr_status_t ml_refresh(ml_cache *cache, ml_store *store, ml_clicks *clicks,
     rv = ml_store_change_seq(store, &newest);
     if (rv == APR_SUCCESS && newest != seen) {
         apr_pool_create(&state.pool, pool);
+        state.applied = apr_hash_make(pool);
         rv = ml_store_changes_since(store, seen, apply_change, &state,
                                     &complete);
         if (rv == APR_SUCCESS && !complete) {
             counts->compared_all = 1;
             rv = ml_store_each(store, apply_row, &state);
             if (rv == APR_SUCCESS) {
-                rv = ml_cache_each_slug(cache, drop_if_gone, &state);
+                rv = ml_cache_each_link(cache, drop_if_gone, &state);
             }
         }
         apr_pool_destroy(state.pool);
+    }
+    /* Every time, changes or not: clicks are no changes. */
+    if (rv == APR_SUCCESS && clicks) {
+        rv = ml_store_each_limited(store, raise_visits, &state);
     }
     ml_store_read_end(store);
     if (rv == APR_SUCCESS) {

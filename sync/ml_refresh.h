@@ -29,7 +29,9 @@ typedef struct {
  * had (some changes may already be applied; they are re-checked next time).
  * A link that does not fit is removed from the table, which is then marked
  * overflowed (see ml_cache_overflowed), and counted in counts->no_room.
- * Rows that break a rule are reported through skipped().
+ * Rows that break a rule are reported through skipped().  Every refresh
+ * also raises the visit counts of links with a limit to the clicks the
+ * database holds for them (other hosts' included).
  */
 apr_status_t ml_refresh(ml_cache *cache, ml_store *store, ml_clicks *clicks,
                         apr_pool_t *pool, ml_load_skip_fn *skipped, void *ctx,

@@ -295,14 +295,16 @@ static void do_remove(ml_cache *cache, const char *slug, size_t len)
     *m = model[--model_count];
 }
 
-/* ml_cache_each_slug() must list the model's slugs, each once. */
+/* ml_cache_each_link() must list the model's slugs, each once. */
 static unsigned char seen[MODEL_MAX];
 
-static apr_status_t each_slug(void *ctx, const char *slug, apr_size_t len)
+static apr_status_t each_slug(void *ctx, const char *slug, apr_size_t len,
+                              const ml_cache_entry *entry)
 {
     model_link *m = find(slug, len);
 
     (void)ctx;
+    CHECK(entry->url != NULL);
     CHECK(m != NULL);
     CHECK(!seen[m - model]);
     seen[m - model] = 1;
@@ -369,7 +371,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         check_lookup(cache, model[i].slug, model[i].slug_len);
     }
     memset(seen, 0, model_count);
-    CHECK(ml_cache_each_slug(cache, each_slug, NULL) == APR_SUCCESS);
+    CHECK(ml_cache_each_link(cache, each_slug, NULL) == APR_SUCCESS);
     for (i = 0; i < model_count; i++) {
         CHECK(seen[i]);
     }

@@ -9,7 +9,7 @@
  *
  * Each rule is checked against invariants stated here independently of
  * ml_link.c: what an accepted slug or URL may contain, what the host of an
- * accepted URL is, and what ml_url_with_query() builds.  The whole input,
+ * accepted URL is, and what ml_url_forwarded() builds.  The whole input,
  * and the host of an accepted URL, also go through ml_host_parse() (the
  * host as a browser reads it: ml_host.h): a canonical host is canonical
  * (what the library's inet_pton() reads back for an address, a lower-case
@@ -316,7 +316,7 @@ static void check_with_query(apr_pool_t *pool, const char *url, size_t len,
                              const char *url_string, const char *query,
                              int url_accepted)
 {
-    char *result = ml_url_with_query(pool, url, len, query);
+    char *result = ml_url_forwarded(pool, url, len, NULL, query);
     size_t qlen = query ? strlen(query) : 0;
     const char *hash = memchr(url, '#', len);
     size_t base = hash ? (size_t)(hash - url) : len;

@@ -45,19 +45,19 @@ for target in "$@"; do
     found=$(ls "$work/$target-artifacts" 2>/dev/null | grep -v '^slow-unit-' | head -n 1)
     if [ "$rc" -eq 0 ] && [ -z "$found" ]; then
         passed=$((passed + 1))
-        printf 'fuzz_%-9s ok: %s runs in %s s, %s edges, corpus %s inputs\n' \
+        printf 'fuzz_%-15s ok: %s runs in %s s, %s edges, corpus %s inputs\n' \
             "$target" "${runs:-?}" "${secs:-$seconds}" "${cov:-?}" \
             "$(ls "$dir" | wc -l)"
     elif [ -n "$found" ]; then
         status=1
         failed=$((failed + 1))
-        printf 'fuzz_%-9s FOUND (exit %s): %s, log %s\n' "$target" "$rc" \
+        printf 'fuzz_%-15s FOUND (exit %s): %s, log %s\n' "$target" "$rc" \
             "$work/$target-artifacts/$found" "$log"
         grep -E 'ERROR|invariant failed|SUMMARY' "$log" | head -n 5 | sed 's/^/    /'
     else
         status=1
         failed=$((failed + 1))
-        printf 'fuzz_%-9s FAILED (exit %s) without a crash file, log %s\n' \
+        printf 'fuzz_%-15s FAILED (exit %s) without a crash file, log %s\n' \
             "$target" "$rc" "$log"
         tail -n 3 "$log" | sed 's/^/    /'
     fi

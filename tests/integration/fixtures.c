@@ -2,7 +2,10 @@
  * fixtures.c - what the tests set up and read besides requests: databases, the minilink command,
  * the load links, pages and JSON answers, the CSRF form, the refresher process.
  */
+#include <apr_strings.h>
+
 #include "ml_test.h"
+#include "../../links/ml_fields.h"
 #include "../../links/ml_link.h"
 #include "../../links/ml_store.h"
 
@@ -55,6 +58,56 @@ int db_store_links(const char *path, const link_spec *links, size_t n)
     apr_pool_destroy(pool);   /* closes the store */
     chown_database(path);
     return rv == APR_SUCCESS ? 0 : -1;
+}
+
+/* Reads a rich_link_spec's "name=value" fields into link: NULL, or what
+ * is wrong. */
+static const char *rich_fields(ml_link *link, const rich_link_spec *spec,
+                               apr_pool_t *pool)
+{
+    const char *problem = NULL;
+    int i, f;
+
+    for (i = 0; i < RICH_FIELDS && spec->fields[i] && problem == NULL; i++) {
+        const char *field = spec->fields[i], *equals = strchr(field, '=');
+        const char *name = apr_pstrmemdup(pool, field, (size_t)(equals - field));
+        if (strcmp(name, "password") == 0) {
+            problem = ml_password_hash(equals + 1, &link->password_hash, pool);
+            continue;
+        }
+        for (f = 0; f < ML_FIELDS && strcmp(ml_field_name((ml_field)f), name); f++) {
+        }
+        problem = f == ML_FIELDS ? "no such field"
+                  : ml_field_read(link, (ml_field)f, equals + 1, NULL, pool);
+    }
+    return problem;
+}
+
+int db_store_rich_links(const char *path, const rich_link_spec *links, size_t n)
+{
+    apr_pool_t *pool;
+    ml_store *store = NULL;
+    const char *problem = NULL;
+    apr_status_t rv;
+    size_t i;
+
+    apr_pool_create(&pool, g_pool);
+    rv = ml_store_open(&store, path, ML_STORE_CREATE, pool);
+    rv = rv == APR_SUCCESS ? ml_store_init(store) : rv;
+    for (i = 0; rv == APR_SUCCESS && problem == NULL && i < n; i++) {
+        ml_link link = { .slug = links[i].slug, .url = links[i].url };
+        if ((problem = rich_fields(&link, &links[i], pool)) == NULL) {
+            rv = ml_store_add(store, &link, pool);
+        }
+    }
+    if (rv != APR_SUCCESS || problem) {
+        fprintf(stderr, "cannot store links with rules in %s: %s (link %s)\n", path,
+                problem ? problem : store ? ml_store_error(store) : "ml_store_open failed",
+                links[i - 1].slug);
+    }
+    apr_pool_destroy(pool);
+    chown_database(path);
+    return rv == APR_SUCCESS && problem == NULL ? 0 : -1;
 }
 
 /* The sqlite3 command on path as g_srv's user: its exit status; its output, trimmed, to *out

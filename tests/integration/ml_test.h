@@ -43,6 +43,16 @@ typedef struct {
     int disabled;
 } link_spec;
 
+/* A link with rules of schema 2: "name=value" each, the names of
+ * links/ml_fields.h ("title=...", "redirect_rules=..."), and
+ * "password=CLEAR" (hashed when stored). */
+#define RICH_FIELDS 12
+typedef struct {
+    const char *slug;
+    const char *url;
+    const char *fields[RICH_FIELDS];
+} rich_link_spec;
+
 /* A suite group: what its server has, and its tests (only name and tests are required); the
  * epilogue test follows the tests. */
 typedef struct suite_group {
@@ -55,6 +65,8 @@ typedef struct suite_group {
     char *(*config_of)(void);   /* or: made at the start, after prepare */
     const link_spec *links;     /* links.db */
     size_t nlinks;
+    const rich_link_spec *rich_links;   /* links.db too, with their rules */
+    size_t nrich_links;
     const char *links_sql;      /* then run on links.db (rows the store refuses) */
     int load_links;             /* links.db also holds the load links */
     const char *passwd;         /* "user:password": <dir>/passwd (htpasswd) */
@@ -87,6 +99,8 @@ void add_browser_suites(void);  /* browser */
 void add_hostile_suites(void);  /* hostile-* */
 void add_drill_suites(void);    /* drills-* */
 void add_pgsql_suites(void);    /* pgsql */
+void add_rules_suites(void);    /* rules-*: a link's own rules, live */
+void add_upgrade_suites(void);  /* upgrade-*: a version-1 database served, upgraded live */
 
 /* A suite's cleanup: the error log if it had failures; g_srv freed. */
 int suite_cleanup(void);
@@ -193,6 +207,9 @@ void chown_database(const char *path);   /* with -wal, -shm, -journal */
 /* Adds links to a database (made if missing) with the project's store, as root, then chowns it.  0
  * on success. */
 int db_store_links(const char *path, const link_spec *links, size_t n);
+
+/* The same for links with rules; 0 on success. */
+int db_store_rich_links(const char *path, const rich_link_spec *links, size_t n);
 
 /* SQL through the sqlite3 command as g_srv's user, so that no file next to a database ever belongs
  * to root (a refresher could not open it).  0 on success; db_int: one integer (-1 on failure or

@@ -323,6 +323,25 @@ int pg_create_user_database(const pg_server *pg, const char *role, const char *p
     return rc == 0 ? 0 : -1;
 }
 
+int pg_psql(const pg_server *pg, const char *role, const char *dbname, const char *sql,
+            const char *file, char **output)
+{
+    char *port = xasprintf("%d", pg->port), *out = NULL;
+    char *args[] = { "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", (char *)pg->dir,
+                     "-p", port, "-U", (char *)role, "-d", (char *)dbname,
+                     sql ? "-c" : "-f", (char *)(sql ? sql : file), NULL };
+    int rc = run_tool(pg, "psql", args, &out);
+
+    free(port);
+    if (output) {
+        *output = out;
+    }
+    else {
+        free(out);
+    }
+    return rc;
+}
+
 void pg_log_dump(const pg_server *pg)
 {
     char *log = file_read(pg->log);

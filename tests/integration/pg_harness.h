@@ -58,4 +58,10 @@ int pg_create_user_database(const pg_server *pg, const char *role,
                             const char *password, const char *dbname);
 void pg_log_dump(const pg_server *pg);   /* the server's log, to stderr */
 
+/* psql over the unix socket as role on dbname, with -v ON_ERROR_STOP=1 -At: the SQL of sql (or,
+ * sql NULL, the file at path file).  The exit status; the output (rows, '|' between values; or
+ * the error) to *output (malloc'd) unless NULL. */
+int pg_psql(const pg_server *pg, const char *role, const char *dbname, const char *sql,
+            const char *file, char **output);
+
 #endif /* PG_HARNESS_H */

@@ -95,6 +95,9 @@ static int store_links(const suite_group *group)
 {
     char *db = tpath("links.db");
     int rc = db_store_links(db, group->links, group->nlinks);
+    if (rc == 0 && group->nrich_links) {
+        rc = db_store_rich_links(db, group->rich_links, group->nrich_links);
+    }
     if (rc == 0 && group->load_links) {
         rc = db_store_load_links(db);
     }
@@ -277,6 +280,8 @@ int main(void)
     add_hostile_suites();
     add_drill_suites();
     add_pgsql_suites();
+    add_rules_suites();
+    add_upgrade_suites();
     select_suites(getenv("MINILINK_SUITES"));
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

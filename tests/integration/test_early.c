@@ -176,11 +176,39 @@ static const struct {
     { "POST", "@/abc", { NULL }, NULL },
     { "PUT", "@/abc", { NULL }, USER ":" PASSWORD },
     { "OPTIONS", "@/abc", { NULL }, NULL },
+    /* Links with redirect rules: what they read is the same on both paths (and Vary says it). */
+    { "GET", "@/dev", { "User-Agent: Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)",
+                        NULL }, NULL },
+    { "GET", "@/dev", { "User-Agent: BadBot/1.0", NULL }, NULL },
+    { "GET", "@/lang", { "Accept-Language: fr-FR, en;q=0.5", NULL }, NULL },
+    { "GET", "@/lang", { "Accept-Language: fr;q=0.5", NULL }, NULL },
+    { "GET", "@/qp?utm=mail&x=1", { NULL }, NULL },
+    { "GET", "@/ipr", { "X-Forwarded-For: 10.1.2.3", NULL }, NULL },
+    { "GET", "@/ipr", { "X-Forwarded-For: 192.0.2.9", NULL }, NULL },
+    { "GET", "@/cc", { "X-Country: FR", NULL }, NULL },
+    { "GET", "@/fwd/more/path?x=1", { NULL }, NULL },
+    { "HEAD", "@/soon", { NULL }, NULL },
 };
 
 static const link_spec early_links[] = {
     { "abc", "https://example.com/abc", 0, 0, 0 },
     { "gone", "https://example.com/gone", 0, 0, 1 },
+};
+
+/* Their answers may be early (dev, lang, qp, ipr, fwd, soon) or never (pw: a password; cc: the
+ * country's variable).  pw's form carries a CSRF token of its own each time: it is not in the
+ * byte-for-byte table, only asked who answered. */
+static const rich_link_spec early_rule_links[] = {
+    { "dev", "https://example.com/dev", { "redirect_rules=--device ios https://example.com/ios" } },
+    { "lang", "https://example.com/lang", { "redirect_rules="
+      "--language fr https://example.com/fr" } },
+    { "qp", "https://example.com/qp", { "redirect_rules=--query utm=mail https://example.com/mail" } },
+    { "ipr", "https://example.com/ipr", { "redirect_rules=--ip 10.0.0.0/8 https://example.com/in" } },
+    { "cc", "https://example.com/cc", { "redirect_rules=--country FR https://example.com/fr" } },
+    { "fwd", "https://example.com/fwd", { "forward_path=on" } },
+    { "soon", "https://example.com/soon", { "valid_since=2099-01-01",
+                                            "fallback_url=https://example.com/wait" } },
+    { "pw", "https://example.com/pw", { "password=letmein" } },
 };
 
 
@@ -287,6 +315,10 @@ static void test_early_only_without_access_rules(void)
         CHECK(on_b && strcmp(on_b, "translate") != 0, "GET %s on port B (MinilinkEarlyAnswer "
               "Off) answered by %s", path, str_or_null(on_b));
     }
+    /* A link's own rules: early as a plain link's, but for a password and a country. */
+    EXPECT_STR(answered_on(g_srv->port, "/plain/dev"), "translate", "GET /plain/dev: who answered");
+    EXPECT_STR(answered_on(g_srv->port, "/plain/pw"), "handler", "GET /plain/pw: who answered");
+    EXPECT_STR(answered_on(g_srv->port, "/plain/cc"), "handler", "GET /plain/cc: who answered");
     /* The LocationMatch still guards the form under /formauth. */
     GET("/formauth/", 401, NULL);
     EXPECT("POST", NULL, "/formauth/x/", 401, NULL);
@@ -341,6 +373,7 @@ static char *early_config(void)
                 "MinilinkDatabase links.db\n"
                 "RemoteIPHeader X-Forwarded-For\n"
                 "RemoteIPTrustedProxy 127.0.0.1\n"
+                "SetEnvIf X-Country \"^(..)$\" MM_COUNTRY_CODE=$1\n"
                 "Header always set X-Frame-Options DENY\n"
                 "ErrorDocument 404 \"No such short link\"\n"
                 "<VirtualHost 127.0.0.1:@PORT@>\nServerName a.test\n%s%s</VirtualHost>\n"
@@ -360,6 +393,7 @@ static const suite_group early_group = {
     .modules = "setenvif remoteip authz_host auth_basic authn_file authz_user access_compat "
                "rewrite alias headers env mime negotiation dir",
     .links = early_links, .nlinks = ARRAY_LEN(early_links), .passwd = USER ":" PASSWORD,
+    .rich_links = early_rule_links, .nrich_links = ARRAY_LEN(early_rule_links),
 };
 
 void add_early_suites(void)

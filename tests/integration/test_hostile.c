@@ -241,6 +241,27 @@ static const hostile_request hostile_requests[] = {
       "{\"url\": \"https://example.com/ok\", \"slug\": \"{s*65}\"}", NULL, 400),
     JSON_POST("JSON slug that is a number", "{\"url\": \"https://example.com/ok\", \"slug\": 12}",
       NULL, 400),
+    JSON_POST("JSON maxVisits that is a string",
+      "{\"url\": \"https://example.com/ok\", \"maxVisits\": \"5\"}", NULL, 400),
+    JSON_POST("JSON maxVisits of 2^31", "{\"url\": \"https://example.com/ok\", "
+      "\"maxVisits\": 2147483648}", NULL, 400),
+    JSON_POST("JSON crawlable that is a number",
+      "{\"url\": \"https://example.com/ok\", \"crawlable\": 1}", NULL, 400),
+    JSON_POST("JSON password that is a number",
+      "{\"url\": \"https://example.com/ok\", \"password\": 1234}", NULL, 400),
+    JSON_POST("JSON tags that are numbers", "{\"url\": \"https://example.com/ok\", "
+      "\"tags\": [1, 2]}", NULL, 400),
+    JSON_POST("JSON title with \\u0000",
+      "{\"url\": \"https://example.com/ok\", \"title\": \"a\\u0000b\"}", NULL, 400),
+    JSON_POST("JSON validSince that is no date",
+      "{\"url\": \"https://example.com/ok\", \"validSince\": \"tomorrow\"}", NULL, 400),
+    JSON_POST("JSON fallbackUrl javascript:", "{\"url\": \"https://example.com/ok\", "
+      "\"fallbackUrl\": \"javascript:alert(1)\"}", NULL, 400),
+    JSON_POST("JSON redirectRules that is an object", "{\"url\": \"https://example.com/ok\", "
+      "\"redirectRules\": {\"longUrl\": \"https://example.com/\"}}", NULL, 400),
+    JSON_POST("JSON redirect rule with an unknown condition", "{\"url\": "
+      "\"https://example.com/ok\", \"redirectRules\": [{\"longUrl\": "
+      "\"https://example.com/r\", \"conditions\": [{\"type\": \"moon-phase\"}]}]}", NULL, 400),
     JSON_POST("JSON that is not UTF-8", "{\"url\": \"https://example.com/\xff\xfe\"}", NULL, 400),
     JSON_POST("JSON URL with an escaped non-ASCII character",
       "{\"url\": \"https://example.com/\\u00ff\"}", NULL, 400),

@@ -82,12 +82,12 @@ static long expect_link(const char *slug, long status, const char *url)
     return now_ms();
 }
 
-/* Every GET on /l/<slug> answered with a redirect is a click. */
+/* Every GET on /l/<slug> answered with a redirect is a click (a query string aside). */
 static void count_click(const httpd_server *srv, const char *host, const char *path)
 {
     (void)srv, (void)host;
     if (strncmp(path, "/l/", 3) == 0) {
-        link_of(path + 3)->clicks++;
+        link_of(tfmt("%.*s", (int)strcspn(path + 3, "?"), path + 3))->clicks++;
     }
 }
 
@@ -798,10 +798,155 @@ static void test_password_never_shown(void)
     }
 }
 
+
+/* ---- schema version 1, upgraded; rules and visit limits on both hosts --- */
+
+/* The columns of version 1's tables, every row, in order. */
+static const char *const v1_tables[] = {
+    "SELECT id, slug, url, status, expires_at, disabled, created_at, updated_at, clicks,"
+    " last_click_at FROM links ORDER BY id",
+    "SELECT seq, slug, changed_at FROM link_changes ORDER BY seq",
+    "SELECT key, value FROM minilink_meta WHERE key <> 'schema_version' ORDER BY key",
+    "SELECT last_value FROM link_changes_seq_seq",
+};
+
+/* tests/fixtures/v1-pgsql.sql (pg_dump of a database version-1 code made) in a database of its
+ * own, upgraded with the CLI: every row of every table the same, the new columns empty. */
+static void test_v1_upgraded_every_row_kept(void)
+{
+    char *fixture = realpath("tests/fixtures/v1-pgsql.sql", NULL), *out = NULL, *before[4];
+    const char *db = tfmt("postgresql://minilink:%s@127.0.0.1:%d/minilinkv1", P.password,
+                          P.pg->port);
+    const char *args[] = { "upgrade", NULL };
+    size_t i;
+    int rc;
+
+    tkeep(fixture);
+    if (!CHECK(fixture && pg_psql(P.pg, "postgres", "postgres", "CREATE DATABASE minilinkv1 "
+                                  "OWNER minilink", NULL, NULL) == 0
+               && pg_psql(P.pg, "minilink", "minilinkv1", NULL, fixture, &out) == 0,
+               "loading tests/fixtures/v1-pgsql.sql: %s", str_or_null(tkeep(out)))) {
+        return;
+    }
+    for (i = 0; i < ARRAY_LEN(v1_tables); i++) {
+        pg_psql(P.pg, "minilink", "minilinkv1", v1_tables[i], NULL, &before[i]);
+        tkeep(before[i]);
+    }
+    CHECK(strstr(before[0], "|plain|") && strstr(before[1], "|deleted|"), "the fixture's rows:"
+          "\n%s", before[0]);
+    rc = cli_run_on(db, args, &out);
+    EXPECT_EQ(rc, 0, "minilink upgrade of version 1: %s", (char *)tkeep(out));
+    EXPECT_STR(out, "upgraded from schema version 1 to 2\n", "minilink upgrade");
+    for (i = 0; i < ARRAY_LEN(v1_tables); i++) {
+        pg_psql(P.pg, "minilink", "minilinkv1", v1_tables[i], NULL, &out);
+        EXPECT_STR(tkeep(out), before[i], "after the upgrade: %s", v1_tables[i]);
+    }
+    pg_psql(P.pg, "minilink", "minilinkv1", "SELECT value FROM minilink_meta WHERE key ="
+            " 'schema_version'", NULL, &out);
+    EXPECT_STR(tkeep(out), "2\n", "schema_version after the upgrade");
+    pg_psql(P.pg, "minilink", "minilinkv1", "SELECT count(*) FROM links WHERE title IS NOT NULL"
+            " OR valid_since IS NOT NULL OR max_visits IS NOT NULL OR fallback_url IS NOT NULL"
+            " OR password_hash IS NOT NULL OR forward_query IS NOT NULL OR forward_path IS NOT"
+            " NULL OR crawlable <> 0", NULL, &out);
+    EXPECT_STR(tkeep(out), "0\n", "links with a new field set by the upgrade");
+    {
+        const char *rule[] = { "rule", "add", "plain", "https://example.com/p", "--device", "ios",
+                               NULL };
+        const char *show[] = { "show", "plain", NULL };
+        rc = cli_run_on(db, rule, &out);
+        EXPECT_EQ(rc, 0, "a rule on an upgraded link: %s", (char *)tkeep(out));
+        rc = cli_run_on(db, show, &out);
+        EXPECT_EQ(rc, 0, "minilink show: %s", (char *)tkeep(out));
+        EXPECT_HAS(out, "clicks: 42\n", "the clicks kept");
+        EXPECT_HAS(out, "rule 1: --device ios https://example.com/p\n", "the rule");
+    }
+    rc = cli_run_on(db, args, &out);
+    EXPECT_EQ(rc, 0, "a second upgrade");
+    EXPECT_STR(tkeep(out), "already at schema version 2\n", "a second upgrade");
+}
+
+/* Redirect rules set with the CLI on one database: both hosts choose by them. */
+static void test_rules_shared(void)
+{
+    http_response *r;
+    long t;
+
+    if (CLI_EXPECT(0, NULL, "rule", "add", "seed1", "https://example.com/seed/1-shared",
+                   "--query", "shared")) {
+        t = now_ms();
+        wait_answer_at(HERE, "CLI rule add -> A", P.a, "GET", NULL, "/l/seed1?shared", 302,
+                       "https://example.com/seed/1-shared?shared", t, POLL_MS);
+        wait_answer_at(HERE, "CLI rule add -> B", P.b, "GET", NULL, "/l/seed1?shared", 302,
+                       "https://example.com/seed/1-shared?shared", t, POLL_MS);
+    }
+    r = post_json(P.a, "/l/", "{\"url\": \"https://example.com/ruled\", \"slug\": \"ruled\","
+                  " \"redirectRules\": [{\"longUrl\": \"https://example.com/ruled-fr\","
+                  " \"conditions\": [{\"type\": \"language\", \"matchValue\": \"fr\"}]}]}", NULL);
+    if (EXPECT_EQ(r->status, 201, "creating a link with a rule on A: %s", r->body)) {
+        static const char *const french[] = { "Accept-Language: fr", NULL };
+        http_request_spec req = { "GET", NULL, "/l/ruled", french, NULL, 0, NULL };
+        t = expect_link("ruled", 302, "https://example.com/ruled");
+        WAIT_SERVED("created on A with a rule -> B", P.b, "ruled", t);
+        r = ask_spec(P.b, &req);
+        CHECK(response_is(r, 302, "https://example.com/ruled-fr"), "GET /l/ruled on B in "
+              "French: %ld %s", r->status, str_or_null(r->location));
+    }
+}
+
+/* `count` GETs of slug on srv must redirect; each a click in the bookkeeping. */
+static void visits_at(int line, const httpd_server *srv, const char *slug, int count)
+{
+    int i;
+
+    for (i = 0; i < count; i++) {
+        expect_served_at(line, tfmt("visit %d of %d", i + 1, count), srv, slug);
+    }
+}
+
+/* A link limited to 6 visits: 6 on A, and B knows it once A's flush and B's refresh have passed
+ * (a HEAD takes no visit, so the waits take none); raised to 10, B gives exactly the 4 left, and
+ * A then knows them too. */
+static void test_visit_limit_across_hosts(void)
+{
+    long t;
+
+    if (!CLI_EXPECT(0, NULL, "add", "https://example.com/lim", "lim", "--max-visits", "6")) {
+        return;
+    }
+    t = expect_link("lim", 302, "https://example.com/lim");
+    wait_answer_at(HERE, "CLI add, limited -> A", P.a, "HEAD", NULL, "/l/lim", 302,
+                   "https://example.com/lim", t, POLL_MS);
+    wait_answer_at(HERE, "CLI add, limited -> B", P.b, "HEAD", NULL, "/l/lim", 302,
+                   "https://example.com/lim", t, POLL_MS);
+    visits_at(__LINE__, P.a, "lim", 6);
+    expect_link("lim", 410, NULL);
+    EXPECT_SERVED("its 6 visits taken", P.a, "lim");
+    t = now_ms();
+    wait_answer_at(HERE, "A's visits -> B (A's flush, B's refresh)", P.b, "HEAD", NULL, "/l/lim",
+                   410, NULL, t, POLL_MS);
+    EXPECT_SERVED("A's visits known", P.b, "lim");
+    if (CLI_EXPECT(0, NULL, "set", "lim", "--max-visits", "10")) {
+        t = now_ms();
+        wait_answer_at(HERE, "limit raised to 10 -> B", P.b, "HEAD", NULL, "/l/lim", 302,
+                       "https://example.com/lim", t, POLL_MS);
+        expect_link("lim", 302, "https://example.com/lim");
+        visits_at(__LINE__, P.b, "lim", 4);
+        expect_link("lim", 410, NULL);
+        EXPECT_SERVED("the 10th visit was the last", P.b, "lim");
+        t = now_ms();
+        wait_answer_at(HERE, "B's visits -> A", P.a, "HEAD", NULL, "/l/lim", 410, NULL, t,
+                       POLL_MS);
+    }
+}
+
 static CU_TestInfo pgsql_tests[] = {
     { "both hosts serve the links stored before they started", test_stored_links_served },
     { "created on one host, served by the other", test_created_on_one_served_by_other },
     { "CLI set and rm: both hosts follow", test_cli_changes_followed },
+    { "a version-1 database (the fixture) upgraded: every row kept",
+      test_v1_upgraded_every_row_kept },
+    { "redirect rules from the CLI and from A: both hosts choose by them", test_rules_shared },
+    { "a visit limit: A's visits count on B, B's on A", test_visit_limit_across_hosts },
     { "SQLite export, PostgreSQL import: both hosts serve it", test_sqlite_moved_to_postgresql },
     { "import in groups: a row refused in a later group by its line; 600 stored",
       test_import_in_groups },
@@ -844,7 +989,7 @@ static char *host_a_config(void)
 static int pgsql_prepare(void)
 {
     static const char *const seeds[][6] = {
-        { "init" }, { "upgrade" },   /* a no-op at schema version 1, as in SQLite */
+        { "init" }, { "upgrade" },   /* a no-op at the newest version, as in SQLite */
         { "add", "https://example.com/seed/1", "seed1" },
         { "add", "https://example.com/seed/2?q=1#top", "seed2" },
         { "add", "https://example.com/seed/3", "seed3" }, { "set", "seed3", "--status", "301" },

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <apr_pools.h>
+#include <apr_tables.h>
 #include <apr_time.h>
 #include <CUnit/CUnit.h>
 #include "../../cache/ml_cache.h"
@@ -353,7 +354,7 @@ static void test_append_then_index(void)
 static void test_index_out_of_slots(void)
 {
     /* Room in the arena for all ten, slots for four. */
-    ml_cache_geometry geometry = { 4, 4096 };
+    ml_cache_geometry geometry = { 4, 4096, 0 };
     apr_pool_t *pool;
     ml_cache *cache;
     ml_link link = {0};
@@ -811,6 +812,119 @@ static void test_siphash_reference_vector(void)
                         0xa129ca6149be45e5ULL);
 }
 
+
+/* ---- the rules of schema 2 in a record ------------------------------ */
+
+static void test_extension_round_trip(void)
+{
+    apr_pool_t *pool;
+    ml_cache *cache;
+    ml_cache_entry entry;
+    ml_cache_rules rules;
+    ml_request_facts facts;
+    apr_size_t len;
+    ml_link link;
+
+    apr_pool_create(&pool, NULL);
+    cache = make_cache(pool, 2, 400, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cache);
+    ut_rich_link(&link, "rich", pool);
+    CU_ASSERT_EQUAL_FATAL(ml_cache_put(cache, &link, 7), APR_SUCCESS);
+    CU_ASSERT_EQUAL(put(cache, "plain", "https://example.com/p", 0, 0, 0),
+                    APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(ml_cache_lookup(cache, "rich", 4, &entry), 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(entry.extension);
+    CU_ASSERT_EQUAL(entry.status, 301);
+    CU_ASSERT_EQUAL(entry.click_cell, 7);
+    ml_cache_rules_of(&entry, &rules);
+    CU_ASSERT_EQUAL(rules.valid_since, 1700000000);
+    CU_ASSERT_EQUAL(rules.max_visits, 10);
+    CU_ASSERT_STRING_EQUAL(rules.fallback_url, "https://example.com/fallback");
+    CU_ASSERT_EQUAL(rules.fallback_len, strlen("https://example.com/fallback"));
+    CU_ASSERT_STRING_EQUAL(rules.password_hash, link.password_hash);
+    CU_ASSERT_STRING_EQUAL(rules.title, "A title \xc3\xa9");
+    CU_ASSERT_EQUAL(rules.ntags, 2);
+    CU_ASSERT_STRING_EQUAL(rules.tags, "news");
+    CU_ASSERT_STRING_EQUAL(rules.tags + 5, "sale");
+    CU_ASSERT_EQUAL(rules.forward_query, ML_CHOICE_OFF);
+    CU_ASSERT_EQUAL(rules.forward_path, ML_CHOICE_ON);
+    CU_ASSERT_EQUAL(rules.crawlable, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rules.rules);
+    memset(&facts, 0, sizeof(facts));
+    facts.accept_language = "fr";
+    CU_ASSERT_STRING_EQUAL(ml_rules_choose(rules.rules, &facts, &len),
+                           "https://example.com/fr");
+    /* A plain link has no extension: the record of layout 3. */
+    CU_ASSERT_EQUAL(ml_cache_lookup(cache, "plain", 5, &entry), 1);
+    CU_ASSERT_PTR_NULL(entry.extension);
+    /* holds() tells every rule apart. */
+    CU_ASSERT_TRUE(ml_cache_holds(cache, &link));
+    link.max_visits = 11;
+    CU_ASSERT_FALSE(ml_cache_holds(cache, &link));
+    link.max_visits = 10;
+    link.crawlable = 0;
+    CU_ASSERT_FALSE(ml_cache_holds(cache, &link));
+    link.crawlable = 1;
+    link.nrules = 1;
+    CU_ASSERT_FALSE(ml_cache_holds(cache, &link));
+    apr_pool_destroy(pool);
+}
+
+/* ml_cache_entry_of(): a link read from the database, in no table. */
+static void test_entry_of_a_link(void)
+{
+    apr_pool_t *pool;
+    ml_cache_entry entry;
+    ml_cache_rules rules;
+    ml_link link;
+
+    apr_pool_create(&pool, NULL);
+    ut_rich_link(&link, "rich", pool);
+    ml_cache_entry_of(&link, pool, &entry);
+    CU_ASSERT_STRING_EQUAL(entry.url, link.url);
+    CU_ASSERT_EQUAL(entry.click_cell, ML_CACHE_NO_CELL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(entry.extension);
+    ml_cache_rules_of(&entry, &rules);
+    CU_ASSERT_EQUAL(rules.max_visits, 10);
+    apr_pool_destroy(pool);
+}
+
+/* A table made any_case finds a slug in any case, the exact one first. */
+static void test_any_case(void)
+{
+    apr_pool_t *pool;
+    ml_cache_geometry geometry = ml_cache_plan(8, 400, 0);
+    ml_cache *cache, *exact;
+    ml_cache_entry entry;
+
+    apr_pool_create(&pool, NULL);
+    geometry.any_case = 1;
+    CU_ASSERT_EQUAL_FATAL(ml_cache_create(&cache, &geometry, pool), APR_SUCCESS);
+    CU_ASSERT_EQUAL(put(cache, "AbC", "https://example.com/AbC", 0, 0, 0),
+                    APR_SUCCESS);
+    CU_ASSERT_EQUAL(ml_cache_lookup_any_case(cache, "abc", 3, &entry), 1);
+    CU_ASSERT_STRING_EQUAL(entry.url, "https://example.com/AbC");
+    CU_ASSERT_EQUAL(ml_cache_lookup(cache, "abc", 3, &entry), 0);
+    CU_ASSERT_EQUAL(ml_cache_lookup(cache, "AbC", 3, &entry), 1);
+    CU_ASSERT_EQUAL(put(cache, "abc", "https://example.com/abc", 0, 0, 0),
+                    APR_SUCCESS);
+    CU_ASSERT_EQUAL(ml_cache_lookup_any_case(cache, "abc", 3, &entry), 1);
+    CU_ASSERT_STRING_EQUAL(entry.url, "https://example.com/abc");
+    CU_ASSERT_EQUAL(ml_cache_lookup_any_case(cache, "AbC", 3, &entry), 1);
+    CU_ASSERT_STRING_EQUAL(entry.url, "https://example.com/AbC");
+    CU_ASSERT_EQUAL(ml_cache_lookup_any_case(cache, "ABC", 3, &entry), 1);
+    CU_ASSERT_EQUAL(ml_cache_remove(cache, "abc", 3), APR_SUCCESS);
+    CU_ASSERT_EQUAL(ml_cache_lookup_any_case(cache, "abc", 3, &entry), 1);
+    CU_ASSERT_STRING_EQUAL(entry.url, "https://example.com/AbC");
+    CU_ASSERT_EQUAL(ml_cache_lookup_any_case(cache, "abd", 3, &entry), 0);
+    /* A table not made so is asked exactly. */
+    exact = make_cache(pool, 8, 400, 0);
+    CU_ASSERT_EQUAL(put(exact, "AbC", "https://example.com/AbC", 0, 0, 0),
+                    APR_SUCCESS);
+    CU_ASSERT_EQUAL(ml_cache_lookup_any_case(exact, "abc", 3, &entry), 0);
+    apr_pool_destroy(pool);
+}
+
 void add_cache_suite(void)
 {
     CU_pSuite suite = CU_add_suite("cache (ml_cache.h)", NULL, NULL);
@@ -835,4 +949,7 @@ void add_cache_suite(void)
     CU_add_test(suite, "arena exhausted by replacements", test_arena_exhaustion_by_replacement);
     CU_add_test(suite, "rebuild leaves the old table alone", test_rebuild_leaves_old_table);
     CU_add_test(suite, "concurrent readers never see torn links", test_concurrent_readers_see_whole_links);
+    CU_add_test(suite, "a link's rules in its record's extension", test_extension_round_trip);
+    CU_add_test(suite, "an entry for a link in no table", test_entry_of_a_link);
+    CU_add_test(suite, "any_case tables: any case, the exact slug first", test_any_case);
 }

@@ -44,7 +44,7 @@ static int fixture_open(fixture *f, apr_uint32_t cells)
         link.slug = slugs[i];
         link.url = "https://example.com/";
         if (ml_store_add(f->store, &link, f->scratch.pool) != APR_SUCCESS
-            || ml_clicks_new_cell(f->clicks, link.id) != (apr_uint32_t)i) {
+            || ml_clicks_new_cell(f->clicks, link.id, 0) != (apr_uint32_t)i) {
             return 0;
         }
     }
@@ -107,7 +107,7 @@ static void test_flush_of_many_links_is_exact(void)
         link.slug = apr_psprintf(f.scratch.pool, "many%d", i);
         link.url = "https://example.com/many";
         CU_ASSERT_FATAL(ml_store_add(f.store, &link, f.scratch.pool) == APR_SUCCESS);
-        count(&f, ml_clicks_new_cell(f.clicks, link.id), i % 7);
+        count(&f, ml_clicks_new_cell(f.clicks, link.id, 0), i % 7);
         total += (apr_uint64_t)(i % 7);
     }
     CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000001, &flushed),
@@ -280,7 +280,7 @@ static void test_full_table_has_no_cell(void)
 
     CU_ASSERT_FATAL(fixture_open(&f, 3));          /* a, b, c take them all */
     CU_ASSERT_EQUAL(ml_clicks_cells_used(f.clicks), 3);
-    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, 99), ML_CLICKS_NO_CELL);
+    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, 99, 0), ML_CLICKS_NO_CELL);
     CU_ASSERT_TRUE(ml_clicks_counts_for(f.clicks, 2, 3));
     ut_scratch_close(&f.scratch);
 }
@@ -320,15 +320,15 @@ static void test_released_cell_reused_after_its_clicks_are_written(void)
     ml_clicks_release(f.clicks, 0);                /* twice: no harm */
     /* Its clicks are not written yet: it is not handed out. */
     ml_clicks_reclaim(f.clicks);
-    d_cell = ml_clicks_new_cell(f.clicks, d);
+    d_cell = ml_clicks_new_cell(f.clicks, d, 0);
     CU_ASSERT_EQUAL(d_cell, 3);                    /* the last unused one */
-    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, e), ML_CLICKS_NO_CELL);
+    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, e, 0), ML_CLICKS_NO_CELL);
     CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000001, &flushed),
                     APR_SUCCESS);
     CU_ASSERT_EQUAL(flushed, 2);
     CU_ASSERT_EQUAL(stored_clicks(&f, "a"), 2);
     /* Now it is, with a handle of its own. */
-    e_cell = ml_clicks_new_cell(f.clicks, e);
+    e_cell = ml_clicks_new_cell(f.clicks, e, 0);
     CU_ASSERT_NOT_EQUAL_FATAL(e_cell, ML_CLICKS_NO_CELL);
     CU_ASSERT_NOT_EQUAL(e_cell, 0);
     CU_ASSERT_TRUE(ml_clicks_counts_for(f.clicks, e_cell, e));
@@ -352,7 +352,7 @@ static void test_released_cell_without_clicks_reclaimed_at_once(void)
 
     CU_ASSERT_FATAL(fixture_open(&f, 3));
     d = add_link(&f, "d");
-    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, d), ML_CLICKS_NO_CELL);
+    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, d, 0), ML_CLICKS_NO_CELL);
     ml_clicks_release(f.clicks, 1);
     CU_ASSERT_EQUAL(ml_clicks_count(f.clicks, 1, 1700000000), 0);
     ml_clicks_stats_get(f.clicks, &stats);
@@ -362,7 +362,7 @@ static void test_released_cell_without_clicks_reclaimed_at_once(void)
     CU_ASSERT_TRUE(ml_clicks_has_released(f.clicks));
     ml_clicks_reclaim(f.clicks);
     CU_ASSERT_FALSE(ml_clicks_has_released(f.clicks));
-    cell = ml_clicks_new_cell(f.clicks, d);
+    cell = ml_clicks_new_cell(f.clicks, d, 0);
     CU_ASSERT_NOT_EQUAL(cell, ML_CLICKS_NO_CELL);
     CU_ASSERT_TRUE(ml_clicks_counts_for(f.clicks, cell, d));
     CU_ASSERT_FALSE(ml_clicks_counts_for(f.clicks, 1, 2));
@@ -389,14 +389,14 @@ static void test_cell_with_clicks_in_flight_waits(void)
                                         &flushed), APR_SUCCESS);
     ml_clicks_release(f.clicks, 2);
     ml_clicks_reclaim(f.clicks);
-    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, d), ML_CLICKS_NO_CELL);
+    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, d, 0), ML_CLICKS_NO_CELL);
     CU_ASSERT_NOT_EQUAL(ml_flush(f.clicks, read_only, 1700000002,
                                         &flushed), APR_SUCCESS);
-    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, d), ML_CLICKS_NO_CELL);
+    CU_ASSERT_EQUAL(ml_clicks_new_cell(f.clicks, d, 0), ML_CLICKS_NO_CELL);
     CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000003, &flushed),
                     APR_SUCCESS);
     CU_ASSERT_EQUAL(stored_clicks(&f, "c"), 3);
-    CU_ASSERT_NOT_EQUAL(ml_clicks_new_cell(f.clicks, d), ML_CLICKS_NO_CELL);
+    CU_ASSERT_NOT_EQUAL(ml_clicks_new_cell(f.clicks, d, 0), ML_CLICKS_NO_CELL);
     ut_scratch_close(&f.scratch);
 }
 
@@ -413,12 +413,12 @@ static void test_handles_never_repeat(void)
 
     CU_ASSERT_FATAL(fixture_open(&f, 4));
     d = add_link(&f, "d");
-    handles[0] = ml_clicks_new_cell(f.clicks, d);
+    handles[0] = ml_clicks_new_cell(f.clicks, d, 0);
     for (i = 1; i < ROUNDS; i++) {
         ml_clicks_release(f.clicks, handles[i - 1]);
         CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000000 + i,
                                         &flushed), APR_SUCCESS);
-        handles[i] = ml_clicks_new_cell(f.clicks, d);
+        handles[i] = ml_clicks_new_cell(f.clicks, d, 0);
     }
     for (i = 0; i < ROUNDS; i++) {
         for (j = 0; j < i; j++) {
@@ -489,7 +489,7 @@ static void *give_cells_to_new_links(void *data)
         apr_int64_t id = state->first_id + n;
         apr_uint32_t handle;
         apr_uint64_t old;
-        while ((handle = ml_clicks_new_cell(state->f->clicks, id))
+        while ((handle = ml_clicks_new_cell(state->f->clicks, id, 0))
                == ML_CLICKS_NO_CELL) {
             sched_yield();                /* until a flush drains one */
         }
@@ -541,7 +541,7 @@ static void test_reuse_never_misattributes_a_click(void)
     }
     CU_ASSERT_EQUAL_FATAL(ml_store_write_commit(f.store), APR_SUCCESS);
     for (i = 0; i < REUSE_SLOTS; i++) {
-        apr_uint32_t handle = ml_clicks_new_cell(f.clicks, state.first_id + i);
+        apr_uint32_t handle = ml_clicks_new_cell(f.clicks, state.first_id + i, 0);
         CU_ASSERT_NOT_EQUAL_FATAL(handle, ML_CLICKS_NO_CELL);
         atomic_init(&state.current[i],
                     (apr_uint64_t)(state.first_id + i) << 32 | handle);
@@ -576,6 +576,104 @@ static void test_reuse_never_misattributes_a_click(void)
     ut_scratch_close(&f.scratch);
 }
 
+
+/* ---- visit limits ------------------------------------------------------ */
+
+#define VISITING_THREADS 4
+#define VISIT_LIMIT 1000
+
+typedef struct {
+    ml_clicks *clicks;
+    apr_uint32_t cell;
+    atomic_int taken;
+} visitors;
+
+static void *visit_many(void *data)
+{
+    visitors *v = data;
+    int i;
+
+    for (i = 0; i < VISIT_LIMIT; i++) {
+        if (ml_clicks_take_visit(v->clicks, v->cell, VISIT_LIMIT)) {
+            atomic_fetch_add(&v->taken, 1);
+            ml_clicks_count(v->clicks, v->cell, 1700000000);
+        }
+    }
+    return NULL;
+}
+
+/* Four threads asking for visits of a link limited to 1000, 250 of them
+ * stored already: exactly 750 are taken. */
+static void test_visits_exact_under_threads(void)
+{
+    fixture f;
+    visitors v;
+    pthread_t threads[VISITING_THREADS];
+    int i;
+
+    CU_ASSERT_FATAL(fixture_open(&f, 16));
+    v.clicks = f.clicks;
+    v.cell = ml_clicks_new_cell(f.clicks, 99, 250);
+    atomic_init(&v.taken, 0);
+    for (i = 0; i < VISITING_THREADS; i++) {
+        pthread_create(&threads[i], NULL, visit_many, &v);
+    }
+    for (i = 0; i < VISITING_THREADS; i++) {
+        pthread_join(threads[i], NULL);
+    }
+    CU_ASSERT_EQUAL(atomic_load(&v.taken), VISIT_LIMIT - 250);
+    CU_ASSERT_EQUAL(ml_clicks_visits(f.clicks, v.cell), VISIT_LIMIT);
+    CU_ASSERT_EQUAL(ml_clicks_pending(f.clicks, v.cell), VISIT_LIMIT - 250);
+    ut_scratch_close(&f.scratch);
+}
+
+/* A flush does not lower the count; stored clicks of other hosts raise
+ * it (plus what is pending here), never lower it; an old handle takes
+ * nothing from the cell's next link. */
+static void test_visits_raised_never_lowered(void)
+{
+    fixture f;
+    apr_uint32_t cell, reused;
+    apr_uint64_t flushed;
+    ml_link link = {0};
+
+    CU_ASSERT_FATAL(fixture_open(&f, 16));
+    link.slug = "limited";
+    link.url = "https://example.com/";
+    CU_ASSERT_EQUAL_FATAL(ml_store_add(f.store, &link, f.scratch.pool),
+                          APR_SUCCESS);
+    cell = ml_clicks_new_cell(f.clicks, link.id, 5);
+    CU_ASSERT_TRUE(ml_clicks_take_visit(f.clicks, cell, 10));
+    ml_clicks_count(f.clicks, cell, 1700000000);
+    CU_ASSERT_EQUAL(ml_clicks_visits(f.clicks, cell), 6);
+    CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000001, &flushed),
+                    APR_SUCCESS);
+    CU_ASSERT_EQUAL(ml_clicks_visits(f.clicks, cell), 6);
+    /* Another host stored 3 more: 1 + 3 on top of the 5 we started from,
+     * and one pending here. */
+    CU_ASSERT_TRUE(ml_clicks_take_visit(f.clicks, cell, 10));
+    ml_clicks_count(f.clicks, cell, 1700000000);
+    ml_clicks_raise_visits(f.clicks, cell, 5 + 1 + 3);
+    CU_ASSERT_EQUAL(ml_clicks_visits(f.clicks, cell), 10);
+    CU_ASSERT_FALSE(ml_clicks_take_visit(f.clicks, cell, 10));
+    ml_clicks_raise_visits(f.clicks, cell, 2);
+    CU_ASSERT_EQUAL(ml_clicks_visits(f.clicks, cell), 10);
+    /* Released and written: reused for another link, which starts from
+     * its own count; the old handle takes none of its visits. */
+    ml_clicks_release(f.clicks, cell);
+    CU_ASSERT_TRUE(ml_clicks_take_visit(f.clicks, cell, 1));
+    CU_ASSERT_EQUAL(ml_flush(f.clicks, f.store, 1700000002, &flushed),
+                    APR_SUCCESS);
+    reused = ml_clicks_new_cell(f.clicks, 4242, 0);
+    CU_ASSERT_EQUAL(reused & 0xF, cell & 0xF);
+    CU_ASSERT_NOT_EQUAL(reused, cell);
+    CU_ASSERT_TRUE(ml_clicks_take_visit(f.clicks, cell, 1));
+    CU_ASSERT_EQUAL(ml_clicks_visits(f.clicks, reused), 0);
+    CU_ASSERT_TRUE(ml_clicks_take_visit(f.clicks, reused, 1));
+    CU_ASSERT_FALSE(ml_clicks_take_visit(f.clicks, reused, 1));
+    ut_scratch_close(&f.scratch);
+}
+
 void add_clicks_suite(void)
 {
     CU_pSuite suite = CU_add_suite("clicks", NULL, NULL);
@@ -598,6 +696,10 @@ void add_clicks_suite(void)
                 test_cell_with_clicks_in_flight_waits);
     CU_add_test(suite, "a cell reused 1000 times: no handle twice",
                 test_handles_never_repeat);
+    CU_add_test(suite, "visits under a limit from 4 threads: exact",
+                test_visits_exact_under_threads);
+    CU_add_test(suite, "visits: raised by other hosts, never lowered",
+                test_visits_raised_never_lowered);
     CU_add_test(suite, "reuse under readers, a writer and a flusher: exact",
                 test_reuse_never_misattributes_a_click);
 }

@@ -200,7 +200,7 @@ static void test_url_with_query(void)
 
     apr_pool_create(&pool, NULL);
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *got = ml_url_with_query(pool, cases[i].url, strlen(cases[i].url),
+        char *got = ml_url_forwarded(pool, cases[i].url, strlen(cases[i].url), NULL,
                                       cases[i].query);
         CU_ASSERT_PTR_NOT_NULL_FATAL(got);
         CU_ASSERT_STRING_EQUAL(got, cases[i].expected);
@@ -215,11 +215,11 @@ static void test_url_with_query_respects_length(void)
     const char *url = "http://a/bXYZ?junk#junk";
 
     apr_pool_create(&pool, NULL);
-    CU_ASSERT_STRING_EQUAL(ml_url_with_query(pool, url, 10, "x=1"),
+    CU_ASSERT_STRING_EQUAL(ml_url_forwarded(pool, url, 10, NULL, "x=1"),
                            "http://a/b?x=1");
-    CU_ASSERT_STRING_EQUAL(ml_url_with_query(pool, url, 10, NULL), "http://a/b");
-    CU_ASSERT_STRING_EQUAL(ml_url_with_query(pool, url, 10, ""), "http://a/b");
-    CU_ASSERT_STRING_EQUAL(ml_url_with_query(pool, url, 18, "x=1"),
+    CU_ASSERT_STRING_EQUAL(ml_url_forwarded(pool, url, 10, NULL, NULL), "http://a/b");
+    CU_ASSERT_STRING_EQUAL(ml_url_forwarded(pool, url, 10, NULL, ""), "http://a/b");
+    CU_ASSERT_STRING_EQUAL(ml_url_forwarded(pool, url, 18, NULL, "x=1"),
                            "http://a/bXYZ?junk&x=1");
     apr_pool_destroy(pool);
 }

@@ -80,7 +80,7 @@ static void test_load_good_and_broken_rows(void)
     ut_scratch scratch;
     ml_store *store = NULL;
     ml_cache *cache = CACHE_NOT_SET;
-    ml_load_counts counts = {99, 99};
+    ml_load_counts counts = {99, 99, 99};
     ml_cache_usage usage;
     ml_cache_entry entry;
     skips seen;
@@ -117,7 +117,7 @@ static void test_load_good_and_broken_rows(void)
 
     memset(&seen, 0, sizeof(seen));
     seen.pool = scratch.pool;
-    CU_ASSERT_EQUAL_FATAL(ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT, NULL, NULL,
+    CU_ASSERT_EQUAL_FATAL(ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT, 0, NULL, NULL,
                                   scratch.pool, record_skip, &seen, &counts,
                                   &error), APR_SUCCESS);
     CU_ASSERT_PTR_NOT_NULL_FATAL(cache);
@@ -160,7 +160,7 @@ static void assert_load_fails(const char *path, apr_pool_t *pool)
 
     memset(&seen, 0, sizeof(seen));
     seen.pool = pool;
-    CU_ASSERT_NOT_EQUAL(ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT, NULL, NULL, pool,
+    CU_ASSERT_NOT_EQUAL(ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT, 0, NULL, NULL, pool,
                                 record_skip, &seen, &counts, &error),
                         APR_SUCCESS);
     CU_ASSERT_PTR_NULL(cache);
@@ -207,7 +207,7 @@ static void test_load_empty_database_has_room(void)
     ut_scratch scratch;
     ml_store *store = NULL;
     ml_cache *cache = NULL;
-    ml_load_counts counts = {99, 99};
+    ml_load_counts counts = {99, 99, 99};
     ml_cache_usage usage;
     const char *path, *error = NULL;
     skips seen;
@@ -221,7 +221,7 @@ static void test_load_empty_database_has_room(void)
     CU_ASSERT_EQUAL_FATAL(ml_store_init(store), APR_SUCCESS);
     memset(&seen, 0, sizeof(seen));
     seen.pool = scratch.pool;
-    CU_ASSERT_EQUAL_FATAL(ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT, NULL, NULL,
+    CU_ASSERT_EQUAL_FATAL(ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT, 0, NULL, NULL,
                                   scratch.pool, record_skip, &seen, &counts,
                                   &error), APR_SUCCESS);
     CU_ASSERT_PTR_NOT_NULL_FATAL(cache);
@@ -296,7 +296,7 @@ static void test_cells_of_links_gone_are_released(void)
     CU_ASSERT_EQUAL_FATAL(ut_add_link(store, scratch.pool, "gone", "https://example.com/g",
                               0, 0, 0), APR_SUCCESS);
     CU_ASSERT_EQUAL_FATAL(ml_clicks_create(&clicks, 16, scratch.pool), APR_SUCCESS);
-    CU_ASSERT_EQUAL_FATAL(ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT,
+    CU_ASSERT_EQUAL_FATAL(ml_load(&cache, path, ML_CACHE_HEADROOM_DEFAULT, 0,
                                   &clicks, scratch.pool, scratch.pool,
                                   ignore_skip, NULL, &counts, &error),
                           APR_SUCCESS);
@@ -330,7 +330,7 @@ static void test_cells_of_links_gone_are_released(void)
 
     /* Deleted while no refresh ran: the next load releases its cell. */
     CU_ASSERT_EQUAL(ml_store_remove(store, "new"), APR_SUCCESS);
-    CU_ASSERT_EQUAL_FATAL(ml_load(&next, path, ML_CACHE_HEADROOM_DEFAULT,
+    CU_ASSERT_EQUAL_FATAL(ml_load(&next, path, ML_CACHE_HEADROOM_DEFAULT, 0,
                                   &clicks, scratch.pool, scratch.pool,
                                   ignore_skip, NULL, &counts, &error),
                           APR_SUCCESS);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <apr_strings.h>
 #include <CUnit/CUnit.h>
+#include "../../links/ml_fields.h"
 #include "../../links/ml_store.h"
 #include "unit_helpers.h"
 #include "unit_suites.h"
@@ -585,20 +586,22 @@ static void test_upgrade_rechecks_inside_transaction(void)
     ut_scratch scratch;
     ml_store *store;
     sqlite3_int64 unused;
+    int from = 0;
 
     CU_ASSERT_FATAL(ut_scratch_open(&scratch));
     store = new_store(&scratch, "links.db");
     CU_ASSERT_PTR_NOT_NULL_FATAL(store);
     CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "kept", "https://example.com/",
                         0, 0, 0), APR_SUCCESS);
-    CU_ASSERT_EQUAL(ml_store_upgrade(store), APR_SUCCESS);
+    CU_ASSERT_EQUAL(ml_store_upgrade(store, &from), APR_SUCCESS);
+    CU_ASSERT_EQUAL(from, ML_STORE_SCHEMA_VERSION);
     CU_ASSERT_EQUAL(count_links(store), 1);
 
     CU_ASSERT_EQUAL_FATAL(ut_sql(ut_path(&scratch, "links.db"),
-                                 "PRAGMA user_version = 2", &unused),
+                                 "PRAGMA user_version = 3", &unused),
                           SQLITE_OK);
-    CU_ASSERT_NOT_EQUAL(ml_store_upgrade(store), APR_SUCCESS);
-    CU_ASSERT_TRUE(contains(ml_store_error(store), "schema version 2 is newer"));
+    CU_ASSERT_NOT_EQUAL(ml_store_upgrade(store, &from), APR_SUCCESS);
+    CU_ASSERT_TRUE(contains(ml_store_error(store), "schema version 3 is newer"));
     /* Rolled back: the store still writes. */
     CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "after", "https://example.com/a",
                         0, 0, 0), APR_SUCCESS);
@@ -701,6 +704,165 @@ static void test_open_unreachable_postgresql(void)
     apr_pool_destroy(pool);
 }
 
+
+/* ---- the rules of schema 2 ----------------------------------------------- */
+
+/* The rules of two links read back say the same (ml_fields' text). */
+static void assert_same_rules(const ml_link *got, const ml_link *want,
+                              apr_pool_t *pool)
+{
+    int i;
+
+    for (i = 0; i < ML_FIELDS; i++) {
+        CU_ASSERT_STRING_EQUAL(ml_field_write(got, (ml_field)i, pool),
+                               ml_field_write(want, (ml_field)i, pool));
+    }
+}
+
+static apr_status_t keep_rich(void *ctx, const ml_link *link,
+                              const char *problem)
+{
+    ml_link *kept = ctx;
+
+    CU_ASSERT_PTR_NULL(problem);
+    if (strcmp(link->slug, "rich") == 0) {
+        *kept = *link;
+        /* Still valid after the walk: the fields the check reads. */
+        CU_ASSERT_EQUAL(link->nrules, 3);
+        CU_ASSERT_PTR_NOT_NULL(link->tags);
+    }
+    return APR_SUCCESS;
+}
+
+static void test_rules_round_trip(void)
+{
+    ut_scratch scratch;
+    ml_store *store;
+    ml_link link, got, walked;
+
+    CU_ASSERT_FATAL(ut_scratch_open(&scratch));
+    store = new_store(&scratch, "links.db");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(store);
+    ut_rich_link(&link, "rich", scratch.pool);
+    CU_ASSERT_EQUAL_FATAL(ml_store_add(store, &link, scratch.pool), APR_SUCCESS);
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "plain", "https://example.com/",
+                        0, 0, 0), APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(ml_store_get(store, "rich", &got, NULL, scratch.pool),
+                          APR_SUCCESS);
+    assert_same_rules(&got, &link, scratch.pool);
+    memset(&walked, 0, sizeof(walked));
+    CU_ASSERT_EQUAL(ml_store_each(store, keep_rich, &walked), APR_SUCCESS);
+    CU_ASSERT_EQUAL(ml_store_each_served(store, keep_rich, &walked),
+                    APR_SUCCESS);
+    CU_ASSERT_EQUAL(ml_store_get(store, "plain", &got, NULL, scratch.pool),
+                    APR_SUCCESS);
+    CU_ASSERT_FALSE(ml_link_has_rules(&got));
+    ut_scratch_close(&scratch);
+}
+
+/* The one number a query gives (text bound to ?1), or -1. */
+static long number_of(const char *path, const char *sql, const char *text)
+{
+    sqlite3 *db;
+    sqlite3_stmt *query = NULL;
+    long count = -1;
+
+    if (sqlite3_open(path, &db) == SQLITE_OK
+        && sqlite3_prepare_v2(db, sql, -1, &query, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(query, 1, text, -1, SQLITE_STATIC);
+        if (sqlite3_step(query) == SQLITE_ROW) {
+            count = sqlite3_column_int(query, 0);
+        }
+    }
+    sqlite3_finalize(query);
+    sqlite3_close(db);
+    return count;
+}
+
+static long changes_of(const char *path, const char *slug)
+{
+    return number_of(path, "SELECT count(*) FROM link_changes WHERE slug = ?1",
+                     slug);
+}
+
+/* An update rewrites tags and rules only when they differ; any change to
+ * them - through the store or by hand in SQL - logs the link. */
+static void test_rules_changes_are_logged(void)
+{
+    static const char *const edits[] = {
+        "UPDATE redirect_rules SET long_url = 'https://example.com/x'",
+        "UPDATE redirect_conditions SET match_value = 'android'"
+        " WHERE type = 'device'",
+        "DELETE FROM redirect_conditions WHERE type = 'ip-address'",
+        "UPDATE tags SET name = 'c' WHERE name = 'news'",
+        "DELETE FROM link_tags",
+        "INSERT INTO link_tags SELECT l.id, t.id FROM links l, tags t"
+        " WHERE l.slug = 'rich'",
+    };
+    ut_scratch scratch;
+    ml_store *store;
+    ml_link link, got;
+    const char *path;
+    long before;
+    size_t i;
+
+    CU_ASSERT_FATAL(ut_scratch_open(&scratch));
+    store = new_store(&scratch, "links.db");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(store);
+    path = ut_path(&scratch, "links.db");
+    ut_rich_link(&link, "rich", scratch.pool);
+    CU_ASSERT_EQUAL_FATAL(ml_store_add(store, &link, scratch.pool), APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(ml_store_get(store, "rich", &got, NULL, scratch.pool),
+                          APR_SUCCESS);
+    before = changes_of(path, "rich");
+    got.title = "Another";
+    CU_ASSERT_EQUAL(ml_store_update(store, &got), APR_SUCCESS);
+    /* The row's own change only: tags and rules were left alone. */
+    CU_ASSERT_EQUAL(changes_of(path, "rich"), before + 1);
+    for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        before = changes_of(path, "rich");
+        CU_ASSERT_EQUAL(ut_sql(path, edits[i], NULL), SQLITE_OK);
+        CU_ASSERT(changes_of(path, "rich") > before);
+    }
+    /* A link's tags and rules go with it. */
+    CU_ASSERT_EQUAL(ml_store_remove(store, "rich"), APR_SUCCESS);
+    CU_ASSERT_EQUAL(ut_sql(path, "INSERT INTO links (slug, url) VALUES "
+                           "('probe', 'https://example.com/')", NULL), SQLITE_OK);
+    CU_ASSERT_EQUAL(changes_of(path, "probe"), 1);
+    CU_ASSERT_EQUAL(number_of(path, "SELECT (SELECT count(*) FROM redirect_rules)"
+                              " + (SELECT count(*) FROM redirect_conditions)"
+                              " + (SELECT count(*) FROM link_tags)", NULL), 0);
+    ut_scratch_close(&scratch);
+}
+
+static apr_status_t note_limited(void *ctx, const char *slug, apr_int64_t clicks)
+{
+    CU_ASSERT_STRING_EQUAL(slug, "rich");
+    CU_ASSERT_EQUAL(clicks, 0);
+    ++*(int *)ctx;
+    return APR_SUCCESS;
+}
+
+static void test_each_limited(void)
+{
+    ut_scratch scratch;
+    ml_store *store;
+    ml_link link;
+    int seen = 0;
+
+    CU_ASSERT_FATAL(ut_scratch_open(&scratch));
+    store = new_store(&scratch, "links.db");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(store);
+    ut_rich_link(&link, "rich", scratch.pool);
+    CU_ASSERT_EQUAL(ml_store_add(store, &link, scratch.pool), APR_SUCCESS);
+    CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "plain", "https://example.com/",
+                        0, 0, 0), APR_SUCCESS);
+    CU_ASSERT_EQUAL(ml_store_each_limited(store, note_limited, &seen),
+                    APR_SUCCESS);
+    CU_ASSERT_EQUAL(seen, 1);
+    ut_scratch_close(&scratch);
+}
+
 void add_store_suite(void)
 {
     CU_pSuite suite = CU_add_suite("store (ml_store.h)", NULL, NULL);
@@ -726,4 +888,7 @@ void add_store_suite(void)
     CU_add_test(suite, "read_begin/end: one snapshot", test_read_snapshot);
     CU_add_test(suite, "locations: engine, and passwords hidden", test_location_labels_hide_passwords);
     CU_add_test(suite, "open of an unreachable PostgreSQL", test_open_unreachable_postgresql);
+    CU_add_test(suite, "tags and rules: written and read back", test_rules_round_trip);
+    CU_add_test(suite, "tags and rules: every change logged", test_rules_changes_are_logged);
+    CU_add_test(suite, "each_limited: links with a visit limit", test_each_limited);
 }

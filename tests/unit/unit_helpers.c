@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <apr_strings.h>
+#include <CUnit/CUnit.h>
+#include "../../links/ml_rules.h"
 #include "unit_helpers.h"
 
 /*
@@ -171,4 +173,34 @@ apr_status_t ut_add_link(ml_store *store, apr_pool_t *pool, const char *slug,
     ml_link link = ut_link(slug, url, status, expires_at, disabled);
 
     return ml_store_add(store, &link, pool);
+}
+
+void ut_rich_link(ml_link *link, const char *slug, apr_pool_t *pool)
+{
+    apr_array_header_t *tags = apr_array_make(pool, 2, sizeof(const char *));
+    ml_rule *rules;
+    int count;
+
+    memset(link, 0, sizeof(*link));
+    link->slug = slug;
+    link->url = "https://example.com/rich";
+    link->status = 301;
+    link->title = "A title \xc3\xa9";
+    APR_ARRAY_PUSH(tags, const char *) = "news";
+    APR_ARRAY_PUSH(tags, const char *) = "sale";
+    link->tags = tags;
+    link->valid_since = 1700000000;
+    link->max_visits = 10;
+    link->fallback_url = "https://example.com/fallback";
+    link->password_hash = "$2y$10$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01234";
+    link->forward_query = ML_CHOICE_OFF;
+    link->forward_path = ML_CHOICE_ON;
+    link->crawlable = 1;
+    CU_ASSERT_PTR_NULL_FATAL(ml_rules_parse("--device ios https://example.com/ios\n"
+                                            "--language fr https://example.com/fr\n"
+                                            "--query q=a%20b --ip 10.0.0.0/8 "
+                                            "https://example.com/in",
+                                            &rules, &count, pool));
+    link->rules = rules;
+    link->nrules = count;
 }

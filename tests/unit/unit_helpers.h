@@ -1,6 +1,7 @@
 /*
  * unit_helpers.h - what several test files share: temporary directories,
- * files of raw bytes, and SQL run on a database behind the store's back.
+ * files of raw bytes, SQL run on a database behind the store's back, and
+ * a link with every rule.
  */
 #ifndef UNIT_HELPERS_H
 #define UNIT_HELPERS_H
@@ -62,5 +63,14 @@ int ut_sql(const char *path, const char *sql, sqlite3_int64 *rowid);
  */
 int ut_insert_raw(const char *path, const char *slug_sql, const char *url_sql,
                   const char *status_sql, sqlite3_int64 *rowid);
+
+/*
+ * A link with every rule of schema 2 set, in pool: status 301, the title
+ * "A title \xc3\xa9", tags "news" and "sale", valid since 1700000000, 10
+ * visits, the fallback https://example.com/fallback, a bcrypt hash,
+ * forward query off and path on, crawlable, and three redirect rules:
+ * iOS to /ios, French to /fr, and ?q=a b from 10.0.0.0/8 to /in.
+ */
+void ut_rich_link(ml_link *link, const char *slug, apr_pool_t *pool);
 
 #endif /* UNIT_HELPERS_H */

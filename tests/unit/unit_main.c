@@ -56,10 +56,12 @@ int main(void)
         return 2;
     }
     add_link_suite();
+    add_rules_suite();
     add_host_suite();
     add_form_token_suite();
     add_cache_suite();
     add_store_suite();
+    add_upgrade_suite();
     add_load_suite();
     add_clicks_suite();
     add_cli_suite();

@@ -9,10 +9,12 @@
 #define UNIT_SUITES_H
 
 void add_link_suite(void);   /* test_link.c:  links/ml_link.h */
+void add_rules_suite(void);  /* test_rules.c: links/ml_rules.h, ml_fields.h */
 void add_host_suite(void);   /* test_host.c:  links/ml_host.h, ml_policy.h */
 void add_form_token_suite(void); /* test_form_token.c: links/ml_form_token.h */
 void add_cache_suite(void);  /* test_cache.c: cache/ml_cache.h */
 void add_store_suite(void);  /* test_store.c: links/ml_store.h */
+void add_upgrade_suite(void); /* test_upgrade.c: schema 1 to 2 (tests/fixtures) */
 void add_load_suite(void);   /* test_load.c:  sync/ml_load.h, ml_refresh.h */
 void add_clicks_suite(void); /* test_clicks.c: cache/ml_clicks.h, sync/ml_flush.h */
 void add_cli_suite(void);    /* test_cli.c:   the minilink command */
