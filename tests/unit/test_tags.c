@@ -110,7 +110,7 @@ static void test_every_tag_once_and_in_the_readme(void)
                       "(README, mod_minilink.c and module/ not found)");
     }
     for (tag = 1; tag < MOST_TAGS; tag++) {
-        char row[16];
+        char row[24];
         if (uses[tag] == 0) {
             continue;
         }

@@ -62,6 +62,7 @@ int main(void)
     add_store_suite();
     add_load_suite();
     add_clicks_suite();
+    add_visits_suite();
     add_cli_suite();
     add_cli_edit_suite();
     add_tags_suite();
