@@ -204,7 +204,8 @@ static const command commands[] = {
     { "upgrade", "upgrade", "bring the database's schema up to date",
       "Brings the database's tables to the schema this minilink uses, in one\n"
       "transaction, and says so:\n"
-      "  already at schema version 1\n"
+      "  upgraded from schema version 1 to 2\n"
+      "  already at schema version 2\n"
       "Links, click counts and the change log are kept.  A database whose\n"
       "schema is newer than this minilink knows (a newer minilink made it)\n"
       "is refused with exit status 5 and left as it is.  The Debian package\n"
@@ -993,18 +994,23 @@ static int command_import(ml_store *store, const arguments *args,
 static int command_upgrade(ml_store *store, const arguments *args,
                            apr_pool_t *pool)
 {
+    apr_int64_t from;
     apr_status_t rv;
 
     (void)pool;
     if (args->operands->nelts != 0) {
         return usage_error("upgrade", "upgrade takes no arguments");
     }
-    if ((rv = ml_store_upgrade(store)) != APR_SUCCESS) {
+    if ((rv = ml_store_upgrade(store, &from)) != APR_SUCCESS) {
         return store_failed(store, rv);
     }
-    /* Version 1 is the first schema: no database of ours can be older
-     * yet, so there is nothing else to report. */
-    printf("already at schema version %d\n", ML_STORE_SCHEMA_VERSION);
+    if (from == ML_STORE_SCHEMA_VERSION) {
+        printf("already at schema version %d\n", ML_STORE_SCHEMA_VERSION);
+    }
+    else {
+        printf("upgraded from schema version %" APR_INT64_T_FMT " to %d\n",
+               from, ML_STORE_SCHEMA_VERSION);
+    }
     return EXIT_OK;
 }
 

@@ -76,20 +76,24 @@ const char *ml_store_error(const ml_store *store);
 apr_status_t ml_store_init(ml_store *store);
 
 /*
- * The schema version init creates.  A database marked with another one is
- * refused by ml_store_open(): a newer one with a message saying so (exit
- * status 5 in the CLI), as the code cannot know what it would break.
+ * The schema version init creates.  A database marked with a newer one is
+ * refused by ml_store_open() with a message saying so (exit status 5 in
+ * the CLI), as the code cannot know what it would break.  An older one is
+ * opened, and used as far as its tables go: what needs newer ones (the
+ * visits of version 2) fails, saying to run upgrade.
  */
-#define ML_STORE_SCHEMA_VERSION 1
+#define ML_STORE_SCHEMA_VERSION 2
+
+/* The version the database was marked with when opened. */
+apr_int64_t ml_store_schema_version(const ml_store *store);
 
 /*
  * Brings the database's schema to ML_STORE_SCHEMA_VERSION, in one write
- * transaction.  Version 1 is the first schema, so there is nothing to
- * migrate yet; each later version adds its step from the one before here.
- * The version is read again inside the transaction: a schema made newer
- * since ml_store_open() (by a newer minilink) is refused and left alone.
+ * transaction, keeping every row; *from gets the version it had.  The
+ * version is read again inside the transaction: a schema made newer since
+ * ml_store_open() (by a newer minilink) is refused and left alone.
  */
-apr_status_t ml_store_upgrade(ml_store *store);
+apr_status_t ml_store_upgrade(ml_store *store, apr_int64_t *from);
 
 /*
  * Stores a new link after validating it (and its slug as a new one:
@@ -229,6 +233,79 @@ apr_status_t ml_store_meta_get(ml_store *store, const char *key,
                                apr_int64_t *value);
 apr_status_t ml_store_meta_set(ml_store *store, const char *key,
                                apr_int64_t value);
+
+/*
+ * Visits (schema version 2): one per click, and one per orphan 404 - a
+ * slug not stored, the location's base URL, any other 404 under it - as
+ * the module's ring hands them over (cache/ml_visits.h), plus a daily
+ * roll-up per link (clicks, bots) that outlives the visits' retention.
+ * Deleting a link deletes its visits and its roll-up.
+ */
+typedef struct {
+    apr_int64_t link_id;          /* 0: an orphan visit */
+    apr_int64_t visited_at;       /* Unix seconds */
+    const char *orphan_type;      /* NULL for a visit to a link, else
+                                   * invalid_short_url, base_url, regular_404 */
+    const char *referrer;         /* host and path; NULL: none */
+    const char *user_agent;       /* NULL: none */
+    int bot;                      /* classified when it was written */
+    const char *redirect_url;     /* NULL for an orphan visit */
+    const char *visited_path;
+    const char *country;          /* ISO 3166 alpha-2; NULL: unknown */
+    const char *ip;               /* anonymised; NULL: not kept */
+} ml_store_visit;
+
+/* One day of a link's roll-up; day is the Unix time of its 00:00 UTC. */
+typedef struct {
+    apr_int64_t link_id;
+    apr_int64_t day;
+    apr_int64_t clicks;
+    apr_int64_t bots;
+} ml_store_visit_day;
+
+/* The Unix time of 00:00 UTC of the day `seconds` falls in. */
+apr_int64_t ml_store_day_of(apr_int64_t seconds);
+
+/*
+ * Adds visits and adds them to their links' roll-up, inside the caller's
+ * write transaction (a drain: one transaction, whatever its size; the
+ * caller hands a few hundred at a time so PostgreSQL gets one statement
+ * each).  A visit to a link that no longer exists is left out.
+ */
+apr_status_t ml_store_add_visits(ml_store *store, const ml_store_visit *visits,
+                                 apr_size_t count, apr_pool_t *scratch);
+
+/* Deletes up to `limit` of the oldest visits made before `before` (Unix
+ * seconds), in a transaction of its own; *deleted gets how many. */
+apr_status_t ml_store_prune_visits(ml_store *store, apr_int64_t before,
+                                   int limit, apr_uint64_t *deleted);
+
+/* Which visits to read. */
+typedef struct {
+    const char *slug;             /* a link's visits; NULL: orphan visits */
+    apr_int64_t since;            /* made at or after (Unix seconds; 0: all) */
+    int newest_first;             /* else oldest first */
+    apr_int64_t limit;            /* at most this many (0: all), */
+    apr_int64_t offset;           /*   after skipping this many */
+} ml_store_visit_query;
+
+/* Calls fn for each visit (strings valid until it returns); a non-zero
+ * return stops the walk and is returned. */
+typedef apr_status_t ml_store_visit_fn(void *ctx, const ml_store_visit *visit);
+apr_status_t ml_store_each_visit(ml_store *store,
+                                 const ml_store_visit_query *query,
+                                 ml_store_visit_fn *fn, void *ctx);
+/* How many visits the query means, limit and offset aside. */
+apr_status_t ml_store_count_visits(ml_store *store,
+                                   const ml_store_visit_query *query,
+                                   apr_uint64_t *count);
+
+/* A link's roll-up from the day of `since` on, oldest first. */
+typedef apr_status_t ml_store_visit_day_fn(void *ctx,
+                                           const ml_store_visit_day *day);
+apr_status_t ml_store_each_visit_day(ml_store *store, const char *slug,
+                                     apr_int64_t since,
+                                     ml_store_visit_day_fn *fn, void *ctx);
 
 /*
  * A read snapshot: between begin and end, ml_store_summary() and

@@ -67,6 +67,27 @@ typedef struct {
     apr_status_t (*begin)(ml_store *store, ml_store_txn kind);
     apr_status_t (*commit)(ml_store *store);
     void (*rollback)(ml_store *store);
+    /* Brings a database at schema version `from` (older) to
+     * ML_STORE_SCHEMA_VERSION and marks it so, in the caller's write
+     * transaction. */
+    apr_status_t (*migrate)(ml_store *store, apr_int64_t from);
+    /* Visits (count > 0), in the caller's write transaction; days is the
+     * visits' roll-up, sorted by link and day. */
+    apr_status_t (*add_visits)(ml_store *store, const ml_store_visit *visits,
+                               apr_size_t count);
+    apr_status_t (*add_visit_days)(ml_store *store,
+                                   const ml_store_visit_day *days,
+                                   apr_size_t count);
+    apr_status_t (*prune_visits)(ml_store *store, apr_int64_t before,
+                                 int limit, apr_uint64_t *deleted);
+    apr_status_t (*each_visit)(ml_store *store, const ml_store_visit_query *q,
+                               ml_store_visit_fn *fn, void *ctx);
+    apr_status_t (*count_visits)(ml_store *store,
+                                 const ml_store_visit_query *q,
+                                 apr_uint64_t *count);
+    apr_status_t (*each_visit_day)(ml_store *store, const char *slug,
+                                   apr_int64_t since,
+                                   ml_store_visit_day_fn *fn, void *ctx);
 } ml_store_engine;
 
 struct ml_store {
@@ -74,6 +95,7 @@ struct ml_store {
     void *data;                  /* the engine's connection and statements */
     const char *label;           /* names the database in messages */
     int refuse_symlinks;         /* ml_store_open_no_symlinks() (SQLite) */
+    apr_int64_t schema_version;  /* as marked when opened (or initialised) */
     char error[1024];
 };
 
@@ -81,9 +103,10 @@ extern const ml_store_engine ml_store_sqlite;
 extern const ml_store_engine ml_store_pgsql;
 
 /*
- * Whether a database marked with this schema version can be used: for
- * ML_STORE_SCHEMA_VERSION APR_SUCCESS, otherwise APR_EGENERAL with the
- * error set, saying what to do about a newer or an older schema.
+ * Whether a database marked with this schema version can be used: up to
+ * ML_STORE_SCHEMA_VERSION APR_SUCCESS (an older one until upgrade is
+ * asked: what needs the newer tables says so), and store->schema_version
+ * is set; a newer one APR_EGENERAL with the error set, saying what to do.
  */
 apr_status_t ml_store_schema_usable(ml_store *store, apr_int64_t version);
 

@@ -29,6 +29,52 @@
 #define BULK_CACHE_KIB "1048576"
 #define BUSY_TIMEOUT_MS 5000
 
+/*
+ * Schema version 2's visits (issue 16): one row per click or orphan 404,
+ * and a daily roll-up per link kept beyond the visits' retention.  A
+ * link's visits go with it (a trigger: SQLite enforces foreign keys only
+ * where a connection asks, and sqlite3 sessions do not).
+ */
+#define VISITS_SCHEMA \
+    "CREATE TABLE visits (" \
+    "  id           INTEGER PRIMARY KEY," \
+    "  link_id      INTEGER," \
+    "  visited_at   INTEGER NOT NULL," \
+    "  orphan_type  TEXT CHECK (orphan_type IN" \
+    "               ('invalid_short_url', 'base_url', 'regular_404'))," \
+    "  referrer     TEXT," \
+    "  user_agent   TEXT," \
+    "  bot          INTEGER NOT NULL DEFAULT 0 CHECK (bot IN (0, 1))," \
+    "  redirect_url TEXT," \
+    "  visited_path TEXT NOT NULL," \
+    "  country      TEXT," \
+    "  ip           TEXT," \
+    "  CHECK ((link_id IS NULL) <> (orphan_type IS NULL))" \
+    ");" \
+    "CREATE INDEX visits_by_link ON visits (link_id, visited_at);" \
+    "CREATE INDEX visits_by_time ON visits (visited_at);" \
+    "CREATE TABLE visits_daily (" \
+    "  link_id INTEGER NOT NULL," \
+    "  day     INTEGER NOT NULL," \
+    "  clicks  INTEGER NOT NULL," \
+    "  bots    INTEGER NOT NULL," \
+    "  PRIMARY KEY (link_id, day)" \
+    ") WITHOUT ROWID;" \
+    "CREATE TRIGGER links_delete_visits AFTER DELETE ON links" \
+    "  BEGIN" \
+    "    DELETE FROM visits WHERE link_id = OLD.id;" \
+    "    DELETE FROM visits_daily WHERE link_id = OLD.id;" \
+    "  END;"
+
+/*
+ * From schema version 1 to 2, in order, in upgrade's one transaction; a
+ * group of statements per feature (the version mark is set after them).
+ */
+static const char *const upgrade_to_2[] = {
+    /* Visits: the tables, their indexes, the trigger (issue 16). */
+    VISITS_SCHEMA,
+};
+
 static const char schema_sql[] =
     "CREATE TABLE links ("
     "  id         INTEGER PRIMARY KEY,"
@@ -74,7 +120,8 @@ static const char schema_sql[] =
     "    INSERT INTO link_changes (slug) SELECT NEW.slug WHERE NEW.slug <> OLD.slug;"
     "  END;"
     "CREATE TRIGGER links_delete_logged AFTER DELETE ON links"
-    "  BEGIN INSERT INTO link_changes (slug) VALUES (OLD.slug); END;";
+    "  BEGIN INSERT INTO link_changes (slug) VALUES (OLD.slug); END;"
+    VISITS_SCHEMA;
 
 /* What the cache serves a link from, then the rest of the row. */
 #define SERVED_COLUMNS "id, slug, url, status, expires_at, disabled"
@@ -110,6 +157,12 @@ typedef struct {
     sqlite3_stmt *meta_set;
     sqlite3_stmt *top_links;
     sqlite3_stmt *click_total;
+    sqlite3_stmt *add_visit;
+    sqlite3_stmt *add_visit_day;
+    sqlite3_stmt *prune_visits;
+    sqlite3_stmt *select_visits[4];      /* visits_query_sql() */
+    sqlite3_stmt *count_visits[2];       /* a link's, orphans */
+    sqlite3_stmt *select_visit_days;
     apr_pool_t *pool;            /* the store's */
 } sqlite_store;
 
@@ -174,6 +227,16 @@ static apr_status_t close_store(void *data)
     sqlite3_finalize(store->meta_set);
     sqlite3_finalize(store->top_links);
     sqlite3_finalize(store->click_total);
+    sqlite3_finalize(store->add_visit);
+    sqlite3_finalize(store->add_visit_day);
+    sqlite3_finalize(store->prune_visits);
+    sqlite3_finalize(store->select_visits[0]);
+    sqlite3_finalize(store->select_visits[1]);
+    sqlite3_finalize(store->select_visits[2]);
+    sqlite3_finalize(store->select_visits[3]);
+    sqlite3_finalize(store->count_visits[0]);
+    sqlite3_finalize(store->count_visits[1]);
+    sqlite3_finalize(store->select_visit_days);
     sqlite3_close(store->db);
     return APR_SUCCESS;
 }
@@ -370,6 +433,26 @@ static apr_status_t sqlite_schema_version(ml_store *store,
     return rv;
 }
 
+/* Runs each statement group from version `from` on, then marks the file;
+ * in upgrade's transaction. */
+static apr_status_t sqlite_migrate(ml_store *store, apr_int64_t from)
+{
+    char *mark = sqlite3_mprintf("PRAGMA user_version = %d",
+                                 ML_STORE_SCHEMA_VERSION);
+    apr_status_t rv = APR_SUCCESS;
+    apr_size_t i;
+
+    for (i = 0; rv == APR_SUCCESS && from < 2
+                && i < sizeof(upgrade_to_2) / sizeof(upgrade_to_2[0]); i++) {
+        rv = exec(store, upgrade_to_2[i], "upgrading the schema to version 2");
+    }
+    if (rv == APR_SUCCESS) {
+        rv = exec(store, mark, "marking the schema version");
+    }
+    sqlite3_free(mark);
+    return rv;
+}
+
 static apr_status_t sqlite_init(ml_store *store)
 {
     file_kind kind;
@@ -394,6 +477,9 @@ static apr_status_t sqlite_init(ml_store *store)
     }
     if ((rv = exec(store, "COMMIT", "committing the schema"))) {
         return rv;
+    }
+    if (kind == FILE_EMPTY) {
+        store->schema_version = ML_STORE_SCHEMA_VERSION;
     }
     /* Outside the transaction: journal_mode cannot change inside one. */
     return exec(store, "PRAGMA journal_mode = WAL", "switching to WAL");
@@ -901,6 +987,226 @@ static apr_status_t sqlite_click_total(ml_store *store, apr_uint64_t *clicks)
                         "SELECT coalesce(sum(clicks), 0) FROM links", clicks);
 }
 
+/* ---- visits ------------------------------------------------------------ */
+
+static void bind_text_or_null(sqlite3_stmt *query, int column, const char *text)
+{
+    if (text == NULL || *text == '\0') {
+        sqlite3_bind_null(query, column);
+    }
+    else {
+        sqlite3_bind_text(query, column, text, -1, SQLITE_STATIC);
+    }
+}
+
+/* A row a visit (in-process: no round trips to save); a visit to a link
+ * that is gone is left out, as its visits went with it. */
+static apr_status_t sqlite_add_visits(ml_store *store,
+                                      const ml_store_visit *visits,
+                                      apr_size_t count)
+{
+    sqlite3_stmt *query = statement(store, &DB(store)->add_visit,
+        "INSERT INTO visits (link_id, visited_at, orphan_type, referrer,"
+        " user_agent, bot, redirect_url, visited_path, country, ip)"
+        " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10"
+        " WHERE ?1 IS NULL OR EXISTS (SELECT 1 FROM links WHERE id = ?1)");
+    apr_size_t i;
+    int rc = SQLITE_DONE;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    for (i = 0; i < count && rc == SQLITE_DONE; i++) {
+        const ml_store_visit *visit = &visits[i];
+        bind_optional(query, 1, visit->link_id);
+        sqlite3_bind_int64(query, 2, visit->visited_at);
+        bind_text_or_null(query, 3, visit->orphan_type);
+        bind_text_or_null(query, 4, visit->referrer);
+        bind_text_or_null(query, 5, visit->user_agent);
+        sqlite3_bind_int(query, 6, visit->bot);
+        bind_text_or_null(query, 7, visit->redirect_url);
+        sqlite3_bind_text(query, 8, visit->visited_path, -1, SQLITE_STATIC);
+        bind_text_or_null(query, 9, visit->country);
+        bind_text_or_null(query, 10, visit->ip);
+        rc = sqlite3_step(query);
+        sqlite3_reset(query);
+    }
+    return rc == SQLITE_DONE ? APR_SUCCESS
+                             : sqlite_failed(store, "adding visits");
+}
+
+static apr_status_t sqlite_add_visit_days(ml_store *store,
+                                          const ml_store_visit_day *days,
+                                          apr_size_t count)
+{
+    sqlite3_stmt *query = statement(store, &DB(store)->add_visit_day,
+        "INSERT INTO visits_daily (link_id, day, clicks, bots)"
+        " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM links WHERE id = ?1)"
+        " ON CONFLICT (link_id, day) DO UPDATE"
+        " SET clicks = clicks + excluded.clicks, bots = bots + excluded.bots");
+    apr_size_t i;
+    int rc = SQLITE_DONE;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    for (i = 0; i < count && rc == SQLITE_DONE; i++) {
+        sqlite3_bind_int64(query, 1, days[i].link_id);
+        sqlite3_bind_int64(query, 2, days[i].day);
+        sqlite3_bind_int64(query, 3, days[i].clicks);
+        sqlite3_bind_int64(query, 4, days[i].bots);
+        rc = sqlite3_step(query);
+        sqlite3_reset(query);
+    }
+    return rc == SQLITE_DONE ? APR_SUCCESS
+                             : sqlite_failed(store, "adding to the daily visits");
+}
+
+static apr_status_t sqlite_prune_visits(ml_store *store, apr_int64_t before,
+                                        int limit, apr_uint64_t *deleted)
+{
+    sqlite3_stmt *query = statement(store, &DB(store)->prune_visits,
+        "DELETE FROM visits WHERE id IN (SELECT id FROM visits"
+        " WHERE visited_at < ?1 ORDER BY visited_at LIMIT ?2)");
+    int rc;
+
+    *deleted = 0;
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_int64(query, 1, before);
+    sqlite3_bind_int(query, 2, limit);
+    rc = sqlite3_step(query);
+    sqlite3_reset(query);
+    if (rc != SQLITE_DONE) {
+        return sqlite_failed(store, "deleting old visits");
+    }
+    *deleted = (apr_uint64_t)sqlite3_changes(DB(store)->db);
+    return APR_SUCCESS;
+}
+
+/* Which visits a query means: a link's (by slug), or the orphans. */
+#define VISITS_OF_LINK "link_id = (SELECT id FROM links WHERE slug = ?1)"
+#define VISITS_ORPHAN "link_id IS NULL"
+#define VISIT_COLUMNS "link_id, visited_at, orphan_type, referrer," \
+    " user_agent, bot, redirect_url, visited_path, country, ip"
+
+static const char *const visits_query_sql[4] = {
+    "SELECT " VISIT_COLUMNS " FROM visits WHERE " VISITS_OF_LINK
+    " AND visited_at >= ?2 ORDER BY visited_at, id LIMIT ?3 OFFSET ?4",
+    "SELECT " VISIT_COLUMNS " FROM visits WHERE " VISITS_OF_LINK
+    " AND visited_at >= ?2 ORDER BY visited_at DESC, id DESC LIMIT ?3 OFFSET ?4",
+    "SELECT " VISIT_COLUMNS " FROM visits WHERE " VISITS_ORPHAN
+    " AND visited_at >= ?2 ORDER BY visited_at, id LIMIT ?3 OFFSET ?4",
+    "SELECT " VISIT_COLUMNS " FROM visits WHERE " VISITS_ORPHAN
+    " AND visited_at >= ?2 ORDER BY visited_at DESC, id DESC LIMIT ?3 OFFSET ?4",
+};
+
+static const char *column_text_or_null(sqlite3_stmt *row, int column)
+{
+    return (const char *)sqlite3_column_text(row, column);
+}
+
+static apr_status_t sqlite_each_visit(ml_store *store,
+                                      const ml_store_visit_query *q,
+                                      ml_store_visit_fn *fn, void *ctx)
+{
+    int which = (q->slug == NULL) << 1 | (q->newest_first != 0);
+    sqlite3_stmt *query = statement(store, &DB(store)->select_visits[which],
+                                    visits_query_sql[which]);
+    apr_status_t rv = APR_SUCCESS;
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    if (q->slug) {
+        sqlite3_bind_text(query, 1, q->slug, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(query, 2, q->since);
+    sqlite3_bind_int64(query, 3, q->limit > 0 ? q->limit : -1);
+    sqlite3_bind_int64(query, 4, q->offset);
+    while ((rc = sqlite3_step(query)) == SQLITE_ROW) {
+        ml_store_visit visit;
+        visit.link_id = sqlite3_column_int64(query, 0);
+        visit.visited_at = sqlite3_column_int64(query, 1);
+        visit.orphan_type = column_text_or_null(query, 2);
+        visit.referrer = column_text_or_null(query, 3);
+        visit.user_agent = column_text_or_null(query, 4);
+        visit.bot = sqlite3_column_int(query, 5);
+        visit.redirect_url = column_text_or_null(query, 6);
+        visit.visited_path = column_text_or_null(query, 7);
+        visit.country = column_text_or_null(query, 8);
+        visit.ip = column_text_or_null(query, 9);
+        if ((rv = fn(ctx, &visit)) != APR_SUCCESS) {
+            break;
+        }
+    }
+    sqlite3_reset(query);
+    if (rv == APR_SUCCESS && rc != SQLITE_DONE) {
+        return sqlite_failed(store, "reading visits");
+    }
+    return rv;
+}
+
+static apr_status_t sqlite_count_visits(ml_store *store,
+                                        const ml_store_visit_query *q,
+                                        apr_uint64_t *count)
+{
+    int orphans = q->slug == NULL;
+    sqlite3_stmt *query = statement(store, &DB(store)->count_visits[orphans],
+        orphans ? "SELECT count(*) FROM visits WHERE " VISITS_ORPHAN
+                  " AND visited_at >= ?2"
+                : "SELECT count(*) FROM visits WHERE " VISITS_OF_LINK
+                  " AND visited_at >= ?2");
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    if (q->slug) {
+        sqlite3_bind_text(query, 1, q->slug, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(query, 2, q->since);
+    rc = sqlite3_step(query);
+    *count = rc == SQLITE_ROW ? (apr_uint64_t)sqlite3_column_int64(query, 0) : 0;
+    sqlite3_reset(query);
+    return rc == SQLITE_ROW ? APR_SUCCESS
+                            : sqlite_failed(store, "counting visits");
+}
+
+static apr_status_t sqlite_each_visit_day(ml_store *store, const char *slug,
+                                          apr_int64_t since,
+                                          ml_store_visit_day_fn *fn, void *ctx)
+{
+    sqlite3_stmt *query = statement(store, &DB(store)->select_visit_days,
+        "SELECT link_id, day, clicks, bots FROM visits_daily"
+        " WHERE " VISITS_OF_LINK " AND day >= ?2 ORDER BY day");
+    apr_status_t rv = APR_SUCCESS;
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_text(query, 1, slug, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(query, 2, since);
+    while ((rc = sqlite3_step(query)) == SQLITE_ROW) {
+        ml_store_visit_day day;
+        day.link_id = sqlite3_column_int64(query, 0);
+        day.day = sqlite3_column_int64(query, 1);
+        day.clicks = sqlite3_column_int64(query, 2);
+        day.bots = sqlite3_column_int64(query, 3);
+        if ((rv = fn(ctx, &day)) != APR_SUCCESS) {
+            break;
+        }
+    }
+    sqlite3_reset(query);
+    if (rv == APR_SUCCESS && rc != SQLITE_DONE) {
+        return sqlite_failed(store, "reading daily visits");
+    }
+    return rv;
+}
+
 const ml_store_engine ml_store_sqlite = {
     .open = sqlite_open,
     .check = sqlite_check,
@@ -926,4 +1232,11 @@ const ml_store_engine ml_store_sqlite = {
     .begin = sqlite_begin,
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,
+    .migrate = sqlite_migrate,
+    .add_visits = sqlite_add_visits,
+    .add_visit_days = sqlite_add_visit_days,
+    .prune_visits = sqlite_prune_visits,
+    .each_visit = sqlite_each_visit,
+    .count_visits = sqlite_count_visits,
+    .each_visit_day = sqlite_each_visit_day,
 };

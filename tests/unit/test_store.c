@@ -599,20 +599,22 @@ static void test_upgrade_rechecks_inside_transaction(void)
     ut_scratch scratch;
     ml_store *store;
     sqlite3_int64 unused;
+    apr_int64_t from;
 
     CU_ASSERT_FATAL(ut_scratch_open(&scratch));
     store = new_store(&scratch, "links.db");
     CU_ASSERT_PTR_NOT_NULL_FATAL(store);
     CU_ASSERT_EQUAL(add(store, scratch.pool, "kept", "https://example.com/",
                         0, 0, 0), APR_SUCCESS);
-    CU_ASSERT_EQUAL(ml_store_upgrade(store), APR_SUCCESS);
+    CU_ASSERT_EQUAL(ml_store_upgrade(store, &from), APR_SUCCESS);
+    CU_ASSERT_EQUAL(from, ML_STORE_SCHEMA_VERSION);
     CU_ASSERT_EQUAL(count_links(store), 1);
 
     CU_ASSERT_EQUAL_FATAL(ut_sql(ut_path(&scratch, "links.db"),
-                                 "PRAGMA user_version = 2", &unused),
+                                 "PRAGMA user_version = 3", &unused),
                           SQLITE_OK);
-    CU_ASSERT_NOT_EQUAL(ml_store_upgrade(store), APR_SUCCESS);
-    CU_ASSERT_TRUE(contains(ml_store_error(store), "schema version 2 is newer"));
+    CU_ASSERT_NOT_EQUAL(ml_store_upgrade(store, &from), APR_SUCCESS);
+    CU_ASSERT_TRUE(contains(ml_store_error(store), "schema version 3 is newer"));
     /* Rolled back: the store still writes. */
     CU_ASSERT_EQUAL(add(store, scratch.pool, "after", "https://example.com/a",
                         0, 0, 0), APR_SUCCESS);
