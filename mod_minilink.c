@@ -29,6 +29,7 @@
 #include "ap_expr.h"
 #include "apr_hash.h"
 #include "apr_strings.h"
+#include "apr_lib.h"
 
 #include "module/ml_module.h"
 
@@ -87,6 +88,9 @@ static void *merge_dir_config(apr_pool_t *pool, void *base_conf, void *add_conf)
     MERGE(rate_limit);
     MERGE(rate_period);
     MERGE(early_answer);
+    MERGE(visits);
+    MERGE(visits_ip);
+    MERGE(country_variable);
 #undef MERGE
     return merged;
 }
@@ -279,6 +283,106 @@ static const char *set_click_cells(cmd_parms *cmd, void *dir_conf,
     return error;
 }
 
+/* MinilinkVisitsRing: slots in each database's visits ring, made at the
+ * first start (it outlives graceful restarts, as the click table does);
+ * 0 makes none, and no visit is recorded. */
+static const char *set_visits_ring(cmd_parms *cmd, void *dir_conf,
+                                   const char *arg)
+{
+    const char *error = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    int slots = 0;
+
+    (void)dir_conf;
+    if (error == NULL && strcmp(arg, "0") != 0) {
+        error = parse_count(cmd, arg, ML_VISITS_FEWEST_SLOTS,
+                            ML_VISITS_MOST_SLOTS, &slots);
+    }
+    if (error == NULL) {
+        ml_generation_now()->settings.visits_slots = (apr_uint32_t)slots;
+    }
+    return error;
+}
+
+/* MinilinkVisitsKeep: how long visits are kept, in days ("90d"), or
+ * "forever"; the daily roll-up is kept either way. */
+static const char *set_visits_keep(cmd_parms *cmd, void *dir_conf,
+                                   const char *arg)
+{
+    const char *error = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    long days;
+
+    (void)dir_conf;
+    if (error) {
+        return error;
+    }
+    if (strcasecmp(arg, "forever") == 0) {
+        ml_generation_now()->settings.visits_keep = 0;
+        return NULL;
+    }
+    days = strtol(arg, &end, 10);
+    if (!apr_isdigit(*arg) || strcmp(end, "d") != 0 || days < 1
+        || days > 36500) {
+        return apr_psprintf(cmd->pool, "MinilinkVisitsKeep takes a number "
+                            "of days from 1d to 36500d, or forever, not '%s'",
+                            arg);
+    }
+    ml_generation_now()->settings.visits_keep = days * APR_INT64_C(86400);
+    return NULL;
+}
+
+static const char *set_visits(cmd_parms *cmd, void *dir_conf, const char *arg)
+{
+    ml_dir_config *conf = dir_conf;
+
+    if (strcasecmp(arg, "on") == 0) {
+        conf->visits = ML_VISITS_ON;
+    }
+    else if (strcasecmp(arg, "off") == 0) {
+        conf->visits = ML_VISITS_OFF;
+    }
+    else if (strcasecmp(arg, "orphans") == 0) {
+        conf->visits = ML_VISITS_ORPHANS;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "MinilinkVisits must be On, Off or "
+                            "Orphans, not '%s'", arg);
+    }
+    return NULL;
+}
+
+/* Never the whole address: with Anonymized, its last octet (IPv4) or last
+ * 80 bits (IPv6) are zeroed before it is written anywhere. */
+static const char *set_visits_ip(cmd_parms *cmd, void *dir_conf,
+                                 const char *arg)
+{
+    ml_dir_config *conf = dir_conf;
+
+    if (strcasecmp(arg, "anonymized") == 0 || strcasecmp(arg, "anonymised") == 0) {
+        conf->visits_ip = 1;
+    }
+    else if (strcasecmp(arg, "off") == 0) {
+        conf->visits_ip = -1;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "MinilinkVisitsIP must be Off or "
+                            "Anonymized (the address is never kept whole), "
+                            "not '%s'", arg);
+    }
+    return NULL;
+}
+
+static const char *set_country_variable(cmd_parms *cmd, void *dir_conf,
+                                        const char *arg)
+{
+    if (*arg == '\0') {
+        return apr_psprintf(cmd->pool, "%s needs the name of an environment "
+                            "variable", cmd->cmd->name);
+    }
+    ((ml_dir_config *)dir_conf)->country_variable = arg;
+    return NULL;
+}
+
 static const char *set_create_max_url(cmd_parms *cmd, void *dir_conf,
                                       const char *arg)
 {
@@ -389,6 +493,24 @@ static const command_rec minilink_directives[] = {
                    RSRC_CONF | ACCESS_CONF,
                    "Links one client address may create: COUNT SECONDS "
                    "(default 20 60), or off"),
+    AP_INIT_TAKE1("MinilinkVisits", set_visits, NULL, RSRC_CONF | ACCESS_CONF,
+                  "On (default): each click and each 404 here is recorded as "
+                  "a visit; Orphans: only the 404s; Off: none"),
+    AP_INIT_TAKE1("MinilinkVisitsIP", set_visits_ip, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Off (default): visits keep no address; Anonymized: the "
+                  "address with its last octet (last 80 bits) zeroed"),
+    AP_INIT_TAKE1("MinilinkCountryVariable", set_country_variable, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "The environment variable a GeoIP module sets to the "
+                  "visitor's country code (default MM_COUNTRY_CODE)"),
+    AP_INIT_TAKE1("MinilinkVisitsKeep", set_visits_keep, NULL, RSRC_CONF,
+                  "How long visits are kept: e.g. 90d (default), or forever; "
+                  "the daily counts are kept either way"),
+    AP_INIT_TAKE1("MinilinkVisitsRing", set_visits_ring, NULL, RSRC_CONF,
+                  "Slots of each database's visits ring (1 KiB each), fixed "
+                  "when it is made at the first start (default 65536; 0: no "
+                  "visits)"),
     {NULL}
 };
 
@@ -485,7 +607,7 @@ static int answer_slug(request_rec *r, const ml_dir_config *conf,
                        const char *slug)
 {
     apr_size_t slug_len = strlen(slug);
-    const char *query = NULL;
+    const char *query = NULL, *location;
     ml_cache_entry entry;
 
     /* GET covers HEAD too: httpd sends the headers and drops the body.
@@ -530,18 +652,23 @@ static int answer_slug(request_rec *r, const ml_dir_config *conf,
     /* Without a query, the URL in shared memory is the Location as it
      * stands: records are never changed, and this table outlives the
      * request in this process. */
-    apr_table_addn(r->headers_out, "Location", query
-                   ? ml_url_with_query(r->pool, entry.url, entry.url_len, query)
-                   : entry.url);
-    /* A click is a redirect sent with a body a browser follows: not HEAD. */
+    location = query ? ml_url_with_query(r->pool, entry.url, entry.url_len,
+                                         query)
+                     : entry.url;
+    apr_table_addn(r->headers_out, "Location", location);
+    /* A click is a redirect sent with a body a browser follows: not HEAD.
+     * Its visit names the link its click counted for. */
     if (!r->header_only && conf->clicks != -1) {
-        if (entry.click_cell != ML_CACHE_NO_CELL) {
-            ml_clicks_count(conf->database->clicks, entry.click_cell,
-                            apr_time_sec(r->request_time));
+        apr_int64_t link_id = 0;
+        if (entry.click_cell == ML_CACHE_NO_CELL) {
+            link_id = ml_database_add_click(conf->database, slug, r);
         }
-        else {
-            ml_database_add_click(conf->database, slug, r);
+        else if (ml_clicks_count(conf->database->clicks, entry.click_cell,
+                                 apr_time_sec(r->request_time))) {
+            link_id = ml_clicks_link_of(conf->database->clicks,
+                                        entry.click_cell);
         }
+        ml_visits_note_click(r, conf, link_id, location);
     }
     if (entry.status) {
         return entry.status;
@@ -651,6 +778,18 @@ static int minilink_handler(request_rec *r)
     return answer_slug(r, conf, to.slug);
 }
 
+/* Orphan visits (module/visits.c): a 404 or 410 of ours, once sent. */
+static int log_transaction(request_rec *r)
+{
+    while (r->prev) {
+        r = r->prev;                 /* the request as it came */
+    }
+    if (claimed(r)) {
+        ml_visits_note_orphan(r);
+    }
+    return DECLINED;
+}
+
 static void register_hooks(apr_pool_t *pool)
 {
     (void)pool;
@@ -661,6 +800,7 @@ static void register_hooks(apr_pool_t *pool)
     ap_hook_map_to_storage(map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_type_checker(type_checker, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_handler(minilink_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
     ml_status_register_hooks();
 }
 

@@ -14,6 +14,7 @@
 #include "apr_hash.h"
 #include "cache/ml_cache.h"
 #include "cache/ml_clicks.h"
+#include "cache/ml_visits.h"
 #include "links/ml_store.h"
 #include "links/ml_policy.h"
 
@@ -39,6 +40,7 @@ typedef struct {
     const char *load_error;      /* why cache is NULL after post_config */
     ml_connection *connection;   /* this process's, opened on first use */
     ml_clicks *clicks;           /* outlives the generation (lifecycle.c) */
+    ml_visits *visits;           /* the visits ring, the same; NULL: none */
 } ml_database;
 
 /* Settings that apply to the whole server (main server context only). */
@@ -48,10 +50,25 @@ typedef struct {
     unsigned int cache_headroom;           /* MinilinkCacheHeadroom, percent */
     apr_uint32_t click_cells;              /* MinilinkClickCells; 0 = sized
                                             * from the first load */
+    apr_uint32_t visits_slots;             /* MinilinkVisitsRing; 0 = none */
+    apr_int64_t visits_keep;               /* MinilinkVisitsKeep, seconds;
+                                            * 0 = forever */
 } ml_server_settings;
 
 #define ML_DEFAULT_REFRESH_INTERVAL apr_time_from_sec(1)
 #define ML_DEFAULT_FLUSH_INTERVAL apr_time_from_sec(10)
+#define ML_DEFAULT_VISITS_KEEP (90 * APR_INT64_C(86400))
+/* The GeoIP module's variable with the visitor's country (mod_maxminddb's
+ * name; MinilinkCountryVariable names another). */
+#define ML_DEFAULT_COUNTRY_VARIABLE "MM_COUNTRY_CODE"
+
+/* MinilinkVisits: which requests leave a visit. */
+typedef enum {
+    ML_VISITS_UNSET = 0,
+    ML_VISITS_ON,                /* clicks and orphan 404s */
+    ML_VISITS_OFF,
+    ML_VISITS_ORPHANS            /* orphan 404s only */
+} ml_visits_mode;
 
 typedef enum {
     ML_QUERY_UNSET = 0,
@@ -76,6 +93,9 @@ typedef struct {
     int rate_limit;              /* MinilinkCreateRateLimit count, -1 = none */
     int rate_period;             /*   ... per this many seconds */
     int early_answer;            /* MinilinkEarlyAnswer: 1 on, -1 off */
+    ml_visits_mode visits;       /* MinilinkVisits */
+    int visits_ip;               /* MinilinkVisitsIP: 1 anonymized, -1 off */
+    const char *country_variable;    /* MinilinkCountryVariable */
 } ml_dir_config;
 
 /* module/early.c: what a server's requests are checked against before a

@@ -75,6 +75,10 @@ void ml_clicks_each_cell(const ml_clicks *clicks, ml_clicks_cell_fn *fn,
  * if dropped (the handle was released).  Lock-free; any process. */
 int ml_clicks_count(ml_clicks *clicks, apr_uint32_t handle, apr_int64_t now);
 
+/* The link a live handle counts for (its visit's link), or 0 if the
+ * handle was released.  Lock-free; any process. */
+apr_int64_t ml_clicks_link_of(const ml_clicks *clicks, apr_uint32_t handle);
+
 /* Clicks counted in the handle's cell and not yet in the database. */
 apr_uint64_t ml_clicks_pending(const ml_clicks *clicks, apr_uint32_t handle);
 

@@ -602,3 +602,9 @@ int ml_visits_swap_failing(ml_visits *ring, int failing)
                                          (apr_uint32_t)failing,
                                          memory_order_acq_rel);
 }
+
+int ml_visits_failing(const ml_visits *ring)
+{
+    return (int)atomic_load_explicit(&ring->header->failing,
+                                     memory_order_acquire);
+}

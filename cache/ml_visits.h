@@ -155,5 +155,6 @@ apr_uint64_t ml_visits_dropped_since(ml_visits *ring, int *started);
 /* Whether draining is failing, shared by all processes so an outage is
  * logged once; returns the previous value. */
 int ml_visits_swap_failing(ml_visits *ring, int failing);
+int ml_visits_failing(const ml_visits *ring);
 
 #endif /* ML_VISITS_H */

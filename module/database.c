@@ -28,6 +28,7 @@
 #include "ml_module.h"
 #include "../sync/ml_flush.h"
 #include "../sync/ml_refresh.h"
+#include "../sync/ml_visits_drain.h"
 
 APLOG_USE_MODULE(minilink);
 
@@ -253,6 +254,7 @@ static int pointless_when_leaving(const ml_database *database)
 {
     return !ml_store_location_is_file(database->location) && database->clicks
            && (ml_clicks_failing(database->clicks)
+               || (database->visits && ml_visits_failing(database->visits))
                || (database->cache
                    && ml_cache_failing(database->cache, ML_CACHE_REFRESH)));
 }
@@ -267,6 +269,7 @@ void ml_database_flush_all(apr_hash_t *databases, apr_pool_t *scratch,
         ml_database *database = apr_hash_this_val(entry);
         if (!(leaving && pointless_when_leaving(database))) {
             ml_database_flush(database, scratch);
+            ml_database_drain_visits(database, scratch);
         }
     }
 }
@@ -314,8 +317,8 @@ int ml_database_lookup(ml_database *database, const char *slug,
     return 1;
 }
 
-void ml_database_add_click(ml_database *database, const char *slug,
-                           request_rec *r)
+apr_int64_t ml_database_add_click(ml_database *database, const char *slug,
+                                  request_rec *r)
 {
     ml_store *store;
     ml_link link;
@@ -332,5 +335,144 @@ void ml_database_add_click(ml_database *database, const char *slug,
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MLLOGNO(00030) "a click on '%s' "
                       "could not be counted: %s", slug, ml_store_error(store));
+        return 0;
+    }
+    return link.id;
+}
+
+/* ---- visits ----------------------------------------------------------- */
+
+/* This process's user-agent classifier, loaded at its first drain (the
+ * bot flag the daily roll-up counts); NULL with one ML00064 line if
+ * uap-core's regexes cannot be read, and visits are then no bots. */
+static ml_agents *agents_of_process(void)
+{
+    static ml_agents *agents;
+    static int tried;
+    const char *error;
+
+    if (!tried) {
+        tried = 1;
+        if (ml_agents_load(&agents, ML_AGENT_REGEXES, connections_pool,
+                           &error) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf,
+                         MLLOGNO(00064) "cannot classify user agents: %s; "
+                         "visits are written without the bot flag", error);
+        }
+    }
+    return agents;
+}
+
+/* One line when a ring starts dropping visits (an episode), however many
+ * it drops until a drain finds no more. */
+static void report_drops(ml_database *database)
+{
+    int started;
+    apr_uint64_t dropped = ml_visits_dropped_since(database->visits, &started);
+
+    if (started) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf,
+                     MLLOGNO(00062) "%s: the visits ring is full (%u slots): "
+                     "%" APR_UINT64_T_FMT " visits dropped, and more until it "
+                     "drains (click counts stay exact; minilink_visits_dropped_"
+                     "total counts them; MinilinkVisitsRing makes it larger)",
+                     database->label, ml_visits_slots(database->visits),
+                     dropped);
+    }
+}
+
+void ml_database_drain_visits(ml_database *database, apr_pool_t *scratch)
+{
+    apr_global_mutex_t *flush_lock = ml_retained_now()
+                                     ? ml_retained_now()->flush_lock : NULL;
+    apr_uint64_t written = 0;
+    const char *error = NULL;
+    ml_visits_stats stats;
+    ml_store *store;
+    apr_status_t rv;
+
+    if (database->visits == NULL || flush_lock == NULL) {
+        return;
+    }
+    report_drops(database);
+    ml_visits_stats_get(database->visits, &stats);
+    if (stats.pending == 0) {
+        return;
+    }
+    if ((rv = apr_global_mutex_lock(flush_lock)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, ap_server_conf,
+                     MLLOGNO(00024) "cannot take the minilink-clicks mutex; "
+                     "clicks and visits for %s stay in memory",
+                     database->label);
+        return;
+    }
+    rv = ml_store_open(&store, database->location, ML_STORE_WRITE, scratch);
+    if (rv == APR_SUCCESS) {
+        rv = ml_visits_drain(database->visits, store, agents_of_process(),
+                             apr_time_sec(apr_time_now()), &written, scratch);
+    }
+    if (rv != APR_SUCCESS) {
+        error = apr_pstrdup(scratch, ml_store_error(store));
+    }
+    apr_global_mutex_unlock(flush_lock);
+    if (rv != APR_SUCCESS) {
+        if (!ml_visits_swap_failing(database->visits, 1)) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf,
+                         MLLOGNO(00060) "cannot write visits to %s; they wait "
+                         "in the visits ring (dropped if it fills) until it "
+                         "works again", error);
+        }
+        return;
+    }
+    if (ml_visits_swap_failing(database->visits, 0)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ap_server_conf,
+                     MLLOGNO(00061) "visits are written to %s again",
+                     database->label);
+    }
+    if (written) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ap_server_conf,
+                     MLLOGNO(00063) "%s: %" APR_UINT64_T_FMT " visits written",
+                     database->label, written);
+    }
+}
+
+/* Batches of this many old visits, each its own short transaction, at
+ * most PRUNE_BATCHES of them at a time: a long retention catch-up never
+ * holds the database for long. */
+#define PRUNE_BATCH 1000
+#define PRUNE_BATCHES 20
+
+void ml_database_prune_visits(ml_database *database, apr_pool_t *scratch)
+{
+    apr_int64_t keep = ml_generation_now()->settings.visits_keep;
+    apr_uint64_t deleted = 0, total = 0;
+    apr_status_t rv = APR_SUCCESS;
+    ml_store *store;
+    int batches;
+
+    /* Not while the database cannot be written: the drain says so. */
+    if (database->visits == NULL || keep == 0
+        || ml_visits_failing(database->visits)) {
+        return;
+    }
+    rv = ml_store_open(&store, database->location, ML_STORE_WRITE, scratch);
+    for (batches = 0; rv == APR_SUCCESS && batches < PRUNE_BATCHES; batches++) {
+        rv = ml_store_prune_visits(store, apr_time_sec(apr_time_now()) - keep,
+                                   PRUNE_BATCH, &deleted);
+        total += deleted;
+        if (deleted < PRUNE_BATCH) {
+            break;
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ap_server_conf,
+                     MLLOGNO(00067) "cannot delete old visits from %s",
+                     ml_store_error(store));
+    }
+    else if (total) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ap_server_conf,
+                     MLLOGNO(00066) "%s: %" APR_UINT64_T_FMT " visits older "
+                     "than %" APR_INT64_T_FMT " days deleted", database->label,
+                     total, keep / 86400);
     }
 }

@@ -6,8 +6,8 @@
  * checks it, and post_config then does nothing here.  On the second,
  * real pass, in the parent (root):
  *   - each database named by MinilinkDatabase is loaded into a new table
- *     in shared memory (sync/ml_load.c), and gets a click table, made the
- *     first time and then retained;
+ *     in shared memory (sync/ml_load.c), and gets a click table and a
+ *     visits ring, made the first time and then retained;
  *   - the mutexes are made: "minilink-cache" (one writer per table, this
  *     generation's), "minilink-clicks" (one flusher at a time, retained),
  *     "minilink-ratelimit" with the rate limit's slots (this generation's,
@@ -19,18 +19,20 @@
  * gets its own database connections, and maps the tables' pages in.
  *
  * A graceful restart.  httpd clears pconf, and with it this generation:
- * the parent flushes every database's clicks (flush_at_generation_end),
+ * the parent flushes every database's clicks and visits
+ * (flush_at_generation_end),
  * SIGTERM stops the refresher (which flushes too), the mutexes and the
  * rate limit's slots of this generation go.  Then the next generation's
  * post_config loads new tables.  The retained data - click tables, the
  * newest table that loaded, the flushers' mutex, the form key - is not
  * touched: the old children, which keep serving until their connections
- * end, and the new ones count clicks into the same cells.  The old
+ * end, and the new ones count clicks into the same cells and write
+ * visits into the same ring.  The old
  * children keep their mapping of the old table; the parent unmaps its own
  * (destroying the table's pool) once the new one loaded.
  *
  * A stop.  The children exit first; then pconf is cleared, and the
- * parent's flush writes the very last clicks.  The process pool, and the
+ * parent's flush writes the very last clicks and visits.  The process pool, and the
  * retained data in it, goes with the parent.
  *
  * An outage.  A database that cannot be read when a generation starts
@@ -105,6 +107,8 @@ void ml_lifecycle_pre_config(apr_pool_t *pconf)
     generation->settings.refresh_interval = ML_DEFAULT_REFRESH_INTERVAL;
     generation->settings.flush_interval = ML_DEFAULT_FLUSH_INTERVAL;
     generation->settings.cache_headroom = ML_CACHE_HEADROOM_DEFAULT;
+    generation->settings.visits_slots = ML_VISITS_DEFAULT_SLOTS;
+    generation->settings.visits_keep = ML_DEFAULT_VISITS_KEEP;
     /* Registered so that httpd's Mutex directive can configure them. */
     ap_mutex_register(pconf, CACHE_LOCK, NULL, APR_LOCK_DEFAULT, 0);
     ap_mutex_register(pconf, FLUSH_LOCK, NULL, APR_LOCK_DEFAULT, 0);
@@ -145,6 +149,27 @@ static ml_retained_database *retained_for(const char *location)
  * right after creating a link, which needs the database that the new
  * generation failed to reach.
  */
+/* The database's visits ring, made the first time (MinilinkVisitsRing: 0
+ * makes none); a ring that cannot be made turns visits off for it. */
+static void make_visits_ring(ml_database *database, ml_retained_database *kept)
+{
+    apr_uint32_t slots = generation->settings.visits_slots;
+    apr_status_t rv;
+
+    if (kept->visits == NULL && slots > 0 && !kept->visits_tried) {
+        kept->visits_tried = 1;
+        if ((rv = ml_visits_create(&kept->visits, slots, retained->pool))
+            != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, ap_server_conf,
+                         MLLOGNO(00065) "%s: cannot make a visits ring of %u "
+                         "slots; no visits are recorded for it until a stop "
+                         "and start", database->label, slots);
+            kept->visits = NULL;
+        }
+    }
+    database->visits = kept->visits;
+}
+
 static void load_database(ml_database *database, apr_pool_t *pconf)
 {
     ml_retained_database *kept = retained_for(database->location);
@@ -154,6 +179,7 @@ static void load_database(ml_database *database, apr_pool_t *pconf)
     ml_cache_usage usage;
     apr_status_t rv;
 
+    make_visits_ring(database, kept);
     if (kept->table && !ml_store_location_is_file(database->location)
         && ml_cache_failing(kept->table, ML_CACHE_REFRESH)) {
         database->clicks = kept->clicks;
@@ -351,6 +377,7 @@ apr_status_t ml_lifecycle_child_init(apr_pool_t *pchild, server_rec *s)
         first = first ? first : rv;
     }
     ml_database_child_init(pchild);
+    ml_visits_child_init();
     /* Warm from the first request: the tables' pages mapped now, not one
      * fault at a time under the first minutes' load. */
     for (entry = apr_hash_first(pchild, generation->databases); entry;

@@ -4,7 +4,10 @@
  * Between graceful restarts, a refresher looks at each database every
  * MinilinkRefreshInterval and applies what changed to its table
  * (database.c, sync/ml_refresh.c), and every MinilinkFlushInterval writes
- * the clicks counted in shared memory to it.  Like mod_cgid's daemon, it
+ * the clicks counted in shared memory to it.  Visits are written at every
+ * tick (a tenth of a second): the ring holds seconds of a flood, not the
+ * ten of a flush interval; visits older than MinilinkVisitsKeep are
+ * deleted once a minute, in small batches.  Like mod_cgid's daemon, it
  * is forked by the parent in post_config, runs as the server's User, is
  * restarted by the parent if it dies, and is stopped with its
  * configuration generation (lifecycle.c).  A process of its own rather
@@ -41,6 +44,8 @@ APLOG_USE_MODULE(minilink);
  */
 #define STUCK_SECONDS 15
 #define STUCK 75
+/* How often old visits are looked for. */
+#define PRUNE_INTERVAL apr_time_from_sec(60)
 
 /* In the refresher: set by SIGTERM or SIGHUP; set while it works. */
 static volatile sig_atomic_t stopping;
@@ -95,13 +100,29 @@ static void reclaim_all(const ml_generation *generation, apr_pool_t *scratch)
     }
 }
 
+/* Visits drained at every tick; old ones pruned when due. */
+static void visits_all(const ml_generation *generation, int prune,
+                       apr_pool_t *scratch)
+{
+    apr_hash_index_t *entry;
+
+    for (entry = apr_hash_first(scratch, generation->databases); entry;
+         entry = apr_hash_next(entry)) {
+        ml_database *database = apr_hash_this_val(entry);
+        ml_database_drain_visits(database, scratch);
+        if (prune) {
+            ml_database_prune_visits(database, scratch);
+        }
+    }
+}
+
 /* The refresher process, from fork to exit. */
 static void refresher_main(ml_generation *generation)
 {
     apr_interval_time_t refresh_interval = generation->settings.refresh_interval;
     apr_interval_time_t flush_interval = generation->settings.flush_interval;
     apr_pool_t *pool = generation->pconf, *scratch;
-    apr_time_t next_refresh, next_flush;
+    apr_time_t next_refresh, next_flush, next_prune;
 
     apr_signal(SIGTERM, stop);
     apr_signal(SIGHUP, stop);
@@ -119,6 +140,7 @@ static void refresher_main(ml_generation *generation)
     apr_pool_create(&scratch, pool);
     next_refresh = apr_time_now();
     next_flush = next_refresh + flush_interval;
+    next_prune = next_refresh;
     /* Wake every slice and do what is due: a stop is seen within one. */
     while (!stopping) {
         apr_time_t now = apr_time_now();
@@ -133,6 +155,10 @@ static void refresher_main(ml_generation *generation)
             next_flush = now + flush_interval;
         }
         reclaim_all(generation, scratch);
+        visits_all(generation, now >= next_prune, scratch);
+        if (now >= next_prune) {
+            next_prune = now + PRUNE_INTERVAL;
+        }
         alarm(0);
         busy = 0;
         apr_pool_clear(scratch);
