@@ -8,11 +8,11 @@
  *                                  kept beyond the visits' retention)
  *   <loc>/visits/orphan            orphan visits, paginated the same way
  *
- * The shapes are Shlink's (REST API v3: visits.data[] with referer, date,
- * userAgent, visitLocation, potentialBot, visitedUrl, redirectUrl, type,
- * and visits.pagination), so its clients read them as they are.  The ring
- * is drained first, so the answer holds every visit made until the
- * request.
+ * The shapes are Shlink's (REST API v3: visits.data[] as
+ * links/ml_visit_json.c writes each, and visits.pagination), so its
+ * clients read them as they are; each visit also says the browser, OS
+ * and device its user agent is classified as.  The ring is drained first,
+ * so the answer holds every visit made until the request.
  */
 #include <stdlib.h>
 #include "httpd.h"
@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "ml_module.h"
+#include "../links/ml_visit_json.h"
 
 APLOG_USE_MODULE(minilink);
 
@@ -64,22 +65,6 @@ static apr_int64_t query_number(const request_rec *r, const char *name,
     return fallback;
 }
 
-/* ISO 8601 in UTC, as Shlink writes dates. */
-static const char *iso_time(apr_pool_t *pool, apr_int64_t seconds)
-{
-    apr_time_exp_t t;
-
-    apr_time_exp_gmt(&t, apr_time_from_sec(seconds));
-    return apr_psprintf(pool, "%04d-%02d-%02dT%02d:%02d:%02d+00:00",
-                        t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour,
-                        t.tm_min, t.tm_sec);
-}
-
-static json_t *text_or_null(const char *text)
-{
-    return text ? json_string(text) : json_null();
-}
-
 typedef struct {
     apr_pool_t *pool;
     json_t *data;
@@ -88,22 +73,14 @@ typedef struct {
 static apr_status_t add_visit(void *ctx, const ml_store_visit *visit)
 {
     visits_page *page = ctx;
-    json_t *location = visit->country
-        ? json_pack("{s:s, s:b}", "countryCode", visit->country, "isEmpty", 0)
-        : json_null();
+    ml_agents *agents = ml_database_agents();
+    ml_agent agent;
 
-    json_array_append_new(page->data, json_pack(
-        "{s:o, s:s, s:o, s:o, s:b, s:s, s:o, s:s, s:o}",
-        "referer", text_or_null(visit->referrer),
-        "date", iso_time(page->pool, visit->visited_at),
-        "userAgent", text_or_null(visit->user_agent),
-        "visitLocation", location,
-        "potentialBot", visit->bot,
-        "visitedUrl", visit->visited_path ? visit->visited_path : "",
-        "redirectUrl", text_or_null(visit->redirect_url),
-        "type", visit->orphan_type ? visit->orphan_type
-                                   : ml_visit_kind_names[ML_VISIT_LINK],
-        "ip", text_or_null(visit->ip)));
+    if (agents) {
+        ml_agents_classify(agents, visit->user_agent, &agent);
+    }
+    json_array_append_new(page->data,
+                          ml_visit_json(visit, agents ? &agent : NULL));
     return APR_SUCCESS;
 }
 
@@ -149,11 +126,12 @@ static int send_visits(request_rec *r, ml_store *store, const char *slug)
 static apr_status_t add_day(void *ctx, const ml_store_visit_day *day)
 {
     visits_page *days = ctx;
+    char date[26];
 
+    ml_visit_time(date, day->day, 1);
     json_array_append_new(days->data, json_pack(
-        "{s:s, s:I, s:I}", "date",
-        apr_pstrndup(days->pool, iso_time(days->pool, day->day), 10),
-        "clicks", (json_int_t)day->clicks, "bots", (json_int_t)day->bots));
+        "{s:s, s:I, s:I}", "date", date, "clicks", (json_int_t)day->clicks,
+        "bots", (json_int_t)day->bots));
     return APR_SUCCESS;
 }
 

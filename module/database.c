@@ -345,7 +345,7 @@ apr_int64_t ml_database_add_click(ml_database *database, const char *slug,
 /* This process's user-agent classifier, loaded at its first drain (the
  * bot flag the daily roll-up counts); NULL with one ML00064 line if
  * uap-core's regexes cannot be read, and visits are then no bots. */
-static ml_agents *agents_of_process(void)
+ml_agents *ml_database_agents(void)
 {
     static ml_agents *agents;
     static int tried;
@@ -408,7 +408,7 @@ void ml_database_drain_visits(ml_database *database, apr_pool_t *scratch)
     }
     rv = ml_store_open(&store, database->location, ML_STORE_WRITE, scratch);
     if (rv == APR_SUCCESS) {
-        rv = ml_visits_drain(database->visits, store, agents_of_process(),
+        rv = ml_visits_drain(database->visits, store, ml_database_agents(),
                              apr_time_sec(apr_time_now()), &written, scratch);
     }
     if (rv != APR_SUCCESS) {

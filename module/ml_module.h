@@ -30,6 +30,7 @@
 #include "../mod_minilink.h"
 #include "../util/ml_siphash.h"
 #include "../links/ml_form_token.h"
+#include "../links/ml_agent.h"
 #include <jansson.h>
 
 extern module AP_MODULE_DECLARE_DATA minilink_module;
@@ -143,6 +144,9 @@ apr_int64_t ml_database_add_click(ml_database *database, const char *slug,
 /* Writes the visits in the database's ring, under the flushers' lock;
  * the refresher every tick, the parent at the end of a generation. */
 void ml_database_drain_visits(ml_database *database, apr_pool_t *scratch);
+/* This process's user-agent classifier (uap-core's regexes, loaded on
+ * first use); NULL if they cannot be read (logged once). */
+ml_agents *ml_database_agents(void);
 /* Deletes visits older than MinilinkVisitsKeep, a small batch at a time. */
 void ml_database_prune_visits(ml_database *database, apr_pool_t *scratch);
 /* Logs (ML00003) a row that is not served; ctx is its ml_database. */
