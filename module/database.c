@@ -401,9 +401,8 @@ void ml_database_drain_visits(ml_database *database, apr_pool_t *scratch)
     }
     if ((rv = apr_global_mutex_lock(flush_lock)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, ap_server_conf,
-                     MLLOGNO(00024) "cannot take the minilink-clicks mutex; "
-                     "clicks and visits for %s stay in memory",
-                     database->label);
+                     MLLOGNO(00069) "cannot take the minilink-clicks mutex; "
+                     "visits for %s stay in the ring", database->label);
         return;
     }
     rv = ml_store_open(&store, database->location, ML_STORE_WRITE, scratch);
