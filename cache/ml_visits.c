@@ -17,7 +17,8 @@
  *          +--------------------------------------------+
  *
  *   slot:  0    seq u64          position p: free for p when seq == p,
- *                                 published when seq == p + 1
+ *                                 published when seq == p + 1 (stored
+ *                                 less the slot's index: see slot_seq())
  *          8    claim u64        (p's low 32 bits) << 32 | writer's pid
  *          16   visited_at i64, 24 link_id i64
  *          32   kind u8 | ip_family u8 | country 2 bytes |
@@ -144,6 +145,31 @@ static visit_slot *slot_of(const ml_visits *ring, apr_uint64_t position)
     return &ring->slots[position & ring->header->mask];
 }
 
+/*
+ * The sequence number of position's slot.  It is stored less the slot's
+ * index, so that the zeroed mapping already says "free for its first
+ * position" to every slot: a page of the ring is touched only when a
+ * visit first uses it, not at startup.
+ */
+static apr_uint64_t slot_seq(const ml_visits *ring, apr_uint64_t position,
+                             memory_order order)
+{
+    return atomic_load_explicit(&slot_of(ring, position)->seq, order)
+           + (position & ring->header->mask);
+}
+
+/* Compare-and-swap of position's sequence number from `from` to `to`. */
+static int swap_seq(ml_visits *ring, apr_uint64_t position, apr_uint64_t from,
+                    apr_uint64_t to, memory_order success)
+{
+    apr_uint64_t index = position & ring->header->mask;
+    apr_uint64_t expected = from - index;
+
+    return atomic_compare_exchange_strong_explicit(
+        &slot_of(ring, position)->seq, &expected, to - index, success,
+        memory_order_relaxed);
+}
+
 apr_status_t ml_visits_create(ml_visits **result, apr_uint32_t slots,
                               apr_pool_t *pool)
 {
@@ -181,11 +207,6 @@ apr_status_t ml_visits_create(ml_visits **result, apr_uint32_t slots,
         header->meta_key[8 + 2 * i] = hex[key[i] & 15];
     }
     header->meta_key[7 + 2 * KEY_BYTES] = '\0';
-    /* The mapping starts zeroed: every slot must say it is free for its
-     * first position. */
-    for (i = 0; i < count; i++) {
-        atomic_init(&ring->slots[i].seq, i);
-    }
     *result = ring;
     return APR_SUCCESS;
 }
@@ -283,14 +304,12 @@ int ml_visits_record(ml_visits *ring, apr_uint32_t writer,
     visits_header *header = ring->header;
     apr_uint64_t position = atomic_load_explicit(&header->tail,
                                                  memory_order_relaxed);
-    apr_uint64_t expected;
     visit_slot *slot;
 
     for (;;) {
         apr_int64_t lap;
         slot = slot_of(ring, position);
-        lap = (apr_int64_t)(atomic_load_explicit(&slot->seq,
-                                                 memory_order_acquire)
+        lap = (apr_int64_t)(slot_seq(ring, position, memory_order_acquire)
                             - position);
         if (lap == 0) {
             if (atomic_compare_exchange_weak_explicit(
@@ -328,11 +347,8 @@ int ml_visits_record(ml_visits *ring, apr_uint32_t writer,
     slot->url_len = copy_field(slot->url, ML_VISIT_URL_MAX,
                                visit->redirect_url);
     copy_ip(slot, visit->ip_family, visit->ip);
-    expected = position;
-    if (!atomic_compare_exchange_strong_explicit(&slot->seq, &expected,
-                                                 position + 1,
-                                                 memory_order_release,
-                                                 memory_order_relaxed)) {
+    if (!swap_seq(ring, position, position, position + 1,
+                  memory_order_release)) {
         return 0;               /* given up by the drainer: counted lost */
     }
     if (visit->kind != ML_VISIT_LINK && visit->kind < ML_VISIT_KINDS) {
@@ -465,7 +481,6 @@ static int give_up(ml_visits *ring, visit_slot *slot, apr_uint64_t position,
     visits_header *header = ring->header;
     apr_uint64_t claim = atomic_load_explicit(&slot->claim,
                                               memory_order_relaxed);
-    apr_uint64_t expected = position;
 
     if (header->waiting_on != position + 1) {
         header->waiting_on = position + 1;     /* 0 means none */
@@ -475,9 +490,8 @@ static int give_up(ml_visits *ring, visit_slot *slot, apr_uint64_t position,
           || now - header->waiting_since >= grace_seconds)) {
         return 0;
     }
-    if (!atomic_compare_exchange_strong_explicit(
-            &slot->seq, &expected, position + header->slots,
-            memory_order_acq_rel, memory_order_acquire)) {
+    if (!swap_seq(ring, position, position, position + header->slots,
+                  memory_order_acq_rel)) {
         return 0;               /* published after all: read it */
     }
     atomic_fetch_add_explicit(&header->lost, 1, memory_order_relaxed);
@@ -496,8 +510,7 @@ apr_size_t ml_visits_read(ml_visits *ring, apr_uint64_t from,
 
     while (count < max) {
         visit_slot *slot = slot_of(ring, position);
-        apr_uint64_t seq = atomic_load_explicit(&slot->seq,
-                                                memory_order_acquire);
+        apr_uint64_t seq = slot_seq(ring, position, memory_order_acquire);
         if (seq == position + 1) {
             read_slot(slot, position, &out[count++]);
             position++;
@@ -532,13 +545,9 @@ void ml_visits_release(ml_visits *ring, apr_uint64_t end, apr_int64_t now)
                                                  memory_order_relaxed);
 
     for (; (apr_int64_t)(end - position) > 0; position++) {
-        visit_slot *slot = slot_of(ring, position);
-        apr_uint64_t expected = position + 1;
         /* Slots given up were freed already; the others are ours. */
-        if (atomic_compare_exchange_strong_explicit(&slot->seq, &expected,
-                                                    position + header->slots,
-                                                    memory_order_release,
-                                                    memory_order_relaxed)) {
+        if (swap_seq(ring, position, position + 1, position + header->slots,
+                     memory_order_release)) {
             atomic_fetch_add_explicit(&header->written, 1,
                                       memory_order_relaxed);
         }
