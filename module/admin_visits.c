@@ -68,19 +68,19 @@ static apr_int64_t query_number(const request_rec *r, const char *name,
 typedef struct {
     apr_pool_t *pool;
     json_t *data;
+    ml_agents *agents;            /* the request's own: one per thread */
 } visits_page;
 
 static apr_status_t add_visit(void *ctx, const ml_store_visit *visit)
 {
     visits_page *page = ctx;
-    ml_agents *agents = ml_database_agents();
     ml_agent agent;
 
-    if (agents) {
-        ml_agents_classify(agents, visit->user_agent, &agent);
+    if (page->agents) {
+        ml_agents_classify(page->agents, visit->user_agent, &agent);
     }
     json_array_append_new(page->data,
-                          ml_visit_json(visit, agents ? &agent : NULL));
+                          ml_visit_json(visit, page->agents ? &agent : NULL));
     return APR_SUCCESS;
 }
 
@@ -92,12 +92,13 @@ static int store_failed(request_rec *r, ml_store *store)
 }
 
 /* A page of a link's visits (slug) or of the orphan visits (NULL). */
-static int send_visits(request_rec *r, ml_store *store, const char *slug)
+static int send_visits(request_rec *r, ml_store *store, const char *slug,
+                       ml_agents *agents)
 {
     apr_int64_t page = query_number(r, "page", 1);
     apr_int64_t per_page = query_number(r, "itemsPerPage", PAGE_DEFAULT);
     ml_store_visit_query query = { slug, 0, 1, 0, 0 };
-    visits_page found = { r->pool, json_array() };
+    visits_page found = { r->pool, json_array(), agents };
     apr_uint64_t total = 0;
 
     page = page < 1 ? 1 : page;
@@ -137,7 +138,7 @@ static apr_status_t add_day(void *ctx, const ml_store_visit_day *day)
 
 static int send_days(request_rec *r, ml_store *store, const char *slug)
 {
-    visits_page days = { r->pool, json_array() };
+    visits_page days = { r->pool, json_array(), NULL };
 
     if (ml_store_each_visit_day(store, slug, query_number(r, "startDate", 0),
                                 add_day, &days) != APR_SUCCESS) {
@@ -151,11 +152,12 @@ static int send_days(request_rec *r, ml_store *store, const char *slug)
 int ml_admin_visits(request_rec *r, ml_database *database, const char *slug,
                     int days)
 {
+    ml_agents *agents = ml_database_agents(r->pool);
     ml_store *store;
     ml_link link;
     apr_status_t rv;
 
-    ml_database_drain_visits(database, r->pool);
+    ml_database_drain_visits(database, agents, r->pool);
     if (ml_store_open(&store, database->location, ML_STORE_READ, r->pool)
         != APR_SUCCESS) {
         return store_failed(r, store);
@@ -170,5 +172,5 @@ int ml_admin_visits(request_rec *r, ml_database *database, const char *slug,
         }
     }
     return days ? send_days(r, store, slug)
-                : send_visits(r, store, slug);
+                : send_visits(r, store, slug, agents);
 }

@@ -259,8 +259,8 @@ static int pointless_when_leaving(const ml_database *database)
                    && ml_cache_failing(database->cache, ML_CACHE_REFRESH)));
 }
 
-void ml_database_flush_all(apr_hash_t *databases, apr_pool_t *scratch,
-                           int leaving)
+void ml_database_flush_all(apr_hash_t *databases, ml_agents *agents,
+                           apr_pool_t *scratch, int leaving)
 {
     apr_hash_index_t *entry;
 
@@ -269,7 +269,7 @@ void ml_database_flush_all(apr_hash_t *databases, apr_pool_t *scratch,
         ml_database *database = apr_hash_this_val(entry);
         if (!(leaving && pointless_when_leaving(database))) {
             ml_database_flush(database, scratch);
-            ml_database_drain_visits(database, scratch);
+            ml_database_drain_visits(database, agents, scratch);
         }
     }
 }
@@ -342,23 +342,21 @@ apr_int64_t ml_database_add_click(ml_database *database, const char *slug,
 
 /* ---- visits ----------------------------------------------------------- */
 
-/* This process's user-agent classifier, loaded at its first drain (the
- * bot flag the daily roll-up counts); NULL with one ML00064 line if
- * uap-core's regexes cannot be read, and visits are then no bots. */
-ml_agents *ml_database_agents(void)
+ml_agents *ml_database_agents(apr_pool_t *pool)
 {
-    static ml_agents *agents;
-    static int tried;
+    static int told;
+    ml_agents *agents;
     const char *error;
 
-    if (!tried) {
-        tried = 1;
-        if (ml_agents_load(&agents, ML_AGENT_REGEXES, connections_pool,
-                           &error) != APR_SUCCESS) {
+    if (ml_agents_load(&agents, ML_AGENT_REGEXES, pool, &error)
+        != APR_SUCCESS) {
+        if (!told) {
+            told = 1;
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf,
                          MLLOGNO(00064) "cannot classify user agents: %s; "
                          "visits are written without the bot flag", error);
         }
+        return NULL;
     }
     return agents;
 }
@@ -381,7 +379,8 @@ static void report_drops(ml_database *database)
     }
 }
 
-void ml_database_drain_visits(ml_database *database, apr_pool_t *scratch)
+void ml_database_drain_visits(ml_database *database, ml_agents *agents,
+                              apr_pool_t *scratch)
 {
     apr_global_mutex_t *flush_lock = ml_retained_now()
                                      ? ml_retained_now()->flush_lock : NULL;
@@ -407,7 +406,7 @@ void ml_database_drain_visits(ml_database *database, apr_pool_t *scratch)
     }
     rv = ml_store_open(&store, database->location, ML_STORE_WRITE, scratch);
     if (rv == APR_SUCCESS) {
-        rv = ml_visits_drain(database->visits, store, ml_database_agents(),
+        rv = ml_visits_drain(database->visits, store, agents,
                              apr_time_sec(apr_time_now()), &written, scratch);
     }
     if (rv != APR_SUCCESS) {

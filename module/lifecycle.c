@@ -246,7 +246,8 @@ static apr_status_t flush_at_generation_end(void *data)
     apr_pool_t *scratch;
 
     apr_pool_create(&scratch, NULL);
-    ml_database_flush_all(ending->databases, scratch,
+    ml_database_flush_all(ending->databases, ml_database_agents(scratch),
+                          scratch,
                           ap_state_query(AP_SQ_MAIN_STATE)
                           == AP_SQ_MS_DESTROY_CONFIG);
     apr_pool_destroy(scratch);

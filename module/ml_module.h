@@ -126,10 +126,11 @@ void ml_database_child_init(apr_pool_t *pchild);
 void ml_database_refresh(ml_database *database, apr_pool_t *scratch);
 /* Writes the clicks counted for the database, under the flushers' lock. */
 void ml_database_flush(ml_database *database, apr_pool_t *scratch);
-/* The same for each; leaving: a generation is ending (lifecycle.c says
- * why some are then skipped). */
-void ml_database_flush_all(apr_hash_t *databases, apr_pool_t *scratch,
-                           int leaving);
+/* The same for each, and their visits written (agents: see
+ * ml_database_drain_visits()); leaving: a generation is ending
+ * (lifecycle.c says why some are then skipped). */
+void ml_database_flush_all(apr_hash_t *databases, ml_agents *agents,
+                           apr_pool_t *scratch, int leaving);
 /* Makes the click cells of links that left the table reusable, if no
  * flush is under way. */
 void ml_database_reclaim(ml_database *database);
@@ -141,12 +142,15 @@ int ml_database_lookup(ml_database *database, const char *slug,
  * database; the link's id, or 0 if it could not be counted. */
 apr_int64_t ml_database_add_click(ml_database *database, const char *slug,
                                   request_rec *r);
-/* Writes the visits in the database's ring, under the flushers' lock;
- * the refresher every tick, the parent at the end of a generation. */
-void ml_database_drain_visits(ml_database *database, apr_pool_t *scratch);
-/* This process's user-agent classifier (uap-core's regexes, loaded on
- * first use); NULL if they cannot be read (logged once). */
-ml_agents *ml_database_agents(void);
+/* Writes the visits in the database's ring, under the flushers' lock:
+ * the refresher every tick, the parent at the end of a generation, an
+ * admin page before it reads them.  agents (ml_database_agents(); may be
+ * NULL) decides which are bots; a classifier is for one thread. */
+void ml_database_drain_visits(ml_database *database, ml_agents *agents,
+                              apr_pool_t *scratch);
+/* A user-agent classifier (uap-core's regexes) in pool, for one thread;
+ * NULL if they cannot be read (logged once a process). */
+ml_agents *ml_database_agents(apr_pool_t *pool);
 /* Deletes visits older than MinilinkVisitsKeep, a small batch at a time. */
 void ml_database_prune_visits(ml_database *database, apr_pool_t *scratch);
 /* Logs (ML00003) a row that is not served; ctx is its ml_database. */

@@ -101,15 +101,15 @@ static void reclaim_all(const ml_generation *generation, apr_pool_t *scratch)
 }
 
 /* Visits drained at every tick; old ones pruned when due. */
-static void visits_all(const ml_generation *generation, int prune,
-                       apr_pool_t *scratch)
+static void visits_all(const ml_generation *generation, ml_agents *agents,
+                       int prune, apr_pool_t *scratch)
 {
     apr_hash_index_t *entry;
 
     for (entry = apr_hash_first(scratch, generation->databases); entry;
          entry = apr_hash_next(entry)) {
         ml_database *database = apr_hash_this_val(entry);
-        ml_database_drain_visits(database, scratch);
+        ml_database_drain_visits(database, agents, scratch);
         if (prune) {
             ml_database_prune_visits(database, scratch);
         }
@@ -122,6 +122,7 @@ static void refresher_main(ml_generation *generation)
     apr_interval_time_t refresh_interval = generation->settings.refresh_interval;
     apr_interval_time_t flush_interval = generation->settings.flush_interval;
     apr_pool_t *pool = generation->pconf, *scratch;
+    ml_agents *agents;
     apr_time_t next_refresh, next_flush, next_prune;
 
     apr_signal(SIGTERM, stop);
@@ -138,6 +139,7 @@ static void refresher_main(ml_generation *generation)
         exit(APEXIT_CHILDFATAL);
     }
     apr_pool_create(&scratch, pool);
+    agents = ml_database_agents(pool);
     next_refresh = apr_time_now();
     next_flush = next_refresh + flush_interval;
     next_prune = next_refresh;
@@ -151,11 +153,11 @@ static void refresher_main(ml_generation *generation)
             next_refresh = now + refresh_interval;
         }
         if (now >= next_flush) {
-            ml_database_flush_all(generation->databases, scratch, 0);
+            ml_database_flush_all(generation->databases, agents, scratch, 0);
             next_flush = now + flush_interval;
         }
         reclaim_all(generation, scratch);
-        visits_all(generation, now >= next_prune, scratch);
+        visits_all(generation, agents, now >= next_prune, scratch);
         if (now >= next_prune) {
             next_prune = now + PRUNE_INTERVAL;
         }
@@ -167,7 +169,7 @@ static void refresher_main(ml_generation *generation)
     /* Stopped: at a graceful restart or stop.  What the children counted
      * until now goes to the database before we go. */
     alarm(STUCK_SECONDS);
-    ml_database_flush_all(generation->databases, scratch, 1);
+    ml_database_flush_all(generation->databases, agents, scratch, 1);
     exit(0);
 }
 

@@ -120,9 +120,11 @@ void ml_visits_note_orphan(request_rec *r)
     if (conf->database == NULL || conf->database->visits == NULL) {
         return;
     }
-    /* answer_slug() notes a slug it looked up. */
-    kind = apr_table_get(r->notes, "minilink-slug") ? ML_VISIT_INVALID_SHORT_URL
-         : is_base(r) ? ML_VISIT_BASE_URL : ML_VISIT_REGULAR_404;
+    /* answer_slug() notes a slug it looked up ("/l" is looked up as "l",
+     * but is the location itself). */
+    kind = is_base(r) ? ML_VISIT_BASE_URL
+         : apr_table_get(r->notes, "minilink-slug") ? ML_VISIT_INVALID_SHORT_URL
+         : ML_VISIT_REGULAR_404;
     if (records(conf->visits, kind)) {
         record(r, conf, kind, 0, NULL);
     }

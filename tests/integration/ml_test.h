@@ -86,6 +86,7 @@ void add_findings_suites(void); /* findings-*: hosts, CSRF, shadowed slugs, cell
 void add_browser_suites(void);  /* browser */
 void add_hostile_suites(void);  /* hostile-* */
 void add_drill_suites(void);    /* drills-* */
+void add_visits_suites(void);   /* visits-*: what each click and 404 records */
 void add_pgsql_suites(void);    /* pgsql */
 
 /* A suite's cleanup: the error log if it had failures; g_srv freed. */

@@ -276,6 +276,7 @@ int main(void)
     add_browser_suites();
     add_hostile_suites();
     add_drill_suites();
+    add_visits_suites();
     add_pgsql_suites();
     select_suites(getenv("MINILINK_SUITES"));
     CU_basic_set_mode(CU_BRM_VERBOSE);
