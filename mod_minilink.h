@@ -39,6 +39,7 @@ typedef struct {
     ml_cache *cache;             /* NULL while unloaded or when loading failed */
     const char *load_error;      /* why cache is NULL after post_config */
     ml_connection *connection;   /* this process's, opened on first use */
+    ml_connection *writer;       /* the visits drain's, the same */
     ml_clicks *clicks;           /* outlives the generation (lifecycle.c) */
     ml_visits *visits;           /* the visits ring, the same; NULL: none */
 } ml_database;

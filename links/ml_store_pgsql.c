@@ -1111,10 +1111,11 @@ static char *append_text_element(char *end, apr_size_t i, const char *text)
     return append_quoted(end, text);
 }
 
-/* Room for text quoted in an array literal. */
+/* Room for an element: a separator, then text quoted and escaped, or
+ * NULL. */
 static apr_size_t quoted_room(const char *text)
 {
-    return (text ? 2 * strlen(text) : 0) + 4;
+    return (text ? 2 * strlen(text) : 0) + 5;
 }
 
 /* The ten columns of visits[0..count) as array literals. */

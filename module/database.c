@@ -379,6 +379,48 @@ static void report_drops(ml_database *database)
     }
 }
 
+/*
+ * The store a drain writes with.  A child or the refresher keeps one (the
+ * flushers' lock, which the drain holds, makes it one thread's at a time;
+ * a drain every tenth of a second must not connect to PostgreSQL each
+ * time), reopened when it no longer reaches its database; the parent,
+ * which has no connections of its own, opens one in scratch.
+ */
+static apr_status_t drain_store(ml_database *database, ml_store **store,
+                                const char **error, apr_pool_t *scratch)
+{
+    ml_connection *writer = database->writer;
+    apr_pool_t *pool = scratch;
+    apr_status_t rv;
+
+    if (writer && ml_store_check(writer->store) != APR_SUCCESS) {
+        apr_pool_destroy(writer->pool);
+        database->writer = writer = NULL;
+    }
+    if (writer) {
+        *store = writer->store;
+        return APR_SUCCESS;
+    }
+    if (connections_pool) {
+        apr_pool_create(&pool, connections_pool);
+    }
+    if ((rv = ml_store_open(store, database->location, ML_STORE_WRITE, pool))
+        != APR_SUCCESS) {
+        *error = apr_pstrdup(scratch, ml_store_error(*store));
+        if (pool != scratch) {
+            apr_pool_destroy(pool);
+        }
+        return rv;
+    }
+    if (pool != scratch) {
+        writer = apr_pcalloc(pool, sizeof(*writer));
+        writer->pool = pool;
+        writer->store = *store;
+        database->writer = writer;
+    }
+    return APR_SUCCESS;
+}
+
 void ml_database_drain_visits(ml_database *database, ml_agents *agents,
                               apr_pool_t *scratch)
 {
@@ -404,13 +446,17 @@ void ml_database_drain_visits(ml_database *database, ml_agents *agents,
                      "visits for %s stay in the ring", database->label);
         return;
     }
-    rv = ml_store_open(&store, database->location, ML_STORE_WRITE, scratch);
-    if (rv == APR_SUCCESS) {
-        rv = ml_visits_drain(database->visits, store, agents,
-                             apr_time_sec(apr_time_now()), &written, scratch);
-    }
-    if (rv != APR_SUCCESS) {
+    rv = drain_store(database, &store, &error, scratch);
+    if (rv == APR_SUCCESS
+        && (rv = ml_visits_drain(database->visits, store, agents,
+                                 apr_time_sec(apr_time_now()), &written,
+                                 scratch)) != APR_SUCCESS) {
         error = apr_pstrdup(scratch, ml_store_error(store));
+        /* Connect again next time: a connection that failed may be dead. */
+        if (database->writer) {
+            apr_pool_destroy(database->writer->pool);
+            database->writer = NULL;
+        }
     }
     apr_global_mutex_unlock(flush_lock);
     if (rv != APR_SUCCESS) {
