@@ -12,9 +12,16 @@
 #   floor-quick    bench/mod_floor.c's 302 from quick_handler
 #   alias          mod_alias "Redirect 302 /alias/x ..." (translate_name)
 #   minilink       SetHandler minilink, a random stored slug per request
+#                  (each click leaves a visit: MinilinkVisits On)
+#   minilink-novisits  the same under MinilinkVisits Off
 #   floor-handler  the floor's 302 from an ordinary SetHandler handler
+# Every request carries a browser's User-Agent and a Referer, as a click
+# does, so a visit copies what it would in production.
 # Prints instructions per request and the ratios, then for minilink and
-# alias the functions whose inclusive cost differs most.  KEEP=1 keeps the
+# alias, and for minilink and minilink-novisits, the functions whose
+# inclusive cost differs most.  (The refresher that writes the visits is a
+# process of its own: its work is not in these counts; bench/run.sh's CPU
+# per request counts it.)  KEEP=1 keeps the
 # temporary directory (with the callgrind.out files).
 set -euo pipefail
 
@@ -89,6 +96,10 @@ MinilinkRefreshInterval 0
 <Location /ml>
     SetHandler minilink
 </Location>
+<Location /mlnv>
+    SetHandler minilink
+    MinilinkVisits Off
+</Location>
 <Location /floor-handler/>
     SetHandler floor
 </Location>
@@ -106,12 +117,15 @@ done
 
 # One connection, every request on it (curl reuses a connection for the
 # URLs of one invocation).
+agent="Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+referrer="https://news.example.org/2026/11/30/a-story-that-links-here?utm_source=feed"
 urls() {
     local path=$1 i
+    printf 'user-agent = "%s"\nreferer = "%s"\n' "$agent" "$referrer"
     for i in $(seq "$requests"); do
-        if [ "$path" = /ml/ ]; then
-            printf 'url = "http://127.0.0.1:%d/ml/s%07d"\noutput = "/dev/null"\n' \
-                "$port" $(( (RANDOM * 32768 + RANDOM) % links + 1 ))
+        if [ "$path" = /ml/ ] || [ "$path" = /mlnv/ ]; then
+            printf 'url = "http://127.0.0.1:%d%ss%07d"\noutput = "/dev/null"\n' \
+                "$port" "$path" $(( (RANDOM * 32768 + RANDOM) % links + 1 ))
         else
             printf 'url = "http://127.0.0.1:%d%s"\noutput = "/dev/null"\n' "$port" "$path"
         fi
@@ -125,7 +139,7 @@ control() {
 httpd_pid=$(pgrep -o -f -- "valgrind.bin.*-X -f $dir/httpd.conf" || true)
 [ -n "$httpd_pid" ] || { echo "profile: httpd did not start" >&2; cat "$dir/valgrind.log" >&2; exit 1; }
 for contender in floor-quick:/floor-quick/x alias:/alias/x minilink:/ml/ \
-                 floor-handler:/floor-handler/x; do
+                 minilink-novisits:/mlnv/ floor-handler:/floor-handler/x; do
     name=${contender%%:*}
     path=${contender#*:}
     urls "$path" >"$dir/$name.urls"
@@ -150,19 +164,20 @@ total() {   # the instructions of a dump
 }
 echo "Instructions per request (callgrind, $requests keep-alive GETs, $links links):"
 declare -A per
-for name in floor-quick alias minilink floor-handler; do
+for name in floor-quick alias minilink minilink-novisits floor-handler; do
     per[$name]=$(( $(total "$name") / requests ))
     printf '  %-14s %8d\n' "$name" "${per[$name]}"
 done
 awk -v m="${per[minilink]}" -v a="${per[alias]}" -v q="${per[floor-quick]}" \
-    -v h="${per[floor-handler]}" 'BEGIN {
+    -v h="${per[floor-handler]}" -v nv="${per[minilink-novisits]}" 'BEGIN {
     printf "  minilink / alias %.3f, minilink / floor-quick %.3f, floor-handler / floor-quick %.3f\n",
-           m / a, m / q, h / q }'
+           m / a, m / q, h / q
+    printf "  visits On / Off (minilink / minilink-novisits) %.4f\n", m / nv }'
 
 # The functions whose inclusive instructions differ most between minilink
 # and alias: where the difference goes.
-echo "Largest differences, inclusive instructions per request (minilink, alias, difference):"
-python3 - "$(dump_of minilink)" "$(dump_of alias)" "$requests" <<'PY'
+differences() {   # the functions whose inclusive cost differs most
+python3 - "$@" "$requests" <<'PY'
 import re, subprocess, sys
 
 def per_function(dump, requests):
@@ -185,3 +200,8 @@ for name in names[:25]:
     print("  %8.0f %8.0f %+8.0f  %s" % (ours.get(name, 0), theirs.get(name, 0),
                                       ours.get(name, 0) - theirs.get(name, 0), name[:70]))
 PY
+}
+echo "Largest differences, inclusive instructions per request (minilink, alias, difference):"
+differences "$(dump_of minilink)" "$(dump_of alias)"
+echo "Largest differences, inclusive instructions per request (visits On, Off, difference):"
+differences "$(dump_of minilink)" "$(dump_of minilink-novisits)"

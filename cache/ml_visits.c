@@ -233,15 +233,14 @@ apr_uint64_t ml_visits_head(const ml_visits *ring)
 
 /* ---- writers ------------------------------------------------------------ */
 
-/* Copies up to max bytes of text (none for NULL) into a field; its length. */
+/* Copies up to max bytes of text (none for NULL) into a field; its length.
+ * (strnlen and memcpy: the C library's vector code, a few instructions for
+ * a whole user agent, where a byte loop cost a thousand.) */
 static apr_uint16_t copy_field(char *field, apr_size_t max, const char *text)
 {
-    apr_size_t len = 0;
+    apr_size_t len = text ? strnlen(text, max) : 0;
 
-    if (text != NULL) {
-        while (len < max && text[len] != '\0') {
-            len++;
-        }
+    if (len) {
         memcpy(field, text, len);
     }
     return (apr_uint16_t)len;
