@@ -907,13 +907,15 @@ static apr_status_t sqlite_changes_after(ml_store *store, apr_uint64_t after,
     return rv;
 }
 
-/* One prepared statement per link: in-process, a round trip costs nothing. */
-static apr_status_t sqlite_add_clicks(ml_store *store, const ml_store_clicks *adds,
-                                      apr_size_t count)
+/* Binds row i of rows to a statement's parameters. */
+typedef void row_binder(sqlite3_stmt *query, const void *rows, apr_size_t i);
+
+/* Runs a prepared write once a row (in-process, a round trip costs
+ * nothing): what the click flush and the visits drain hand over. */
+static apr_status_t step_each_row(ml_store *store, sqlite3_stmt *query,
+                                  row_binder *bind, const void *rows,
+                                  apr_size_t count, const char *doing)
 {
-    sqlite3_stmt *query = statement(store, &DB(store)->add_clicks,
-        "UPDATE links SET clicks = clicks + ?2,"
-        " last_click_at = max(coalesce(last_click_at, 0), ?3) WHERE id = ?1");
     apr_size_t i;
     int rc = SQLITE_DONE;
 
@@ -921,13 +923,29 @@ static apr_status_t sqlite_add_clicks(ml_store *store, const ml_store_clicks *ad
         return APR_EGENERAL;
     }
     for (i = 0; i < count && rc == SQLITE_DONE; i++) {
-        sqlite3_bind_int64(query, 1, adds[i].link_id);
-        sqlite3_bind_int64(query, 2, (sqlite3_int64)adds[i].clicks);
-        sqlite3_bind_int64(query, 3, adds[i].last_click_at);
+        bind(query, rows, i);
         rc = sqlite3_step(query);
         sqlite3_reset(query);
     }
-    return rc == SQLITE_DONE ? APR_SUCCESS : sqlite_failed(store, "counting clicks");
+    return rc == SQLITE_DONE ? APR_SUCCESS : sqlite_failed(store, doing);
+}
+
+static void bind_clicks(sqlite3_stmt *query, const void *rows, apr_size_t i)
+{
+    const ml_store_clicks *add = (const ml_store_clicks *)rows + i;
+
+    sqlite3_bind_int64(query, 1, add->link_id);
+    sqlite3_bind_int64(query, 2, (sqlite3_int64)add->clicks);
+    sqlite3_bind_int64(query, 3, add->last_click_at);
+}
+
+static apr_status_t sqlite_add_clicks(ml_store *store, const ml_store_clicks *adds,
+                                      apr_size_t count)
+{
+    return step_each_row(store, statement(store, &DB(store)->add_clicks,
+        "UPDATE links SET clicks = clicks + ?2,"
+        " last_click_at = max(coalesce(last_click_at, 0), ?3) WHERE id = ?1"),
+        bind_clicks, adds, count, "counting clicks");
 }
 
 static apr_status_t sqlite_meta_get(ml_store *store, const char *key,
@@ -999,67 +1017,55 @@ static void bind_text_or_null(sqlite3_stmt *query, int column, const char *text)
     }
 }
 
-/* A row a visit (in-process: no round trips to save); a visit to a link
- * that is gone is left out, as its visits went with it. */
+static void bind_visit(sqlite3_stmt *query, const void *rows, apr_size_t i)
+{
+    const ml_store_visit *visit = (const ml_store_visit *)rows + i;
+
+    bind_optional(query, 1, visit->link_id);
+    sqlite3_bind_int64(query, 2, visit->visited_at);
+    bind_text_or_null(query, 3, visit->orphan_type);
+    bind_text_or_null(query, 4, visit->referrer);
+    bind_text_or_null(query, 5, visit->user_agent);
+    sqlite3_bind_int(query, 6, visit->bot);
+    bind_text_or_null(query, 7, visit->redirect_url);
+    sqlite3_bind_text(query, 8, visit->visited_path, -1, SQLITE_STATIC);
+    bind_text_or_null(query, 9, visit->country);
+    bind_text_or_null(query, 10, visit->ip);
+}
+
+/* A visit to a link that is gone is left out: its visits went with it. */
 static apr_status_t sqlite_add_visits(ml_store *store,
                                       const ml_store_visit *visits,
                                       apr_size_t count)
 {
-    sqlite3_stmt *query = statement(store, &DB(store)->add_visit,
+    return step_each_row(store, statement(store, &DB(store)->add_visit,
         "INSERT INTO visits (link_id, visited_at, orphan_type, referrer,"
         " user_agent, bot, redirect_url, visited_path, country, ip)"
         " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10"
-        " WHERE ?1 IS NULL OR EXISTS (SELECT 1 FROM links WHERE id = ?1)");
-    apr_size_t i;
-    int rc = SQLITE_DONE;
+        " WHERE ?1 IS NULL OR EXISTS (SELECT 1 FROM links WHERE id = ?1)"),
+        bind_visit, visits, count, "adding visits");
+}
 
-    if (query == NULL) {
-        return APR_EGENERAL;
-    }
-    for (i = 0; i < count && rc == SQLITE_DONE; i++) {
-        const ml_store_visit *visit = &visits[i];
-        bind_optional(query, 1, visit->link_id);
-        sqlite3_bind_int64(query, 2, visit->visited_at);
-        bind_text_or_null(query, 3, visit->orphan_type);
-        bind_text_or_null(query, 4, visit->referrer);
-        bind_text_or_null(query, 5, visit->user_agent);
-        sqlite3_bind_int(query, 6, visit->bot);
-        bind_text_or_null(query, 7, visit->redirect_url);
-        sqlite3_bind_text(query, 8, visit->visited_path, -1, SQLITE_STATIC);
-        bind_text_or_null(query, 9, visit->country);
-        bind_text_or_null(query, 10, visit->ip);
-        rc = sqlite3_step(query);
-        sqlite3_reset(query);
-    }
-    return rc == SQLITE_DONE ? APR_SUCCESS
-                             : sqlite_failed(store, "adding visits");
+static void bind_visit_day(sqlite3_stmt *query, const void *rows, apr_size_t i)
+{
+    const ml_store_visit_day *day = (const ml_store_visit_day *)rows + i;
+
+    sqlite3_bind_int64(query, 1, day->link_id);
+    sqlite3_bind_int64(query, 2, day->day);
+    sqlite3_bind_int64(query, 3, day->clicks);
+    sqlite3_bind_int64(query, 4, day->bots);
 }
 
 static apr_status_t sqlite_add_visit_days(ml_store *store,
                                           const ml_store_visit_day *days,
                                           apr_size_t count)
 {
-    sqlite3_stmt *query = statement(store, &DB(store)->add_visit_day,
+    return step_each_row(store, statement(store, &DB(store)->add_visit_day,
         "INSERT INTO visits_daily (link_id, day, clicks, bots)"
         " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM links WHERE id = ?1)"
         " ON CONFLICT (link_id, day) DO UPDATE"
-        " SET clicks = clicks + excluded.clicks, bots = bots + excluded.bots");
-    apr_size_t i;
-    int rc = SQLITE_DONE;
-
-    if (query == NULL) {
-        return APR_EGENERAL;
-    }
-    for (i = 0; i < count && rc == SQLITE_DONE; i++) {
-        sqlite3_bind_int64(query, 1, days[i].link_id);
-        sqlite3_bind_int64(query, 2, days[i].day);
-        sqlite3_bind_int64(query, 3, days[i].clicks);
-        sqlite3_bind_int64(query, 4, days[i].bots);
-        rc = sqlite3_step(query);
-        sqlite3_reset(query);
-    }
-    return rc == SQLITE_DONE ? APR_SUCCESS
-                             : sqlite_failed(store, "adding to the daily visits");
+        " SET clicks = clicks + excluded.clicks, bots = bots + excluded.bots"),
+        bind_visit_day, days, count, "adding to the daily visits");
 }
 
 static apr_status_t sqlite_prune_visits(ml_store *store, apr_int64_t before,
