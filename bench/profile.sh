@@ -13,7 +13,9 @@
 #   alias          mod_alias "Redirect 302 /alias/x ..." (translate_name)
 #   minilink       SetHandler minilink, a random stored slug per request
 #                  (each click leaves a visit: MinilinkVisits On)
-#   minilink-novisits  the same under MinilinkVisits Off
+#   minilink-novisits  the same under MinilinkVisits Off (both locations
+#                  say which, so both merge one directive: the difference
+#                  is what recording the visit costs)
 #   floor-handler  the floor's 302 from an ordinary SetHandler handler
 # Every request carries a browser's User-Agent and a Referer, as a click
 # does, so a visit copies what it would in production.
@@ -95,6 +97,7 @@ MinilinkDatabase $db
 MinilinkRefreshInterval 0
 <Location /ml>
     SetHandler minilink
+    MinilinkVisits On
 </Location>
 <Location /mlnv>
     SetHandler minilink

@@ -247,31 +247,15 @@ static apr_uint16_t copy_field(char *field, apr_size_t max, const char *text)
 }
 
 /*
- * The Referer's host and path: without the scheme, a user:password@, the
- * port's absence notwithstanding, the query and the fragment (which may
- * carry what the visitor searched for or who they are).
+ * The Referer after its scheme, as sent: the reader keeps its host and
+ * path (read_referrer()), so that the redirect path does not scan it.
  */
 static apr_uint16_t copy_referrer(char *field, const char *referrer)
 {
-    const char *from = referrer, *at;
-    apr_size_t len;
+    const char *scheme_end = referrer ? strstr(referrer, "://") : NULL;
 
-    if (referrer == NULL) {
-        return 0;
-    }
-    if ((at = strstr(referrer, "://")) != NULL) {
-        from = at + 3;
-    }
-    len = strcspn(from, "/?#");
-    if ((at = memchr(from, '@', len)) != NULL) {
-        from = at + 1;
-    }
-    len = strcspn(from, "?#");
-    if (len > ML_VISIT_REFERRER_MAX) {
-        len = ML_VISIT_REFERRER_MAX;
-    }
-    memcpy(field, from, len);
-    return (apr_uint16_t)len;
+    return copy_field(field, ML_VISIT_REFERRER_MAX,
+                      scheme_end ? scheme_end + 3 : referrer);
 }
 
 /* The last octet of an IPv4 address, the last 80 bits of an IPv6 one,
@@ -434,6 +418,23 @@ static void read_text(char *out, const char *field, apr_size_t len)
     *out = '\0';
 }
 
+/* The referrer's host and path: without a user:password@ (before the
+ * first "/"), the query and the fragment, which may carry what the visitor
+ * searched for or who they are. */
+static void read_referrer(char *out, const char *field, apr_size_t len)
+{
+    const char *end = field + len, *at;
+    const char *path = memchr(field, '/', len);
+
+    at = memchr(field, '@', (apr_size_t)((path ? path : end) - field));
+    if (at) {
+        field = at + 1;
+    }
+    for (at = field; at < end && *at != '?' && *at != '#'; at++) {
+    }
+    read_text(out, field, (apr_size_t)(at - field));
+}
+
 static void read_slot(const visit_slot *slot, apr_uint64_t position,
                       ml_visit_record *record)
 {
@@ -443,7 +444,7 @@ static void read_slot(const visit_slot *slot, apr_uint64_t position,
     record->link_id = record->kind == ML_VISIT_LINK ? slot->link_id : 0;
     record->visited_at = slot->visited_at;
     read_text(record->path, slot->path, slot->path_len);
-    read_text(record->referrer, slot->referrer, slot->referrer_len);
+    read_referrer(record->referrer, slot->referrer, slot->referrer_len);
     read_text(record->user_agent, slot->user_agent, slot->user_agent_len);
     read_text(record->redirect_url, slot->url, slot->url_len);
     record->country[0] = '\0';

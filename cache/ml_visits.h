@@ -39,7 +39,8 @@ extern const char *const ml_visit_kind_names[ML_VISIT_KINDS];
  * ml_visits.c.
  */
 #define ML_VISIT_PATH_MAX 128        /* the path visited, as httpd decoded it */
-#define ML_VISIT_REFERRER_MAX 192    /* the Referer's host and path */
+#define ML_VISIT_REFERRER_MAX 192    /* the Referer after its scheme; its
+                                      * host and path are kept */
 #define ML_VISIT_USER_AGENT_MAX 256
 #define ML_VISIT_URL_MAX 384         /* the redirect URL sent */
 #define ML_VISIT_SLOT_BYTES 1024
