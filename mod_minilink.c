@@ -299,6 +299,7 @@ static const char *set_visits_ring(cmd_parms *cmd, void *dir_conf,
     }
     if (error == NULL) {
         ml_generation_now()->settings.visits_slots = (apr_uint32_t)slots;
+        ml_generation_now()->settings.no_visits_ring = slots == 0;
     }
     return error;
 }
@@ -509,8 +510,8 @@ static const command_rec minilink_directives[] = {
                   "the daily counts are kept either way"),
     AP_INIT_TAKE1("MinilinkVisitsRing", set_visits_ring, NULL, RSRC_CONF,
                   "Slots of each database's visits ring (1 KiB each), fixed "
-                  "when it is made at the first start (default 65536; 0: no "
-                  "visits)"),
+                  "when it is made at the first start (default: one per 4 "
+                  "links loaded, at least 32768; 0: no visits)"),
     {NULL}
 };
 

@@ -51,7 +51,9 @@ typedef struct {
     unsigned int cache_headroom;           /* MinilinkCacheHeadroom, percent */
     apr_uint32_t click_cells;              /* MinilinkClickCells; 0 = sized
                                             * from the first load */
-    apr_uint32_t visits_slots;             /* MinilinkVisitsRing; 0 = none */
+    apr_uint32_t visits_slots;             /* MinilinkVisitsRing; 0 = sized
+                                            * from the first load */
+    int no_visits_ring;                    /* MinilinkVisitsRing 0 */
     apr_int64_t visits_keep;               /* MinilinkVisitsKeep, seconds;
                                             * 0 = forever */
 } ml_server_settings;

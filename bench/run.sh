@@ -572,6 +572,7 @@ visit_figure() {
 visits_recorded=$(visit_figure minilink_visits_recorded_total)
 visits_dropped=$(visit_figure minilink_visits_dropped_total)
 visits_written=$(visit_figure minilink_visits_written_total)
+visits_slots=$(curl -s "$apache/admin/" | python3 -c 'import json, sys; print(json.load(sys.stdin)["visits"]["ring_slots"])')
 
 # And the first seconds after a graceful restart: new children, a table
 # just loaded (the old generation's children finish their connections).
@@ -659,7 +660,7 @@ done >"$dir/contenders.tsv"
 export links rounds seconds threads machine versions load_at_start load_ms \
     table_bytes click_bytes raw_bytes lookups instructions pg_ticks \
     flush_links sqlite_flush_ms pg_flush_ms sqlite_import_ms pg_import_ms \
-    visits_recorded visits_dropped visits_written visit_count sqlite_visits_ms \
+    visits_recorded visits_dropped visits_written visits_slots visit_count sqlite_visits_ms \
     sqlite_drains pg_visits_ms pg_drains visit_bytes \
     big_links big_load_ms big_table_bytes big_click_bytes big_raw_bytes
 elapsed=$(($(date +%s) - started))
@@ -755,9 +756,10 @@ print("- PostgreSQL's own processes over the rounds (clicks flushed, changes"
 print("- A flush of clicks on %s links (bench-lookup flush, median of 3):"
       " SQLite %s ms, PostgreSQL %s ms" % (format(int(env["flush_links"]), ","),
       env["sqlite_flush_ms"], env["pg_flush_ms"]))
-print("- Visits of /ml's database over the whole run (ring of the default 65,536"
-      " slots): %s recorded, %s written, %s dropped"
-      % (env["visits_recorded"], env["visits_written"], env["visits_dropped"]))
+print("- Visits of /ml's database over the whole run (its ring of the default"
+      " size, %s slots): %s recorded, %s written, %s dropped"
+      % (env["visits_slots"], env["visits_recorded"], env["visits_written"],
+         env["visits_dropped"]))
 print("- A drain of %s visits, each on another link (bench-lookup visits):"
       " SQLite %s ms in %s transactions, PostgreSQL %s ms in %s; SQLite's file"
       " grew by %s bytes a visit (the row, its two index entries, a roll-up row)"

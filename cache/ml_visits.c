@@ -54,9 +54,9 @@
  *
  * Why 1 KiB slots: the fields are cut to fixed sizes (ml_visits.h) so that
  * a slot is one size and a claim is one atomic; 1 KiB keeps the common
- * user agents, referrers and redirect URLs whole while a ring of 65,536
- * slots - enough for about two seconds of a flood of redirects while the
- * database is busy with a click flush - takes 64 MiB.
+ * user agents, referrers and redirect URLs whole.  How many: enough for
+ * the visits of a flood while the database is busy with a click flush,
+ * which the module sizes from the links it loads (module/lifecycle.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -553,8 +553,9 @@ void ml_visits_release(ml_visits *ring, apr_uint64_t end, apr_int64_t now)
         }
         atomic_store_explicit(&header->head, position + 1,
                               memory_order_relaxed);
+        atomic_store_explicit(&header->last_drain_at, now,
+                              memory_order_relaxed);
     }
-    atomic_store_explicit(&header->last_drain_at, now, memory_order_relaxed);
 }
 
 void ml_visits_stats_get(const ml_visits *ring, ml_visits_stats *stats)

@@ -45,8 +45,9 @@ extern const char *const ml_visit_kind_names[ML_VISIT_KINDS];
 #define ML_VISIT_URL_MAX 384         /* the redirect URL sent */
 #define ML_VISIT_SLOT_BYTES 1024
 
-/* Ring sizes (slots; a power of two is made of any other number). */
-#define ML_VISITS_DEFAULT_SLOTS 65536u
+/* Ring sizes (slots; a power of two is made of any other number).  The
+ * module's default is a slot per 4 links loaded, at least this many. */
+#define ML_VISITS_DEFAULT_SLOTS 32768u
 #define ML_VISITS_FEWEST_SLOTS 16u
 #define ML_VISITS_MOST_SLOTS (1u << 24)
 

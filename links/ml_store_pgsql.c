@@ -709,9 +709,10 @@ static apr_status_t pg_insert_group(ml_store *store, const ml_link *links,
                   pool);
     }
     inserted = apr_hash_make(pool);
+    /* Copied: the driver frees the result when its last row is read. */
     while (rv == APR_SUCCESS && next_row(store, results, &row, pool)) {
-        apr_hash_set(inserted, column_text(store, row, 0), APR_HASH_KEY_STRING,
-                     "");
+        apr_hash_set(inserted, apr_pstrdup(pool, column_text(store, row, 0)),
+                     APR_HASH_KEY_STRING, "");
     }
     for (i = 0; rv == APR_SUCCESS && i < count; i++) {
         /* Seen once: a second link with the slug is the one refused. */

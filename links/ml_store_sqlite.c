@@ -28,6 +28,11 @@
 /* The page cache a bulk load may use, in KiB (sqlite_insert_group). */
 #define BULK_CACHE_KIB "1048576"
 #define BUSY_TIMEOUT_MS 5000
+/* The page cache of a connection that writes visits, in KiB: the drain
+ * keeps its connection, and each of its transactions touches pages of the
+ * visits-by-link index and the roll-up all over (a click's link is any
+ * link); with SQLite's 2 MB they were read again at every drain. */
+#define VISITS_CACHE_KIB "65536"
 
 /*
  * Schema version 2's visits (issue 16): one row per click or orphan 404,
@@ -141,6 +146,7 @@ typedef struct {
     sqlite3_stmt *insert_link;
     sqlite3_stmt *insert_group_row;
     int bulk_cache;              /* the page cache was raised for a group */
+    int visits_cache;            /* ... for visits */
     sqlite3_stmt *update_link;
     sqlite3_stmt *select_by_url;
     sqlite3_stmt *delete_link;
@@ -1038,6 +1044,11 @@ static apr_status_t sqlite_add_visits(ml_store *store,
                                       const ml_store_visit *visits,
                                       apr_size_t count)
 {
+    if (!DB(store)->visits_cache && !DB(store)->bulk_cache) {
+        exec(store, "PRAGMA cache_size = -" VISITS_CACHE_KIB,
+             "raising the page cache for visits");
+        DB(store)->visits_cache = 1;
+    }
     return step_each_row(store, statement(store, &DB(store)->add_visit,
         "INSERT INTO visits (link_id, visited_at, orphan_type, referrer,"
         " user_agent, bot, redirect_url, visited_path, country, ip)"

@@ -421,8 +421,8 @@ static apr_status_t drain_store(ml_database *database, ml_store **store,
     return APR_SUCCESS;
 }
 
-void ml_database_drain_visits(ml_database *database, ml_agents *agents,
-                              apr_pool_t *scratch)
+apr_uint64_t ml_database_drain_visits(ml_database *database,
+                                      ml_agents *agents, apr_pool_t *scratch)
 {
     apr_global_mutex_t *flush_lock = ml_retained_now()
                                      ? ml_retained_now()->flush_lock : NULL;
@@ -433,18 +433,18 @@ void ml_database_drain_visits(ml_database *database, ml_agents *agents,
     apr_status_t rv;
 
     if (database->visits == NULL || flush_lock == NULL) {
-        return;
+        return 0;
     }
     report_drops(database);
     ml_visits_stats_get(database->visits, &stats);
     if (stats.pending == 0) {
-        return;
+        return 0;
     }
     if ((rv = apr_global_mutex_lock(flush_lock)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, ap_server_conf,
                      MLLOGNO(00069) "cannot take the minilink-clicks mutex; "
                      "visits for %s stay in the ring", database->label);
-        return;
+        return 0;
     }
     rv = drain_store(database, &store, &error, scratch);
     if (rv == APR_SUCCESS
@@ -466,7 +466,7 @@ void ml_database_drain_visits(ml_database *database, ml_agents *agents,
                          "in the visits ring (dropped if it fills) until it "
                          "works again", error);
         }
-        return;
+        return 0;
     }
     if (ml_visits_swap_failing(database->visits, 0)) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ap_server_conf,
@@ -478,6 +478,7 @@ void ml_database_drain_visits(ml_database *database, ml_agents *agents,
                      MLLOGNO(00063) "%s: %" APR_UINT64_T_FMT " visits written",
                      database->label, written);
     }
+    return written;
 }
 
 /* Batches of this many old visits, each its own short transaction, at

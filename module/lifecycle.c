@@ -107,7 +107,6 @@ void ml_lifecycle_pre_config(apr_pool_t *pconf)
     generation->settings.refresh_interval = ML_DEFAULT_REFRESH_INTERVAL;
     generation->settings.flush_interval = ML_DEFAULT_FLUSH_INTERVAL;
     generation->settings.cache_headroom = ML_CACHE_HEADROOM_DEFAULT;
-    generation->settings.visits_slots = ML_VISITS_DEFAULT_SLOTS;
     generation->settings.visits_keep = ML_DEFAULT_VISITS_KEEP;
     /* Registered so that httpd's Mutex directive can configure them. */
     ap_mutex_register(pconf, CACHE_LOCK, NULL, APR_LOCK_DEFAULT, 0);
@@ -149,15 +148,31 @@ static ml_retained_database *retained_for(const char *location)
  * right after creating a link, which needs the database that the new
  * generation failed to reach.
  */
-/* The database's visits ring, made the first time (MinilinkVisitsRing: 0
- * makes none); a ring that cannot be made turns visits off for it. */
+/*
+ * The database's visits ring, made the first time (MinilinkVisitsRing 0
+ * makes none); a ring that cannot be made turns visits off for it.  Its
+ * default size follows the links loaded: while a click flush writes, no
+ * visit is written (one writer in SQLite), and a flush after a flood of
+ * clicks on N different links takes as long as N rows take, so the ring
+ * must hold that long's visits: a slot per 4 links, at least
+ * ML_VISITS_DEFAULT_SLOTS (bench/RESULTS.md, "Visits").
+ */
 static void make_visits_ring(ml_database *database, ml_retained_database *kept)
 {
     apr_uint32_t slots = generation->settings.visits_slots;
+    ml_cache_usage usage = {0};
     apr_status_t rv;
 
-    if (kept->visits == NULL && slots > 0 && !kept->visits_tried) {
+    if (kept->visits == NULL && !generation->settings.no_visits_ring
+        && !kept->visits_tried) {
         kept->visits_tried = 1;
+        if (slots == 0) {
+            if (database->cache) {
+                ml_cache_usage_get(database->cache, &usage);
+            }
+            slots = usage.links / 4 > ML_VISITS_DEFAULT_SLOTS
+                    ? usage.links / 4 : ML_VISITS_DEFAULT_SLOTS;
+        }
         if ((rv = ml_visits_create(&kept->visits, slots, retained->pool))
             != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, ap_server_conf,
@@ -170,16 +185,15 @@ static void make_visits_ring(ml_database *database, ml_retained_database *kept)
     database->visits = kept->visits;
 }
 
-static void load_database(ml_database *database, apr_pool_t *pconf)
+static void load_table(ml_database *database, ml_retained_database *kept,
+                       apr_pool_t *pconf)
 {
-    ml_retained_database *kept = retained_for(database->location);
     apr_uint32_t cells = generation->settings.click_cells;
     apr_pool_t *table_pool;
     ml_load_counts counts;
     ml_cache_usage usage;
     apr_status_t rv;
 
-    make_visits_ring(database, kept);
     if (kept->table && !ml_store_location_is_file(database->location)
         && ml_cache_failing(kept->table, ML_CACHE_REFRESH)) {
         database->clicks = kept->clicks;
@@ -235,6 +249,15 @@ static void load_database(ml_database *database, apr_pool_t *pconf)
                  APR_SIZE_T_FMT " bytes holds up to %u links",
                  database->label, counts.loaded, counts.skipped,
                  usage.segment_bytes, usage.link_capacity);
+}
+
+/* The table, then (sized from it, the first time) the visits ring. */
+static void load_database(ml_database *database, apr_pool_t *pconf)
+{
+    ml_retained_database *kept = retained_for(database->location);
+
+    load_table(database, kept, pconf);
+    make_visits_ring(database, kept);
 }
 
 /* The parent's flush when a generation ends: at a restart, when httpd

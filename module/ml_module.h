@@ -145,9 +145,10 @@ apr_int64_t ml_database_add_click(ml_database *database, const char *slug,
 /* Writes the visits in the database's ring, under the flushers' lock:
  * the refresher every tick, the parent at the end of a generation, an
  * admin page before it reads them.  agents (ml_database_agents(); may be
- * NULL) decides which are bots; a classifier is for one thread. */
-void ml_database_drain_visits(ml_database *database, ml_agents *agents,
-                              apr_pool_t *scratch);
+ * NULL) decides which are bots; a classifier is for one thread.  Returns
+ * how many were written. */
+apr_uint64_t ml_database_drain_visits(ml_database *database,
+                                      ml_agents *agents, apr_pool_t *scratch);
 /* A user-agent classifier (uap-core's regexes) in pool, for one thread;
  * NULL if they cannot be read (logged once a process). */
 ml_agents *ml_database_agents(apr_pool_t *pool);
