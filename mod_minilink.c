@@ -30,6 +30,7 @@
 #include "apr_hash.h"
 #include "apr_lib.h"
 #include "apr_strings.h"
+#include "apr_lib.h"
 
 #include "module/ml_module.h"
 
@@ -90,6 +91,8 @@ static void *merge_dir_config(apr_pool_t *pool, void *base_conf, void *add_conf)
     MERGE(early_answer);
     MERGE(forward_path);
     MERGE(any_case);
+    MERGE(visits);
+    MERGE(visits_ip);
     MERGE(country_variable);
 #undef MERGE
     return merged;
@@ -323,6 +326,96 @@ static const char *set_click_cells(cmd_parms *cmd, void *dir_conf,
     return error;
 }
 
+/* MinilinkVisitsRing: slots in each database's visits ring, made at the
+ * first start (it outlives graceful restarts, as the click table does);
+ * 0 makes none, and no visit is recorded. */
+static const char *set_visits_ring(cmd_parms *cmd, void *dir_conf,
+                                   const char *arg)
+{
+    const char *error = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    int slots = 0;
+
+    (void)dir_conf;
+    if (error == NULL && strcmp(arg, "0") != 0) {
+        error = parse_count(cmd, arg, ML_VISITS_FEWEST_SLOTS,
+                            ML_VISITS_MOST_SLOTS, &slots);
+    }
+    if (error == NULL) {
+        ml_generation_now()->settings.visits_slots = (apr_uint32_t)slots;
+        ml_generation_now()->settings.no_visits_ring = slots == 0;
+    }
+    return error;
+}
+
+/* MinilinkVisitsKeep: how long visits are kept, in days ("90d"), or
+ * "forever"; the daily roll-up is kept either way. */
+static const char *set_visits_keep(cmd_parms *cmd, void *dir_conf,
+                                   const char *arg)
+{
+    const char *error = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    long days;
+
+    (void)dir_conf;
+    if (error) {
+        return error;
+    }
+    if (strcasecmp(arg, "forever") == 0) {
+        ml_generation_now()->settings.visits_keep = 0;
+        return NULL;
+    }
+    days = strtol(arg, &end, 10);
+    if (!apr_isdigit(*arg) || strcmp(end, "d") != 0 || days < 1
+        || days > 36500) {
+        return apr_psprintf(cmd->pool, "MinilinkVisitsKeep takes a number "
+                            "of days from 1d to 36500d, or forever, not '%s'",
+                            arg);
+    }
+    ml_generation_now()->settings.visits_keep = days * APR_INT64_C(86400);
+    return NULL;
+}
+
+static const char *set_visits(cmd_parms *cmd, void *dir_conf, const char *arg)
+{
+    ml_dir_config *conf = dir_conf;
+
+    if (strcasecmp(arg, "on") == 0) {
+        conf->visits = ML_VISITS_ON;
+    }
+    else if (strcasecmp(arg, "off") == 0) {
+        conf->visits = ML_VISITS_OFF;
+    }
+    else if (strcasecmp(arg, "orphans") == 0) {
+        conf->visits = ML_VISITS_ORPHANS;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "MinilinkVisits must be On, Off or "
+                            "Orphans, not '%s'", arg);
+    }
+    return NULL;
+}
+
+/* Never the whole address: with Anonymized, its last octet (IPv4) or last
+ * 80 bits (IPv6) are zeroed before it is written anywhere. */
+static const char *set_visits_ip(cmd_parms *cmd, void *dir_conf,
+                                 const char *arg)
+{
+    ml_dir_config *conf = dir_conf;
+
+    if (strcasecmp(arg, "anonymized") == 0 || strcasecmp(arg, "anonymised") == 0) {
+        conf->visits_ip = 1;
+    }
+    else if (strcasecmp(arg, "off") == 0) {
+        conf->visits_ip = -1;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "MinilinkVisitsIP must be Off or "
+                            "Anonymized (the address is never kept whole), "
+                            "not '%s'", arg);
+    }
+    return NULL;
+}
+
 static const char *set_create_max_url(cmd_parms *cmd, void *dir_conf,
                                       const char *arg)
 {
@@ -432,7 +525,7 @@ static const command_rec minilink_directives[] = {
     AP_INIT_TAKE1("MinilinkCountryVariable", set_country_variable, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "The environment variable holding the visitor's country "
-                  "code, for redirect rules (default MM_COUNTRY_CODE, as "
+                  "code, for redirect rules and visits (default MM_COUNTRY_CODE, as "
                   "mod_maxminddb is usually set up)"),
     AP_INIT_ITERATE("MinilinkCreateSchemes", add_create_scheme, NULL,
                     RSRC_CONF | ACCESS_CONF,
@@ -447,6 +540,20 @@ static const command_rec minilink_directives[] = {
                    RSRC_CONF | ACCESS_CONF,
                    "Links one client address may create: COUNT SECONDS "
                    "(default 20 60), or off"),
+    AP_INIT_TAKE1("MinilinkVisits", set_visits, NULL, RSRC_CONF | ACCESS_CONF,
+                  "On (default): each click and each 404 here is recorded as "
+                  "a visit; Orphans: only the 404s; Off: none"),
+    AP_INIT_TAKE1("MinilinkVisitsIP", set_visits_ip, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Off (default): visits keep no address; Anonymized: the "
+                  "address with its last octet (last 80 bits) zeroed"),
+    AP_INIT_TAKE1("MinilinkVisitsKeep", set_visits_keep, NULL, RSRC_CONF,
+                  "How long visits are kept: e.g. 90d (default), or forever; "
+                  "the daily counts are kept either way"),
+    AP_INIT_TAKE1("MinilinkVisitsRing", set_visits_ring, NULL, RSRC_CONF,
+                  "Slots of each database's visits ring (1 KiB each), fixed "
+                  "when it is made at the first start (default: one per 4 "
+                  "links loaded, at least 32768; 0: no visits)"),
     {NULL}
 };
 
@@ -554,7 +661,7 @@ int ml_redirect(request_rec *r, const ml_dir_config *conf,
                 const ml_redirect_plan *plan)
 {
     int counts = !r->header_only && conf->clicks != -1;
-    const char *query = NULL, *more = NULL;
+    const char *query = NULL, *more = NULL, *location;
 
     if (plan->more) {
         /* The path httpd decoded, encoded again for the Location. */
@@ -578,19 +685,23 @@ int ml_redirect(request_rec *r, const ml_dir_config *conf,
     /* Without a query or a path, the URL in shared memory is the Location
      * as it stands: records are never changed, and this table outlives the
      * request in this process. */
-    apr_table_addn(r->headers_out, "Location", query || more
-                   ? ml_url_forwarded(r->pool, plan->url, plan->url_len, more,
-                                      query)
-                   : plan->url);
-    /* A click is a redirect sent with a body a browser follows: not HEAD. */
+    location = query || more
+               ? ml_url_forwarded(r->pool, plan->url, plan->url_len, more, query)
+               : plan->url;
+    apr_table_addn(r->headers_out, "Location", location);
+    /* A click is a redirect sent with a body a browser follows: not HEAD.
+     * Its visit names the link its click counted for. */
     if (counts) {
-        if (plan->click_cell != ML_CACHE_NO_CELL) {
-            ml_clicks_count(conf->database->clicks, plan->click_cell,
-                            apr_time_sec(r->request_time));
+        apr_int64_t link_id = 0;
+        if (plan->click_cell == ML_CACHE_NO_CELL) {
+            link_id = ml_database_add_click(conf->database, plan->slug, r);
         }
-        else {
-            ml_database_add_click(conf->database, plan->slug, r);
+        else if (ml_clicks_count(conf->database->clicks, plan->click_cell,
+                                 apr_time_sec(r->request_time))) {
+            link_id = ml_clicks_link_of(conf->database->clicks,
+                                        plan->click_cell);
         }
+        ml_visits_note_click(r, conf, link_id, location);
     }
     if (plan->status) {
         return plan->status;
@@ -842,6 +953,18 @@ static int minilink_handler(request_rec *r)
     return answer_slug(r, conf, &to, 0);
 }
 
+/* Orphan visits (module/visits.c): a 404 or 410 of ours, once sent. */
+static int log_transaction(request_rec *r)
+{
+    while (r->prev) {
+        r = r->prev;                 /* the request as it came */
+    }
+    if (claimed(r)) {
+        ml_visits_note_orphan(r);
+    }
+    return DECLINED;
+}
+
 static void register_hooks(apr_pool_t *pool)
 {
     (void)pool;
@@ -852,6 +975,7 @@ static void register_hooks(apr_pool_t *pool)
     ap_hook_map_to_storage(map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_type_checker(type_checker, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_handler(minilink_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
     ml_status_register_hooks();
 }
 

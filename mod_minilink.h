@@ -14,6 +14,7 @@
 #include "apr_hash.h"
 #include "cache/ml_cache.h"
 #include "cache/ml_clicks.h"
+#include "cache/ml_visits.h"
 #include "links/ml_store.h"
 #include "links/ml_policy.h"
 
@@ -38,7 +39,9 @@ typedef struct {
     ml_cache *cache;             /* NULL while unloaded or when loading failed */
     const char *load_error;      /* why cache is NULL after post_config */
     ml_connection *connection;   /* this process's, opened on first use */
+    ml_connection *writer;       /* the visits drain's, the same */
     ml_clicks *clicks;           /* outlives the generation (lifecycle.c) */
+    ml_visits *visits;           /* the visits ring, the same; NULL: none */
 } ml_database;
 
 /* Settings that apply to the whole server (main server context only). */
@@ -48,10 +51,23 @@ typedef struct {
     unsigned int cache_headroom;           /* MinilinkCacheHeadroom, percent */
     apr_uint32_t click_cells;              /* MinilinkClickCells; 0 = sized
                                             * from the first load */
+    apr_uint32_t visits_slots;             /* MinilinkVisitsRing; 0 = sized
+                                            * from the first load */
+    int no_visits_ring;                    /* MinilinkVisitsRing 0 */
+    apr_int64_t visits_keep;               /* MinilinkVisitsKeep, seconds;
+                                            * 0 = forever */
 } ml_server_settings;
 
 #define ML_DEFAULT_REFRESH_INTERVAL apr_time_from_sec(1)
 #define ML_DEFAULT_FLUSH_INTERVAL apr_time_from_sec(10)
+#define ML_DEFAULT_VISITS_KEEP (90 * APR_INT64_C(86400))
+/* MinilinkVisits: which requests leave a visit. */
+typedef enum {
+    ML_VISITS_UNSET = 0,
+    ML_VISITS_ON,                /* clicks and orphan 404s */
+    ML_VISITS_OFF,
+    ML_VISITS_ORPHANS            /* orphan 404s only */
+} ml_visits_mode;
 
 typedef enum {
     ML_QUERY_UNSET = 0,
@@ -79,6 +95,8 @@ typedef struct {
     int forward_path;            /* MinilinkForwardPath: 1 on, -1 off */
     int any_case;                /* MinilinkSlugCase: 1 insensitive, -1 not */
     const char *country_variable;   /* MinilinkCountryVariable */
+    ml_visits_mode visits;       /* MinilinkVisits */
+    int visits_ip;               /* MinilinkVisitsIP: 1 anonymized, -1 off */
 } ml_dir_config;
 
 /* module/early.c: what a server's requests are checked against before a

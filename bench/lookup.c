@@ -25,6 +25,14 @@
  *       of three.  DB may be PostgreSQL (any MinilinkDatabase form): what a
  *       flush costs there is its round trips.
  *
+ *   bench-lookup visits DB VISITS
+ *       Records VISITS clicks' visits (a browser's user agent, a referrer,
+ *       a country, the link's URL) spread over DB's links in a visits ring
+ *       of the module's own kind, and times the drains that write them all
+ *       (ml_visits_drain, as the refresher runs them: at most 16,384 a
+ *       transaction); prints the time, the drains, and for SQLite the
+ *       bytes the file grew by per visit (its pages before and after).
+ *
  * DB holds the slugs bench/run.sh makes: s0000001 to sNNNNNNN, with ids
  * 1 to N.
  */
@@ -33,9 +41,11 @@
 #include <string.h>
 #include <apr_general.h>
 #include <apr_time.h>
+#include <sqlite3.h>
 #include <valgrind/callgrind.h>
 #include "../sync/ml_load.h"
 #include "../sync/ml_flush.h"
+#include "../sync/ml_visits_drain.h"
 #include "../links/ml_store.h"
 
 #define LOAD_ROUNDS 5
@@ -195,6 +205,107 @@ static int measure_flush(const char *location, long count, apr_pool_t *pool)
     return 0;
 }
 
+/* A SQLite file's pages (as a reader sees them, the WAL's included) and
+ * page size; 0s if it cannot be read. */
+static void sqlite_pages(const char *path, apr_int64_t *pages,
+                         apr_int64_t *page_bytes)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *query;
+
+    *pages = *page_bytes = 0;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
+        && sqlite3_prepare_v2(db, "SELECT page_count, page_size FROM "
+                              "pragma_page_count(), pragma_page_size()", -1,
+                              &query, NULL) == SQLITE_OK) {
+        if (sqlite3_step(query) == SQLITE_ROW) {
+            *pages = sqlite3_column_int64(query, 0);
+            *page_bytes = sqlite3_column_int64(query, 1);
+        }
+        sqlite3_finalize(query);
+    }
+    sqlite3_close(db);
+}
+
+/* Prints: visits N drain_ms T drains D bytes_per_visit B (B 0: not SQLite) */
+static int measure_visits(const char *location, long count, apr_pool_t *pool)
+{
+    static const char agent[] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) "
+        "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    apr_uint64_t written, total = 0;
+    apr_uint32_t links = 0;
+    apr_uint64_t text_bytes;
+    apr_int64_t pages_before = 0, pages_after = 0, page_bytes = 0;
+    ml_visits *ring;
+    ml_agents *agents;
+    ml_store *store;
+    const char *error;
+    apr_time_t start;
+    apr_pool_t *scratch;
+    int drains = 0;
+    long i;
+
+    if (ml_store_open(&store, location, ML_STORE_WRITE, pool) != APR_SUCCESS
+        || ml_store_summary(store, &links, &text_bytes) != APR_SUCCESS) {
+        fprintf(stderr, "bench-lookup: %s\n", ml_store_error(store));
+        return 1;
+    }
+    if (ml_visits_create(&ring, (apr_uint32_t)count, pool) != APR_SUCCESS
+        || ml_agents_load(&agents, ML_AGENT_REGEXES, pool, &error)
+           != APR_SUCCESS) {
+        fprintf(stderr, "bench-lookup: no ring of %ld visits, or no user-agent "
+                "regexes\n", count);
+        return 1;
+    }
+    for (i = 0; i < count; i++) {
+        long n = 1 + i * ((long)links / count);
+        char path[32], url[96];
+        ml_visit visit;
+        snprintf(path, sizeof(path), "/ml/s%07ld", n);
+        snprintf(url, sizeof(url),
+                 "https://news.example.com/2026/11/%ld/a-longer-story-title", n);
+        memset(&visit, 0, sizeof(visit));
+        visit.kind = ML_VISIT_LINK;
+        visit.link_id = n;
+        visit.visited_at = now;
+        visit.path = path;
+        visit.referrer = "https://news.example.org/2026/11/30/a-story-that-links-here";
+        visit.user_agent = agent;
+        visit.redirect_url = url;
+        visit.country = "DE";
+        if (!ml_visits_record(ring, 1, &visit)) {
+            fprintf(stderr, "bench-lookup: the ring is full\n");
+            return 1;
+        }
+    }
+    if (ml_store_location_is_file(location)) {
+        sqlite_pages(location, &pages_before, &page_bytes);
+    }
+    apr_pool_create(&scratch, pool);
+    start = apr_time_now();
+    do {
+        if (ml_visits_drain(ring, store, agents, now, &written, scratch)
+            != APR_SUCCESS) {
+            fprintf(stderr, "bench-lookup: draining: %s\n",
+                    ml_store_error(store));
+            return 1;
+        }
+        total += written;
+        drains += written > 0;
+        apr_pool_clear(scratch);
+    } while (written > 0);
+    printf("visits %" APR_UINT64_T_FMT " drain_ms %.1f drains %d",
+           total, (apr_time_now() - start) / 1000.0, drains);
+    if (ml_store_location_is_file(location)) {
+        sqlite_pages(location, &pages_after, &page_bytes);
+    }
+    printf(" bytes_per_visit %.1f\n", total ? (double)(pages_after - pages_before)
+                                              * (double)page_bytes / (double)total
+                                            : 0.0);
+    return total == (apr_uint64_t)count ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     apr_pool_t *pool;
@@ -202,15 +313,17 @@ int main(int argc, char **argv)
 
     if (!(argc == 3 && strcmp(argv[1], "load") == 0)
         && !(argc == 4 && strcmp(argv[1], "lookup") == 0 && atol(argv[3]) > 0)
-        && !(argc == 4 && strcmp(argv[1], "flush") == 0 && atol(argv[3]) > 0)) {
-        fprintf(stderr, "usage: %s load DB | lookup DB COUNT | flush DB LINKS\n",
-                argv[0]);
+        && !(argc == 4 && strcmp(argv[1], "flush") == 0 && atol(argv[3]) > 0)
+        && !(argc == 4 && strcmp(argv[1], "visits") == 0 && atol(argv[3]) > 0)) {
+        fprintf(stderr, "usage: %s load DB | lookup DB COUNT | flush DB LINKS"
+                " | visits DB VISITS\n", argv[0]);
         return 2;
     }
     apr_app_initialize(&argc, (const char *const **)&argv, NULL);
     apr_pool_create(&pool, NULL);
     status = argc == 3 ? measure_load(argv[2], pool)
            : strcmp(argv[1], "flush") == 0 ? measure_flush(argv[2], atol(argv[3]), pool)
+           : strcmp(argv[1], "visits") == 0 ? measure_visits(argv[2], atol(argv[3]), pool)
            : measure_lookups(argv[2], atol(argv[3]), pool);
     apr_pool_destroy(pool);
     apr_terminate();

@@ -12,15 +12,23 @@
 #   floor-quick    bench/mod_floor.c's 302 from quick_handler
 #   alias          mod_alias "Redirect 302 /alias/x ..." (translate_name)
 #   minilink       SetHandler minilink, a random stored slug per request
-#                  (of the links after the first PROFILE_RULED_LINKS: plain)
+#                  (of the links after the first PROFILE_RULED_LINKS: plain;
+#                  each click leaves a visit: MinilinkVisits On)
+#   minilink-novisits  the same under MinilinkVisits Off (both locations
+#                  say which, so both merge one directive: the difference
+#                  is what recording the visit costs)
 #   minilink-rules the same for links with three redirect rules (device,
 #                  language, query), none of which matches a request sent
 #                  as a desktop Firefox in English: every condition is
 #                  read, and the link's own URL answers (the worst case)
 #   floor-handler  the floor's 302 from an ordinary SetHandler handler
-# Every request carries a desktop Firefox's User-Agent and Accept-Language.
+# Every request carries a desktop Firefox's User-Agent and Accept-Language
+# and a Referer, as a click does: what the rules read, what a visit copies.
 # Prints instructions per request and the ratios, then for minilink and
-# alias the functions whose inclusive cost differs most.  KEEP=1 keeps the
+# alias, and for minilink and minilink-novisits, the functions whose
+# inclusive cost differs most.  (The refresher that writes the visits is a
+# process of its own: its work is not in these counts; bench/run.sh's CPU
+# per request counts it.)  KEEP=1 keeps the
 # temporary directory (with the callgrind.out files).
 set -euo pipefail
 
@@ -102,6 +110,11 @@ MinilinkDatabase $db
 MinilinkRefreshInterval 0
 <Location /ml>
     SetHandler minilink
+    MinilinkVisits On
+</Location>
+<Location /mlnv>
+    SetHandler minilink
+    MinilinkVisits Off
 </Location>
 <Location /floor-handler/>
     SetHandler floor
@@ -119,18 +132,18 @@ for _ in $(seq 600); do
 done
 
 # One connection, every request on it (curl reuses a connection for the
-# URLs of one invocation).  Every request carries a desktop Firefox's
-# User-Agent and Accept-Language, as a browser's would: what the rules read
-# (a config file's headers go with all of its URLs; given once).
+# URLs of one invocation; a config file's headers go with all of its URLs).
+agent="Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/115.0"
+referrer="https://news.example.org/2026/11/30/a-story-that-links-here?utm_source=feed"
 urls() {
     local path=$1 i
     RANDOM=1    # the same slugs in every run: the counts compare exactly
-    printf 'header = "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/115.0"\n'
+    printf 'user-agent = "%s"\nreferer = "%s"\n' "$agent" "$referrer"
     printf 'header = "Accept-Language: en-US,en;q=0.9"\n'
     for i in $(seq "$requests"); do
-        if [ "$path" = /ml/ ]; then
-            printf 'url = "http://127.0.0.1:%d/ml/s%07d"\noutput = "/dev/null"\n' \
-                "$port" $(( ruled + (RANDOM * 32768 + RANDOM) % (links - ruled) + 1 ))
+        if [ "$path" = /ml/ ] || [ "$path" = /mlnv/ ]; then
+            printf 'url = "http://127.0.0.1:%d%ss%07d"\noutput = "/dev/null"\n' \
+                "$port" "$path" $(( ruled + (RANDOM * 32768 + RANDOM) % (links - ruled) + 1 ))
         elif [ "$path" = /ml-rules/ ]; then
             printf 'url = "http://127.0.0.1:%d/ml/s%07d"\noutput = "/dev/null"\n' \
                 "$port" $(( (RANDOM * 32768 + RANDOM) % ruled + 1 ))
@@ -146,7 +159,7 @@ control() {
 # The oldest: the refresher process it forks runs under valgrind too.
 httpd_pid=$(pgrep -o -f -- "valgrind.bin.*-X -f $dir/httpd.conf" || true)
 [ -n "$httpd_pid" ] || { echo "profile: httpd did not start" >&2; cat "$dir/valgrind.log" >&2; exit 1; }
-contenders="floor-quick:/floor-quick/x alias:/alias/x minilink:/ml/"
+contenders="floor-quick:/floor-quick/x alias:/alias/x minilink:/ml/ minilink-novisits:/mlnv/"
 [ "$has_rules" = 1 ] && contenders="$contenders minilink-rules:/ml-rules/"
 for contender in $contenders floor-handler:/floor-handler/x; do
     name=${contender%%:*}
@@ -173,8 +186,8 @@ total() {   # the instructions of a dump
 }
 echo "Instructions per request (callgrind, $requests keep-alive GETs, $links links):"
 declare -A per
-for name in floor-quick alias minilink $([ "$has_rules" = 1 ] && echo minilink-rules) \
-            floor-handler; do
+for name in floor-quick alias minilink minilink-novisits \
+            $([ "$has_rules" = 1 ] && echo minilink-rules) floor-handler; do
     per[$name]=$(( $(total "$name") / requests ))
     printf '  %-14s %8d\n' "$name" "${per[$name]}"
 done
@@ -183,14 +196,15 @@ if [ "$has_rules" = 1 ]; then
         printf "  minilink-rules / minilink %.3f (three rules read, none matching)\n", r / m }'
 fi
 awk -v m="${per[minilink]}" -v a="${per[alias]}" -v q="${per[floor-quick]}" \
-    -v h="${per[floor-handler]}" 'BEGIN {
+    -v h="${per[floor-handler]}" -v nv="${per[minilink-novisits]}" 'BEGIN {
     printf "  minilink / alias %.3f, minilink / floor-quick %.3f, floor-handler / floor-quick %.3f\n",
-           m / a, m / q, h / q }'
+           m / a, m / q, h / q
+    printf "  visits On / Off (minilink / minilink-novisits) %.4f\n", m / nv }'
 
 # The functions whose inclusive instructions differ most between minilink
 # and alias: where the difference goes.
-echo "Largest differences, inclusive instructions per request (minilink, alias, difference):"
-python3 - "$(dump_of minilink)" "$(dump_of alias)" "$requests" <<'PY'
+differences() {   # the functions whose inclusive cost differs most
+python3 - "$@" "$requests" <<'PY'
 import re, subprocess, sys
 
 def per_function(dump, requests):
@@ -213,3 +227,8 @@ for name in names[:25]:
     print("  %8.0f %8.0f %+8.0f  %s" % (ours.get(name, 0), theirs.get(name, 0),
                                       ours.get(name, 0) - theirs.get(name, 0), name[:70]))
 PY
+}
+echo "Largest differences, inclusive instructions per request (minilink, alias, difference):"
+differences "$(dump_of minilink)" "$(dump_of alias)"
+echo "Largest differences, inclusive instructions per request (visits On, Off, difference):"
+differences "$(dump_of minilink)" "$(dump_of minilink-novisits)"

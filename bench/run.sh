@@ -17,8 +17,8 @@
 #      and the first ten of them in a second SQLite file,
 #   2. starts one Apache (event MPM) serving every contender on its own path,
 #      and nginx on another port; mod_minilink also on the ten-link file,
-#      with click counting off, and behind a Require, next to the floor
-#      behind the same Require,
+#      with click counting off, with visits off (MinilinkVisits Off), and
+#      behind a Require, next to the floor behind the same Require,
 #   3. checks that each answers the right Location for a few slugs,
 #   4. loads each with wrk for BENCH_ROUNDS interleaved rounds, asking for a
 #      random stored slug on every request (bench/random_slug.lua),
@@ -249,10 +249,19 @@ MinilinkDatabase $db
 <Location /ml>
     SetHandler minilink
 </Location>
-#    The same links with click counting off, and the ten-link file.
+#    The same links with click counting off, with visits off, and the
+#    ten-link file.
 <Location /quiet>
     SetHandler minilink
     MinilinkClicks Off
+</Location>
+<Location /mlnv>
+    SetHandler minilink
+    MinilinkVisits Off
+</Location>
+#    The visits ring's counters (dropped visits) after the rounds.
+<Location /admin>
+    SetHandler minilink-admin
 </Location>
 <Location /small>
     SetHandler minilink
@@ -393,13 +402,14 @@ log "both answer"
 # base URL, path prefix, how many links wrk picks from (0: always the
 # prefix itself), connections, and the URL every redirect goes to
 # ("" = the link's own URL).
-ids=(minilink minilink-small minilink-quiet minilink-pgsql floor-quick floor-handler
+ids=(minilink minilink-small minilink-quiet minilink-novisits minilink-pgsql floor-quick floor-handler
      minilink-guarded floor-guarded alias rw-dbm rw-fastdbd wsgi cgi nginx)
 declare -A label base prefix pick conns target
 add() { label[$1]=$2 base[$1]=$3 prefix[$1]=$4 pick[$1]=$5 conns[$1]=$6 target[$1]=$7; }
 add minilink      "mod_minilink (SetHandler minilink)" "$apache" /ml/  "$links" "$connections" ""
 add minilink-small "mod_minilink, $small-link database" "$apache" /small/ "$small" "$connections" ""
 add minilink-quiet "mod_minilink, MinilinkClicks Off"  "$apache" /quiet/ "$links" "$connections" ""
+add minilink-novisits "mod_minilink, MinilinkVisits Off" "$apache" /mlnv/ "$links" "$connections" ""
 add minilink-pgsql "mod_minilink, PostgreSQL behind it" "$apache" /mlpg/ "$links" "$connections" ""
 add floor-quick   "floor: quick_handler, no lookup"    "$apache" /floor-quick/ "$links" "$connections" https://news.example.com/2026/11/50000/a-longer-story-title
 add floor-handler "floor: SetHandler, no lookup"       "$apache" /floor-handler/ "$links" "$connections" https://news.example.com/2026/11/50000/a-longer-story-title
@@ -493,6 +503,11 @@ tree_faults() {
     done | sed 's/^.*) //' | awk '{ faults += $8 + $9 } END { print faults + 0 }'
 }
 
+# Every request comes as a click from a browser would, with a User-Agent
+# and a Referer: what a visit copies (MinilinkVisits On on /ml).
+agent="Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+referrer="https://news.example.org/2026/11/30/a-story-that-links-here?utm_source=feed"
+
 # load ID SECONDS ROUND: one wrk run; appends to $results
 #   ID ROUND REQUESTS DURATION_US P50_US P99_US STATUS_ERRORS SOCKET_ERRORS
 #   SERVER_TICKS SERVER_FAULTS
@@ -503,6 +518,7 @@ load() {
     faults=$(tree_faults "$server")
     before=$(tree_ticks "$server")
     wrk -t "$threads" -c "${conns[$id]}" -d "${secs}s" --timeout 10s --latency \
+        -H "User-Agent: $agent" -H "Referer: $referrer" \
         -s "$here/random_slug.lua" "${base[$id]}" -- "${prefix[$id]}" "${pick[$id]}" >"$out"
     # Let the requests wrk left in flight (a CGI's Python, WSGI's queue)
     # finish before the next contender starts.
@@ -535,6 +551,17 @@ for ((round = 1; round <= rounds; round++)); do
 done
 pg_ticks=$(($(tree_ticks "$(head -n 1 "$pg_dir/data/postmaster.pid")") - pg_ticks))
 
+# The visits ring of /ml's database over the rounds: at the default size,
+# did the flood of random clicks drop any?
+visits_metrics=$(curl -s "$apache/admin/metrics")
+visit_figure() {
+    printf '%s\n' "$visits_metrics" | sed -n "s|^$1{database=\"$db\"} ||p"
+}
+visits_recorded=$(visit_figure minilink_visits_recorded_total)
+visits_dropped=$(visit_figure minilink_visits_dropped_total)
+visits_written=$(visit_figure minilink_visits_written_total)
+visits_slots=$(curl -s "$apache/admin/" | python3 -c 'import json, sys; print(json.load(sys.stdin)["visits"]["ring_slots"])')
+
 # And the first seconds after a graceful restart: new children, a table
 # just loaded (the old generation's children finish their connections).
 log "graceful restart, then a round: ${first[*]}"
@@ -566,6 +593,14 @@ as_apache=()
 [ "$(id -u)" = 0 ] && as_apache=(runuser -u "$user" --)
 read -r _ _ _ sqlite_flush_ms < <("${as_apache[@]}" "$dir/build/bench-lookup" flush "$db" "$flush_links")
 read -r _ _ _ pg_flush_ms < <("${as_apache[@]}" "$dir/build/bench-lookup" flush "$pg_location" "$flush_links")
+# And of visits: 100,000 of them (on as many links), drained as the
+# refresher drains them; SQLite's file growth per visit.
+log "timing a drain of visits into SQLite and PostgreSQL"
+visit_count=$((links < 100000 ? links : 100000))
+read -r _ _ _ sqlite_visits_ms _ sqlite_drains _ visit_bytes \
+    < <("${as_apache[@]}" "$dir/build/bench-lookup" visits "$db" "$visit_count")
+read -r _ _ _ pg_visits_ms _ pg_drains _ _ \
+    < <("${as_apache[@]}" "$dir/build/bench-lookup" visits "$pg_location" "$visit_count")
 
 # Bulk import: the links as CSV (minilink export), into a fresh SQLite file
 # and a fresh PostgreSQL database, as an admin moving to mod_minilink would.
@@ -607,6 +642,8 @@ done >"$dir/contenders.tsv"
 export links rounds seconds threads machine versions load_at_start load_ms \
     table_bytes click_bytes raw_bytes lookups instructions pg_ticks \
     flush_links sqlite_flush_ms pg_flush_ms sqlite_import_ms pg_import_ms \
+    visits_recorded visits_dropped visits_written visits_slots visit_count sqlite_visits_ms \
+    sqlite_drains pg_visits_ms pg_drains visit_bytes \
     big_links big_load_ms big_table_bytes big_click_bytes big_raw_bytes
 elapsed=$(($(date +%s) - started))
 load_at_end=$(cut -d' ' -f1 /proc/loadavg)
@@ -671,6 +708,7 @@ print()
 for one, other in (("minilink", "rw-dbm"), ("minilink", "nginx"),
                    ("minilink-guarded", "floor-guarded"),
                    ("minilink", "minilink-small"), ("minilink-quiet", "minilink"),
+                   ("minilink", "minilink-novisits"),
                    ("minilink-pgsql", "minilink")):
     print("- %s / %s: %s x the requests per second, %s x the p50,"
           " %s x the server CPU per request" % (label[one], label[other],
@@ -710,6 +748,16 @@ print("- PostgreSQL's own processes over the rounds (clicks flushed, changes"
 print("- A flush of clicks on %s links (bench-lookup flush, median of 3):"
       " SQLite %s ms, PostgreSQL %s ms" % (format(int(env["flush_links"]), ","),
       env["sqlite_flush_ms"], env["pg_flush_ms"]))
+print("- Visits of /ml's database over the whole run (its ring of the default"
+      " size, %s slots): %s recorded, %s written, %s dropped"
+      % (env["visits_slots"], env["visits_recorded"], env["visits_written"],
+         env["visits_dropped"]))
+print("- A drain of %s visits, each on another link (bench-lookup visits):"
+      " SQLite %s ms in %s transactions, PostgreSQL %s ms in %s; SQLite's file"
+      " grew by %s bytes a visit (the row, its two index entries, a roll-up row)"
+      % (format(int(env["visit_count"]), ","), env["sqlite_visits_ms"],
+         env["sqlite_drains"], env["pg_visits_ms"], env["pg_drains"],
+         env["visit_bytes"]))
 print()
 table, clicks = int(env["table_bytes"]), int(env["click_bytes"])
 raw = int(env["raw_bytes"])

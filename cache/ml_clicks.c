@@ -360,6 +360,25 @@ int ml_clicks_counts_for(const ml_clicks *clicks, apr_uint32_t handle,
                == link_id;
 }
 
+apr_int64_t ml_clicks_link_of(const ml_clicks *clicks, apr_uint32_t handle)
+{
+    const click_cell *counter = &clicks->cells[index_of(clicks, handle)];
+    apr_uint32_t stamp = 2 * k_of(clicks, handle);
+    apr_int64_t link_id;
+
+    /* As a seqlock's reader: link_id changes only while the stamp is odd
+     * (released and drained) and every new owner raises it, so the same
+     * even stamp before and after means link_id was this handle's. */
+    if (STAMP(atomic_load_explicit(&counter->counter, memory_order_acquire))
+        != stamp) {
+        return 0;
+    }
+    link_id = atomic_load_explicit(&counter->link_id, memory_order_relaxed);
+    atomic_thread_fence(memory_order_acquire);
+    return STAMP(atomic_load_explicit(&counter->counter, memory_order_relaxed))
+           == stamp ? link_id : 0;
+}
+
 void ml_clicks_prefault(const ml_clicks *clicks)
 {
     ml_prefault(clicks->header, CELLS_AT + (apr_size_t)ml_clicks_cells_used(clicks)

@@ -97,6 +97,9 @@ apr_uint32_t ml_clicks_visits(const ml_clicks *clicks, apr_uint32_t handle);
  * still pending here.  Writers. */
 void ml_clicks_raise_visits(ml_clicks *clicks, apr_uint32_t handle,
                             apr_int64_t stored);
+/* The link a live handle counts for (its visit's link), or 0 if the
+ * handle was released.  Lock-free; any process. */
+apr_int64_t ml_clicks_link_of(const ml_clicks *clicks, apr_uint32_t handle);
 
 /* Clicks counted in the handle's cell and not yet in the database. */
 apr_uint64_t ml_clicks_pending(const ml_clicks *clicks, apr_uint32_t handle);

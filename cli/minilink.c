@@ -19,11 +19,14 @@
 #include <apr_strings.h>
 #include <apr_tables.h>
 #include <apu.h>
+#include <apr_hash.h>
 #include <apr_md5.h>
 #include <sqlite3.h>
+#include "../links/ml_agent.h"
 #include "../links/ml_fields.h"
 #include "../links/ml_store.h"
 #include "../links/ml_time.h"
+#include "../links/ml_visit_json.h"
 #include "ml_csv.h"
 
 /* Exit statuses, documented in the general help and the README. */
@@ -126,10 +129,16 @@ static const option_spec rule_options[] = {
     "  --crawlable, --not-crawlable  allowed in robots.txt, or not (default)\n" \
     "Redirect rules: 'minilink rule'.\n"
 
+static const option_spec visits_options[] = {
+    { "--since", 1 }, { "--by", 1 }, { "--json", 0 }, { "--orphan", 0 },
+    { NULL, 0 }
+};
+
 /* The commands, defined further down. */
 static command_fn command_init, command_add, command_set, command_rm,
                   command_list, command_show, command_stats, command_export,
-                  command_import, command_upgrade, command_rule;
+                  command_import, command_upgrade, command_rule,
+                  command_visits;
 
 static const command commands[] = {
     { "init", "init", "create the database (harmless if it exists)",
@@ -252,6 +261,32 @@ static const command commands[] = {
       "  minilink stats page\n"
       "  minilink stats --top 10\n",
       ML_STORE_READ, command_stats, stats_options },
+    { "visits", "visits SLUG|--orphan [--since TIME] [--by KEY] [--json]",
+      "print a link's visits, or the orphan visits",
+      "Prints the visits Apache recorded (MinilinkVisits): one per click on\n"
+      "the link SLUG, or with --orphan the requests under its locations that\n"
+      "found no link (invalid_short_url: a slug not stored or gone; base_url:\n"
+      "the location itself; regular_404: any other path), oldest first:\n"
+      "  TIME TYPE PATH REFERRER COUNTRY BROWSER OS DEVICE REDIRECT_URL IP\n"
+      "tab-separated, \"-\" for what is unknown or not kept.  Browser, OS and\n"
+      "device (desktop, mobile, tablet, bot, other) are read from the user\n"
+      "agent with uap-core's regexes.\n"
+      "\n"
+      "options:\n"
+      "  --since TIME  only visits made at or after TIME (as for 'set')\n"
+      "  --by KEY      counts instead: COUNT<TAB>VALUE, most first, for KEY\n"
+      "                referrer, country, browser, os or device; for day,\n"
+      "                DAY<TAB>CLICKS<TAB>BOTS, oldest first (for a link, from\n"
+      "                the daily roll-up, kept after the visits are deleted)\n"
+      "  --json        the same as JSON (Shlink's visit fields)\n"
+      "  --orphan      the orphan visits instead of a link's\n"
+      "\n"
+      "examples:\n"
+      "  minilink visits page\n"
+      "  minilink visits page --by country --since 2026-01-01\n"
+      "  minilink visits page --by day --json\n"
+      "  minilink visits --orphan --by referrer\n",
+      ML_STORE_READ, command_visits, visits_options },
     { "export", "export", "print every link as CSV",
       "Prints every link as CSV (RFC 4180: CRLF line ends, a field with a\n"
       "comma quoted), ordered by slug, after a header line:\n"
@@ -1331,6 +1366,238 @@ static int command_import(ml_store *store, const arguments *args,
         printf("imported %" APR_UINT64_T_FMT " links\n", im->imported);
     }
     return status;
+}
+
+/* ---- visits ----------------------------------------------------------- */
+
+/* What "visits" was asked for. */
+typedef struct {
+    const char *slug;            /* NULL: the orphan visits */
+    apr_int64_t since;
+    const char *by;              /* NULL: every visit */
+    int json;
+    ml_agents *agents;
+    apr_pool_t *pool;
+    apr_hash_t *counts;          /* --by: value -> apr_int64_t count */
+    json_t *out;                 /* --json: the array written */
+    apr_int64_t days[3];         /* --by day of orphans: the day, visits, bots */
+    int day_open;
+} visits_run;
+
+static const char *const visits_keys[] = {
+    "day", "referrer", "country", "browser", "os", "device", NULL
+};
+
+static const char *dash(const char *text)
+{
+    return text && *text ? text : "-";
+}
+
+/* The value of the visit --by counts it under. */
+static const char *key_of(const visits_run *run, const ml_store_visit *visit,
+                          const ml_agent *agent)
+{
+    return strcmp(run->by, "referrer") == 0 ? dash(visit->referrer)
+         : strcmp(run->by, "country") == 0 ? dash(visit->country)
+         : strcmp(run->by, "browser") == 0 ? agent->browser
+         : strcmp(run->by, "os") == 0 ? agent->os : agent->device;
+}
+
+static void print_day(visits_run *run, apr_int64_t day, apr_int64_t clicks,
+                      apr_int64_t bots)
+{
+    char date[26];
+
+    ml_visit_time(date, day, 1);
+    if (run->json) {
+        json_array_append_new(run->out, json_pack("{s:s, s:I, s:I}", "date",
+                                                  date, "clicks",
+                                                  (json_int_t)clicks, "bots",
+                                                  (json_int_t)bots));
+    }
+    else {
+        printf("%s\t%" APR_INT64_T_FMT "\t%" APR_INT64_T_FMT "\n", date,
+               clicks, bots);
+    }
+}
+
+static apr_status_t take_visit(void *ctx, const ml_store_visit *visit)
+{
+    visits_run *run = ctx;
+    ml_agent agent;
+    char date[26];
+
+    ml_agents_classify(run->agents, visit->user_agent, &agent);
+    if (run->by && strcmp(run->by, "day") == 0) {
+        /* Orphan visits have no roll-up: counted from the rows, in order. */
+        apr_int64_t day = ml_store_day_of(visit->visited_at);
+        if (run->day_open && run->days[0] != day) {
+            print_day(run, run->days[0], run->days[1], run->days[2]);
+            run->day_open = 0;
+        }
+        if (!run->day_open) {
+            run->days[0] = day;
+            run->days[1] = run->days[2] = 0;
+            run->day_open = 1;
+        }
+        run->days[1]++;
+        run->days[2] += visit->bot != 0;
+    }
+    else if (run->by) {
+        const char *key = key_of(run, visit, &agent);
+        apr_int64_t *count = apr_hash_get(run->counts, key, APR_HASH_KEY_STRING);
+        if (count == NULL) {
+            count = apr_pcalloc(run->pool, sizeof(*count));
+            apr_hash_set(run->counts, apr_pstrdup(run->pool, key),
+                         APR_HASH_KEY_STRING, count);
+        }
+        ++*count;
+    }
+    else if (run->json) {
+        json_array_append_new(run->out, ml_visit_json(visit, &agent));
+    }
+    else {
+        ml_visit_time(date, visit->visited_at, 0);
+        printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", date,
+               visit->orphan_type ? visit->orphan_type : "valid_short_url",
+               dash(visit->visited_path), dash(visit->referrer),
+               dash(visit->country), agent.browser, agent.os, agent.device,
+               dash(visit->redirect_url), dash(visit->ip));
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t take_day(void *ctx, const ml_store_visit_day *day)
+{
+    print_day(ctx, day->day, day->clicks, day->bots);
+    return APR_SUCCESS;
+}
+
+typedef struct {
+    const char *key;
+    apr_int64_t count;
+} counted;
+
+static int most_first(const void *a, const void *b)
+{
+    const counted *x = a, *y = b;
+
+    return x->count != y->count ? (y->count > x->count) - (y->count < x->count)
+                                : strcmp(x->key, y->key);
+}
+
+/* The --by counts, most first (ties by value). */
+static void print_counts(visits_run *run)
+{
+    apr_size_t n = apr_hash_count(run->counts), i = 0;
+    counted *all = apr_palloc(run->pool, (n + 1) * sizeof(*all));
+    apr_hash_index_t *entry;
+
+    for (entry = apr_hash_first(run->pool, run->counts); entry;
+         entry = apr_hash_next(entry), i++) {
+        all[i].key = apr_hash_this_key(entry);
+        all[i].count = *(apr_int64_t *)apr_hash_this_val(entry);
+    }
+    qsort(all, n, sizeof(*all), most_first);
+    for (i = 0; i < n; i++) {
+        if (run->json) {
+            json_array_append_new(run->out, json_pack(
+                "{s:s, s:I}", run->by, all[i].key, "count",
+                (json_int_t)all[i].count));
+        }
+        else {
+            printf("%" APR_INT64_T_FMT "\t%s\n", all[i].count, all[i].key);
+        }
+    }
+}
+
+/* Reads visits' options into run; an exit status. */
+static int read_visits_arguments(visits_run *run, const arguments *args)
+{
+    int i, orphan = 0;
+
+    for (i = 0; i < args->options->nelts; i++) {
+        const given_option *option = &APR_ARRAY_IDX(args->options, i,
+                                                    given_option);
+        const char *problem = NULL;
+        if (strcmp(option->name, "--orphan") == 0) {
+            orphan = 1;
+        }
+        else if (strcmp(option->name, "--json") == 0) {
+            run->json = 1;
+        }
+        else if (strcmp(option->name, "--since") == 0) {
+            problem = parse_time(option->value, "", &run->since, run->pool);
+        }
+        else {
+            const char *const *key;
+            for (key = visits_keys; *key && strcmp(*key, option->value); key++) {
+            }
+            if (*key == NULL) {
+                return usage_error("visits", "--by takes day, referrer, "
+                                   "country, browser, os or device");
+            }
+            run->by = *key;
+        }
+        if (problem) {
+            return fail(EXIT_INVALID, problem);
+        }
+    }
+    if (args->operands->nelts != !orphan) {
+        return usage_error("visits", "visits takes a slug, or --orphan");
+    }
+    run->slug = orphan ? NULL : OPERAND(args, 0);
+    return EXIT_OK;
+}
+
+static int command_visits(ml_store *store, const arguments *args,
+                          apr_pool_t *pool)
+{
+    visits_run run;
+    ml_store_visit_query query;
+    const char *error;
+    char *text;
+    ml_link link;
+    apr_status_t rv;
+    int status;
+
+    memset(&run, 0, sizeof(run));
+    run.pool = pool;
+    if ((status = read_visits_arguments(&run, args)) != EXIT_OK) {
+        return status;
+    }
+    if (run.slug && (rv = ml_store_get(store, run.slug, &link, NULL, pool))
+                    != APR_SUCCESS) {
+        return store_failed(store, rv);
+    }
+    if (ml_agents_load(&run.agents, ML_AGENT_REGEXES, pool, &error)
+        != APR_SUCCESS) {
+        return fail(EXIT_DATABASE, error);
+    }
+    run.counts = apr_hash_make(pool);
+    run.out = json_array();
+    memset(&query, 0, sizeof(query));
+    query.slug = run.slug;
+    query.since = run.since;
+    if (run.by && strcmp(run.by, "day") == 0 && run.slug) {
+        rv = ml_store_each_visit_day(store, run.slug, run.since, take_day, &run);
+    }
+    else {
+        rv = ml_store_each_visit(store, &query, take_visit, &run);
+    }
+    if (rv == APR_SUCCESS && run.day_open) {
+        print_day(&run, run.days[0], run.days[1], run.days[2]);
+    }
+    if (rv == APR_SUCCESS && run.by && strcmp(run.by, "day") != 0) {
+        print_counts(&run);
+    }
+    if (rv == APR_SUCCESS && run.json) {
+        text = json_dumps(run.out, JSON_COMPACT);
+        printf("%s\n", text ? text : "[]");
+        free(text);
+    }
+    json_decref(run.out);
+    return rv == APR_SUCCESS ? EXIT_OK : store_failed(store, rv);
 }
 
 /* ---- upgrade ---------------------------------------------------------- */

@@ -6,6 +6,7 @@
  * change log.  The SQL is the engines' (ml_store_engine.h).
  */
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
@@ -239,9 +240,10 @@ int ml_store_schema(const ml_store *store)
 
 apr_status_t ml_store_upgrade(ml_store *store, int *from)
 {
-    apr_int64_t version;
+    apr_int64_t version = 0;
     apr_status_t rv = store->engine->begin(store, ML_TXN_WRITE);
 
+    *from = 0;
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -805,4 +807,125 @@ const char *ml_extras_attach(const ml_link_extras *extras, ml_link *link)
     link->rules = rules;
     link->nrules = found->rules->nelts;
     return found->problem;
+}
+
+/* ---- visits -------------------------------------------------------------- */
+
+/* Visits need schema version 2: an older database says what to do. */
+static apr_status_t visits_usable(ml_store *store)
+{
+    if (store->schema >= 2) {
+        return APR_SUCCESS;
+    }
+    return ml_store_fail(store, "%s: schema version %d has no visits table;"
+                         " run 'minilink --db %s upgrade' to add it",
+                         store->label, store->schema, store->label);
+}
+
+static int by_link_and_day(const void *a, const void *b)
+{
+    const ml_store_visit_day *x = a, *y = b;
+
+    return x->link_id != y->link_id ? (x->link_id > y->link_id) - (x->link_id < y->link_id)
+                                    : (x->day > y->day) - (x->day < y->day);
+}
+
+/*
+ * The visits to links, counted by link and day: sorted, so that hosts
+ * adding to the same days at once lock their rows in one order (and
+ * cannot deadlock).  Returns how many days, in days[] (room for count).
+ */
+static apr_size_t roll_up(const ml_store_visit *visits, apr_size_t count,
+                          ml_store_visit_day *days)
+{
+    apr_size_t i, n = 0, kept = 0;
+
+    for (i = 0; i < count; i++) {
+        if (visits[i].link_id != 0) {
+            days[n].link_id = visits[i].link_id;
+            days[n].day = ml_store_day_of(visits[i].visited_at);
+            days[n].clicks = 1;
+            days[n].bots = visits[i].bot != 0;
+            n++;
+        }
+    }
+    qsort(days, n, sizeof(*days), by_link_and_day);
+    for (i = 0; i < n; i++) {
+        if (kept > 0 && days[kept - 1].link_id == days[i].link_id
+            && days[kept - 1].day == days[i].day) {
+            days[kept - 1].clicks += days[i].clicks;
+            days[kept - 1].bots += days[i].bots;
+        }
+        else {
+            days[kept++] = days[i];
+        }
+    }
+    return kept;
+}
+
+apr_int64_t ml_store_day_of(apr_int64_t seconds)
+{
+    apr_int64_t day = seconds - seconds % 86400;
+
+    return seconds < 0 && seconds % 86400 ? day - 86400 : day;
+}
+
+apr_status_t ml_store_add_visits(ml_store *store, const ml_store_visit *visits,
+                                 apr_size_t count, apr_pool_t *scratch)
+{
+    ml_store_visit_day *days;
+    apr_size_t ndays;
+    apr_status_t rv;
+
+    if (count == 0) {
+        return APR_SUCCESS;
+    }
+    if ((rv = visits_usable(store)) != APR_SUCCESS
+        || (rv = store->engine->add_visits(store, visits, count))
+           != APR_SUCCESS) {
+        return rv;
+    }
+    days = apr_palloc(scratch, count * sizeof(*days));
+    ndays = roll_up(visits, count, days);
+    return ndays ? store->engine->add_visit_days(store, days, ndays)
+                 : APR_SUCCESS;
+}
+
+apr_status_t ml_store_prune_visits(ml_store *store, apr_int64_t before,
+                                   int limit, apr_uint64_t *deleted)
+{
+    apr_status_t rv = visits_usable(store);
+
+    *deleted = 0;
+    return rv ? rv : store->engine->prune_visits(store, before, limit, deleted);
+}
+
+apr_status_t ml_store_each_visit(ml_store *store,
+                                 const ml_store_visit_query *query,
+                                 ml_store_visit_fn *fn, void *ctx)
+{
+    apr_status_t rv = visits_usable(store);
+
+    return rv ? rv : store->engine->each_visit(store, query, fn, ctx);
+}
+
+apr_status_t ml_store_count_visits(ml_store *store,
+                                   const ml_store_visit_query *query,
+                                   apr_uint64_t *count)
+{
+    apr_status_t rv = visits_usable(store);
+
+    *count = 0;
+    return rv ? rv : store->engine->count_visits(store, query, count);
+}
+
+apr_status_t ml_store_each_visit_day(ml_store *store, const char *slug,
+                                     apr_int64_t since,
+                                     ml_store_visit_day_fn *fn, void *ctx)
+{
+    apr_status_t rv = visits_usable(store);
+
+    return rv ? rv : store->engine->each_visit_day(store, slug,
+                                                   ml_store_day_of(since),
+                                                   fn, ctx);
 }

@@ -255,6 +255,79 @@ apr_status_t ml_store_meta_set(ml_store *store, const char *key,
                                apr_int64_t value);
 
 /*
+ * Visits (schema version 2): one per click, and one per orphan 404 - a
+ * slug not stored, the location's base URL, any other 404 under it - as
+ * the module's ring hands them over (cache/ml_visits.h), plus a daily
+ * roll-up per link (clicks, bots) that outlives the visits' retention.
+ * Deleting a link deletes its visits and its roll-up.
+ */
+typedef struct {
+    apr_int64_t link_id;          /* 0: an orphan visit */
+    apr_int64_t visited_at;       /* Unix seconds */
+    const char *orphan_type;      /* NULL for a visit to a link, else
+                                   * invalid_short_url, base_url, regular_404 */
+    const char *referrer;         /* host and path; NULL: none */
+    const char *user_agent;       /* NULL: none */
+    int bot;                      /* classified when it was written */
+    const char *redirect_url;     /* NULL for an orphan visit */
+    const char *visited_path;
+    const char *country;          /* ISO 3166 alpha-2; NULL: unknown */
+    const char *ip;               /* anonymised; NULL: not kept */
+} ml_store_visit;
+
+/* One day of a link's roll-up; day is the Unix time of its 00:00 UTC. */
+typedef struct {
+    apr_int64_t link_id;
+    apr_int64_t day;
+    apr_int64_t clicks;
+    apr_int64_t bots;
+} ml_store_visit_day;
+
+/* The Unix time of 00:00 UTC of the day `seconds` falls in. */
+apr_int64_t ml_store_day_of(apr_int64_t seconds);
+
+/*
+ * Adds visits and adds them to their links' roll-up, inside the caller's
+ * write transaction (a drain: one transaction, whatever its size; the
+ * caller hands a few hundred at a time so PostgreSQL gets one statement
+ * each).  A visit to a link that no longer exists is left out.
+ */
+apr_status_t ml_store_add_visits(ml_store *store, const ml_store_visit *visits,
+                                 apr_size_t count, apr_pool_t *scratch);
+
+/* Deletes up to `limit` of the oldest visits made before `before` (Unix
+ * seconds), in a transaction of its own; *deleted gets how many. */
+apr_status_t ml_store_prune_visits(ml_store *store, apr_int64_t before,
+                                   int limit, apr_uint64_t *deleted);
+
+/* Which visits to read. */
+typedef struct {
+    const char *slug;             /* a link's visits; NULL: orphan visits */
+    apr_int64_t since;            /* made at or after (Unix seconds; 0: all) */
+    int newest_first;             /* else oldest first */
+    apr_int64_t limit;            /* at most this many (0: all), */
+    apr_int64_t offset;           /*   after skipping this many */
+} ml_store_visit_query;
+
+/* Calls fn for each visit (strings valid until it returns); a non-zero
+ * return stops the walk and is returned. */
+typedef apr_status_t ml_store_visit_fn(void *ctx, const ml_store_visit *visit);
+apr_status_t ml_store_each_visit(ml_store *store,
+                                 const ml_store_visit_query *query,
+                                 ml_store_visit_fn *fn, void *ctx);
+/* How many visits the query means, limit and offset aside. */
+apr_status_t ml_store_count_visits(ml_store *store,
+                                   const ml_store_visit_query *query,
+                                   apr_uint64_t *count);
+
+/* A link's roll-up from the day of `since` on, oldest first. */
+typedef apr_status_t ml_store_visit_day_fn(void *ctx,
+                                           const ml_store_visit_day *day);
+apr_status_t ml_store_each_visit_day(ml_store *store, const char *slug,
+                                     apr_int64_t since,
+                                     ml_store_visit_day_fn *fn, void *ctx);
+
+/*
  * A read snapshot: between begin and end, ml_store_summary() and
  * ml_store_each() see the same committed state.
  */

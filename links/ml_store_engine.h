@@ -91,6 +91,23 @@ typedef struct {
     apr_status_t (*begin)(ml_store *store, ml_store_txn kind);
     apr_status_t (*commit)(ml_store *store);
     void (*rollback)(ml_store *store);
+    /* Visits (count > 0), in the caller's write transaction; days is the
+     * visits' roll-up, sorted by link and day. */
+    apr_status_t (*add_visits)(ml_store *store, const ml_store_visit *visits,
+                               apr_size_t count);
+    apr_status_t (*add_visit_days)(ml_store *store,
+                                   const ml_store_visit_day *days,
+                                   apr_size_t count);
+    apr_status_t (*prune_visits)(ml_store *store, apr_int64_t before,
+                                 int limit, apr_uint64_t *deleted);
+    apr_status_t (*each_visit)(ml_store *store, const ml_store_visit_query *q,
+                               ml_store_visit_fn *fn, void *ctx);
+    apr_status_t (*count_visits)(ml_store *store,
+                                 const ml_store_visit_query *q,
+                                 apr_uint64_t *count);
+    apr_status_t (*each_visit_day)(ml_store *store, const char *slug,
+                                   apr_int64_t since,
+                                   ml_store_visit_day_fn *fn, void *ctx);
 } ml_store_engine;
 
 struct ml_store {

@@ -42,7 +42,38 @@
 /*
  * The schema, in pieces that init (all at once) and the upgrade from
  * version 1 (step by step) share.
+ *
+ * Schema version 2's visits (issue 16): one row per click or orphan 404,
+ * and a daily roll-up per link kept beyond the visits' retention.  A
+ * link's visits go with it (ON DELETE CASCADE; a drain that raced the
+ * deletion fails its check and leaves those visits out next time).
  */
+#define VISITS_SCHEMA \
+    "CREATE TABLE visits (" \
+    "  id           bigserial PRIMARY KEY," \
+    "  link_id      bigint REFERENCES links (id) ON DELETE CASCADE," \
+    "  visited_at   bigint  NOT NULL," \
+    "  orphan_type  text CHECK (orphan_type IN" \
+    "               ('invalid_short_url', 'base_url', 'regular_404'))," \
+    "  referrer     text," \
+    "  user_agent   text," \
+    "  bot          integer NOT NULL DEFAULT 0 CHECK (bot IN (0, 1))," \
+    "  redirect_url text," \
+    "  visited_path text    NOT NULL," \
+    "  country      text," \
+    "  ip           text," \
+    "  CHECK ((link_id IS NULL) <> (orphan_type IS NULL))" \
+    ");" \
+    "CREATE INDEX visits_by_link ON visits (link_id, visited_at);" \
+    "CREATE INDEX visits_by_time ON visits (visited_at);" \
+    "CREATE TABLE visits_daily (" \
+    "  link_id bigint NOT NULL REFERENCES links (id) ON DELETE CASCADE," \
+    "  day     bigint NOT NULL," \
+    "  clicks  bigint NOT NULL," \
+    "  bots    bigint NOT NULL," \
+    "  PRIMARY KEY (link_id, day)" \
+    ");"
+
 
 /* The columns whose change a redirect can see: an update of any of them
  * is logged (a flush's update of clicks is not). */
@@ -214,7 +245,7 @@
 
 /* What init makes: the newest schema (marked by pg_init). */
 static const char schema_sql[] =
-    LINKS_TABLE LINKS_TRIGGERS TAGS_SCHEMA RULES_SCHEMA;
+    LINKS_TABLE LINKS_TRIGGERS TAGS_SCHEMA RULES_SCHEMA VISITS_SCHEMA;
 
 /*
  * From schema version 1 to 2, in order, in upgrade's one transaction
@@ -231,6 +262,8 @@ static const char *const upgrade_1_to_2[] = {
     LINKS_TRIGGERS,
     /* Tags and redirect rules, with their triggers. */
     TAGS_SCHEMA RULES_SCHEMA,
+    /* Visits and their daily roll-up (issue 16). */
+    VISITS_SCHEMA,
     "UPDATE minilink_meta SET value = 2 WHERE key = 'schema_version';",
     NULL
 };
@@ -271,10 +304,22 @@ typedef enum {
     Q_FIND_URL, Q_TOP, Q_CHANGES_AFTER, Q_ADD_CLICKS, Q_META_GET, Q_META_SET,
     Q_TAGS_OF, Q_RULES_OF, Q_DELETE_TAGS, Q_INSERT_TAG, Q_INSERT_LINK_TAG,
     Q_DELETE_RULES, Q_INSERT_RULE, Q_INSERT_CONDITION,
+    Q_ADD_VISITS, Q_ADD_VISIT_DAYS, Q_PRUNE_VISITS,
+    Q_VISITS_OF_LINK, Q_VISITS_OF_LINK_NEWEST, Q_ORPHAN_VISITS,
+    Q_ORPHAN_VISITS_NEWEST, Q_COUNT_VISITS_OF_LINK, Q_COUNT_ORPHAN_VISITS,
+    Q_VISIT_DAYS,
     Q_COUNT
 } query_id;
 
 #define WRITTEN_PARAMS "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s"
+
+/* Which visits a query means, and the columns read. */
+#define VISITS_OF_LINK "link_id = (SELECT id FROM links WHERE slug = %s)"
+#define VISITS_ORPHAN "link_id IS NULL"
+#define VISIT_COLUMNS "link_id, visited_at, orphan_type, referrer," \
+    " user_agent, bot, redirect_url, visited_path, country, ip"
+/* LIMIT NULL is no limit. */
+#define VISITS_PAGE " LIMIT %s::bigint OFFSET %s::bigint"
 
 static const char *const query_sql[Q_COUNT] = {
     [Q_INSERT] = "INSERT INTO links (slug, " WRITTEN_COLUMNS ")"
@@ -321,6 +366,41 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_INSERT_CONDITION] = "INSERT INTO redirect_conditions (rule_id, position,"
                            " type, match_key, match_value)"
                            " VALUES (%s, %s, %s, %s, %s)",
+    /* A group of visits as ten arrays; those of links gone left out. */
+    [Q_ADD_VISITS] = "INSERT INTO visits (" VISIT_COLUMNS ")"
+                     " SELECT v.* FROM unnest(%s::bigint[], %s::bigint[],"
+                     " %s::text[], %s::text[], %s::text[], %s::integer[],"
+                     " %s::text[], %s::text[], %s::text[], %s::text[])"
+                     " AS v(" VISIT_COLUMNS ")"
+                     " WHERE v.link_id IS NULL"
+                     " OR EXISTS (SELECT 1 FROM links WHERE id = v.link_id)",
+    [Q_ADD_VISIT_DAYS] = "INSERT INTO visits_daily (link_id, day, clicks, bots)"
+                         " SELECT v.* FROM unnest(%s::bigint[], %s::bigint[],"
+                         " %s::bigint[], %s::bigint[]) AS v(link_id, day, clicks, bots)"
+                         " WHERE EXISTS (SELECT 1 FROM links WHERE id = v.link_id)"
+                         " ON CONFLICT (link_id, day) DO UPDATE"
+                         " SET clicks = visits_daily.clicks + excluded.clicks,"
+                         " bots = visits_daily.bots + excluded.bots",
+    [Q_PRUNE_VISITS] = "DELETE FROM visits WHERE id IN (SELECT id FROM visits"
+                       " WHERE visited_at < %s ORDER BY visited_at LIMIT %s)",
+    [Q_VISITS_OF_LINK] = "SELECT " VISIT_COLUMNS " FROM visits WHERE "
+                         VISITS_OF_LINK " AND visited_at >= %s"
+                         " ORDER BY visited_at, id" VISITS_PAGE,
+    [Q_VISITS_OF_LINK_NEWEST] = "SELECT " VISIT_COLUMNS " FROM visits WHERE "
+                                VISITS_OF_LINK " AND visited_at >= %s"
+                                " ORDER BY visited_at DESC, id DESC" VISITS_PAGE,
+    [Q_ORPHAN_VISITS] = "SELECT " VISIT_COLUMNS " FROM visits WHERE "
+                        VISITS_ORPHAN " AND visited_at >= %s"
+                        " ORDER BY visited_at, id" VISITS_PAGE,
+    [Q_ORPHAN_VISITS_NEWEST] = "SELECT " VISIT_COLUMNS " FROM visits WHERE "
+                               VISITS_ORPHAN " AND visited_at >= %s"
+                               " ORDER BY visited_at DESC, id DESC" VISITS_PAGE,
+    [Q_COUNT_VISITS_OF_LINK] = "SELECT count(*) FROM visits WHERE "
+                               VISITS_OF_LINK " AND visited_at >= %s",
+    [Q_COUNT_ORPHAN_VISITS] = "SELECT count(*) FROM visits WHERE "
+                              VISITS_ORPHAN " AND visited_at >= %s",
+    [Q_VISIT_DAYS] = "SELECT link_id, day, clicks, bots FROM visits_daily"
+                     " WHERE " VISITS_OF_LINK " AND day >= %s ORDER BY day",
 };
 
 /* The reads that differ in a version-1 database (no new columns). */
@@ -1502,6 +1582,236 @@ static apr_status_t pg_meta_set(ml_store *store, const char *key,
     return rv;
 }
 
+/* ---- visits ------------------------------------------------------------ */
+
+/* An array literal element: NULL for NULL or "", else quoted. */
+static char *append_text_element(char *end, apr_size_t i, const char *text)
+{
+    *end++ = i ? ',' : '{';
+    if (text == NULL || *text == '\0') {
+        memcpy(end, "NULL", 4);
+        return end + 4;
+    }
+    return append_quoted(end, text);
+}
+
+/* Room for an element: a separator, then text quoted and escaped, or
+ * NULL. */
+static apr_size_t quoted_room(const char *text)
+{
+    return (text ? 2 * strlen(text) : 0) + 5;
+}
+
+/* The ten columns of visits[0..count) as array literals. */
+static void visit_arrays(apr_pool_t *pool, const ml_store_visit *visits,
+                         apr_size_t count, const char *arrays[10])
+{
+    apr_size_t room[10], i;
+    char *start[10], *end[10];
+    int c;
+
+    for (c = 0; c < 10; c++) {
+        room[c] = 3;
+    }
+    for (i = 0; i < count; i++) {
+        room[0] += 22;
+        room[1] += 22;
+        room[2] += quoted_room(visits[i].orphan_type);
+        room[3] += quoted_room(visits[i].referrer);
+        room[4] += quoted_room(visits[i].user_agent);
+        room[5] += 3;
+        room[6] += quoted_room(visits[i].redirect_url);
+        room[7] += quoted_room(visits[i].visited_path);
+        room[8] += quoted_room(visits[i].country);
+        room[9] += quoted_room(visits[i].ip);
+    }
+    for (c = 0; c < 10; c++) {
+        start[c] = end[c] = apr_palloc(pool, room[c]);
+    }
+    for (i = 0; i < count; i++) {
+        const ml_store_visit *v = &visits[i];
+        if (v->link_id) {
+            end[0] = append_value(end[0], i, v->link_id);
+        }
+        else {
+            end[0] = append_text_element(end[0], i, NULL);
+        }
+        end[1] = append_value(end[1], i, v->visited_at);
+        end[2] = append_text_element(end[2], i, v->orphan_type);
+        end[3] = append_text_element(end[3], i, v->referrer);
+        end[4] = append_text_element(end[4], i, v->user_agent);
+        end[5] = append_value(end[5], i, v->bot != 0);
+        end[6] = append_text_element(end[6], i, v->redirect_url);
+        end[7] = append_text_element(end[7], i, v->visited_path);
+        end[8] = append_text_element(end[8], i, v->country);
+        end[9] = append_text_element(end[9], i, v->ip);
+    }
+    for (c = 0; c < 10; c++) {
+        strcpy(end[c], "}");
+        arrays[c] = start[c];
+    }
+}
+
+static apr_status_t pg_add_visits(ml_store *store, const ml_store_visit *visits,
+                                  apr_size_t count)
+{
+    apr_pool_t *pool;
+    const char *args[10];
+    apr_status_t rv;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    visit_arrays(pool, visits, count, args);
+    rv = run(store, Q_ADD_VISITS, "adding visits", NULL, 10, args, pool);
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+static apr_status_t pg_add_visit_days(ml_store *store,
+                                      const ml_store_visit_day *days,
+                                      apr_size_t count)
+{
+    apr_size_t room = count * 21 + 2, i;
+    char *start[4], *end[4];
+    const char *args[4];
+    apr_pool_t *pool;
+    apr_status_t rv;
+    int c;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    for (c = 0; c < 4; c++) {
+        start[c] = end[c] = apr_palloc(pool, room);
+    }
+    for (i = 0; i < count; i++) {
+        end[0] = append_value(end[0], i, days[i].link_id);
+        end[1] = append_value(end[1], i, days[i].day);
+        end[2] = append_value(end[2], i, days[i].clicks);
+        end[3] = append_value(end[3], i, days[i].bots);
+    }
+    for (c = 0; c < 4; c++) {
+        strcpy(end[c], "}");
+        args[c] = start[c];
+    }
+    rv = run(store, Q_ADD_VISIT_DAYS, "adding to the daily visits", NULL, 4,
+             args, pool);
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+static apr_status_t pg_prune_visits(ml_store *store, apr_int64_t before,
+                                    int limit, apr_uint64_t *deleted)
+{
+    apr_pool_t *pool;
+    apr_status_t rv;
+    int changed = 0;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    {
+        const char *args[] = { int_arg(pool, before), int_arg(pool, limit) };
+        rv = run(store, Q_PRUNE_VISITS, "deleting old visits", &changed, 2,
+                 args, pool);
+    }
+    apr_pool_destroy(pool);
+    *deleted = rv == APR_SUCCESS ? (apr_uint64_t)changed : 0;
+    return rv;
+}
+
+/* NULL for an empty column: what SQLite's reader gives too. */
+static const char *column_or_null(ml_store *store, apr_dbd_row_t *row,
+                                  int column)
+{
+    const char *text = column_text(store, row, column);
+
+    return text && *text ? text : NULL;
+}
+
+static apr_status_t pg_each_visit(ml_store *store, const ml_store_visit_query *q,
+                                  ml_store_visit_fn *fn, void *ctx)
+{
+    query_id which = q->slug ? (q->newest_first ? Q_VISITS_OF_LINK_NEWEST
+                                                : Q_VISITS_OF_LINK)
+                             : (q->newest_first ? Q_ORPHAN_VISITS_NEWEST
+                                                : Q_ORPHAN_VISITS);
+    apr_pool_t *pool;
+    apr_dbd_results_t *results;
+    apr_dbd_row_t *row = NULL;
+    apr_status_t rv;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    {
+        const char *args[] = { q->slug, int_arg(pool, q->since),
+                               q->limit > 0 ? int_arg(pool, q->limit) : NULL,
+                               int_arg(pool, q->offset) };
+        rv = q->slug ? rows(store, which, "reading visits", &results, 4, args,
+                            pool)
+                     : rows(store, which, "reading visits", &results, 3,
+                            args + 1, pool);
+    }
+    while (rv == APR_SUCCESS && next_row(store, results, &row, pool)) {
+        ml_store_visit visit;
+        visit.link_id = column_int(store, row, 0);
+        visit.visited_at = column_int(store, row, 1);
+        visit.orphan_type = column_or_null(store, row, 2);
+        visit.referrer = column_or_null(store, row, 3);
+        visit.user_agent = column_or_null(store, row, 4);
+        visit.bot = (int)column_int(store, row, 5);
+        visit.redirect_url = column_or_null(store, row, 6);
+        visit.visited_path = column_text(store, row, 7);
+        visit.country = column_or_null(store, row, 8);
+        visit.ip = column_or_null(store, row, 9);
+        rv = fn(ctx, &visit);
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+static apr_status_t pg_count_visits(ml_store *store,
+                                    const ml_store_visit_query *q,
+                                    apr_uint64_t *count)
+{
+    apr_int64_t value = 0;
+    apr_pool_t *pool;
+    apr_status_t rv;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    {
+        const char *args[] = { q->slug, int_arg(pool, q->since) };
+        rv = q->slug ? query_int(store, Q_COUNT_VISITS_OF_LINK,
+                                 "counting visits", 2, args, &value)
+                     : query_int(store, Q_COUNT_ORPHAN_VISITS,
+                                 "counting visits", 1, args + 1, &value);
+    }
+    apr_pool_destroy(pool);
+    *count = (apr_uint64_t)value;
+    return rv;
+}
+
+static apr_status_t pg_each_visit_day(ml_store *store, const char *slug,
+                                      apr_int64_t since,
+                                      ml_store_visit_day_fn *fn, void *ctx)
+{
+    apr_pool_t *pool;
+    apr_dbd_results_t *results;
+    apr_dbd_row_t *row = NULL;
+    apr_status_t rv;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    {
+        const char *args[] = { slug, int_arg(pool, since) };
+        rv = rows(store, Q_VISIT_DAYS, "reading daily visits", &results, 2,
+                  args, pool);
+    }
+    while (rv == APR_SUCCESS && next_row(store, results, &row, pool)) {
+        ml_store_visit_day day;
+        day.link_id = column_int(store, row, 0);
+        day.day = column_int(store, row, 1);
+        day.clicks = column_int(store, row, 2);
+        day.bots = column_int(store, row, 3);
+        rv = fn(ctx, &day);
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
 const ml_store_engine ml_store_pgsql = {
     .open = pg_open,
     .check = pg_check,
@@ -1532,4 +1842,10 @@ const ml_store_engine ml_store_pgsql = {
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,
+    .add_visits = pg_add_visits,
+    .add_visit_days = pg_add_visit_days,
+    .prune_visits = pg_prune_visits,
+    .each_visit = pg_each_visit,
+    .count_visits = pg_count_visits,
+    .each_visit_day = pg_each_visit_day,
 };

@@ -28,6 +28,48 @@
 /* The page cache a bulk load may use, in KiB (sqlite_insert_group). */
 #define BULK_CACHE_KIB "1048576"
 #define BUSY_TIMEOUT_MS 5000
+/* The page cache of a connection that writes visits, in KiB: the drain
+ * keeps its connection, and each of its transactions touches pages of the
+ * visits-by-link index and the roll-up all over (a click's link is any
+ * link); with SQLite's 2 MB they were read again at every drain. */
+#define VISITS_CACHE_KIB "65536"
+
+/*
+ * Schema version 2's visits (issue 16): one row per click or orphan 404,
+ * and a daily roll-up per link kept beyond the visits' retention.  A
+ * link's visits go with it (a trigger: SQLite enforces foreign keys only
+ * where a connection asks, and sqlite3 sessions do not).
+ */
+#define VISITS_SCHEMA \
+    "CREATE TABLE visits (" \
+    "  id           INTEGER PRIMARY KEY," \
+    "  link_id      INTEGER," \
+    "  visited_at   INTEGER NOT NULL," \
+    "  orphan_type  TEXT CHECK (orphan_type IN" \
+    "               ('invalid_short_url', 'base_url', 'regular_404'))," \
+    "  referrer     TEXT," \
+    "  user_agent   TEXT," \
+    "  bot          INTEGER NOT NULL DEFAULT 0 CHECK (bot IN (0, 1))," \
+    "  redirect_url TEXT," \
+    "  visited_path TEXT NOT NULL," \
+    "  country      TEXT," \
+    "  ip           TEXT," \
+    "  CHECK ((link_id IS NULL) <> (orphan_type IS NULL))" \
+    ");" \
+    "CREATE INDEX visits_by_link ON visits (link_id, visited_at);" \
+    "CREATE INDEX visits_by_time ON visits (visited_at);" \
+    "CREATE TABLE visits_daily (" \
+    "  link_id INTEGER NOT NULL," \
+    "  day     INTEGER NOT NULL," \
+    "  clicks  INTEGER NOT NULL," \
+    "  bots    INTEGER NOT NULL," \
+    "  PRIMARY KEY (link_id, day)" \
+    ") WITHOUT ROWID;" \
+    "CREATE TRIGGER links_delete_visits AFTER DELETE ON links" \
+    "  BEGIN" \
+    "    DELETE FROM visits WHERE link_id = OLD.id;" \
+    "    DELETE FROM visits_daily WHERE link_id = OLD.id;" \
+    "  END;"
 
 /*
  * The schema, in pieces that init (all at once) and the upgrade from
@@ -190,7 +232,7 @@
 /* What init makes: the newest schema. */
 static const char schema_sql[] =
     LINKS_TABLE("links") LINKS_INDEXES META_TABLE CHANGES_TABLE LINKS_TRIGGERS
-    TAGS_SCHEMA RULES_SCHEMA LINKS_CASCADE;
+    TAGS_SCHEMA RULES_SCHEMA LINKS_CASCADE VISITS_SCHEMA;
 
 /*
  * From schema version 1 to 2, in order, in upgrade's one transaction (the
@@ -222,6 +264,8 @@ static const char *const upgrade_1_to_2[] = {
     LINKS_INDEXES LINKS_TRIGGERS,
     /* Tags and redirect rules, with their triggers. */
     TAGS_SCHEMA RULES_SCHEMA LINKS_CASCADE,
+    /* Visits and their daily roll-up (issue 16). */
+    VISITS_SCHEMA,
     "PRAGMA user_version = 2;",
     NULL
 };
@@ -266,6 +310,7 @@ typedef struct {
     sqlite3_stmt *insert_group_row;
     int bulk_cache;              /* the page cache was raised for a group */
     int prune_at_commit;         /* a group was inserted */
+    int visits_cache;            /* ... for visits */
     sqlite3_stmt *update_link;
     sqlite3_stmt *select_by_url;
     sqlite3_stmt *delete_link;
@@ -291,6 +336,12 @@ typedef struct {
     sqlite3_stmt *insert_rule;
     sqlite3_stmt *insert_condition;
     sqlite3_stmt *select_limited;
+    sqlite3_stmt *add_visit;
+    sqlite3_stmt *add_visit_day;
+    sqlite3_stmt *prune_visits;
+    sqlite3_stmt *select_visits[4];      /* visits_query_sql() */
+    sqlite3_stmt *count_visits[2];       /* a link's, orphans */
+    sqlite3_stmt *select_visit_days;
     apr_pool_t *pool;            /* the store's */
 } sqlite_store;
 
@@ -346,6 +397,11 @@ static void forget_statements(sqlite_store *store)
         &store->tags_of_link, &store->rules_of_link, &store->delete_tags,
         &store->insert_tag, &store->insert_link_tag, &store->delete_rules,
         &store->insert_rule, &store->insert_condition, &store->select_limited,
+        &store->add_visit, &store->add_visit_day, &store->prune_visits,
+        &store->select_visits[0], &store->select_visits[1],
+        &store->select_visits[2], &store->select_visits[3],
+        &store->count_visits[0], &store->count_visits[1],
+        &store->select_visit_days,
     };
     size_t i;
 
@@ -1372,13 +1428,15 @@ static apr_status_t sqlite_changes_after(ml_store *store, apr_uint64_t after,
     return rv;
 }
 
-/* One prepared statement per link: in-process, a round trip costs nothing. */
-static apr_status_t sqlite_add_clicks(ml_store *store, const ml_store_clicks *adds,
-                                      apr_size_t count)
+/* Binds row i of rows to a statement's parameters. */
+typedef void row_binder(sqlite3_stmt *query, const void *rows, apr_size_t i);
+
+/* Runs a prepared write once a row (in-process, a round trip costs
+ * nothing): what the click flush and the visits drain hand over. */
+static apr_status_t step_each_row(ml_store *store, sqlite3_stmt *query,
+                                  row_binder *bind, const void *rows,
+                                  apr_size_t count, const char *doing)
 {
-    sqlite3_stmt *query = statement(store, &DB(store)->add_clicks,
-        "UPDATE links SET clicks = clicks + ?2,"
-        " last_click_at = max(coalesce(last_click_at, 0), ?3) WHERE id = ?1");
     apr_size_t i;
     int rc = SQLITE_DONE;
 
@@ -1386,13 +1444,29 @@ static apr_status_t sqlite_add_clicks(ml_store *store, const ml_store_clicks *ad
         return APR_EGENERAL;
     }
     for (i = 0; i < count && rc == SQLITE_DONE; i++) {
-        sqlite3_bind_int64(query, 1, adds[i].link_id);
-        sqlite3_bind_int64(query, 2, (sqlite3_int64)adds[i].clicks);
-        sqlite3_bind_int64(query, 3, adds[i].last_click_at);
+        bind(query, rows, i);
         rc = sqlite3_step(query);
         sqlite3_reset(query);
     }
-    return rc == SQLITE_DONE ? APR_SUCCESS : sqlite_failed(store, "counting clicks");
+    return rc == SQLITE_DONE ? APR_SUCCESS : sqlite_failed(store, doing);
+}
+
+static void bind_clicks(sqlite3_stmt *query, const void *rows, apr_size_t i)
+{
+    const ml_store_clicks *add = (const ml_store_clicks *)rows + i;
+
+    sqlite3_bind_int64(query, 1, add->link_id);
+    sqlite3_bind_int64(query, 2, (sqlite3_int64)add->clicks);
+    sqlite3_bind_int64(query, 3, add->last_click_at);
+}
+
+static apr_status_t sqlite_add_clicks(ml_store *store, const ml_store_clicks *adds,
+                                      apr_size_t count)
+{
+    return step_each_row(store, statement(store, &DB(store)->add_clicks,
+        "UPDATE links SET clicks = clicks + ?2,"
+        " last_click_at = max(coalesce(last_click_at, 0), ?3) WHERE id = ?1"),
+        bind_clicks, adds, count, "counting clicks");
 }
 
 static apr_status_t sqlite_meta_get(ml_store *store, const char *key,
@@ -1475,6 +1549,219 @@ static apr_status_t sqlite_click_total(ml_store *store, apr_uint64_t *clicks)
                         "SELECT coalesce(sum(clicks), 0) FROM links", clicks);
 }
 
+/* ---- visits ------------------------------------------------------------ */
+
+static void bind_text_or_null(sqlite3_stmt *query, int column, const char *text)
+{
+    if (text == NULL || *text == '\0') {
+        sqlite3_bind_null(query, column);
+    }
+    else {
+        sqlite3_bind_text(query, column, text, -1, SQLITE_STATIC);
+    }
+}
+
+static void bind_visit(sqlite3_stmt *query, const void *rows, apr_size_t i)
+{
+    const ml_store_visit *visit = (const ml_store_visit *)rows + i;
+
+    bind_optional(query, 1, visit->link_id);
+    sqlite3_bind_int64(query, 2, visit->visited_at);
+    bind_text_or_null(query, 3, visit->orphan_type);
+    bind_text_or_null(query, 4, visit->referrer);
+    bind_text_or_null(query, 5, visit->user_agent);
+    sqlite3_bind_int(query, 6, visit->bot);
+    bind_text_or_null(query, 7, visit->redirect_url);
+    sqlite3_bind_text(query, 8, visit->visited_path, -1, SQLITE_STATIC);
+    bind_text_or_null(query, 9, visit->country);
+    bind_text_or_null(query, 10, visit->ip);
+}
+
+/* A visit to a link that is gone is left out: its visits went with it. */
+static apr_status_t sqlite_add_visits(ml_store *store,
+                                      const ml_store_visit *visits,
+                                      apr_size_t count)
+{
+    if (!DB(store)->visits_cache && !DB(store)->bulk_cache) {
+        exec(store, "PRAGMA cache_size = -" VISITS_CACHE_KIB,
+             "raising the page cache for visits");
+        DB(store)->visits_cache = 1;
+    }
+    return step_each_row(store, statement(store, &DB(store)->add_visit,
+        "INSERT INTO visits (link_id, visited_at, orphan_type, referrer,"
+        " user_agent, bot, redirect_url, visited_path, country, ip)"
+        " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10"
+        " WHERE ?1 IS NULL OR EXISTS (SELECT 1 FROM links WHERE id = ?1)"),
+        bind_visit, visits, count, "adding visits");
+}
+
+static void bind_visit_day(sqlite3_stmt *query, const void *rows, apr_size_t i)
+{
+    const ml_store_visit_day *day = (const ml_store_visit_day *)rows + i;
+
+    sqlite3_bind_int64(query, 1, day->link_id);
+    sqlite3_bind_int64(query, 2, day->day);
+    sqlite3_bind_int64(query, 3, day->clicks);
+    sqlite3_bind_int64(query, 4, day->bots);
+}
+
+static apr_status_t sqlite_add_visit_days(ml_store *store,
+                                          const ml_store_visit_day *days,
+                                          apr_size_t count)
+{
+    return step_each_row(store, statement(store, &DB(store)->add_visit_day,
+        "INSERT INTO visits_daily (link_id, day, clicks, bots)"
+        " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM links WHERE id = ?1)"
+        " ON CONFLICT (link_id, day) DO UPDATE"
+        " SET clicks = clicks + excluded.clicks, bots = bots + excluded.bots"),
+        bind_visit_day, days, count, "adding to the daily visits");
+}
+
+static apr_status_t sqlite_prune_visits(ml_store *store, apr_int64_t before,
+                                        int limit, apr_uint64_t *deleted)
+{
+    sqlite3_stmt *query = statement(store, &DB(store)->prune_visits,
+        "DELETE FROM visits WHERE id IN (SELECT id FROM visits"
+        " WHERE visited_at < ?1 ORDER BY visited_at LIMIT ?2)");
+    int rc;
+
+    *deleted = 0;
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_int64(query, 1, before);
+    sqlite3_bind_int(query, 2, limit);
+    rc = sqlite3_step(query);
+    sqlite3_reset(query);
+    if (rc != SQLITE_DONE) {
+        return sqlite_failed(store, "deleting old visits");
+    }
+    *deleted = (apr_uint64_t)sqlite3_changes(DB(store)->db);
+    return APR_SUCCESS;
+}
+
+/* Which visits a query means: a link's (by slug), or the orphans. */
+#define VISITS_OF_LINK "link_id = (SELECT id FROM links WHERE slug = ?1)"
+#define VISITS_ORPHAN "link_id IS NULL"
+#define VISIT_COLUMNS "link_id, visited_at, orphan_type, referrer," \
+    " user_agent, bot, redirect_url, visited_path, country, ip"
+
+static const char *const visits_query_sql[4] = {
+    "SELECT " VISIT_COLUMNS " FROM visits WHERE " VISITS_OF_LINK
+    " AND visited_at >= ?2 ORDER BY visited_at, id LIMIT ?3 OFFSET ?4",
+    "SELECT " VISIT_COLUMNS " FROM visits WHERE " VISITS_OF_LINK
+    " AND visited_at >= ?2 ORDER BY visited_at DESC, id DESC LIMIT ?3 OFFSET ?4",
+    "SELECT " VISIT_COLUMNS " FROM visits WHERE " VISITS_ORPHAN
+    " AND visited_at >= ?2 ORDER BY visited_at, id LIMIT ?3 OFFSET ?4",
+    "SELECT " VISIT_COLUMNS " FROM visits WHERE " VISITS_ORPHAN
+    " AND visited_at >= ?2 ORDER BY visited_at DESC, id DESC LIMIT ?3 OFFSET ?4",
+};
+
+static const char *column_text_or_null(sqlite3_stmt *row, int column)
+{
+    return (const char *)sqlite3_column_text(row, column);
+}
+
+static apr_status_t sqlite_each_visit(ml_store *store,
+                                      const ml_store_visit_query *q,
+                                      ml_store_visit_fn *fn, void *ctx)
+{
+    int which = (q->slug == NULL) << 1 | (q->newest_first != 0);
+    sqlite3_stmt *query = statement(store, &DB(store)->select_visits[which],
+                                    visits_query_sql[which]);
+    apr_status_t rv = APR_SUCCESS;
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    if (q->slug) {
+        sqlite3_bind_text(query, 1, q->slug, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(query, 2, q->since);
+    sqlite3_bind_int64(query, 3, q->limit > 0 ? q->limit : -1);
+    sqlite3_bind_int64(query, 4, q->offset);
+    while ((rc = sqlite3_step(query)) == SQLITE_ROW) {
+        ml_store_visit visit;
+        visit.link_id = sqlite3_column_int64(query, 0);
+        visit.visited_at = sqlite3_column_int64(query, 1);
+        visit.orphan_type = column_text_or_null(query, 2);
+        visit.referrer = column_text_or_null(query, 3);
+        visit.user_agent = column_text_or_null(query, 4);
+        visit.bot = sqlite3_column_int(query, 5);
+        visit.redirect_url = column_text_or_null(query, 6);
+        visit.visited_path = column_text_or_null(query, 7);
+        visit.country = column_text_or_null(query, 8);
+        visit.ip = column_text_or_null(query, 9);
+        if ((rv = fn(ctx, &visit)) != APR_SUCCESS) {
+            break;
+        }
+    }
+    sqlite3_reset(query);
+    if (rv == APR_SUCCESS && rc != SQLITE_DONE) {
+        return sqlite_failed(store, "reading visits");
+    }
+    return rv;
+}
+
+static apr_status_t sqlite_count_visits(ml_store *store,
+                                        const ml_store_visit_query *q,
+                                        apr_uint64_t *count)
+{
+    int orphans = q->slug == NULL;
+    sqlite3_stmt *query = statement(store, &DB(store)->count_visits[orphans],
+        orphans ? "SELECT count(*) FROM visits WHERE " VISITS_ORPHAN
+                  " AND visited_at >= ?2"
+                : "SELECT count(*) FROM visits WHERE " VISITS_OF_LINK
+                  " AND visited_at >= ?2");
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    if (q->slug) {
+        sqlite3_bind_text(query, 1, q->slug, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(query, 2, q->since);
+    rc = sqlite3_step(query);
+    *count = rc == SQLITE_ROW ? (apr_uint64_t)sqlite3_column_int64(query, 0) : 0;
+    sqlite3_reset(query);
+    return rc == SQLITE_ROW ? APR_SUCCESS
+                            : sqlite_failed(store, "counting visits");
+}
+
+static apr_status_t sqlite_each_visit_day(ml_store *store, const char *slug,
+                                          apr_int64_t since,
+                                          ml_store_visit_day_fn *fn, void *ctx)
+{
+    sqlite3_stmt *query = statement(store, &DB(store)->select_visit_days,
+        "SELECT link_id, day, clicks, bots FROM visits_daily"
+        " WHERE " VISITS_OF_LINK " AND day >= ?2 ORDER BY day");
+    apr_status_t rv = APR_SUCCESS;
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    sqlite3_bind_text(query, 1, slug, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(query, 2, since);
+    while ((rc = sqlite3_step(query)) == SQLITE_ROW) {
+        ml_store_visit_day day;
+        day.link_id = sqlite3_column_int64(query, 0);
+        day.day = sqlite3_column_int64(query, 1);
+        day.clicks = sqlite3_column_int64(query, 2);
+        day.bots = sqlite3_column_int64(query, 3);
+        if ((rv = fn(ctx, &day)) != APR_SUCCESS) {
+            break;
+        }
+    }
+    sqlite3_reset(query);
+    if (rv == APR_SUCCESS && rc != SQLITE_DONE) {
+        return sqlite_failed(store, "reading daily visits");
+    }
+    return rv;
+}
+
 const ml_store_engine ml_store_sqlite = {
     .open = sqlite_open,
     .check = sqlite_check,
@@ -1505,4 +1792,10 @@ const ml_store_engine ml_store_sqlite = {
     .begin = sqlite_begin,
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,
+    .add_visits = sqlite_add_visits,
+    .add_visit_days = sqlite_add_visit_days,
+    .prune_visits = sqlite_prune_visits,
+    .each_visit = sqlite_each_visit,
+    .count_visits = sqlite_count_visits,
+    .each_visit_day = sqlite_each_visit_day,
 };

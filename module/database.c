@@ -29,6 +29,7 @@
 #include "ml_module.h"
 #include "../sync/ml_flush.h"
 #include "../sync/ml_refresh.h"
+#include "../sync/ml_visits_drain.h"
 
 APLOG_USE_MODULE(minilink);
 
@@ -254,12 +255,13 @@ static int pointless_when_leaving(const ml_database *database)
 {
     return !ml_store_location_is_file(database->location) && database->clicks
            && (ml_clicks_failing(database->clicks)
+               || (database->visits && ml_visits_failing(database->visits))
                || (database->cache
                    && ml_cache_failing(database->cache, ML_CACHE_REFRESH)));
 }
 
-void ml_database_flush_all(apr_hash_t *databases, apr_pool_t *scratch,
-                           int leaving)
+void ml_database_flush_all(apr_hash_t *databases, ml_agents *agents,
+                           apr_pool_t *scratch, int leaving)
 {
     apr_hash_index_t *entry;
 
@@ -268,6 +270,7 @@ void ml_database_flush_all(apr_hash_t *databases, apr_pool_t *scratch,
         ml_database *database = apr_hash_this_val(entry);
         if (!(leaving && pointless_when_leaving(database))) {
             ml_database_flush(database, scratch);
+            ml_database_drain_visits(database, agents, scratch);
         }
     }
 }
@@ -327,8 +330,8 @@ apr_int64_t ml_database_clicks(ml_database *database, const char *slug,
     return link.clicks;
 }
 
-void ml_database_add_click(ml_database *database, const char *slug,
-                           request_rec *r)
+apr_int64_t ml_database_add_click(ml_database *database, const char *slug,
+                                  request_rec *r)
 {
     ml_store *store;
     ml_link link;
@@ -345,5 +348,189 @@ void ml_database_add_click(ml_database *database, const char *slug,
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MLLOGNO(00030) "a click on '%s' "
                       "could not be counted: %s", slug, ml_store_error(store));
+        return 0;
+    }
+    return link.id;
+}
+
+/* ---- visits ----------------------------------------------------------- */
+
+ml_agents *ml_database_agents(apr_pool_t *pool)
+{
+    static int told;
+    ml_agents *agents;
+    const char *error;
+
+    if (ml_agents_load(&agents, ML_AGENT_REGEXES, pool, &error)
+        != APR_SUCCESS) {
+        if (!told) {
+            told = 1;
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf,
+                         MLLOGNO(00064) "cannot classify user agents: %s; "
+                         "visits are written without the bot flag", error);
+        }
+        return NULL;
+    }
+    return agents;
+}
+
+/* One line when a ring starts dropping visits (an episode), however many
+ * it drops until a drain finds no more. */
+static void report_drops(ml_database *database)
+{
+    int started;
+    apr_uint64_t dropped = ml_visits_dropped_since(database->visits, &started);
+
+    if (started) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf,
+                     MLLOGNO(00062) "%s: the visits ring is full (%u slots): "
+                     "%" APR_UINT64_T_FMT " visits dropped, and more until it "
+                     "drains (click counts stay exact; minilink_visits_dropped_"
+                     "total counts them; MinilinkVisitsRing makes it larger)",
+                     database->label, ml_visits_slots(database->visits),
+                     dropped);
+    }
+}
+
+/*
+ * The store a drain writes with.  A child or the refresher keeps one (the
+ * flushers' lock, which the drain holds, makes it one thread's at a time;
+ * a drain every tenth of a second must not connect to PostgreSQL each
+ * time), reopened when it no longer reaches its database; the parent,
+ * which has no connections of its own, opens one in scratch.
+ */
+static apr_status_t drain_store(ml_database *database, ml_store **store,
+                                const char **error, apr_pool_t *scratch)
+{
+    ml_connection *writer = database->writer;
+    apr_pool_t *pool = scratch;
+    apr_status_t rv;
+
+    if (writer && ml_store_check(writer->store) != APR_SUCCESS) {
+        apr_pool_destroy(writer->pool);
+        database->writer = writer = NULL;
+    }
+    if (writer) {
+        *store = writer->store;
+        return APR_SUCCESS;
+    }
+    if (connections_pool) {
+        apr_pool_create(&pool, connections_pool);
+    }
+    if ((rv = ml_store_open(store, database->location, ML_STORE_WRITE, pool))
+        != APR_SUCCESS) {
+        *error = apr_pstrdup(scratch, ml_store_error(*store));
+        if (pool != scratch) {
+            apr_pool_destroy(pool);
+        }
+        return rv;
+    }
+    if (pool != scratch) {
+        writer = apr_pcalloc(pool, sizeof(*writer));
+        writer->pool = pool;
+        writer->store = *store;
+        database->writer = writer;
+    }
+    return APR_SUCCESS;
+}
+
+apr_uint64_t ml_database_drain_visits(ml_database *database,
+                                      ml_agents *agents, apr_pool_t *scratch)
+{
+    apr_global_mutex_t *flush_lock = ml_retained_now()
+                                     ? ml_retained_now()->flush_lock : NULL;
+    apr_uint64_t written = 0;
+    const char *error = NULL;
+    ml_visits_stats stats;
+    ml_store *store;
+    apr_status_t rv;
+
+    if (database->visits == NULL || flush_lock == NULL) {
+        return 0;
+    }
+    report_drops(database);
+    ml_visits_stats_get(database->visits, &stats);
+    if (stats.pending == 0) {
+        return 0;
+    }
+    if ((rv = apr_global_mutex_lock(flush_lock)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, ap_server_conf,
+                     MLLOGNO(00069) "cannot take the minilink-clicks mutex; "
+                     "visits for %s stay in the ring", database->label);
+        return 0;
+    }
+    rv = drain_store(database, &store, &error, scratch);
+    if (rv == APR_SUCCESS
+        && (rv = ml_visits_drain(database->visits, store, agents,
+                                 apr_time_sec(apr_time_now()), &written,
+                                 scratch)) != APR_SUCCESS) {
+        error = apr_pstrdup(scratch, ml_store_error(store));
+        /* Connect again next time: a connection that failed may be dead. */
+        if (database->writer) {
+            apr_pool_destroy(database->writer->pool);
+            database->writer = NULL;
+        }
+    }
+    apr_global_mutex_unlock(flush_lock);
+    if (rv != APR_SUCCESS) {
+        if (!ml_visits_swap_failing(database->visits, 1)) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf,
+                         MLLOGNO(00060) "cannot write visits to %s; they wait "
+                         "in the visits ring (dropped if it fills) until it "
+                         "works again", error);
+        }
+        return 0;
+    }
+    if (ml_visits_swap_failing(database->visits, 0)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ap_server_conf,
+                     MLLOGNO(00061) "visits are written to %s again",
+                     database->label);
+    }
+    if (written) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ap_server_conf,
+                     MLLOGNO(00063) "%s: %" APR_UINT64_T_FMT " visits written",
+                     database->label, written);
+    }
+    return written;
+}
+
+/* Batches of this many old visits, each its own short transaction, at
+ * most PRUNE_BATCHES of them at a time: a long retention catch-up never
+ * holds the database for long. */
+#define PRUNE_BATCH 1000
+#define PRUNE_BATCHES 20
+
+void ml_database_prune_visits(ml_database *database, apr_pool_t *scratch)
+{
+    apr_int64_t keep = ml_generation_now()->settings.visits_keep;
+    apr_uint64_t deleted = 0, total = 0;
+    apr_status_t rv = APR_SUCCESS;
+    ml_store *store;
+    int batches;
+
+    /* Not while the database cannot be written: the drain says so. */
+    if (database->visits == NULL || keep == 0
+        || ml_visits_failing(database->visits)) {
+        return;
+    }
+    rv = ml_store_open(&store, database->location, ML_STORE_WRITE, scratch);
+    for (batches = 0; rv == APR_SUCCESS && batches < PRUNE_BATCHES; batches++) {
+        rv = ml_store_prune_visits(store, apr_time_sec(apr_time_now()) - keep,
+                                   PRUNE_BATCH, &deleted);
+        total += deleted;
+        if (deleted < PRUNE_BATCH) {
+            break;
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ap_server_conf,
+                     MLLOGNO(00067) "cannot delete old visits from %s",
+                     ml_store_error(store));
+    }
+    else if (total) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ap_server_conf,
+                     MLLOGNO(00066) "%s: %" APR_UINT64_T_FMT " visits older "
+                     "than %" APR_INT64_T_FMT " days deleted", database->label,
+                     total, keep / 86400);
     }
 }

@@ -6,8 +6,8 @@
  * checks it, and post_config then does nothing here.  On the second,
  * real pass, in the parent (root):
  *   - each database named by MinilinkDatabase is loaded into a new table
- *     in shared memory (sync/ml_load.c), and gets a click table, made the
- *     first time and then retained;
+ *     in shared memory (sync/ml_load.c), and gets a click table and a
+ *     visits ring, made the first time and then retained;
  *   - the mutexes are made: "minilink-cache" (one writer per table, this
  *     generation's), "minilink-clicks" (one flusher at a time, retained),
  *     "minilink-ratelimit" with the rate limit's slots (this generation's,
@@ -19,18 +19,20 @@
  * gets its own database connections, and maps the tables' pages in.
  *
  * A graceful restart.  httpd clears pconf, and with it this generation:
- * the parent flushes every database's clicks (flush_at_generation_end),
+ * the parent flushes every database's clicks and visits
+ * (flush_at_generation_end),
  * SIGTERM stops the refresher (which flushes too), the mutexes and the
  * rate limit's slots of this generation go.  Then the next generation's
  * post_config loads new tables.  The retained data - click tables, the
  * newest table that loaded, the flushers' mutex, the form key - is not
  * touched: the old children, which keep serving until their connections
- * end, and the new ones count clicks into the same cells.  The old
+ * end, and the new ones count clicks into the same cells and write
+ * visits into the same ring.  The old
  * children keep their mapping of the old table; the parent unmaps its own
  * (destroying the table's pool) once the new one loaded.
  *
  * A stop.  The children exit first; then pconf is cleared, and the
- * parent's flush writes the very last clicks.  The process pool, and the
+ * parent's flush writes the very last clicks and visits.  The process pool, and the
  * retained data in it, goes with the parent.
  *
  * An outage.  A database that cannot be read when a generation starts
@@ -105,6 +107,7 @@ void ml_lifecycle_pre_config(apr_pool_t *pconf)
     generation->settings.refresh_interval = ML_DEFAULT_REFRESH_INTERVAL;
     generation->settings.flush_interval = ML_DEFAULT_FLUSH_INTERVAL;
     generation->settings.cache_headroom = ML_CACHE_HEADROOM_DEFAULT;
+    generation->settings.visits_keep = ML_DEFAULT_VISITS_KEEP;
     /* Registered so that httpd's Mutex directive can configure them. */
     ap_mutex_register(pconf, CACHE_LOCK, NULL, APR_LOCK_DEFAULT, 0);
     ap_mutex_register(pconf, FLUSH_LOCK, NULL, APR_LOCK_DEFAULT, 0);
@@ -145,9 +148,46 @@ static ml_retained_database *retained_for(const char *location)
  * right after creating a link, which needs the database that the new
  * generation failed to reach.
  */
-static void load_database(ml_database *database, apr_pool_t *pconf)
+/*
+ * The database's visits ring, made the first time (MinilinkVisitsRing 0
+ * makes none); a ring that cannot be made turns visits off for it.  Its
+ * default size follows the links loaded: while a click flush writes, no
+ * visit is written (one writer in SQLite), and a flush after a flood of
+ * clicks on N different links takes as long as N rows take, so the ring
+ * must hold that long's visits: a slot per 4 links, at least
+ * ML_VISITS_DEFAULT_SLOTS (bench/RESULTS.md, "Visits").
+ */
+static void make_visits_ring(ml_database *database, ml_retained_database *kept)
 {
-    ml_retained_database *kept = retained_for(database->location);
+    apr_uint32_t slots = generation->settings.visits_slots;
+    ml_cache_usage usage = {0};
+    apr_status_t rv;
+
+    if (kept->visits == NULL && !generation->settings.no_visits_ring
+        && !kept->visits_tried) {
+        kept->visits_tried = 1;
+        if (slots == 0) {
+            if (database->cache) {
+                ml_cache_usage_get(database->cache, &usage);
+            }
+            slots = usage.links / 4 > ML_VISITS_DEFAULT_SLOTS
+                    ? usage.links / 4 : ML_VISITS_DEFAULT_SLOTS;
+        }
+        if ((rv = ml_visits_create(&kept->visits, slots, retained->pool))
+            != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, ap_server_conf,
+                         MLLOGNO(00065) "%s: cannot make a visits ring of %u "
+                         "slots; no visits are recorded for it until a stop "
+                         "and start", database->label, slots);
+            kept->visits = NULL;
+        }
+    }
+    database->visits = kept->visits;
+}
+
+static void load_table(ml_database *database, ml_retained_database *kept,
+                       apr_pool_t *pconf)
+{
     apr_uint32_t cells = generation->settings.click_cells;
     apr_pool_t *table_pool;
     ml_load_counts counts;
@@ -221,6 +261,15 @@ static void load_database(ml_database *database, apr_pool_t *pconf)
     }
 }
 
+/* The table, then (sized from it, the first time) the visits ring. */
+static void load_database(ml_database *database, apr_pool_t *pconf)
+{
+    ml_retained_database *kept = retained_for(database->location);
+
+    load_table(database, kept, pconf);
+    make_visits_ring(database, kept);
+}
+
 /* The parent's flush when a generation ends: at a restart, when httpd
  * destroys the configuration to read it again, or at stop, when there is
  * no next generation and every database is tried. */
@@ -230,7 +279,8 @@ static apr_status_t flush_at_generation_end(void *data)
     apr_pool_t *scratch;
 
     apr_pool_create(&scratch, NULL);
-    ml_database_flush_all(ending->databases, scratch,
+    ml_database_flush_all(ending->databases, ml_database_agents(scratch),
+                          scratch,
                           ap_state_query(AP_SQ_MAIN_STATE)
                           == AP_SQ_MS_DESTROY_CONFIG);
     apr_pool_destroy(scratch);
@@ -366,6 +416,7 @@ apr_status_t ml_lifecycle_child_init(apr_pool_t *pchild, server_rec *s)
         first = first ? first : rv;
     }
     ml_database_child_init(pchild);
+    ml_visits_child_init();
     /* Warm from the first request: the tables' pages mapped now, not one
      * fault at a time under the first minutes' load. */
     for (entry = apr_hash_first(pchild, generation->databases); entry;

@@ -20,6 +20,8 @@
  *   robots.c     robots.txt: which links crawlers may follow
  *   ratelimit.c  links created, and passwords guessed, per client address
  *   status.c     mod_status's section and SetHandler minilink-admin
+ *   admin_visits.c  visits as JSON under minilink-admin
+ *   visits.c     what a request leaves in the visits ring
  */
 #ifndef ML_MODULE_H
 #define ML_MODULE_H
@@ -33,6 +35,8 @@
 #include "../mod_minilink.h"
 #include "../util/ml_siphash.h"
 #include "../links/ml_form_token.h"
+#include "../links/ml_agent.h"
+#include <jansson.h>
 
 extern module AP_MODULE_DECLARE_DATA minilink_module;
 
@@ -73,6 +77,8 @@ typedef struct {
 /* What a database keeps across generations. */
 typedef struct {
     ml_clicks *clicks;              /* counted into by old and new children */
+    ml_visits *visits;              /* written into by them too */
+    int visits_tried;               /* made, or failed to (said once) */
     ml_cache *table;                /* the newest table that loaded */
     apr_pool_t *table_pool;         /* destroying it unmaps it (here only) */
 } ml_retained_database;
@@ -179,10 +185,11 @@ void ml_database_child_init(apr_pool_t *pchild);
 void ml_database_refresh(ml_database *database, apr_pool_t *scratch);
 /* Writes the clicks counted for the database, under the flushers' lock. */
 void ml_database_flush(ml_database *database, apr_pool_t *scratch);
-/* The same for each; leaving: a generation is ending (lifecycle.c says
- * why some are then skipped). */
-void ml_database_flush_all(apr_hash_t *databases, apr_pool_t *scratch,
-                           int leaving);
+/* The same for each, and their visits written (agents: see
+ * ml_database_drain_visits()); leaving: a generation is ending
+ * (lifecycle.c says why some are then skipped). */
+void ml_database_flush_all(apr_hash_t *databases, ml_agents *agents,
+                           apr_pool_t *scratch, int leaving);
 /* Makes the click cells of links that left the table reusable, if no
  * flush is under way. */
 void ml_database_reclaim(ml_database *database);
@@ -195,9 +202,21 @@ int ml_database_lookup(ml_database *database, const char *slug,
 apr_int64_t ml_database_clicks(ml_database *database, const char *slug,
                                request_rec *r);
 /* A click on a link with no counter in shared memory, straight to the
- * database. */
-void ml_database_add_click(ml_database *database, const char *slug,
-                           request_rec *r);
+ * database; the link's id, or 0 if it could not be counted. */
+apr_int64_t ml_database_add_click(ml_database *database, const char *slug,
+                                  request_rec *r);
+/* Writes the visits in the database's ring, under the flushers' lock:
+ * the refresher every tick, the parent at the end of a generation, an
+ * admin page before it reads them.  agents (ml_database_agents(); may be
+ * NULL) decides which are bots; a classifier is for one thread.  Returns
+ * how many were written. */
+apr_uint64_t ml_database_drain_visits(ml_database *database,
+                                      ml_agents *agents, apr_pool_t *scratch);
+/* A user-agent classifier (uap-core's regexes) in pool, for one thread;
+ * NULL if they cannot be read (logged once a process). */
+ml_agents *ml_database_agents(apr_pool_t *pool);
+/* Deletes visits older than MinilinkVisitsKeep, a small batch at a time. */
+void ml_database_prune_visits(ml_database *database, apr_pool_t *scratch);
 /* Logs (ML00003) a row that is not served; ctx is its ml_database. */
 void ml_log_skipped_row(void *ctx, const char *slug, apr_int64_t id,
                         const char *problem);
@@ -280,5 +299,25 @@ void ml_ratelimit_count_guess(request_rec *r, const char *slug);
 
 void ml_status_register_hooks(void);
 int ml_admin_handler(request_rec *r);
+/* Sends value (taken) as the JSON answer. */
+int ml_send_json(request_rec *r, json_t *value);
+/* admin_visits.c: a link's visits (days: its daily roll-up), or with a
+ * NULL slug the orphan visits. */
+int ml_admin_visits(request_rec *r, ml_database *database, const char *slug,
+                    int days);
+
+/* ------------------------------------------------------------------ */
+/* visits.c                                                            */
+/* ------------------------------------------------------------------ */
+
+/* In each child: what its visits say wrote them (the ring's writer id). */
+void ml_visits_child_init(void);
+/* The visit of a click on link_id (0: the click did not count, and no
+ * visit is recorded), redirected to redirect_url. */
+void ml_visits_note_click(request_rec *r, const ml_dir_config *conf,
+                          apr_int64_t link_id, const char *redirect_url);
+/* The orphan visit of a request of ours answered 404 or 410, if it is one
+ * (r: the request as it came, before any internal redirect). */
+void ml_visits_note_orphan(request_rec *r);
 
 #endif /* ML_MODULE_H */

@@ -4,7 +4,11 @@
  * Between graceful restarts, a refresher looks at each database every
  * MinilinkRefreshInterval and applies what changed to its table
  * (database.c, sync/ml_refresh.c), and every MinilinkFlushInterval writes
- * the clicks counted in shared memory to it.  Like mod_cgid's daemon, it
+ * the clicks counted in shared memory to it.  Visits are written at every
+ * tick (a tenth of a second, or at once while a drain leaves some
+ * behind): the ring holds seconds of a flood, not the ten of a flush
+ * interval; visits older than MinilinkVisitsKeep are deleted once a
+ * minute, in small batches.  Like mod_cgid's daemon, it
  * is forked by the parent in post_config, runs as the server's User, is
  * restarted by the parent if it dies, and is stopped with its
  * configuration generation (lifecycle.c).  A process of its own rather
@@ -13,6 +17,7 @@
  * crash prefork children at restarts now and then).
  */
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "httpd.h"
@@ -25,6 +30,7 @@
 #include "apr_signal.h"
 
 #include "ml_module.h"
+#include "../sync/ml_visits_drain.h"
 
 APLOG_USE_MODULE(minilink);
 
@@ -41,6 +47,10 @@ APLOG_USE_MODULE(minilink);
  */
 #define STUCK_SECONDS 15
 #define STUCK 75
+/* The refresher's nice value (see refresher_main()). */
+#define REFRESHER_NICE -5
+/* How often old visits are looked for. */
+#define PRUNE_INTERVAL apr_time_from_sec(60)
 
 /* In the refresher: set by SIGTERM or SIGHUP; set while it works. */
 static volatile sig_atomic_t stopping;
@@ -95,13 +105,36 @@ static void reclaim_all(const ml_generation *generation, apr_pool_t *scratch)
     }
 }
 
+/* Visits drained at every tick; old ones pruned when due.  1 if a drain
+ * left visits behind (it wrote as many as one may): no pause before the
+ * next. */
+static int visits_all(const ml_generation *generation, ml_agents *agents,
+                      int prune, apr_pool_t *scratch)
+{
+    apr_hash_index_t *entry;
+    int behind = 0;
+
+    for (entry = apr_hash_first(scratch, generation->databases); entry;
+         entry = apr_hash_next(entry)) {
+        ml_database *database = apr_hash_this_val(entry);
+        behind |= ml_database_drain_visits(database, agents, scratch)
+                  >= ML_VISITS_DRAIN_MOST;
+        if (prune) {
+            ml_database_prune_visits(database, scratch);
+        }
+    }
+    return behind;
+}
+
 /* The refresher process, from fork to exit. */
 static void refresher_main(ml_generation *generation)
 {
     apr_interval_time_t refresh_interval = generation->settings.refresh_interval;
     apr_interval_time_t flush_interval = generation->settings.flush_interval;
     apr_pool_t *pool = generation->pconf, *scratch;
-    apr_time_t next_refresh, next_flush;
+    ml_agents *agents;
+    apr_time_t next_refresh, next_flush, next_prune;
+    int behind;
 
     apr_signal(SIGTERM, stop);
     apr_signal(SIGHUP, stop);
@@ -112,13 +145,21 @@ static void refresher_main(ml_generation *generation)
     apr_signal(SIGCHLD, SIG_DFL);
     apr_signal(SIGALRM, stuck);
     ap_close_listeners();
+    /* Ahead of the children in the scheduler's queue while we are still
+     * root (a failure, as when httpd does not start as root, changes
+     * nothing): our work grows with the requests, and behind a flood of
+     * them on every core we would fall behind it, and the visits ring
+     * would drop what we had not written. */
+    setpriority(PRIO_PROCESS, 0, REFRESHER_NICE);
     if (ap_run_drop_privileges(pool, ap_server_conf) != 0
         || ml_lifecycle_child_init(pool, ap_server_conf) != APR_SUCCESS) {
         exit(APEXIT_CHILDFATAL);
     }
     apr_pool_create(&scratch, pool);
+    agents = ml_database_agents(pool);
     next_refresh = apr_time_now();
     next_flush = next_refresh + flush_interval;
+    next_prune = next_refresh;
     /* Wake every slice and do what is due: a stop is seen within one. */
     while (!stopping) {
         apr_time_t now = apr_time_now();
@@ -129,19 +170,25 @@ static void refresher_main(ml_generation *generation)
             next_refresh = now + refresh_interval;
         }
         if (now >= next_flush) {
-            ml_database_flush_all(generation->databases, scratch, 0);
+            ml_database_flush_all(generation->databases, agents, scratch, 0);
             next_flush = now + flush_interval;
         }
         reclaim_all(generation, scratch);
+        behind = visits_all(generation, agents, now >= next_prune, scratch);
+        if (now >= next_prune) {
+            next_prune = now + PRUNE_INTERVAL;
+        }
         alarm(0);
         busy = 0;
         apr_pool_clear(scratch);
-        apr_sleep(SLICE);
+        if (!behind) {
+            apr_sleep(SLICE);
+        }
     }
     /* Stopped: at a graceful restart or stop.  What the children counted
      * until now goes to the database before we go. */
     alarm(STUCK_SECONDS);
-    ml_database_flush_all(generation->databases, scratch, 1);
+    ml_database_flush_all(generation->databases, agents, scratch, 1);
     exit(0);
 }
 

@@ -5,7 +5,7 @@
  *                                    and key: value lines in ?auto
  *   SetHandler minilink-admin        JSON: <loc>/ totals, <loc>/links/SLUG,
  *                                    <loc>/top?n=N; <loc>/metrics for
- *                                    Prometheus
+ *                                    Prometheus; visits (admin_visits.c)
  *
  * Every figure comes from gather(), so the three views cannot disagree.
  * Clicks shown are those in the database plus those counted in memory and
@@ -40,6 +40,8 @@ typedef struct {
     ml_clicks_stats clicks;
     apr_uint64_t clicks_stored;       /* -1 when the file could not be read */
     apr_uint64_t clicks_pending;
+    int has_visits;                   /* the database has a visits ring */
+    ml_visits_stats visits;
 } database_figures;
 
 static void gather(const ml_database *database, database_figures *figures,
@@ -57,6 +59,10 @@ static void gather(const ml_database *database, database_figures *figures,
     if (database->clicks) {
         ml_clicks_stats_get(database->clicks, &figures->clicks);
         figures->clicks_pending = ml_clicks_pending_total(database->clicks);
+    }
+    if (database->visits) {
+        figures->has_visits = 1;
+        ml_visits_stats_get(database->visits, &figures->visits);
     }
     if (ml_store_open(&store, database->location, ML_STORE_READ, pool) == APR_SUCCESS) {
         ml_store_click_total(store, &figures->clicks_stored);
@@ -118,12 +124,16 @@ static int status_section(request_rec *r, int flags)
                        "MinilinkLastRefresh: %" APR_INT64_T_FMT "\n"
                        "MinilinkLastFlush: %" APR_INT64_T_FMT "\n"
                        "MinilinkRefreshErrors: %" APR_UINT64_T_FMT "\n"
-                       "MinilinkFlushErrors: %" APR_UINT64_T_FMT "\n",
+                       "MinilinkFlushErrors: %" APR_UINT64_T_FMT "\n"
+                       "MinilinkVisitsRecorded: %" APR_UINT64_T_FMT "\n"
+                       "MinilinkVisitsPending: %" APR_UINT64_T_FMT "\n"
+                       "MinilinkVisitsDropped: %" APR_UINT64_T_FMT "\n",
                        f.path, f.cache.links, cache_bytes_used(&f.cache),
                        f.cache.segment_bytes, f.clicks.lookups, f.clicks.hits,
                        f.clicks.misses, clicks_of(&f), f.cache.last_refresh_at,
                        f.clicks.last_flush_at, f.cache.refresh_errors,
-                       f.clicks.flush_errors);
+                       f.clicks.flush_errors, f.visits.recorded,
+                       f.visits.pending, f.visits.dropped);
             continue;
         }
         ap_rprintf(r, "<hr>\n<h2>minilink: %s</h2>\n<table>\n",
@@ -144,7 +154,10 @@ static int status_section(request_rec *r, int flags)
                    "<tr><td>last refresh</td><td>%s</td></tr>\n"
                    "<tr><td>last flush</td><td>%s</td></tr>\n"
                    "<tr><td>refresh / flush errors</td><td>%" APR_UINT64_T_FMT
-                   " / %" APR_UINT64_T_FMT "</td></tr>\n</table>\n",
+                   " / %" APR_UINT64_T_FMT "</td></tr>\n"
+                   "<tr><td>visits recorded / pending / dropped</td><td>%"
+                   APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %"
+                   APR_UINT64_T_FMT "</td></tr>\n</table>\n",
                    f.cache.links, f.cache.link_capacity,
                    cache_bytes_used(&f.cache), f.cache.segment_bytes,
                    f.clicks.lookups, f.clicks.hits, f.clicks.misses,
@@ -152,7 +165,8 @@ static int status_section(request_rec *r, int flags)
                    f.clicks.cells, f.clicks.stale_clicks,
                    timestamp(r, f.cache.last_refresh_at),
                    timestamp(r, f.clicks.last_flush_at),
-                   f.cache.refresh_errors, f.clicks.flush_errors);
+                   f.cache.refresh_errors, f.clicks.flush_errors,
+                   f.visits.recorded, f.visits.pending, f.visits.dropped);
     }
     return OK;
 }
@@ -162,7 +176,7 @@ static int status_section(request_rec *r, int flags)
 /* minilink-admin                                                      */
 /* ------------------------------------------------------------------ */
 
-static int send_json(request_rec *r, json_t *value)
+int ml_send_json(request_rec *r, json_t *value)
 {
     char *text = json_dumps(value, JSON_COMPACT);
 
@@ -179,9 +193,10 @@ static int send_totals(request_rec *r, const ml_database *database)
     database_figures f;
 
     gather(database, &f, r->pool);
-    return send_json(r, json_pack(
+    return ml_send_json(r, json_pack(
         "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-        " s:I, s:I, s:I}",
+        " s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+        " s:{s:I, s:I, s:I}}}",
         "database", f.path,
         "links_cached", (json_int_t)f.cache.links,
         "link_capacity", (json_int_t)f.cache.link_capacity,
@@ -197,7 +212,20 @@ static int send_totals(request_rec *r, const ml_database *database)
         "clicks_dropped", (json_int_t)f.clicks.stale_clicks,
         "last_refresh", (json_int_t)f.cache.last_refresh_at,
         "last_flush", (json_int_t)f.clicks.last_flush_at,
-        "errors", (json_int_t)(f.cache.refresh_errors + f.clicks.flush_errors)));
+        "errors", (json_int_t)(f.cache.refresh_errors + f.clicks.flush_errors),
+        "visits",
+          "ring_slots", (json_int_t)f.visits.slots,
+          "recorded", (json_int_t)f.visits.recorded,
+          "pending", (json_int_t)f.visits.pending,
+          "written", (json_int_t)f.visits.written,
+          "dropped", (json_int_t)f.visits.dropped,
+          "lost", (json_int_t)f.visits.lost,
+          "last_drain", (json_int_t)f.visits.last_drain_at,
+          "orphans",
+            "invalid_short_url",
+            (json_int_t)f.visits.orphans[ML_VISIT_INVALID_SHORT_URL],
+            "base_url", (json_int_t)f.visits.orphans[ML_VISIT_BASE_URL],
+            "regular_404", (json_int_t)f.visits.orphans[ML_VISIT_REGULAR_404]));
 }
 
 /* The clicks not yet flushed for this very row. */
@@ -269,7 +297,7 @@ static int send_link_or_top(request_rec *r, ml_database *database,
             json_decref(state.links);
             return HTTP_SERVICE_UNAVAILABLE;
         }
-        return send_json(r, json_pack("{s:o}", "links", state.links));
+        return ml_send_json(r, json_pack("{s:o}", "links", state.links));
     }
     rv = ml_store_get(store, slug, &link, NULL, r->pool);
     if (rv == APR_ENOENT) {
@@ -278,7 +306,7 @@ static int send_link_or_top(request_rec *r, ml_database *database,
     if (rv != APR_SUCCESS) {
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    return send_json(r, link_json(database, &link));
+    return ml_send_json(r, link_json(database, &link));
 }
 
 /* A Prometheus label value: backslash, quote and newline escaped. */
@@ -296,49 +324,109 @@ static const char *label(apr_pool_t *pool, const char *value)
     return escaped;
 }
 
-static void metric(request_rec *r, const char *name, const char *type,
-                   const char *help, const char *database, apr_uint64_t value)
-{
-    ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n%s{database=\"%s\"} %"
-               APR_UINT64_T_FMT "\n", name, help, name, type, name,
-               database, value);
-}
+/* A metric family of every database: its figure of one database. */
+typedef struct {
+    const char *name;
+    const char *type;
+    const char *help;
+    apr_uint64_t (*value)(const database_figures *f);
+} metric_family;
 
+#define FIGURE(fn, expr) \
+    static apr_uint64_t fn(const database_figures *f) { return (apr_uint64_t)(expr); }
+FIGURE(links_cached, f->cache.links)
+FIGURE(cache_used, cache_bytes_used(&f->cache))
+FIGURE(cache_size, f->cache.segment_bytes)
+FIGURE(lookups, f->clicks.lookups)
+FIGURE(hits, f->clicks.hits)
+FIGURE(misses, f->clicks.misses)
+FIGURE(clicks, clicks_of(f))
+FIGURE(last_refresh, f->cache.last_refresh_at)
+FIGURE(last_flush, f->clicks.last_flush_at)
+FIGURE(refresh_errors, f->cache.refresh_errors)
+FIGURE(flush_errors, f->clicks.flush_errors)
+FIGURE(visits_recorded, f->visits.recorded)
+FIGURE(visits_written, f->visits.written)
+FIGURE(visits_pending, f->visits.pending)
+FIGURE(visits_dropped, f->visits.dropped)
+FIGURE(visits_lost, f->visits.lost)
+FIGURE(visits_drain_errors, f->visits.drain_errors)
+#undef FIGURE
+
+static const metric_family families[] = {
+    { "minilink_links_cached", "gauge", "Links in the shared-memory cache.",
+      links_cached },
+    { "minilink_cache_bytes_used", "gauge", "Bytes of the cache in use.",
+      cache_used },
+    { "minilink_cache_bytes", "gauge", "Bytes of the cache.", cache_size },
+    { "minilink_lookups_total", "counter", "Slug lookups since httpd started.",
+      lookups },
+    { "minilink_hits_total", "counter", "Lookups that found a link.", hits },
+    { "minilink_misses_total", "counter", "Lookups that found none.", misses },
+    { "minilink_clicks_total", "counter",
+      "Redirects counted, stored and pending.", clicks },
+    { "minilink_last_refresh_timestamp_seconds", "gauge",
+      "When the cache was last refreshed.", last_refresh },
+    { "minilink_last_flush_timestamp_seconds", "gauge",
+      "When clicks were last written.", last_flush },
+    { "minilink_refresh_errors_total", "counter", "Refreshes that failed.",
+      refresh_errors },
+    { "minilink_flush_errors_total", "counter", "Click flushes that failed.",
+      flush_errors },
+    { "minilink_visits_recorded_total", "counter",
+      "Visits recorded (clicks and orphan visits) since httpd started.",
+      visits_recorded },
+    { "minilink_visits_written_total", "counter",
+      "Visits written to the database.", visits_written },
+    { "minilink_visits_pending", "gauge",
+      "Visits in the ring, not yet written.", visits_pending },
+    { "minilink_visits_dropped_total", "counter",
+      "Visits dropped because the ring was full (clicks still counted).",
+      visits_dropped },
+    { "minilink_visits_lost_total", "counter",
+      "Visits whose writer died while writing them.", visits_lost },
+    { "minilink_visits_drain_errors_total", "counter",
+      "Drains of visits that failed.", visits_drain_errors },
+};
+
+/* Prometheus' text format: each family once (HELP, TYPE), with a sample
+ * per database; promtool check metrics passes it (a test runs it). */
 static int send_metrics(request_rec *r)
 {
+    apr_hash_t *databases = configured_databases();
+    int count = databases ? (int)apr_hash_count(databases) : 0, i = 0, d;
+    database_figures *figures = apr_pcalloc(r->pool, (apr_size_t)(count + 1)
+                                                     * sizeof(*figures));
+    const char **labels = apr_pcalloc(r->pool, (apr_size_t)(count + 1)
+                                               * sizeof(*labels));
     apr_hash_index_t *entry;
+    apr_size_t f;
+    int kind;
 
     ap_set_content_type(r, "text/plain; version=0.0.4");
-    for (entry = apr_hash_first(r->pool, configured_databases()); entry;
-         entry = apr_hash_next(entry)) {
-        database_figures f;
-        const char *db;
-        gather(apr_hash_this_val(entry), &f, r->pool);
-        db = label(r->pool, f.path);
-        metric(r, "minilink_links_cached", "gauge",
-               "Links in the shared-memory cache.", db, f.cache.links);
-        metric(r, "minilink_cache_bytes_used", "gauge",
-               "Bytes of the cache in use.", db, cache_bytes_used(&f.cache));
-        metric(r, "minilink_cache_bytes_total", "gauge",
-               "Bytes of the cache.", db, f.cache.segment_bytes);
-        metric(r, "minilink_lookups_total", "counter",
-               "Slug lookups since httpd started.", db, f.clicks.lookups);
-        metric(r, "minilink_hits_total", "counter",
-               "Lookups that found a link.", db, f.clicks.hits);
-        metric(r, "minilink_misses_total", "counter",
-               "Lookups that found none.", db, f.clicks.misses);
-        metric(r, "minilink_clicks_total", "counter",
-               "Redirects counted, stored and pending.", db, clicks_of(&f));
-        metric(r, "minilink_last_refresh_timestamp_seconds", "gauge",
-               "When the cache was last refreshed.", db,
-               (apr_uint64_t)f.cache.last_refresh_at);
-        metric(r, "minilink_last_flush_timestamp_seconds", "gauge",
-               "When clicks were last written.", db,
-               (apr_uint64_t)f.clicks.last_flush_at);
-        metric(r, "minilink_refresh_errors_total", "counter",
-               "Refreshes that failed.", db, f.cache.refresh_errors);
-        metric(r, "minilink_flush_errors_total", "counter",
-               "Click flushes that failed.", db, f.clicks.flush_errors);
+    for (entry = databases ? apr_hash_first(r->pool, databases) : NULL;
+         entry; entry = apr_hash_next(entry), i++) {
+        gather(apr_hash_this_val(entry), &figures[i], r->pool);
+        labels[i] = label(r->pool, figures[i].path);
+    }
+    for (f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+        ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n", families[f].name,
+                   families[f].help, families[f].name, families[f].type);
+        for (d = 0; d < count; d++) {
+            ap_rprintf(r, "%s{database=\"%s\"} %" APR_UINT64_T_FMT "\n",
+                       families[f].name, labels[d],
+                       families[f].value(&figures[d]));
+        }
+    }
+    ap_rputs("# HELP minilink_orphan_visits_total Orphan visits recorded, by "
+             "type.\n# TYPE minilink_orphan_visits_total counter\n", r);
+    for (d = 0; d < count; d++) {
+        for (kind = 1; kind < ML_VISIT_KINDS; kind++) {
+            ap_rprintf(r, "minilink_orphan_visits_total{database=\"%s\","
+                       "type=\"%s\"} %" APR_UINT64_T_FMT "\n", labels[d],
+                       ml_visit_kind_names[kind],
+                       figures[d].visits.orphans[kind]);
+        }
     }
     return OK;
 }
@@ -349,6 +437,8 @@ int ml_admin_handler(request_rec *r)
                                                      &minilink_module);
     const char *last = strrchr(r->uri, '/');
     const char *links = strstr(r->uri, "/links/");
+    const char *slug = links ? links + 7 : NULL;
+    apr_size_t slug_len = slug ? strcspn(slug, "/") : 0;
 
     if (r->method_number != M_GET) {
         ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
@@ -367,8 +457,21 @@ int ml_admin_handler(request_rec *r)
     if (conf->database->cache == NULL) {
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    if (links && links + 6 == last - 1 && ml_slug_valid(last, strlen(last))) {
-        return send_link_or_top(r, conf->database, last);
+    if (slug && ml_slug_valid(slug, slug_len)) {
+        const char *rest = slug + slug_len;
+        slug = apr_pstrmemdup(r->pool, slug, slug_len);
+        if (*rest == '\0') {
+            return send_link_or_top(r, conf->database, slug);
+        }
+        if (strcmp(rest, "/visits") == 0 || strcmp(rest, "/visits/days") == 0) {
+            return ml_admin_visits(r, conf->database, slug,
+                                   strcmp(rest, "/visits/days") == 0);
+        }
+        return HTTP_NOT_FOUND;
+    }
+    if (strlen(r->uri) >= 14
+        && strcmp(r->uri + strlen(r->uri) - 14, "/visits/orphan") == 0) {
+        return ml_admin_visits(r, conf->database, NULL, 0);
     }
     if (strcmp(last, "top") == 0) {
         return send_link_or_top(r, conf->database, NULL);

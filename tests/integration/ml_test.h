@@ -98,6 +98,7 @@ void add_findings_suites(void); /* findings-*: hosts, CSRF, shadowed slugs, cell
 void add_browser_suites(void);  /* browser */
 void add_hostile_suites(void);  /* hostile-* */
 void add_drill_suites(void);    /* drills-* */
+void add_visits_suites(void);   /* visits-*: what each click and 404 records */
 void add_pgsql_suites(void);    /* pgsql */
 void add_rules_suites(void);    /* rules-*: a link's own rules, live */
 void add_upgrade_suites(void);  /* upgrade-*: a version-1 database served, upgraded live */

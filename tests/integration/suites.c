@@ -279,6 +279,7 @@ int main(void)
     add_browser_suites();
     add_hostile_suites();
     add_drill_suites();
+    add_visits_suites();
     add_pgsql_suites();
     add_rules_suites();
     add_upgrade_suites();

@@ -4,8 +4,9 @@
  *
  * Suites "drills-event", "drills-worker" and "drills-prefork" (MinilinkRefreshInterval 1,
  * MinilinkFlushInterval 1): vhost main.drill serves links.db (the load links + abc) on /l and
- * full/links.db on /full (creation on; full/ is a 128k tmpfs when mount works, else the drill makes
- * the file read-only); one.drill and two.drill share shared.db, three.drill has other.db.
+ * full/links.db on /full (creation on, visits off: their rows would fill the 128k again as soon as
+ * it is freed; full/ is a 128k tmpfs when mount works, else the drill makes the file read-only);
+ * one.drill and two.drill share shared.db, three.drill has other.db.
  *
  *   a. links.db deleted while serving       e. kill -9 of serving children and of the refresher
  *   b. links.db replaced by garbage            under load
@@ -39,7 +40,7 @@ static const char drills_config[] =
     PIDS_LOG
     VHOST("main.drill", "MinilinkDatabase links.db\n" MINILINK_AT("/l", "")
           MINILINK_AT("/full", "MinilinkDatabase @DIR@/full/links.db\nMinilinkCreate On\n"
-                               "MinilinkCreateRateLimit off\n"))
+                               "MinilinkCreateRateLimit off\nMinilinkVisits Off\n"))
     VHOST("one.drill", "MinilinkDatabase shared.db\n" MINILINK_AT("/", ""))
     VHOST("two.drill", "MinilinkDatabase shared.db\n" MINILINK_AT("/", ""))
     VHOST("three.drill", "MinilinkDatabase other.db\n" MINILINK_AT("/", ""));

@@ -147,6 +147,24 @@ static long stored_clicks(const char *slug)
     return clicks;
 }
 
+/* Lines of `minilink visits SLUG`: the visits stored; -1 if it failed. */
+static long stored_visits(const char *slug)
+{
+    const char *args[] = { "visits", slug, NULL };
+    char *out = NULL, *p;
+    long lines = 0;
+
+    if (cli_run(args, &out) != 0) {
+        free(out);
+        return -1;
+    }
+    for (p = out; (p = strchr(p, '\n')) != NULL; p++) {
+        lines++;
+    }
+    free(out);
+    return lines;
+}
+
 /* ---- creation over HTTP --------------------------------------------- */
 
 /* POST {"url": url[, "slug": slug]} to /l/ on srv. */
@@ -460,6 +478,44 @@ static int compare_long(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Every click on either host left a visit in the shared table; each host's ring is written
+ * out by its admin visits page, which answers from the shared table. */
+static void test_visits_add_up(void)
+{
+    const char *args[] = { "visits", "clicky", "--by", "day", NULL };
+    long clicks = stored_clicks("clicky"), day_clicks = 0;
+    char *out = NULL, *line;
+    json_t *a, *b;
+
+    fetch_page_at(HERE, P.a, "/minilink-admin/links/clicky", NULL);
+    fetch_page_at(HERE, P.b, "/minilink-admin/links/clicky", NULL);
+    clicks = stored_clicks("clicky");
+    a = json_loads(str_or_null(fetch_page_at(HERE, P.a, "/minilink-admin/links/clicky/visits",
+                                             "application/json")), 0, NULL);
+    b = json_loads(str_or_null(fetch_page_at(HERE, P.b, "/minilink-admin/links/clicky/visits",
+                                             "application/json")), 0, NULL);
+    EXPECT_EQ((long)json_integer_value(json_object_get(json_object_get(json_object_get(b,
+              "visits"), "pagination"), "totalItems")), clicks, "clicky: visits host B "
+              "shows, against the clicks of both hosts (%d on A, %d on B, and the GETs before)",
+              CLICKS_ON_A, CLICKS_ON_B);
+    json_decref(a);
+    json_decref(b);
+    EXPECT_EQ(stored_visits("clicky"), clicks, "clicky: minilink visits, against the clicks");
+    if (cli_run(args, &out) == 0) {
+        for (line = out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1
+                                                                 : NULL) {
+            day_clicks += atol(strchr(line, '\t') ? strchr(line, '\t') + 1 : "0");
+        }
+    }
+    free(out);
+    EXPECT_EQ(day_clicks, clicks, "clicky: the daily roll-up, summed");
+    /* An orphan visit on A is in the shared table for B's page too. */
+    GET("/l/orphan-on-a", 404, NULL);
+    fetch_page_at(HERE, P.a, "/minilink-admin/visits/orphan", NULL);
+    EXPECT_HAS(fetch_page_at(HERE, P.b, "/minilink-admin/visits/orphan", "application/json"),
+               "\"visitedUrl\":\"/l/orphan-on-a\"", "host B's orphan visits");
+}
+
 static void test_propagation_measured(void)
 {
     long delays[PROPAGATION_ROUNDS];
@@ -757,6 +813,15 @@ static void test_all_clicks_stored(void)
                       P.links[i].slug);
         }
     }
+    /* And their visits, those made in the outages included (they waited in the rings). */
+    fetch_page_at(HERE, P.a, "/minilink-admin/visits/orphan", NULL);
+    fetch_page_at(HERE, P.b, "/minilink-admin/visits/orphan", NULL);
+    for (i = 0; i < P.nlinks; i++) {
+        if (P.links[i].status != 404) {
+            EXPECT_EQ(stored_visits(P.links[i].slug), P.links[i].clicks, "%s: visits in the "
+                      "shared table (one a click, on A and B)", P.links[i].slug);
+        }
+    }
     fprintf(stderr, "[%d links' clicks checked after %ld ms] ", P.nlinks, now_ms() - start);
 }
 
@@ -951,6 +1016,7 @@ static CU_TestInfo pgsql_tests[] = {
     { "import in groups: a row refused in a later group by its line; 600 stored",
       test_import_in_groups },
     { "clicks on A and B add up exactly", test_clicks_add_up },
+    { "visits on A and B add up, roll-up included", test_visits_add_up },
     { "propagation A -> B measured", test_propagation_measured },
     { "PostgreSQL stopped: cache serves, 503, one line per outage", test_outage_served_from_cache },
     { "PostgreSQL back: creation works again by itself", test_recovery_by_itself },

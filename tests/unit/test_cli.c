@@ -652,6 +652,44 @@ static void test_cli_upgrade_refuses_newer(void)
     ut_scratch_close(&scratch);
 }
 
+/*
+ * A version-1 database (tests/fixtures/v1.db, made by the minilink of
+ * schema 1) gets schema 2's visits tables, and their trigger.
+ */
+static void test_cli_upgrade_adds_visits(void)
+{
+    ut_scratch scratch;
+    const char *db;
+    cli_result r;
+
+    CU_ASSERT_FATAL(ut_scratch_open(&scratch));
+    db = ut_path(&scratch, "v1.db");
+    CU_ASSERT_EQUAL_FATAL(apr_file_copy("tests/fixtures/v1.db", db,
+                                        APR_FPROT_FILE_SOURCE_PERMS,
+                                        scratch.pool), APR_SUCCESS);
+    /* Until then, visits are refused with what to do. */
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "visits", "plain",
+                            NULL));
+    ASSERT_CLI_ERROR(r, 5);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "upgrade"));
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "upgrade", NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "upgraded from schema version 1 to 2\n");
+    CU_ASSERT_EQUAL(marked_version(db), 2);
+    CU_ASSERT_EQUAL(ut_sql(db, "INSERT INTO visits (link_id, visited_at,"
+                           " visited_path) SELECT id, 1700000000, '/l/plain'"
+                           " FROM links WHERE slug = 'plain';"
+                           "DELETE FROM links WHERE slug = 'plain'", NULL),
+                    SQLITE_OK);
+    /* The trigger came too: the link's visits went with it. */
+    CU_ASSERT_EQUAL(ut_sql(db, "INSERT INTO links (slug, url) SELECT 'x', 'y'"
+                           " WHERE (SELECT count(*) FROM visits) = 0", NULL),
+                    SQLITE_OK);
+    CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "show", "x", NULL));
+    CU_ASSERT_EQUAL(r.status, 0);
+    ut_scratch_close(&scratch);
+}
+
 static void test_cli_upgrade_errors(void)
 {
     ut_scratch scratch;
@@ -776,6 +814,7 @@ void add_cli_suite(void)
     CU_add_test(suite, "a directory the reader may not write: what to do",
                 test_cli_read_only_directory);
     CU_add_test(suite, "upgrade at version 2: said so, links kept", test_cli_upgrade_current);
+    CU_add_test(suite, "upgrade from version 1: the visits tables", test_cli_upgrade_adds_visits);
     CU_add_test(suite, "upgrade of a newer schema: 5, left alone", test_cli_upgrade_refuses_newer);
     CU_add_test(suite, "upgrade: usage, foreign and missing files", test_cli_upgrade_errors);
 }

@@ -64,6 +64,9 @@ int main(void)
     add_upgrade_suite();
     add_load_suite();
     add_clicks_suite();
+    add_visits_suite();
+    add_agent_suite();
+    add_drain_suite();
     add_cli_suite();
     add_cli_edit_suite();
     add_tags_suite();

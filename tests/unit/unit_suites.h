@@ -17,6 +17,9 @@ void add_store_suite(void);  /* test_store.c: links/ml_store.h */
 void add_upgrade_suite(void); /* test_upgrade.c: schema 1 to 2 (tests/fixtures) */
 void add_load_suite(void);   /* test_load.c:  sync/ml_load.h, ml_refresh.h */
 void add_clicks_suite(void); /* test_clicks.c: cache/ml_clicks.h, sync/ml_flush.h */
+void add_visits_suite(void); /* test_visits.c: cache/ml_visits.h */
+void add_agent_suite(void);  /* test_agent.c: links/ml_agent.h */
+void add_drain_suite(void);  /* test_drain.c: sync/ml_visits_drain.h, visits in the store */
 void add_cli_suite(void);    /* test_cli.c:   the minilink command */
 void add_cli_edit_suite(void); /* test_cli_edit.c: minilink set, export, import, help */
 void add_tags_suite(void);   /* test_tags.c:  ML tags in the code and README */
