@@ -255,7 +255,7 @@ static const char *set_slug_case(cmd_parms *cmd, void *dir_conf,
 }
 
 /* The name of the environment variable a GeoIP module sets to the
- * visitor's country (for geolocation-country-code conditions). */
+ * visitor's country (geolocation-country-code conditions, and each visit). */
 static const char *set_country_variable(cmd_parms *cmd, void *dir_conf,
                                         const char *arg)
 {
