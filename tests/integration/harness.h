@@ -48,6 +48,10 @@ char *file_read_from(const char *path, long offset);   /* the same from byte off
 long file_size(const char *path);    /* 0 if it does not exist */
 void remove_tree(const char *dir);
 long now_ms(void);                   /* the monotonic clock */
+/* The wall clock's seconds as httpd reads them (gettimeofday, through apr_time_now).  Not
+ * time(): glibc's reads the kernel's coarse clock, up to a tick behind, so a click httpd
+ * stamped at second N can come before time() says N. */
+long wall_seconds(void);
 void sleep_ms(long ms);
 
 /* Evaluates cond (side effects and all) every every_ms until it is true or timeout_ms have passed:

@@ -113,7 +113,7 @@ static slug_tally *tally_sorted(void)
 /* A time field must lie in [lo, hi] (Unix seconds). */
 #define CHECK_TIME(what, value, lo, hi) \
     CHECK((value) >= (lo) && (value) <= (hi), "%s: %ld, expected between %ld and %ld " \
-          "(now %ld)", (what), (long)(value), (long)(lo), (long)(hi), (long)time(NULL))
+          "(now %ld)", (what), (long)(value), (long)(lo), (long)(hi), wall_seconds())
 
 /* Polls until each slug has its expected clicks in the database (bounded); the ms waited, or -1 (a
  * failure naming every slug that differs). */
@@ -207,7 +207,7 @@ static long status_int_at(int line, const char *body, const char *key)
 static void click_at(int line, http_client *client, const char *slug)
 {
     char *path = tfmt("/l/%s", slug), *url = tfmt("https://example.com/%s", slug);
-    long lo = (long)time(NULL);
+    long lo = wall_seconds();
     http_response r;
 
     if (client) {
@@ -220,7 +220,7 @@ static void click_at(int line, http_client *client, const char *slug)
              "%s); expected 302 %s", path, r.status, str_or_null(r.location),
              r.curl_code ? r.error : "ok", url);
     if (r.curl_code == 0 && r.status == 302) {
-        tally_clicks(slug, 1, lo, (long)time(NULL));
+        tally_clicks(slug, 1, lo, wall_seconds());
     }
     http_response_free(&r);
 }
@@ -384,7 +384,7 @@ static void check_status_page(int line)
     total = status_int_at(line, body, "MinilinkCacheBytesTotal");
     refresh = status_int_at(line, body, "MinilinkLastRefresh");
     flush = status_int_at(line, body, "MinilinkLastFlush");
-    now = (long)time(NULL);
+    now = wall_seconds();
     check_at(line, lookups == hits + misses, "MinilinkLookups %ld != MinilinkHits %ld + "
              "MinilinkMisses %ld", lookups, hits, misses);
     expect_long_at(__FILE__, line, hits, g_clicks.hits, "MinilinkHits (lookups of "
@@ -441,7 +441,7 @@ static void test_admin_json(void)
         CLICK(NULL, "b");   /* b: the second most clicked, fewer clicks than a */
     }
     totals = get_json_at(__LINE__, "/admin/");
-    now = (long)time(NULL);
+    now = wall_seconds();
     EXPECT_STR(JSON_STR("/admin/", totals, "database"), tpath("links.db"), "/admin/: database");
     EXPECT_EQ(JSON_INT("/admin/", totals, "links_cached"), g_clicks.links, "/admin/: links_cached");
     /* 25% headroom of 19 links is less than the least spare room, 1024. */
@@ -533,7 +533,7 @@ static void test_metrics(void)
     char *body = fetch_page_at(HERE, g_srv, "/admin/metrics", "text/plain");
     unsigned int failures = CU_get_number_of_failures();
 
-    now = (long)time(NULL);
+    now = wall_seconds();
     EXPECT_EQ(METRIC("minilink_links_cached", "gauge"), g_clicks.links, "minilink_links_cached");
     EXPECT_EQ(METRIC("minilink_cache_bytes_used", "gauge"), used,
               "minilink_cache_bytes_used, against /admin/");
@@ -770,7 +770,7 @@ static void test_stop(void)
         return;
     }
     client = http_client_new(srv->port);
-    lo = (long)time(NULL);
+    lo = wall_seconds();
     for (i = 0; i < STOP_X + STOP_Y; i++) {
         char *path = i < STOP_X ? "/l/x" : "/l/y";
         http_response r;
@@ -780,7 +780,7 @@ static void test_stop(void)
               r.curl_code ? r.error : "ok");
         http_response_free(&r);
     }
-    hi = (long)time(NULL);
+    hi = wall_seconds();
     http_client_free(client);
     /* In memory only: no flush before 60 s. */
     totals = get_json_at(__LINE__, "/admin/");
@@ -841,9 +841,9 @@ static int store_clicks_links(void)
         tally_of(slug);
     }
     g_clicks.links = n;
-    g_clicks.created_lo = (long)time(NULL);
+    g_clicks.created_lo = wall_seconds();
     rc = db_store_links(tpath("links.db"), links, (size_t)n);
-    g_clicks.created_hi = g_clicks.started = (long)time(NULL);
+    g_clicks.created_hi = g_clicks.started = wall_seconds();
     return rc;
 }
 

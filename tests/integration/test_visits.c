@@ -152,7 +152,7 @@ static int total_clicks(void)
 
 static void test_clicks_give_their_visits(void)
 {
-    long since = (long)time(NULL);
+    long since = wall_seconds();
     json_t *page, *first;
     char *output;
     size_t i;
@@ -180,7 +180,7 @@ static void test_clicks_give_their_visits(void)
                          c->stored_referrer ? tfmt("'%s'", c->stored_referrer) : "NULL",
                          agent ? tfmt("'%s'", agent) : "NULL",
                          c->stored_country ? tfmt("'%s'", c->stored_country) : "NULL", c->bot,
-                         since, (long)time(NULL)),
+                         since, wall_seconds()),
                   c->times, "visits of case %zu (agent %s, referrer %s, country %s)", i,
                   str_or_null(agent), str_or_null(c->referrer), str_or_null(c->country));
     }
@@ -463,7 +463,7 @@ static void test_killed_refresher_loses_no_visit(void)
 
 static void test_retention_deletes_old_visits_keeps_the_roll_up(void)
 {
-    long now = (long)time(NULL), old_day = (now - 100 * 86400) - (now - 100 * 86400) % 86400;
+    long now = wall_seconds(), old_day = (now - 100 * 86400) - (now - 100 * 86400) % 86400;
     long recent = db_int(DB, "SELECT count(*) FROM visits");
     int deleted_lines = httpd_error_log_count(g_srv, "ML00066");
 

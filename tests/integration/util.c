@@ -134,6 +134,14 @@ long now_ms(void)
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+long wall_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long)ts.tv_sec;
+}
+
 static struct sockaddr_in loopback(int port)
 {
     return (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((unsigned short)port),

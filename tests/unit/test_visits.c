@@ -8,6 +8,7 @@
  * ThreadSanitizer: make unit-tsan).
  */
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -335,7 +336,10 @@ static void test_writer_hanging_in_a_slot_is_waited_for_then_given_up(void)
 /*
  * Four writer threads record visits whose link id names the thread and a
  * sequence number and whose path repeats it, while a drainer reads and
- * releases in small groups.  The ring is small, so it is often full.
+ * releases in small groups.  The ring is small, so it is often full: a
+ * writer whose visit was dropped (and counted) yields and records it
+ * again, so every visit is published in the end and the ring goes round
+ * many times, however the threads are scheduled.
  */
 #define RACE_WRITERS 4
 #define RACE_VISITS 20000
@@ -344,7 +348,7 @@ static void test_writer_hanging_in_a_slot_is_waited_for_then_given_up(void)
 typedef struct {
     ml_visits *ring;
     atomic_int writers_done;
-    apr_uint64_t published[RACE_WRITERS];
+    apr_uint64_t dropped[RACE_WRITERS];
     unsigned char *seen;              /* [writer * RACE_VISITS + n] */
     apr_uint64_t read, torn, twice;
     int thread;
@@ -364,8 +368,11 @@ static void *write_visits(void *data)
     for (n = 0; n < RACE_VISITS; n++) {
         ml_visit visit = click((apr_int64_t)me->writer << 32 | n, path);
         snprintf(path, sizeof(path), "/l/%d-%d", me->writer, n);
-        me->state->published[me->writer] += ml_visits_record(
-            me->state->ring, (apr_uint32_t)getpid(), &visit);
+        while (!ml_visits_record(me->state->ring, (apr_uint32_t)getpid(),
+                                 &visit)) {
+            me->state->dropped[me->writer]++;
+            sched_yield();
+        }
     }
     atomic_fetch_add(&me->state->writers_done, 1);
     return NULL;
@@ -414,7 +421,8 @@ static void test_writers_and_drainer_race(void)
     race_writer me[RACE_WRITERS];
     race_state state;
     ml_visits_stats stats;
-    apr_uint64_t published = 0;
+    apr_uint64_t published = (apr_uint64_t)RACE_WRITERS * RACE_VISITS;
+    apr_uint64_t dropped = 0;
     int i;
 
     memset(&state, 0, sizeof(state));
@@ -429,7 +437,7 @@ static void test_writers_and_drainer_race(void)
     }
     for (i = 0; i < RACE_WRITERS; i++) {
         pthread_join(writers[i], NULL);
-        published += state.published[i];
+        dropped += state.dropped[i];
     }
     pthread_join(drainer, NULL);
     ml_visits_stats_get(state.ring, &stats);
@@ -437,14 +445,12 @@ static void test_writers_and_drainer_race(void)
     CU_ASSERT_EQUAL(state.twice, 0);
     CU_ASSERT_EQUAL(state.read, published);
     CU_ASSERT_EQUAL(stats.written, published);
-    CU_ASSERT_EQUAL(stats.dropped + published,
-                    (apr_uint64_t)RACE_WRITERS * RACE_VISITS);
+    CU_ASSERT_EQUAL(stats.dropped, dropped);
     CU_ASSERT_EQUAL(stats.lost, 0);
     CU_ASSERT_EQUAL(stats.pending, 0);
-    CU_ASSERT_TRUE(published > RACE_SLOTS);
-    fprintf(stderr, "[%" APR_UINT64_T_FMT " of %d published, %"
-            APR_UINT64_T_FMT " dropped] ", published,
-            RACE_WRITERS * RACE_VISITS, stats.dropped);
+    fprintf(stderr, "[%" APR_UINT64_T_FMT " published through %d slots, %"
+            APR_UINT64_T_FMT " dropped and recorded again] ", published,
+            RACE_SLOTS, stats.dropped);
     apr_pool_destroy(pool);
 }
 
