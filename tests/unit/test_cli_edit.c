@@ -643,8 +643,12 @@ static void test_import_malformed_csv(void)
 static void test_import_bad_rows(void)
 {
     import_fails("", 2, "bad.csv:1:", "header");
-    import_fails("slug,url\na,https://example.com/\n", 2, "bad.csv:1:",
-                 "header");
+    import_fails("slug,href\na,https://example.com/\n", 2, "bad.csv:1:",
+                 "'href' that is no column");
+    import_fails("url,title\nhttps://example.com/,a\n", 2, "bad.csv:1:",
+                 "header naming slug, url");
+    import_fails("slug,url,slug\na,https://example.com/,b\n", 2,
+                 "bad.csv:1:", "'slug' twice");
     import_fails("slug,url,status,expires_at,disabled\n"
                  "a,https://example.com/,,,0,extra\n", 2, "bad.csv:2:",
                  "6 fields");
