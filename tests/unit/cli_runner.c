@@ -123,6 +123,18 @@ int ut_cli_run(const ut_scratch *scratch, const char *db, const char *input,
     return result->status;
 }
 
+int ut_cli(const ut_scratch *scratch, const char *db, const char *input,
+           ut_cli_result *result, ...)
+{
+    va_list args;
+    int status;
+
+    va_start(args, result);
+    status = ut_cli_run(scratch, db, input, args, result);
+    va_end(args);
+    return status;
+}
+
 void ut_cli_result_free(ut_cli_result *result)
 {
     free(result->out), free(result->err);

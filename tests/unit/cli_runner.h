@@ -25,6 +25,10 @@ typedef struct {
 int ut_cli_run(const ut_scratch *scratch, const char *db, const char *input,
                va_list args, ut_cli_result *result);
 
+/* ut_cli_run() with the arguments listed after result, NULL last. */
+int ut_cli(const ut_scratch *scratch, const char *db, const char *input,
+           ut_cli_result *result, ...);
+
 /* Frees what a result holds. */
 void ut_cli_result_free(ut_cli_result *result);
 
