@@ -177,6 +177,23 @@ static int flag_of(const char *text)
 }
 
 /*
+ * A title on one line: the peers take a page's <title> as it comes, tabs
+ * and line breaks included, which a title of ours may not hold (it is
+ * shown in one line of "list" and of HTML); each becomes a space.
+ */
+static const char *one_line(const char *title, apr_pool_t *pool)
+{
+    char *copy = apr_pstrdup(pool, title), *at;
+
+    for (at = copy; *at; at++) {
+        if (*at == '\t' || *at == '\r' || *at == '\n') {
+            *at = ' ';
+        }
+    }
+    return copy;
+}
+
+/*
  * The peer's tags, checked one by one (a peer may allow a space or a '|'
  * inside one, which our list of tags, separated by spaces, would split),
  * then read as the tags field.  NULL or what is wrong.
@@ -219,7 +236,8 @@ static const char *take_value(ml_link *link, const field *f, const char *text,
         link->url = text;
         return NULL;
     case HOLDS_TITLE:
-        return ml_field_read(link, ML_FIELD_TITLE, text, NULL, pool);
+        return ml_field_read(link, ML_FIELD_TITLE, one_line(text, pool), NULL,
+                             pool);
     case HOLDS_CREATED:
     case HOLDS_VALID_SINCE:
     case HOLDS_VALID_UNTIL:

@@ -179,12 +179,13 @@ static const sample samples[] = {
       "s2,https://example.com/s2,,,0" NO_RULES "\r\n",
       { { "s1", "2023-01-01T09:00:00Z", "10" },
         { "s2", "2023-02-01T00:00:00Z", "3" } } },
-    /* phpMyAdmin: every field quoted, NULL as NULL. */
+    /* phpMyAdmin: every field quoted, NULL as NULL; a page's title with
+     * its tab and line break, each a space here. */
     { "yourls", "yourls.csv",
       "\"keyword\",\"url\",\"title\",\"timestamp\",\"ip\",\"clicks\"\n"
       "\"ozh\",\"http://ozh.org/\",\"NULL\",\"2009-10-01 12:34:56\","
       "\"127.0.0.1\",\"12\"\n"
-      "\"yourls\",\"https://yourls.org/\",\"YOURLS: Your Own URL Shortener\","
+      "\"yourls\",\"https://yourls.org/\",\"YOURLS:\tYour Own\nURL Shortener\","
       "\"2024-03-05 06:07:08\",\"::1\",\"3\"\n",
       "ozh,http://ozh.org/,,,0" NO_RULES "\r\n"
       "yourls,https://yourls.org/,,,0,YOURLS: Your Own URL Shortener"
