@@ -216,11 +216,12 @@ static const char *take_tags(ml_link *link, const apr_array_header_t *tags,
 
 /*
  * Sets the field a value holds (text from pool; "" is no value).  NULL, or
- * a sentence saying what is wrong, naming the column or field.  *note may
- * get what the link could not keep.
+ * a sentence saying what is wrong, naming the column or field as the file
+ * does (name).  *note may get what the link could not keep.
  */
-static const char *take_value(ml_link *link, const field *f, const char *text,
-                              const char **note, apr_pool_t *pool)
+static const char *take_value(ml_link *link, const field *f, const char *name,
+                              const char *text, const char **note,
+                              apr_pool_t *pool)
 {
     apr_int64_t number = 0;
     int flag;
@@ -244,7 +245,7 @@ static const char *take_value(ml_link *link, const field *f, const char *text,
         if (!peer_time(text, &number)) {
             return apr_psprintf(pool, "%s '%s' is not a date and time "
                                 "(YYYY-MM-DD HH:MM:SS in UTC, or ISO 8601)",
-                                f->name, text);
+                                name, text);
         }
         *(f->what == HOLDS_CREATED ? &link->created_at
           : f->what == HOLDS_VALID_SINCE ? &link->valid_since
@@ -254,7 +255,7 @@ static const char *take_value(ml_link *link, const field *f, const char *text,
     case HOLDS_VISITS:
         if ((number = count_of(text)) < 0) {
             return apr_psprintf(pool, "%s '%s' is not a number of visits",
-                                f->name, text);
+                                name, text);
         }
         if (f->what == HOLDS_VISITS) {
             link->clicks = number;
@@ -267,8 +268,7 @@ static const char *take_value(ml_link *link, const field *f, const char *text,
         break;
     }
     if ((flag = flag_of(text)) < 0) {
-        return apr_psprintf(pool, "%s '%s' is not true or false", f->name,
-                            text);
+        return apr_psprintf(pool, "%s '%s' is not true or false", name, text);
     }
     if (f->what == HOLDS_BANNED) {
         link->disabled |= flag;
@@ -302,6 +302,7 @@ typedef struct {
     apr_pool_t *pool;
     const field **columns;     /* what each column of the file holds; NULL
                                 * until the first record is read */
+    const char **names;        /* each column's name, as the file has it */
     int ncolumns;
     const char *problem;       /* what is wrong, when the file is at fault */
     apr_uint64_t place;
@@ -358,7 +359,7 @@ static const char *csv_names(const ml_peer *peer, apr_pool_t *pool)
  * The first record: a header, whose names say what each column holds
  * (names the peer does not have are left alone, as newer versions add
  * columns), or, where the peer may have none, the first link, in the
- * table's order.  1 if the record was a header.
+ * table's order.  *was_header says which.
  */
 static apr_status_t read_header(csv_reader *r, const char *const *fields,
                                 int count, apr_uint64_t line, int *was_header)
@@ -366,8 +367,10 @@ static apr_status_t read_header(csv_reader *r, const char *const *fields,
     int i, slug = 0, url = 0;
 
     r->columns = apr_pcalloc(r->pool, (apr_size_t)count * sizeof(field *));
+    r->names = apr_pcalloc(r->pool, (apr_size_t)count * sizeof(char *));
     r->ncolumns = count;
     for (i = 0; i < count; i++) {
+        r->names[i] = apr_pstrdup(r->pool, fields[i]);
         r->columns[i] = csv_field(r->peer, normalized(fields[i], r->pool));
         slug |= r->columns[i] && r->columns[i]->what == HOLDS_SLUG;
         url |= r->columns[i] && r->columns[i]->what == HOLDS_URL;
@@ -387,6 +390,7 @@ static apr_status_t read_header(csv_reader *r, const char *const *fields,
         }
         for (i = 0; i < count; i++) {
             r->columns[i] = &r->peer->csv[i];
+            r->names[i] = r->peer->csv[i].name;
         }
         return APR_SUCCESS;
     }
@@ -449,7 +453,8 @@ static apr_status_t csv_record(void *ctx, const char *const *fields,
         problem = f->what == HOLDS_TAGS
                   ? take_tags(&link, split_tags(text, r->link_pool),
                               r->link_pool)
-                  : take_value(&link, f, text, &note, r->link_pool);
+                  : take_value(&link, f, r->names[i], text, &note,
+                               r->link_pool);
     }
     if (problem) {
         return csv_failed(r, line, problem);
@@ -462,7 +467,8 @@ static apr_status_t read_csv(const ml_peer *peer, FILE *in,
                              apr_pool_t *link_pool, const char **problem,
                              apr_uint64_t *place, apr_pool_t *pool)
 {
-    csv_reader r = { peer, take, ctx, link_pool, pool, NULL, 0, NULL, 0 };
+    csv_reader r = { .peer = peer, .take = take, .ctx = ctx,
+                     .link_pool = link_pool, .pool = pool };
     const char *csv_problem;
     apr_uint64_t line;
     apr_status_t rv = ml_csv_read(in, csv_record, &r, &csv_problem, &line,
@@ -564,7 +570,7 @@ static const char *json_link(const ml_peer *peer, json_t *item, ml_link *link,
             problem = apr_psprintf(pool, "%s is not a single value", f->name);
         }
         else {
-            problem = take_value(link, f, text, note, pool);
+            problem = take_value(link, f, f->name, text, note, pool);
         }
     }
     return problem;

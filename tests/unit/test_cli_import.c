@@ -283,7 +283,7 @@ static void test_rows_that_do_not_fit(void)
     refused(2, IMPORT("shlink", "date.csv", apr_pstrcat(scratch.pool,
                 shlink_header, "yesterday,,d,,https://example.com/,,,1\r\n",
                 NULL)),
-            "date.csv:2:", "createdat 'yesterday' is not a date");
+            "date.csv:2:", "createdAt 'yesterday' is not a date");
     refused(2, IMPORT("shlink", "visits.csv", apr_pstrcat(scratch.pool,
                 shlink_header, "2024-01-01 00:00:00,,v,,https://example.com/,"
                 ",,-3\r\n", NULL)),
