@@ -46,7 +46,9 @@ typedef enum {
     HOLDS_BANNED,          /* Kutt's: served as disabled */
     HOLDS_PASSWORD,        /* Kutt's: whether there is one, never the password */
     HOLDS_CRAWLABLE,
-    HOLDS_FORWARD_QUERY
+    HOLDS_FORWARD_QUERY,
+    HOLDS_DEVICE_URLS,     /* Shlink 3's {"android": URL, "ios": ...} */
+    HOLDS_RULES_ELSEWHERE  /* Shlink 4's: whether it has redirect rules */
 } holds;
 
 typedef struct {
@@ -83,7 +85,9 @@ static const field shlink_json[] = {
     { "meta.validSince", HOLDS_VALID_SINCE },
     { "meta.validUntil", HOLDS_VALID_UNTIL },
     { "meta.maxVisits", HOLDS_MAX_VISITS }, { "crawlable", HOLDS_CRAWLABLE },
-    { "forwardQuery", HOLDS_FORWARD_QUERY }, { NULL, HOLDS_NOTHING }
+    { "forwardQuery", HOLDS_FORWARD_QUERY },
+    { "deviceLongUrls", HOLDS_DEVICE_URLS },
+    { "hasRedirectRules", HOLDS_RULES_ELSEWHERE }, { NULL, HOLDS_NOTHING }
 };
 static const field yourls_csv[] = {
     { "keyword", HOLDS_SLUG }, { "url", HOLDS_URL }, { "title", HOLDS_TITLE },
@@ -288,6 +292,13 @@ static const char *take_value(ml_link *link, const field *f, const char *name,
      * by default: only "false" is the link's own choice. */
     else if (f->what == HOLDS_FORWARD_QUERY && !flag) {
         link->forward_query = ML_CHOICE_OFF;
+    }
+    else if (f->what == HOLDS_RULES_ELSEWHERE && flag) {
+        *note = apr_psprintf(pool, "'%s' has redirect rules in Shlink, which "
+                             "its list of links leaves out: imported without "
+                             "them (Shlink gives them at GET /rest/v3/"
+                             "short-urls/%s/redirect-rules; 'minilink rule "
+                             "add' adds them)", link->slug, link->slug);
     }
     return NULL;
 }
@@ -545,6 +556,36 @@ static const char *json_tags(ml_link *link, json_t *array, apr_pool_t *pool)
     return take_tags(link, tags, pool);
 }
 
+/*
+ * Shlink 3's long URLs by device, as redirect rules on the device (our
+ * device names are Shlink's): {"android": URL, "ios": URL, "desktop":
+ * null} is "--device android URL" and "--device ios URL".
+ */
+static const char *json_device_urls(ml_link *link, json_t *urls,
+                                    apr_pool_t *pool)
+{
+    const char *rules = "", *device;
+    json_t *url;
+
+    if (json_is_null(urls)) {
+        return NULL;
+    }
+    if (!json_is_object(urls)) {
+        return "deviceLongUrls is not an object";
+    }
+    json_object_foreach(urls, device, url) {
+        if (json_is_null(url)) {
+            continue;
+        }
+        if (!json_is_string(url)) {
+            return apr_psprintf(pool, "deviceLongUrls.%s is not text", device);
+        }
+        rules = apr_pstrcat(pool, rules, *rules ? "\n" : "", "--device ",
+                            device, " ", json_string_value(url), NULL);
+    }
+    return ml_field_read(link, ML_FIELD_RULES, rules, NULL, pool);
+}
+
 /* One link of the list. */
 static const char *json_link(const ml_peer *peer, json_t *item, ml_link *link,
                              const char **note, apr_pool_t *pool)
@@ -565,6 +606,9 @@ static const char *json_link(const ml_peer *peer, json_t *item, ml_link *link,
         }
         if (f->what == HOLDS_TAGS) {
             problem = json_tags(link, value, pool);
+        }
+        else if (f->what == HOLDS_DEVICE_URLS) {
+            problem = json_device_urls(link, value, pool);
         }
         else if ((text = scalar_text(value, pool)) == NULL) {
             problem = apr_psprintf(pool, "%s is not a single value", f->name);

@@ -4,7 +4,8 @@
  *   shlink  the CSV its web client's "Export" button writes (createdAt,
  *           domain, shortCode, shortUrl, longUrl, title, tags, visits), or
  *           the JSON of its REST API's list (GET /rest/v3/short-urls), which
- *           has the validity dates and the visit limit too
+ *           has the validity dates, the visit limit and Shlink 3's long
+ *           URLs by device (as redirect rules) too
  *   yourls  the yourls_url table as CSV (keyword, url, title, timestamp,
  *           ip, clicks), with or without phpMyAdmin's header line
  *   kutt    the JSON of its API's list (GET /api/v2/links), one page or
@@ -35,7 +36,8 @@ extern const char ml_peer_names[];
  * Called for each link.  place is where it is in the file: a CSV record's
  * first line, or a JSON link's number counting from 1 (see
  * ml_peer_place_word).  note is NULL, or a sentence about something the
- * peer had that the link could not keep (Kutt's passwords).  The link's
+ * peer had that the link could not keep (Kutt's passwords, Shlink's
+ * redirect rules).  The link's
  * strings are in the link_pool given to ml_peer_read(), which the callback
  * may clear between calls.  A non-zero return stops the reading and is
  * returned.

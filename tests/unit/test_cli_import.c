@@ -108,7 +108,8 @@ static const char shlink_csv[] =
 static const char shlink_json[] =
     "{\"shortUrls\":{\"data\":[{\"shortCode\":\"s1\",\"shortUrl\":"
     "\"https://s.test/s1\",\"longUrl\":\"https://example.com/s1\","
-    "\"deviceLongUrls\":{\"android\":null,\"ios\":null,\"desktop\":null},"
+    "\"deviceLongUrls\":{\"android\":\"https://example.com/s1/android\","
+    "\"ios\":null,\"desktop\":null},"
     "\"dateCreated\":\"2023-01-01T10:00:00+01:00\",\"visitsSummary\":"
     "{\"total\":10,\"nonBots\":9,\"bots\":1},\"tags\":[\"a\",\"b\"],"
     "\"meta\":{\"validSince\":\"2023-01-02T00:00:00+00:00\",\"validUntil\":"
@@ -119,7 +120,7 @@ static const char shlink_json[] =
     "\"dateCreated\":\"2023-02-01T00:00:00+00:00\",\"visitsCount\":3,"
     "\"tags\":[],\"meta\":{\"validSince\":null,\"validUntil\":null,"
     "\"maxVisits\":null},\"title\":null,\"crawlable\":false,"
-    "\"forwardQuery\":true}]},"
+    "\"forwardQuery\":true,\"hasRedirectRules\":true}]},"
     "\"pagination\":{\"currentPage\":1,\"pagesCount\":1,\"itemsPerPage\":-1,"
     "\"itemsInCurrentPage\":2,\"totalItems\":2}}";
 
@@ -172,10 +173,11 @@ static const sample samples[] = {
       "n1,https://example.com/n,,,0" NO_RULES "\r\n",
       { { "n1", "", "4" }, { NULL, NULL, NULL } } },
     /* validUntil is the expiry; forwardQuery false is the link's own
-     * "off", true the location's default; visitsCount is Shlink 2's. */
+     * "off", true the location's default; a long URL for a device is a
+     * redirect rule on it; visitsCount is Shlink 2's. */
     { "shlink", "shlink.json", shlink_json,
       "s1,https://example.com/s1,,1924992000,0,S one,a b,1672617600,100,"
-      ",,0,,1,\r\n"
+      ",,0,,1,'--device android https://example.com/s1/android\r\n"
       "s2,https://example.com/s2,,,0" NO_RULES "\r\n",
       { { "s1", "2023-01-01T09:00:00Z", "10" },
         { "s2", "2023-02-01T00:00:00Z", "3" } } },
@@ -231,13 +233,18 @@ static void test_yourls_row_too_short(void)
             " the 6 columns");
 }
 
-/* A password Kutt does not give out: the link is not served open. */
-static void test_kutt_password_is_said(void)
+/* What a link could not keep is said: a password Kutt does not give out
+ * (the link is not served open), Shlink 4's redirect rules, which its
+ * list leaves out. */
+static void test_what_was_left_is_said(void)
 {
     CU_ASSERT_EQUAL(IMPORT("kutt", "kutt_pw.json", kutt_json), 0);
     ERR_HAS("kutt_pw.json: link 2: 'k2' has a password in Kutt");
     ERR_HAS("kutt_pw.json: link 3: 'k3' has a password in Kutt");
     ERR_HAS("minilink set k3 --password --enable");
+    CU_ASSERT_EQUAL(IMPORT("shlink", "rules.json", shlink_json), 0);
+    ERR_HAS("rules.json: link 2: 's2' has redirect rules in Shlink");
+    ERR_HAS("/rest/v3/short-urls/s2/redirect-rules");
 }
 
 /* ---- what does not fit ------------------------------------------------ */
@@ -375,6 +382,10 @@ static void test_bad_json(void)
     refused(2, IMPORT("shlink", "tags.json", "[{\"shortCode\":\"a\","
                       "\"longUrl\":\"https://example.com/\",\"tags\":[1]}]"),
             "tags.json: link 1:", "tags");
+    refused(2, IMPORT("shlink", "device.json", "[{\"shortCode\":\"a\","
+                      "\"longUrl\":\"https://example.com/\",\"deviceLongUrls\":"
+                      "{\"tv\":\"https://example.com/tv\"}}]"),
+            "device.json: link 1:", "the device must be one of");
 }
 
 static void test_usage(void)
@@ -436,7 +447,7 @@ void add_cli_import_suite(void)
                 test_samples);
     CU_add_test(suite, "YOURLS without a header: the table's columns",
                 test_yourls_row_too_short);
-    CU_add_test(suite, "Kutt's passwords: disabled, and said", test_kutt_password_is_said);
+    CU_add_test(suite, "what a link could not keep is said", test_what_was_left_is_said);
     CU_add_test(suite, "rows that do not fit: by line, nothing written",
                 test_rows_that_do_not_fit);
     CU_add_test(suite, "a slug taken in the database", test_taken_in_the_database);
