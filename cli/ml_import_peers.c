@@ -141,7 +141,7 @@ const char *ml_peer_place_word(int json)
 static int peer_time(const char *text, apr_int64_t *seconds)
 {
     char iso[ML_TIME_TEXT];
-    const char *rest = text + 19;
+    const char *rest;
 
     if (ml_time_read(text, seconds)) {
         return 1;
@@ -153,6 +153,7 @@ static int peer_time(const char *text, apr_int64_t *seconds)
     if (strlen(text) < 19 || (text[10] != ' ' && text[10] != 'T')) {
         return 0;
     }
+    rest = text + 19;
     if (*rest == '.') {
         do {
             rest++;
@@ -165,12 +166,6 @@ static int peer_time(const char *text, apr_int64_t *seconds)
     iso[10] = 'T';
     strcpy(iso + 19, *rest ? rest : "Z");
     return ml_time_read(iso, seconds);
-}
-
-/* A count of visits or a limit: 0 to 15 digits' worth, else -1. */
-static apr_int64_t count_of(const char *text)
-{
-    return ml_decimal(text);
 }
 
 /* A boolean as JSON (true, false) or CSV (1, 0) has it; -1 if neither. */
@@ -205,7 +200,7 @@ static const char *one_line(const char *title, apr_pool_t *pool)
 static const char *take_tags(ml_link *link, const apr_array_header_t *tags,
                              apr_pool_t *pool)
 {
-    const char *joined = "", *problem;
+    const char *problem;
     int i;
 
     for (i = 0; i < tags->nelts; i++) {
@@ -213,9 +208,10 @@ static const char *take_tags(ml_link *link, const apr_array_header_t *tags,
         if ((problem = ml_tag_problem(tag)) != NULL) {
             return apr_psprintf(pool, "the tag '%s': %s", tag, problem);
         }
-        joined = apr_pstrcat(pool, joined, " ", tag, NULL);
     }
-    return ml_field_read(link, ML_FIELD_TAGS, joined, NULL, pool);
+    /* Joined in one pass: a cell may hold a million of them. */
+    return ml_field_read(link, ML_FIELD_TAGS,
+                         apr_array_pstrcat(pool, tags, ' '), NULL, pool);
 }
 
 /*
@@ -257,7 +253,7 @@ static const char *take_value(ml_link *link, const field *f, const char *name,
         return NULL;
     case HOLDS_MAX_VISITS:
     case HOLDS_VISITS:
-        if ((number = count_of(text)) < 0) {
+        if ((number = ml_decimal(text)) < 0) {
             return apr_psprintf(pool, "%s '%s' is not a number of visits",
                                 name, text);
         }
@@ -564,7 +560,8 @@ static const char *json_tags(ml_link *link, json_t *array, apr_pool_t *pool)
 static const char *json_device_urls(ml_link *link, json_t *urls,
                                     apr_pool_t *pool)
 {
-    const char *rules = "", *device;
+    apr_array_header_t *rules = apr_array_make(pool, 3, sizeof(char *));
+    const char *device;
     json_t *url;
 
     if (json_is_null(urls)) {
@@ -580,10 +577,12 @@ static const char *json_device_urls(ml_link *link, json_t *urls,
         if (!json_is_string(url)) {
             return apr_psprintf(pool, "deviceLongUrls.%s is not text", device);
         }
-        rules = apr_pstrcat(pool, rules, *rules ? "\n" : "", "--device ",
-                            device, " ", json_string_value(url), NULL);
+        APR_ARRAY_PUSH(rules, char *) = apr_pstrcat(pool, "--device ", device,
+                                                    " ", json_string_value(url),
+                                                    NULL);
     }
-    return ml_field_read(link, ML_FIELD_RULES, rules, NULL, pool);
+    return ml_field_read(link, ML_FIELD_RULES,
+                         apr_array_pstrcat(pool, rules, '\n'), NULL, pool);
 }
 
 /* One link of the list. */
