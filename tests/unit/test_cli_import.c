@@ -335,6 +335,20 @@ static void test_huge_fields(void)
                         huge);
     refused(2, IMPORT("kutt", "huge.json", json), "huge.json: link 1:",
             "title");
+    /* A cell of 300,000 tags, all the same: one tag (read in one pass). */
+    memset(huge, 0, size);
+    for (size = 0; size < 600000; size += 2) {
+        memcpy(huge + size, "a|", 2);
+    }
+    CU_ASSERT_EQUAL(IMPORT("shlink", "tags.csv", apr_pstrcat(scratch.pool,
+        "shortCode,longUrl,tags\nt,https://example.com/,", huge, "\n", NULL)),
+        0);
+    CU_ASSERT_STRING_EQUAL(exported(), "t,https://example.com/,,,0,,a,,,,,,,0,"
+                                       "\r\n");
+    refused(2, IMPORT("shlink", "33tags.csv", "shortCode,longUrl,tags\nt,"
+                      "https://example.com/,a|b|c|d|e|f|g|h|i|j|k|l|m|n|o|p|q|"
+                      "r|s|t|u|v|w|x|y|z|A|B|C|D|E|F|G\n"),
+            "33tags.csv:2:", "at most 32 tags");
 }
 
 /* Cells a spreadsheet would run are text to us: a title keeps it (and
