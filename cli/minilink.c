@@ -28,6 +28,7 @@
 #include "../links/ml_time.h"
 #include "../links/ml_visit_json.h"
 #include "ml_csv.h"
+#include "ml_import_peers.h"
 
 /* Exit statuses, documented in the general help and the README. */
 enum {
@@ -129,6 +130,7 @@ static const option_spec rule_options[] = {
     "  --crawlable, --not-crawlable  allowed in robots.txt, or not (default)\n" \
     "Redirect rules: 'minilink rule'.\n"
 
+static const option_spec import_options[] = { { "--from", 1 }, { NULL, 0 } };
 static const option_spec visits_options[] = {
     { "--since", 1 }, { "--by", 1 }, { "--json", 0 }, { "--orphan", 0 },
     { NULL, 0 }
@@ -307,23 +309,42 @@ static const command commands[] = {
       "example:\n"
       "  minilink export > links.csv\n",
       ML_STORE_READ, command_export, NULL },
-    { "import", "import FILE", "add the links of a CSV file, all or none",
+    { "import", "import [--from csv|shlink|yourls|kutt] FILE",
+      "add links from CSV, or from Shlink, YOURLS, Kutt",
       "Adds the links in FILE, CSV as 'minilink export' writes it; FILE '-'\n"
-      "is standard input.  The first line must be export's header, or the\n"
-      "first five columns of it (slug,url,status,expires_at,disabled: what\n"
-      "an older minilink exported); expires_at and valid_since may also be a\n"
-      "TIME as for 'minilink set'.  Prints how many links were imported.\n"
+      "is standard input.  The first line is a header naming the file's\n"
+      "columns: any of export's, in any order, slug and url among them (so\n"
+      "slug,url,status,expires_at,disabled - what an older minilink exported\n"
+      "- works too).  A column left out, or an empty cell, is the field's\n"
+      "default.  expires_at and valid_since may also be a TIME as for\n"
+      "'minilink set'.  Prints how many links were imported.\n"
+      "\n"
+      "  --from shlink   Shlink's web client CSV export, or its REST API's\n"
+      "                  list (GET /rest/v3/short-urls) as JSON\n"
+      "  --from yourls   YOURLS' yourls_url table as CSV, with or without\n"
+      "                  the header line\n"
+      "  --from kutt     Kutt's API list (GET /api/v2/links) as JSON: one\n"
+      "                  page, or several one after another\n"
+      "These keep each link's slug, URL, title, tags, creation time,\n"
+      "validity and visit limit where the peer has them, and the visits it\n"
+      "counted as the link's clicks.  Times without a zone are UTC.  A line\n"
+      "names a link imported without something it had (Kutt's password:\n"
+      "the link is disabled; Shlink's redirect rules).\n"
       "\n"
       "All or nothing: the first bad row stops the import and nothing is\n"
-      "written.  The message names the line where the row starts:\n"
+      "written.  The message names the line where the row starts (in JSON,\n"
+      "the link's number):\n"
       "  minilink: links.csv:3: the URL must start with http:// or https://\n"
-      "Exit status 2 for a bad row or malformed CSV, 4 for a slug that is\n"
-      "taken, in the database or earlier in the file.\n"
+      "Exit status 2 for a bad row or malformed CSV or JSON, 4 for a slug\n"
+      "that is taken, in the database or earlier in the file.\n"
       "\n"
       "examples:\n"
       "  minilink --db new.db import links.csv\n"
-      "  minilink --db old.db export | minilink --db new.db import -\n",
-      ML_STORE_WRITE, command_import, NULL },
+      "  minilink --db old.db export | minilink --db new.db import -\n"
+      "  minilink --db new.db import --from shlink short_urls.csv\n"
+      "  minilink --db new.db import --from yourls yourls_url.csv\n"
+      "  minilink --db new.db import --from kutt kutt.json\n",
+      ML_STORE_WRITE, command_import, import_options },
     { "upgrade", "upgrade", "bring the database's schema up to date",
       "Brings the database's tables to the schema this minilink uses, in one\n"
       "transaction, and says so:\n"
@@ -1173,27 +1194,43 @@ static int command_export(ml_store *store, const arguments *args,
 typedef struct {
     FILE *in;
     const char *name;          /* for messages */
+    const ml_peer *peer;       /* whose export; NULL: ours */
+    const char *place_word;    /* NULL: places are line numbers */
     ml_store *store;
     apr_uint64_t imported;
-    int seen_header;
     int status;                /* the exit status of the first failure */
     apr_pool_t *pool;
+    /* Our CSV: the csv_header column each column of the file is, from
+     * its header line (0 columns until it is read). */
+    int column[CSV_COLUMNS];
+    int columns;
     /* The group being gathered: the links (their text in group_pool),
-     * whether each came marked from an export, and the line each began. */
+     * whether each came marked from an export, and where each began. */
     ml_link group[IMPORT_GROUP];
     int restored[IMPORT_GROUP];
-    apr_uint64_t lines[IMPORT_GROUP];
+    apr_uint64_t places[IMPORT_GROUP];
     apr_size_t count;
     apr_pool_t *group_pool;
-    int columns;               /* in the file: CSV_COLUMNS or CSV_COLUMNS_1 */
 } importer;
 
-/* Reports a failure at a line of the file; returns non-zero to stop. */
-static apr_status_t import_failed(importer *im, int status, apr_uint64_t line,
+/* Prints a message about a place in the file. */
+static void report(const importer *im, apr_uint64_t place, const char *text)
+{
+    if (im->place_word) {
+        fprintf(stderr, "minilink: %s: %s %" APR_UINT64_T_FMT ": %s\n",
+                im->name, im->place_word, place, text);
+    }
+    else {
+        fprintf(stderr, "minilink: %s:%" APR_UINT64_T_FMT ": %s\n", im->name,
+                place, text);
+    }
+}
+
+/* Reports a failure at a place in the file; returns non-zero to stop. */
+static apr_status_t import_failed(importer *im, int status, apr_uint64_t place,
                                   const char *reason)
 {
-    fprintf(stderr, "minilink: %s:%" APR_UINT64_T_FMT ": %s\n", im->name, line,
-            reason);
+    report(im, place, reason);
     im->status = status;
     return APR_EGENERAL;
 }
@@ -1209,63 +1246,95 @@ static const char *header_text(apr_pool_t *pool, int columns)
     return text;
 }
 
-/* How many of the columns a header line names: all, or the first five
- * (an export of schema version 1); 0 if it is no header of ours. */
-static int header_columns(const char *const *fields, int count)
+/* Reads our header line: any of export's columns, in any order, slug and
+ * url among them.  NULL, or what is wrong. */
+static const char *read_header(importer *im, const char *const *fields,
+                               int count)
 {
-    int i;
+    int seen[CSV_COLUMNS] = { 0 }, i, k;
 
-    for (i = 0; i < count && i < CSV_COLUMNS; i++) {
-        if (strcmp(fields[i], csv_header[i]) != 0) {
-            return 0;
+    if (count > CSV_COLUMNS) {
+        return apr_psprintf(im->pool, "the header has %d columns; there are "
+                            "%d: %s", count, CSV_COLUMNS,
+                            header_text(im->pool, CSV_COLUMNS));
+    }
+    for (i = 0; i < count; i++) {
+        for (k = 0; k < CSV_COLUMNS && strcmp(fields[i], csv_header[k]); k++) {
         }
-    }
-    return count == CSV_COLUMNS || count == CSV_COLUMNS_1 ? count : 0;
-}
-
-/* Fills link from a record of columns fields (strings copied into pool);
- * returns what is wrong with it, or NULL.  The slug and URL are checked
- * by the store, like any other link's. */
-static const char *link_from_record(ml_link *link, const char *const *fields,
-                                    int count, int columns, apr_pool_t *pool)
-{
-    const char *problem;
-    int i;
-
-    if (count != columns) {
-        return apr_psprintf(pool, "%d fields where there should be %d: %s",
-                            count, columns, header_text(pool, columns));
-    }
-    link->slug = apr_pstrdup(pool, fields[0]);
-    link->url = apr_pstrdup(pool, fields[1]);
-    if ((problem = parse_status(fields[2], "", &link->status, pool))
-        || (problem = parse_time(fields[3], "", &link->expires_at, pool))) {
-        return problem;
-    }
-    if (strcmp(fields[4], "0") && strcmp(fields[4], "1")) {
-        return apr_psprintf(pool, "the disabled flag '%s' is not 0 or 1",
-                            fields[4]);
-    }
-    link->disabled = fields[4][0] == '1';
-    for (i = CSV_COLUMNS_1; i < columns; i++) {
-        if ((problem = ml_field_read(link, (ml_field)(i - CSV_COLUMNS_1),
-                                     apr_pstrdup(pool, fields[i]), NULL,
-                                     pool))) {
-            return apr_pstrcat(pool, csv_header[i], ": ", problem, NULL);
+        if (k == CSV_COLUMNS || seen[k]++) {
+            return apr_psprintf(im->pool, "the header names '%s' %s; the "
+                                "columns are %s", fields[i],
+                                k == CSV_COLUMNS ? "that is no column"
+                                                 : "twice",
+                                header_text(im->pool, CSV_COLUMNS));
         }
+        im->column[i] = k;
     }
+    if (!seen[0] || !seen[1]) {
+        return apr_pstrcat(im->pool, "the first line must be a header naming "
+                           "slug, url and any other of the columns ",
+                           header_text(im->pool, CSV_COLUMNS), NULL);
+    }
+    im->columns = count;
     return NULL;
 }
 
-/* Stores the group gathered so far. */
+/* Sets the field of export's column k from its text (copied into pool);
+ * an empty text is the field's default.  NULL, or what is wrong. */
+static const char *read_column(ml_link *link, int k, const char *text,
+                               apr_pool_t *pool)
+{
+    const char *problem;
+
+    text = apr_pstrdup(pool, text);
+    switch (k) {
+    case 0:
+        link->slug = text;
+        return NULL;
+    case 1:
+        link->url = text;
+        return NULL;
+    case 2:
+        return parse_status(text, "", &link->status, pool);
+    case 3:
+        return parse_time(text, "", &link->expires_at, pool);
+    case 4:
+        if (*text && strcmp(text, "0") && strcmp(text, "1")) {
+            return apr_psprintf(pool, "the disabled flag '%s' is not 0 or 1",
+                                text);
+        }
+        link->disabled = text[0] == '1';
+        return NULL;
+    default:
+        problem = ml_field_read(link, (ml_field)(k - CSV_COLUMNS_1), text,
+                                NULL, pool);
+        return problem ? apr_pstrcat(pool, csv_header[k], ": ", problem, NULL)
+                       : NULL;
+    }
+}
+
+/* Stores the group gathered so far, and what links from a peer had
+ * there (their creation times and visits). */
 static apr_status_t store_group(importer *im)
 {
-    apr_size_t failed = 0;
+    ml_store_history history[IMPORT_GROUP];
+    apr_size_t failed = 0, count = 0, i;
     apr_status_t rv = ml_store_add_group(im->store, im->group, im->restored,
                                          im->count, &failed);
 
+    for (i = 0; rv == APR_SUCCESS && i < im->count; i++) {
+        const ml_link *link = &im->group[i];
+        if (link->created_at || link->clicks) {
+            history[count].slug = link->slug;
+            history[count].created_at = link->created_at;
+            history[count++].clicks = link->clicks;
+        }
+    }
+    if (rv == APR_SUCCESS) {
+        rv = ml_store_set_history(im->store, history, count);
+    }
     if (rv != APR_SUCCESS) {
-        return import_failed(im, exit_status(rv), im->lines[failed],
+        return import_failed(im, exit_status(rv), im->places[failed],
                              ml_store_error(im->store));
     }
     im->imported += im->count;
@@ -1274,59 +1343,87 @@ static apr_status_t store_group(importer *im)
     return APR_SUCCESS;
 }
 
+/* Adds the link filled in at the group's end; stores a full group. */
+static apr_status_t gathered(importer *im, int restored, apr_uint64_t place)
+{
+    im->restored[im->count] = restored;
+    im->places[im->count] = place;
+    return ++im->count == IMPORT_GROUP ? store_group(im) : APR_SUCCESS;
+}
+
 static apr_status_t import_record(void *ctx, const char *const *written,
                                   int count, apr_uint64_t line)
 {
     importer *im = ctx;
-    const char *fields[CSV_COLUMNS], *problem;
+    const char *fields[CSV_COLUMNS], *problem = NULL;
     ml_link *link = &im->group[im->count];
     int i, slug_marked = 0;
 
     /* The values before export made them safe for spreadsheets (only
-     * those of the columns there should be: more is an error below). */
+     * those of the columns there may be: more is an error below). */
     for (i = 0; i < count && i < CSV_COLUMNS; i++) {
-        fields[i] = ml_csv_unescape(written[i], i == 0 ? &slug_marked : NULL);
+        fields[i] = ml_csv_unescape(written[i],
+                                    im->columns && im->column[i] == 0
+                                    ? &slug_marked : NULL);
     }
-    if (!im->seen_header) {
-        im->seen_header = 1;
-        if ((im->columns = header_columns(fields, count)) == 0) {
-            return import_failed(im, EXIT_INVALID, line, apr_pstrcat(im->pool,
-                                 "the first line must be the header ",
-                                 header_text(im->pool, CSV_COLUMNS),
-                                 " (or its first five columns)", NULL));
-        }
-        return APR_SUCCESS;
+    if (im->columns == 0) {
+        problem = read_header(im, fields, count);
+        return problem ? import_failed(im, EXIT_INVALID, line, problem)
+                       : APR_SUCCESS;
+    }
+    if (count != im->columns) {
+        return import_failed(im, EXIT_INVALID, line, apr_psprintf(im->pool,
+                             "%d fields where the header has %d", count,
+                             im->columns));
     }
     memset(link, 0, sizeof(*link));
     /* The reader reuses its buffers for the next record: the link's
      * strings go into the group's pool. */
-    if ((problem = link_from_record(link, fields, count, im->columns,
-                                    im->group_pool))) {
+    for (i = 0; i < count && problem == NULL; i++) {
+        problem = read_column(link, im->column[i], fields[i], im->group_pool);
+    }
+    if (problem) {
         return import_failed(im, EXIT_INVALID, line, problem);
     }
     /* A slug with the spreadsheet mark came from "minilink export": a link
      * that exists elsewhere is copied with the slug it has, even one no
      * new link may have ("-h"); any other is a new slug.  Taken slugs, in
      * the database or earlier in the file, are refused by the store. */
-    im->restored[im->count] = slug_marked;
-    im->lines[im->count] = line;
-    return ++im->count == IMPORT_GROUP ? store_group(im) : APR_SUCCESS;
+    return gathered(im, slug_marked, line);
+}
+
+/* A link from a peer's export: a new slug, as any link made elsewhere. */
+static apr_status_t import_peer_link(void *ctx, const ml_link *link,
+                                     apr_uint64_t place, const char *note)
+{
+    importer *im = ctx;
+
+    if (note) {
+        report(im, place, note);
+    }
+    im->group[im->count] = *link;
+    return gathered(im, 0, place);
 }
 
 static int import_all(ml_store *store, void *ctx)
 {
     importer *im = ctx;
     const char *problem;
-    apr_uint64_t line;
+    apr_uint64_t place;
     apr_status_t rv;
+    int json = im->peer && ml_peer_is_json(im->peer, im->in);
 
     im->store = store;
+    im->place_word = ml_peer_place_word(json);
     apr_pool_create(&im->group_pool, im->pool);
-    rv = ml_csv_read(im->in, import_record, im, &problem, &line, im->pool);
+    rv = im->peer
+         ? ml_peer_read(im->peer, json, im->in, import_peer_link, im,
+                        im->group_pool, &problem, &place, im->pool)
+         : ml_csv_read(im->in, import_record, im, &problem, &place, im->pool);
     if (problem) {
-        import_failed(im, EXIT_INVALID, line, problem);
+        import_failed(im, EXIT_INVALID, place, problem);
     }
-    else if (rv == APR_SUCCESS && !im->seen_header) {
+    else if (rv == APR_SUCCESS && !im->peer && im->columns == 0) {
         import_failed(im, EXIT_INVALID, 1, apr_pstrcat(im->pool, "the file is "
                       "empty; its first line must be the header ",
                       header_text(im->pool, CSV_COLUMNS), NULL));
@@ -1335,6 +1432,22 @@ static int import_all(ml_store *store, void *ctx)
         store_group(im);
     }
     return im->status;
+}
+
+/* The --from option: NULL (our CSV) into *peer, or a peer's format. */
+static int read_source(const arguments *args, const ml_peer **peer,
+                       apr_pool_t *pool)
+{
+    const char *from = args->options->nelts
+                       ? APR_ARRAY_IDX(args->options, 0, given_option).value
+                       : "csv";
+
+    *peer = strcmp(from, "csv") == 0 ? NULL : ml_peer_find(from);
+    if (args->options->nelts > 1 || (*peer == NULL && strcmp(from, "csv"))) {
+        return usage_error("import", apr_psprintf(pool, "--from takes csv "
+                           "(the default), %s once", ml_peer_names));
+    }
+    return EXIT_OK;
 }
 
 static int command_import(ml_store *store, const arguments *args,
@@ -1348,6 +1461,9 @@ static int command_import(ml_store *store, const arguments *args,
     if (args->operands->nelts != 1) {
         return usage_error("import", "import takes one file (- for standard "
                            "input)");
+    }
+    if ((status = read_source(args, &im->peer, pool)) != EXIT_OK) {
+        return status;
     }
     im->store = store;
     im->pool = pool;

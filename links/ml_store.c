@@ -437,6 +437,18 @@ apr_status_t ml_store_add_group(ml_store *store, const ml_link *links,
     return rv;
 }
 
+apr_status_t ml_store_set_history(ml_store *store,
+                                  const ml_store_history *history,
+                                  apr_size_t count)
+{
+    apr_status_t rv = schema_writable(store);
+
+    if (rv != APR_SUCCESS || count == 0) {
+        return rv;
+    }
+    return store->engine->set_history(store, history, count);
+}
+
 /* Whether two lists of tags, or of rules, say the same. */
 static int same_tags(const apr_array_header_t *a, const apr_array_header_t *b)
 {

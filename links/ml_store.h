@@ -136,6 +136,28 @@ apr_status_t ml_store_add_group(ml_store *store, const ml_link *links,
                                 apr_size_t *failed);
 
 /*
+ * What links copied from another shortener had there (an import from
+ * Shlink, YOURLS or Kutt): when each was created (0: keep the time it was
+ * stored here) and the visits counted for it, which become its clicks.
+ */
+typedef struct {
+    const char *slug;
+    apr_int64_t created_at;       /* Unix seconds; 0: now, as stored */
+    apr_int64_t clicks;
+} ml_store_history;
+
+/*
+ * Writes the history of count links that ml_store_add_group() stored in
+ * the caller's write transaction.  created_at and clicks are not served,
+ * so this logs no change: the links' own inserts already did, and a
+ * server reloading them after the commit reads the clicks a visit limit
+ * needs.  PostgreSQL gets one statement for them all.
+ */
+apr_status_t ml_store_set_history(ml_store *store,
+                                  const ml_store_history *history,
+                                  apr_size_t count);
+
+/*
  * Replaces every field of the link with this slug by link's (validated
  * first), its tags and redirect rules included (written only when they
  * differ).  APR_ENOENT when there is no such slug, APR_EINVAL when invalid.

@@ -49,6 +49,11 @@ typedef struct {
     apr_status_t (*insert_group)(ml_store *store, const ml_link *links,
                                  apr_size_t count, apr_int64_t *ids,
                                  apr_size_t *failed);
+    /* Writes the history of links inserted in the caller's write
+     * transaction (ml_store_set_history), count > 0. */
+    apr_status_t (*set_history)(ml_store *store,
+                                const ml_store_history *history,
+                                apr_size_t count);
     /* Replaces the tags and redirect rules of the link with link->id by
      * link's, inside the caller's write transaction.  fresh: the link was
      * inserted in this transaction, so it has none to replace (an import

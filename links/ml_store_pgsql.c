@@ -300,7 +300,7 @@ typedef char one_step_a_version[sizeof(schema_steps) / sizeof(schema_steps[0])
 
 /* Every statement with parameters; %s marks one (apr_dbd's notation). */
 typedef enum {
-    Q_INSERT, Q_INSERT_GROUP, Q_PRUNE, Q_UPDATE, Q_REMOVE, Q_GET,
+    Q_INSERT, Q_INSERT_GROUP, Q_SET_HISTORY, Q_PRUNE, Q_UPDATE, Q_REMOVE, Q_GET,
     Q_FIND_URL, Q_TOP, Q_CHANGES_AFTER, Q_ADD_CLICKS, Q_META_GET, Q_META_SET,
     Q_TAGS_OF, Q_RULES_OF, Q_DELETE_TAGS, Q_INSERT_TAG, Q_INSERT_LINK_TAG,
     Q_DELETE_RULES, Q_INSERT_RULE, Q_INSERT_CONDITION,
@@ -332,6 +332,12 @@ static const char *const query_sql[Q_COUNT] = {
                        " %s::bigint[], %s::bigint[], %s::text[], %s::text[],"
                        " %s::integer[], %s::integer[], %s::integer[])"
                        " ON CONFLICT (slug) DO NOTHING RETURNING slug, id",
+    /* Neither column is watched (WATCHED_COLUMNS): no trigger fires. */
+    [Q_SET_HISTORY] = "UPDATE links AS l SET clicks = h.clicks,"
+                      " created_at = CASE WHEN h.created_at > 0"
+                      " THEN h.created_at ELSE l.created_at END"
+                      " FROM unnest(%s::text[], %s::bigint[], %s::bigint[])"
+                      "  AS h(slug, created_at, clicks) WHERE l.slug = h.slug",
     [Q_PRUNE] = "DELETE FROM link_changes"
                 " WHERE seq <= (SELECT max(seq) FROM link_changes) - %s",
     [Q_UPDATE] = "UPDATE links SET (" WRITTEN_COLUMNS ") = (%s, %s, %s, %s, %s,"
@@ -1533,6 +1539,49 @@ static apr_status_t pg_add_clicks(ml_store *store, const ml_store_clicks *adds,
     return rv;
 }
 
+/* The three columns of history[0..count) as array literals. */
+static void history_arrays(apr_pool_t *pool, const ml_store_history *history,
+                           apr_size_t count, const char *arrays[3])
+{
+    apr_size_t room = count * 21 + 2, slug_room = 2, i;
+    char *slugs, *slugs_end, *times, *times_end, *clicks, *clicks_end;
+
+    for (i = 0; i < count; i++) {
+        slug_room += 2 * strlen(history[i].slug) + 3;
+    }
+    slugs = slugs_end = apr_palloc(pool, slug_room);
+    times = times_end = apr_palloc(pool, room);
+    clicks = clicks_end = apr_palloc(pool, room);
+    for (i = 0; i < count; i++) {
+        *slugs_end++ = i ? ',' : '{';
+        slugs_end = append_quoted(slugs_end, history[i].slug);
+        times_end = append_value(times_end, i, history[i].created_at);
+        clicks_end = append_value(clicks_end, i, history[i].clicks);
+    }
+    strcpy(slugs_end, "}");
+    strcpy(times_end, "}");
+    strcpy(clicks_end, "}");
+    arrays[0] = slugs;
+    arrays[1] = times;
+    arrays[2] = clicks;
+}
+
+static apr_status_t pg_set_history(ml_store *store,
+                                   const ml_store_history *history,
+                                   apr_size_t count)
+{
+    apr_pool_t *pool;
+    const char *args[3];
+    apr_status_t rv;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    history_arrays(pool, history, count, args);
+    rv = run(store, Q_SET_HISTORY, "writing the links' history", NULL, 3,
+             args, pool);
+    apr_pool_destroy(pool);
+    return rv;
+}
+
 static apr_status_t pg_each_limited(ml_store *store,
                                     ml_store_limited_fn *limited, void *ctx)
 {
@@ -1822,6 +1871,7 @@ const ml_store_engine ml_store_pgsql = {
     .forget_prepared = pg_forget_prepared,
     .insert = pg_insert,
     .insert_group = pg_insert_group,
+    .set_history = pg_set_history,
     .write_extras = pg_write_extras,
     .update = pg_update,
     .remove = pg_remove,

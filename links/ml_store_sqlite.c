@@ -308,6 +308,7 @@ typedef struct {
     apr_dev_t device;
     sqlite3_stmt *insert_link;
     sqlite3_stmt *insert_group_row;
+    sqlite3_stmt *set_history;
     int bulk_cache;              /* the page cache was raised for a group */
     int prune_at_commit;         /* a group was inserted */
     int visits_cache;            /* ... for visits */
@@ -388,7 +389,8 @@ static apr_status_t sqlite_failed(ml_store *store, const char *doing)
 static void forget_statements(sqlite_store *store)
 {
     sqlite3_stmt **all[] = {
-        &store->insert_link, &store->insert_group_row, &store->update_link,
+        &store->insert_link, &store->insert_group_row, &store->set_history,
+        &store->update_link,
         &store->select_by_url, &store->delete_link, &store->select_link,
         &store->select_all, &store->select_served, &store->count_links,
         &store->newest_change, &store->oldest_change, &store->changes_after,
@@ -1469,6 +1471,27 @@ static apr_status_t sqlite_add_clicks(ml_store *store, const ml_store_clicks *ad
         bind_clicks, adds, count, "counting clicks");
 }
 
+static void bind_history(sqlite3_stmt *query, const void *rows, apr_size_t i)
+{
+    const ml_store_history *link = (const ml_store_history *)rows + i;
+
+    bind_text(query, 1, link->slug);
+    sqlite3_bind_int64(query, 2, link->created_at);
+    sqlite3_bind_int64(query, 3, link->clicks);
+}
+
+/* Neither column is watched (WATCHED_COLUMNS): no change is logged and
+ * updated_at stays the insert's. */
+static apr_status_t sqlite_set_history(ml_store *store,
+                                       const ml_store_history *history,
+                                       apr_size_t count)
+{
+    return step_each_row(store, statement(store, &DB(store)->set_history,
+        "UPDATE links SET clicks = ?3, created_at = CASE WHEN ?2 > 0"
+        " THEN ?2 ELSE created_at END WHERE slug = ?1"),
+        bind_history, history, count, "writing the links' history");
+}
+
 static apr_status_t sqlite_meta_get(ml_store *store, const char *key,
                                apr_int64_t *value)
 {
@@ -1772,6 +1795,7 @@ const ml_store_engine ml_store_sqlite = {
     .forget_prepared = sqlite_forget_prepared,
     .insert = sqlite_insert,
     .insert_group = sqlite_insert_group,
+    .set_history = sqlite_set_history,
     .write_extras = sqlite_write_extras,
     .update = sqlite_update,
     .remove = sqlite_remove,

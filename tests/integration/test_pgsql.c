@@ -383,6 +383,41 @@ static void test_import_in_groups(void)
     }
 }
 
+/* Kutt's API list, imported into PostgreSQL: the visits and creation times it had are written
+ * for the whole group in one statement (ml_store_set_history), and both hosts serve the links. */
+static void test_peer_history_kept(void)
+{
+    static const char kutt[] =
+        "{\"total\":2,\"data\":[{\"address\":\"kutt1\",\"target\":\"https://example.com/k1\","
+        "\"created_at\":\"2024-01-01T12:00:00.000Z\",\"visit_count\":17,\"banned\":false},"
+        "{\"address\":\"kutt2\",\"target\":\"https://example.com/k2\",\"created_at\":"
+        "\"2024-02-01T00:00:00.000Z\",\"visit_count\":0,\"banned\":true}]}";
+    char *json = tpath("kutt.json"), *out;
+    long t;
+
+    if (!CHECK(write_file(json, kutt, strlen(kutt)) == 0 && httpd_chown(P.a, json) == 0,
+               "cannot write %s", json)
+        || !CLI_EXPECT(0, &out, "import", "--from", "kutt", json)) {
+        return;
+    }
+    EXPECT_HAS(out, "imported 2 links", "import --from kutt into PostgreSQL");
+    EXPECT_EQ(stored_clicks("kutt1"), 17, "Kutt's visit_count, as the clicks stored");
+    if (CLI_EXPECT(0, &out, "show", "kutt1")) {
+        EXPECT_HAS(out, "created: 2024-01-01T12:00:00Z\n", "Kutt's created_at");
+    }
+    t = expect_link("kutt1", 302, "https://example.com/k1");
+    expect_link("kutt2", 410, NULL);
+    WAIT_BOTH("imported from Kutt", "kutt1", t);
+    WAIT_BOTH("imported from Kutt, banned", "kutt2", t);
+    /* Gone again: the clicks Kutt counted are no visits of ours, which the last tests compare. */
+    CLI_EXPECT(0, NULL, "rm", "kutt1");
+    CLI_EXPECT(0, NULL, "rm", "kutt2");
+    t = expect_link("kutt1", 404, NULL);
+    expect_link("kutt2", 404, NULL);
+    WAIT_BOTH("removed", "kutt1", t);
+    WAIT_BOTH("removed", "kutt2", t);
+}
+
 /* ---- a SQLite database moved to PostgreSQL -------------------------- */
 
 static void test_sqlite_moved_to_postgresql(void)
@@ -1015,6 +1050,7 @@ static CU_TestInfo pgsql_tests[] = {
     { "SQLite export, PostgreSQL import: both hosts serve it", test_sqlite_moved_to_postgresql },
     { "import in groups: a row refused in a later group by its line; 600 stored",
       test_import_in_groups },
+    { "import --from kutt: its visits and times kept in PostgreSQL", test_peer_history_kept },
     { "clicks on A and B add up exactly", test_clicks_add_up },
     { "visits on A and B add up, roll-up included", test_visits_add_up },
     { "propagation A -> B measured", test_propagation_measured },

@@ -3,33 +3,20 @@
  * run as the real program ($MINILINK_CLI) on databases in a scratch
  * directory under /tmp, removed when the suite ends.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <apr_strings.h>
 #include <CUnit/CUnit.h>
+#include "cli_runner.h"
 #include "unit_helpers.h"
 
 void add_cli_edit_suite(void);
 
-#define MAX_ARGS 16
-
-/* What the last run of the command left: freed by the next run. */
-typedef struct {
-    int status;     /* exit status; -1 if it did not exit normally */
-    char *out;      /* standard output, NUL-terminated */
-    char *err;      /* standard error, NUL-terminated */
-} cli_result;
-
 static ut_scratch scratch;      /* the suite's directory under /tmp */
 static const char *db_path;    /* the database the command is run on */
-static cli_result last;
+static ut_cli_result last;   /* the last run's, freed by the next */
 
 static const char header[] =
     "slug,url,status,expires_at,disabled,title,tags,valid_since,max_visits,"
@@ -40,134 +27,16 @@ static const char header[] =
 
 /* ---- Running the command ---------------------------------------------- */
 
-/* A growing NUL-terminated buffer that a pipe is read into. */
-typedef struct {
-    char *data;
-    size_t len;
-} buffer;
-
-/* Reads what fd has; returns 0 at its end (or on an error). */
-static int drain(int fd, buffer *into)
-{
-    char chunk[4096];
-    ssize_t got = read(fd, chunk, sizeof(chunk));
-
-    if (got < 0 && errno == EINTR) {
-        return 1;
-    }
-    if (got <= 0) {
-        return 0;
-    }
-    into->data = realloc(into->data, into->len + (size_t)got + 1);
-    memcpy(into->data + into->len, chunk, (size_t)got);
-    into->len += (size_t)got;
-    into->data[into->len] = '\0';
-    return 1;
-}
-
-/* Reads both pipes to their ends together, so that neither can fill up
- * and block the child while we wait on the other. */
-static void read_both(int out_fd, int err_fd, buffer *out, buffer *err)
-{
-    struct pollfd fds[2] = { { out_fd, POLLIN, 0 }, { err_fd, POLLIN, 0 } };
-    buffer *into[2] = { out, err };
-    int open_fds = 2, i;
-
-    while (open_fds > 0) {
-        if (poll(fds, 2, -1) < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            break;
-        }
-        for (i = 0; i < 2; i++) {
-            if (fds[i].fd >= 0 && fds[i].revents && !drain(fds[i].fd, into[i])) {
-                close(fds[i].fd);
-                fds[i].fd = -1;
-                open_fds--;
-            }
-        }
-    }
-}
-
-/* The file the child reads as standard input: input, or nothing.  A file,
- * not a pipe, so that writing it cannot block on a child that is not
- * reading. */
-static int open_stdin(const char *input)
-{
-    const char *path = ut_path(&scratch, "stdin.txt");
-
-    if (input == NULL) {
-        return open("/dev/null", O_RDONLY);
-    }
-    if (!ut_write_file(path, input, strlen(input))) {
-        return -1;
-    }
-    return open(path, O_RDONLY);
-}
-
-/* Starts argv with in_fd as stdin; returns the child's pid, or -1. */
-static pid_t start(char **argv, int in_fd, int out_pipe[2], int err_pipe[2])
-{
-    pid_t pid = fork();
-
-    if (pid == 0) {
-        dup2(in_fd, STDIN_FILENO);
-        dup2(out_pipe[1], STDOUT_FILENO);
-        dup2(err_pipe[1], STDERR_FILENO);
-        close(out_pipe[0]), close(err_pipe[0]);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-/*
- * Runs "$MINILINK_CLI --db <db_path> args..." with input (or nothing) on
- * its standard input, and returns its exit status; its output is in last.
- */
-static int run_argv(const char *input, const char *const *args)
-{
-    char *argv[MAX_ARGS + 4] = { getenv("MINILINK_CLI"), "--db",
-                                 (char *)db_path };
-    int out_pipe[2], err_pipe[2], in_fd, wait_status, argc = 3;
-    buffer out = { calloc(1, 1), 0 }, err = { calloc(1, 1), 0 };
-    pid_t pid;
-
-    while (*args && argc < MAX_ARGS + 3) {
-        argv[argc++] = (char *)*args++;
-    }
-    free(last.out), free(last.err);
-    last.status = -1;
-    in_fd = open_stdin(input);
-    if (in_fd < 0 || pipe(out_pipe) != 0 || pipe(err_pipe) != 0
-        || (pid = start(argv, in_fd, out_pipe, err_pipe)) < 0) {
-        last.out = out.data, last.err = err.data;
-        return -1;
-    }
-    close(in_fd), close(out_pipe[1]), close(err_pipe[1]);
-    read_both(out_pipe[0], err_pipe[0], &out, &err);
-    last.out = out.data, last.err = err.data;
-    if (waitpid(pid, &wait_status, 0) == pid && WIFEXITED(wait_status)) {
-        last.status = WEXITSTATUS(wait_status);
-    }
-    return last.status;
-}
-
-/* run_argv() with the arguments listed, NULL last. */
+/* ut_cli_run() on the suite's database, into last; its exit status. */
 static int cli_in(const char *input, ...)
 {
-    const char *args[MAX_ARGS + 1];
     va_list list;
-    int n = 0;
+    int status;
 
     va_start(list, input);
-    while (n < MAX_ARGS && (args[n] = va_arg(list, const char *)) != NULL) {
-        n++;
-    }
+    status = ut_cli_run(&scratch, db_path, input, list, &last);
     va_end(list);
-    args[n] = NULL;
-    return run_argv(input, args);
+    return status;
 }
 
 #define cli(...) cli_in(NULL, __VA_ARGS__, NULL)
@@ -230,8 +99,7 @@ static int suite_init(void)
 
 static int suite_cleanup(void)
 {
-    free(last.out), free(last.err);
-    last.out = last.err = NULL;
+    ut_cli_result_free(&last);
     ut_scratch_close(&scratch);
     return 0;
 }
@@ -643,8 +511,12 @@ static void test_import_malformed_csv(void)
 static void test_import_bad_rows(void)
 {
     import_fails("", 2, "bad.csv:1:", "header");
-    import_fails("slug,url\na,https://example.com/\n", 2, "bad.csv:1:",
-                 "header");
+    import_fails("slug,href\na,https://example.com/\n", 2, "bad.csv:1:",
+                 "'href' that is no column");
+    import_fails("url,title\nhttps://example.com/,a\n", 2, "bad.csv:1:",
+                 "header naming slug, url");
+    import_fails("slug,url,slug\na,https://example.com/,b\n", 2,
+                 "bad.csv:1:", "'slug' twice");
     import_fails("slug,url,status,expires_at,disabled\n"
                  "a,https://example.com/,,,0,extra\n", 2, "bad.csv:2:",
                  "6 fields");

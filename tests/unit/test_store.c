@@ -863,6 +863,46 @@ static void test_each_limited(void)
     ut_scratch_close(&scratch);
 }
 
+/* A group's history as an import from a peer writes it: the creation
+ * times and clicks given (0: the time it was stored), no change logged,
+ * updated_at left as the insert set it. */
+static void test_set_history(void)
+{
+    ut_scratch scratch;
+    ml_store *store;
+    ml_link links[2], got;
+    ml_store_history history[2] = {
+        { "old", 1000000000, 42 }, { "new", 0, 7 }
+    };
+    apr_uint64_t before, after;
+    apr_size_t failed = 99;
+
+    CU_ASSERT_FATAL(ut_scratch_open(&scratch));
+    store = new_store(&scratch, "links.db");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(store);
+    links[0] = ut_link("old", "https://example.com/old", 0, 0, 0);
+    links[1] = ut_link("new", "https://example.com/new", 0, 0, 0);
+    CU_ASSERT_EQUAL(ml_store_write_begin(store), APR_SUCCESS);
+    CU_ASSERT_EQUAL(ml_store_add_group(store, links, NULL, 2, &failed),
+                    APR_SUCCESS);
+    CU_ASSERT_EQUAL(ml_store_change_seq(store, &before), APR_SUCCESS);
+    CU_ASSERT_EQUAL(ml_store_set_history(store, history, 2), APR_SUCCESS);
+    CU_ASSERT_EQUAL(ml_store_change_seq(store, &after), APR_SUCCESS);
+    CU_ASSERT_EQUAL(ml_store_write_commit(store), APR_SUCCESS);
+    CU_ASSERT_EQUAL(after, before);
+    CU_ASSERT_EQUAL(ml_store_get(store, "old", &got, NULL, scratch.pool),
+                    APR_SUCCESS);
+    CU_ASSERT_EQUAL(got.created_at, 1000000000);
+    CU_ASSERT_EQUAL(got.clicks, 42);
+    CU_ASSERT(got.updated_at > got.created_at);
+    CU_ASSERT_EQUAL(ml_store_get(store, "new", &got, NULL, scratch.pool),
+                    APR_SUCCESS);
+    CU_ASSERT(got.created_at > 1000000000);
+    CU_ASSERT_EQUAL(got.created_at, got.updated_at);
+    CU_ASSERT_EQUAL(got.clicks, 7);
+    ut_scratch_close(&scratch);
+}
+
 void add_store_suite(void)
 {
     CU_pSuite suite = CU_add_suite("store (ml_store.h)", NULL, NULL);
@@ -891,4 +931,5 @@ void add_store_suite(void)
     CU_add_test(suite, "tags and rules: written and read back", test_rules_round_trip);
     CU_add_test(suite, "tags and rules: every change logged", test_rules_changes_are_logged);
     CU_add_test(suite, "each_limited: links with a visit limit", test_each_limited);
+    CU_add_test(suite, "set_history: times and clicks, no change logged", test_set_history);
 }
