@@ -424,6 +424,17 @@ static int forbidden(ml_api_call *call)
                           NULL);
 }
 
+/* The body of a write; NULL after answering 403 (read-only) or 400 (no
+ * JSON object), with *status what to return. */
+static json_t *body_to_write(ml_api_call *call, int *status)
+{
+    if (!ml_api_may_write(call)) {
+        *status = forbidden(call);
+        return NULL;
+    }
+    return ml_api_body(call, status);
+}
+
 /* The decoded path short URLs start with (MinilinkShortBase's, else "/"),
  * for the creation policy's check of pages a slug would hide. */
 static const char *short_prefix(ml_api_call *call)
@@ -465,10 +476,7 @@ static int create_link(ml_api_call *call)
     int status, find_existing = 0, tries;
     apr_status_t rv = APR_EEXIST;
 
-    if (!ml_api_may_write(call)) {
-        return forbidden(call);
-    }
-    if ((body = ml_api_body(call, &status)) == NULL) {
+    if ((body = body_to_write(call, &status)) == NULL) {
         return status;
     }
     memset(&link, 0, sizeof(link));
@@ -558,10 +566,7 @@ static int edit_link(ml_api_call *call, const ml_link *current)
     int status;
     apr_status_t rv;
 
-    if (!ml_api_may_write(call)) {
-        return forbidden(call);
-    }
-    if ((body = ml_api_body(call, &status)) == NULL) {
+    if ((body = body_to_write(call, &status)) == NULL) {
         return status;
     }
     if ((problem = read_fields(body, &link, &field, call->r->pool))) {
@@ -634,10 +639,7 @@ static int set_rules(ml_api_call *call, const ml_link *current)
     json_t *body;
     int status;
 
-    if (!ml_api_may_write(call)) {
-        return forbidden(call);
-    }
-    if ((body = ml_api_body(call, &status)) == NULL) {
+    if ((body = body_to_write(call, &status)) == NULL) {
         return status;
     }
     link.rules = NULL;
