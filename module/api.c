@@ -155,10 +155,15 @@ json_t *ml_api_body(ml_api_call *call, int *status)
     apr_size_t total = 0;
     json_error_t error;
     json_t *body;
-    long got;
+    long got = 0;
+    int rc;
 
-    *status = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK);
-    if (*status != OK) {
+    /* httpd refuses a body over LimitRequestBody (413), or one it cannot
+     * read (400), here or while it is read: as problems too. */
+    if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
+        *status = ml_api_problem(call, rc, ML_PROBLEM_INVALID_DATA,
+                                 "Request refused", "The body is larger than"
+                                 " this server takes, or not readable", NULL);
         return NULL;
     }
     if (ap_should_client_block(r)) {
@@ -166,13 +171,15 @@ json_t *ml_api_body(ml_api_call *call, int *status)
                                           MAX_BODY_BYTES + 1 - total)) > 0) {
             total += (apr_size_t)got;
             if (total > MAX_BODY_BYTES) {
-                *status = ml_api_problem(call, HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                         ML_PROBLEM_INVALID_DATA,
-                                         "Request too large",
-                                         "The body may be at most 64 KiB",
-                                         NULL);
-                return NULL;
+                break;
             }
+        }
+        if (got < 0 || total > MAX_BODY_BYTES) {
+            *status = ml_api_problem(call, HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                     ML_PROBLEM_INVALID_DATA,
+                                     "Request too large", "The body may be at"
+                                     " most 64 KiB, and LimitRequestBody", NULL);
+            return NULL;
         }
     }
     body = json_loadb(buffer, total, 0, &error);

@@ -146,6 +146,14 @@ static void test_problems(void)
              "{\"longUrl\": \"https://example.com/x\", \"customSlug\": \"server-status\"}",
              NULL);
     EXPECT_PROBLEM(r, 400, "non-unique-slug");     /* a name the server keeps */
+    {
+        /* Over LimitRequestBody: httpd's 413, as a problem. */
+        char *big = talloc(10001);
+        memset(big, ' ', 10000);
+        big[0] = '{', big[9999] = '}', big[10000] = '\0';
+        r = call("POST", "/rest/v3/short-urls", K.admin, NULL, big, NULL);
+        EXPECT_PROBLEM(r, 413, "invalid-data");
+    }
     r = call("GET", "/rest/v3/nothing-here", K.admin, NULL, NULL, NULL);
     EXPECT_PROBLEM(r, 404, "not-found");
     r = call("PUT", "/rest/v3/short-urls", K.admin, NULL, "{}", NULL);
@@ -335,7 +343,7 @@ static const suite_group api_group = {
     .passwd = "alice:apw", .prepare = api_prepare,
     .config = "MinilinkDatabase @DIR@/links.db\n"
               MINILINK_AT("/l", "")
-              API_AT("/rest", "Require all granted\n")
+              API_AT("/rest", "Require all granted\nLimitRequestBody 8192\n")
               API_AT("/team", BASIC_AUTH "MinilinkAdminUsers carol\n")
               API_AT("/cors", "MinilinkApiCorsOrigins https://app.example\n"
                      "Require all granted\n"),
