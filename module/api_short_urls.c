@@ -467,14 +467,60 @@ static int slug_refused(ml_api_call *call, const char *slug, const char *detail)
                           json_pack("{s:s}", "customSlug", slug));
 }
 
+ml_api_stored ml_api_store_link(ml_api_call *call, ml_link *link,
+                                const char *slug, apr_int64_t length,
+                                ml_link *made, const char **detail)
+{
+    apr_status_t rv = APR_EEXIST;
+    int status, tries;
+
+    link->owner = call->owner;
+    if ((*detail = ml_creation_problem(call->r, call->conf, short_prefix(call),
+                                       link->url, slug, link, &status))) {
+        return status == HTTP_CONFLICT ? ML_API_SLUG_REFUSED
+                                       : ML_API_URL_REFUSED;
+    }
+    for (tries = 0; rv == APR_EEXIST && tries < (slug ? 1 : RANDOM_TRIES);
+         tries++) {
+        char random[ML_SLUG_MAX + 1];
+        if (slug == NULL) {
+            /* Longer every few collisions, so a crowded length cannot stall. */
+            if (ml_slug_random(random, (apr_size_t)length + (apr_size_t)tries / 3)
+                != APR_SUCCESS) {
+                break;
+            }
+            link->slug = random;
+        }
+        else {
+            link->slug = slug;
+        }
+        rv = ml_store_add(call->store, link, call->r->pool);
+    }
+    if (rv == APR_EEXIST && slug) {
+        *detail = apr_psprintf(call->r->pool, "Provided slug \"%s\" is already"
+                               " in use.", slug);
+        return ML_API_SLUG_REFUSED;
+    }
+    if (rv == APR_EINVAL) {
+        *detail = ml_store_error(call->store);
+        return ML_API_URL_REFUSED;
+    }
+    if (rv != APR_SUCCESS) {
+        return ML_API_STORE_FAILED;
+    }
+    make_live(call);
+    /* Read back: times and tags as stored. */
+    return ml_store_get(call->store, link->slug, made, NULL, call->r->pool)
+           == APR_SUCCESS ? ML_API_STORED : ML_API_STORE_FAILED;
+}
+
 static int create_link(ml_api_call *call)
 {
     json_t *body, *value;
     ml_link link, found;
     const char *field, *problem, *slug = NULL;
     apr_int64_t length = CODE_LENGTH_DEFAULT;
-    int status, find_existing = 0, tries;
-    apr_status_t rv = APR_EEXIST;
+    int status, find_existing = 0;
 
     if ((body = body_to_write(call, &status)) == NULL) {
         return status;
@@ -505,7 +551,7 @@ static int create_link(ml_api_call *call)
     if (problem) {
         return ml_api_invalid(call, field, problem);
     }
-    link.owner = call->owner;
+    link.owner = call->owner;        /* a link it may then see */
     /* Shlink: the same long URL (and slug, if one is asked for) gives the
      * link it has; only one this caller may see. */
     if (find_existing
@@ -517,42 +563,15 @@ static int create_link(ml_api_call *call)
         && ml_api_may_see(call, &found)) {
         return ml_api_json(call, HTTP_OK, short_url_json(call, &found));
     }
-    if ((problem = ml_creation_problem(call->r, call->conf, short_prefix(call),
-                                       link.url, slug, &link, &status))) {
-        return status == HTTP_CONFLICT ? slug_refused(call, slug, problem)
-               : ml_api_invalid(call, slug && ml_slug_new_problem(slug)
-                                ? "customSlug" : "longUrl", problem);
-    }
-    for (tries = 0; rv == APR_EEXIST && tries < (slug ? 1 : RANDOM_TRIES);
-         tries++) {
-        char random[ML_SLUG_MAX + 1];
-        if (slug == NULL) {
-            /* Longer every few collisions, so a crowded length cannot stall. */
-            if (ml_slug_random(random, (apr_size_t)length + (apr_size_t)tries / 3)
-                != APR_SUCCESS) {
-                break;
-            }
-            link.slug = random;
-        }
-        else {
-            link.slug = slug;
-        }
-        rv = ml_store_add(call->store, &link, call->r->pool);
-    }
-    if (rv == APR_EEXIST && slug) {
-        return slug_refused(call, slug, apr_psprintf(call->r->pool, "Provided "
-                            "slug \"%s\" is already in use.", slug));
-    }
-    if (rv == APR_EINVAL) {
-        return ml_api_invalid(call, "longUrl", ml_store_error(call->store));
-    }
-    if (rv != APR_SUCCESS) {
-        return ml_api_store_failed(call);
-    }
-    make_live(call);
-    /* Read back: times and tags as stored. */
-    if (ml_store_get(call->store, link.slug, &found, NULL, call->r->pool)
-        != APR_SUCCESS) {
+    switch (ml_api_store_link(call, &link, slug, length, &found, &problem)) {
+    case ML_API_STORED:
+        break;
+    case ML_API_SLUG_REFUSED:
+        return slug_refused(call, slug, problem);
+    case ML_API_URL_REFUSED:
+        return ml_api_invalid(call, slug && ml_slug_new_problem(slug)
+                              ? "customSlug" : "longUrl", problem);
+    default:
         return ml_api_store_failed(call);
     }
     return ml_api_json(call, HTTP_OK, short_url_json(call, &found));
