@@ -35,8 +35,8 @@ typedef enum {
 } ml_api_who;
 
 /* Sets up call for r and opens the location's database (schema 3 or
- * later); ML_API_KNOWN (so far), or ML_API_FAILED, logged (ML00080,
- * ML00082, ML00083). */
+ * later); ML_API_KNOWN (so far), or ML_API_FAILED, logged (ML00082,
+ * ML00083, ML00084). */
 ml_api_who ml_api_open(ml_api_call *call, request_rec *r);
 /* Who calls: the API key given (X-Api-Key, YOURLS' signature) if any,
  * else the user Apache authenticated (an admin if MinilinkAdminUsers
