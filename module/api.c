@@ -271,8 +271,8 @@ ml_api_who ml_api_open(ml_api_call *call, request_rec *r)
                       r->handler, r->uri);
         return ML_API_FAILED;
     }
-    if (ml_store_open(&call->store, call->conf->database->location,
-                      ML_STORE_WRITE, r->pool) != APR_SUCCESS) {
+    if (ml_database_request_store(call->conf->database, r, &call->store)
+        != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MLLOGNO(00084) "the API "
                       "cannot open its database: %s", ml_store_error(call->store));
         return ML_API_FAILED;

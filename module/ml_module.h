@@ -184,6 +184,11 @@ void ml_refresher_start(ml_generation *generation);
 /* This process's connections, opened on first use (in child_init and in
  * the refresher). */
 void ml_database_child_init(apr_pool_t *pchild);
+/* A read-write connection for the request (the management APIs): one
+ * this process keeps, given back when the request ends, else one opened
+ * for it; its error says why when it fails. */
+apr_status_t ml_database_request_store(ml_database *database, request_rec *r,
+                                       ml_store **store);
 /* Applies the database's changes to its table now, as the only writer. */
 void ml_database_refresh(ml_database *database, apr_pool_t *scratch);
 /* Writes the clicks counted for the database, under the flushers' lock. */
