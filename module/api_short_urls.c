@@ -300,8 +300,7 @@ static const char *short_prefix(ml_api_call *call)
     return ap_unescape_url(path) == OK ? path : "/";
 }
 
-/* The shared table has the change before the answer leaves. */
-static void make_live(ml_api_call *call)
+void ml_api_make_live(ml_api_call *call)
 {
     if (call->conf->database->cache) {
         ml_database_refresh(call->conf->database, call->r->pool);
@@ -357,7 +356,7 @@ ml_api_stored ml_api_store_link(ml_api_call *call, ml_link *link,
     if (rv != APR_SUCCESS) {
         return ML_API_STORE_FAILED;
     }
-    make_live(call);
+    ml_api_make_live(call);
     /* Read back: times and tags as stored. */
     return ml_store_get(call->store, link->slug, made, NULL, call->r->pool)
            == APR_SUCCESS ? ML_API_STORED : ML_API_STORE_FAILED;
@@ -453,7 +452,7 @@ static int edit_link(ml_api_call *call, const ml_link *current)
     if (rv != APR_SUCCESS) {
         return ml_api_store_failed(call);
     }
-    make_live(call);
+    ml_api_make_live(call);
     if (ml_store_get(call->store, link.slug, &link, NULL, call->r->pool)
         != APR_SUCCESS) {
         return ml_api_store_failed(call);
@@ -469,7 +468,7 @@ static int delete_link(ml_api_call *call, const ml_link *link)
     if (ml_store_remove(call->store, link->slug) != APR_SUCCESS) {
         return ml_api_store_failed(call);
     }
-    make_live(call);
+    ml_api_make_live(call);
     call->r->status = HTTP_NO_CONTENT;
     return OK;
 }
@@ -525,7 +524,7 @@ static int set_rules(ml_api_call *call, const ml_link *current)
     if (ml_store_update(call->store, &link) != APR_SUCCESS) {
         return ml_api_store_failed(call);
     }
-    make_live(call);
+    ml_api_make_live(call);
     return send_rules(call, &link);
 }
 

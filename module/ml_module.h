@@ -331,12 +331,13 @@ int ml_send_json(request_rec *r, json_t *value);
  * NULL slug the orphan visits. */
 int ml_admin_visits(request_rec *r, ml_database *database, const char *slug,
                     int days);
-/* A page of a link's visits (slug) or of the orphan visits (NULL), newest
- * first, as Shlink's {"visits": {"data", "pagination"}} (?page,
- * ?itemsPerPage, ?startDate); OK, or 503 (logged) if the store failed.
- * agents may be NULL (no browser, OS and device). */
-int ml_send_visits(request_rec *r, ml_store *store, const char *slug,
-                   ml_agents *agents);
+/* A page of the visits which says (a link's, the orphans', every
+ * link's, a tag's: its slug, links, tag and owner), newest first, as
+ * Shlink's {"visits": {"data", "pagination"}} (?page, ?itemsPerPage,
+ * ?startDate); OK, or 503 (logged) if the store failed.  agents may be
+ * NULL (no browser, OS and device). */
+int ml_send_visits(request_rec *r, ml_store *store,
+                   const ml_store_visit_query *which, ml_agents *agents);
 
 /* ------------------------------------------------------------------ */
 /* visits.c                                                            */
