@@ -232,13 +232,18 @@ static int list_links(ml_api_call *call)
     query.tags_mode = mode && strcmp(mode, "all") == 0 ? ML_LIST_TAGS_ALL
                                                        : ML_LIST_TAGS_ANY;
     if (query.tags_mode == ML_LIST_TAGS_ALL) {     /* each counted once */
+        apr_array_header_t *unique = apr_array_make(call->r->pool, tags->nelts,
+                                                    sizeof(const char *));
+        int i;
         ml_shlink_sort_names(tags);
-        for (query.ntags = 0; query.ntags < tags->nelts; query.ntags++) {
-            if (query.ntags && strcmp(query.tags[query.ntags],
-                                      query.tags[query.ntags - 1]) == 0) {
-                break;
+        for (i = 0; i < tags->nelts; i++) {
+            const char *tag = APR_ARRAY_IDX(tags, i, const char *);
+            if (i == 0 || strcmp(tag, APR_ARRAY_IDX(tags, i - 1, const char *))) {
+                APR_ARRAY_PUSH(unique, const char *) = tag;
             }
         }
+        query.tags = (const char *const *)unique->elts;
+        query.ntags = unique->nelts;
     }
     query.exclude_max_visits_reached =
         ml_api_arg(call, "excludeMaxVisitsReached")

@@ -180,6 +180,9 @@ static void test_problems(void)
     r = call("GET", "/rest/v3/short-urls?searchTerm=example.com%2Fnum&tags%5B%5D=n", K.admin,
              NULL, NULL, NULL);
     EXPECT_HAS(r->body, "\"totalItems\":1", "tags[] and a search");
+    r = call("GET", "/rest/v3/short-urls?tags%5B%5D=n&tags%5B%5D=n&tagsMode=all", K.admin, NULL,
+             NULL, NULL);
+    EXPECT_HAS(r->body, "\"totalItems\":1", "a tag named twice, all of them");
     GET("/l/nums", 302, "https://example.com/numbers");
 }
 
