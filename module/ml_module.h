@@ -325,6 +325,8 @@ int ml_admin_handler(request_rec *r);
  * minilink-yourls: YOURLS' yourls-api.php (yourls.c). */
 int ml_api_handler(request_rec *r);
 int ml_yourls_handler(request_rec *r);
+/* httpd's own error pages under the API's locations as problems too. */
+void ml_api_register_hooks(void);
 /* Sends value (taken) as the JSON answer. */
 int ml_send_json(request_rec *r, json_t *value);
 /* admin_visits.c: a link's visits (days: its daily roll-up), or with a
