@@ -1306,8 +1306,10 @@ static int of_many_links(const ml_store_visit_query *q)
     return q->slug == NULL && (q->links || q->tag);
 }
 
-static apr_status_t each_of_many(ml_store *store, const ml_store_visit_query *q,
-                                 ml_store_visit_fn *fn, void *ctx)
+/* The visits of many links (fn for each), or with count set how many. */
+static apr_status_t of_many(ml_store *store, const ml_store_visit_query *q,
+                            ml_store_visit_fn *fn, void *ctx,
+                            apr_uint64_t *count)
 {
     ml_store_param params[5];
     many_visits many = { fn, ctx, 0 };
@@ -1320,41 +1322,27 @@ static apr_status_t each_of_many(ml_store *store, const ml_store_visit_query *q,
         return rv;
     }
     where = many_visits_where(q, params, &n);
-    params[n++] = (ml_store_param){ NULL, q->limit > 0 ? q->limit
-                                                       : APR_INT64_MAX };
-    params[n++] = (ml_store_param){ NULL, q->offset };
     apr_pool_create(&pool, NULL);
-    rv = store->engine->query(store, apr_pstrcat(pool, "SELECT "
-                              MANY_VISIT_COLUMNS, where, q->newest_first
-                              ? " ORDER BY v.visited_at DESC, v.id DESC"
-                              : " ORDER BY v.visited_at, v.id",
-                              " LIMIT ? OFFSET ?", NULL),
-                              params, n, pass_visit, &many, "reading visits");
-    apr_pool_destroy(pool);
-    return rv;
-}
-
-static apr_status_t count_of_many(ml_store *store,
-                                  const ml_store_visit_query *q,
-                                  apr_uint64_t *count)
-{
-    ml_store_param params[5];
-    many_visits many = { NULL, NULL, 0 };
-    apr_pool_t *pool;
-    const char *where;
-    apr_status_t rv;
-    int n;
-
-    if ((rv = api_keys_usable(store)) != APR_SUCCESS) {
-        return rv;
+    if (count) {
+        rv = store->engine->query(store, apr_pstrcat(pool, "SELECT count(*)",
+                                                     where, NULL),
+                                  params, n, keep_count, &many,
+                                  "counting visits");
+        *count = many.count;
     }
-    where = many_visits_where(q, params, &n);
-    apr_pool_create(&pool, NULL);
-    rv = store->engine->query(store, apr_pstrcat(pool, "SELECT count(*)", where,
-                                                 NULL),
-                              params, n, keep_count, &many, "counting visits");
+    else {
+        params[n++] = (ml_store_param){ NULL, q->limit > 0 ? q->limit
+                                                           : APR_INT64_MAX };
+        params[n++] = (ml_store_param){ NULL, q->offset };
+        rv = store->engine->query(store, apr_pstrcat(pool, "SELECT "
+                                  MANY_VISIT_COLUMNS, where, q->newest_first
+                                  ? " ORDER BY v.visited_at DESC, v.id DESC"
+                                  : " ORDER BY v.visited_at, v.id",
+                                  " LIMIT ? OFFSET ?", NULL),
+                                  params, n, pass_visit, &many,
+                                  "reading visits");
+    }
     apr_pool_destroy(pool);
-    *count = many.count;
     return rv;
 }
 
@@ -1616,7 +1604,7 @@ apr_status_t ml_store_each_visit(ml_store *store,
     apr_status_t rv = visits_usable(store);
 
     if (rv == APR_SUCCESS && of_many_links(query)) {
-        return each_of_many(store, query, fn, ctx);
+        return of_many(store, query, fn, ctx, NULL);
     }
     return rv ? rv : store->engine->each_visit(store, query, fn, ctx);
 }
@@ -1629,7 +1617,7 @@ apr_status_t ml_store_count_visits(ml_store *store,
 
     *count = 0;
     if (rv == APR_SUCCESS && of_many_links(query)) {
-        return count_of_many(store, query, count);
+        return of_many(store, query, NULL, NULL, count);
     }
     return rv ? rv : store->engine->count_visits(store, query, count);
 }
