@@ -21,6 +21,8 @@
 /* The handler names given to SetHandler. */
 #define ML_HANDLER "minilink"
 #define ML_ADMIN_HANDLER "minilink-admin"
+#define ML_API_HANDLER "minilink-api"
+#define ML_YOURLS_HANDLER "minilink-yourls"
 
 /* A process's own connection to a database (module/database.c). */
 typedef struct ml_connection ml_connection;
@@ -40,6 +42,8 @@ typedef struct {
     const char *load_error;      /* why cache is NULL after post_config */
     ml_connection *connection;   /* this process's, opened on first use */
     ml_connection *writer;       /* the visits drain's, the same */
+    void *lender;                /* apr_reslist_t of this process's
+                                  * connections for requests (database.c) */
     ml_clicks *clicks;           /* outlives the generation (lifecycle.c) */
     ml_visits *visits;           /* the visits ring, the same; NULL: none */
 } ml_database;
@@ -97,6 +101,10 @@ typedef struct {
     const char *country_variable;   /* MinilinkCountryVariable */
     ml_visits_mode visits;       /* MinilinkVisits */
     int visits_ip;               /* MinilinkVisitsIP: 1 anonymized, -1 off */
+    const char *short_base;      /* MinilinkShortBase: "https://host/l/" */
+    apr_array_header_t *admin_users;   /* MinilinkAdminUsers: const char * */
+    apr_array_header_t *cors_origins;  /* MinilinkApiCorsOrigins: const char *;
+                                        * NULL: any origin */
 } ml_dir_config;
 
 /* module/early.c: what a server's requests are checked against before a

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
+#include <apr_time.h>
 #include "ml_store_engine.h"
 
 #define RANDOM_SLUG_LEN 6
@@ -661,6 +662,702 @@ apr_status_t ml_store_read_end(ml_store *store)
     return store->engine->commit(store);
 }
 
+static apr_status_t visits_usable(ml_store *store);
+
+/* ---- listing ------------------------------------------------------------- */
+
+/* A condition and its parameters, as they are added. */
+typedef struct {
+    apr_pool_t *pool;
+    const char *where;
+    apr_array_header_t *params;       /* ml_store_param */
+} list_filter;
+
+static void add_condition(list_filter *filter, const char *condition)
+{
+    filter->where = *filter->where
+                    ? apr_pstrcat(filter->pool, filter->where, " AND ",
+                                  condition, NULL)
+                    : condition;
+}
+
+static void add_text(list_filter *filter, const char *text)
+{
+    ml_store_param *param = apr_array_push(filter->params);
+
+    param->text = text;
+    param->number = 0;
+}
+
+static void add_number(list_filter *filter, apr_int64_t number)
+{
+    ml_store_param *param = apr_array_push(filter->params);
+
+    param->text = NULL;
+    param->number = number;
+}
+
+/* "%term%" for LIKE ... ESCAPE '\', lower-cased (the columns are compared
+ * lower-cased: SQLite's LIKE ignores ASCII case and PostgreSQL's does
+ * not, so both are told the same); the term's own % _ \ match themselves. */
+static const char *like_pattern(apr_pool_t *pool, const char *term)
+{
+    char *pattern = apr_palloc(pool, strlen(term) * 2 + 3), *out = pattern;
+
+    *out++ = '%';
+    for (; *term; term++) {
+        if (*term == '%' || *term == '_' || *term == '\\') {
+            *out++ = '\\';
+        }
+        *out++ = (*term >= 'A' && *term <= 'Z') ? (char)(*term - 'A' + 'a')
+                                                : *term;
+    }
+    *out++ = '%';
+    *out = '\0';
+    return pattern;
+}
+
+/* The tags' names as "?, ?, ..." with their parameters. */
+static const char *tag_names(list_filter *filter,
+                             const ml_store_list_query *query)
+{
+    char *marks = apr_palloc(filter->pool, (apr_size_t)query->ntags * 3 + 1);
+    int i;
+
+    marks[0] = '\0';
+    for (i = 0; i < query->ntags; i++) {
+        strcat(marks, i ? ", ?" : "?");
+        add_text(filter, query->tags[i]);
+    }
+    return marks;
+}
+
+#define TAGS_OF_LINK \
+    "SELECT lt.link_id FROM link_tags lt JOIN tags t ON t.id = lt.tag_id" \
+    " WHERE t.name IN ("
+
+/* The WHERE of a listing, in the open database's schema. */
+static void list_where(ml_store *store, const ml_store_list_query *query,
+                       list_filter *filter)
+{
+    apr_int64_t now = query->now ? query->now : apr_time_sec(apr_time_now());
+
+    if (query->search && *query->search) {
+        const char *pattern = like_pattern(filter->pool, query->search);
+        /* A tag's name is searched too, as Shlink does. */
+        add_condition(filter, store->schema >= 2
+            ? "(lower(slug) LIKE ? ESCAPE '\\' OR lower(url) LIKE ? ESCAPE '\\'"
+              " OR lower(title) LIKE ? ESCAPE '\\' OR id IN (SELECT lt.link_id"
+              " FROM link_tags lt JOIN tags t ON t.id = lt.tag_id"
+              " WHERE lower(t.name) LIKE ? ESCAPE '\\'))"
+            : "(lower(slug) LIKE ? ESCAPE '\\' OR lower(url) LIKE ? ESCAPE '\\')");
+        add_text(filter, pattern);
+        add_text(filter, pattern);
+        if (store->schema >= 2) {
+            add_text(filter, pattern);
+            add_text(filter, pattern);
+        }
+    }
+    if (query->ntags > 0 && store->schema < 2) {
+        add_condition(filter, "0 = 1");        /* no link has a tag yet */
+    }
+    else if (query->ntags > 0 && query->tags_mode == ML_LIST_TAGS_ANY) {
+        add_condition(filter, apr_pstrcat(filter->pool, "id IN (" TAGS_OF_LINK,
+                                          tag_names(filter, query), "))", NULL));
+    }
+    else if (query->ntags > 0) {
+        /* Every one: as many of the link's tags among them as were named
+         * (a tag named twice counts once in the database, so names are
+         * expected distinct: the caller's job). */
+        add_condition(filter, apr_pstrcat(filter->pool,
+            "(SELECT count(*) FROM link_tags lt JOIN tags t ON t.id = lt.tag_id"
+            " WHERE lt.link_id = links.id AND t.name IN (",
+            tag_names(filter, query), ")) = ?", NULL));
+        add_number(filter, query->ntags);
+    }
+    if (query->created_from) {
+        add_condition(filter, "created_at >= ?");
+        add_number(filter, query->created_from);
+    }
+    if (query->created_until) {
+        add_condition(filter, "created_at <= ?");
+        add_number(filter, query->created_until);
+    }
+    if (query->exclude_max_visits_reached && store->schema >= 2) {
+        add_condition(filter, "(max_visits IS NULL OR clicks < max_visits)");
+    }
+    if (query->exclude_past_valid_until) {
+        add_condition(filter, "(expires_at IS NULL OR expires_at > ?)");
+        add_number(filter, now);
+    }
+    if (query->owner && store->schema < 3) {
+        add_condition(filter, "0 = 1");        /* all made by admins then */
+    }
+    else if (query->owner) {
+        add_condition(filter, "owner = ?");
+        add_text(filter, query->owner);
+    }
+}
+
+/* Whether the same tag is named twice (ML_TAGS_ALL counts distinct ones). */
+static int tags_repeat(const ml_store_list_query *query)
+{
+    int i, k;
+
+    for (i = 0; i < query->ntags; i++) {
+        for (k = 0; k < i; k++) {
+            if (strcmp(query->tags[i], query->tags[k]) == 0) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+apr_status_t ml_store_list(ml_store *store, const ml_store_list_query *query,
+                           ml_store_row_fn *row, void *ctx,
+                           apr_uint64_t *total)
+{
+    list_filter filter;
+    ml_store_list_sql sql;
+    apr_int64_t page = query->page > 1 ? query->page : 1;
+    apr_status_t rv;
+    apr_pool_t *pool;
+
+    if ((unsigned)query->order >= ML_LIST_ORDERS
+        || (unsigned)query->tags_mode > ML_LIST_TAGS_ALL
+        || query->ntags < 0 || query->ntags > ML_TAGS_MAX
+        || (query->ntags > 0 && query->tags == NULL)
+        || (query->tags_mode == ML_LIST_TAGS_ALL && tags_repeat(query))) {
+        ml_store_fail(store, "a listing's order, tags or tags mode is out of"
+                      " range");
+        return APR_EINVAL;
+    }
+    apr_pool_create(&pool, NULL);
+    filter.pool = pool;
+    filter.where = "";
+    filter.params = apr_array_make(pool, 8, sizeof(ml_store_param));
+    list_where(store, query, &filter);
+    sql.where = filter.where;
+    sql.params = (const ml_store_param *)filter.params->elts;
+    sql.nparams = filter.params->nelts;
+    sql.order = query->order;
+    sql.descending = query->descending != 0;
+    if (query->items_per_page >= 1) {
+        sql.limit = query->items_per_page;
+        /* A page past any the database could hold is simply empty. */
+        sql.offset = page - 1 > APR_INT64_MAX / query->items_per_page
+                     ? APR_INT64_MAX : (page - 1) * query->items_per_page;
+    }
+    else {
+        sql.limit = -1;
+        sql.offset = 0;
+    }
+    rv = store->engine->list(store, &sql, row, ctx);
+    if (rv == APR_SUCCESS && total) {
+        rv = store->engine->count_list(store, &sql, total);
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+void ml_store_paginate(const ml_store_list_query *query, apr_uint64_t total,
+                       ml_store_pagination *pagination)
+{
+    apr_int64_t all = (apr_int64_t)total;
+    apr_int64_t page = query->page > 1 ? query->page : 1;
+    apr_int64_t per_page = query->items_per_page >= 1 ? query->items_per_page
+                                                      : (all > 0 ? all : 1);
+    apr_int64_t before = page - 1 > all / per_page ? all : (page - 1) * per_page;
+
+    pagination->current_page = query->items_per_page >= 1 ? page : 1;
+    pagination->pages_count = all > 0 ? (all + per_page - 1) / per_page : 1;
+    pagination->items_per_page = per_page;
+    if (query->items_per_page < 1) {
+        before = 0;
+    }
+    pagination->items_in_current_page = all - before < 0 ? 0
+        : (all - before < per_page ? all - before : per_page);
+    pagination->total_items = all;
+}
+
+/* ---- API keys ------------------------------------------------------------ */
+
+static const char *const role_names[ML_ROLES] = {
+    [ML_ROLE_ADMIN] = "admin",
+    [ML_ROLE_AUTHOR] = "author",
+    [ML_ROLE_READ_ONLY] = "read-only",
+};
+
+const char *ml_role_name(ml_role role)
+{
+    return (unsigned)role < ML_ROLES ? role_names[role] : "?";
+}
+
+int ml_role_of(const char *name)
+{
+    int role;
+
+    for (role = 0; name && role < ML_ROLES; role++) {
+        if (strcmp(name, role_names[role]) == 0) {
+            return role;
+        }
+    }
+    return -1;
+}
+
+const char *ml_api_key_name_problem(const char *name)
+{
+    apr_size_t len = name ? strlen(name) : 0;
+
+    if (len < 1 || len > 64
+        || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                        "0123456789_.@-") != len) {
+        return "an API key's name is 1 to 64 of A-Z a-z 0-9 _ . @ -";
+    }
+    return NULL;
+}
+
+/* API keys need schema version 3: an older database says what to do. */
+static apr_status_t api_keys_usable(ml_store *store)
+{
+    if (store->schema >= 3) {
+        return APR_SUCCESS;
+    }
+    return ml_store_fail(store, "%s: schema version %d has no API keys;"
+                         " run 'minilink --db %s upgrade' to add them",
+                         store->label, store->schema, store->label);
+}
+
+static int is_key_hash(const char *hash)
+{
+    return hash && strlen(hash) == 64
+           && strspn(hash, "0123456789abcdef") == 64;
+}
+
+#define API_KEY_COLUMNS "name, role, expires_at, created_at"
+
+/* A row of API_KEY_COLUMNS. */
+static void read_api_key(const char *const *values, ml_store_api_key *key)
+{
+    int role = ml_role_of(values[1]);
+
+    key->name = values[0];
+    key->role = role < 0 ? ML_ROLE_READ_ONLY : (ml_role)role;
+    key->expires_at = values[2] ? apr_atoi64(values[2]) : 0;
+    key->created_at = values[3] ? apr_atoi64(values[3]) : 0;
+}
+
+apr_status_t ml_store_api_key_add(ml_store *store, const ml_store_api_key *key,
+                                  const char *key_hash)
+{
+    ml_store_param params[4];
+    const char *problem = ml_api_key_name_problem(key->name);
+    apr_status_t rv = api_keys_usable(store);
+    int changed = 0;
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (problem || (unsigned)key->role >= ML_ROLES || !is_key_hash(key_hash)
+        || key->expires_at < 0) {
+        ml_store_fail(store, "%s", problem ? problem
+                      : "an API key needs a role, a SHA-256 in hex and no"
+                        " expiry before 1970");
+        return APR_EINVAL;
+    }
+    params[0] = (ml_store_param){ key->name, 0 };
+    params[1] = (ml_store_param){ key_hash, 0 };
+    params[2] = (ml_store_param){ ml_role_name(key->role), 0 };
+    params[3] = (ml_store_param){ NULL, key->expires_at };
+    /* NULLIF: 0 is "never", stored as NULL as the other optional times. */
+    rv = store->engine->execute(store, "INSERT INTO api_keys (name, key_hash,"
+                                " role, expires_at) VALUES (?, ?, ?,"
+                                " NULLIF(?, 0)) ON CONFLICT DO NOTHING",
+                                params, 4, &changed, "adding an API key");
+    if (rv == APR_SUCCESS && changed == 0) {
+        ml_store_fail(store, "an API key named '%s' exists already", key->name);
+        return APR_EEXIST;
+    }
+    return rv;
+}
+
+typedef struct {
+    ml_store_api_key *key;
+    apr_pool_t *pool;
+    int found;
+} found_key;
+
+static apr_status_t keep_api_key(void *ctx, const char *const *values,
+                                 int ncolumns)
+{
+    found_key *found = ctx;
+
+    (void)ncolumns;
+    read_api_key(values, found->key);
+    found->key->name = apr_pstrdup(found->pool, found->key->name);
+    found->found = 1;
+    return APR_SUCCESS;
+}
+
+apr_status_t ml_store_api_key_find(ml_store *store, const char *key_hash,
+                                   ml_store_api_key *key, apr_pool_t *pool)
+{
+    found_key found = { key, pool, 0 };
+    ml_store_param param = { key_hash, 0 };
+    apr_status_t rv = api_keys_usable(store);
+
+    if (rv == APR_SUCCESS) {
+        rv = store->engine->query(store, "SELECT " API_KEY_COLUMNS
+                                  " FROM api_keys WHERE key_hash = ?", &param,
+                                  1, keep_api_key, &found,
+                                  "looking up an API key");
+    }
+    if (rv == APR_SUCCESS && !found.found) {
+        ml_store_fail(store, "no such API key");
+        return APR_ENOENT;
+    }
+    return rv;
+}
+
+typedef struct {
+    ml_store_api_key_fn *fn;
+    void *ctx;
+} each_key;
+
+static apr_status_t pass_api_key(void *ctx, const char *const *values,
+                                 int ncolumns)
+{
+    each_key *each = ctx;
+    ml_store_api_key key;
+
+    (void)ncolumns;
+    read_api_key(values, &key);
+    return each->fn(each->ctx, &key);
+}
+
+apr_status_t ml_store_api_key_each(ml_store *store, ml_store_api_key_fn *fn,
+                                   void *ctx)
+{
+    each_key each = { fn, ctx };
+    apr_status_t rv = api_keys_usable(store);
+
+    return rv ? rv : store->engine->query(store, "SELECT " API_KEY_COLUMNS
+                                          " FROM api_keys ORDER BY name", NULL,
+                                          0, pass_api_key, &each,
+                                          "reading the API keys");
+}
+
+apr_status_t ml_store_api_key_remove(ml_store *store, const char *name)
+{
+    ml_store_param param = { name, 0 };
+    apr_status_t rv = api_keys_usable(store);
+    int changed = 0;
+
+    if (rv == APR_SUCCESS) {
+        rv = store->engine->execute(store, "DELETE FROM api_keys WHERE name = ?",
+                                    &param, 1, &changed,
+                                    "removing an API key");
+    }
+    if (rv == APR_SUCCESS && changed == 0) {
+        ml_store_fail(store, "no API key is named '%s'", name);
+        return APR_ENOENT;
+    }
+    return rv;
+}
+
+/* ---- tags and totals --------------------------------------------------- */
+
+typedef struct {
+    ml_store_tag_fn *fn;
+    void *ctx;
+} each_tag;
+
+static apr_int64_t number_of(const char *text)
+{
+    return text ? apr_atoi64(text) : 0;
+}
+
+static apr_status_t pass_tag(void *ctx, const char *const *values,
+                             int ncolumns)
+{
+    each_tag *each = ctx;
+    ml_store_tag tag;
+
+    (void)ncolumns;
+    tag.name = values[0];
+    tag.links = number_of(values[1]);
+    tag.clicks = number_of(values[2]);
+    tag.bots = number_of(values[3]);
+    return each->fn(each->ctx, &tag);
+}
+
+/* A tag's links (an owner's, or all), their clicks and their roll-up's
+ * bots; "?" the owner where one is asked for. */
+#define TAG_STATS(owned) \
+    "SELECT t.name, count(l.id), coalesce(sum(l.clicks), 0)," \
+    " coalesce(sum((SELECT sum(d.bots) FROM visits_daily d" \
+    "               WHERE d.link_id = l.id)), 0)" \
+    " FROM tags t LEFT JOIN link_tags lt ON lt.tag_id = t.id" \
+    " LEFT JOIN links l ON l.id = lt.link_id" owned \
+    " GROUP BY t.name"
+
+apr_status_t ml_store_each_tag(ml_store *store, const char *owner,
+                               ml_store_tag_fn *fn, void *ctx)
+{
+    each_tag each = { fn, ctx };
+    ml_store_param param = { owner, 0 };
+
+    if (store->schema < 3) {
+        return api_keys_usable(store);
+    }
+    return owner
+        ? store->engine->query(store, TAG_STATS(" AND l.owner = ?")
+                               " HAVING count(l.id) > 0 ORDER BY t.name",
+                               &param, 1, pass_tag, &each, "reading tags")
+        : store->engine->query(store, TAG_STATS("") " ORDER BY t.name", NULL,
+                               0, pass_tag, &each, "reading tags");
+}
+
+static apr_status_t keep_totals(void *ctx, const char *const *values,
+                                int ncolumns)
+{
+    ml_store_visit_totals *totals = ctx;
+
+    (void)ncolumns;
+    totals->clicks = number_of(values[0]);
+    totals->bots = number_of(values[1]);
+    totals->orphans = number_of(values[2]);
+    totals->orphan_bots = number_of(values[3]);
+    return APR_SUCCESS;
+}
+
+apr_status_t ml_store_visit_totals_of(ml_store *store,
+                                      ml_store_visit_totals *totals)
+{
+    apr_status_t rv = visits_usable(store);
+
+    memset(totals, 0, sizeof(*totals));
+    return rv ? rv : store->engine->query(store,
+        "SELECT (SELECT coalesce(sum(clicks), 0) FROM links),"
+        " (SELECT coalesce(sum(bots), 0) FROM visits_daily),"
+        " (SELECT count(*) FROM visits WHERE link_id IS NULL),"
+        " (SELECT coalesce(sum(bot), 0) FROM visits WHERE link_id IS NULL)",
+        NULL, 0, keep_totals, totals, "counting visits");
+}
+
+/* ---- tag edits, visits of many links ------------------------------------- */
+
+typedef struct {
+    ml_store_visit_fn *fn;
+    void *ctx;
+    apr_uint64_t count;
+} many_visits;
+
+static apr_status_t keep_count(void *ctx, const char *const *values,
+                               int ncolumns);
+
+apr_status_t ml_store_rename_tag(ml_store *store, const char *from,
+                                 const char *to)
+{
+    ml_store_param params[3] = { { to, 0 }, { from, 0 }, { to, 0 } };
+    apr_status_t rv = api_keys_usable(store);
+    int changed = 0;
+
+    if (rv == APR_SUCCESS && ml_tag_problem(to)) {
+        ml_store_fail(store, "%s", ml_tag_problem(to));
+        return APR_EINVAL;
+    }
+    /* Refused rather than merged when the new name exists (Shlink's
+     * tag-conflict); both cases answered by one statement. */
+    if (rv == APR_SUCCESS) {
+        rv = store->engine->execute(store, "UPDATE tags SET name = ? WHERE name = ?"
+                                    " AND NOT EXISTS (SELECT 1 FROM tags"
+                                    " WHERE name = ?)", params, 3, &changed,
+                                    "renaming a tag");
+    }
+    if (rv == APR_SUCCESS && changed == 0) {
+        many_visits there = { NULL, NULL, 0 };
+        rv = store->engine->query(store, "SELECT count(*) FROM tags WHERE"
+                                  " name = ?", &params[0], 1, keep_count,
+                                  &there, "renaming a tag");
+        if (rv == APR_SUCCESS) {
+            ml_store_fail(store, there.count ? "a tag is named '%s' already"
+                          : "no tag is named '%s'", there.count ? to : from);
+            rv = there.count ? APR_EEXIST : APR_ENOENT;
+        }
+    }
+    return rv;
+}
+
+typedef struct {
+    const char *const *names;
+    int count;
+    int *deleted;
+} tags_deletion;
+
+static apr_status_t delete_tags(ml_store *store, void *ctx)
+{
+    tags_deletion *job = ctx;
+    int i, changed;
+    apr_status_t rv = APR_SUCCESS;
+
+    *job->deleted = 0;
+    for (i = 0; rv == APR_SUCCESS && i < job->count; i++) {
+        ml_store_param param = { job->names[i], 0 };
+        rv = store->engine->execute(store, "DELETE FROM link_tags WHERE tag_id"
+                                    " IN (SELECT id FROM tags WHERE name = ?)",
+                                    &param, 1, NULL, "deleting a tag");
+        if (rv == APR_SUCCESS) {
+            rv = store->engine->execute(store, "DELETE FROM tags WHERE name = ?",
+                                        &param, 1, &changed, "deleting a tag");
+            *job->deleted += changed;
+        }
+    }
+    return rv;
+}
+
+apr_status_t ml_store_delete_tags(ml_store *store, const char *const *names,
+                                  int count, int *deleted)
+{
+    tags_deletion job = { names, count, deleted };
+    apr_status_t rv = api_keys_usable(store);
+
+    return rv ? rv : in_write(store, delete_tags, &job);
+}
+
+apr_status_t ml_store_delete_visits(ml_store *store, const char *slug,
+                                    apr_uint64_t *deleted)
+{
+    ml_store_param param = { slug, 0 };
+    apr_status_t rv = visits_usable(store);
+    int changed = 0;
+
+    *deleted = 0;
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = slug
+        ? store->engine->execute(store, "DELETE FROM visits WHERE link_id ="
+                                 " (SELECT id FROM links WHERE slug = ?)",
+                                 &param, 1, &changed, "deleting visits")
+        : store->engine->execute(store, "DELETE FROM visits WHERE link_id IS"
+                                 " NULL", NULL, 0, &changed, "deleting visits");
+    if (rv == APR_SUCCESS && slug) {
+        rv = store->engine->execute(store, "DELETE FROM visits_daily WHERE"
+                                    " link_id = (SELECT id FROM links WHERE"
+                                    " slug = ?)", &param, 1, NULL,
+                                    "deleting visits");
+    }
+    *deleted = (apr_uint64_t)changed;
+    return rv;
+}
+
+/* The visits of many links (ml_store_visit_query's links, tag, owner):
+ * SQL both engines run, read as text. */
+#define MANY_VISIT_COLUMNS "v.link_id, v.visited_at, v.orphan_type," \
+    " v.referrer, v.user_agent, v.bot, v.redirect_url, v.visited_path," \
+    " v.country, v.ip"
+
+static const char *many_visits_where(const ml_store_visit_query *q,
+                                     ml_store_param *params, int *nparams)
+{
+    *nparams = 0;
+    params[(*nparams)++] = (ml_store_param){ NULL, q->since };
+    if (q->tag) {
+        params[(*nparams)++] = (ml_store_param){ q->tag, 0 };
+    }
+    if (q->owner) {
+        params[(*nparams)++] = (ml_store_param){ q->owner, 0 };
+    }
+    return q->tag && q->owner
+           ? " FROM visits v JOIN links l ON l.id = v.link_id WHERE"
+             " v.visited_at >= ? AND l.id IN (SELECT lt.link_id FROM link_tags"
+             " lt JOIN tags t ON t.id = lt.tag_id WHERE t.name = ?)"
+             " AND l.owner = ?"
+           : q->tag
+           ? " FROM visits v WHERE v.visited_at >= ? AND v.link_id IN"
+             " (SELECT lt.link_id FROM link_tags lt JOIN tags t"
+             " ON t.id = lt.tag_id WHERE t.name = ?)"
+           : q->owner
+           ? " FROM visits v JOIN links l ON l.id = v.link_id WHERE"
+             " v.visited_at >= ? AND l.owner = ?"
+           : " FROM visits v WHERE v.visited_at >= ? AND v.link_id IS NOT NULL";
+}
+
+static apr_status_t pass_visit(void *ctx, const char *const *values,
+                               int ncolumns)
+{
+    many_visits *many = ctx;
+    ml_store_visit visit;
+
+    (void)ncolumns;
+    visit.link_id = number_of(values[0]);
+    visit.visited_at = number_of(values[1]);
+    visit.orphan_type = values[2];
+    visit.referrer = values[3];
+    visit.user_agent = values[4];
+    visit.bot = (int)number_of(values[5]);
+    visit.redirect_url = values[6];
+    visit.visited_path = values[7] ? values[7] : "";
+    visit.country = values[8];
+    visit.ip = values[9];
+    return many->fn(many->ctx, &visit);
+}
+
+static apr_status_t keep_count(void *ctx, const char *const *values,
+                               int ncolumns)
+{
+    (void)ncolumns;
+    ((many_visits *)ctx)->count = (apr_uint64_t)number_of(values[0]);
+    return APR_SUCCESS;
+}
+
+static int of_many_links(const ml_store_visit_query *q)
+{
+    return q->slug == NULL && (q->links || q->tag);
+}
+
+/* The visits of many links (fn for each), or with count set how many. */
+static apr_status_t of_many(ml_store *store, const ml_store_visit_query *q,
+                            ml_store_visit_fn *fn, void *ctx,
+                            apr_uint64_t *count)
+{
+    ml_store_param params[5];
+    many_visits many = { fn, ctx, 0 };
+    apr_pool_t *pool;
+    const char *where;
+    apr_status_t rv;
+    int n;
+
+    if ((rv = api_keys_usable(store)) != APR_SUCCESS) {
+        return rv;
+    }
+    where = many_visits_where(q, params, &n);
+    apr_pool_create(&pool, NULL);
+    if (count) {
+        rv = store->engine->query(store, apr_pstrcat(pool, "SELECT count(*)",
+                                                     where, NULL),
+                                  params, n, keep_count, &many,
+                                  "counting visits");
+        *count = many.count;
+    }
+    else {
+        params[n++] = (ml_store_param){ NULL, q->limit > 0 ? q->limit
+                                                           : APR_INT64_MAX };
+        params[n++] = (ml_store_param){ NULL, q->offset };
+        rv = store->engine->query(store, apr_pstrcat(pool, "SELECT "
+                                  MANY_VISIT_COLUMNS, where, q->newest_first
+                                  ? " ORDER BY v.visited_at DESC, v.id DESC"
+                                  : " ORDER BY v.visited_at, v.id",
+                                  " LIMIT ? OFFSET ?", NULL),
+                                  params, n, pass_visit, &many,
+                                  "reading visits");
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
 /* ---- tags and rules of the links read --------------------------------- */
 
 /* What one link has, as it is gathered. */
@@ -918,6 +1615,9 @@ apr_status_t ml_store_each_visit(ml_store *store,
 {
     apr_status_t rv = visits_usable(store);
 
+    if (rv == APR_SUCCESS && of_many_links(query)) {
+        return of_many(store, query, fn, ctx, NULL);
+    }
     return rv ? rv : store->engine->each_visit(store, query, fn, ctx);
 }
 
@@ -928,6 +1628,9 @@ apr_status_t ml_store_count_visits(ml_store *store,
     apr_status_t rv = visits_usable(store);
 
     *count = 0;
+    if (rv == APR_SUCCESS && of_many_links(query)) {
+        return of_many(store, query, NULL, NULL, count);
+    }
     return rv ? rv : store->engine->count_visits(store, query, count);
 }
 

@@ -85,9 +85,10 @@ apr_status_t ml_store_init(ml_store *store);
  * refused by ml_store_open() with a message saying so (exit status 5 in
  * the CLI), as the code cannot know what it would break.  Version 1 was
  * the first; version 2 added the rules of a link (ml_link.h) and its tags,
- * and never reuses a link's id.
+ * and never reuses a link's id; version 3 added who made a link (its
+ * owner), an index for each order of ml_store_list(), and API keys.
  */
-#define ML_STORE_SCHEMA_VERSION 2
+#define ML_STORE_SCHEMA_VERSION 3
 
 /* The schema version of the open database (1 to ML_STORE_SCHEMA_VERSION). */
 int ml_store_schema(const ml_store *store);
@@ -200,6 +201,72 @@ apr_status_t ml_store_get(ml_store *store, const char *slug, ml_link *link,
 typedef apr_status_t ml_store_row_fn(void *ctx, const ml_link *link,
                                      const char *problem);
 apr_status_t ml_store_each(ml_store *store, ml_store_row_fn *row, void *ctx);
+
+/*
+ * A page of links for people and their tools (the admin pages, Shlink's
+ * GET /short-urls): filtered, ordered and cut into pages by the database,
+ * so a page of 50 out of a million reads about 50 rows (an index for each
+ * order: README, "The database").  Every filter given must hold.
+ */
+typedef enum {
+    ML_LIST_BY_CREATED,          /* created_at (Shlink: dateCreated) */
+    ML_LIST_BY_SLUG,             /* shortCode */
+    ML_LIST_BY_URL,              /* longUrl */
+    ML_LIST_BY_TITLE,            /* title; links without one first */
+    ML_LIST_BY_CLICKS,           /* the clicks stored (visits) */
+    ML_LIST_ORDERS
+} ml_store_list_order;
+
+typedef enum {
+    ML_LIST_TAGS_ANY,            /* a link with at least one of the tags */
+    ML_LIST_TAGS_ALL             /* a link with every one of them */
+} ml_store_tags_mode;
+
+typedef struct {
+    const char *search;          /* in the slug, URL, title or a tag name,
+                                  * without regard to ASCII case; NULL or
+                                  * "": no filter */
+    const char *const *tags;     /* ntags tag names; none: no filter */
+    int ntags;
+    ml_store_tags_mode tags_mode;
+    ml_store_list_order order;   /* ties go by id, in the same direction */
+    int descending;
+    apr_int64_t created_from;    /* created_at >= it (Unix seconds); 0: any */
+    apr_int64_t created_until;   /* created_at <= it; 0: any */
+    int exclude_max_visits_reached;  /* leave out links whose stored clicks
+                                      * reached their visit limit */
+    int exclude_past_valid_until;    /* leave out links that expired */
+    apr_int64_t now;             /* for the two above; 0: the current time */
+    const char *owner;           /* only links this API key or user made
+                                  * (schema 3's links.owner); NULL: anyone's,
+                                  * admins' (owner NULL) included */
+    apr_int64_t page;            /* from 1; below 1 is 1 */
+    apr_int64_t items_per_page;  /* -1 (or below 1): all, in one page */
+} ml_store_list_query;
+
+/*
+ * Calls row() for each link of the query's page, in its order, with its
+ * tags and redirect rules (strings valid until row() returns; problem as
+ * ml_store_each() gives it).  *total (if not NULL: counting costs a pass
+ * over the matching index entries) gets how many links match, pages
+ * aside.  APR_EINVAL for a query out of range (an order or tags mode that
+ * does not exist, more than ML_TAGS_MAX tags).
+ */
+apr_status_t ml_store_list(ml_store *store, const ml_store_list_query *query,
+                           ml_store_row_fn *row, void *ctx,
+                           apr_uint64_t *total);
+
+/* Shlink's pagination object, for a listing of `total` links: pages of
+ * items_per_page (all at once: one page of total items). */
+typedef struct {
+    apr_int64_t current_page;
+    apr_int64_t pages_count;
+    apr_int64_t items_per_page;
+    apr_int64_t items_in_current_page;
+    apr_int64_t total_items;
+} ml_store_pagination;
+void ml_store_paginate(const ml_store_list_query *query, apr_uint64_t total,
+                       ml_store_pagination *pagination);
 
 /*
  * The cache loader's ml_store_each(): in storage order, not by slug, and
@@ -329,6 +396,12 @@ typedef struct {
     int newest_first;             /* else oldest first */
     apr_int64_t limit;            /* at most this many (0: all), */
     apr_int64_t offset;           /*   after skipping this many */
+    /* Schema 3, with slug NULL: the visits of every link (links) or of
+     * the links with this tag (tag) instead of the orphans; owner: only
+     * links this one made (with either). */
+    int links;
+    const char *tag;
+    const char *owner;
 } ml_store_visit_query;
 
 /* Calls fn for each visit (strings valid until it returns); a non-zero
@@ -348,6 +421,89 @@ typedef apr_status_t ml_store_visit_day_fn(void *ctx,
 apr_status_t ml_store_each_visit_day(ml_store *store, const char *slug,
                                      apr_int64_t since,
                                      ml_store_visit_day_fn *fn, void *ctx);
+
+/*
+ * API keys (schema version 3): what a client of the management API sends
+ * (X-Api-Key, or YOURLS' signature), kept only as a hash (ml_apikey.h
+ * makes keys and hashes them), under a name that also names the links the
+ * key makes (ml_link.owner), with a role and an optional expiry.
+ */
+typedef enum {
+    ML_ROLE_ADMIN,               /* everything */
+    ML_ROLE_AUTHOR,              /* creates links; sees and changes its own */
+    ML_ROLE_READ_ONLY,           /* reads everything, changes nothing */
+    ML_ROLES
+} ml_role;
+
+/* "admin", "author", "read-only"; and back (-1 for none of them). */
+const char *ml_role_name(ml_role role);
+int ml_role_of(const char *name);
+
+/* A key's name: 1 to 64 of A-Z a-z 0-9 _ . @ -.  NULL if valid, else why
+ * not. */
+const char *ml_api_key_name_problem(const char *name);
+
+typedef struct {
+    const char *name;
+    ml_role role;
+    apr_int64_t expires_at;      /* Unix seconds; 0: never */
+    apr_int64_t created_at;
+} ml_store_api_key;
+
+/* Stores a key's hash (64 hex digits) under key->name (created_at is set
+ * by the database).  APR_EEXIST: the name is taken; APR_EINVAL: a bad
+ * name, role or hash. */
+apr_status_t ml_store_api_key_add(ml_store *store, const ml_store_api_key *key,
+                                  const char *key_hash);
+/* The key whose hash this is, expired or not (the caller decides);
+ * strings from pool.  APR_ENOENT when none. */
+apr_status_t ml_store_api_key_find(ml_store *store, const char *key_hash,
+                                   ml_store_api_key *key, apr_pool_t *pool);
+/* Calls fn for each key, by name (strings valid until it returns). */
+typedef apr_status_t ml_store_api_key_fn(void *ctx, const ml_store_api_key *key);
+apr_status_t ml_store_api_key_each(ml_store *store, ml_store_api_key_fn *fn,
+                                   void *ctx);
+/* APR_ENOENT when no key has the name. */
+apr_status_t ml_store_api_key_remove(ml_store *store, const char *name);
+
+/*
+ * Tags with what they are on (the API's /tags/stats): the links that have
+ * each, and those links' stored clicks and bots (the daily roll-up's).
+ * owner: only links this one made, and only tags on any of them; NULL:
+ * every tag.  By name.
+ */
+typedef struct {
+    const char *name;
+    apr_int64_t links;
+    apr_int64_t clicks;
+    apr_int64_t bots;
+} ml_store_tag;
+typedef apr_status_t ml_store_tag_fn(void *ctx, const ml_store_tag *tag);
+apr_status_t ml_store_each_tag(ml_store *store, const char *owner,
+                               ml_store_tag_fn *fn, void *ctx);
+
+/* Every visit counted (the API's /visits): links' stored clicks and the
+ * roll-up's bots; orphan visits and how many were bots. */
+typedef struct {
+    apr_int64_t clicks, bots;
+    apr_int64_t orphans, orphan_bots;
+} ml_store_visit_totals;
+apr_status_t ml_store_visit_totals_of(ml_store *store,
+                                      ml_store_visit_totals *totals);
+
+/*
+ * Tags and visits changed through the management API (schema 3):
+ * renaming a tag (APR_ENOENT: no such tag; APR_EEXIST: the new name is
+ * one already), deleting tags from every link (*deleted: how many
+ * existed), deleting a link's visits or the orphan ones (slug NULL) with
+ * their daily roll-up (a link's clicks stay: they count redirects).
+ */
+apr_status_t ml_store_rename_tag(ml_store *store, const char *from,
+                                 const char *to);
+apr_status_t ml_store_delete_tags(ml_store *store, const char *const *names,
+                                  int count, int *deleted);
+apr_status_t ml_store_delete_visits(ml_store *store, const char *slug,
+                                    apr_uint64_t *deleted);
 
 /*
  * A read snapshot: between begin and end, ml_store_summary() and

@@ -229,10 +229,35 @@
     "  changed_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER))" \
     ");"
 
+/*
+ * Schema version 3 (issue 17, the management API): who made each link,
+ * an index for each order a listing offers (ml_store_list: a page of 50
+ * out of a million reads 50 rows), and the API keys.
+ */
+#define LINKS_OWNER_COLUMN \
+    "ALTER TABLE links ADD COLUMN owner TEXT;"
+#define LIST_INDEXES \
+    "CREATE INDEX links_by_created ON links (created_at);" \
+    "CREATE INDEX links_by_title ON links (title);" \
+    "CREATE INDEX links_by_owner ON links (owner, created_at)" \
+    "  WHERE owner IS NOT NULL;"
+/* A key is never stored, only its SHA-256 (ml_apikey.h says why that
+ * hash). */
+#define API_KEYS_TABLE \
+    "CREATE TABLE api_keys (" \
+    "  name       TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 64" \
+    "             AND name NOT GLOB '*[^A-Za-z0-9_.@-]*')," \
+    "  key_hash   TEXT NOT NULL UNIQUE CHECK (length(key_hash) = 64)," \
+    "  role       TEXT NOT NULL CHECK (role IN ('admin', 'author', 'read-only'))," \
+    "  expires_at INTEGER," \
+    "  created_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER))" \
+    ");"
+
 /* What init makes: the newest schema. */
 static const char schema_sql[] =
     LINKS_TABLE("links") LINKS_INDEXES META_TABLE CHANGES_TABLE LINKS_TRIGGERS
-    TAGS_SCHEMA RULES_SCHEMA LINKS_CASCADE VISITS_SCHEMA;
+    TAGS_SCHEMA RULES_SCHEMA LINKS_CASCADE VISITS_SCHEMA
+    LINKS_OWNER_COLUMN LIST_INDEXES API_KEYS_TABLE;
 
 /*
  * From schema version 1 to 2, in order, in upgrade's one transaction (the
@@ -270,8 +295,16 @@ static const char *const upgrade_1_to_2[] = {
     NULL
 };
 
+/* From schema version 2 to 3: columns and tables added, nothing moved. */
+static const char *const upgrade_2_to_3[] = {
+    LINKS_OWNER_COLUMN LIST_INDEXES API_KEYS_TABLE,
+    "PRAGMA user_version = 3;",
+    NULL
+};
+
 /* The steps from each version to the next (ml_store_engine.h). */
-static const char *const *const schema_steps[] = { upgrade_1_to_2 };
+static const char *const *const schema_steps[] = { upgrade_1_to_2,
+                                                   upgrade_2_to_3 };
 typedef char one_step_a_version[sizeof(schema_steps) / sizeof(schema_steps[0])
                                 == ML_STORE_SCHEMA_VERSION - 1 ? 1 : -1];
 
@@ -283,11 +316,17 @@ typedef char one_step_a_version[sizeof(schema_steps) / sizeof(schema_steps[0])
 #define RULE_COLUMNS ", " ML_STORE_RULE_COLUMNS
 #define RULE_COLUMNS_1 ", clicks, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0"
 #define MORE_COLUMNS ", created_at, updated_at, last_click_at"
-#define ALL_COUNT 18
+/* The owner, last (NULL before schema 3: every link an admin's). */
+#define OWNER_COLUMN ", owner"
+#define NO_OWNER_COLUMN ", NULL"
+#define ALL_COUNT 19
 /* A statement that reads whole links, for the open database's version. */
 #define FOR_SCHEMA(store, head, tail) \
-    ((store)->schema >= 2 ? head SERVED_COLUMNS RULE_COLUMNS MORE_COLUMNS tail \
-                          : head SERVED_COLUMNS RULE_COLUMNS_1 MORE_COLUMNS tail)
+    ((store)->schema >= 3 \
+     ? head SERVED_COLUMNS RULE_COLUMNS MORE_COLUMNS OWNER_COLUMN tail \
+     : (store)->schema == 2 \
+     ? head SERVED_COLUMNS RULE_COLUMNS MORE_COLUMNS NO_OWNER_COLUMN tail \
+     : head SERVED_COLUMNS RULE_COLUMNS_1 MORE_COLUMNS NO_OWNER_COLUMN tail)
 /* The loader's scan maps up to this much of the file instead of copying
  * each page through read() (1M links: 240 ms instead of 400 for a fresh
  * connection).  Only there: a mapped file that fails to read raises
@@ -708,10 +747,10 @@ static void bind_choice(sqlite3_stmt *query, int column, ml_choice choice)
 }
 
 /* The columns an insert and an update write, as ?2 to ?14 (?1 the slug). */
-#define WRITTEN_VALUES "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14"
 #define WRITTEN_COLUMNS \
     "url, status, expires_at, disabled, title, valid_since, max_visits," \
-    " fallback_url, password_hash, forward_query, forward_path, crawlable"
+    " fallback_url, password_hash, forward_query, forward_path, crawlable," \
+    " owner"
 
 static void bind_link(sqlite3_stmt *query, const ml_link *link)
 {
@@ -728,6 +767,7 @@ static void bind_link(sqlite3_stmt *query, const ml_link *link)
     bind_choice(query, 11, link->forward_query);
     bind_choice(query, 12, link->forward_path);
     sqlite3_bind_int(query, 13, link->crawlable);
+    bind_text(query, 14, link->owner);
 }
 
 /* One INSERT of the link's row, without pruning the change log (the
@@ -739,11 +779,11 @@ static apr_status_t insert_row(ml_store *store, ml_link *link, int read_back)
         ? statement(store, &DB(store)->insert_link,
                     "INSERT INTO links (slug, " WRITTEN_COLUMNS ")"
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-                    " ?13) RETURNING id, created_at, updated_at")
+                    " ?13, ?14) RETURNING id, created_at, updated_at")
         : statement(store, &DB(store)->insert_group_row,
                     "INSERT INTO links (slug, " WRITTEN_COLUMNS ")"
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-                    " ?13)");
+                    " ?13, ?14)");
     int rc;
 
     if (query == NULL) {
@@ -821,7 +861,7 @@ static apr_status_t sqlite_update(ml_store *store, const ml_link *link)
 
     query = statement(store, &DB(store)->update_link,
         "UPDATE links SET (" WRITTEN_COLUMNS ") = (?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-        " ?9, ?10, ?11, ?12, ?13) WHERE slug = ?1");
+        " ?9, ?10, ?11, ?12, ?13, ?14) WHERE slug = ?1");
     if (query == NULL) {
         return APR_EGENERAL;
     }
@@ -1058,6 +1098,7 @@ static const char *read_columns(sqlite3_stmt *row, ml_link *link, int columns)
         link->created_at = sqlite3_column_int64(row, 15);
         link->updated_at = sqlite3_column_int64(row, 16);
         link->last_click_at = sqlite3_column_int64(row, 17);
+        link->owner = column_text(row, 18, &bad);
     }
     if (bad) {
         return NUL_PROBLEM;
@@ -1165,7 +1206,8 @@ static apr_status_t gather_extras(ml_store *store, apr_int64_t link_id,
 static void copy_strings(ml_link *link, apr_pool_t *pool)
 {
     const char **texts[] = { &link->slug, &link->url, &link->title,
-                             &link->fallback_url, &link->password_hash };
+                             &link->fallback_url, &link->password_hash,
+                             &link->owner };
     size_t i;
 
     for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
@@ -1785,6 +1827,196 @@ static apr_status_t sqlite_each_visit_day(ml_store *store, const char *slug,
     return rv;
 }
 
+/* ---- listing ------------------------------------------------------------- */
+
+/* ORDER BY for each ml_store_list_order, ascending and descending: each
+ * an index's order (links_by_created, the slug's UNIQUE, links_by_url,
+ * links_by_title, links_by_clicks; an index ends with the rowid, so ties
+ * by id come with it), so a page reads its rows and stops. */
+static const char *const list_order_sql[ML_LIST_ORDERS][2] = {
+    [ML_LIST_BY_CREATED] = { "created_at, id", "created_at DESC, id DESC" },
+    [ML_LIST_BY_SLUG] = { "slug", "slug DESC" },
+    [ML_LIST_BY_URL] = { "url, id", "url DESC, id DESC" },
+    [ML_LIST_BY_TITLE] = { "title, id", "title DESC, id DESC" },
+    [ML_LIST_BY_CLICKS] = { "clicks, id", "clicks DESC, id DESC" },
+};
+
+/* Prepares a listing's statement (finalized by the caller) and binds its
+ * parameters; NULL, with the error set, on failure. */
+static sqlite3_stmt *list_statement(ml_store *store, const char *sql,
+                                    const ml_store_list_sql *list)
+{
+    sqlite3_stmt *query = NULL;
+    int i;
+
+    if (sqlite3_prepare_v2(DB(store)->db, sql, -1, &query, NULL) != SQLITE_OK) {
+        sqlite3_finalize(query);
+        sqlite_failed(store, "preparing a listing");
+        return NULL;
+    }
+    for (i = 0; i < list->nparams; i++) {
+        if (list->params[i].text) {
+            bind_text(query, i + 1, list->params[i].text);
+        }
+        else {
+            sqlite3_bind_int64(query, i + 1, list->params[i].number);
+        }
+    }
+    return query;
+}
+
+/* " WHERE ..." of a listing, or "". */
+static const char *list_where_sql(const ml_store_list_sql *list,
+                                  apr_pool_t *pool)
+{
+    return *list->where ? apr_pstrcat(pool, " WHERE ", list->where, NULL) : "";
+}
+
+/* The ids as "1, 2, 3" (numbers of our own: no parameter needed). */
+static const char *id_list(const apr_array_header_t *links, apr_pool_t *pool)
+{
+    apr_array_header_t *ids = apr_array_make(pool, links->nelts,
+                                             sizeof(const char *));
+    int i;
+
+    for (i = 0; i < links->nelts; i++) {
+        APR_ARRAY_PUSH(ids, const char *) = apr_psprintf(pool,
+            "%" APR_INT64_T_FMT, APR_ARRAY_IDX(links, i, ml_link).id);
+    }
+    return apr_array_pstrcat(pool, ids, ',');
+}
+
+static apr_status_t sqlite_list(ml_store *store, const ml_store_list_sql *list,
+                                ml_store_row_fn *row, void *ctx)
+{
+    apr_pool_t *pool;
+    apr_array_header_t *links, *problems;
+    sqlite3_stmt *query;
+    apr_status_t rv = APR_SUCCESS;
+    int rc, i;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    query = list_statement(store, apr_pstrcat(pool,
+        FOR_SCHEMA(store, "SELECT ", " FROM links"),
+        list_where_sql(list, pool), " ORDER BY ",
+        list_order_sql[list->order][list->descending],
+        apr_psprintf(pool, " LIMIT %" APR_INT64_T_FMT " OFFSET %" APR_INT64_T_FMT,
+                     list->limit, list->offset), NULL), list);
+    if (query == NULL) {
+        apr_pool_destroy(pool);
+        return APR_EGENERAL;
+    }
+    /* The page's rows first, then their tags and rules in two queries. */
+    links = apr_array_make(pool, 64, sizeof(ml_link));
+    problems = apr_array_make(pool, 64, sizeof(const char *));
+    while ((rc = sqlite3_step(query)) == SQLITE_ROW) {
+        ml_link *link = apr_array_push(links);
+        APR_ARRAY_PUSH(problems, const char *) = read_columns(query, link,
+                                                              ALL_COUNT);
+        copy_strings(link, pool);
+    }
+    sqlite3_finalize(query);
+    if (rc != SQLITE_DONE) {
+        rv = sqlite_failed(store, "listing links");
+    }
+    if (rv == APR_SUCCESS && links->nelts > 0 && store->schema >= 2) {
+        ml_link_extras *extras = ml_extras_make(pool);
+        const char *ids = id_list(links, pool);
+        rv = read_extras(store, NULL, apr_pstrcat(pool, TAGS_SELECT
+                         " WHERE lt.link_id IN (", ids, ") ORDER BY"
+                         " lt.link_id, t.name", NULL), 0, EXTRAS_TAGS, extras);
+        if (rv == APR_SUCCESS) {
+            rv = read_extras(store, NULL, apr_pstrcat(pool, RULES_SELECT
+                             " WHERE r.link_id IN (", ids, ") ORDER BY"
+                             " r.link_id, r.priority, c.position", NULL), 0,
+                             EXTRAS_RULES, extras);
+        }
+        for (i = 0; rv == APR_SUCCESS && i < links->nelts; i++) {
+            ml_extras_attach(extras, &APR_ARRAY_IDX(links, i, ml_link));
+        }
+    }
+    for (i = 0; rv == APR_SUCCESS && i < links->nelts; i++) {
+        ml_link *link = &APR_ARRAY_IDX(links, i, ml_link);
+        const char *problem = APR_ARRAY_IDX(problems, i, const char *);
+        rv = row(ctx, link, problem ? problem : ml_link_problem(link));
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+static apr_status_t sqlite_query(ml_store *store, const char *sql,
+                                 const ml_store_param *params, int nparams,
+                                 ml_store_values_fn *fn, void *ctx,
+                                 const char *doing)
+{
+    ml_store_list_sql bound = { "", params, nparams, 0, 0, 0, 0 };
+    sqlite3_stmt *query = list_statement(store, sql, &bound);
+    apr_status_t rv = APR_SUCCESS;
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    while ((rc = sqlite3_step(query)) == SQLITE_ROW) {
+        const char *values[16];
+        int n = sqlite3_column_count(query), i;
+        n = n > 16 ? 16 : n;
+        for (i = 0; i < n; i++) {
+            values[i] = (const char *)sqlite3_column_text(query, i);
+        }
+        if ((rv = fn(ctx, values, n)) != APR_SUCCESS) {
+            break;
+        }
+    }
+    sqlite3_finalize(query);
+    return rv == APR_SUCCESS && rc != SQLITE_DONE ? sqlite_failed(store, doing)
+                                                  : rv;
+}
+
+static apr_status_t sqlite_execute(ml_store *store, const char *sql,
+                                   const ml_store_param *params, int nparams,
+                                   int *changed, const char *doing)
+{
+    ml_store_list_sql bound = { "", params, nparams, 0, 0, 0, 0 };
+    sqlite3_stmt *query = list_statement(store, sql, &bound);
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    rc = sqlite3_step(query);
+    sqlite3_finalize(query);
+    if (rc != SQLITE_DONE) {
+        return sqlite_failed(store, doing);
+    }
+    if (changed) {
+        *changed = sqlite3_changes(DB(store)->db);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t sqlite_count_list(ml_store *store,
+                                      const ml_store_list_sql *list,
+                                      apr_uint64_t *count)
+{
+    apr_pool_t *pool;
+    sqlite3_stmt *query;
+    int rc;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    query = list_statement(store, apr_pstrcat(pool, "SELECT count(*) FROM links",
+                                              list_where_sql(list, pool), NULL),
+                           list);
+    apr_pool_destroy(pool);
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    rc = sqlite3_step(query);
+    *count = rc == SQLITE_ROW ? (apr_uint64_t)sqlite3_column_int64(query, 0) : 0;
+    sqlite3_finalize(query);
+    return rc == SQLITE_ROW ? APR_SUCCESS : sqlite_failed(store, "counting links");
+}
+
 const ml_store_engine ml_store_sqlite = {
     .open = sqlite_open,
     .check = sqlite_check,
@@ -1822,4 +2054,8 @@ const ml_store_engine ml_store_sqlite = {
     .each_visit = sqlite_each_visit,
     .count_visits = sqlite_count_visits,
     .each_visit_day = sqlite_each_visit_day,
+    .list = sqlite_list,
+    .count_list = sqlite_count_list,
+    .query = sqlite_query,
+    .execute = sqlite_execute,
 };

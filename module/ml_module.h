@@ -21,6 +21,9 @@
  *   ratelimit.c  links created, and passwords guessed, per client address
  *   status.c     mod_status's section and SetHandler minilink-admin
  *   admin_visits.c  visits as JSON under minilink-admin
+ *   api.c, api_short_urls.c, api_stats.c  SetHandler minilink-api:
+ *                Shlink's REST API v3 (module/ml_api.h)
+ *   yourls.c     SetHandler minilink-yourls: YOURLS' API, for ShareX
  *   visits.c     what a request leaves in the visits ring
  */
 #ifndef ML_MODULE_H
@@ -181,6 +184,11 @@ void ml_refresher_start(ml_generation *generation);
 /* This process's connections, opened on first use (in child_init and in
  * the refresher). */
 void ml_database_child_init(apr_pool_t *pchild);
+/* A read-write connection for the request (the management APIs): one
+ * this process keeps, given back when the request ends, else one opened
+ * for it; its error says why when it fails. */
+apr_status_t ml_database_request_store(ml_database *database, request_rec *r,
+                                       ml_store **store);
 /* Applies the database's changes to its table now, as the only writer. */
 void ml_database_refresh(ml_database *database, apr_pool_t *scratch);
 /* Writes the clicks counted for the database, under the flushers' lock. */
@@ -245,6 +253,20 @@ int ml_handle_robots(request_rec *r, const ml_dir_config *conf);
  * a slug there (create.c). */
 const char *ml_prefix_of(request_rec *r);
 const char *ml_short_url_for(request_rec *r, const char *slug);
+/* NULL if a link to url (NULL: not changed) with rules' fallback URL and
+ * redirect rules, under slug (NULL: a random one) at prefix (a decoded
+ * path ending in '/', where its short URL is), may be made by a visitor
+ * or an API client: the creation policy (ml_policy.h), a new slug, no
+ * page it would hide, no twin but for case where case is not told apart.
+ * Else why not, with *status 400 or 409 (create.c). */
+const char *ml_creation_problem(request_rec *r, const ml_dir_config *conf,
+                                const char *prefix, const char *url,
+                                const char *slug, const ml_link *rules,
+                                int *status);
+/* Shlink's redirect rules as JSON ([{"longUrl", "conditions": [{"type",
+ * "matchKey", "matchValue"}]}]) into link->rules; NULL, or what is wrong. */
+const char *ml_json_redirect_rules(json_t *list, ml_link *link,
+                                   apr_pool_t *pool);
 /* The form's CSRF token (sent as its cookie too), and NULL if a form post
  * with this token field may go on, else why not (create.c). */
 const char *ml_form_token(request_rec *r);
@@ -299,12 +321,25 @@ void ml_ratelimit_count_guess(request_rec *r, const char *slug);
 
 void ml_status_register_hooks(void);
 int ml_admin_handler(request_rec *r);
+/* SetHandler minilink-api: Shlink's REST API v3 (api.c); SetHandler
+ * minilink-yourls: YOURLS' yourls-api.php (yourls.c). */
+int ml_api_handler(request_rec *r);
+int ml_yourls_handler(request_rec *r);
+/* httpd's own error pages under the API's locations as problems too. */
+void ml_api_register_hooks(void);
 /* Sends value (taken) as the JSON answer. */
 int ml_send_json(request_rec *r, json_t *value);
 /* admin_visits.c: a link's visits (days: its daily roll-up), or with a
  * NULL slug the orphan visits. */
 int ml_admin_visits(request_rec *r, ml_database *database, const char *slug,
                     int days);
+/* A page of the visits which says (a link's, the orphans', every
+ * link's, a tag's: its slug, links, tag and owner), newest first, as
+ * Shlink's {"visits": {"data", "pagination"}} (?page, ?itemsPerPage,
+ * ?startDate); OK, or 503 (logged) if the store failed.  agents may be
+ * NULL (no browser, OS and device). */
+int ml_send_visits(request_rec *r, ml_store *store,
+                   const ml_store_visit_query *which, ml_agents *agents);
 
 /* ------------------------------------------------------------------ */
 /* visits.c                                                            */

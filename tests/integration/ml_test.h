@@ -103,6 +103,7 @@ void add_pgsql_suites(void);    /* pgsql */
 void add_rules_suites(void);    /* rules-*: a link's own rules, live */
 void add_upgrade_suites(void);  /* upgrade-*: a version-1 database served, upgraded live */
 void add_import_suites(void);   /* import-*: the peers' exports imported while served */
+void add_api_suites(void);      /* api-*: Shlink's REST API (minilink-api) */
 
 /* A suite's cleanup: the error log if it had failures; g_srv freed. */
 int suite_cleanup(void);

@@ -284,6 +284,7 @@ int main(void)
     add_rules_suites();
     add_upgrade_suites();
     add_import_suites();
+    add_api_suites();
     select_suites(getenv("MINILINK_SUITES"));
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -635,7 +635,7 @@ static CU_TestInfo drill_tests[] = {
 /* ---- the suites ----------------------------------------------------- */
 
 /* The other databases; full/ a 1 MiB tmpfs of the server's user if mount works here
- * (schema 2's empty tables take 100 KiB, and as much again in the WAL as they are made). */
+ * (schema 3's empty tables take over 100 KiB, and as much again in the WAL as they are made). */
 static int prepare_drills(void)
 {
     static const link_spec shared_links[] = {
