@@ -86,9 +86,14 @@ const char *ml_short_url_for(request_rec *r, const char *slug)
 /*
  * The visitor's CSRF token: the one their cookie holds while it has half
  * its life left (so that a second tab keeps the first tab's form valid),
- * else a new one, sent as the cookie.
+ * else a new one, sent as the cookie, for the URL paths under path.
  */
 const char *ml_form_token(request_rec *r)
+{
+    return ml_form_token_under(r, ml_prefix_of(r));
+}
+
+const char *ml_form_token_under(request_rec *r, const char *path)
 {
     apr_int64_t now = apr_time_sec(r->request_time), made_at;
     const char *token = NULL;
@@ -106,7 +111,7 @@ const char *ml_form_token(request_rec *r)
     }
     /* err_headers_out: kept on error pages too. */
     ap_cookie_write(r, CSRF_COOKIE, made,
-                    apr_pstrcat(r->pool, "Path=", ml_prefix_of(r),
+                    apr_pstrcat(r->pool, "Path=", path,
                                 ";HttpOnly;SameSite=Strict",
                                 ap_http_scheme(r)[4] == 's' ? ";Secure" : "",
                                 NULL), 0, r->err_headers_out, NULL);
@@ -796,24 +801,24 @@ static int store_and_respond(request_rec *r, const ml_dir_config *conf,
 
 /* NULL if every URL the link would send visitors to - its own, its
  * fallback, its rules' - may be shortened here, else why not. */
-static const char *urls_problem(request_rec *r, const ml_dir_config *conf,
-                                const creation_request *in)
+const char *ml_link_urls_problem(request_rec *r, const ml_dir_config *conf,
+                                 const ml_link *link)
 {
     ml_create_policy policy = policy_of(conf);
     apr_array_header_t *hosts = own_hosts(r);
     const char *problem;
     int i;
 
-    if ((problem = ml_create_problem(&policy, in->url, hosts, r->pool))) {
+    if ((problem = ml_create_problem(&policy, link->url, hosts, r->pool))) {
         return problem;
     }
-    if (in->rules.fallback_url
-        && (problem = ml_create_problem(&policy, in->rules.fallback_url, hosts,
+    if (link->fallback_url
+        && (problem = ml_create_problem(&policy, link->fallback_url, hosts,
                                         r->pool))) {
         return apr_pstrcat(r->pool, "the fallback URL: ", problem, NULL);
     }
-    for (i = 0; i < in->rules.nrules; i++) {
-        if ((problem = ml_create_problem(&policy, in->rules.rules[i].url, hosts,
+    for (i = 0; i < link->nrules; i++) {
+        if ((problem = ml_create_problem(&policy, link->rules[i].url, hosts,
                                          r->pool))) {
             return apr_psprintf(r->pool, "redirect rule %d: %s", i + 1,
                                 problem);
@@ -851,7 +856,9 @@ static int create_link(request_rec *r, const ml_dir_config *conf)
         status = HTTP_BAD_REQUEST;
         problem = "give the URL to shorten";
     }
-    if (problem == NULL && (problem = urls_problem(r, conf, &in)) != NULL) {
+    in.rules.url = in.url;
+    if (problem == NULL
+        && (problem = ml_link_urls_problem(r, conf, &in.rules)) != NULL) {
         status = HTTP_BAD_REQUEST;
     }
     if (problem == NULL && in.slug

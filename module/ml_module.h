@@ -248,7 +248,14 @@ const char *ml_short_url_for(request_rec *r, const char *slug);
 /* The form's CSRF token (sent as its cookie too), and NULL if a form post
  * with this token field may go on, else why not (create.c). */
 const char *ml_form_token(request_rec *r);
+/* The same token, its cookie sent for the URL paths under path (the admin
+ * pages' location, whatever page of it is asked). */
+const char *ml_form_token_under(request_rec *r, const char *path);
 const char *ml_form_post_problem(request_rec *r, const char *field);
+/* NULL if every URL a link sends to (its own, its fallback, its rules')
+ * may be shortened in the scope of conf (ml_policy.h), else why not. */
+const char *ml_link_urls_problem(request_rec *r, const ml_dir_config *conf,
+                                 const ml_link *link);
 /* Reads a form post's fields (at most ML_FORM_FIELDS, 16 KiB) into a
  * table; NULL, or why not with *status set. */
 #define ML_FORM_FIELDS 16
@@ -299,6 +306,9 @@ void ml_ratelimit_count_guess(request_rec *r, const char *slug);
 
 void ml_status_register_hooks(void);
 int ml_admin_handler(request_rec *r);
+/* admin_pages.c: the HTML pages under minilink-admin, for a browser's GET
+ * (Accept: text/html) and every POST; DECLINED for the JSON and metrics. */
+int ml_admin_pages(request_rec *r, const ml_dir_config *conf);
 /* Sends value (taken) as the JSON answer. */
 int ml_send_json(request_rec *r, json_t *value);
 /* admin_visits.c: a link's visits (days: its daily roll-up), or with a

@@ -69,6 +69,7 @@ int main(void)
     add_drain_suite();
     add_cli_suite();
     add_cli_edit_suite();
+    add_chart_suite();
     add_tags_suite();
     error = CU_get_error();
     if (error == CUE_SUCCESS) {
