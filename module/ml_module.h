@@ -272,6 +272,9 @@ typedef struct {
     const char *qr_url;          /* its QR code (an SVG) */
 } ml_form_page;
 
+/* The status and the headers of every HTML page of ours: its type, a
+ * Content-Security-Policy that allows no script, no caching. */
+void ml_page_headers(request_rec *r, int status);
 /* Each writes a whole page with the status and returns OK. */
 int ml_page_form(request_rec *r, int status, const ml_form_page *page);
 int ml_page_preview(request_rec *r, const ml_link *link, const char *short_url,
@@ -303,6 +306,27 @@ int ml_ratelimit_allow(request_rec *r, int limit, int period,
 int ml_ratelimit_may_guess(request_rec *r, const char *slug,
                            apr_int64_t *retry_after);
 void ml_ratelimit_count_guess(request_rec *r, const char *slug);
+
+/* One database's figures, as /server-status, the JSON, /metrics and the
+ * admin overview show them (status.c). */
+typedef struct {
+    const char *path;
+    int loaded;
+    ml_cache_usage cache;
+    ml_clicks_stats clicks;
+    apr_uint64_t clicks_stored;       /* -1 when the file could not be read */
+    apr_uint64_t clicks_pending;
+    int has_visits;                   /* the database has a visits ring */
+    ml_visits_stats visits;
+} ml_database_figures;
+void ml_database_figures_gather(const ml_database *database,
+                                ml_database_figures *figures, apr_pool_t *pool);
+/* The bytes of the cache in use; the clicks, stored and pending. */
+apr_uint64_t ml_cache_bytes_used(const ml_cache_usage *usage);
+apr_uint64_t ml_database_figures_clicks(const ml_database_figures *figures);
+/* The clicks counted in memory, not yet flushed, for this very row. */
+apr_uint64_t ml_database_pending_for(const ml_database *database,
+                                     const ml_link *link);
 
 void ml_status_register_hooks(void);
 int ml_admin_handler(request_rec *r);

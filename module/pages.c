@@ -43,7 +43,7 @@ static const char *escape(request_rec *r, const char *text)
     return ap_escape_html2(r->pool, text ? text : "", 1);
 }
 
-static void page_start(request_rec *r, int status, const char *title)
+void ml_page_headers(request_rec *r, int status)
 {
     r->status = status;
     ap_set_content_type(r, "text/html; charset=utf-8");
@@ -54,6 +54,11 @@ static void page_start(request_rec *r, int status, const char *title)
     apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
     /* Pages carry a CSRF token or per-link data: never from a cache. */
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+}
+
+static void page_start(request_rec *r, int status, const char *title)
+{
+    ml_page_headers(r, status);
     ap_rprintf(r, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
                "<title>%s</title><style>%s</style></head><body><main>\n"

@@ -1,0 +1,92 @@
+/*
+ * module/admin_create.c - <root>new: a new link with every field, for an
+ * admin (the public form of create.c is for visitors: rate-limited, fewer
+ * choices).
+ *
+ * The link is checked as an edit is (ml_admin_link_read: ml_link.c,
+ * ml_rules.c, the location's creation policy), its slug as a new one
+ * (ml_slug_new_problem, ml_slug_reserved); an empty slug gets a random one
+ * from the store.  Then the shared table is refreshed and the browser sent
+ * to the new link's page: it works at once.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "apr_strings.h"
+
+#include "admin.h"
+#include "../links/ml_policy.h"
+
+APLOG_USE_MODULE(minilink);
+
+static int show_form(ml_admin *a, int status, const char *error,
+                     apr_table_t *values)
+{
+    ml_link empty;
+
+    memset(&empty, 0, sizeof(empty));
+    ml_admin_start(a, status, "New link");
+    ml_admin_notice(a, "error", error);
+    ap_rprintf(a->r, "<section><form method=\"post\" action=\"%snew\" "
+               "id=\"create\">\n", a->root);
+    ml_admin_csrf_field(a);
+    ap_rprintf(a->r, "<label for=\"slug\">Slug <span class=\"hint\">(letters, "
+               "digits, - and _; empty: a random one)</span></label>\n"
+               "<input id=\"slug\" name=\"slug\" maxlength=\"%d\" value=\"%s\">\n",
+               ML_SLUG_MAX, ml_admin_html(a, values ? apr_table_get(values,
+                                                                    "slug")
+                                                    : NULL));
+    ml_admin_link_fields(a, &empty, values, 1);
+    ap_rputs("<button type=\"submit\">Create</button>\n</form></section>\n",
+             a->r);
+    return ml_admin_end(a);
+}
+
+static int create(ml_admin *a)
+{
+    apr_table_t *fields;
+    const char *problem, *slug;
+    int status = HTTP_BAD_REQUEST;
+    ml_store *store;
+    ml_link link;
+    apr_status_t rv;
+
+    if ((problem = ml_admin_read_form(a, &fields, &status))) {
+        return ml_admin_failure(a, status, problem);
+    }
+    memset(&link, 0, sizeof(link));
+    slug = apr_table_get(fields, "slug");
+    link.slug = slug && *slug ? slug : NULL;
+    if (link.slug && (problem = ml_slug_new_problem(link.slug)) == NULL
+        && ml_slug_reserved(link.slug)) {
+        problem = "this slug is a name the server keeps for itself";
+    }
+    if (problem || (problem = ml_admin_link_read(a, fields, &link))) {
+        return show_form(a, HTTP_BAD_REQUEST, problem, fields);
+    }
+    if ((store = ml_admin_store(a, ML_STORE_WRITE)) == NULL) {
+        return show_form(a, HTTP_SERVICE_UNAVAILABLE, "the database cannot be "
+                         "written right now; try again", fields);
+    }
+    rv = ml_store_add(store, &link, a->r->pool);
+    if (rv == APR_EEXIST || rv == APR_EINVAL) {
+        return show_form(a, rv == APR_EEXIST ? HTTP_CONFLICT : HTTP_BAD_REQUEST,
+                         ml_store_error(store), fields);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, a->r, MLLOGNO(00099) "admin "
+                      "page cannot create a link: %s", ml_store_error(store));
+        return show_form(a, HTTP_SERVICE_UNAVAILABLE, "the database cannot be "
+                         "written right now; try again", fields);
+    }
+    ml_database_refresh(a->database, a->r->pool);
+    return ml_admin_see_other(a, apr_pstrcat(a->r->pool, "links/", link.slug,
+                                             "?done=created", NULL));
+}
+
+int ml_admin_create(ml_admin *a)
+{
+    return a->r->method_number == M_POST ? create(a)
+                                         : show_form(a, HTTP_OK, NULL, NULL);
+}

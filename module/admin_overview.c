@@ -1,0 +1,145 @@
+/*
+ * module/admin_overview.c - <root>: the database at a glance.
+ *
+ * Totals (links, clicks, visits), every link's clicks per day for 30, 90
+ * or 365 days (the daily roll-up summed by day), the most clicked links,
+ * orphan visits by type, and the cache and refresh health that
+ * /server-status shows - the same figures (ml_database_figures_gather),
+ * so the pages cannot disagree.
+ */
+#include "httpd.h"
+#include "http_protocol.h"
+#include "apr_strings.h"
+
+#include "admin.h"
+
+#define TOP_LINKS 10
+
+static void figure(ml_admin *a, const char *id, const char *label,
+                   apr_uint64_t value)
+{
+    ap_rprintf(a->r, "<div><b id=\"%s\">%" APR_UINT64_T_FMT "</b>%s</div>\n",
+               id, value, label);
+}
+
+typedef struct {
+    ml_admin *a;
+    int rank;
+} top_rows;
+
+static apr_status_t top_row(void *ctx, const ml_link *link,
+                            const char *problem)
+{
+    top_rows *rows = ctx;
+    ml_admin *a = rows->a;
+
+    if (problem == NULL) {
+        ap_rprintf(a->r, "<tr><td class=\"n\">%d</td><td><a href=\"%slinks/%s\">"
+                   "%s</a></td><td>%s</td><td class=\"n\">%" APR_UINT64_T_FMT
+                   "</td></tr>\n", ++rows->rank, a->root,
+                   ml_admin_html(a, link->slug), ml_admin_html(a, link->slug),
+                   ml_admin_html(a, link->title ? link->title : link->url),
+                   ml_admin_clicks_of(a, link));
+    }
+    return APR_SUCCESS;
+}
+
+static void health(ml_admin *a, const ml_database_figures *f)
+{
+    ap_rprintf(a->r, "<section aria-labelledby=\"health-h\"><h2 id=\"health-h\">"
+               "Cache and refresh</h2>\n<table id=\"health\">\n"
+               "<tr><th>Database</th><td>%s</td></tr>\n"
+               "<tr><th>Links cached</th><td>%u of %u</td></tr>\n"
+               "<tr><th>Cache bytes used</th><td>%" APR_UINT64_T_FMT " of %"
+               APR_SIZE_T_FMT "</td></tr>\n"
+               "<tr><th>Lookups / hits / misses</th><td>%" APR_UINT64_T_FMT
+               " / %" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT "</td></tr>\n"
+               "<tr><th>Last refresh</th><td>%s</td></tr>\n"
+               "<tr><th>Last flush of clicks</th><td>%s</td></tr>\n"
+               "<tr><th>Refresh / flush errors</th><td>%" APR_UINT64_T_FMT
+               " / %" APR_UINT64_T_FMT "</td></tr>\n"
+               "<tr><th>Visits recorded / pending / dropped</th><td>%"
+               APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT
+               "</td></tr>\n</table>\n</section>\n",
+               ml_admin_html(a, f->path), f->cache.links, f->cache.link_capacity,
+               ml_cache_bytes_used(&f->cache), f->cache.segment_bytes,
+               f->clicks.lookups, f->clicks.hits, f->clicks.misses,
+               f->cache.last_refresh_at
+               ? ml_admin_time(a, f->cache.last_refresh_at) : "never",
+               f->clicks.last_flush_at
+               ? ml_admin_time(a, f->clicks.last_flush_at) : "never",
+               f->cache.refresh_errors, f->clicks.flush_errors,
+               f->visits.recorded, f->visits.pending, f->visits.dropped);
+}
+
+static void orphans(ml_admin *a, ml_store *store, const ml_database_figures *f)
+{
+    ml_store_visit_query query = { NULL, 0, 1, 0, 0 };
+    apr_uint64_t stored = 0;
+    int kind;
+
+    ml_store_count_visits(store, &query, &stored);
+    ap_rprintf(a->r, "<section aria-labelledby=\"orphans-h\"><h2 "
+               "id=\"orphans-h\">Orphan visits</h2>\n<p>Requests under a "
+               "links location that found no link: %" APR_UINT64_T_FMT " kept "
+               "in the database.</p>\n<table id=\"orphans\"><thead><tr><th>Type"
+               "</th><th class=\"n\">Since httpd started</th></tr></thead>"
+               "<tbody>\n", stored);
+    for (kind = 1; kind < ML_VISIT_KINDS; kind++) {
+        ap_rprintf(a->r, "<tr><td>%s</td><td class=\"n\">%" APR_UINT64_T_FMT
+                   "</td></tr>\n", ml_visit_kind_names[kind],
+                   f->visits.orphans[kind]);
+    }
+    ap_rputs("</tbody></table>\n</section>\n", a->r);
+}
+
+int ml_admin_overview(ml_admin *a)
+{
+    int days = ml_admin_period(a);
+    apr_int64_t today = ml_store_day_of(apr_time_sec(a->r->request_time));
+    apr_int64_t first = today - (apr_int64_t)(days - 1) * 86400;
+    apr_array_header_t *stored = apr_array_make(a->r->pool, days,
+                                                sizeof(ml_store_visit_day));
+    top_rows rows = { a, 0 };
+    ml_database_figures f;
+    ml_store *store;
+
+    /* Every click and visit so far, in the database before it is read. */
+    ml_database_flush(a->database, a->r->pool);
+    ml_database_drain_visits(a->database, ml_database_agents(a->r->pool),
+                             a->r->pool);
+    ml_database_figures_gather(a->database, &f, a->r->pool);
+    if ((store = ml_admin_store(a, ML_STORE_READ)) == NULL) {
+        return ml_admin_failure(a, HTTP_SERVICE_UNAVAILABLE, "the database "
+                                "cannot be read right now; try again");
+    }
+    ml_admin_start(a, HTTP_OK, "Overview");
+    ml_admin_notice(a, "done", ml_admin_query_text(a, "done") ? "Done." : NULL);
+    ap_rputs("<section aria-label=\"totals\"><div class=\"figures\">\n", a->r);
+    figure(a, "links", "links", f.cache.links);
+    figure(a, "clicks", "clicks", ml_database_figures_clicks(&f));
+    figure(a, "visits", "visits recorded since httpd started",
+           f.visits.recorded);
+    ap_rputs("</div></section>\n<section id=\"visits\" aria-labelledby="
+             "\"all-h\"><h2 id=\"all-h\">All clicks</h2>\n", a->r);
+    ml_admin_period_links(a, a->root, days);
+    if (ml_store_each_visit_day(store, NULL, first, ml_admin_collect_day,
+                                stored) == APR_SUCCESS) {
+        ml_admin_chart(a, ml_admin_days_fill(a->r->pool, first, days, stored),
+                       days, "Clicks per day, every link");
+    }
+    else {
+        ml_admin_notice(a, "error", "the daily clicks cannot be read now");
+    }
+    ap_rputs("</section>\n<section aria-labelledby=\"top-h\"><h2 id=\"top-h\">"
+             "Most clicked</h2>\n<table id=\"top\"><thead><tr><th class=\"n\">#"
+             "</th><th>Slug</th><th>Title or URL</th><th class=\"n\">Clicks</th>"
+             "</tr></thead><tbody>\n", a->r);
+    if (ml_store_top(store, TOP_LINKS, top_row, &rows) != APR_SUCCESS) {
+        ap_rputs("<tr><td colspan=\"4\">cannot be read now</td></tr>\n", a->r);
+    }
+    ap_rputs("</tbody></table>\n</section>\n", a->r);
+    orphans(a, store, &f);
+    health(a, &f);
+    return ml_admin_end(a);
+}
