@@ -10,6 +10,7 @@
 #include <string.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
+#include <apr_time.h>
 #include "ml_store_engine.h"
 
 #define RANDOM_SLUG_LEN 6
@@ -647,6 +648,223 @@ apr_status_t ml_store_read_begin(ml_store *store)
 apr_status_t ml_store_read_end(ml_store *store)
 {
     return store->engine->commit(store);
+}
+
+/* ---- listing ------------------------------------------------------------- */
+
+/* A condition and its parameters, as they are added. */
+typedef struct {
+    apr_pool_t *pool;
+    const char *where;
+    apr_array_header_t *params;       /* ml_store_param */
+} list_filter;
+
+static void add_condition(list_filter *filter, const char *condition)
+{
+    filter->where = *filter->where
+                    ? apr_pstrcat(filter->pool, filter->where, " AND ",
+                                  condition, NULL)
+                    : condition;
+}
+
+static void add_text(list_filter *filter, const char *text)
+{
+    ml_store_param *param = apr_array_push(filter->params);
+
+    param->text = text;
+    param->number = 0;
+}
+
+static void add_number(list_filter *filter, apr_int64_t number)
+{
+    ml_store_param *param = apr_array_push(filter->params);
+
+    param->text = NULL;
+    param->number = number;
+}
+
+/* "%term%" for LIKE ... ESCAPE '\', lower-cased (the columns are compared
+ * lower-cased: SQLite's LIKE ignores ASCII case and PostgreSQL's does
+ * not, so both are told the same); the term's own % _ \ match themselves. */
+static const char *like_pattern(apr_pool_t *pool, const char *term)
+{
+    char *pattern = apr_palloc(pool, strlen(term) * 2 + 3), *out = pattern;
+
+    *out++ = '%';
+    for (; *term; term++) {
+        if (*term == '%' || *term == '_' || *term == '\\') {
+            *out++ = '\\';
+        }
+        *out++ = (*term >= 'A' && *term <= 'Z') ? (char)(*term - 'A' + 'a')
+                                                : *term;
+    }
+    *out++ = '%';
+    *out = '\0';
+    return pattern;
+}
+
+/* The tags' names as "?, ?, ..." with their parameters. */
+static const char *tag_names(list_filter *filter,
+                             const ml_store_list_query *query)
+{
+    char *marks = apr_palloc(filter->pool, (apr_size_t)query->ntags * 3 + 1);
+    int i;
+
+    marks[0] = '\0';
+    for (i = 0; i < query->ntags; i++) {
+        strcat(marks, i ? ", ?" : "?");
+        add_text(filter, query->tags[i]);
+    }
+    return marks;
+}
+
+#define TAGS_OF_LINK \
+    "SELECT lt.link_id FROM link_tags lt JOIN tags t ON t.id = lt.tag_id" \
+    " WHERE t.name IN ("
+
+/* The WHERE of a listing, in the open database's schema. */
+static void list_where(ml_store *store, const ml_store_list_query *query,
+                       list_filter *filter)
+{
+    apr_int64_t now = query->now ? query->now : apr_time_sec(apr_time_now());
+
+    if (query->search && *query->search) {
+        const char *pattern = like_pattern(filter->pool, query->search);
+        /* A tag's name is searched too, as Shlink does. */
+        add_condition(filter, store->schema >= 2
+            ? "(lower(slug) LIKE ? ESCAPE '\\' OR lower(url) LIKE ? ESCAPE '\\'"
+              " OR lower(title) LIKE ? ESCAPE '\\' OR id IN (SELECT lt.link_id"
+              " FROM link_tags lt JOIN tags t ON t.id = lt.tag_id"
+              " WHERE lower(t.name) LIKE ? ESCAPE '\\'))"
+            : "(lower(slug) LIKE ? ESCAPE '\\' OR lower(url) LIKE ? ESCAPE '\\')");
+        add_text(filter, pattern);
+        add_text(filter, pattern);
+        if (store->schema >= 2) {
+            add_text(filter, pattern);
+            add_text(filter, pattern);
+        }
+    }
+    if (query->ntags > 0 && store->schema < 2) {
+        add_condition(filter, "0 = 1");        /* no link has a tag yet */
+    }
+    else if (query->ntags > 0 && query->tags_mode == ML_LIST_TAGS_ANY) {
+        add_condition(filter, apr_pstrcat(filter->pool, "id IN (" TAGS_OF_LINK,
+                                          tag_names(filter, query), "))", NULL));
+    }
+    else if (query->ntags > 0) {
+        /* Every one: as many of the link's tags among them as were named
+         * (a tag named twice counts once in the database, so names are
+         * expected distinct: the caller's job). */
+        add_condition(filter, apr_pstrcat(filter->pool,
+            "(SELECT count(*) FROM link_tags lt JOIN tags t ON t.id = lt.tag_id"
+            " WHERE lt.link_id = links.id AND t.name IN (",
+            tag_names(filter, query), ")) = ?", NULL));
+        add_number(filter, query->ntags);
+    }
+    if (query->created_from) {
+        add_condition(filter, "created_at >= ?");
+        add_number(filter, query->created_from);
+    }
+    if (query->created_until) {
+        add_condition(filter, "created_at <= ?");
+        add_number(filter, query->created_until);
+    }
+    if (query->exclude_max_visits_reached && store->schema >= 2) {
+        add_condition(filter, "(max_visits IS NULL OR clicks < max_visits)");
+    }
+    if (query->exclude_past_valid_until) {
+        add_condition(filter, "(expires_at IS NULL OR expires_at > ?)");
+        add_number(filter, now);
+    }
+    if (query->owner && store->schema < 3) {
+        add_condition(filter, "0 = 1");        /* all made by admins then */
+    }
+    else if (query->owner) {
+        add_condition(filter, "owner = ?");
+        add_text(filter, query->owner);
+    }
+}
+
+/* Whether the same tag is named twice (ML_TAGS_ALL counts distinct ones). */
+static int tags_repeat(const ml_store_list_query *query)
+{
+    int i, k;
+
+    for (i = 0; i < query->ntags; i++) {
+        for (k = 0; k < i; k++) {
+            if (strcmp(query->tags[i], query->tags[k]) == 0) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+apr_status_t ml_store_list(ml_store *store, const ml_store_list_query *query,
+                           ml_store_row_fn *row, void *ctx,
+                           apr_uint64_t *total)
+{
+    list_filter filter;
+    ml_store_list_sql sql;
+    apr_int64_t page = query->page > 1 ? query->page : 1;
+    apr_status_t rv;
+    apr_pool_t *pool;
+
+    if ((unsigned)query->order >= ML_LIST_ORDERS
+        || (unsigned)query->tags_mode > ML_LIST_TAGS_ALL
+        || query->ntags < 0 || query->ntags > ML_TAGS_MAX
+        || (query->ntags > 0 && query->tags == NULL)
+        || (query->tags_mode == ML_LIST_TAGS_ALL && tags_repeat(query))) {
+        ml_store_fail(store, "a listing's order, tags or tags mode is out of"
+                      " range");
+        return APR_EINVAL;
+    }
+    apr_pool_create(&pool, NULL);
+    filter.pool = pool;
+    filter.where = "";
+    filter.params = apr_array_make(pool, 8, sizeof(ml_store_param));
+    list_where(store, query, &filter);
+    sql.where = filter.where;
+    sql.params = (const ml_store_param *)filter.params->elts;
+    sql.nparams = filter.params->nelts;
+    sql.order = query->order;
+    sql.descending = query->descending != 0;
+    if (query->items_per_page >= 1) {
+        sql.limit = query->items_per_page;
+        /* A page past any the database could hold is simply empty. */
+        sql.offset = page - 1 > APR_INT64_MAX / query->items_per_page
+                     ? APR_INT64_MAX : (page - 1) * query->items_per_page;
+    }
+    else {
+        sql.limit = -1;
+        sql.offset = 0;
+    }
+    rv = store->engine->list(store, &sql, row, ctx);
+    if (rv == APR_SUCCESS && total) {
+        rv = store->engine->count_list(store, &sql, total);
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+void ml_store_paginate(const ml_store_list_query *query, apr_uint64_t total,
+                       ml_store_pagination *pagination)
+{
+    apr_int64_t all = (apr_int64_t)total;
+    apr_int64_t page = query->page > 1 ? query->page : 1;
+    apr_int64_t per_page = query->items_per_page >= 1 ? query->items_per_page
+                                                      : (all > 0 ? all : 1);
+    apr_int64_t before = page - 1 > all / per_page ? all : (page - 1) * per_page;
+
+    pagination->current_page = query->items_per_page >= 1 ? page : 1;
+    pagination->pages_count = all > 0 ? (all + per_page - 1) / per_page : 1;
+    pagination->items_per_page = per_page;
+    if (query->items_per_page < 1) {
+        before = 0;
+    }
+    pagination->items_in_current_page = all - before < 0 ? 0
+        : (all - before < per_page ? all - before : per_page);
+    pagination->total_items = all;
 }
 
 /* ---- tags and rules of the links read --------------------------------- */

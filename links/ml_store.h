@@ -180,6 +180,72 @@ typedef apr_status_t ml_store_row_fn(void *ctx, const ml_link *link,
 apr_status_t ml_store_each(ml_store *store, ml_store_row_fn *row, void *ctx);
 
 /*
+ * A page of links for people and their tools (the admin pages, Shlink's
+ * GET /short-urls): filtered, ordered and cut into pages by the database,
+ * so a page of 50 out of a million reads about 50 rows (an index for each
+ * order: README, "The database").  Every filter given must hold.
+ */
+typedef enum {
+    ML_LIST_BY_CREATED,          /* created_at (Shlink: dateCreated) */
+    ML_LIST_BY_SLUG,             /* shortCode */
+    ML_LIST_BY_URL,              /* longUrl */
+    ML_LIST_BY_TITLE,            /* title; links without one first */
+    ML_LIST_BY_CLICKS,           /* the clicks stored (visits) */
+    ML_LIST_ORDERS
+} ml_store_list_order;
+
+typedef enum {
+    ML_LIST_TAGS_ANY,            /* a link with at least one of the tags */
+    ML_LIST_TAGS_ALL             /* a link with every one of them */
+} ml_store_tags_mode;
+
+typedef struct {
+    const char *search;          /* in the slug, URL, title or a tag name,
+                                  * without regard to ASCII case; NULL or
+                                  * "": no filter */
+    const char *const *tags;     /* ntags tag names; none: no filter */
+    int ntags;
+    ml_store_tags_mode tags_mode;
+    ml_store_list_order order;   /* ties go by id, in the same direction */
+    int descending;
+    apr_int64_t created_from;    /* created_at >= it (Unix seconds); 0: any */
+    apr_int64_t created_until;   /* created_at <= it; 0: any */
+    int exclude_max_visits_reached;  /* leave out links whose stored clicks
+                                      * reached their visit limit */
+    int exclude_past_valid_until;    /* leave out links that expired */
+    apr_int64_t now;             /* for the two above; 0: the current time */
+    const char *owner;           /* only links this API key or user made
+                                  * (schema 3's links.owner); NULL: anyone's,
+                                  * admins' (owner NULL) included */
+    apr_int64_t page;            /* from 1; below 1 is 1 */
+    apr_int64_t items_per_page;  /* -1 (or below 1): all, in one page */
+} ml_store_list_query;
+
+/*
+ * Calls row() for each link of the query's page, in its order, with its
+ * tags and redirect rules (strings valid until row() returns; problem as
+ * ml_store_each() gives it).  *total (if not NULL: counting costs a pass
+ * over the matching index entries) gets how many links match, pages
+ * aside.  APR_EINVAL for a query out of range (an order or tags mode that
+ * does not exist, more than ML_TAGS_MAX tags).
+ */
+apr_status_t ml_store_list(ml_store *store, const ml_store_list_query *query,
+                           ml_store_row_fn *row, void *ctx,
+                           apr_uint64_t *total);
+
+/* Shlink's pagination object, for a listing of `total` links: pages of
+ * items_per_page (all at once: one page of total items). */
+typedef struct {
+    apr_int64_t current_page;
+    apr_int64_t pages_count;
+    apr_int64_t items_per_page;
+    apr_int64_t items_in_current_page;
+    apr_int64_t total_items;
+} ml_store_pagination;
+void ml_store_paginate(const ml_store_list_query *query, apr_uint64_t total,
+                       ml_store_pagination *pagination);
+
+/*
  * The cache loader's ml_store_each(): in storage order, not by slug, and
  * only the fields a redirect needs (created_at, updated_at and
  * last_click_at are 0; clicks is there, for visit limits).

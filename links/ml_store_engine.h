@@ -18,6 +18,30 @@
 
 typedef enum { ML_TXN_READ, ML_TXN_WRITE } ml_store_txn;
 
+/* A value for a statement's parameter: a text, or (text NULL) a number. */
+typedef struct {
+    const char *text;
+    apr_int64_t number;
+} ml_store_param;
+
+/*
+ * A listing as SQL both engines run (ml_store_list): `where` is a
+ * condition on the links table - columns by name, functions both
+ * SQLite and PostgreSQL have, one '?' for each of params in order and no
+ * other '?' or '%' - or "" for every link.  The engine adds the columns,
+ * its own ORDER BY for order (an index's order: ml_store_list_order), and
+ * LIMIT and OFFSET.
+ */
+typedef struct {
+    const char *where;
+    const ml_store_param *params;
+    int nparams;
+    ml_store_list_order order;
+    int descending;
+    apr_int64_t limit;           /* -1: no limit */
+    apr_int64_t offset;
+} ml_store_list_sql;
+
 typedef struct {
     /* Connects to target (a path, or libpq parameters); engine state goes
      * into store->data.  Registers the disconnect on pool. */
@@ -108,6 +132,12 @@ typedef struct {
     apr_status_t (*each_visit_day)(ml_store *store, const char *slug,
                                    apr_int64_t since,
                                    ml_store_visit_day_fn *fn, void *ctx);
+    /* A page of a listing (ml_store_list), and how many links its
+     * filter matches, from the SQL ml_store.c built for both engines. */
+    apr_status_t (*list)(ml_store *store, const ml_store_list_sql *sql,
+                         ml_store_row_fn *row, void *ctx);
+    apr_status_t (*count_list)(ml_store *store, const ml_store_list_sql *sql,
+                               apr_uint64_t *count);
 } ml_store_engine;
 
 struct ml_store {

@@ -1817,6 +1817,152 @@ static apr_status_t pg_each_visit_day(ml_store *store, const char *slug,
     return rv;
 }
 
+/* ---- listing ------------------------------------------------------------- */
+
+/* ORDER BY for each ml_store_list_order, ascending and descending, each
+ * an index's order (see the schema), so a page reads its rows and stops.
+ * Titles: links without one first, as SQLite sorts NULL.  URLs by their
+ * first 1024 characters (a B-tree entry cannot hold a 4096-byte
+ * URL), then by id. */
+#define ML_URL_ORDER "left(url, 1024) COLLATE \"C\""
+static const char *const list_order_sql[ML_LIST_ORDERS][2] = {
+    [ML_LIST_BY_CREATED] = { "created_at, id", "created_at DESC, id DESC" },
+    [ML_LIST_BY_SLUG] = { "slug", "slug DESC" },
+    [ML_LIST_BY_URL] = { ML_URL_ORDER ", id", ML_URL_ORDER " DESC, id DESC" },
+    [ML_LIST_BY_TITLE] = { "title NULLS FIRST, id", "title DESC NULLS LAST, id DESC" },
+    [ML_LIST_BY_CLICKS] = { "clicks, id", "clicks DESC, id DESC" },
+};
+
+/* The listing's SQL in apr_dbd's notation ('?' -> %s) and its values as
+ * the text parameters apr_dbd passes; *nargs gets how many. */
+static const char *list_sql(const char *sql, const ml_store_list_sql *list,
+                            const char ***args, apr_pool_t *pool)
+{
+    apr_size_t marks = 0;
+    const char *p;
+    char *converted, *out;
+    int i;
+
+    for (p = sql; *p; p++) {
+        marks += *p == '?';
+    }
+    out = converted = apr_palloc(pool, strlen(sql) + marks + 1);
+    for (p = sql; *p; p++) {
+        if (*p == '?') {
+            *out++ = '%';
+            *out++ = 's';
+        }
+        else {
+            *out++ = *p;
+        }
+    }
+    *out = '\0';
+    *args = apr_palloc(pool, sizeof(const char *) * (apr_size_t)(list->nparams + 1));
+    for (i = 0; i < list->nparams; i++) {
+        (*args)[i] = list->params[i].text ? list->params[i].text
+                                          : int_arg(pool, list->params[i].number);
+    }
+    return converted;
+}
+
+/* A listing's query (with list's parameters), its whole result in pool. */
+static apr_status_t list_select(ml_store *store, const char *sql,
+                                const ml_store_list_sql *list,
+                                apr_dbd_results_t **results, apr_pool_t *pool)
+{
+    pg_store *db = DB(store);
+    apr_dbd_prepared_t *prepared = NULL;
+    const char **args;
+    const char *converted = list_sql(sql, list, &args, pool);
+    int rc;
+
+    if (apr_dbd_prepare(db->driver, pool, db->handle, converted, NULL,
+                        &prepared) != 0) {
+        return pg_failed(store, "preparing a listing", 0);
+    }
+    *results = NULL;
+    rc = apr_dbd_pselect(db->driver, pool, db->handle, results, prepared, 1,
+                         list->nparams, args);
+    return rc ? pg_failed(store, "listing links", rc) : APR_SUCCESS;
+}
+
+static const char *list_where_sql(const ml_store_list_sql *list,
+                                  apr_pool_t *pool)
+{
+    return *list->where ? apr_pstrcat(pool, " WHERE ", list->where, NULL) : "";
+}
+
+static apr_status_t pg_list(ml_store *store, const ml_store_list_sql *list,
+                            ml_store_row_fn *row_fn, void *ctx)
+{
+    apr_pool_t *pool;
+    apr_dbd_results_t *results, *tags, *rules;
+    apr_dbd_row_t *row = NULL;
+    apr_array_header_t *links, *ids;
+    apr_status_t rv;
+    int i;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    rv = list_select(store, apr_pstrcat(pool, "SELECT ",
+        store->schema >= 2 ? LINK_COLUMNS : LINK_COLUMNS_1, " FROM links",
+        list_where_sql(list, pool), " ORDER BY ",
+        list_order_sql[list->order][list->descending],
+        list->limit >= 0 ? apr_psprintf(pool, " LIMIT %" APR_INT64_T_FMT,
+                                        list->limit) : "",
+        apr_psprintf(pool, " OFFSET %" APR_INT64_T_FMT, list->offset), NULL),
+        list, &results, pool);
+    links = apr_array_make(pool, 64, sizeof(ml_link));
+    ids = apr_array_make(pool, 64, sizeof(const char *));
+    while (rv == APR_SUCCESS && next_row(store, results, &row, pool)) {
+        ml_link *link = apr_array_push(links);
+        read_row(store, row, link);
+        APR_ARRAY_PUSH(ids, const char *) = int_arg(pool, link->id);
+    }
+    /* The page's tags and rules in two queries (ids are our numbers). */
+    if (rv == APR_SUCCESS && links->nelts > 0 && store->schema >= 2) {
+        ml_link_extras *extras = ml_extras_make(pool);
+        const char *in = apr_array_pstrcat(pool, ids, ',');
+        rv = select_sql(store, apr_pstrcat(pool, TAGS_SELECT " WHERE lt.link_id"
+                        " IN (", in, ") ORDER BY lt.link_id, t.name", NULL),
+                        "reading the tags", &tags, pool);
+        if (rv == APR_SUCCESS) {
+            rv = select_sql(store, apr_pstrcat(pool, RULES_SELECT " WHERE"
+                            " r.link_id IN (", in, ") ORDER BY r.link_id,"
+                            " r.priority, c.position", NULL),
+                            "reading the rules", &rules, pool);
+        }
+        if (rv == APR_SUCCESS) {
+            add_extras(store, tags, EXTRAS_TAGS, extras, pool);
+            add_extras(store, rules, EXTRAS_RULES, extras, pool);
+            for (i = 0; i < links->nelts; i++) {
+                ml_extras_attach(extras, &APR_ARRAY_IDX(links, i, ml_link));
+            }
+        }
+    }
+    for (i = 0; rv == APR_SUCCESS && i < links->nelts; i++) {
+        ml_link *link = &APR_ARRAY_IDX(links, i, ml_link);
+        rv = row_fn(ctx, link, ml_link_problem(link));
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+static apr_status_t pg_count_list(ml_store *store, const ml_store_list_sql *list,
+                                  apr_uint64_t *count)
+{
+    apr_pool_t *pool;
+    apr_dbd_results_t *results;
+    apr_status_t rv;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    rv = list_select(store, apr_pstrcat(pool, "SELECT count(*) FROM links",
+                                        list_where_sql(list, pool), NULL),
+                     list, &results, pool);
+    *count = rv == APR_SUCCESS ? (apr_uint64_t)first_int(store, results, pool) : 0;
+    apr_pool_destroy(pool);
+    return rv;
+}
+
 const ml_store_engine ml_store_pgsql = {
     .open = pg_open,
     .check = pg_check,
@@ -1853,4 +1999,6 @@ const ml_store_engine ml_store_pgsql = {
     .each_visit = pg_each_visit,
     .count_visits = pg_count_visits,
     .each_visit_day = pg_each_visit_day,
+    .list = pg_list,
+    .count_list = pg_count_list,
 };

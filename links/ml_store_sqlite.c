@@ -1766,6 +1766,145 @@ static apr_status_t sqlite_each_visit_day(ml_store *store, const char *slug,
     return rv;
 }
 
+/* ---- listing ------------------------------------------------------------- */
+
+/* ORDER BY for each ml_store_list_order, ascending and descending: each
+ * an index's order (links_by_created, the slug's UNIQUE, links_by_url,
+ * links_by_title, links_by_clicks; an index ends with the rowid, so ties
+ * by id come with it), so a page reads its rows and stops. */
+static const char *const list_order_sql[ML_LIST_ORDERS][2] = {
+    [ML_LIST_BY_CREATED] = { "created_at, id", "created_at DESC, id DESC" },
+    [ML_LIST_BY_SLUG] = { "slug", "slug DESC" },
+    [ML_LIST_BY_URL] = { "url, id", "url DESC, id DESC" },
+    [ML_LIST_BY_TITLE] = { "title, id", "title DESC, id DESC" },
+    [ML_LIST_BY_CLICKS] = { "clicks, id", "clicks DESC, id DESC" },
+};
+
+/* Prepares a listing's statement (finalized by the caller) and binds its
+ * parameters; NULL, with the error set, on failure. */
+static sqlite3_stmt *list_statement(ml_store *store, const char *sql,
+                                    const ml_store_list_sql *list)
+{
+    sqlite3_stmt *query = NULL;
+    int i;
+
+    if (sqlite3_prepare_v2(DB(store)->db, sql, -1, &query, NULL) != SQLITE_OK) {
+        sqlite3_finalize(query);
+        sqlite_failed(store, "preparing a listing");
+        return NULL;
+    }
+    for (i = 0; i < list->nparams; i++) {
+        if (list->params[i].text) {
+            bind_text(query, i + 1, list->params[i].text);
+        }
+        else {
+            sqlite3_bind_int64(query, i + 1, list->params[i].number);
+        }
+    }
+    return query;
+}
+
+/* " WHERE ..." of a listing, or "". */
+static const char *list_where_sql(const ml_store_list_sql *list,
+                                  apr_pool_t *pool)
+{
+    return *list->where ? apr_pstrcat(pool, " WHERE ", list->where, NULL) : "";
+}
+
+/* The ids as "1, 2, 3" (numbers of our own: no parameter needed). */
+static const char *id_list(const apr_array_header_t *links, apr_pool_t *pool)
+{
+    apr_array_header_t *ids = apr_array_make(pool, links->nelts,
+                                             sizeof(const char *));
+    int i;
+
+    for (i = 0; i < links->nelts; i++) {
+        APR_ARRAY_PUSH(ids, const char *) = apr_psprintf(pool,
+            "%" APR_INT64_T_FMT, APR_ARRAY_IDX(links, i, ml_link).id);
+    }
+    return apr_array_pstrcat(pool, ids, ',');
+}
+
+static apr_status_t sqlite_list(ml_store *store, const ml_store_list_sql *list,
+                                ml_store_row_fn *row, void *ctx)
+{
+    apr_pool_t *pool;
+    apr_array_header_t *links, *problems;
+    sqlite3_stmt *query;
+    apr_status_t rv = APR_SUCCESS;
+    int rc, i;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    query = list_statement(store, apr_pstrcat(pool,
+        FOR_SCHEMA(store, "SELECT ", " FROM links"),
+        list_where_sql(list, pool), " ORDER BY ",
+        list_order_sql[list->order][list->descending],
+        apr_psprintf(pool, " LIMIT %" APR_INT64_T_FMT " OFFSET %" APR_INT64_T_FMT,
+                     list->limit, list->offset), NULL), list);
+    if (query == NULL) {
+        apr_pool_destroy(pool);
+        return APR_EGENERAL;
+    }
+    /* The page's rows first, then their tags and rules in two queries. */
+    links = apr_array_make(pool, 64, sizeof(ml_link));
+    problems = apr_array_make(pool, 64, sizeof(const char *));
+    while ((rc = sqlite3_step(query)) == SQLITE_ROW) {
+        ml_link *link = apr_array_push(links);
+        APR_ARRAY_PUSH(problems, const char *) = read_columns(query, link,
+                                                              ALL_COUNT);
+        copy_strings(link, pool);
+    }
+    sqlite3_finalize(query);
+    if (rc != SQLITE_DONE) {
+        rv = sqlite_failed(store, "listing links");
+    }
+    if (rv == APR_SUCCESS && links->nelts > 0 && store->schema >= 2) {
+        ml_link_extras *extras = ml_extras_make(pool);
+        const char *ids = id_list(links, pool);
+        rv = read_extras(store, NULL, apr_pstrcat(pool, TAGS_SELECT
+                         " WHERE lt.link_id IN (", ids, ") ORDER BY"
+                         " lt.link_id, t.name", NULL), 0, EXTRAS_TAGS, extras);
+        if (rv == APR_SUCCESS) {
+            rv = read_extras(store, NULL, apr_pstrcat(pool, RULES_SELECT
+                             " WHERE r.link_id IN (", ids, ") ORDER BY"
+                             " r.link_id, r.priority, c.position", NULL), 0,
+                             EXTRAS_RULES, extras);
+        }
+        for (i = 0; rv == APR_SUCCESS && i < links->nelts; i++) {
+            ml_extras_attach(extras, &APR_ARRAY_IDX(links, i, ml_link));
+        }
+    }
+    for (i = 0; rv == APR_SUCCESS && i < links->nelts; i++) {
+        ml_link *link = &APR_ARRAY_IDX(links, i, ml_link);
+        const char *problem = APR_ARRAY_IDX(problems, i, const char *);
+        rv = row(ctx, link, problem ? problem : ml_link_problem(link));
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+static apr_status_t sqlite_count_list(ml_store *store,
+                                      const ml_store_list_sql *list,
+                                      apr_uint64_t *count)
+{
+    apr_pool_t *pool;
+    sqlite3_stmt *query;
+    int rc;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    query = list_statement(store, apr_pstrcat(pool, "SELECT count(*) FROM links",
+                                              list_where_sql(list, pool), NULL),
+                           list);
+    apr_pool_destroy(pool);
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    rc = sqlite3_step(query);
+    *count = rc == SQLITE_ROW ? (apr_uint64_t)sqlite3_column_int64(query, 0) : 0;
+    sqlite3_finalize(query);
+    return rc == SQLITE_ROW ? APR_SUCCESS : sqlite_failed(store, "counting links");
+}
+
 const ml_store_engine ml_store_sqlite = {
     .open = sqlite_open,
     .check = sqlite_check,
@@ -1802,4 +1941,6 @@ const ml_store_engine ml_store_sqlite = {
     .each_visit = sqlite_each_visit,
     .count_visits = sqlite_count_visits,
     .each_visit_day = sqlite_each_visit_day,
+    .list = sqlite_list,
+    .count_list = sqlite_count_list,
 };
