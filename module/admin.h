@@ -47,7 +47,8 @@ void ml_admin_notice(ml_admin *a, const char *kind, const char *text);
 /* 303 See Other to <root>path (path already URL-encoded). */
 int ml_admin_see_other(ml_admin *a, const char *path);
 /* Reads a POSTed form into *fields and checks its token and Origin:
- * NULL, or why not with *status set (403 for the token). */
+ * NULL (*status untouched), or why not with *status set (403 for the
+ * token). */
 const char *ml_admin_read_form(ml_admin *a, apr_table_t **fields, int *status);
 /* The store, opened for mode; NULL (logged, ML00095) if it cannot be. */
 ml_store *ml_admin_store(ml_admin *a, ml_store_mode mode);
@@ -60,6 +61,10 @@ apr_int64_t ml_admin_query_number(const ml_admin *a, const char *name,
 const char *ml_admin_query_text(const ml_admin *a, const char *name);
 /* A time as people read it: "2030-12-31 08:00 UTC"; "" for 0. */
 const char *ml_admin_time(const ml_admin *a, apr_int64_t seconds);
+/* The short URL of a slug: under the first <Location> of this host
+ * that serves the same database and is not the admin pages'; NULL when
+ * there is none. */
+const char *ml_admin_short_url(const ml_admin *a, const char *slug);
 /* The clicks of a link, stored and still counted in memory. */
 apr_uint64_t ml_admin_clicks_of(const ml_admin *a, const ml_link *link);
 
@@ -68,7 +73,7 @@ apr_uint64_t ml_admin_clicks_of(const ml_admin *a, const ml_link *link);
 int ml_admin_overview(ml_admin *a);
 int ml_admin_table(ml_admin *a);
 /* action: NULL (the page; POST saves its fields), "rules" (POST),
- * "delete" (GET asks, POST deletes). */
+ * "delete" (GET asks, POST deletes), "qr.svg" (GET: its QR code). */
 int ml_admin_link(ml_admin *a, const char *slug, const char *action);
 int ml_admin_create(ml_admin *a);
 

@@ -7,6 +7,7 @@
  *   POST links/SLUG          saves the form's fields
  *   POST links/SLUG/rules    op=add (rule=TEXT), or op=up|down|remove N
  *   GET  links/SLUG/delete   asks; POST deletes
+ *   GET  links/SLUG/qr.svg   the QR code of its short URL (?size=N)
  *
  * Every write reads the link again, changes what the form says, and
  * stores it with ml_store_update() or ml_store_remove() - the checks of
@@ -298,6 +299,7 @@ static void rules_section(ml_admin *a, const ml_link *link, const char *here)
 static int show_link(ml_admin *a, ml_store *store, const ml_link *link,
                      int status, const char *error, apr_table_t *values)
 {
+    const char *short_url = ml_admin_short_url(a, link->slug);
     const char *slug = ml_admin_html(a, link->slug);
     const char *here = apr_pstrcat(a->r->pool, a->root, "links/", slug, NULL);
     int i;
@@ -327,9 +329,15 @@ static int show_link(ml_admin *a, ml_store *store, const ml_link *link,
         }
         ap_rputs("</p>\n", a->r);
     }
-    ap_rprintf(a->r, "<p><img class=\"qr\" id=\"qr\" alt=\"QR code of the "
-               "short link\" src=\"%s/qr.svg\"> <a href=\"%s/qr.svg?size=1000\">"
-               "The QR code, large</a></p>\n</section>\n", here, here);
+    if (short_url) {
+        ap_rprintf(a->r, "<p>Short link: <a id=\"short-link\" href=\"%s\">%s"
+                   "</a></p>\n<p><img class=\"qr\" id=\"qr\" alt=\"QR code of "
+                   "the short link\" src=\"%s/qr.svg\"> <a href=\"%s/qr.svg?"
+                   "size=1000\">The QR code, large</a></p>\n",
+                   ml_admin_html(a, short_url), ml_admin_html(a, short_url),
+                   here, here);
+    }
+    ap_rputs("</section>\n", a->r);
     ap_rprintf(a->r, "<section aria-labelledby=\"edit-h\"><h2 id=\"edit-h\">"
                "Edit</h2>\n<form method=\"post\" action=\"%s\" id=\"edit\">\n",
                here);
@@ -501,6 +509,13 @@ int ml_admin_link(ml_admin *a, const char *slug, const char *action)
     ml_link link;
     apr_status_t rv;
 
+    const char *short_url = ml_admin_short_url(a, slug);
+
+    if (action && strcmp(action, "qr.svg") == 0
+        && a->r->method_number != M_GET) {
+        ap_allow_standard_methods(a->r, REPLACE_ALLOW, M_GET, -1);
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
     if (action && strcmp(action, "rules") == 0
         && a->r->method_number != M_POST) {
         ap_allow_standard_methods(a->r, REPLACE_ALLOW, M_POST, -1);
@@ -521,6 +536,9 @@ int ml_admin_link(ml_admin *a, const char *slug, const char *action)
     }
     if (action && strcmp(action, "delete") == 0) {
         return delete_link(a, store, &link);
+    }
+    if (action && strcmp(action, "qr.svg") == 0) {
+        return short_url ? ml_send_qr(a->r, short_url, 0) : HTTP_NOT_FOUND;
     }
     if (action) {
         return save_rules(a, store, &link);

@@ -9,7 +9,8 @@
  * Where the admin location starts is not known to a handler, so it is read
  * from the end of the request's path, segment by segment:
  *
- *   <root>links/SLUG/ACTION   ACTION: rules, delete
+ *   <root>links/SLUG/ACTION   ACTION: rules, delete, qr.svg (an image:
+ *                             answered whatever the Accept)
  *   <root>links/SLUG
  *   <root>links
  *   <root>new
@@ -25,6 +26,7 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "ap_expr.h"
 #include "apr_escape.h"
 #include "apr_strings.h"
 
@@ -131,13 +133,15 @@ const char *ml_admin_read_form(ml_admin *a, apr_table_t **fields, int *status)
 {
     const char *type = apr_table_get(a->r->headers_in, "Content-Type");
     const char *problem;
+    int read_status;
 
     if (type == NULL
         || strncasecmp(type, "application/x-www-form-urlencoded", 33) != 0) {
         *status = HTTP_UNSUPPORTED_MEDIA_TYPE;
         return "send a form (application/x-www-form-urlencoded)";
     }
-    if ((problem = ml_read_form(a->r, fields, status)) != NULL) {
+    if ((problem = ml_read_form(a->r, fields, &read_status)) != NULL) {
+        *status = read_status;
         return problem;
     }
     if ((problem = ml_form_post_problem(a->r, apr_table_get(*fields, "csrf")))) {
@@ -242,6 +246,51 @@ apr_uint64_t ml_admin_clicks_of(const ml_admin *a, const ml_link *link)
                                  : 0);
 }
 
+/*
+ * Where the database's links are served: the first <Location> of this
+ * virtual host with SetHandler minilink whose database (its own, else the
+ * server's) is this one (a plain path; a pattern cannot be a prefix).
+ * NULL if none.  The handler is an expression; a plain name evaluates to
+ * itself, with any request.
+ */
+static const char *links_prefix(const ml_admin *a)
+{
+    const core_server_config *core =
+        ap_get_core_module_config(a->r->server->module_config);
+    const ml_dir_config *server = ap_get_module_config(
+        a->r->server->lookup_defaults, &minilink_module);
+    ap_conf_vector_t **sections = (ap_conf_vector_t **)core->sec_url->elts;
+    int i;
+
+    for (i = 0; i < core->sec_url->nelts; i++) {
+        const core_dir_config *section = ap_get_core_module_config(sections[i]);
+        const ml_dir_config *conf = ap_get_module_config(sections[i],
+                                                         &minilink_module);
+        const char *handler = NULL, *error = NULL, *path = section->d;
+        if (section->expr_handler) {
+            handler = ap_expr_str_exec(a->r, section->expr_handler, &error);
+        }
+        if (handler && strcmp(handler, ML_HANDLER) == 0 && path
+            && section->r == NULL && !section->d_is_fnmatch
+            && (conf && conf->database ? conf->database
+                : server ? server->database : NULL) == a->database) {
+            return path[0] && path[strlen(path) - 1] == '/'
+                   ? path : apr_pstrcat(a->r->pool, path, "/", NULL);
+        }
+    }
+    return NULL;
+}
+
+const char *ml_admin_short_url(const ml_admin *a, const char *slug)
+{
+    const char *prefix = links_prefix(a);
+
+    return prefix ? ap_construct_url(a->r->pool, apr_pstrcat(a->r->pool,
+                                     apr_pescape_path(a->r->pool, prefix, 1),
+                                     slug, NULL), a->r)
+                  : NULL;
+}
+
 /* ---- routing ------------------------------------------------------------ */
 
 /* Whether the request asks for a page rather than JSON. */
@@ -285,7 +334,8 @@ static int route(const char *uri, const char **root_end, const char **slug,
     *action = NULL;
     if (third && segment_is(third, second - 1, "links")
         && ml_slug_valid(second, (apr_size_t)(last - 1 - second))
-        && (segment_is(last, end, "rules") || segment_is(last, end, "delete"))) {
+        && (segment_is(last, end, "rules") || segment_is(last, end, "delete")
+            || segment_is(last, end, "qr.svg"))) {
         *root_end = third;
         *slug = second;
         *slug_len = (apr_size_t)(last - 1 - second);
@@ -331,11 +381,12 @@ int ml_admin_pages(request_rec *r, const ml_dir_config *conf)
     int page;
     ml_admin a;
 
-    if (!wants_page(r) || conf->database == NULL) {
-        return DECLINED;        /* status.c answers (and logs the latter) */
+    if (conf->database == NULL) {
+        return DECLINED;        /* status.c logs it */
     }
     page = route(r->uri, &root_end, &slug, &slug_len, &action);
-    if (page == NO_PAGE) {
+    if (page == NO_PAGE || (!wants_page(r) && !(action && strcmp(action,
+                                                                 "qr.svg") == 0))) {
         return DECLINED;
     }
     if (method_refused(r, page == CREATE || page == LINK)) {

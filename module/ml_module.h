@@ -240,6 +240,8 @@ int ml_handle_preview(request_rec *r, const ml_dir_config *conf,
 int ml_handle_qr(request_rec *r, const ml_dir_config *conf, const char *slug,
                  int png);
 int ml_handle_robots(request_rec *r, const ml_dir_config *conf);
+/* Sends the QR code of url, at ?size=N, as a PNG or an SVG (qrcode.c). */
+int ml_send_qr(request_rec *r, const char *url, int png);
 
 /* <prefix>/ of a request, percent-encoded as a URL path; the short URL of
  * a slug there (create.c). */
