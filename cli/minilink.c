@@ -23,6 +23,7 @@
 #include <apr_md5.h>
 #include <sqlite3.h>
 #include "../links/ml_agent.h"
+#include "../links/ml_apikey.h"
 #include "../links/ml_fields.h"
 #include "../links/ml_store.h"
 #include "../links/ml_time.h"
@@ -129,6 +130,10 @@ static const option_spec rule_options[] = {
     "  --crawlable, --not-crawlable  allowed in robots.txt, or not (default)\n" \
     "Redirect rules: 'minilink rule'.\n"
 
+static const option_spec apikey_options[] = {
+    { "--role", 1 }, { "--expires", 1 }, { NULL, 0 }
+};
+
 static const option_spec visits_options[] = {
     { "--since", 1 }, { "--by", 1 }, { "--json", 0 }, { "--orphan", 0 },
     { NULL, 0 }
@@ -138,6 +143,7 @@ static const option_spec visits_options[] = {
 static command_fn command_init, command_add, command_set, command_rm,
                   command_list, command_show, command_stats, command_export,
                   command_import, command_upgrade, command_rule,
+                  command_apikey,
                   command_visits;
 
 static const command commands[] = {
@@ -324,11 +330,32 @@ static const command commands[] = {
       "  minilink --db new.db import links.csv\n"
       "  minilink --db old.db export | minilink --db new.db import -\n",
       ML_STORE_WRITE, command_import, NULL },
+    { "apikey", "apikey add NAME [--role R] [--expires TIME] | apikey list | "
+      "apikey rm NAME", "manage the keys of the management API",
+      "The management API (SetHandler minilink-api: Shlink's REST API, and\n"
+      "YOURLS' as minilink-yourls) takes a key in X-Api-Key (YOURLS: in\n"
+      "signature).  Only a SHA-256 of each key is stored.\n"
+      "  apikey add NAME    makes a key and prints it, once: it cannot be\n"
+      "                     shown again\n"
+      "    --role R         admin (the default: everything), author (makes\n"
+      "                     links; sees and changes only its own), or\n"
+      "                     read-only (reads everything, changes nothing)\n"
+      "    --expires TIME   refused from TIME on (default: never)\n"
+      "  apikey list        NAME<TAB>ROLE<TAB>EXPIRES<TAB>CREATED, by name\n"
+      "  apikey rm NAME     the key no longer works\n"
+      "NAME is 1 to 64 of A-Z a-z 0-9 _ . @ - and is the owner of the links\n"
+      "the key makes.\n"
+      "\n"
+      "examples:\n"
+      "  minilink apikey add sharex --role author\n"
+      "  minilink apikey add dashboard --role read-only --expires 2027-01-01\n"
+      "  minilink apikey rm sharex\n",
+      ML_STORE_WRITE, command_apikey, apikey_options },
     { "upgrade", "upgrade", "bring the database's schema up to date",
       "Brings the database's tables to the schema this minilink uses, in one\n"
       "transaction, and says so:\n"
-      "  upgraded from schema version 1 to 2\n"
-      "  already at schema version 2\n"
+      "  upgraded from schema version 2 to 3\n"
+      "  already at schema version 3\n"
       "Links, click counts, meta rows and the change log are kept.  Until it\n"
       "is upgraded, an older database is served as it was and read by every\n"
       "command, but links cannot be added or changed in it.  A database whose\n"
@@ -1597,6 +1624,80 @@ static int command_visits(ml_store *store, const arguments *args,
         free(text);
     }
     json_decref(run.out);
+    return rv == APR_SUCCESS ? EXIT_OK : store_failed(store, rv);
+}
+
+/* ---- apikey ----------------------------------------------------------- */
+
+static int apikey_add(ml_store *store, const arguments *args, apr_pool_t *pool)
+{
+    ml_store_api_key key = { NULL, ML_ROLE_ADMIN, 0, 0 };
+    const char *secret, *problem;
+    apr_status_t rv;
+    int i;
+
+    if (args->operands->nelts != 2) {
+        return usage_error("apikey", "apikey add takes a name");
+    }
+    key.name = OPERAND(args, 1);
+    for (i = 0; i < args->options->nelts; i++) {
+        const given_option *option = &APR_ARRAY_IDX(args->options, i,
+                                                    given_option);
+        if (strcmp(option->name, "--role") == 0) {
+            int role = ml_role_of(option->value);
+            if (role < 0) {
+                return fail(EXIT_INVALID, "the role is admin, author or"
+                            " read-only");
+            }
+            key.role = (ml_role)role;
+        }
+        else if ((problem = ml_time_parse(option->value, "the expiry time",
+                                          &key.expires_at, pool))) {
+            return fail(EXIT_INVALID, problem);
+        }
+    }
+    if ((secret = ml_api_key_new(pool)) == NULL) {
+        return fail(EXIT_DATABASE, "no random bytes for a key");
+    }
+    rv = ml_store_api_key_add(store, &key, ml_api_key_hash(secret, pool));
+    if (rv != APR_SUCCESS) {
+        return store_failed(store, rv);
+    }
+    printf("%s\n", secret);
+    return EXIT_OK;
+}
+
+static apr_status_t print_api_key(void *ctx, const ml_store_api_key *key)
+{
+    apr_pool_t *pool = ctx;
+
+    printf("%s\t%s\t%s\t%s\n", key->name, ml_role_name(key->role),
+           time_or(pool, key->expires_at, "never"),
+           time_or(pool, key->created_at, "-"));
+    return APR_SUCCESS;
+}
+
+static int command_apikey(ml_store *store, const arguments *args,
+                          apr_pool_t *pool)
+{
+    const char *what = args->operands->nelts ? OPERAND(args, 0) : "";
+    apr_status_t rv;
+
+    if (strcmp(what, "add") == 0) {
+        return apikey_add(store, args, pool);
+    }
+    if (args->options->nelts != 0) {
+        return usage_error("apikey", "only apikey add takes options");
+    }
+    if (strcmp(what, "list") == 0 && args->operands->nelts == 1) {
+        rv = ml_store_api_key_each(store, print_api_key, pool);
+    }
+    else if (strcmp(what, "rm") == 0 && args->operands->nelts == 2) {
+        rv = ml_store_api_key_remove(store, OPERAND(args, 1));
+    }
+    else {
+        return usage_error("apikey", "apikey takes add NAME, list or rm NAME");
+    }
     return rv == APR_SUCCESS ? EXIT_OK : store_failed(store, rv);
 }
 

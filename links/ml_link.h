@@ -61,6 +61,8 @@ typedef struct ml_link {
     int crawlable;           /* 1: robots.txt allows it */
     const ml_rule *rules;    /* redirect rules, first match wins */
     int nrules;
+    const char *owner;       /* schema 3: the API key's name or the Apache
+                              * user that made it; NULL: an admin (the CLI) */
 } ml_link;
 
 /* True if the link has any of the rules of schema version 2. */

@@ -867,6 +867,191 @@ void ml_store_paginate(const ml_store_list_query *query, apr_uint64_t total,
     pagination->total_items = all;
 }
 
+/* ---- API keys ------------------------------------------------------------ */
+
+static const char *const role_names[ML_ROLES] = {
+    [ML_ROLE_ADMIN] = "admin",
+    [ML_ROLE_AUTHOR] = "author",
+    [ML_ROLE_READ_ONLY] = "read-only",
+};
+
+const char *ml_role_name(ml_role role)
+{
+    return (unsigned)role < ML_ROLES ? role_names[role] : "?";
+}
+
+int ml_role_of(const char *name)
+{
+    int role;
+
+    for (role = 0; name && role < ML_ROLES; role++) {
+        if (strcmp(name, role_names[role]) == 0) {
+            return role;
+        }
+    }
+    return -1;
+}
+
+const char *ml_api_key_name_problem(const char *name)
+{
+    apr_size_t len = name ? strlen(name) : 0;
+
+    if (len < 1 || len > 64
+        || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                        "0123456789_.@-") != len) {
+        return "an API key's name is 1 to 64 of A-Z a-z 0-9 _ . @ -";
+    }
+    return NULL;
+}
+
+/* API keys need schema version 3: an older database says what to do. */
+static apr_status_t api_keys_usable(ml_store *store)
+{
+    if (store->schema >= 3) {
+        return APR_SUCCESS;
+    }
+    return ml_store_fail(store, "%s: schema version %d has no API keys;"
+                         " run 'minilink --db %s upgrade' to add them",
+                         store->label, store->schema, store->label);
+}
+
+static int is_key_hash(const char *hash)
+{
+    return hash && strlen(hash) == 64
+           && strspn(hash, "0123456789abcdef") == 64;
+}
+
+#define API_KEY_COLUMNS "name, role, expires_at, created_at"
+
+/* A row of API_KEY_COLUMNS. */
+static void read_api_key(const char *const *values, ml_store_api_key *key)
+{
+    int role = ml_role_of(values[1]);
+
+    key->name = values[0];
+    key->role = role < 0 ? ML_ROLE_READ_ONLY : (ml_role)role;
+    key->expires_at = values[2] ? apr_atoi64(values[2]) : 0;
+    key->created_at = values[3] ? apr_atoi64(values[3]) : 0;
+}
+
+apr_status_t ml_store_api_key_add(ml_store *store, const ml_store_api_key *key,
+                                  const char *key_hash)
+{
+    ml_store_param params[4];
+    const char *problem = ml_api_key_name_problem(key->name);
+    apr_status_t rv = api_keys_usable(store);
+    int changed = 0;
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (problem || (unsigned)key->role >= ML_ROLES || !is_key_hash(key_hash)
+        || key->expires_at < 0) {
+        ml_store_fail(store, "%s", problem ? problem
+                      : "an API key needs a role, a SHA-256 in hex and no"
+                        " expiry before 1970");
+        return APR_EINVAL;
+    }
+    params[0] = (ml_store_param){ key->name, 0 };
+    params[1] = (ml_store_param){ key_hash, 0 };
+    params[2] = (ml_store_param){ ml_role_name(key->role), 0 };
+    params[3] = (ml_store_param){ NULL, key->expires_at };
+    /* NULLIF: 0 is "never", stored as NULL as the other optional times. */
+    rv = store->engine->execute(store, "INSERT INTO api_keys (name, key_hash,"
+                                " role, expires_at) VALUES (?, ?, ?,"
+                                " NULLIF(?, 0)) ON CONFLICT DO NOTHING",
+                                params, 4, &changed, "adding an API key");
+    if (rv == APR_SUCCESS && changed == 0) {
+        ml_store_fail(store, "an API key named '%s' exists already", key->name);
+        return APR_EEXIST;
+    }
+    return rv;
+}
+
+typedef struct {
+    ml_store_api_key *key;
+    apr_pool_t *pool;
+    int found;
+} found_key;
+
+static apr_status_t keep_api_key(void *ctx, const char *const *values,
+                                 int ncolumns)
+{
+    found_key *found = ctx;
+
+    (void)ncolumns;
+    read_api_key(values, found->key);
+    found->key->name = apr_pstrdup(found->pool, found->key->name);
+    found->found = 1;
+    return APR_SUCCESS;
+}
+
+apr_status_t ml_store_api_key_find(ml_store *store, const char *key_hash,
+                                   ml_store_api_key *key, apr_pool_t *pool)
+{
+    found_key found = { key, pool, 0 };
+    ml_store_param param = { key_hash, 0 };
+    apr_status_t rv = api_keys_usable(store);
+
+    if (rv == APR_SUCCESS) {
+        rv = store->engine->query(store, "SELECT " API_KEY_COLUMNS
+                                  " FROM api_keys WHERE key_hash = ?", &param,
+                                  1, keep_api_key, &found,
+                                  "looking up an API key");
+    }
+    if (rv == APR_SUCCESS && !found.found) {
+        ml_store_fail(store, "no such API key");
+        return APR_ENOENT;
+    }
+    return rv;
+}
+
+typedef struct {
+    ml_store_api_key_fn *fn;
+    void *ctx;
+} each_key;
+
+static apr_status_t pass_api_key(void *ctx, const char *const *values,
+                                 int ncolumns)
+{
+    each_key *each = ctx;
+    ml_store_api_key key;
+
+    (void)ncolumns;
+    read_api_key(values, &key);
+    return each->fn(each->ctx, &key);
+}
+
+apr_status_t ml_store_api_key_each(ml_store *store, ml_store_api_key_fn *fn,
+                                   void *ctx)
+{
+    each_key each = { fn, ctx };
+    apr_status_t rv = api_keys_usable(store);
+
+    return rv ? rv : store->engine->query(store, "SELECT " API_KEY_COLUMNS
+                                          " FROM api_keys ORDER BY name", NULL,
+                                          0, pass_api_key, &each,
+                                          "reading the API keys");
+}
+
+apr_status_t ml_store_api_key_remove(ml_store *store, const char *name)
+{
+    ml_store_param param = { name, 0 };
+    apr_status_t rv = api_keys_usable(store);
+    int changed = 0;
+
+    if (rv == APR_SUCCESS) {
+        rv = store->engine->execute(store, "DELETE FROM api_keys WHERE name = ?",
+                                    &param, 1, &changed,
+                                    "removing an API key");
+    }
+    if (rv == APR_SUCCESS && changed == 0) {
+        ml_store_fail(store, "no API key is named '%s'", name);
+        return APR_ENOENT;
+    }
+    return rv;
+}
+
 /* ---- tags and rules of the links read --------------------------------- */
 
 /* What one link has, as it is gathered. */

@@ -85,9 +85,10 @@ apr_status_t ml_store_init(ml_store *store);
  * refused by ml_store_open() with a message saying so (exit status 5 in
  * the CLI), as the code cannot know what it would break.  Version 1 was
  * the first; version 2 added the rules of a link (ml_link.h) and its tags,
- * and never reuses a link's id.
+ * and never reuses a link's id; version 3 added who made a link (its
+ * owner), an index for each order of ml_store_list(), and API keys.
  */
-#define ML_STORE_SCHEMA_VERSION 2
+#define ML_STORE_SCHEMA_VERSION 3
 
 /* The schema version of the open database (1 to ML_STORE_SCHEMA_VERSION). */
 int ml_store_schema(const ml_store *store);
@@ -393,6 +394,50 @@ typedef apr_status_t ml_store_visit_day_fn(void *ctx,
 apr_status_t ml_store_each_visit_day(ml_store *store, const char *slug,
                                      apr_int64_t since,
                                      ml_store_visit_day_fn *fn, void *ctx);
+
+/*
+ * API keys (schema version 3): what a client of the management API sends
+ * (X-Api-Key, or YOURLS' signature), kept only as a hash (ml_apikey.h
+ * makes keys and hashes them), under a name that also names the links the
+ * key makes (ml_link.owner), with a role and an optional expiry.
+ */
+typedef enum {
+    ML_ROLE_ADMIN,               /* everything */
+    ML_ROLE_AUTHOR,              /* creates links; sees and changes its own */
+    ML_ROLE_READ_ONLY,           /* reads everything, changes nothing */
+    ML_ROLES
+} ml_role;
+
+/* "admin", "author", "read-only"; and back (-1 for none of them). */
+const char *ml_role_name(ml_role role);
+int ml_role_of(const char *name);
+
+/* A key's name: 1 to 64 of A-Z a-z 0-9 _ . @ -.  NULL if valid, else why
+ * not. */
+const char *ml_api_key_name_problem(const char *name);
+
+typedef struct {
+    const char *name;
+    ml_role role;
+    apr_int64_t expires_at;      /* Unix seconds; 0: never */
+    apr_int64_t created_at;
+} ml_store_api_key;
+
+/* Stores a key's hash (64 hex digits) under key->name (created_at is set
+ * by the database).  APR_EEXIST: the name is taken; APR_EINVAL: a bad
+ * name, role or hash. */
+apr_status_t ml_store_api_key_add(ml_store *store, const ml_store_api_key *key,
+                                  const char *key_hash);
+/* The key whose hash this is, expired or not (the caller decides);
+ * strings from pool.  APR_ENOENT when none. */
+apr_status_t ml_store_api_key_find(ml_store *store, const char *key_hash,
+                                   ml_store_api_key *key, apr_pool_t *pool);
+/* Calls fn for each key, by name (strings valid until it returns). */
+typedef apr_status_t ml_store_api_key_fn(void *ctx, const ml_store_api_key *key);
+apr_status_t ml_store_api_key_each(ml_store *store, ml_store_api_key_fn *fn,
+                                   void *ctx);
+/* APR_ENOENT when no key has the name. */
+apr_status_t ml_store_api_key_remove(ml_store *store, const char *name);
 
 /*
  * A read snapshot: between begin and end, ml_store_summary() and

@@ -42,6 +42,11 @@ typedef struct {
     apr_int64_t offset;
 } ml_store_list_sql;
 
+/* A row of ml_store_engine.query(): ncolumns texts (NULL for NULL),
+ * valid until it returns. */
+typedef apr_status_t ml_store_values_fn(void *ctx, const char *const *values,
+                                        int ncolumns);
+
 typedef struct {
     /* Connects to target (a path, or libpq parameters); engine state goes
      * into store->data.  Registers the disconnect on pool. */
@@ -138,6 +143,18 @@ typedef struct {
                          ml_store_row_fn *row, void *ctx);
     apr_status_t (*count_list)(ml_store *store, const ml_store_list_sql *sql,
                                apr_uint64_t *count);
+    /* A statement of ml_store.c's own, in the notation of
+     * ml_store_list_sql's `where` ('?' for each of params): query() calls
+     * fn with each row's columns as text (NULL for NULL); execute() sets
+     * *changed (may be NULL) to the rows it touched.  For the small
+     * tables whose SQL both engines share (api_keys). */
+    apr_status_t (*query)(ml_store *store, const char *sql,
+                          const ml_store_param *params, int nparams,
+                          ml_store_values_fn *fn, void *ctx,
+                          const char *doing);
+    apr_status_t (*execute)(ml_store *store, const char *sql,
+                            const ml_store_param *params, int nparams,
+                            int *changed, const char *doing);
 } ml_store_engine;
 
 struct ml_store {

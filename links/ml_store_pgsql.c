@@ -243,9 +243,32 @@
     "  FOR EACH ROW EXECUTE FUNCTION minilink_log_rule_of();" \
     TAKES_TURNS("redirect_rules") TAKES_TURNS("redirect_conditions")
 
+/*
+ * Schema version 3 (issue 17, the management API): who made each link,
+ * an index for each order a listing offers (ml_store_list; URLs by their
+ * first 1024 characters, as a B-tree entry cannot hold a 4096-byte URL),
+ * and the API keys, of which only a SHA-256 is kept (ml_apikey.h).
+ */
+#define SCHEMA_3 \
+    "ALTER TABLE links ADD COLUMN owner text;" \
+    "CREATE INDEX links_by_created ON links (created_at, id);" \
+    "CREATE INDEX links_by_url_order ON links ((left(url, 1024) COLLATE \"C\"), id);" \
+    "CREATE INDEX links_by_title ON links (title NULLS FIRST, id);" \
+    "CREATE INDEX links_by_clicks_order ON links (clicks, id);" \
+    "CREATE INDEX links_by_owner ON links (owner, created_at)" \
+    "  WHERE owner IS NOT NULL;" \
+    "CREATE TABLE api_keys (" \
+    "  name       text COLLATE \"C\" PRIMARY KEY" \
+    "             CHECK (name ~ '^[A-Za-z0-9_.@-]{1,64}$')," \
+    "  key_hash   text NOT NULL UNIQUE CHECK (length(key_hash) = 64)," \
+    "  role       text NOT NULL CHECK (role IN ('admin', 'author', 'read-only'))," \
+    "  expires_at bigint," \
+    "  created_at bigint NOT NULL DEFAULT extract(epoch FROM now())::bigint" \
+    ");"
+
 /* What init makes: the newest schema (marked by pg_init). */
 static const char schema_sql[] =
-    LINKS_TABLE LINKS_TRIGGERS TAGS_SCHEMA RULES_SCHEMA VISITS_SCHEMA;
+    LINKS_TABLE LINKS_TRIGGERS TAGS_SCHEMA RULES_SCHEMA VISITS_SCHEMA SCHEMA_3;
 
 /*
  * From schema version 1 to 2, in order, in upgrade's one transaction
@@ -268,8 +291,16 @@ static const char *const upgrade_1_to_2[] = {
     NULL
 };
 
+/* From schema version 2 to 3: columns and tables added, nothing moved. */
+static const char *const upgrade_2_to_3[] = {
+    SCHEMA_3,
+    "UPDATE minilink_meta SET value = 3 WHERE key = 'schema_version';",
+    NULL
+};
+
 /* The steps from each version to the next (ml_store_engine.h). */
-static const char *const *const schema_steps[] = { upgrade_1_to_2 };
+static const char *const *const schema_steps[] = { upgrade_1_to_2,
+                                                   upgrade_2_to_3 };
 typedef char one_step_a_version[sizeof(schema_steps) / sizeof(schema_steps[0])
                                 == ML_STORE_SCHEMA_VERSION - 1 ? 1 : -1];
 
@@ -281,15 +312,19 @@ typedef char one_step_a_version[sizeof(schema_steps) / sizeof(schema_steps[0])
 #define NO_RULE_COLUMNS_1 ", clicks, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0"
 #define NO_RULE_COLUMNS ", 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0"
 #define MORE_COLUMNS ", created_at, updated_at, last_click_at"
-/* MORE_COLUMNS' shape for a walk that needs only the served ones. */
-#define NO_MORE_COLUMNS ", 0, 0, NULL"
-#define LINK_COLUMNS SERVED_COLUMNS RULE_COLUMNS MORE_COLUMNS
-#define LINK_COLUMNS_1 SERVED_COLUMNS NO_RULE_COLUMNS_1 MORE_COLUMNS
+/* MORE_COLUMNS' and the owner's shape for a walk that needs only the
+ * served ones. */
+#define NO_MORE_COLUMNS ", 0, 0, NULL, NULL"
+/* The owner, last (NULL before schema 3: every link an admin's). */
+#define LINK_COLUMNS SERVED_COLUMNS RULE_COLUMNS MORE_COLUMNS ", owner"
+#define LINK_COLUMNS_2 SERVED_COLUMNS RULE_COLUMNS MORE_COLUMNS ", NULL"
+#define LINK_COLUMNS_1 SERVED_COLUMNS NO_RULE_COLUMNS_1 MORE_COLUMNS ", NULL"
 /* The columns an insert and an update write, after the slug. */
 #define WRITTEN_COLUMNS \
     "url, status, expires_at, disabled, title, valid_since, max_visits," \
-    " fallback_url, password_hash, forward_query, forward_path, crawlable"
-#define WRITTEN_COUNT 13        /* with the slug */
+    " fallback_url, password_hash, forward_query, forward_path, crawlable," \
+    " owner"
+#define WRITTEN_COUNT 14        /* with the slug */
 
 /* The tags and rules of every link, or of one; rows for ml_extras_add_*. */
 #define TAGS_SELECT \
@@ -311,7 +346,7 @@ typedef enum {
     Q_COUNT
 } query_id;
 
-#define WRITTEN_PARAMS "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s"
+#define WRITTEN_PARAMS "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s"
 
 /* Which visits a query means, and the columns read. */
 #define VISITS_OF_LINK "link_id = (SELECT id FROM links WHERE slug = %s)"
@@ -330,12 +365,12 @@ static const char *const query_sql[Q_COUNT] = {
                        " SELECT * FROM unnest(%s::text[], %s::text[],"
                        " %s::integer[], %s::bigint[], %s::integer[], %s::text[],"
                        " %s::bigint[], %s::bigint[], %s::text[], %s::text[],"
-                       " %s::integer[], %s::integer[], %s::integer[])"
+                       " %s::integer[], %s::integer[], %s::integer[], %s::text[])"
                        " ON CONFLICT (slug) DO NOTHING RETURNING slug, id",
     [Q_PRUNE] = "DELETE FROM link_changes"
                 " WHERE seq <= (SELECT max(seq) FROM link_changes) - %s",
     [Q_UPDATE] = "UPDATE links SET (" WRITTEN_COLUMNS ") = (%s, %s, %s, %s, %s,"
-                 " %s, %s, %s, %s, %s, %s, %s) WHERE slug = %s",
+                 " %s, %s, %s, %s, %s, %s, %s, %s) WHERE slug = %s",
     [Q_REMOVE] = "DELETE FROM links WHERE slug = %s",
     [Q_GET] = "SELECT " LINK_COLUMNS " FROM links WHERE slug = %s",
     [Q_FIND_URL] = "SELECT " LINK_COLUMNS " FROM links WHERE url = %s"
@@ -406,6 +441,16 @@ static const char *const query_sql[Q_COUNT] = {
                          " GROUP BY day ORDER BY day",
 };
 
+/* The reads that differ in a version-2 database (no owner yet). */
+static const char *const query_sql_2[Q_COUNT] = {
+    [Q_GET] = "SELECT " LINK_COLUMNS_2 " FROM links WHERE slug = %s",
+    [Q_FIND_URL] = "SELECT " LINK_COLUMNS_2 " FROM links WHERE url = %s"
+                   " AND disabled = 0 AND (expires_at IS NULL OR expires_at > %s)"
+                   " ORDER BY id DESC LIMIT 1",
+    [Q_TOP] = "SELECT " LINK_COLUMNS_2 " FROM links ORDER BY clicks DESC, slug"
+              " LIMIT %s",
+};
+
 /* The reads that differ in a version-1 database (no new columns). */
 static const char *const query_sql_1[Q_COUNT] = {
     [Q_GET] = "SELECT " LINK_COLUMNS_1 " FROM links WHERE slug = %s",
@@ -470,7 +515,8 @@ static apr_dbd_prepared_t *statement(ml_store *store, query_id q)
 {
     pg_store *db = DB(store);
     const char *sql = store->schema < 2 && query_sql_1[q] ? query_sql_1[q]
-                                                           : query_sql[q];
+                      : store->schema < 3 && query_sql_2[q] ? query_sql_2[q]
+                      : query_sql[q];
 
     if (db->prepared[q] == NULL
         && apr_dbd_prepare(db->driver, db->pool, db->handle, sql,
@@ -831,6 +877,7 @@ static void link_args(const ml_link *link, const char *args[WRITTEN_COUNT],
     args[10] = choice_arg(link->forward_query);
     args[11] = choice_arg(link->forward_path);
     args[12] = int_arg(pool, link->crawlable);
+    args[13] = link->owner;
 }
 
 static apr_status_t pg_insert(ml_store *store, ml_link *link)
@@ -1127,6 +1174,7 @@ static void read_row(ml_store *store, apr_dbd_row_t *row, ml_link *link)
     link->created_at = column_int(store, row, 15);
     link->updated_at = column_int(store, row, 16);
     link->last_click_at = column_int(store, row, 17);
+    link->owner = column_optional(store, row, 18);
 }
 
 /* What a query of add_extras() gathers. */
@@ -1234,7 +1282,8 @@ static apr_status_t each_row(ml_store *store, apr_dbd_results_t *results,
 static void copy_strings(ml_link *link, apr_pool_t *pool)
 {
     const char **texts[] = { &link->slug, &link->url, &link->title,
-                             &link->fallback_url, &link->password_hash };
+                             &link->fallback_url, &link->password_hash,
+                             &link->owner };
     size_t i;
 
     for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
@@ -1303,6 +1352,13 @@ static apr_status_t pg_find_url(ml_store *store, const char *url,
                     NULL, pool);
 }
 
+/* LINK_COLUMNS as the open database's schema has them. */
+static const char *link_columns(const ml_store *store)
+{
+    return store->schema >= 3 ? LINK_COLUMNS
+           : store->schema == 2 ? LINK_COLUMNS_2 : LINK_COLUMNS_1;
+}
+
 /* Calls row() for every row of a LINK_COLUMNS-shaped query (cursor), with
  * its tags and rules (all read first, in the same snapshot). */
 static apr_status_t walk(ml_store *store, const char *select,
@@ -1365,8 +1421,10 @@ static apr_status_t walk(ml_store *store, const char *select,
 
 static apr_status_t pg_each(ml_store *store, ml_store_row_fn *row_fn, void *ctx)
 {
-    return walk(store, store->schema >= 2
+    return walk(store, store->schema >= 3
                 ? "SELECT " LINK_COLUMNS " FROM links ORDER BY slug"
+                : store->schema == 2
+                ? "SELECT " LINK_COLUMNS_2 " FROM links ORDER BY slug"
                 : "SELECT " LINK_COLUMNS_1 " FROM links ORDER BY slug",
                 row_fn, ctx);
 }
@@ -1904,7 +1962,7 @@ static apr_status_t pg_list(ml_store *store, const ml_store_list_sql *list,
 
     apr_pool_create(&pool, DB(store)->pool);
     rv = list_select(store, apr_pstrcat(pool, "SELECT ",
-        store->schema >= 2 ? LINK_COLUMNS : LINK_COLUMNS_1, " FROM links",
+        link_columns(store), " FROM links",
         list_where_sql(list, pool), " ORDER BY ",
         list_order_sql[list->order][list->descending],
         list->limit >= 0 ? apr_psprintf(pool, " LIMIT %" APR_INT64_T_FMT,
@@ -1945,6 +2003,64 @@ static apr_status_t pg_list(ml_store *store, const ml_store_list_sql *list,
     }
     apr_pool_destroy(pool);
     return rv;
+}
+
+static apr_status_t pg_query(ml_store *store, const char *sql,
+                             const ml_store_param *params, int nparams,
+                             ml_store_values_fn *fn, void *ctx,
+                             const char *doing)
+{
+    ml_store_list_sql bound = { "", params, nparams, 0, 0, 0, 0 };
+    apr_pool_t *pool;
+    apr_dbd_results_t *results;
+    apr_dbd_row_t *row = NULL;
+    apr_status_t rv;
+
+    apr_pool_create(&pool, DB(store)->pool);
+    (void)doing;                  /* list_select() says what failed */
+    rv = list_select(store, sql, &bound, &results, pool);
+    while (rv == APR_SUCCESS && next_row(store, results, &row, pool)) {
+        const char *values[16];
+        int n = apr_dbd_num_cols(DB(store)->driver, results), i;
+        n = n > 16 ? 16 : n;
+        for (i = 0; i < n; i++) {
+            values[i] = column_optional(store, row, i);
+        }
+        rv = fn(ctx, values, n);
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+static apr_status_t pg_execute(ml_store *store, const char *sql,
+                               const ml_store_param *params, int nparams,
+                               int *changed, const char *doing)
+{
+    ml_store_list_sql bound = { "", params, nparams, 0, 0, 0, 0 };
+    pg_store *db = DB(store);
+    apr_dbd_prepared_t *prepared = NULL;
+    apr_pool_t *pool;
+    const char **args;
+    const char *converted;
+    int nrows = 0, rc;
+
+    apr_pool_create(&pool, db->pool);
+    converted = list_sql(sql, &bound, &args, pool);
+    if (apr_dbd_prepare(db->driver, pool, db->handle, converted, NULL,
+                        &prepared) != 0) {
+        apr_pool_destroy(pool);
+        return pg_failed(store, doing, 0);
+    }
+    rc = apr_dbd_pquery(db->driver, pool, db->handle, &nrows, prepared,
+                        nparams, args);
+    apr_pool_destroy(pool);
+    if (rc) {
+        return pg_failed(store, doing, rc);
+    }
+    if (changed) {
+        *changed = nrows;
+    }
+    return APR_SUCCESS;
 }
 
 static apr_status_t pg_count_list(ml_store *store, const ml_store_list_sql *list,
@@ -2001,4 +2117,6 @@ const ml_store_engine ml_store_pgsql = {
     .each_visit_day = pg_each_visit_day,
     .list = pg_list,
     .count_list = pg_count_list,
+    .query = pg_query,
+    .execute = pg_execute,
 };

@@ -229,10 +229,35 @@
     "  changed_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER))" \
     ");"
 
+/*
+ * Schema version 3 (issue 17, the management API): who made each link,
+ * an index for each order a listing offers (ml_store_list: a page of 50
+ * out of a million reads 50 rows), and the API keys.
+ */
+#define LINKS_OWNER_COLUMN \
+    "ALTER TABLE links ADD COLUMN owner TEXT;"
+#define LIST_INDEXES \
+    "CREATE INDEX links_by_created ON links (created_at);" \
+    "CREATE INDEX links_by_title ON links (title);" \
+    "CREATE INDEX links_by_owner ON links (owner, created_at)" \
+    "  WHERE owner IS NOT NULL;"
+/* A key is never stored, only its SHA-256 (ml_apikey.h says why that
+ * hash). */
+#define API_KEYS_TABLE \
+    "CREATE TABLE api_keys (" \
+    "  name       TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 64" \
+    "             AND name NOT GLOB '*[^A-Za-z0-9_.@-]*')," \
+    "  key_hash   TEXT NOT NULL UNIQUE CHECK (length(key_hash) = 64)," \
+    "  role       TEXT NOT NULL CHECK (role IN ('admin', 'author', 'read-only'))," \
+    "  expires_at INTEGER," \
+    "  created_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER))" \
+    ");"
+
 /* What init makes: the newest schema. */
 static const char schema_sql[] =
     LINKS_TABLE("links") LINKS_INDEXES META_TABLE CHANGES_TABLE LINKS_TRIGGERS
-    TAGS_SCHEMA RULES_SCHEMA LINKS_CASCADE VISITS_SCHEMA;
+    TAGS_SCHEMA RULES_SCHEMA LINKS_CASCADE VISITS_SCHEMA
+    LINKS_OWNER_COLUMN LIST_INDEXES API_KEYS_TABLE;
 
 /*
  * From schema version 1 to 2, in order, in upgrade's one transaction (the
@@ -270,8 +295,16 @@ static const char *const upgrade_1_to_2[] = {
     NULL
 };
 
+/* From schema version 2 to 3: columns and tables added, nothing moved. */
+static const char *const upgrade_2_to_3[] = {
+    LINKS_OWNER_COLUMN LIST_INDEXES API_KEYS_TABLE,
+    "PRAGMA user_version = 3;",
+    NULL
+};
+
 /* The steps from each version to the next (ml_store_engine.h). */
-static const char *const *const schema_steps[] = { upgrade_1_to_2 };
+static const char *const *const schema_steps[] = { upgrade_1_to_2,
+                                                   upgrade_2_to_3 };
 typedef char one_step_a_version[sizeof(schema_steps) / sizeof(schema_steps[0])
                                 == ML_STORE_SCHEMA_VERSION - 1 ? 1 : -1];
 
@@ -283,11 +316,17 @@ typedef char one_step_a_version[sizeof(schema_steps) / sizeof(schema_steps[0])
 #define RULE_COLUMNS ", " ML_STORE_RULE_COLUMNS
 #define RULE_COLUMNS_1 ", clicks, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0"
 #define MORE_COLUMNS ", created_at, updated_at, last_click_at"
-#define ALL_COUNT 18
+/* The owner, last (NULL before schema 3: every link an admin's). */
+#define OWNER_COLUMN ", owner"
+#define NO_OWNER_COLUMN ", NULL"
+#define ALL_COUNT 19
 /* A statement that reads whole links, for the open database's version. */
 #define FOR_SCHEMA(store, head, tail) \
-    ((store)->schema >= 2 ? head SERVED_COLUMNS RULE_COLUMNS MORE_COLUMNS tail \
-                          : head SERVED_COLUMNS RULE_COLUMNS_1 MORE_COLUMNS tail)
+    ((store)->schema >= 3 \
+     ? head SERVED_COLUMNS RULE_COLUMNS MORE_COLUMNS OWNER_COLUMN tail \
+     : (store)->schema == 2 \
+     ? head SERVED_COLUMNS RULE_COLUMNS MORE_COLUMNS NO_OWNER_COLUMN tail \
+     : head SERVED_COLUMNS RULE_COLUMNS_1 MORE_COLUMNS NO_OWNER_COLUMN tail)
 /* The loader's scan maps up to this much of the file instead of copying
  * each page through read() (1M links: 240 ms instead of 400 for a fresh
  * connection).  Only there: a mapped file that fails to read raises
@@ -706,10 +745,10 @@ static void bind_choice(sqlite3_stmt *query, int column, ml_choice choice)
 }
 
 /* The columns an insert and an update write, as ?2 to ?14 (?1 the slug). */
-#define WRITTEN_VALUES "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14"
 #define WRITTEN_COLUMNS \
     "url, status, expires_at, disabled, title, valid_since, max_visits," \
-    " fallback_url, password_hash, forward_query, forward_path, crawlable"
+    " fallback_url, password_hash, forward_query, forward_path, crawlable," \
+    " owner"
 
 static void bind_link(sqlite3_stmt *query, const ml_link *link)
 {
@@ -726,6 +765,7 @@ static void bind_link(sqlite3_stmt *query, const ml_link *link)
     bind_choice(query, 11, link->forward_query);
     bind_choice(query, 12, link->forward_path);
     sqlite3_bind_int(query, 13, link->crawlable);
+    bind_text(query, 14, link->owner);
 }
 
 /* One INSERT of the link's row, without pruning the change log (the
@@ -737,11 +777,11 @@ static apr_status_t insert_row(ml_store *store, ml_link *link, int read_back)
         ? statement(store, &DB(store)->insert_link,
                     "INSERT INTO links (slug, " WRITTEN_COLUMNS ")"
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-                    " ?13) RETURNING id, created_at, updated_at")
+                    " ?13, ?14) RETURNING id, created_at, updated_at")
         : statement(store, &DB(store)->insert_group_row,
                     "INSERT INTO links (slug, " WRITTEN_COLUMNS ")"
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-                    " ?13)");
+                    " ?13, ?14)");
     int rc;
 
     if (query == NULL) {
@@ -819,7 +859,7 @@ static apr_status_t sqlite_update(ml_store *store, const ml_link *link)
 
     query = statement(store, &DB(store)->update_link,
         "UPDATE links SET (" WRITTEN_COLUMNS ") = (?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-        " ?9, ?10, ?11, ?12, ?13) WHERE slug = ?1");
+        " ?9, ?10, ?11, ?12, ?13, ?14) WHERE slug = ?1");
     if (query == NULL) {
         return APR_EGENERAL;
     }
@@ -1056,6 +1096,7 @@ static const char *read_columns(sqlite3_stmt *row, ml_link *link, int columns)
         link->created_at = sqlite3_column_int64(row, 15);
         link->updated_at = sqlite3_column_int64(row, 16);
         link->last_click_at = sqlite3_column_int64(row, 17);
+        link->owner = column_text(row, 18, &bad);
     }
     if (bad) {
         return NUL_PROBLEM;
@@ -1163,7 +1204,8 @@ static apr_status_t gather_extras(ml_store *store, apr_int64_t link_id,
 static void copy_strings(ml_link *link, apr_pool_t *pool)
 {
     const char **texts[] = { &link->slug, &link->url, &link->title,
-                             &link->fallback_url, &link->password_hash };
+                             &link->fallback_url, &link->password_hash,
+                             &link->owner };
     size_t i;
 
     for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
@@ -1883,6 +1925,57 @@ static apr_status_t sqlite_list(ml_store *store, const ml_store_list_sql *list,
     return rv;
 }
 
+static apr_status_t sqlite_query(ml_store *store, const char *sql,
+                                 const ml_store_param *params, int nparams,
+                                 ml_store_values_fn *fn, void *ctx,
+                                 const char *doing)
+{
+    ml_store_list_sql bound = { "", params, nparams, 0, 0, 0, 0 };
+    sqlite3_stmt *query = list_statement(store, sql, &bound);
+    apr_status_t rv = APR_SUCCESS;
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    while ((rc = sqlite3_step(query)) == SQLITE_ROW) {
+        const char *values[16];
+        int n = sqlite3_column_count(query), i;
+        n = n > 16 ? 16 : n;
+        for (i = 0; i < n; i++) {
+            values[i] = (const char *)sqlite3_column_text(query, i);
+        }
+        if ((rv = fn(ctx, values, n)) != APR_SUCCESS) {
+            break;
+        }
+    }
+    sqlite3_finalize(query);
+    return rv == APR_SUCCESS && rc != SQLITE_DONE ? sqlite_failed(store, doing)
+                                                  : rv;
+}
+
+static apr_status_t sqlite_execute(ml_store *store, const char *sql,
+                                   const ml_store_param *params, int nparams,
+                                   int *changed, const char *doing)
+{
+    ml_store_list_sql bound = { "", params, nparams, 0, 0, 0, 0 };
+    sqlite3_stmt *query = list_statement(store, sql, &bound);
+    int rc;
+
+    if (query == NULL) {
+        return APR_EGENERAL;
+    }
+    rc = sqlite3_step(query);
+    sqlite3_finalize(query);
+    if (rc != SQLITE_DONE) {
+        return sqlite_failed(store, doing);
+    }
+    if (changed) {
+        *changed = sqlite3_changes(DB(store)->db);
+    }
+    return APR_SUCCESS;
+}
+
 static apr_status_t sqlite_count_list(ml_store *store,
                                       const ml_store_list_sql *list,
                                       apr_uint64_t *count)
@@ -1943,4 +2036,6 @@ const ml_store_engine ml_store_sqlite = {
     .each_visit_day = sqlite_each_visit_day,
     .list = sqlite_list,
     .count_list = sqlite_count_list,
+    .query = sqlite_query,
+    .execute = sqlite_execute,
 };

@@ -901,14 +901,14 @@ static void test_v1_upgraded_every_row_kept(void)
           "\n%s", before[0]);
     rc = cli_run_on(db, args, &out);
     EXPECT_EQ(rc, 0, "minilink upgrade of version 1: %s", (char *)tkeep(out));
-    EXPECT_STR(out, "upgraded from schema version 1 to 2\n", "minilink upgrade");
+    EXPECT_STR(out, "upgraded from schema version 1 to 3\n", "minilink upgrade");
     for (i = 0; i < ARRAY_LEN(v1_tables); i++) {
         pg_psql(P.pg, "minilink", "minilinkv1", v1_tables[i], NULL, &out);
         EXPECT_STR(tkeep(out), before[i], "after the upgrade: %s", v1_tables[i]);
     }
     pg_psql(P.pg, "minilink", "minilinkv1", "SELECT value FROM minilink_meta WHERE key ="
             " 'schema_version'", NULL, &out);
-    EXPECT_STR(tkeep(out), "2\n", "schema_version after the upgrade");
+    EXPECT_STR(tkeep(out), "3\n", "schema_version after the upgrade");
     pg_psql(P.pg, "minilink", "minilinkv1", "SELECT count(*) FROM links WHERE title IS NOT NULL"
             " OR valid_since IS NOT NULL OR max_visits IS NOT NULL OR fallback_url IS NOT NULL"
             " OR password_hash IS NOT NULL OR forward_query IS NOT NULL OR forward_path IS NOT"
@@ -927,7 +927,7 @@ static void test_v1_upgraded_every_row_kept(void)
     }
     rc = cli_run_on(db, args, &out);
     EXPECT_EQ(rc, 0, "a second upgrade");
-    EXPECT_STR(tkeep(out), "already at schema version 2\n", "a second upgrade");
+    EXPECT_STR(tkeep(out), "already at schema version 3\n", "a second upgrade");
 }
 
 /* Redirect rules set with the CLI on one database: both hosts choose by them. */

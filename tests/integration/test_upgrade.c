@@ -80,7 +80,7 @@ static void test_upgraded_live(void)
     long since;
 
     CLI_EXPECT(0, &out, "upgrade");
-    EXPECT_STR(out, "upgraded from schema version 1 to 2\n", "minilink upgrade");
+    EXPECT_STR(out, "upgraded from schema version 1 to 3\n", "minilink upgrade");
     GET("/l/plain", 302, "https://example.com/plain");
     since = now_ms();
     CLI_EXPECT(0, NULL, "set", "moved", "--valid-since", "2099-01-01", "--fallback",

@@ -617,11 +617,11 @@ static void test_cli_upgrade_current(void)
      * either. */
     CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "upgrade", NULL));
     CU_ASSERT_EQUAL(r.status, 0);
-    CU_ASSERT_STRING_EQUAL(r.out, "already at schema version 2\n");
+    CU_ASSERT_STRING_EQUAL(r.out, "already at schema version 3\n");
     CU_ASSERT_STRING_EQUAL(r.err, "");
     CU_ASSERT_FATAL(run_cli(&scratch, &r, db, "upgrade", NULL));
     CU_ASSERT_EQUAL(r.status, 0);
-    CU_ASSERT_STRING_EQUAL(r.out, "already at schema version 2\n");
+    CU_ASSERT_STRING_EQUAL(r.out, "already at schema version 3\n");
     CU_ASSERT_EQUAL(marked_version(db), ML_STORE_SCHEMA_VERSION);
     assert_kept_link(&scratch, db);
     ut_scratch_close(&scratch);
@@ -636,18 +636,18 @@ static void test_cli_upgrade_refuses_newer(void)
     CU_ASSERT_FATAL(ut_scratch_open(&scratch));
     db = db_with_kept_link(&scratch);
     CU_ASSERT_PTR_NOT_NULL_FATAL(db);
-    /* What a later minilink with a third schema version would leave. */
-    CU_ASSERT_EQUAL_FATAL(ut_sql(db, "PRAGMA user_version = 3", NULL),
+    /* What a later minilink with a fourth schema version would leave. */
+    CU_ASSERT_EQUAL_FATAL(ut_sql(db, "PRAGMA user_version = 4", NULL),
                           SQLITE_OK);
     CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "upgrade", NULL));
     ASSERT_CLI_ERROR(r, 5);
-    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "schema version 3 is newer than "
-                                  "the 2 this minilink understands"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "schema version 4 is newer than "
+                                  "the 3 this minilink understands"));
     CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "list", NULL));
     ASSERT_CLI_ERROR(r, 5);
-    /* Left as it was: still marked 3, and marked back, the link is there. */
-    CU_ASSERT_EQUAL(marked_version(db), 3);
-    CU_ASSERT_EQUAL(ut_sql(db, "PRAGMA user_version = 2", NULL), SQLITE_OK);
+    /* Left as it was: still marked 4, and marked back, the link is there. */
+    CU_ASSERT_EQUAL(marked_version(db), 4);
+    CU_ASSERT_EQUAL(ut_sql(db, "PRAGMA user_version = 3", NULL), SQLITE_OK);
     assert_kept_link(&scratch, db);
     ut_scratch_close(&scratch);
 }
@@ -674,8 +674,8 @@ static void test_cli_upgrade_adds_visits(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "upgrade"));
     CU_ASSERT_FATAL(run_cli(&scratch, &r, NULL, "--db", db, "upgrade", NULL));
     CU_ASSERT_EQUAL(r.status, 0);
-    CU_ASSERT_STRING_EQUAL(r.out, "upgraded from schema version 1 to 2\n");
-    CU_ASSERT_EQUAL(marked_version(db), 2);
+    CU_ASSERT_STRING_EQUAL(r.out, "upgraded from schema version 1 to 3\n");
+    CU_ASSERT_EQUAL(marked_version(db), ML_STORE_SCHEMA_VERSION);
     CU_ASSERT_EQUAL(ut_sql(db, "INSERT INTO visits (link_id, visited_at,"
                            " visited_path) SELECT id, 1700000000, '/l/plain'"
                            " FROM links WHERE slug = 'plain';"
@@ -813,7 +813,7 @@ void add_cli_suite(void)
                 test_cli_refuses_symlinks);
     CU_add_test(suite, "a directory the reader may not write: what to do",
                 test_cli_read_only_directory);
-    CU_add_test(suite, "upgrade at version 2: said so, links kept", test_cli_upgrade_current);
+    CU_add_test(suite, "upgrade at the newest version: said so, links kept", test_cli_upgrade_current);
     CU_add_test(suite, "upgrade from version 1: the visits tables", test_cli_upgrade_adds_visits);
     CU_add_test(suite, "upgrade of a newer schema: 5, left alone", test_cli_upgrade_refuses_newer);
     CU_add_test(suite, "upgrade: usage, foreign and missing files", test_cli_upgrade_errors);

@@ -717,11 +717,59 @@ static void test_command_help(void)
     OUT_HAS("example");
 }
 
+/* ---- apikey ----------------------------------------------------------- */
+
+static void test_apikey_add_list_rm(void)
+{
+    char key[80];
+
+    use_db("apikeys");
+    CU_ASSERT_EQUAL(cli("apikey", "add", "sharex", "--role", "author"), 0);
+    /* The key, once, on a line of its own: 64 hex digits. */
+    CU_ASSERT_EQUAL(strlen(last.out), 65);
+    CU_ASSERT_EQUAL(strspn(last.out, "0123456789abcdef"), 64);
+    snprintf(key, sizeof(key), "%s", last.out);
+    CU_ASSERT_EQUAL(cli("apikey", "add", "board", "--role", "read-only",
+                        "--expires", "2030-01-01"), 0);
+    CU_ASSERT_STRING_NOT_EQUAL(last.out, key);
+    CU_ASSERT_EQUAL(cli("apikey", "add", "root"), 0);
+    CU_ASSERT_EQUAL(cli("apikey", "list"), 0);
+    OUT_HAS("board\tread-only\t2030-01-01T00:00:00Z\t");
+    OUT_HAS("root\tadmin\tnever\t");
+    OUT_HAS("sharex\tauthor\tnever\t");
+    CU_ASSERT_PTR_NULL(strstr(last.out, key));
+    CU_ASSERT_EQUAL(cli("apikey", "rm", "board"), 0);
+    CU_ASSERT_EQUAL(cli("apikey", "list"), 0);
+    CU_ASSERT_PTR_NULL(strstr(last.out, "board"));
+    CU_ASSERT_EQUAL(cli("apikey", "rm", "board"), 3);
+    ERR_HAS("no API key is named 'board'");
+}
+
+static void test_apikey_refusals(void)
+{
+    use_db("apikeys_bad");
+    CU_ASSERT_EQUAL(cli("apikey", "add", "x", "--role", "root"), 2);
+    ERR_IS_MESSAGE();
+    CU_ASSERT_STRING_EQUAL(last.out, "");
+    CU_ASSERT_EQUAL(cli("apikey", "add", "x", "--expires", "soon"), 2);
+    CU_ASSERT_EQUAL(cli("apikey", "add", "a b"), 2);
+    CU_ASSERT_EQUAL(cli("apikey", "add", "x"), 0);
+    CU_ASSERT_EQUAL(cli("apikey", "add", "x"), 4);
+    ERR_HAS("exists already");
+    CU_ASSERT_EQUAL(cli("apikey"), 1);
+    CU_ASSERT_EQUAL(cli("apikey", "list", "--role", "admin"), 1);
+    CU_ASSERT_EQUAL(cli("apikey", "rm"), 1);
+}
+
 void add_cli_edit_suite(void)
 {
     CU_pSuite suite = CU_add_suite("cli_edit", suite_init, suite_cleanup);
 
     CU_add_test(suite, "set changes each field", test_set_each_field);
+    CU_add_test(suite, "apikey add prints the key once; list; rm",
+                test_apikey_add_list_rm);
+    CU_add_test(suite, "apikey refuses a bad role, time, name; a name twice",
+                test_apikey_refusals);
     CU_add_test(suite, "set several, then default and never",
                 test_set_several_then_reset);
     CU_add_test(suite, "set refuses a bad status", test_set_bad_status);

@@ -598,10 +598,10 @@ static void test_upgrade_rechecks_inside_transaction(void)
     CU_ASSERT_EQUAL(count_links(store), 1);
 
     CU_ASSERT_EQUAL_FATAL(ut_sql(ut_path(&scratch, "links.db"),
-                                 "PRAGMA user_version = 3", &unused),
+                                 "PRAGMA user_version = 4", &unused),
                           SQLITE_OK);
     CU_ASSERT_NOT_EQUAL(ml_store_upgrade(store, &from), APR_SUCCESS);
-    CU_ASSERT_TRUE(contains(ml_store_error(store), "schema version 3 is newer"));
+    CU_ASSERT_TRUE(contains(ml_store_error(store), "schema version 4 is newer"));
     /* Rolled back: the store still writes. */
     CU_ASSERT_EQUAL(ut_add_link(store, scratch.pool, "after", "https://example.com/a",
                         0, 0, 0), APR_SUCCESS);

@@ -62,6 +62,7 @@ int main(void)
     add_cache_suite();
     add_store_suite();
     add_list_suite();
+    add_apikey_suite();
     add_upgrade_suite();
     add_load_suite();
     add_clicks_suite();
