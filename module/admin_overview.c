@@ -101,6 +101,7 @@ int ml_admin_overview(ml_admin *a)
     apr_array_header_t *stored = apr_array_make(a->r->pool, days,
                                                 sizeof(ml_store_visit_day));
     top_rows rows = { a, 0 };
+    ml_store_list_query most_clicked;
     ml_database_figures f;
     ml_store *store;
 
@@ -113,6 +114,11 @@ int ml_admin_overview(ml_admin *a)
         return ml_admin_failure(a, HTTP_SERVICE_UNAVAILABLE, "the database "
                                 "cannot be read right now; try again");
     }
+    memset(&most_clicked, 0, sizeof(most_clicked));
+    most_clicked.order = ML_LIST_BY_CLICKS;
+    most_clicked.descending = 1;
+    most_clicked.page = 1;
+    most_clicked.items_per_page = TOP_LINKS;
     ml_admin_start(a, HTTP_OK, "Overview");
     ml_admin_notice(a, "done", ml_admin_query_text(a, "done") ? "Done." : NULL);
     ap_rputs("<section aria-label=\"totals\"><div class=\"figures\">\n", a->r);
@@ -135,7 +141,10 @@ int ml_admin_overview(ml_admin *a)
              "Most clicked</h2>\n<table id=\"top\"><thead><tr><th class=\"n\">#"
              "</th><th>Slug</th><th>Title or URL</th><th class=\"n\">Clicks</th>"
              "</tr></thead><tbody>\n", a->r);
-    if (ml_store_top(store, TOP_LINKS, top_row, &rows) != APR_SUCCESS) {
+    /* ml_store_list reads them from the clicks' index (ml_store_top sorts
+     * every link: most of a second at a million). */
+    if (ml_store_list(store, &most_clicked, top_row, &rows, NULL)
+        != APR_SUCCESS) {
         ap_rputs("<tr><td colspan=\"4\">cannot be read now</td></tr>\n", a->r);
     }
     ap_rputs("</tbody></table>\n</section>\n", a->r);
