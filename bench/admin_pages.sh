@@ -109,5 +109,6 @@ for path in "${paths[@]}"; do
     sleep 0.2
     median=$(tail -n "$rounds" "$dir/access.log" | awk '{print $1}' | sort -n \
              | awk '{v[NR] = $1} END {printf "%.2f", v[int((NR + 1) / 2)] / 1000}')
+    [ "$rows" = 0 ] && rows=-
     printf '| %-46s | %9s | %6s |\n' "$path" "$median" "$rows"
 done
