@@ -54,7 +54,8 @@ static void text_field(ml_admin *a, const char *name, const char *type,
 static void check_field(ml_admin *a, apr_table_t *values, const char *name,
                         const char *label, int own)
 {
-    int checked = values ? apr_table_get(values, name) != NULL : own;
+    const char *typed = values ? apr_table_get(values, name) : NULL;
+    int checked = values ? typed && strcmp(typed, "on") == 0 : own;
 
     ap_rprintf(a->r, "<label class=\"check\"><input type=\"checkbox\" "
                "id=\"%s\" name=\"%s\" value=\"on\"%s>%s</label>\n", name, name,
@@ -153,43 +154,24 @@ void ml_admin_link_fields(ml_admin *a, const ml_link *link,
     }
 }
 
-/* The fields ml_fields.c reads as the CSV and the CLI give them. */
-static const struct {
-    const char *name;
-    ml_field field;
-} plain_fields[] = {
-    {"title", ML_FIELD_TITLE},
-    {"tags", ML_FIELD_TAGS},
-    {"validSince", ML_FIELD_VALID_SINCE},
-    {"maxVisits", ML_FIELD_MAX_VISITS},
-    {"fallbackUrl", ML_FIELD_FALLBACK_URL},
-    {"forwardQuery", ML_FIELD_FORWARD_QUERY},
-    {"forwardPath", ML_FIELD_FORWARD_PATH},
-    {"redirectRules", ML_FIELD_RULES},
-};
-
 const char *ml_admin_link_read(ml_admin *a, apr_table_t *fields,
                                ml_link *link)
 {
     apr_pool_t *pool = a->r->pool;
     const char *text, *problem, *password = apr_table_get(fields, "password");
-    size_t i;
 
     link->url = apr_table_get(fields, "url");
     if (link->url == NULL || *link->url == '\0') {
         return "give the long URL";
     }
-    for (i = 0; i < sizeof(plain_fields) / sizeof(plain_fields[0]); i++) {
-        /* A field the form had not (the rules, on a link's page) is kept. */
-        if ((text = apr_table_get(fields, plain_fields[i].name))
-            && (problem = ml_field_read(link, plain_fields[i].field, text,
-                                        NULL, pool))) {
-            return apr_psprintf(pool, "%s: %s", plain_fields[i].name, problem);
-        }
-    }
     /* A checkbox left unchecked sends nothing. */
-    ml_field_read(link, ML_FIELD_CRAWLABLE,
-                  apr_table_get(fields, "crawlable") ? "on" : "off", NULL, pool);
+    if (apr_table_get(fields, "crawlable") == NULL) {
+        apr_table_setn(fields, "crawlable", "off");
+    }
+    /* A field the form had not (the rules, on a link's page) is kept. */
+    if ((problem = ml_read_link_fields(link, fields, pool))) {
+        return problem;
+    }
     link->disabled = apr_table_get(fields, "disabled") != NULL;
     text = apr_table_get(fields, "status");
     link->status = text && *text ? (int)ml_decimal(text) : 0;
@@ -379,25 +361,6 @@ static const char *store_change(ml_admin *a, ml_store *store,
     return NULL;
 }
 
-static int save_fields(ml_admin *a, ml_store *store, ml_link *link)
-{
-    apr_table_t *fields;
-    const char *problem;
-    ml_link changed = *link;
-    int status = HTTP_BAD_REQUEST;
-
-    if ((problem = ml_admin_read_form(a, &fields, &status))) {
-        return ml_admin_failure(a, status, problem);
-    }
-    if ((problem = ml_admin_link_read(a, fields, &changed)) == NULL
-        && (problem = store_change(a, store, &changed, &status)) == NULL) {
-        return ml_admin_see_other(a, apr_pstrcat(a->r->pool, "links/",
-                                                 link->slug, "?done=saved",
-                                                 NULL));
-    }
-    return show_link(a, store, link, status, problem, fields);
-}
-
 /* op: "add" (the rule's text in rule), or "up N", "down N", "remove N". */
 static const char *change_rules(ml_admin *a, apr_table_t *fields,
                                 ml_link *link)
@@ -446,7 +409,15 @@ static const char *change_rules(ml_admin *a, apr_table_t *fields,
     return ml_link_urls_problem(a->r, a->conf, link);
 }
 
-static int save_rules(ml_admin *a, ml_store *store, ml_link *link)
+/* Reads fields into a changed copy of link; NULL, or what is wrong. */
+typedef const char *link_change_fn(ml_admin *a, apr_table_t *fields,
+                                   ml_link *link);
+
+/* A POST that changes the link: read, checked, changed, stored, then 303
+ * to the page with done (a query string and fragment); else the page
+ * again with why (and, if keep_typed, what was typed). */
+static int save(ml_admin *a, ml_store *store, ml_link *link,
+                link_change_fn *change, const char *done, int keep_typed)
 {
     apr_table_t *fields;
     const char *problem;
@@ -456,13 +427,13 @@ static int save_rules(ml_admin *a, ml_store *store, ml_link *link)
     if ((problem = ml_admin_read_form(a, &fields, &status))) {
         return ml_admin_failure(a, status, problem);
     }
-    if ((problem = change_rules(a, fields, &changed)) == NULL
+    if ((problem = change(a, fields, &changed)) == NULL
         && (problem = store_change(a, store, &changed, &status)) == NULL) {
         return ml_admin_see_other(a, apr_pstrcat(a->r->pool, "links/",
-                                                 link->slug, "?done=rules#rules",
-                                                 NULL));
+                                                 link->slug, done, NULL));
     }
-    return show_link(a, store, link, status, problem, NULL);
+    return show_link(a, store, link, status, problem,
+                     keep_typed ? fields : NULL);
 }
 
 static int delete_link(ml_admin *a, ml_store *store, const ml_link *link)
@@ -541,10 +512,10 @@ int ml_admin_link(ml_admin *a, const char *slug, const char *action)
         return short_url ? ml_send_qr(a->r, short_url, 0) : HTTP_NOT_FOUND;
     }
     if (action) {
-        return save_rules(a, store, &link);
+        return save(a, store, &link, change_rules, "?done=rules#rules", 0);
     }
     if (a->r->method_number == M_POST) {
-        return save_fields(a, store, &link);
+        return save(a, store, &link, ml_admin_link_read, "?done=saved", 1);
     }
     return show_link(a, store, &link, HTTP_OK, NULL, NULL);
 }

@@ -205,23 +205,32 @@ static const struct {
     {"redirectRules", ML_FIELD_RULES},
 };
 
+const char *ml_read_link_fields(ml_link *link, apr_table_t *fields,
+                                apr_pool_t *pool)
+{
+    const char *problem;
+    size_t i;
+
+    for (i = 0; i < sizeof(rule_fields) / sizeof(rule_fields[0]); i++) {
+        const char *text = apr_table_get(fields, rule_fields[i].name);
+        if (text && (problem = ml_field_read(link, rule_fields[i].field,
+                                             text, NULL, pool))) {
+            return apr_psprintf(pool, "%s: %s", rule_fields[i].name, problem);
+        }
+    }
+    return NULL;
+}
+
 /* Reads the rules given as text (the form's fields, JSON's scalars) into
  * in->rules; the password stays in clear until create_link() hashes it. */
 static const char *read_rules(creation_request *in, apr_table_t *fields,
                               apr_pool_t *pool)
 {
-    const char *problem, *password = apr_table_get(fields, "password");
-    size_t i;
+    const char *password = apr_table_get(fields, "password");
+    const char *problem = ml_read_link_fields(&in->rules, fields, pool);
 
-    for (i = 0; i < sizeof(rule_fields) / sizeof(rule_fields[0]); i++) {
-        const char *text = apr_table_get(fields, rule_fields[i].name);
-        if (text && (problem = ml_field_read(&in->rules, rule_fields[i].field,
-                                             text, NULL, pool))) {
-            return apr_psprintf(pool, "%s: %s", rule_fields[i].name, problem);
-        }
-    }
     in->rules.password_hash = password && *password ? password : NULL;
-    return NULL;
+    return problem;
 }
 
 /* A JSON value as the form would have sent it: a string as it is, a whole

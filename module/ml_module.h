@@ -254,6 +254,13 @@ const char *ml_form_token(request_rec *r);
  * pages' location, whatever page of it is asked). */
 const char *ml_form_token_under(request_rec *r, const char *path);
 const char *ml_form_post_problem(request_rec *r, const char *field);
+/* Reads a link's rules from the fields of a form (or JSON's scalars) by
+ * their names - Shlink's: title, tags, validSince, maxVisits, fallbackUrl,
+ * forwardQuery, forwardPath, crawlable, redirectRules - into link; a
+ * field absent is left as it is, "" clears it.  NULL, or what is wrong,
+ * naming the field. */
+const char *ml_read_link_fields(ml_link *link, apr_table_t *fields,
+                                apr_pool_t *pool);
 /* NULL if every URL a link sends to (its own, its fallback, its rules')
  * may be shortened in the scope of conf (ml_policy.h), else why not. */
 const char *ml_link_urls_problem(request_rec *r, const ml_dir_config *conf,
