@@ -53,16 +53,8 @@ sqlite3 "$db" "INSERT INTO tags (name) VALUES ('news');
                INSERT INTO link_tags (link_id, tag_id)
                  SELECT id, (SELECT id FROM tags WHERE name = 'news') FROM links
                  WHERE id % 10 = 0;"
-cat >"$dir/httpd.conf" <<EOF
-ServerRoot $dir
-DefaultRuntimeDir $dir
-PidFile $dir/httpd.pid
-Mutex file:$dir default
-Listen 127.0.0.1:$port
-ServerName 127.0.0.1
-User $user
-Group $group
-DocumentRoot $dir/htdocs
+httpd_conf_head "$dir" "$port" "$user" "$group" >"$dir/httpd.conf"
+cat >>"$dir/httpd.conf" <<EOF
 ErrorLog $dir/error.log
 LogLevel warn
 LoadModule mpm_event_module $modules/mod_mpm_event.so
