@@ -11,7 +11,7 @@
 
 #include "ml_test.h"
 
-#define HTML_ACCEPT "Accept: text/html,application/xhtml+xml,*/*;q=0.8"
+#define HTML_ACCEPT BROWSER_ACCEPT
 #define CSP "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; " \
             "form-action 'self'; frame-ancestors 'none'"
 #define HOSTILE_TITLE "<script>alert(1)</script>\"' onmouseover=\"x"
@@ -54,63 +54,16 @@ static char *page_at(int line, const char *path, long status)
 }
 #define PAGE(path) page_at(__LINE__, (path), 200)
 
-/* The form token: a page's hidden csrf field, and its cookie (Path=/admin/). */
-typedef struct {
-    char *field;
-    char *cookie;
-} form_token;
-
-static form_token token_at(int line)
-{
-    static const char marker[] = "name=\"csrf\" value=\"";
-    const char *headers[] = { HTML_ACCEPT, NULL };
-    http_request_spec req = { "GET", NULL, "/admin/new", headers, NULL, 0, NULL };
-    http_response *r = ask_spec(g_srv, &req);
-    char *set_cookie = tkeep(http_header(r, "Set-Cookie")), *p;
-    form_token token = { NULL, NULL };
-
-    if (set_cookie && strncmp(set_cookie, "minilink_csrf=", 14) == 0) {
-        token.cookie = tfmt("%.*s", (int)strcspn(set_cookie + 14, ";"), set_cookie + 14);
-    }
-    if ((p = strstr(r->body, marker)) != NULL) {
-        token.field = tfmt("%.*s", (int)strcspn(p + sizeof marker - 1, "\""),
-                           p + sizeof marker - 1);
-    }
-    check_at(line, token.cookie && token.field && strcmp(token.cookie, token.field) == 0,
-             "no token: cookie %s, field %s", str_or_null(token.cookie),
-             str_or_null(token.field));
-    check_at(line, set_cookie && strstr(set_cookie, "Path=/admin/;")
-             && strstr(set_cookie, "HttpOnly") && strstr(set_cookie, "SameSite=Strict"),
-             "the cookie is not for /admin/, HttpOnly, SameSite=Strict: %s",
-             str_or_null(set_cookie));
-    return token;
-}
-
-/* POSTs a form (body: url-encoded fields, without csrf) with the token's field and cookie (each
- * NULL: not sent) and Origin (NULL: not sent). */
-static http_response *post_form(const char *path, const char *body, const char *field,
-                                const char *cookie, const char *origin)
-{
-    const char *headers[5] = { "Content-Type: application/x-www-form-urlencoded", HTML_ACCEPT };
-    char *all = tfmt("%s%scsrf=%s", body, *body ? "&" : "", field ? field : "");
-    http_request_spec req = { "POST", NULL, path, headers, all, strlen(all), NULL };
-    int n = 2;
-
-    if (cookie) {
-        headers[n++] = tfmt("Cookie: minilink_csrf=%s", cookie);
-    }
-    if (origin) {
-        headers[n++] = tfmt("Origin: %s", origin);
-    }
-    return ask_spec(g_srv, &req);
-}
+#define token_at(line) admin_token_at(__FILE__, (line), g_srv, "/admin/")
+#define post_form(path, body, field, cookie, origin) \
+    admin_post(g_srv, (path), (body), (field), (cookie), (origin))
 
 /* POSTs with a good token and this server's Origin: expects status (a 303 goes to location, a path
  * under the server). */
 static http_response *post_ok_at(int line, const char *path, const char *body, long status,
                                  const char *location)
 {
-    form_token token = token_at(line);
+    admin_token token = token_at(line);
     http_response *r = post_form(path, body, token.field, token.cookie,
                                  tfmt("http://127.0.0.1:%d", g_srv->port));
 
@@ -204,7 +157,7 @@ static void test_hostile_values_escaped(void)
 
 static void test_csrf_refused(void)
 {
-    form_token token = token_at(__LINE__), other = token_at(__LINE__);
+    admin_token token = token_at(__LINE__), other = token_at(__LINE__);
     const char *self = tfmt("http://127.0.0.1:%d", g_srv->port);
     static const char body[] = "url=https%3A%2F%2Fevil.example%2F";
     char forged[49];
