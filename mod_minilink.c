@@ -94,6 +94,9 @@ static void *merge_dir_config(apr_pool_t *pool, void *base_conf, void *add_conf)
     MERGE(visits);
     MERGE(visits_ip);
     MERGE(country_variable);
+    MERGE(short_base);
+    MERGE(admin_users);
+    MERGE(cors_origins);
 #undef MERGE
     return merged;
 }
@@ -124,6 +127,44 @@ static const char *set_database(cmd_parms *cmd, void *dir_conf,
                             first);
     }
     conf->database = ml_database_for(cmd->pool, location);
+    return NULL;
+}
+
+/* MinilinkShortBase URL: the public prefix of short URLs, an absolute
+ * http(s) URL ending in '/' (a missing one is added). */
+static const char *set_short_base(cmd_parms *cmd, void *dir_conf,
+                                  const char *arg)
+{
+    const char *base = arg[0] && arg[strlen(arg) - 1] == '/'
+                       ? arg : apr_pstrcat(cmd->pool, arg, "/", NULL);
+
+    if (ml_url_problem(base, strlen(base)) != NULL || strchr(base, '?')
+        || strchr(base, '#')) {
+        return apr_psprintf(cmd->pool, "MinilinkShortBase needs an http:// or "
+                            "https:// URL without a query, such as "
+                            "https://go.example.org/l/, not '%s'", arg);
+    }
+    ((ml_dir_config *)dir_conf)->short_base = base;
+    return NULL;
+}
+
+/* MinilinkAdminUsers and MinilinkApiCorsOrigins: a list of words. */
+static const char *add_word(cmd_parms *cmd, void *dir_conf, const char *arg)
+{
+    ml_dir_config *conf = dir_conf;
+    apr_array_header_t **list = cmd->info ? &conf->cors_origins
+                                          : &conf->admin_users;
+
+    if (cmd->info && strcmp(arg, "*") != 0
+        && (ml_url_problem(arg, strlen(arg)) != NULL || strchr(arg + 8, '/'))) {
+        return apr_psprintf(cmd->pool, "MinilinkApiCorsOrigins takes origins "
+                            "such as https://app.shlink.io (scheme, host and "
+                            "port, no path) or *, not '%s'", arg);
+    }
+    if (*list == NULL) {
+        *list = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(*list, const char *) = arg;
     return NULL;
 }
 
@@ -547,6 +588,15 @@ static const command_rec minilink_directives[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "Off (default): visits keep no address; Anonymized: the "
                   "address with its last octet (last 80 bits) zeroed"),
+    AP_INIT_TAKE1("MinilinkShortBase", set_short_base, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "The public prefix of short URLs: https://go.example.org/l/"),
+    AP_INIT_ITERATE("MinilinkAdminUsers", add_word, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "Users Apache authenticates who are admins of the API"),
+    AP_INIT_ITERATE("MinilinkApiCorsOrigins", add_word, (void *)1,
+                    RSRC_CONF | ACCESS_CONF,
+                    "Origins whose pages may call the API (default: any)"),
     AP_INIT_TAKE1("MinilinkVisitsKeep", set_visits_keep, NULL, RSRC_CONF,
                   "How long visits are kept: e.g. 90d (default), or forever; "
                   "the daily counts are kept either way"),
@@ -925,6 +975,9 @@ static int minilink_handler(request_rec *r)
 
     if (r->handler && strcmp(r->handler, ML_ADMIN_HANDLER) == 0) {
         return ml_admin_handler(r);
+    }
+    if (r->handler && strcmp(r->handler, ML_API_HANDLER) == 0) {
+        return ml_api_handler(r);
     }
     if (r->handler == NULL || strcmp(r->handler, ML_HANDLER) != 0) {
         return DECLINED;

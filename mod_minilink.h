@@ -21,6 +21,7 @@
 /* The handler names given to SetHandler. */
 #define ML_HANDLER "minilink"
 #define ML_ADMIN_HANDLER "minilink-admin"
+#define ML_API_HANDLER "minilink-api"
 
 /* A process's own connection to a database (module/database.c). */
 typedef struct ml_connection ml_connection;
@@ -97,6 +98,10 @@ typedef struct {
     const char *country_variable;   /* MinilinkCountryVariable */
     ml_visits_mode visits;       /* MinilinkVisits */
     int visits_ip;               /* MinilinkVisitsIP: 1 anonymized, -1 off */
+    const char *short_base;      /* MinilinkShortBase: "https://host/l/" */
+    apr_array_header_t *admin_users;   /* MinilinkAdminUsers: const char * */
+    apr_array_header_t *cors_origins;  /* MinilinkApiCorsOrigins: const char *;
+                                        * NULL: any origin */
 } ml_dir_config;
 
 /* module/early.c: what a server's requests are checked against before a

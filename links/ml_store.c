@@ -650,6 +650,8 @@ apr_status_t ml_store_read_end(ml_store *store)
     return store->engine->commit(store);
 }
 
+static apr_status_t visits_usable(ml_store *store);
+
 /* ---- listing ------------------------------------------------------------- */
 
 /* A condition and its parameters, as they are added. */
@@ -1050,6 +1052,86 @@ apr_status_t ml_store_api_key_remove(ml_store *store, const char *name)
         return APR_ENOENT;
     }
     return rv;
+}
+
+/* ---- tags and totals --------------------------------------------------- */
+
+typedef struct {
+    ml_store_tag_fn *fn;
+    void *ctx;
+} each_tag;
+
+static apr_int64_t number_of(const char *text)
+{
+    return text ? apr_atoi64(text) : 0;
+}
+
+static apr_status_t pass_tag(void *ctx, const char *const *values,
+                             int ncolumns)
+{
+    each_tag *each = ctx;
+    ml_store_tag tag;
+
+    (void)ncolumns;
+    tag.name = values[0];
+    tag.links = number_of(values[1]);
+    tag.clicks = number_of(values[2]);
+    tag.bots = number_of(values[3]);
+    return each->fn(each->ctx, &tag);
+}
+
+/* A tag's links (an owner's, or all), their clicks and their roll-up's
+ * bots; "?" the owner where one is asked for. */
+#define TAG_STATS(owned) \
+    "SELECT t.name, count(l.id), coalesce(sum(l.clicks), 0)," \
+    " coalesce(sum((SELECT sum(d.bots) FROM visits_daily d" \
+    "               WHERE d.link_id = l.id)), 0)" \
+    " FROM tags t LEFT JOIN link_tags lt ON lt.tag_id = t.id" \
+    " LEFT JOIN links l ON l.id = lt.link_id" owned \
+    " GROUP BY t.name"
+
+apr_status_t ml_store_each_tag(ml_store *store, const char *owner,
+                               ml_store_tag_fn *fn, void *ctx)
+{
+    each_tag each = { fn, ctx };
+    ml_store_param param = { owner, 0 };
+
+    if (store->schema < 3) {
+        return api_keys_usable(store);
+    }
+    return owner
+        ? store->engine->query(store, TAG_STATS(" AND l.owner = ?")
+                               " HAVING count(l.id) > 0 ORDER BY t.name",
+                               &param, 1, pass_tag, &each, "reading tags")
+        : store->engine->query(store, TAG_STATS("") " ORDER BY t.name", NULL,
+                               0, pass_tag, &each, "reading tags");
+}
+
+static apr_status_t keep_totals(void *ctx, const char *const *values,
+                                int ncolumns)
+{
+    ml_store_visit_totals *totals = ctx;
+
+    (void)ncolumns;
+    totals->clicks = number_of(values[0]);
+    totals->bots = number_of(values[1]);
+    totals->orphans = number_of(values[2]);
+    totals->orphan_bots = number_of(values[3]);
+    return APR_SUCCESS;
+}
+
+apr_status_t ml_store_visit_totals_of(ml_store *store,
+                                      ml_store_visit_totals *totals)
+{
+    apr_status_t rv = visits_usable(store);
+
+    memset(totals, 0, sizeof(*totals));
+    return rv ? rv : store->engine->query(store,
+        "SELECT (SELECT coalesce(sum(clicks), 0) FROM links),"
+        " (SELECT coalesce(sum(bots), 0) FROM visits_daily),"
+        " (SELECT count(*) FROM visits WHERE link_id IS NULL),"
+        " (SELECT coalesce(sum(bot), 0) FROM visits WHERE link_id IS NULL)",
+        NULL, 0, keep_totals, totals, "counting visits");
 }
 
 /* ---- tags and rules of the links read --------------------------------- */

@@ -440,6 +440,31 @@ apr_status_t ml_store_api_key_each(ml_store *store, ml_store_api_key_fn *fn,
 apr_status_t ml_store_api_key_remove(ml_store *store, const char *name);
 
 /*
+ * Tags with what they are on (the API's /tags/stats): the links that have
+ * each, and those links' stored clicks and bots (the daily roll-up's).
+ * owner: only links this one made, and only tags on any of them; NULL:
+ * every tag.  By name.
+ */
+typedef struct {
+    const char *name;
+    apr_int64_t links;
+    apr_int64_t clicks;
+    apr_int64_t bots;
+} ml_store_tag;
+typedef apr_status_t ml_store_tag_fn(void *ctx, const ml_store_tag *tag);
+apr_status_t ml_store_each_tag(ml_store *store, const char *owner,
+                               ml_store_tag_fn *fn, void *ctx);
+
+/* Every visit counted (the API's /visits): links' stored clicks and the
+ * roll-up's bots; orphan visits and how many were bots. */
+typedef struct {
+    apr_int64_t clicks, bots;
+    apr_int64_t orphans, orphan_bots;
+} ml_store_visit_totals;
+apr_status_t ml_store_visit_totals_of(ml_store *store,
+                                      ml_store_visit_totals *totals);
+
+/*
  * A read snapshot: between begin and end, ml_store_summary() and
  * ml_store_each() see the same committed state.
  */

@@ -356,6 +356,14 @@ typedef enum {
 /* LIMIT NULL is no limit. */
 #define VISITS_PAGE " LIMIT %s::bigint OFFSET %s::bigint"
 
+/* The reads of whole links, for each schema's columns. */
+#define LINK_READS(columns) \
+    [Q_GET] = "SELECT " columns " FROM links WHERE slug = %s", \
+    [Q_FIND_URL] = "SELECT " columns " FROM links WHERE url = %s" \
+                   " AND disabled = 0 AND (expires_at IS NULL OR expires_at > %s)" \
+                   " ORDER BY id DESC LIMIT 1", \
+    [Q_TOP] = "SELECT " columns " FROM links ORDER BY clicks DESC, slug LIMIT %s"
+
 static const char *const query_sql[Q_COUNT] = {
     [Q_INSERT] = "INSERT INTO links (slug, " WRITTEN_COLUMNS ")"
                  " VALUES (" WRITTEN_PARAMS ") ON CONFLICT (slug) DO NOTHING"
@@ -372,12 +380,7 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_UPDATE] = "UPDATE links SET (" WRITTEN_COLUMNS ") = (%s, %s, %s, %s, %s,"
                  " %s, %s, %s, %s, %s, %s, %s, %s) WHERE slug = %s",
     [Q_REMOVE] = "DELETE FROM links WHERE slug = %s",
-    [Q_GET] = "SELECT " LINK_COLUMNS " FROM links WHERE slug = %s",
-    [Q_FIND_URL] = "SELECT " LINK_COLUMNS " FROM links WHERE url = %s"
-                   " AND disabled = 0 AND (expires_at IS NULL OR expires_at > %s)"
-                   " ORDER BY id DESC LIMIT 1",
-    [Q_TOP] = "SELECT " LINK_COLUMNS " FROM links ORDER BY clicks DESC, slug"
-              " LIMIT %s",
+    LINK_READS(LINK_COLUMNS),
     [Q_CHANGES_AFTER] = "SELECT slug FROM link_changes WHERE seq > %s ORDER BY seq",
     [Q_ADD_CLICKS] = "UPDATE links AS l SET clicks = l.clicks + v.n,"
                      " last_click_at = greatest(coalesce(l.last_click_at, 0), v.at)"
@@ -441,25 +444,10 @@ static const char *const query_sql[Q_COUNT] = {
                          " GROUP BY day ORDER BY day",
 };
 
-/* The reads that differ in a version-2 database (no owner yet). */
-static const char *const query_sql_2[Q_COUNT] = {
-    [Q_GET] = "SELECT " LINK_COLUMNS_2 " FROM links WHERE slug = %s",
-    [Q_FIND_URL] = "SELECT " LINK_COLUMNS_2 " FROM links WHERE url = %s"
-                   " AND disabled = 0 AND (expires_at IS NULL OR expires_at > %s)"
-                   " ORDER BY id DESC LIMIT 1",
-    [Q_TOP] = "SELECT " LINK_COLUMNS_2 " FROM links ORDER BY clicks DESC, slug"
-              " LIMIT %s",
-};
-
-/* The reads that differ in a version-1 database (no new columns). */
-static const char *const query_sql_1[Q_COUNT] = {
-    [Q_GET] = "SELECT " LINK_COLUMNS_1 " FROM links WHERE slug = %s",
-    [Q_FIND_URL] = "SELECT " LINK_COLUMNS_1 " FROM links WHERE url = %s"
-                   " AND disabled = 0 AND (expires_at IS NULL OR expires_at > %s)"
-                   " ORDER BY id DESC LIMIT 1",
-    [Q_TOP] = "SELECT " LINK_COLUMNS_1 " FROM links ORDER BY clicks DESC, slug"
-              " LIMIT %s",
-};
+/* The reads that differ in a version-2 database (no owner yet), and in a
+ * version-1 database (no rules either). */
+static const char *const query_sql_2[Q_COUNT] = { LINK_READS(LINK_COLUMNS_2) };
+static const char *const query_sql_1[Q_COUNT] = { LINK_READS(LINK_COLUMNS_1) };
 
 typedef struct {
     const apr_dbd_driver_t *driver;

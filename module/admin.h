@@ -61,9 +61,12 @@ apr_int64_t ml_admin_query_number(const ml_admin *a, const char *name,
 const char *ml_admin_query_text(const ml_admin *a, const char *name);
 /* A time as people read it: "2030-12-31 08:00 UTC"; "" for 0. */
 const char *ml_admin_time(const ml_admin *a, apr_int64_t seconds);
-/* The short URL of a slug: under the first <Location> of this host
- * that serves the same database and is not the admin pages'; NULL when
- * there is none. */
+/* Where the database's links are served: the path (decoded, with its
+ * '/') of the first <Location> of this host with SetHandler minilink and
+ * the same database; NULL if none. */
+const char *ml_admin_links_prefix(const ml_admin *a);
+/* The short URL of a slug: MinilinkShortBase's, else under
+ * ml_admin_links_prefix(); NULL when there is neither. */
 const char *ml_admin_short_url(const ml_admin *a, const char *slug);
 /* The clicks of a link, stored and still counted in memory. */
 apr_uint64_t ml_admin_clicks_of(const ml_admin *a, const ml_link *link);
@@ -81,6 +84,10 @@ int ml_admin_create(ml_admin *a);
  * show again after an error, else the link's own. */
 void ml_admin_link_fields(ml_admin *a, const ml_link *link,
                           apr_table_t *values, int with_rules);
+/* NULL if every URL of the link (its own, fallback, rules') may be
+ * shortened under the location's creation policy (ml_policy.h), as the
+ * form's and the API's are; else why not. */
+const char *ml_admin_urls_problem(ml_admin *a, const ml_link *link);
 /* Reads those fields into *link (which has its other fields already);
  * NULL, or what is wrong. */
 const char *ml_admin_link_read(ml_admin *a, apr_table_t *fields,

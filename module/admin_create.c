@@ -4,8 +4,8 @@
  * choices).
  *
  * The link is checked as an edit is (ml_admin_link_read: ml_link.c,
- * ml_rules.c, the location's creation policy), its slug as a new one
- * (ml_slug_new_problem, ml_slug_reserved); an empty slug gets a random one
+ * ml_rules.c, the location's creation policy), its slug as the form's and
+ * the API's are (ml_creation_problem); an empty slug gets a random one
  * from the store.  Then the shared table is refreshed and the browser sent
  * to the new link's page: it works at once.
  */
@@ -16,7 +16,6 @@
 #include "apr_strings.h"
 
 #include "admin.h"
-#include "../links/ml_policy.h"
 
 APLOG_USE_MODULE(minilink);
 
@@ -46,10 +45,10 @@ static int show_form(ml_admin *a, int status, const char *error,
 static int create(ml_admin *a)
 {
     apr_table_t *fields;
-    const char *problem, *slug;
+    const char *problem, *slug, *prefix;
     int status = HTTP_BAD_REQUEST;
     ml_store *store;
-    ml_link link;
+    ml_link link, no_urls;
     apr_status_t rv;
 
     if ((problem = ml_admin_read_form(a, &fields, &status))) {
@@ -58,12 +57,18 @@ static int create(ml_admin *a)
     memset(&link, 0, sizeof(link));
     slug = apr_table_get(fields, "slug");
     link.slug = slug && *slug ? slug : NULL;
-    if (link.slug && (problem = ml_slug_new_problem(link.slug)) == NULL
-        && ml_slug_reserved(link.slug)) {
-        problem = "this slug is a name the server keeps for itself";
-    }
-    if (problem || (problem = ml_admin_link_read(a, fields, &link))) {
+    if ((problem = ml_admin_link_read(a, fields, &link))) {
         return show_form(a, HTTP_BAD_REQUEST, problem, fields);
+    }
+    /* The slug as the form's and the API's: new, hiding no page under the
+     * links' location, no twin but for case where case does not count. */
+    memset(&no_urls, 0, sizeof(no_urls));
+    prefix = ml_admin_links_prefix(a);
+    if (link.slug
+        && (problem = ml_creation_problem(a->r, a->conf, prefix ? prefix : "/",
+                                          NULL, link.slug, &no_urls,
+                                          &status))) {
+        return show_form(a, status, problem, fields);
     }
     if ((store = ml_admin_store(a, ML_STORE_WRITE)) == NULL) {
         return show_form(a, HTTP_SERVICE_UNAVAILABLE, "the database cannot be "

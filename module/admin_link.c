@@ -154,6 +154,14 @@ void ml_admin_link_fields(ml_admin *a, const ml_link *link,
     }
 }
 
+const char *ml_admin_urls_problem(ml_admin *a, const ml_link *link)
+{
+    int status;
+
+    return ml_creation_problem(a->r, a->conf, "/", link->url, NULL, link,
+                               &status);
+}
+
 const char *ml_admin_link_read(ml_admin *a, apr_table_t *fields,
                                ml_link *link)
 {
@@ -184,7 +192,7 @@ const char *ml_admin_link_read(ml_admin *a, apr_table_t *fields,
                                                   &link->expires_at, pool))) {
         return problem;
     }
-    if ((problem = ml_link_urls_problem(a->r, a->conf, link))) {
+    if ((problem = ml_admin_urls_problem(a, link))) {
         return problem;
     }
     if (apr_table_get(fields, "clearPassword")) {
@@ -406,7 +414,7 @@ static const char *change_rules(ml_admin *a, apr_table_t *fields,
                                                     &which))) {
         return apr_psprintf(a->r->pool, "redirect rule %d: %s", which, problem);
     }
-    return ml_link_urls_problem(a->r, a->conf, link);
+    return ml_admin_urls_problem(a, link);
 }
 
 /* Reads fields into a changed copy of link; NULL, or what is wrong. */

@@ -253,7 +253,7 @@ apr_uint64_t ml_admin_clicks_of(const ml_admin *a, const ml_link *link)
  * NULL if none.  The handler is an expression; a plain name evaluates to
  * itself, with any request.
  */
-static const char *links_prefix(const ml_admin *a)
+const char *ml_admin_links_prefix(const ml_admin *a)
 {
     const core_server_config *core =
         ap_get_core_module_config(a->r->server->module_config);
@@ -283,8 +283,11 @@ static const char *links_prefix(const ml_admin *a)
 
 const char *ml_admin_short_url(const ml_admin *a, const char *slug)
 {
-    const char *prefix = links_prefix(a);
+    const char *prefix = ml_admin_links_prefix(a);
 
+    if (a->conf->short_base) {        /* MinilinkShortBase says */
+        return ml_short_url_for(a->r, slug);
+    }
     return prefix ? ap_construct_url(a->r->pool, apr_pstrcat(a->r->pool,
                                      apr_pescape_path(a->r->pool, prefix, 1),
                                      slug, NULL), a->r)

@@ -91,9 +91,8 @@ static int store_failed(request_rec *r, ml_store *store)
     return HTTP_SERVICE_UNAVAILABLE;
 }
 
-/* A page of a link's visits (slug) or of the orphan visits (NULL). */
-static int send_visits(request_rec *r, ml_store *store, const char *slug,
-                       ml_agents *agents)
+int ml_send_visits(request_rec *r, ml_store *store, const char *slug,
+                   ml_agents *agents)
 {
     apr_int64_t page = query_number(r, "page", 1);
     apr_int64_t per_page = query_number(r, "itemsPerPage", PAGE_DEFAULT);
@@ -172,5 +171,5 @@ int ml_admin_visits(request_rec *r, ml_database *database, const char *slug,
         }
     }
     return days ? send_days(r, store, slug)
-                : send_visits(r, store, slug, agents);
+                : ml_send_visits(r, store, slug, agents);
 }

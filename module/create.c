@@ -79,6 +79,12 @@ const char *ml_prefix_of(request_rec *r)
 
 const char *ml_short_url_for(request_rec *r, const char *slug)
 {
+    const ml_dir_config *conf = ap_get_module_config(r->per_dir_config,
+                                                     &minilink_module);
+
+    if (conf->short_base) {         /* MinilinkShortBase (slugs need no escape) */
+        return apr_pstrcat(r->pool, conf->short_base, slug, NULL);
+    }
     return ap_construct_url(r->pool, apr_pstrcat(r->pool, ml_prefix_of(r), slug,
                                                  NULL), r);
 }
@@ -271,10 +277,8 @@ static const char *json_as_text(json_t *value, apr_pool_t *pool)
     return text;
 }
 
-/* Shlink's redirect rules: [{"longUrl": URL, "conditions": [{"type": T,
- * "matchKey": K, "matchValue": V}...]}...], into in->rules. */
-static const char *json_rules(creation_request *in, json_t *list,
-                              apr_pool_t *pool)
+const char *ml_json_redirect_rules(json_t *list, ml_link *link,
+                                   apr_pool_t *pool)
 {
     ml_rule *rules;
     size_t i, k;
@@ -327,12 +331,12 @@ static const char *json_rules(creation_request *in, json_t *list,
         rules[i].conditions = made;
         rules[i].nconditions = (int)json_array_size(conditions);
     }
-    in->rules.rules = rules;
-    in->rules.nrules = (int)json_array_size(list);
-    if ((in->rules.nrules
-         && ml_rules_problem(rules, in->rules.nrules, &which) != NULL)) {
+    link->rules = rules;
+    link->nrules = (int)json_array_size(list);
+    if ((link->nrules
+         && ml_rules_problem(rules, link->nrules, &which) != NULL)) {
         return apr_psprintf(pool, "redirect rule %d: %s", which,
-                            ml_rules_problem(rules, in->rules.nrules, &which));
+                            ml_rules_problem(rules, link->nrules, &which));
     }
     return NULL;
 }
@@ -419,7 +423,7 @@ static const char *read_json(request_rec *r, creation_request *in, int *status)
             continue;           /* not ours (Shlink's "domain"...) */
         }
         if (strcmp(key, "redirectRules") == 0 && json_is_array(value)) {
-            problem = json_rules(in, value, r->pool);
+            problem = ml_json_redirect_rules(value, &in->rules, r->pool);
         }
         else if (!json_kind_allowed(value, kinds)
                  || (text = json_as_text(value, r->pool)) == NULL) {
@@ -611,14 +615,12 @@ static int location_matches(const core_dir_config *section, const char *path)
  * (ml_slug_reserved).  The minilink command, used by admins, is not
  * bound by it.
  */
-static const char *shadowed_by(request_rec *r, const char *slug)
+static const char *shadowed_by(request_rec *r, const char *prefix,
+                               const char *slug)
 {
     const core_server_config *core =
         ap_get_core_module_config(r->server->module_config);
     ap_conf_vector_t **sections = (ap_conf_vector_t **)core->sec_url->elts;
-    const char *last = strrchr(r->uri, '/');
-    const char *prefix = apr_pstrmemdup(r->pool, r->uri,
-                                        (apr_size_t)(last - r->uri) + 1);
     const char *path = apr_pstrcat(r->pool, prefix, slug, NULL);
     apr_finfo_t info;
     apr_status_t rv;
@@ -810,29 +812,55 @@ static int store_and_respond(request_rec *r, const ml_dir_config *conf,
 
 /* NULL if every URL the link would send visitors to - its own, its
  * fallback, its rules' - may be shortened here, else why not. */
-const char *ml_link_urls_problem(request_rec *r, const ml_dir_config *conf,
-                                 const ml_link *link)
+static const char *urls_problem(request_rec *r, const ml_dir_config *conf,
+                                const char *url, const ml_link *rules)
 {
     ml_create_policy policy = policy_of(conf);
     apr_array_header_t *hosts = own_hosts(r);
     const char *problem;
     int i;
 
-    if ((problem = ml_create_problem(&policy, link->url, hosts, r->pool))) {
+    if (url && (problem = ml_create_problem(&policy, url, hosts, r->pool))) {
         return problem;
     }
-    if (link->fallback_url
-        && (problem = ml_create_problem(&policy, link->fallback_url, hosts,
+    if (rules->fallback_url
+        && (problem = ml_create_problem(&policy, rules->fallback_url, hosts,
                                         r->pool))) {
         return apr_pstrcat(r->pool, "the fallback URL: ", problem, NULL);
     }
-    for (i = 0; i < link->nrules; i++) {
-        if ((problem = ml_create_problem(&policy, link->rules[i].url, hosts,
+    for (i = 0; i < rules->nrules; i++) {
+        if ((problem = ml_create_problem(&policy, rules->rules[i].url, hosts,
                                          r->pool))) {
             return apr_psprintf(r->pool, "redirect rule %d: %s", i + 1,
                                 problem);
         }
     }
+    return NULL;
+}
+
+const char *ml_creation_problem(request_rec *r, const ml_dir_config *conf,
+                                const char *prefix, const char *url,
+                                const char *slug, const ml_link *rules,
+                                int *status)
+{
+    const char *problem;
+
+    *status = HTTP_BAD_REQUEST;
+    if ((problem = urls_problem(r, conf, url, rules)) != NULL
+        || (slug && (problem = ml_slug_new_problem(slug)) != NULL)) {
+        return problem;
+    }
+    *status = HTTP_CONFLICT;
+    if (slug && (problem = shadowed_by(r, prefix, slug)) != NULL) {
+        return apr_psprintf(r->pool, "the slug '%s' would hide %s; choose "
+                            "another", slug, problem);
+    }
+    if (slug && case_twin(conf, slug)) {
+        return apr_psprintf(r->pool, "the slug '%s' differs only in case "
+                            "from a link's here, and case is not told "
+                            "apart here; choose another", slug);
+    }
+    *status = OK;
     return NULL;
 }
 
@@ -865,26 +893,11 @@ static int create_link(request_rec *r, const ml_dir_config *conf)
         status = HTTP_BAD_REQUEST;
         problem = "give the URL to shorten";
     }
-    in.rules.url = in.url;
-    if (problem == NULL
-        && (problem = ml_link_urls_problem(r, conf, &in.rules)) != NULL) {
-        status = HTTP_BAD_REQUEST;
-    }
-    if (problem == NULL && in.slug
-        && (problem = ml_slug_new_problem(in.slug)) != NULL) {
-        status = HTTP_BAD_REQUEST;
-    }
-    if (problem == NULL && in.slug
-        && (problem = shadowed_by(r, in.slug)) != NULL) {
-        status = HTTP_CONFLICT;
-        problem = apr_psprintf(r->pool, "the slug '%s' would hide %s; choose "
-                               "another", in.slug, problem);
-    }
-    if (problem == NULL && in.slug && case_twin(conf, in.slug)) {
-        status = HTTP_CONFLICT;
-        problem = apr_psprintf(r->pool, "the slug '%s' differs only in case "
-                               "from a link's here, and case is not told "
-                               "apart here; choose another", in.slug);
+    if (problem == NULL) {
+        const char *last = strrchr(r->uri, '/');
+        problem = ml_creation_problem(r, conf, apr_pstrmemdup(r->pool, r->uri,
+                                      (apr_size_t)(last - r->uri) + 1),
+                                      in.url, in.slug, &in.rules, &status);
     }
     if (problem) {
         return respond(r, &in, status, problem, NULL);

@@ -21,6 +21,8 @@
  *   ratelimit.c  links created, and passwords guessed, per client address
  *   status.c     mod_status's section and SetHandler minilink-admin
  *   admin_visits.c  visits as JSON under minilink-admin
+ *   api.c, api_short_urls.c, api_stats.c  SetHandler minilink-api:
+ *                Shlink's REST API v3 (module/ml_api.h)
  *   visits.c     what a request leaves in the visits ring
  */
 #ifndef ML_MODULE_H
@@ -247,6 +249,20 @@ int ml_send_qr(request_rec *r, const char *url, int png);
  * a slug there (create.c). */
 const char *ml_prefix_of(request_rec *r);
 const char *ml_short_url_for(request_rec *r, const char *slug);
+/* NULL if a link to url (NULL: not changed) with rules' fallback URL and
+ * redirect rules, under slug (NULL: a random one) at prefix (a decoded
+ * path ending in '/', where its short URL is), may be made by a visitor
+ * or an API client: the creation policy (ml_policy.h), a new slug, no
+ * page it would hide, no twin but for case where case is not told apart.
+ * Else why not, with *status 400 or 409 (create.c). */
+const char *ml_creation_problem(request_rec *r, const ml_dir_config *conf,
+                                const char *prefix, const char *url,
+                                const char *slug, const ml_link *rules,
+                                int *status);
+/* Shlink's redirect rules as JSON ([{"longUrl", "conditions": [{"type",
+ * "matchKey", "matchValue"}]}]) into link->rules; NULL, or what is wrong. */
+const char *ml_json_redirect_rules(json_t *list, ml_link *link,
+                                   apr_pool_t *pool);
 /* The form's CSRF token (sent as its cookie too), and NULL if a form post
  * with this token field may go on, else why not (create.c). */
 const char *ml_form_token(request_rec *r);
@@ -261,10 +277,6 @@ const char *ml_form_post_problem(request_rec *r, const char *field);
  * naming the field. */
 const char *ml_read_link_fields(ml_link *link, apr_table_t *fields,
                                 apr_pool_t *pool);
-/* NULL if every URL a link sends to (its own, its fallback, its rules')
- * may be shortened in the scope of conf (ml_policy.h), else why not. */
-const char *ml_link_urls_problem(request_rec *r, const ml_dir_config *conf,
-                                 const ml_link *link);
 /* Reads a form post's fields (at most ML_FORM_FIELDS, 16 KiB) into a
  * table; NULL, or why not with *status set. */
 #define ML_FORM_FIELDS 16
@@ -342,12 +354,20 @@ int ml_admin_handler(request_rec *r);
 /* admin_pages.c: the HTML pages under minilink-admin, for a browser's GET
  * (Accept: text/html) and every POST; DECLINED for the JSON and metrics. */
 int ml_admin_pages(request_rec *r, const ml_dir_config *conf);
+/* SetHandler minilink-api: Shlink's REST API v3 (api.c). */
+int ml_api_handler(request_rec *r);
 /* Sends value (taken) as the JSON answer. */
 int ml_send_json(request_rec *r, json_t *value);
 /* admin_visits.c: a link's visits (days: its daily roll-up), or with a
  * NULL slug the orphan visits. */
 int ml_admin_visits(request_rec *r, ml_database *database, const char *slug,
                     int days);
+/* A page of a link's visits (slug) or of the orphan visits (NULL), newest
+ * first, as Shlink's {"visits": {"data", "pagination"}} (?page,
+ * ?itemsPerPage, ?startDate); OK, or 503 (logged) if the store failed.
+ * agents may be NULL (no browser, OS and device). */
+int ml_send_visits(request_rec *r, ml_store *store, const char *slug,
+                   ml_agents *agents);
 
 /* ------------------------------------------------------------------ */
 /* visits.c                                                            */

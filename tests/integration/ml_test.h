@@ -102,6 +102,7 @@ void add_visits_suites(void);   /* visits-*: what each click and 404 records */
 void add_pgsql_suites(void);    /* pgsql */
 void add_rules_suites(void);    /* rules-*: a link's own rules, live */
 void add_upgrade_suites(void);  /* upgrade-*: a version-1 database served, upgraded live */
+void add_api_suites(void);      /* api-*: Shlink's REST API (minilink-api) */
 void add_admin_pages_suites(void);  /* admin-pages-*: the admin pages over HTTP */
 
 /* A suite's cleanup: the error log if it had failures; g_srv freed. */

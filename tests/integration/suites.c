@@ -283,6 +283,7 @@ int main(void)
     add_pgsql_suites();
     add_rules_suites();
     add_upgrade_suites();
+    add_api_suites();
     add_admin_pages_suites();
     select_suites(getenv("MINILINK_SUITES"));
     CU_basic_set_mode(CU_BRM_VERBOSE);

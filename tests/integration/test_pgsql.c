@@ -15,6 +15,8 @@
 
 #include "ml_test.h"
 #include "pg_harness.h"
+#include "../../links/ml_apikey.h"
+#include "../../links/ml_store.h"
 
 #define POLL_MS 100
 #define RECOVER_MS 30000        /* PostgreSQL back: reconnecting may wait a cycle */
@@ -1036,6 +1038,107 @@ static void test_visit_limit_across_hosts(void)
     }
 }
 
+/* ---- the listing and API keys (schema 3) in PostgreSQL ---------------- */
+
+static apr_status_t listed_slug(void *ctx, const ml_link *link, const char *problem)
+{
+    char *slugs = ctx;
+    if (problem == NULL && strlen(slugs) + strlen(link->slug) + 2 < 512) {
+        strcat(strcat(slugs, *slugs ? " " : ""), link->slug);
+    }
+    return APR_SUCCESS;
+}
+
+/* ml_store_list and the API keys through the PostgreSQL engine, in a database of their own:
+ * each order both ways, a page and its total, search, tags, owners; a key found by its hash. */
+static void test_listing_and_keys(void)
+{
+    static const char *const sale[] = { "sale" };
+    static const struct { ml_store_list_order order; int desc; const char *slugs; } orders[] = {
+        { ML_LIST_BY_CREATED, 0, "la lb lc" }, { ML_LIST_BY_CREATED, 1, "lc lb la" },
+        { ML_LIST_BY_SLUG, 1, "lc lb la" }, { ML_LIST_BY_URL, 0, "lb lc la" },
+        { ML_LIST_BY_TITLE, 0, "lc lb la" }, { ML_LIST_BY_TITLE, 1, "la lb lc" },
+        { ML_LIST_BY_CLICKS, 1, "lb la lc" },
+    };
+    const char *url = tfmt("postgresql://minilink:%s@127.0.0.1:%d/minilinklist", P.password,
+                           P.pg->port);
+    apr_pool_t *pool;
+    ml_store *store = NULL;
+    ml_store_list_query query;
+    ml_store_api_key key = { "alice", ML_ROLE_AUTHOR, 0, 0 }, found;
+    apr_uint64_t total = 0;
+    char slugs[512];
+    size_t i;
+    int ok;
+
+    if (!CHECK(pg_psql(P.pg, "postgres", "postgres", "CREATE DATABASE minilinklist OWNER minilink",
+                       NULL, NULL) == 0, "cannot create the database minilinklist")) {
+        return;
+    }
+    apr_pool_create(&pool, NULL);
+    ok = ml_store_open(&store, url, ML_STORE_CREATE, pool) == APR_SUCCESS
+         && ml_store_init(store) == APR_SUCCESS;
+    if (CHECK(ok, "init: %s", ml_store_error(store))) {
+        static const char *const rows[][4] = {   /* slug, url, title, owner */
+            { "la", "https://c.example/", "Zed", NULL },
+            { "lb", "https://a.example/", "Mid", "alice" },
+            { "lc", "https://b.example/100%_", NULL, "bob" },
+        };
+        for (i = 0; i < ARRAY_LEN(rows); i++) {
+            ml_link link;
+            apr_array_header_t *tags = apr_array_make(pool, 1, sizeof(const char *));
+            memset(&link, 0, sizeof link);
+            link.slug = rows[i][0], link.url = rows[i][1], link.title = rows[i][2];
+            link.owner = rows[i][3];
+            APR_ARRAY_PUSH(tags, const char *) = i == 1 ? "news" : "sale";
+            link.tags = tags;
+            EXPECT_EQ(ml_store_add(store, &link, pool), APR_SUCCESS, "add %s: %s", rows[i][0],
+                      ml_store_error(store));
+        }
+        pg_psql(P.pg, "minilink", "minilinklist", "UPDATE links SET created_at = 1000 + id,"
+                " clicks = CASE slug WHEN 'lb' THEN 9 WHEN 'la' THEN 5 ELSE 1 END", NULL, NULL);
+        for (i = 0; i < ARRAY_LEN(orders); i++) {
+            memset(&query, 0, sizeof query);
+            query.order = orders[i].order, query.descending = orders[i].desc;
+            query.items_per_page = -1;
+            slugs[0] = '\0';
+            EXPECT_EQ(ml_store_list(store, &query, listed_slug, slugs, &total), APR_SUCCESS,
+                      "list: %s", ml_store_error(store));
+            EXPECT_STR(slugs, orders[i].slugs, "order %d desc %d", (int)orders[i].order,
+                       orders[i].desc);
+            EXPECT_EQ((long)total, 3, "total");
+        }
+        memset(&query, 0, sizeof query);
+        query.items_per_page = 1, query.page = 2;
+        query.tags = sale, query.ntags = 1;
+        slugs[0] = '\0';
+        EXPECT_EQ(ml_store_list(store, &query, listed_slug, slugs, &total), APR_SUCCESS, "list");
+        EXPECT_STR(slugs, "lc", "page 2 of the tag sale");
+        EXPECT_EQ((long)total, 2, "links tagged sale");
+        memset(&query, 0, sizeof query);
+        query.items_per_page = -1, query.search = "%_", query.owner = "bob";
+        slugs[0] = '\0';
+        EXPECT_EQ(ml_store_list(store, &query, listed_slug, slugs, &total), APR_SUCCESS, "list");
+        EXPECT_STR(slugs, "lc", "bob's links with '%%_' in them");
+        query.search = "ZED", query.owner = NULL;
+        slugs[0] = '\0';
+        EXPECT_EQ(ml_store_list(store, &query, listed_slug, slugs, &total), APR_SUCCESS, "list");
+        EXPECT_STR(slugs, "la", "a title in another case");
+        EXPECT_EQ(ml_store_api_key_add(store, &key, ml_api_key_hash("k1", pool)), APR_SUCCESS,
+                  "key: %s", ml_store_error(store));
+        EXPECT_EQ(ml_store_api_key_add(store, &key, ml_api_key_hash("k2", pool)), APR_EEXIST,
+                  "a name twice");
+        memset(&found, 0, sizeof found);
+        EXPECT_EQ(ml_store_api_key_find(store, ml_api_key_hash("k1", pool), &found, pool),
+                  APR_SUCCESS, "find: %s", ml_store_error(store));
+        EXPECT_STR(found.name ? found.name : "(none)", "alice", "the key found by its hash");
+        EXPECT_EQ(ml_store_api_key_remove(store, "alice"), APR_SUCCESS, "rm");
+        EXPECT_EQ(ml_store_api_key_find(store, ml_api_key_hash("k1", pool), &found, pool),
+                  APR_ENOENT, "a removed key");
+    }
+    apr_pool_destroy(pool);
+}
+
 static CU_TestInfo pgsql_tests[] = {
     { "both hosts serve the links stored before they started", test_stored_links_served },
     { "created on one host, served by the other", test_created_on_one_served_by_other },
@@ -1057,6 +1160,8 @@ static CU_TestInfo pgsql_tests[] = {
     { "PostgreSQL frozen: redirects do not wait for it, creation 503", test_frozen_not_waited_for },
     { "every click on either host is stored exactly", test_all_clicks_stored },
     { "the password is never shown", test_password_never_shown },
+    { "listing (every order, pages, tags, search, owner) and API keys in PostgreSQL",
+      test_listing_and_keys },
     CU_TEST_INFO_NULL,
 };
 
