@@ -30,6 +30,11 @@ typedef struct {
     const char *root;            /* the admin location's path, with its
                                   * trailing '/', URL-encoded */
     const char *csrf;            /* the token for this page's forms */
+    const char *user;            /* who Apache authenticated (r->user), or
+                                  * NULL: a new link's owner */
+    const char *owner;           /* an author's name: only their links are
+                                  * shown; NULL for an admin (see
+                                  * admin_pages.c) */
 } ml_admin;
 
 /* ---- admin_pages.c ---------------------------------------------------- */
@@ -68,6 +73,9 @@ const char *ml_admin_links_prefix(const ml_admin *a);
 /* The short URL of a slug: MinilinkShortBase's, else under
  * ml_admin_links_prefix(); NULL when there is neither. */
 const char *ml_admin_short_url(const ml_admin *a, const char *slug);
+/* Whether the one asking may see and change the link: an admin, or the
+ * author who made it. */
+int ml_admin_may_see(const ml_admin *a, const ml_link *link);
 /* The clicks of a link, stored and still counted in memory. */
 apr_uint64_t ml_admin_clicks_of(const ml_admin *a, const ml_link *link);
 

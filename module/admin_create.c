@@ -57,6 +57,7 @@ static int create(ml_admin *a)
     memset(&link, 0, sizeof(link));
     slug = apr_table_get(fields, "slug");
     link.slug = slug && *slug ? slug : NULL;
+    link.owner = a->user;         /* as the API's: whoever made it */
     if ((problem = ml_admin_link_read(a, fields, &link))) {
         return show_form(a, HTTP_BAD_REQUEST, problem, fields);
     }

@@ -505,7 +505,8 @@ int ml_admin_link(ml_admin *a, const char *slug, const char *action)
                                 "cannot be read right now; try again");
     }
     rv = ml_store_get(store, slug, &link, NULL, a->r->pool);
-    if (rv == APR_ENOENT) {
+    /* Another author's link is, for an author, not there. */
+    if (rv == APR_ENOENT || (rv == APR_SUCCESS && !ml_admin_may_see(a, &link))) {
         return ml_admin_failure(a, HTTP_NOT_FOUND, apr_psprintf(a->r->pool,
                                 "there is no link '%s'", slug));
     }

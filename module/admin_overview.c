@@ -5,7 +5,9 @@
  * or 365 days (the daily roll-up summed by day), the most clicked links,
  * orphan visits by type, and the cache and refresh health that
  * /server-status shows - the same figures (ml_database_figures_gather),
- * so the pages cannot disagree.
+ * so the pages cannot disagree.  An author sees only their own links
+ * among the most clicked; the figures of the whole database are for
+ * admins.
  */
 #include "httpd.h"
 #include "http_protocol.h"
@@ -42,6 +44,26 @@ static apr_status_t top_row(void *ctx, const ml_link *link,
                    ml_admin_clicks_of(a, link));
     }
     return APR_SUCCESS;
+}
+
+/* The most clicked links (the query's: an author's own), each a link to
+ * its page. */
+static void top_links(ml_admin *a, ml_store *store,
+                      const ml_store_list_query *most_clicked)
+{
+    top_rows rows = { a, 0 };
+
+    ap_rputs("<section aria-labelledby=\"top-h\"><h2 id=\"top-h\">"
+             "Most clicked</h2>\n<table id=\"top\"><thead><tr><th class=\"n\">#"
+             "</th><th>Slug</th><th>Title or URL</th><th class=\"n\">Clicks</th>"
+             "</tr></thead><tbody>\n", a->r);
+    /* ml_store_list reads them from the clicks' index (ml_store_top sorts
+     * every link: most of a second at a million). */
+    if (ml_store_list(store, most_clicked, top_row, &rows, NULL)
+        != APR_SUCCESS) {
+        ap_rputs("<tr><td colspan=\"4\">cannot be read now</td></tr>\n", a->r);
+    }
+    ap_rputs("</tbody></table>\n</section>\n", a->r);
 }
 
 static void health(ml_admin *a, const ml_database_figures *f)
@@ -100,7 +122,6 @@ int ml_admin_overview(ml_admin *a)
     apr_int64_t first = today - (apr_int64_t)(days - 1) * 86400;
     apr_array_header_t *stored = apr_array_make(a->r->pool, days,
                                                 sizeof(ml_store_visit_day));
-    top_rows rows = { a, 0 };
     ml_store_list_query most_clicked;
     ml_database_figures f;
     ml_store *store;
@@ -119,7 +140,14 @@ int ml_admin_overview(ml_admin *a)
     most_clicked.descending = 1;
     most_clicked.page = 1;
     most_clicked.items_per_page = TOP_LINKS;
+    most_clicked.owner = a->owner;
     ml_admin_start(a, HTTP_OK, "Overview");
+    if (a->owner) {
+        top_links(a, store, &most_clicked);
+        ap_rputs("<p class=\"hint\">The figures of the whole database are "
+                 "for admins.</p>\n", a->r);
+        return ml_admin_end(a);
+    }
     ml_admin_notice(a, "done", ml_admin_query_text(a, "done") ? "Done." : NULL);
     ap_rputs("<section aria-label=\"totals\"><div class=\"figures\">\n", a->r);
     figure(a, "links", "links", f.cache.links);
@@ -137,17 +165,8 @@ int ml_admin_overview(ml_admin *a)
     else {
         ml_admin_notice(a, "error", "the daily clicks cannot be read now");
     }
-    ap_rputs("</section>\n<section aria-labelledby=\"top-h\"><h2 id=\"top-h\">"
-             "Most clicked</h2>\n<table id=\"top\"><thead><tr><th class=\"n\">#"
-             "</th><th>Slug</th><th>Title or URL</th><th class=\"n\">Clicks</th>"
-             "</tr></thead><tbody>\n", a->r);
-    /* ml_store_list reads them from the clicks' index (ml_store_top sorts
-     * every link: most of a second at a million). */
-    if (ml_store_list(store, &most_clicked, top_row, &rows, NULL)
-        != APR_SUCCESS) {
-        ap_rputs("<tr><td colspan=\"4\">cannot be read now</td></tr>\n", a->r);
-    }
-    ap_rputs("</tbody></table>\n</section>\n", a->r);
+    ap_rputs("</section>\n", a->r);
+    top_links(a, store, &most_clicked);
     orphans(a, store, &f);
     health(a, &f);
     return ml_admin_end(a);

@@ -19,6 +19,12 @@
  * tried in this order, so a slug named "new", "links" or "delete" is still
  * a link's page.  The CSRF cookie is sent for <root>, so every page's
  * forms share one token.
+ *
+ * Who asks, as the management API has it: where the location
+ * authenticates users (any auth module), a user MinilinkAdminUsers names
+ * is an admin and any other an author, who sees and changes only the links
+ * they made (links.owner) on every page; with no user (a location guarded
+ * by Require ip, say) the one asking is an admin.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -239,6 +245,32 @@ const char *ml_admin_time(const ml_admin *a, apr_int64_t seconds)
     return apr_pstrdup(a->r->pool, text);
 }
 
+/* NULL for an admin (no user, or one MinilinkAdminUsers names), else the
+ * author's name. */
+static const char *author_of(const request_rec *r, const ml_dir_config *conf)
+{
+    const char *const *admins = conf->admin_users
+                                ? (const char *const *)conf->admin_users->elts
+                                : NULL;
+    int n = conf->admin_users ? conf->admin_users->nelts : 0;
+
+    if (r->user == NULL || *r->user == '\0') {
+        return NULL;
+    }
+    while (n-- > 0) {
+        if (strcmp(admins[n], r->user) == 0) {
+            return NULL;
+        }
+    }
+    return r->user;
+}
+
+int ml_admin_may_see(const ml_admin *a, const ml_link *link)
+{
+    return a->owner == NULL
+           || (link->owner && strcmp(link->owner, a->owner) == 0);
+}
+
 apr_uint64_t ml_admin_clicks_of(const ml_admin *a, const ml_link *link)
 {
     return (apr_uint64_t)link->clicks
@@ -404,6 +436,8 @@ int ml_admin_pages(request_rec *r, const ml_dir_config *conf)
     a.root = apr_pescape_path(r->pool, apr_pstrmemdup(r->pool, r->uri,
                               (apr_size_t)(root_end - r->uri)), 1);
     a.csrf = ml_form_token_under(r, a.root);
+    a.user = r->user && *r->user ? r->user : NULL;
+    a.owner = author_of(r, conf);
     switch (page) {
     case OVERVIEW:
         return ml_admin_overview(&a);

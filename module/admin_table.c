@@ -12,7 +12,8 @@
  * links.  Counting every match would not (a pass over the index), so the
  * table counts only when there is no filter - the shared table knows how
  * many links there are - and otherwise asks for the first row of the next
- * page to know whether there is one.
+ * page to know whether there is one.  An author's table is filtered to
+ * their own links.
  */
 #include "httpd.h"
 #include "http_protocol.h"
@@ -229,12 +230,13 @@ int ml_admin_table(ml_admin *a)
     query.descending = view.descending;
     query.page = view.page;
     query.items_per_page = PAGE_ROWS;
+    query.owner = a->owner;
     ml_admin_start(a, HTTP_OK, "Links");
     ml_admin_notice(a, "done", ml_admin_query_text(a, "done")
                                ? "The link was deleted." : NULL);
     ap_rputs("<section>\n", a->r);
     search_form(a, &view);
-    if (view.search == NULL && view.tag == NULL) {
+    if (view.search == NULL && view.tag == NULL && a->owner == NULL) {
         ml_cache_usage usage;
         ml_cache_usage_get(a->database->cache, &usage);
         links = usage.links;

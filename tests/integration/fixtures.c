@@ -343,11 +343,11 @@ char *form_token_at(const char *file, int line, const char *prefix)
 /* ---- the admin pages' forms ----------------------------------------- */
 
 admin_token admin_token_at(const char *file, int line, const httpd_server *srv,
-                           const char *admin)
+                           const char *admin, const char *userpwd)
 {
     static const char marker[] = "name=\"csrf\" value=\"";
     const char *headers[] = { BROWSER_ACCEPT, NULL };
-    http_request_spec req = { "GET", NULL, tfmt("%snew", admin), headers, NULL, 0, NULL };
+    http_request_spec req = { "GET", NULL, tfmt("%snew", admin), headers, NULL, 0, userpwd };
     http_response *r = ask_spec(srv, &req);
     char *set_cookie = tkeep(http_header(r, "Set-Cookie")), *p;
     admin_token token = { NULL, NULL };
@@ -370,12 +370,13 @@ admin_token admin_token_at(const char *file, int line, const httpd_server *srv,
 }
 
 http_response *admin_post(const httpd_server *srv, const char *path, const char *body,
-                          const char *field, const char *cookie, const char *origin)
+                          const char *field, const char *cookie, const char *origin,
+                          const char *userpwd)
 {
     const char *headers[5] = { "Content-Type: application/x-www-form-urlencoded",
                                BROWSER_ACCEPT };
     char *all = tfmt("%s%scsrf=%s", body, *body ? "&" : "", field ? field : "");
-    http_request_spec req = { "POST", NULL, path, headers, all, strlen(all), NULL };
+    http_request_spec req = { "POST", NULL, path, headers, all, strlen(all), userpwd };
     int n = 2;
 
     if (cookie) {

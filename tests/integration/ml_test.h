@@ -266,18 +266,19 @@ char *form_token_at(const char *file, int line, const char *prefix);
 /* What a browser's GET sends as Accept: the admin pages answer it with HTML. */
 #define BROWSER_ACCEPT "Accept: text/html,application/xhtml+xml,*/*;q=0.8"
 /* The admin pages' form token: the hidden csrf field of GET <admin>new (admin: the location's
- * path with its '/'), asked as a browser, and its cookie, checked: the same, for <admin>,
- * HttpOnly, SameSite=Strict. */
+ * path with its '/'), asked as a browser (as userpwd, "user:password", unless NULL), and its
+ * cookie, checked: the same, for <admin>, HttpOnly, SameSite=Strict. */
 typedef struct {
     char *field;
     char *cookie;
 } admin_token;
 admin_token admin_token_at(const char *file, int line, const httpd_server *srv,
-                           const char *admin);
+                           const char *admin, const char *userpwd);
 /* POSTs a form (body: url-encoded fields but csrf) to srv as a browser, with the token's field
- * and cookie and an Origin (each NULL: not sent). */
+ * and cookie, an Origin and Basic credentials (each NULL: not sent). */
 http_response *admin_post(const httpd_server *srv, const char *path, const char *body,
-                          const char *field, const char *cookie, const char *origin);
+                          const char *field, const char *cookie, const char *origin,
+                          const char *userpwd);
 /* How the access log <dir>/<log_name>.log (written by ANSWERED_LOG) says method path was
  * answered - "translate" (early), "handler", "-" (before the module: access control) - on its last
  * line with that status; NULL if none within 2 s.  Freed with the test. */

@@ -6,7 +6,7 @@
  * titles, URLs and referrers never come back as markup) and carries the strict
  * Content-Security-Policy; every POST needs the form token of its cookie and no foreign Origin;
  * each edit (fields, rules, delete, create) is live on /l at once; the chart's figures are the
- * database's.
+ * database's.  Under /team (Basic auth), authors see and change only their own links.
  */
 
 #include "ml_test.h"
@@ -18,6 +18,9 @@
 /* A stored URL cannot hold " < > (ml_link.c): what is left is ' and &. */
 #define HOSTILE_URL "https://example.com/it's?a=1&b='x'"
 #define SEEDED_DAYS 30
+#define ALICE "alice:apw"
+#define BOB "bob:bpw"
+#define CAROL "carol:cpw"
 
 static const link_spec plain_links[] = {
     { "a", "https://example.com/a", 0, 0, 0 },
@@ -54,9 +57,25 @@ static char *page_at(int line, const char *path, long status)
 }
 #define PAGE(path) page_at(__LINE__, (path), 200)
 
-#define token_at(line) admin_token_at(__FILE__, (line), g_srv, "/admin/")
+#define token_at(line) admin_token_at(__FILE__, (line), g_srv, "/admin/", NULL)
 #define post_form(path, body, field, cookie, origin) \
-    admin_post(g_srv, (path), (body), (field), (cookie), (origin))
+    admin_post(g_srv, (path), (body), (field), (cookie), (origin), NULL)
+
+/* GET path as user ("name:password") and as a browser. */
+static http_response *page_as(const char *path, const char *user)
+{
+    const char *headers[] = { HTML_ACCEPT, NULL };
+    http_request_spec req = { "GET", NULL, path, headers, NULL, 0, user };
+    return ask_spec(g_srv, &req);
+}
+
+/* POSTs a form to /team as user, with a good token: the status. */
+static long post_as(const char *path, const char *body, const char *user)
+{
+    admin_token token = admin_token_at(HERE, g_srv, "/team/", user);
+    return admin_post(g_srv, path, body, token.field, token.cookie,
+                      tfmt("http://127.0.0.1:%d", g_srv->port), user)->status;
+}
 
 /* POSTs with a good token and this server's Origin: expects status (a 303 goes to location, a path
  * under the server). */
@@ -270,7 +289,8 @@ static void test_create_and_delete_live(void)
                       NULL)->body;
     EXPECT_HAS(body, "id=\"error\"", "a taken slug");
     post_ok_at(__LINE__, "/admin/new", "slug=-x&url=https%3A%2F%2Fexample.com%2F", 400, NULL);
-    post_ok_at(__LINE__, "/admin/new", "slug=robots&url=https%3A%2F%2Fexample.com%2F", 400, NULL);
+    /* A name the server keeps, or one that would hide another page under /l: 409, as the form. */
+    post_ok_at(__LINE__, "/admin/new", "slug=robots&url=https%3A%2F%2Fexample.com%2F", 409, NULL);
     body = POST_OK("/admin/new", "url=https%3A%2F%2Fexample.com%2Frandom", 303, NULL)->location;
     CHECK(body && strstr(body, "/admin/links/"), "a random slug: %s", str_or_null(body));
     POST_OK("/admin/links/gone/delete", "", 303, "/admin/links?done=deleted");
@@ -322,6 +342,48 @@ static void test_chart_matches_database(void)
     EXPECT_HAS(PAGE("/admin/?days=30"), "data-clicks=\"2000000\"", "the overview's chart");
 }
 
+/* ---- ownership ------------------------------------------------------- */
+
+/* /team authenticates alice and bob (authors) and carol (MinilinkAdminUsers): an author sees and
+ * changes only the links they made, on every page; the admin all of them. */
+static void test_authors_see_their_own(void)
+{
+    http_response *r;
+
+    EXPECT_EQ(post_as("/team/new", "slug=alices&url=https%3A%2F%2Fexample.com%2Falice",
+                      ALICE), 303, "alice creates");
+    EXPECT_EQ(post_as("/team/new", "slug=bobs&url=https%3A%2F%2Fexample.com%2Fbob", BOB), 303,
+              "bob creates");
+    GET("/l/alices", 302, "https://example.com/alice");
+    EXPECT_EQ(db_int(tpath("links.db"), "SELECT count(*) FROM links WHERE slug = 'alices' AND "
+                     "owner = 'alice'"), 1, "alices: owned by alice");
+    r = page_as("/team/links", ALICE);
+    EXPECT_HAS(r->body, "href=\"/team/links/alices\"", "alice's table");
+    EXPECT_LACKS(r->body, "href=\"/team/links/bobs\"", "bob's link in alice's table");
+    EXPECT_LACKS(r->body, "href=\"/team/links/b\"", "an admin's link in alice's table");
+    EXPECT_LACKS(r->body, "id=\"count\"", "the database's count for an author");
+    EXPECT_EQ(page_as("/team/links/bobs", ALICE)->status, 404, "bob's link's page for alice");
+    EXPECT_EQ(page_as("/team/links/bobs/qr.svg", ALICE)->status, 404, "bob's QR code for alice");
+    EXPECT_EQ(post_as("/team/links/bobs", "url=https%3A%2F%2Fexample.com%2Fstolen", ALICE), 404,
+              "alice edits bob's link");
+    EXPECT_EQ(post_as("/team/links/bobs/delete", "", ALICE), 404, "alice deletes bob's link");
+    EXPECT_EQ(post_as("/team/links/bobs/rules", "op=add&rule=--language+fr+https%3A%2F%2F"
+                      "example.com%2Ffr", ALICE), 404, "alice adds a rule to bob's link");
+    GET("/l/bobs", 302, "https://example.com/bob");
+    r = page_as("/team/", ALICE);
+    EXPECT_HAS(r->body, "href=\"/team/links/alices\"", "alice's overview");
+    EXPECT_LACKS(r->body, "/team/links/bobs", "bob's link in alice's overview");
+    EXPECT_LACKS(r->body, "id=\"health\"", "the database's health for an author");
+    EXPECT_EQ(post_as("/team/links/alices", "url=https%3A%2F%2Fexample.com%2Falice2", ALICE),
+              303, "alice edits her link");
+    GET("/l/alices", 302, "https://example.com/alice2");
+    r = page_as("/team/links", CAROL);
+    EXPECT_HAS(r->body, "href=\"/team/links/alices\"", "carol's table: alice's");
+    EXPECT_HAS(r->body, "href=\"/team/links/bobs\"", "carol's table: bob's");
+    EXPECT_EQ(page_as("/team/links/bobs", CAROL)->status, 200, "bob's link's page for carol");
+    EXPECT_EQ(page_as("/team/", NULL)->status, 401, "no user");
+}
+
 static CU_TestInfo admin_pages_tests[] = {
     { "JSON for other clients, as before", test_json_for_other_clients },
     { "every page renders, with the strict policy", test_pages_render },
@@ -331,13 +393,40 @@ static CU_TestInfo admin_pages_tests[] = {
     { "rules added, moved, removed, live", test_rules_live },
     { "create and delete, live", test_create_and_delete_live },
     { "the chart's days are the database's", test_chart_matches_database },
+    { "authors see and change only their own links; admins all", test_authors_see_their_own },
     CU_TEST_INFO_NULL,
 };
 
+/* bob and carol in <dir>/passwd beside the group's alice. */
+static int add_users(void)
+{
+    static const char *const users[][2] = { { "bob", "bpw" }, { "carol", "cpw" } };
+    char *output = NULL;
+    size_t i;
+
+    for (i = 0; i < ARRAY_LEN(users); i++) {
+        char *argv[] = { "htpasswd", "-b", tpath("passwd"), (char *)users[i][0],
+                         (char *)users[i][1], NULL };
+        int rc = httpd_run_as_user(g_srv, argv, &output);
+        if (rc != 0) {
+            fprintf(stderr, "htpasswd -b: %s\n", output);
+        }
+        free(output);
+        if (rc != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static const suite_group admin_pages_group = {
     .name = "admin-pages", .tests = admin_pages_tests,
+    .modules = "auth_basic authn_file authz_user",
+    .passwd = "alice:apw", .prepare = add_users,
     .config = "MinilinkDatabase @DIR@/links.db\n" MINILINK_AT("/l", "")
-              HANDLER_AT("/admin", "minilink-admin"),
+              HANDLER_AT("/admin", "minilink-admin")
+              LOCATION("/team", "SetHandler minilink-admin\n" BASIC_AUTH
+                       "MinilinkAdminUsers carol\n"),
     .links = plain_links, .nlinks = ARRAY_LEN(plain_links),
     .rich_links = rich_links, .nrich_links = ARRAY_LEN(rich_links),
 };

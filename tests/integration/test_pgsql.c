@@ -524,7 +524,7 @@ static void test_admin_pages_edit(void)
 {
     const char *headers[] = { BROWSER_ACCEPT, NULL };
     http_request_spec req = { "GET", NULL, "/minilink-admin/", headers, NULL, 0, NULL };
-    admin_token token = admin_token_at(HERE, P.a, "/minilink-admin/");
+    admin_token token = admin_token_at(HERE, P.a, "/minilink-admin/", NULL);
     http_response *r;
     stored_link *link = link_of("clicky");
     long t;
@@ -537,7 +537,7 @@ static void test_admin_pages_edit(void)
                "A's links table, searched");
     r = admin_post(P.a, "/minilink-admin/links/clicky", "url=https%3A%2F%2Fexample.com%2F"
                    "admin-edit&title=Edited+on+A&tags=pg", token.field, token.cookie,
-                   tfmt("http://127.0.0.1:%d", P.a->port));
+                   tfmt("http://127.0.0.1:%d", P.a->port), NULL);
     EXPECT_EQ(r->status, 303, "the edit on A's page");
     snprintf(link->url, sizeof link->url, "https://example.com/admin-edit");
     t = now_ms();
