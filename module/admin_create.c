@@ -30,15 +30,16 @@ static int show_form(ml_admin *a, int status, const char *error,
     ap_rprintf(a->r, "<section><form method=\"post\" action=\"%snew\" "
                "id=\"create\">\n", a->root);
     ml_admin_csrf_field(a);
-    ap_rprintf(a->r, "<label for=\"slug\">Slug <span class=\"hint\">(letters, "
-               "digits, - and _; empty: a random one)</span></label>\n"
-               "<input id=\"slug\" name=\"slug\" maxlength=\"%d\" value=\"%s\">\n",
+    ap_rprintf(a->r, "<div><label for=\"slug\">Slug <span class=\"hint\">"
+               "(letters, digits, - and _; empty: a random one)</span></label>\n"
+               "<input id=\"slug\" name=\"slug\" maxlength=\"%d\" value=\"%s\">"
+               "</div>\n",
                ML_SLUG_MAX, ml_admin_html(a, values ? apr_table_get(values,
                                                                     "slug")
                                                     : NULL));
     ml_admin_link_fields(a, &empty, values, 1);
-    ap_rputs("<button type=\"submit\">Create</button>\n</form></section>\n",
-             a->r);
+    ap_rputs("<p><button type=\"submit\">Create</button></p>\n</form>"
+             "</section>\n", a->r);
     return ml_admin_end(a);
 }
 

@@ -45,9 +45,9 @@ static void text_field(ml_admin *a, const char *name, const char *type,
                        const char *label, const char *hint, const char *value,
                        const char *extra)
 {
-    ap_rprintf(a->r, "<label for=\"%s\">%s <span class=\"hint\">%s</span>"
+    ap_rprintf(a->r, "<div><label for=\"%s\">%s <span class=\"hint\">%s</span>"
                "</label>\n<input id=\"%s\" name=\"%s\" type=\"%s\" value=\"%s\""
-               "%s>\n", name, label, hint, name, name, type, value, extra);
+               "%s></div>\n", name, label, hint, name, name, type, value, extra);
 }
 
 /* A checkbox: checked when typed so, else (no values) when the link is. */
@@ -57,9 +57,9 @@ static void check_field(ml_admin *a, apr_table_t *values, const char *name,
     const char *typed = values ? apr_table_get(values, name) : NULL;
     int checked = values ? typed && strcmp(typed, "on") == 0 : own;
 
-    ap_rprintf(a->r, "<label class=\"check\"><input type=\"checkbox\" "
-               "id=\"%s\" name=\"%s\" value=\"on\"%s>%s</label>\n", name, name,
-               checked ? " checked" : "", label);
+    ap_rprintf(a->r, "<div><label class=\"check\"><input type=\"checkbox\" "
+               "id=\"%s\" name=\"%s\" value=\"on\"%s>%s</label></div>\n", name,
+               name, checked ? " checked" : "", label);
 }
 
 static void select_field(ml_admin *a, const char *name, const char *label,
@@ -67,14 +67,14 @@ static void select_field(ml_admin *a, const char *name, const char *label,
 {
     int i;
 
-    ap_rprintf(a->r, "<label for=\"%s\">%s</label>\n<select id=\"%s\" "
+    ap_rprintf(a->r, "<div><label for=\"%s\">%s</label>\n<select id=\"%s\" "
                "name=\"%s\">", name, label, name, name);
     for (i = 0; options[i]; i += 2) {
         ap_rprintf(a->r, "<option value=\"%s\"%s>%s</option>", options[i],
                    strcmp(value, options[i]) == 0 ? " selected" : "",
                    options[i + 1]);
     }
-    ap_rputs("</select>\n", a->r);
+    ap_rputs("</select></div>\n", a->r);
 }
 
 static const char *const status_options[] = {
@@ -145,11 +145,11 @@ void ml_admin_link_fields(ml_admin *a, const ml_link *link,
     check_field(a, values, "disabled", "Disabled (answers 410 Gone)",
                 link->disabled);
     if (with_rules) {
-        ap_rprintf(a->r, "<label for=\"redirectRules\">Redirect rules <span "
+        ap_rprintf(a->r, "<div><label for=\"redirectRules\">Redirect rules <span "
                    "class=\"hint\">(one a line: conditions, then the URL, as "
                    "<code>--device ios https://example.com/ios</code>)</span>"
                    "</label>\n<textarea id=\"redirectRules\" "
-                   "name=\"redirectRules\">%s</textarea>\n",
+                   "name=\"redirectRules\">%s</textarea></div>\n",
                    shown(a, values, "redirectRules", ""));
     }
 }
@@ -281,9 +281,10 @@ static void rules_section(ml_admin *a, const ml_link *link, const char *here)
     ap_rputs("<label for=\"rule\">Add a rule <span class=\"hint\">(conditions, "
              "then the URL: <code>--language fr https://example.com/fr</code>; "
              "--device, --language, --query, --ip, --country, --before, "
-             "--after, --browser)</span></label>\n<input id=\"rule\" "
-             "name=\"rule\" required>\n<button name=\"op\" value=\"add\">Add "
-             "the rule</button>\n</form>\n</section>\n", a->r);
+             "--after, --browser)</span></label>\n<div><input id=\"rule\" "
+             "name=\"rule\" required></div>\n<p><button name=\"op\" "
+             "value=\"add\">Add the rule</button></p>\n</form>\n</section>\n",
+             a->r);
 }
 
 static int show_link(ml_admin *a, ml_store *store, const ml_link *link,
@@ -333,8 +334,8 @@ static int show_link(ml_admin *a, ml_store *store, const ml_link *link,
                here);
     ml_admin_csrf_field(a);
     ml_admin_link_fields(a, link, values, 0);
-    ap_rprintf(a->r, "<button type=\"submit\">Save</button> <a class=\"button "
-               "danger\" id=\"delete\" href=\"%s/delete\">Delete...</a>\n"
+    ap_rprintf(a->r, "<p><button type=\"submit\">Save</button> <a class=\"button "
+               "danger\" id=\"delete\" href=\"%s/delete\">Delete...</a></p>\n"
                "</form>\n</section>\n", here);
     rules_section(a, link, here);
     ml_admin_link_visits(a, store, link);

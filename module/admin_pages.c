@@ -47,7 +47,7 @@ static const char style[] =
     "body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1d2330;"
     "margin:0}"
     "header{background:#1d2330;padding:.6rem 1rem}"
-    "header a{color:#fff;margin-right:1.2rem;text-decoration:none}"
+    "header{color:#5b6475}header a{color:#fff;margin:0 .6rem;text-decoration:none}"
     "header a:focus,header a:hover{text-decoration:underline}"
     "main{max-width:72rem;margin:0 auto;padding:1rem}"
     "section{background:#fff;border-radius:8px;padding:1rem;margin:1rem 0;"
@@ -100,8 +100,8 @@ void ml_admin_start(ml_admin *a, int status, const char *title)
                "<meta charset=\"utf-8\"><meta name=\"viewport\" "
                "content=\"width=device-width,initial-scale=1\">"
                "<title>%s - minilink</title><style>%s</style></head><body>\n"
-               "<header><nav aria-label=\"admin\"><a href=\"%s\">Overview</a>"
-               "<a href=\"%slinks\">Links</a><a href=\"%snew\">New link</a>"
+               "<header><nav aria-label=\"admin\"><a href=\"%s\">Overview</a> "
+               "| <a href=\"%slinks\">Links</a> | <a href=\"%snew\">New link</a>"
                "</nav></header>\n<main>\n<h1>%s</h1>\n",
                ml_admin_html(a, title), style, a->root, a->root, a->root,
                ml_admin_html(a, title));

@@ -173,14 +173,14 @@ static void headings(ml_admin *a, const table_view *view)
 static void search_form(ml_admin *a, const table_view *view)
 {
     ap_rprintf(a->r, "<form method=\"get\" action=\"%slinks\" role=\"search\">"
-               "\n<label for=\"q\">Search <span class=\"hint\">(slug, URL, "
+               "\n<div><label for=\"q\">Search <span class=\"hint\">(slug, URL, "
                "title or tag)</span></label>\n<input id=\"q\" name=\"q\" "
-               "type=\"search\" value=\"%s\">\n<label for=\"tag\">Tag</label>\n"
-               "<input id=\"tag\" name=\"tag\" value=\"%s\">\n"
+               "type=\"search\" value=\"%s\"></div>\n<div><label for=\"tag\">"
+               "Tag</label>\n<input id=\"tag\" name=\"tag\" value=\"%s\"></div>\n"
                "<input type=\"hidden\" name=\"order\" value=\"%s\">"
                "<input type=\"hidden\" name=\"dir\" value=\"%s\">\n"
-               "<button type=\"submit\">Show</button> <a href=\"%slinks\">"
-               "All links</a>\n</form>\n", a->root,
+               "<p><button type=\"submit\">Show</button> <a href=\"%slinks\">"
+               "All links</a></p>\n</form>\n", a->root,
                ml_admin_html(a, view->search), ml_admin_html(a, view->tag),
                columns[view->column].name, view->descending ? "desc" : "asc",
                a->root);

@@ -172,6 +172,44 @@ static void test_hostile_values_escaped(void)
     EXPECT_LACKS(PAGE("/admin/"), HOSTILE_TITLE, "the overview");
 }
 
+/* ---- a text browser ---------------------------------------------------- */
+
+/* w3m fetches each page as a text browser does (its own Accept: text/html) and renders it: what a
+ * person reads there must say what the graphical page shows - the fields, the buttons, the chart's
+ * figures as a table, the links table. */
+static void test_text_browser(void)
+{
+    static const struct {
+        const char *path;
+        const char *needles[4];
+    } pages[] = {
+        { "/admin/", { "Overview | Links | New link", "Most clicked", "Cache and refresh",
+                       "Orphan visits" } },
+        { "/admin/links", { "\nSearch (slug, URL, title or tag) [", "\nTag [",
+                            "example.com/b", "Page 1 of 1" } },
+        /* A field a line, its value in its box. */
+        { "/admin/links/seeded", { "\nLong URL [https://", "\nTitle [Seeded month",
+                                   "\nSave Delete...", "The figures, day by day" } },
+        { "/admin/new", { "\nSlug (letters", "\nVisits at most", "\nRedirect rules",
+                          "\nCreate" } },
+    };
+    size_t i, k;
+
+    for (i = 0; i < ARRAY_LEN(pages); i++) {
+        char *url = tfmt("http://127.0.0.1:%d%s", g_srv->port, pages[i].path), *out = NULL;
+        run_spec spec = { .argv = (char *[]){ "w3m", "-dump", "-cols", "80", url, NULL },
+                          .timeout_ms = 20000 };
+        int status = run_program(&spec, &out);
+        tkeep(out);
+        if (!CHECK(status == 0, "w3m -dump %s exited %d:\n%s", url, status, str_or_null(out))) {
+            continue;
+        }
+        for (k = 0; k < ARRAY_LEN(pages[i].needles) && pages[i].needles[k]; k++) {
+            EXPECT_HAS(out, pages[i].needles[k], "w3m's %s", pages[i].path);
+        }
+    }
+}
+
 /* ---- CSRF ------------------------------------------------------------ */
 
 static void test_csrf_refused(void)
@@ -388,6 +426,7 @@ static CU_TestInfo admin_pages_tests[] = {
     { "JSON for other clients, as before", test_json_for_other_clients },
     { "every page renders, with the strict policy", test_pages_render },
     { "hostile titles, URLs, referrers, searches escaped", test_hostile_values_escaped },
+    { "a text browser (w3m) reads every page", test_text_browser },
     { "CSRF: no token, a forged one, a foreign Origin refused", test_csrf_refused },
     { "fields edited, live at once; bad ones refused", test_edit_fields_live },
     { "rules added, moved, removed, live", test_rules_live },
