@@ -5,9 +5,10 @@
  * exact figures (a browser shows it on hover, a screen reader reads it);
  * a value axis whose ticks util/ml_chart_scale.c chooses; the first, the
  * middle and the last date below.  The viewBox scales the whole to any
- * width, 360 px included.  Each day's figures are also in data-*
- * attributes (tests compare them with the database) and in a table
- * below, for a text browser.
+ * width; on a narrow screen the page's style makes the labels larger in
+ * its units, so they stay readable at 360 px.  Each day's figures are
+ * also in data-* attributes (tests compare them with the database) and
+ * in a table below, for a text browser.
  */
 #include "httpd.h"
 #include "http_protocol.h"
@@ -18,8 +19,8 @@
 
 /* The drawing, in viewBox units. */
 #define WIDTH 720.0
-#define HEIGHT 250.0
-#define PLOT_LEFT 52.0         /* room for the value labels */
+#define HEIGHT 256.0
+#define PLOT_LEFT 64.0         /* room for the value labels */
 #define PLOT_RIGHT 712.0
 #define PLOT_TOP 10.0
 #define PLOT_BOTTOM 222.0      /* room for the dates */
@@ -93,8 +94,9 @@ static void date_labels(request_rec *r, const ml_admin_day *days, int count,
         double x = i == 0 ? PLOT_LEFT : i == 2 ? PLOT_RIGHT
                    : PLOT_LEFT + bar * (at[i] + 0.5);
         ap_rprintf(r, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" "
-                   "font-size=\"12\" fill=\"#5b6475\">%s</text>\n", x,
-                   PLOT_BOTTOM + 18, anchor[i], date_of(r->pool, days[at[i]].day));
+                   "font-size=\"12\" fill=\"#5b6475\" dominant-baseline=\"hanging\">"
+                   "%s</text>\n", x, PLOT_BOTTOM + 6, anchor[i],
+                   date_of(r->pool, days[at[i]].day));
     }
 }
 

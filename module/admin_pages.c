@@ -83,7 +83,9 @@ static const char style[] =
     ".figures div{min-width:9rem}.figures b{display:block;font-size:1.4rem}"
     ".tops{display:flex;flex-wrap:wrap;gap:1rem}.tops table{width:auto;"
     "min-width:14rem}"
-    "svg.chart{width:100%;height:auto;max-height:20rem}"
+    "figure{margin:0}svg.chart{width:100%;height:auto;max-height:20rem}"
+    /* The chart's labels in its own units: larger when it is drawn small. */
+    "@media (max-width:600px){svg.chart text{font-size:22px}}"
     ".qr{width:10rem;height:10rem}"
     "ol.rules li{margin:.4rem 0;word-break:break-all}"
     "code{font-size:.9rem}";
