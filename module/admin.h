@@ -83,6 +83,10 @@ apr_uint64_t ml_admin_clicks_of(const ml_admin *a, const ml_link *link);
 
 int ml_admin_overview(ml_admin *a);
 int ml_admin_table(ml_admin *a);
+/* The head and rows of a table of the query's links, as the links table
+ * has them (admin_table.c): the overview's most clicked. */
+void ml_admin_link_rows(ml_admin *a, ml_store *store,
+                        const ml_store_list_query *query);
 /* action: NULL (the page; POST saves its fields), "rules" (POST),
  * "delete" (GET asks, POST deletes), "qr.svg" (GET: its QR code). */
 int ml_admin_link(ml_admin *a, const char *slug, const char *action);

@@ -24,46 +24,17 @@ static void figure(ml_admin *a, const char *id, const char *label,
                id, value, label);
 }
 
-typedef struct {
-    ml_admin *a;
-    int rank;
-} top_rows;
-
-static apr_status_t top_row(void *ctx, const ml_link *link,
-                            const char *problem)
-{
-    top_rows *rows = ctx;
-    ml_admin *a = rows->a;
-
-    if (problem == NULL) {
-        ap_rprintf(a->r, "<tr><td class=\"n\">%d</td><td><a href=\"%slinks/%s\">"
-                   "%s</a></td><td>%s</td><td class=\"n\">%" APR_UINT64_T_FMT
-                   "</td></tr>\n", ++rows->rank, a->root,
-                   ml_admin_html(a, link->slug), ml_admin_html(a, link->slug),
-                   ml_admin_html(a, link->title ? link->title : link->url),
-                   ml_admin_clicks_of(a, link));
-    }
-    return APR_SUCCESS;
-}
-
 /* The most clicked links (the query's: an author's own), each a link to
  * its page. */
 static void top_links(ml_admin *a, ml_store *store,
                       const ml_store_list_query *most_clicked)
 {
-    top_rows rows = { a, 0 };
-
     ap_rputs("<section aria-labelledby=\"top-h\"><h2 id=\"top-h\">"
-             "Most clicked</h2>\n<table id=\"top\"><thead><tr><th class=\"n\">#"
-             "</th><th>Slug</th><th>Title or URL</th><th class=\"n\">Clicks</th>"
-             "</tr></thead><tbody>\n", a->r);
+             "Most clicked</h2>\n<table id=\"top\">", a->r);
     /* ml_store_list reads them from the clicks' index (ml_store_top sorts
      * every link: most of a second at a million). */
-    if (ml_store_list(store, most_clicked, top_row, &rows, NULL)
-        != APR_SUCCESS) {
-        ap_rputs("<tr><td colspan=\"4\">cannot be read now</td></tr>\n", a->r);
-    }
-    ap_rputs("</tbody></table>\n</section>\n", a->r);
+    ml_admin_link_rows(a, store, most_clicked);
+    ap_rputs("</table>\n</section>\n", a->r);
 }
 
 static void health(ml_admin *a, const ml_database_figures *f)

@@ -142,18 +142,21 @@ static apr_status_t seen(void *ctx, const ml_link *link, const char *problem)
     return APR_SUCCESS;
 }
 
+/* The columns' headings; with a view, each of an order a link to the
+ * table in that order (the other way, for the view's own). */
 static void headings(ml_admin *a, const table_view *view)
 {
     int i;
 
     ap_rputs("<thead><tr>", a->r);
     for (i = 0; i < COLUMNS; i++) {
-        table_view sorted = *view;
+        table_view sorted;
         const char *mark = "";
-        if (columns[i].name == NULL) {
+        if (columns[i].name == NULL || view == NULL) {
             ap_rprintf(a->r, "<th>%s</th>", columns[i].heading);
             continue;
         }
+        sorted = *view;
         sorted.column = i;
         sorted.page = 1;
         sorted.descending = columns[i].newest_first;
@@ -168,6 +171,31 @@ static void headings(ml_admin *a, const table_view *view)
                    view_url(a, &sorted), columns[i].heading, mark);
     }
     ap_rputs("</tr></thead>\n", a->r);
+}
+
+/* The tbody of the query's links: how many. */
+static int body_rows(ml_admin *a, ml_store *store,
+                     const ml_store_list_query *query)
+{
+    table_rows rows = { a, 0 };
+
+    ap_rputs("<tbody>\n", a->r);
+    if (ml_store_list(store, query, table_row, &rows, NULL) != APR_SUCCESS) {
+        ap_rputs("<tr><td colspan=\"7\">The links cannot be read right now."
+                 "</td></tr>\n", a->r);
+    }
+    else if (rows.rows == 0) {
+        ap_rputs("<tr><td colspan=\"7\">No link matches.</td></tr>\n", a->r);
+    }
+    ap_rputs("</tbody>\n", a->r);
+    return rows.rows;
+}
+
+void ml_admin_link_rows(ml_admin *a, ml_store *store,
+                        const ml_store_list_query *query)
+{
+    headings(a, NULL);
+    body_rows(a, store, query);
 }
 
 static void search_form(ml_admin *a, const table_view *view)
@@ -213,10 +241,9 @@ int ml_admin_table(ml_admin *a)
 {
     table_view view = view_asked(a);
     ml_store_list_query query;
-    table_rows rows = { a, 0 };
     ml_store *store = ml_admin_store(a, ML_STORE_READ);
     apr_int64_t links = 0, pages_count = 0;
-    int more = 0;
+    int more = 0, rows;
 
     if (store == NULL) {
         return ml_admin_failure(a, HTTP_SERVICE_UNAVAILABLE, "the database "
@@ -246,19 +273,12 @@ int ml_admin_table(ml_admin *a)
     }
     ap_rputs("<table id=\"links\">\n", a->r);
     headings(a, &view);
-    ap_rputs("<tbody>\n", a->r);
-    if (ml_store_list(store, &query, table_row, &rows, NULL) != APR_SUCCESS) {
-        ap_rputs("<tr><td colspan=\"7\">The links cannot be read right now."
-                 "</td></tr>\n", a->r);
-    }
-    else if (rows.rows == 0) {
-        ap_rputs("<tr><td colspan=\"7\">No link matches.</td></tr>\n", a->r);
-    }
-    ap_rputs("</tbody></table>\n", a->r);
+    rows = body_rows(a, store, &query);
+    ap_rputs("</table>\n", a->r);
     /* One more row, where the next page starts. */
     query.items_per_page = 1;
     query.page = view.page * PAGE_ROWS + 1;
-    if (rows.rows == PAGE_ROWS) {
+    if (rows == PAGE_ROWS) {
         ml_store_list(store, &query, seen, &more, NULL);
     }
     pages(a, &view, more, pages_count);
