@@ -150,7 +150,9 @@ static void test_pages_render(void)
 
 static void test_hostile_values_escaped(void)
 {
-    const char *referer[] = { "Referer: https://evil.example/<b>x</b>\"'", NULL };
+    const char *referer[] = { "Referer: https://evil.example/<b>x</b>\"'",
+                              "User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) "
+                              "Gecko/20100101 Firefox/120.0", NULL };
     http_request_spec visit = { "GET", NULL, "/l/hostile", referer, NULL, 0, NULL };
     char *body;
 
@@ -163,6 +165,12 @@ static void test_hostile_values_escaped(void)
     EXPECT_LACKS(body, HOSTILE_URL, "the URL unescaped");
     EXPECT_HAS(body, "?a=1&amp;b=", "the URL escaped");
     EXPECT_LACKS(body, "<b>x</b>", "the referrer as markup");
+    /* Where the visit came from, in the lists below the chart. */
+    EXPECT_HAS(body, "<td>evil.example</td><td class=\"n\">1</td>", "the referrer's host");
+    EXPECT_HAS(body, "<td>Firefox</td><td class=\"n\">1</td>", "the browser");
+    EXPECT_HAS(body, "<td>Windows</td><td class=\"n\">1</td>", "the operating system");
+    EXPECT_HAS(body, "<td>desktop</td><td class=\"n\">1</td>", "the device");
+    EXPECT_HAS(body, "data-clicks=\"1\"", "today's click in the chart");
     body = PAGE("/admin/links?q=%3Cscript%3E");
     EXPECT_HAS(body, "value=\"&lt;script&gt;\"", "the search term escaped");
     EXPECT_HAS(body, "href=\"/admin/links/hostile\"", "a title found by search");
@@ -425,7 +433,8 @@ static void test_authors_see_their_own(void)
 static CU_TestInfo admin_pages_tests[] = {
     { "JSON for other clients, as before", test_json_for_other_clients },
     { "every page renders, with the strict policy", test_pages_render },
-    { "hostile titles, URLs, referrers, searches escaped", test_hostile_values_escaped },
+    { "hostile titles, URLs, referrers, searches escaped; where visits came from",
+      test_hostile_values_escaped },
     { "a text browser (w3m) reads every page", test_text_browser },
     { "CSRF: no token, a forged one, a foreign Origin refused", test_csrf_refused },
     { "fields edited, live at once; bad ones refused", test_edit_fields_live },
