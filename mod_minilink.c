@@ -979,6 +979,9 @@ static int minilink_handler(request_rec *r)
     if (r->handler && strcmp(r->handler, ML_API_HANDLER) == 0) {
         return ml_api_handler(r);
     }
+    if (r->handler && strcmp(r->handler, ML_YOURLS_HANDLER) == 0) {
+        return ml_yourls_handler(r);
+    }
     if (r->handler == NULL || strcmp(r->handler, ML_HANDLER) != 0) {
         return DECLINED;
     }

@@ -22,6 +22,7 @@
 #define ML_HANDLER "minilink"
 #define ML_ADMIN_HANDLER "minilink-admin"
 #define ML_API_HANDLER "minilink-api"
+#define ML_YOURLS_HANDLER "minilink-yourls"
 
 /* A process's own connection to a database (module/database.c). */
 typedef struct ml_connection ml_connection;

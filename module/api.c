@@ -227,10 +227,8 @@ static int is_listed(const apr_array_header_t *list, const char *word)
     return 0;
 }
 
-/* Sets the caller's role and name; OK, or the 401 answered. */
-static int authenticate(ml_api_call *call)
+ml_api_who ml_api_identify(ml_api_call *call, const char *key)
 {
-    const char *key = apr_table_get(call->r->headers_in, "X-Api-Key");
     ml_store_api_key found;
     apr_status_t rv;
 
@@ -239,26 +237,63 @@ static int authenticate(ml_api_call *call)
                                    ml_api_key_hash(key, call->r->pool),
                                    &found, call->r->pool);
         if (rv != APR_SUCCESS && rv != APR_ENOENT) {
-            return ml_api_store_failed(call);
+            return ML_API_FAILED;
         }
         if (rv == APR_ENOENT || (found.expires_at
                                  && found.expires_at <= apr_time_sec(call->now))) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, call->r, MLLOGNO(00081)
                           "an API request with a key that is %s",
                           rv == APR_ENOENT ? "unknown" : "expired");
-            return ml_api_problem(call, HTTP_UNAUTHORIZED, "invalid-api-key",
-                                  "Invalid API key", "Provided API key does "
-                                  "not exist or is invalid.", NULL);
+            return ML_API_BAD_KEY;
         }
         call->role = found.role;
         call->owner = found.name;
-        return OK;
+        return ML_API_KNOWN;
     }
     if (call->r->user && *call->r->user) {
         call->owner = call->r->user;
         call->role = is_listed(call->conf->admin_users, call->r->user)
                      ? ML_ROLE_ADMIN : ML_ROLE_AUTHOR;
-        return OK;
+        return ML_API_KNOWN;
+    }
+    return ML_API_NOBODY;
+}
+
+ml_api_who ml_api_open(ml_api_call *call, request_rec *r)
+{
+    memset(call, 0, sizeof(*call));
+    call->r = r;
+    call->conf = ap_get_module_config(r->per_dir_config, &minilink_module);
+    call->now = r->request_time;
+    if (call->conf->database == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MLLOGNO(00082) "SetHandler "
+                      "%s at %s, but no MinilinkDatabase applies here",
+                      r->handler, r->uri);
+        return ML_API_FAILED;
+    }
+    if (ml_store_open(&call->store, call->conf->database->location,
+                      ML_STORE_WRITE, r->pool) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MLLOGNO(00084) "the API "
+                      "cannot open its database: %s", ml_store_error(call->store));
+        return ML_API_FAILED;
+    }
+    /* Keys and owners came with schema 3. */
+    if (ml_store_schema(call->store) < ML_STORE_SCHEMA_VERSION) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MLLOGNO(00083) "the API "
+                      "needs schema version %d: run 'minilink upgrade' on %s",
+                      ML_STORE_SCHEMA_VERSION, call->conf->database->label);
+        return ML_API_FAILED;
+    }
+    return ML_API_KNOWN;
+}
+
+/* The 401 of a request the API cannot tell the caller of. */
+static int unauthorized(ml_api_call *call, ml_api_who who)
+{
+    if (who == ML_API_BAD_KEY) {
+        return ml_api_problem(call, HTTP_UNAUTHORIZED, "invalid-api-key",
+                              "Invalid API key", "Provided API key does not "
+                              "exist or is invalid.", NULL);
     }
     return ml_api_problem(call, HTTP_UNAUTHORIZED, "missing-authentication",
                           "Invalid authorization", "Expected one of the "
@@ -391,12 +426,8 @@ int ml_api_handler(request_rec *r)
 {
     ml_api_call call;
     const char *path = route_of(r->uri);
-    int status;
+    ml_api_who who = ml_api_open(&call, r);
 
-    memset(&call, 0, sizeof(call));
-    call.r = r;
-    call.conf = ap_get_module_config(r->per_dir_config, &minilink_module);
-    call.now = r->request_time;
     if (r->method_number == M_OPTIONS) {
         return preflight(&call);
     }
@@ -408,30 +439,14 @@ int ml_api_handler(request_rec *r)
     if (path && strcmp(path, "/health") == 0) {
         return health(&call);
     }
-    if (call.conf->database == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MLLOGNO(00082) "SetHandler "
-                      "minilink-api at %s, but no MinilinkDatabase applies "
-                      "here", r->uri);
+    if (who == ML_API_KNOWN) {
+        who = ml_api_identify(&call, apr_table_get(r->headers_in, "X-Api-Key"));
+    }
+    if (who == ML_API_FAILED) {
         return ml_api_store_failed(&call);
     }
-    if (ml_store_open(&call.store, call.conf->database->location,
-                      ML_STORE_WRITE, r->pool) != APR_SUCCESS) {
-        return ml_api_store_failed(&call);
+    if (who != ML_API_KNOWN) {
+        return unauthorized(&call, who);
     }
-    /* Keys and owners came with schema 3. */
-    if (ml_store_schema(call.store) < ML_STORE_SCHEMA_VERSION) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MLLOGNO(00083) "the API "
-                      "needs schema version %d: run 'minilink upgrade' on %s",
-                      ML_STORE_SCHEMA_VERSION, call.conf->database->label);
-        return ml_api_problem(&call, HTTP_SERVICE_UNAVAILABLE,
-                              ML_PROBLEM_UNAVAILABLE, "Service unavailable",
-                              "The database must be upgraded first", NULL);
-    }
-    if ((status = authenticate(&call)) != OK || call.owner == NULL) {
-        return status;      /* answered */
-    }
-    if (path == NULL) {
-        return not_found(&call);
-    }
-    return route(&call, path);
+    return path ? route(&call, path) : not_found(&call);
 }

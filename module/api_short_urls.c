@@ -25,6 +25,7 @@
 #include "apr_uri.h"
 
 #include "ml_api.h"
+#include "../links/ml_shlink_fields.h"
 #include "../links/ml_time.h"
 
 APLOG_USE_MODULE(minilink);
@@ -90,158 +91,6 @@ static json_t *short_url_json(ml_api_call *call, const ml_link *link)
         "crawlable", link->crawlable != 0,
         "forwardQuery", link->forward_query != ML_CHOICE_OFF,
         "hasRedirectRules", link->nrules > 0);
-}
-
-/* ---- reading Shlink's fields ------------------------------------------------ */
-
-/* A whole number given as a number or as a string of digits (clients send
- * either); 1 and *number if so. */
-static int json_whole(json_t *value, apr_int64_t *number)
-{
-    char *end;
-
-    if (json_is_integer(value)) {
-        *number = (apr_int64_t)json_integer_value(value);
-        return 1;
-    }
-    if (json_is_string(value) && *json_string_value(value)) {
-        *number = apr_strtoi64(json_string_value(value), &end, 10);
-        return *end == '\0';
-    }
-    return 0;
-}
-
-/* true/false, or "true"/"false" as a query string would send them. */
-static int json_flag(json_t *value, int *flag)
-{
-    if (json_is_boolean(value)) {
-        *flag = json_is_true(value);
-        return 1;
-    }
-    if (json_is_string(value) && (strcmp(json_string_value(value), "true") == 0
-                                  || strcmp(json_string_value(value), "false") == 0)) {
-        *flag = strcmp(json_string_value(value), "true") == 0;
-        return 1;
-    }
-    return 0;
-}
-
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Tags: a list of tag names, sorted, each once. */
-static const char *read_tags(json_t *list, ml_link *link, apr_pool_t *pool)
-{
-    apr_array_header_t *tags = apr_array_make(pool, 4, sizeof(const char *));
-    apr_array_header_t *unique;
-    size_t i;
-    int k;
-
-    if (!json_is_array(list)) {
-        return "tags must be a list of tag names";
-    }
-    for (i = 0; i < json_array_size(list); i++) {
-        json_t *tag = json_array_get(list, i);
-        const char *problem = json_is_string(tag)
-                              ? ml_tag_problem(json_string_value(tag))
-                              : "a tag is a string";
-        if (problem) {
-            return problem;
-        }
-        APR_ARRAY_PUSH(tags, const char *) = apr_pstrdup(pool,
-                                                         json_string_value(tag));
-    }
-    qsort(tags->elts, (size_t)tags->nelts, sizeof(const char *), by_name);
-    unique = apr_array_make(pool, tags->nelts, sizeof(const char *));
-    for (k = 0; k < tags->nelts; k++) {
-        const char *tag = APR_ARRAY_IDX(tags, k, const char *);
-        if (k == 0 || strcmp(tag, APR_ARRAY_IDX(tags, k - 1, const char *))) {
-            APR_ARRAY_PUSH(unique, const char *) = tag;
-        }
-    }
-    link->tags = unique->nelts ? unique : NULL;
-    return NULL;
-}
-
-/* A time field: a string ml_time_parse() reads, or null for none. */
-static const char *read_time(json_t *value, apr_int64_t *seconds,
-                             apr_pool_t *pool)
-{
-    if (json_is_null(value)) {
-        *seconds = 0;
-        return NULL;
-    }
-    if (!json_is_string(value)) {
-        return "a time is a string such as 2030-01-01T00:00:00+00:00";
-    }
-    return ml_time_parse(json_string_value(value), "the time", seconds, pool);
-}
-
-/*
- * The fields of a ShortUrl's creation or edition (Shlink's names) into
- * link; null clears one.  Fields not Shlink's or not ours are ignored.
- * NULL, or what is wrong with *field naming it.
- */
-static const char *read_fields(json_t *body, ml_link *link, const char **field,
-                               apr_pool_t *pool)
-{
-    const char *problem = NULL;
-    json_t *value;
-    apr_int64_t number;
-    int flag;
-
-    if ((value = json_object_get(body, *field = "longUrl")) != NULL) {
-        problem = json_is_string(value) ? NULL : "longUrl must be a URL";
-        link->url = problem ? link->url : json_string_value(value);
-    }
-    if (!problem && (value = json_object_get(body, *field = "title")) != NULL) {
-        if (json_is_null(value) || (json_is_string(value)
-                                    && !*json_string_value(value))) {
-            link->title = NULL;
-        }
-        else if (!json_is_string(value)
-                 || (problem = ml_title_problem(json_string_value(value)))) {
-            problem = problem ? problem : "title must be a string";
-        }
-        else {
-            link->title = json_string_value(value);
-        }
-    }
-    if (!problem && (value = json_object_get(body, *field = "tags")) != NULL) {
-        problem = json_is_null(value) ? (link->tags = NULL, NULL)
-                                      : read_tags(value, link, pool);
-    }
-    if (!problem && (value = json_object_get(body, *field = "validSince"))) {
-        problem = read_time(value, &link->valid_since, pool);
-    }
-    if (!problem && (value = json_object_get(body, *field = "validUntil"))) {
-        problem = read_time(value, &link->expires_at, pool);
-    }
-    if (!problem && (value = json_object_get(body, *field = "maxVisits"))) {
-        if (json_is_null(value)) {
-            link->max_visits = 0;
-        }
-        else if (!json_whole(value, &number) || number < 1
-                 || number > ML_MAX_VISITS_MAX) {
-            problem = "maxVisits must be a whole number from 1";
-        }
-        else {
-            link->max_visits = number;
-        }
-    }
-    if (!problem && (value = json_object_get(body, *field = "crawlable"))) {
-        problem = json_flag(value, &flag) ? NULL : "crawlable must be true or false";
-        link->crawlable = problem ? link->crawlable : flag;
-    }
-    if (!problem && (value = json_object_get(body, *field = "forwardQuery"))) {
-        problem = json_flag(value, &flag) ? NULL
-                  : "forwardQuery must be true or false";
-        link->forward_query = problem ? link->forward_query
-                               : flag ? ML_CHOICE_ON : ML_CHOICE_OFF;
-    }
-    return problem;
 }
 
 /* ---- finding a link ---------------------------------------------------------- */
@@ -383,7 +232,7 @@ static int list_links(ml_api_call *call)
     query.tags_mode = mode && strcmp(mode, "all") == 0 ? ML_LIST_TAGS_ALL
                                                        : ML_LIST_TAGS_ANY;
     if (query.tags_mode == ML_LIST_TAGS_ALL) {     /* each counted once */
-        qsort(tags->elts, (size_t)tags->nelts, sizeof(const char *), by_name);
+        ml_shlink_sort_names(tags);
         for (query.ntags = 0; query.ntags < tags->nelts; query.ntags++) {
             if (query.ntags && strcmp(query.tags[query.ntags],
                                       query.tags[query.ntags - 1]) == 0) {
@@ -467,20 +316,66 @@ static int slug_refused(ml_api_call *call, const char *slug, const char *detail)
                           json_pack("{s:s}", "customSlug", slug));
 }
 
+ml_api_stored ml_api_store_link(ml_api_call *call, ml_link *link,
+                                const char *slug, apr_int64_t length,
+                                ml_link *made, const char **detail)
+{
+    apr_status_t rv = APR_EEXIST;
+    int status, tries;
+
+    link->owner = call->owner;
+    if ((*detail = ml_creation_problem(call->r, call->conf, short_prefix(call),
+                                       link->url, slug, link, &status))) {
+        return status == HTTP_CONFLICT ? ML_API_SLUG_REFUSED
+                                       : ML_API_URL_REFUSED;
+    }
+    for (tries = 0; rv == APR_EEXIST && tries < (slug ? 1 : RANDOM_TRIES);
+         tries++) {
+        char random[ML_SLUG_MAX + 1];
+        if (slug == NULL) {
+            /* Longer every few collisions, so a crowded length cannot stall. */
+            if (ml_slug_random(random, (apr_size_t)length + (apr_size_t)tries / 3)
+                != APR_SUCCESS) {
+                break;
+            }
+            link->slug = random;
+        }
+        else {
+            link->slug = slug;
+        }
+        rv = ml_store_add(call->store, link, call->r->pool);
+    }
+    if (rv == APR_EEXIST && slug) {
+        *detail = apr_psprintf(call->r->pool, "Provided slug \"%s\" is already"
+                               " in use.", slug);
+        return ML_API_SLUG_REFUSED;
+    }
+    if (rv == APR_EINVAL) {
+        *detail = ml_store_error(call->store);
+        return ML_API_URL_REFUSED;
+    }
+    if (rv != APR_SUCCESS) {
+        return ML_API_STORE_FAILED;
+    }
+    make_live(call);
+    /* Read back: times and tags as stored. */
+    return ml_store_get(call->store, link->slug, made, NULL, call->r->pool)
+           == APR_SUCCESS ? ML_API_STORED : ML_API_STORE_FAILED;
+}
+
 static int create_link(ml_api_call *call)
 {
     json_t *body, *value;
     ml_link link, found;
     const char *field, *problem, *slug = NULL;
     apr_int64_t length = CODE_LENGTH_DEFAULT;
-    int status, find_existing = 0, tries;
-    apr_status_t rv = APR_EEXIST;
+    int status, find_existing = 0;
 
     if ((body = body_to_write(call, &status)) == NULL) {
         return status;
     }
     memset(&link, 0, sizeof(link));
-    problem = read_fields(body, &link, &field, call->r->pool);
+    problem = ml_shlink_read_fields(body, &link, &field, call->r->pool);
     if (!problem && (link.url == NULL || *link.url == '\0')) {
         problem = "longUrl is required", field = "longUrl";
     }
@@ -492,20 +387,20 @@ static int create_link(ml_api_call *call)
     }
     if (!problem && (value = json_object_get(body, "shortCodeLength")) != NULL
         && !json_is_null(value)
-        && (!json_whole(value, &length) || length < CODE_LENGTH_MIN
+        && (!ml_shlink_whole(value, &length) || length < CODE_LENGTH_MIN
             || length > ML_SLUG_MAX)) {
         field = "shortCodeLength";
         problem = "shortCodeLength must be a whole number from 4 to 64";
     }
     if (!problem && (value = json_object_get(body, "findIfExists")) != NULL
-        && !json_is_null(value) && !json_flag(value, &find_existing)) {
+        && !json_is_null(value) && !ml_shlink_flag(value, &find_existing)) {
         field = "findIfExists";
         problem = "findIfExists must be true or false";
     }
     if (problem) {
         return ml_api_invalid(call, field, problem);
     }
-    link.owner = call->owner;
+    link.owner = call->owner;        /* a link it may then see */
     /* Shlink: the same long URL (and slug, if one is asked for) gives the
      * link it has; only one this caller may see. */
     if (find_existing
@@ -517,42 +412,15 @@ static int create_link(ml_api_call *call)
         && ml_api_may_see(call, &found)) {
         return ml_api_json(call, HTTP_OK, short_url_json(call, &found));
     }
-    if ((problem = ml_creation_problem(call->r, call->conf, short_prefix(call),
-                                       link.url, slug, &link, &status))) {
-        return status == HTTP_CONFLICT ? slug_refused(call, slug, problem)
-               : ml_api_invalid(call, slug && ml_slug_new_problem(slug)
-                                ? "customSlug" : "longUrl", problem);
-    }
-    for (tries = 0; rv == APR_EEXIST && tries < (slug ? 1 : RANDOM_TRIES);
-         tries++) {
-        char random[ML_SLUG_MAX + 1];
-        if (slug == NULL) {
-            /* Longer every few collisions, so a crowded length cannot stall. */
-            if (ml_slug_random(random, (apr_size_t)length + (apr_size_t)tries / 3)
-                != APR_SUCCESS) {
-                break;
-            }
-            link.slug = random;
-        }
-        else {
-            link.slug = slug;
-        }
-        rv = ml_store_add(call->store, &link, call->r->pool);
-    }
-    if (rv == APR_EEXIST && slug) {
-        return slug_refused(call, slug, apr_psprintf(call->r->pool, "Provided "
-                            "slug \"%s\" is already in use.", slug));
-    }
-    if (rv == APR_EINVAL) {
-        return ml_api_invalid(call, "longUrl", ml_store_error(call->store));
-    }
-    if (rv != APR_SUCCESS) {
-        return ml_api_store_failed(call);
-    }
-    make_live(call);
-    /* Read back: times and tags as stored. */
-    if (ml_store_get(call->store, link.slug, &found, NULL, call->r->pool)
-        != APR_SUCCESS) {
+    switch (ml_api_store_link(call, &link, slug, length, &found, &problem)) {
+    case ML_API_STORED:
+        break;
+    case ML_API_SLUG_REFUSED:
+        return slug_refused(call, slug, problem);
+    case ML_API_URL_REFUSED:
+        return ml_api_invalid(call, slug && ml_slug_new_problem(slug)
+                              ? "customSlug" : "longUrl", problem);
+    default:
         return ml_api_store_failed(call);
     }
     return ml_api_json(call, HTTP_OK, short_url_json(call, &found));
@@ -569,7 +437,7 @@ static int edit_link(ml_api_call *call, const ml_link *current)
     if ((body = body_to_write(call, &status)) == NULL) {
         return status;
     }
-    if ((problem = read_fields(body, &link, &field, call->r->pool))) {
+    if ((problem = ml_shlink_read_fields(body, &link, &field, call->r->pool))) {
         return ml_api_invalid(call, field, problem);
     }
     if ((problem = ml_creation_problem(call->r, call->conf, short_prefix(call),

@@ -26,6 +26,23 @@ typedef struct {
     apr_time_t now;
 } ml_api_call;
 
+/* What is known of a caller. */
+typedef enum {
+    ML_API_KNOWN,                /* call->role and owner are set */
+    ML_API_NOBODY,               /* no key, no user Apache authenticated */
+    ML_API_BAD_KEY,              /* a key unknown or expired (ML00081) */
+    ML_API_FAILED                /* the database cannot be used (logged) */
+} ml_api_who;
+
+/* Sets up call for r and opens the location's database (schema 3 or
+ * later); ML_API_KNOWN (so far), or ML_API_FAILED, logged (ML00082,
+ * ML00083, ML00084). */
+ml_api_who ml_api_open(ml_api_call *call, request_rec *r);
+/* Who calls: the API key given (X-Api-Key, YOURLS' signature) if any,
+ * else the user Apache authenticated (an admin if MinilinkAdminUsers
+ * names them, else an author). */
+ml_api_who ml_api_identify(ml_api_call *call, const char *key);
+
 /* Shlink's problem types: https://shlink.io/api/error/<type>. */
 #define ML_PROBLEM_INVALID_DATA "invalid-data"
 #define ML_PROBLEM_NOT_FOUND "not-found"
@@ -68,6 +85,19 @@ int ml_api_short_urls(ml_api_call *call, const char *rest);
  * (404 short-url-not-found, 503) with *status what to return. */
 const ml_link *ml_api_find_link(ml_api_call *call, const char *code,
                                 int *status);
+
+/* Stores a new link (url, rules) owned by the caller under slug (NULL: a
+ * random one of length characters), after the creation policy, and makes
+ * it live; *made is the link as stored.  Else why not in *detail. */
+typedef enum {
+    ML_API_STORED,
+    ML_API_URL_REFUSED,          /* the policy or the link's checks */
+    ML_API_SLUG_REFUSED,         /* taken, reserved, or it hides a page */
+    ML_API_STORE_FAILED          /* ml_api_store_failed() says why */
+} ml_api_stored;
+ml_api_stored ml_api_store_link(ml_api_call *call, ml_link *link,
+                                const char *slug, apr_int64_t length,
+                                ml_link *made, const char **detail);
 
 /* api_stats.c: /tags..., /domains, /visits..., /short-urls/{code}/visits. */
 int ml_api_tags(ml_api_call *call, const char *rest);

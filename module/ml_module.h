@@ -23,6 +23,7 @@
  *   admin_visits.c  visits as JSON under minilink-admin
  *   api.c, api_short_urls.c, api_stats.c  SetHandler minilink-api:
  *                Shlink's REST API v3 (module/ml_api.h)
+ *   yourls.c     SetHandler minilink-yourls: YOURLS' API, for ShareX
  *   visits.c     what a request leaves in the visits ring
  */
 #ifndef ML_MODULE_H
@@ -354,8 +355,10 @@ int ml_admin_handler(request_rec *r);
 /* admin_pages.c: the HTML pages under minilink-admin, for a browser's GET
  * (Accept: text/html) and every POST; DECLINED for the JSON and metrics. */
 int ml_admin_pages(request_rec *r, const ml_dir_config *conf);
-/* SetHandler minilink-api: Shlink's REST API v3 (api.c). */
+/* SetHandler minilink-api: Shlink's REST API v3 (api.c); SetHandler
+ * minilink-yourls: YOURLS' yourls-api.php (yourls.c). */
 int ml_api_handler(request_rec *r);
+int ml_yourls_handler(request_rec *r);
 /* Sends value (taken) as the JSON answer. */
 int ml_send_json(request_rec *r, json_t *value);
 /* admin_visits.c: a link's visits (days: its daily roll-up), or with a

@@ -2,7 +2,7 @@
  * test_api.c - SetHandler minilink-api: Shlink's REST API v3.
  *
  * Suites api-event, api-worker, api-prefork.  One server with four API
- * locations on one database: /rest (API keys; Shlink's clients put
+ * locations (and YOURLS') on one database: /rest (API keys; Shlink's clients put
  * /rest/v3 after the server URL themselves), /team (Basic auth: alice and
  * bob are authors, carol is named by MinilinkAdminUsers), /cors (only
  * https://app.example may call it from a page), and /l where the links
@@ -15,6 +15,8 @@
  * problem+json bodies and their types, 401 without or with a wrong key, a
  * CORS preflight and the origins allowed, and who sees and changes what:
  * an author only its own links, an admin all, read-only nothing to write.
+ * And YOURLS' API at /yourls-api.php (minilink-yourls): exactly what
+ * ShareX's uploader posts, and each action in each format.
  *
  * Environment, besides the harness's:
  *   MINILINK_API_DIR   tests/api, with node_modules (npm ci)
@@ -286,12 +288,113 @@ static void test_key_roles(void)
     }
 }
 
+/* ---- YOURLS' API (minilink-yourls) --------------------------------------- */
+
+#define SHAREX_BOUNDARY "--------------------8dc1a2b3c4d5e6f"
+
+/* Exactly what ShareX's YOURLS uploader sends: a multipart POST of
+ * signature, action=shorturl, url and format=simple. */
+static http_response *sharex_post(const char *signature, const char *url)
+{
+    const char *headers[] = { "Content-Type: multipart/form-data; boundary=" SHAREX_BOUNDARY,
+                              NULL };
+    http_request_spec req = { 0 };
+    char *body = tfmt("--" SHAREX_BOUNDARY "\r\n"
+                      "Content-Disposition: form-data; name=\"signature\"\r\n\r\n%s\r\n"
+                      "--" SHAREX_BOUNDARY "\r\n"
+                      "Content-Disposition: form-data; name=\"action\"\r\n\r\nshorturl\r\n"
+                      "--" SHAREX_BOUNDARY "\r\n"
+                      "Content-Disposition: form-data; name=\"url\"\r\n\r\n%s\r\n"
+                      "--" SHAREX_BOUNDARY "\r\n"
+                      "Content-Disposition: form-data; name=\"format\"\r\n\r\nsimple\r\n"
+                      "--" SHAREX_BOUNDARY "--\r\n", signature, url);
+
+    req.method = "POST";
+    req.path = "/yourls-api.php";
+    req.headers = headers;
+    req.body = body;
+    req.body_len = strlen(body);
+    return ask_spec(g_srv, &req);
+}
+
+static void test_yourls_sharex(void)
+{
+    char *prefix = tfmt("http://127.0.0.1:%d/l/", g_srv->port);
+    http_response *r = sharex_post(K.admin, "https://example.com/shared/image.png?x=1");
+    char *first;
+
+    EXPECT_EQ(r->status, 200, "ShareX's request: %s", r->body);
+    if (!CHECK(strncmp(r->body, prefix, strlen(prefix)) == 0,
+               "the answer is the short URL alone: \"%s\"", r->body)) {
+        return;
+    }
+    first = tfmt("%s", r->body);
+    GET(tfmt("/l/%s", first + strlen(prefix)), 302, "https://example.com/shared/image.png?x=1");
+    /* The same URL again: the link it has, as YOURLS answers. */
+    r = sharex_post(K.admin, "https://example.com/shared/image.png?x=1");
+    EXPECT_STR(r->body, first, "the same URL shortened again");
+    r = sharex_post("not-a-key", "https://example.com/other");
+    EXPECT_EQ(r->status, 403, "a wrong signature");
+    EXPECT_HAS(r->body, "Please log in", "YOURLS' message");
+}
+
+static void test_yourls_actions(void)
+{
+    char *base = tfmt("/yourls-api.php?signature=%s", K.admin);
+    http_response *r;
+
+    r = call("GET", tfmt("%s&action=shorturl&url=https%%3A%%2F%%2Fexample.com%%2Fy&keyword=yk"
+                         "&title=Hello+there&format=json", base), NULL, NULL, NULL, NULL);
+    EXPECT_EQ(r->status, 200, "shorturl: %s", r->body);
+    EXPECT_HAS(r->body, "\"status\":\"success\"", "shorturl");
+    EXPECT_HAS(r->body, tfmt("\"shorturl\":\"http://127.0.0.1:%d/l/yk\"", g_srv->port),
+               "its short URL");
+    EXPECT_HAS(r->body, "\"title\":\"Hello there\"", "its title");
+    GET("/l/yk", 302, "https://example.com/y");
+    r = call("GET", tfmt("%s&action=shorturl&url=https%%3A%%2F%%2Fexample.com%%2Fz&keyword=yk"
+                         "&format=json", base), NULL, NULL, NULL, NULL);
+    EXPECT_EQ(r->status, 400, "a keyword taken");
+    EXPECT_HAS(r->body, "\"code\":\"error:keyword\"", "YOURLS' code");
+    r = call("GET", tfmt("%s&action=expand&shorturl=yk&format=json", base), NULL, NULL, NULL,
+             NULL);
+    EXPECT_HAS(r->body, "\"longurl\":\"https://example.com/y\"", "expand");
+    r = call("GET", tfmt("%s&action=expand&shorturl=http%%3A%%2F%%2F127.0.0.1%%3A%d%%2Fl%%2Fyk",
+                         base, g_srv->port), NULL, NULL, NULL, NULL);
+    EXPECT_HAS(r->body, "<longurl>https://example.com/y</longurl>", "expand, XML by default");
+    r = call("GET", tfmt("%s&action=url-stats&shorturl=yk&format=json", base), NULL, NULL,
+             NULL, NULL);
+    EXPECT_HAS(r->body, "\"clicks\":\"", "url-stats");
+    r = call("POST", "/yourls-api.php", NULL, NULL, NULL, NULL);
+    EXPECT_EQ(r->status, 403, "no signature");
+    {
+        const char *form[] = { "Content-Type: application/x-www-form-urlencoded", NULL };
+        http_request_spec req = { .method = "POST", .path = "/yourls-api.php", .headers = form };
+        req.body = tfmt("signature=%s&action=stats&filter=last&limit=1&format=json", K.admin);
+        req.body_len = strlen(req.body);
+        r = ask_spec(g_srv, &req);
+        EXPECT_HAS(r->body, "\"link_1\":{", "stats by POST");
+        EXPECT_LACKS(r->body, "\"link_2\"", "limit 1");
+    }
+    r = call("GET", tfmt("%s&action=db-stats&format=json", base), NULL, NULL, NULL, NULL);
+    EXPECT_HAS(r->body, "\"db-stats\":{\"total_links\":\"", "db-stats");
+    r = call("GET", "/yourls-api.php?action=version&format=simple", NULL, NULL, NULL, NULL);
+    EXPECT_STR(r->body, "1.9.2", "version, without a signature");
+    r = call("GET", tfmt("%s&action=nothing&format=json", base), NULL, NULL, NULL, NULL);
+    EXPECT_EQ(r->status, 400, "an unknown action");
+    r = call("GET", tfmt("/yourls-api.php?timestamp=1&signature=%s&action=db-stats", K.admin),
+             NULL, NULL, NULL, NULL);
+    EXPECT_EQ(r->status, 403, "a timestamped signature: not supported");
+}
+
 static CU_TestInfo api_tests[] = {
     { "Shlink's JS SDK: every call, the links redirect", test_sdk_every_call },
     { "health without a key", test_health_without_key },
     { "problem+json with Shlink's types; numbers as strings, + and tags[]", test_problems },
     { "CORS: preflight 204, origins allowed and not", test_cors },
     { "Basic auth: authors see and change their own, the admin all", test_owners_under_basic_auth },
+    { "YOURLS: exactly what ShareX sends", test_yourls_sharex },
+    { "YOURLS: shorturl, expand, url-stats, stats, db-stats, version; json, xml, simple",
+      test_yourls_actions },
     { "keys: author, read-only, revoked", test_key_roles },
     CU_TEST_INFO_NULL,
 };
@@ -346,7 +449,10 @@ static const suite_group api_group = {
               API_AT("/rest", "Require all granted\nLimitRequestBody 8192\n")
               API_AT("/team", BASIC_AUTH "MinilinkAdminUsers carol\n")
               API_AT("/cors", "MinilinkApiCorsOrigins https://app.example\n"
-                     "Require all granted\n"),
+                     "Require all granted\n")
+              LOCATION("/yourls-api.php", "SetHandler minilink-yourls\n"
+                       "MinilinkShortBase http://127.0.0.1:@PORT@/l/\n"
+                       "Require all granted\n"),
 };
 
 void add_api_suites(void)
