@@ -218,19 +218,11 @@ const char *ml_admin_query_text(const ml_admin *a, const char *name)
 {
     apr_size_t len;
     const char *value = query_value(a, name, &len);
-    char *text;
 
-    if (value == NULL) {
-        return NULL;
-    }
-    /* '+' is a space in a form's query string. */
-    text = apr_pstrmemdup(a->r->pool, value, len);
-    for (value = text; *value; value++) {
-        if (*value == '+') {
-            text[value - text] = ' ';
-        }
-    }
-    return apr_punescape_url(a->r->pool, text, NULL, NULL, 0);
+    /* '+' is a space in a form's query string; a bad %XX: absent. */
+    return value ? apr_punescape_url(a->r->pool, apr_pstrmemdup(a->r->pool,
+                                     value, len), NULL, NULL, 1)
+                 : NULL;
 }
 
 const char *ml_admin_time(const ml_admin *a, apr_int64_t seconds)
