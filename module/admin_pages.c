@@ -92,7 +92,7 @@ static const char style[] =
 
 const char *ml_admin_html(const ml_admin *a, const char *text)
 {
-    return ap_escape_html2(a->r->pool, text ? text : "", 1);
+    return ml_html_escape(a->r->pool, text);
 }
 
 void ml_admin_start(ml_admin *a, int status, const char *title)

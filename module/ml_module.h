@@ -294,6 +294,9 @@ typedef struct {
     const char *qr_url;          /* its QR code (an SVG) */
 } ml_form_page;
 
+/* text escaped for HTML, quotes included, UTF-8 kept as it is ("" for
+ * NULL) (pages.c). */
+const char *ml_html_escape(apr_pool_t *pool, const char *text);
 /* The status and the headers of every HTML page of ours: its type, a
  * Content-Security-Policy that allows no script, no caching. */
 void ml_page_headers(request_rec *r, int status);

@@ -38,9 +38,17 @@ static const char style[] =
     ".check input{width:auto;margin-right:.5rem}"
     ".qr{display:block;width:10rem;height:10rem;margin-top:1rem}";
 
+const char *ml_html_escape(apr_pool_t *pool, const char *text)
+{
+    /* Not toasc: it writes each byte of a UTF-8 character as an entity of
+     * its own ("&#195;&#169;" for an é), which a page in UTF-8 would show
+     * as two wrong characters. */
+    return ap_escape_html2(pool, text ? text : "", 0);
+}
+
 static const char *escape(request_rec *r, const char *text)
 {
-    return ap_escape_html2(r->pool, text ? text : "", 1);
+    return ml_html_escape(r->pool, text);
 }
 
 void ml_page_headers(request_rec *r, int status)

@@ -268,6 +268,13 @@ static void test_edit_fields_live(void)
     EXPECT_HAS(body, "Saved: live now.", "the notice");
     EXPECT_HAS(body, "value=\"New title\"", "the title");
     EXPECT_HAS(body, "value=\"one two\"", "the tags");
+    /* UTF-8 comes back as it went: characters, not one entity a byte. */
+    POST_OK("/admin/links/a", "url=https%3A%2F%2Fexample.com%2Fchanged&title=Caf%C3%A9+%E6%9D%B1"
+            "%E4%BA%AC&status=301", 303, NULL);
+    EXPECT_HAS(PAGE("/admin/links/a"), "value=\"Caf\xc3\xa9 \xe6\x9d\xb1\xe4\xba\xac\"",
+               "a UTF-8 title");
+    EXPECT_HAS(ask(g_srv, "GET", NULL, "/l/a+")->body, "Caf\xc3\xa9 \xe6\x9d\xb1\xe4\xba\xac",
+               "the UTF-8 title in the public preview");
     POST_OK("/admin/links/a", "url=https%3A%2F%2Fexample.com%2Fchanged&disabled=on", 303, NULL);
     GET("/l/a", 410, NULL);
     POST_OK("/admin/links/a", "url=https%3A%2F%2Fexample.com%2Fchanged&validUntil=2001-01-01"
