@@ -1033,6 +1033,7 @@ static void register_hooks(apr_pool_t *pool)
     ap_hook_handler(minilink_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
     ml_status_register_hooks();
+    ml_api_register_hooks();
 }
 
 AP_DECLARE_MODULE(minilink) = {

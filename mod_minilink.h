@@ -42,6 +42,8 @@ typedef struct {
     const char *load_error;      /* why cache is NULL after post_config */
     ml_connection *connection;   /* this process's, opened on first use */
     ml_connection *writer;       /* the visits drain's, the same */
+    void *lender;                /* apr_reslist_t of this process's
+                                  * connections for requests (database.c) */
     ml_clicks *clicks;           /* outlives the generation (lifecycle.c) */
     ml_visits *visits;           /* the visits ring, the same; NULL: none */
 } ml_database;

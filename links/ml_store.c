@@ -1134,6 +1134,218 @@ apr_status_t ml_store_visit_totals_of(ml_store *store,
         NULL, 0, keep_totals, totals, "counting visits");
 }
 
+/* ---- tag edits, visits of many links ------------------------------------- */
+
+typedef struct {
+    ml_store_visit_fn *fn;
+    void *ctx;
+    apr_uint64_t count;
+} many_visits;
+
+static apr_status_t keep_count(void *ctx, const char *const *values,
+                               int ncolumns);
+
+apr_status_t ml_store_rename_tag(ml_store *store, const char *from,
+                                 const char *to)
+{
+    ml_store_param params[3] = { { to, 0 }, { from, 0 }, { to, 0 } };
+    apr_status_t rv = api_keys_usable(store);
+    int changed = 0;
+
+    if (rv == APR_SUCCESS && ml_tag_problem(to)) {
+        ml_store_fail(store, "%s", ml_tag_problem(to));
+        return APR_EINVAL;
+    }
+    /* Refused rather than merged when the new name exists (Shlink's
+     * tag-conflict); both cases answered by one statement. */
+    if (rv == APR_SUCCESS) {
+        rv = store->engine->execute(store, "UPDATE tags SET name = ? WHERE name = ?"
+                                    " AND NOT EXISTS (SELECT 1 FROM tags"
+                                    " WHERE name = ?)", params, 3, &changed,
+                                    "renaming a tag");
+    }
+    if (rv == APR_SUCCESS && changed == 0) {
+        many_visits there = { NULL, NULL, 0 };
+        rv = store->engine->query(store, "SELECT count(*) FROM tags WHERE"
+                                  " name = ?", &params[0], 1, keep_count,
+                                  &there, "renaming a tag");
+        if (rv == APR_SUCCESS) {
+            ml_store_fail(store, there.count ? "a tag is named '%s' already"
+                          : "no tag is named '%s'", there.count ? to : from);
+            rv = there.count ? APR_EEXIST : APR_ENOENT;
+        }
+    }
+    return rv;
+}
+
+typedef struct {
+    const char *const *names;
+    int count;
+    int *deleted;
+} tags_deletion;
+
+static apr_status_t delete_tags(ml_store *store, void *ctx)
+{
+    tags_deletion *job = ctx;
+    int i, changed;
+    apr_status_t rv = APR_SUCCESS;
+
+    *job->deleted = 0;
+    for (i = 0; rv == APR_SUCCESS && i < job->count; i++) {
+        ml_store_param param = { job->names[i], 0 };
+        rv = store->engine->execute(store, "DELETE FROM link_tags WHERE tag_id"
+                                    " IN (SELECT id FROM tags WHERE name = ?)",
+                                    &param, 1, NULL, "deleting a tag");
+        if (rv == APR_SUCCESS) {
+            rv = store->engine->execute(store, "DELETE FROM tags WHERE name = ?",
+                                        &param, 1, &changed, "deleting a tag");
+            *job->deleted += changed;
+        }
+    }
+    return rv;
+}
+
+apr_status_t ml_store_delete_tags(ml_store *store, const char *const *names,
+                                  int count, int *deleted)
+{
+    tags_deletion job = { names, count, deleted };
+    apr_status_t rv = api_keys_usable(store);
+
+    return rv ? rv : in_write(store, delete_tags, &job);
+}
+
+apr_status_t ml_store_delete_visits(ml_store *store, const char *slug,
+                                    apr_uint64_t *deleted)
+{
+    ml_store_param param = { slug, 0 };
+    apr_status_t rv = visits_usable(store);
+    int changed = 0;
+
+    *deleted = 0;
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = slug
+        ? store->engine->execute(store, "DELETE FROM visits WHERE link_id ="
+                                 " (SELECT id FROM links WHERE slug = ?)",
+                                 &param, 1, &changed, "deleting visits")
+        : store->engine->execute(store, "DELETE FROM visits WHERE link_id IS"
+                                 " NULL", NULL, 0, &changed, "deleting visits");
+    if (rv == APR_SUCCESS && slug) {
+        rv = store->engine->execute(store, "DELETE FROM visits_daily WHERE"
+                                    " link_id = (SELECT id FROM links WHERE"
+                                    " slug = ?)", &param, 1, NULL,
+                                    "deleting visits");
+    }
+    *deleted = (apr_uint64_t)changed;
+    return rv;
+}
+
+/* The visits of many links (ml_store_visit_query's links, tag, owner):
+ * SQL both engines run, read as text. */
+#define MANY_VISIT_COLUMNS "v.link_id, v.visited_at, v.orphan_type," \
+    " v.referrer, v.user_agent, v.bot, v.redirect_url, v.visited_path," \
+    " v.country, v.ip"
+
+static const char *many_visits_where(const ml_store_visit_query *q,
+                                     ml_store_param *params, int *nparams)
+{
+    *nparams = 0;
+    params[(*nparams)++] = (ml_store_param){ NULL, q->since };
+    if (q->tag) {
+        params[(*nparams)++] = (ml_store_param){ q->tag, 0 };
+    }
+    if (q->owner) {
+        params[(*nparams)++] = (ml_store_param){ q->owner, 0 };
+    }
+    return q->tag && q->owner
+           ? " FROM visits v JOIN links l ON l.id = v.link_id WHERE"
+             " v.visited_at >= ? AND l.id IN (SELECT lt.link_id FROM link_tags"
+             " lt JOIN tags t ON t.id = lt.tag_id WHERE t.name = ?)"
+             " AND l.owner = ?"
+           : q->tag
+           ? " FROM visits v WHERE v.visited_at >= ? AND v.link_id IN"
+             " (SELECT lt.link_id FROM link_tags lt JOIN tags t"
+             " ON t.id = lt.tag_id WHERE t.name = ?)"
+           : q->owner
+           ? " FROM visits v JOIN links l ON l.id = v.link_id WHERE"
+             " v.visited_at >= ? AND l.owner = ?"
+           : " FROM visits v WHERE v.visited_at >= ? AND v.link_id IS NOT NULL";
+}
+
+static apr_status_t pass_visit(void *ctx, const char *const *values,
+                               int ncolumns)
+{
+    many_visits *many = ctx;
+    ml_store_visit visit;
+
+    (void)ncolumns;
+    visit.link_id = number_of(values[0]);
+    visit.visited_at = number_of(values[1]);
+    visit.orphan_type = values[2];
+    visit.referrer = values[3];
+    visit.user_agent = values[4];
+    visit.bot = (int)number_of(values[5]);
+    visit.redirect_url = values[6];
+    visit.visited_path = values[7] ? values[7] : "";
+    visit.country = values[8];
+    visit.ip = values[9];
+    return many->fn(many->ctx, &visit);
+}
+
+static apr_status_t keep_count(void *ctx, const char *const *values,
+                               int ncolumns)
+{
+    (void)ncolumns;
+    ((many_visits *)ctx)->count = (apr_uint64_t)number_of(values[0]);
+    return APR_SUCCESS;
+}
+
+static int of_many_links(const ml_store_visit_query *q)
+{
+    return q->slug == NULL && (q->links || q->tag);
+}
+
+/* The visits of many links (fn for each), or with count set how many. */
+static apr_status_t of_many(ml_store *store, const ml_store_visit_query *q,
+                            ml_store_visit_fn *fn, void *ctx,
+                            apr_uint64_t *count)
+{
+    ml_store_param params[5];
+    many_visits many = { fn, ctx, 0 };
+    apr_pool_t *pool;
+    const char *where;
+    apr_status_t rv;
+    int n;
+
+    if ((rv = api_keys_usable(store)) != APR_SUCCESS) {
+        return rv;
+    }
+    where = many_visits_where(q, params, &n);
+    apr_pool_create(&pool, NULL);
+    if (count) {
+        rv = store->engine->query(store, apr_pstrcat(pool, "SELECT count(*)",
+                                                     where, NULL),
+                                  params, n, keep_count, &many,
+                                  "counting visits");
+        *count = many.count;
+    }
+    else {
+        params[n++] = (ml_store_param){ NULL, q->limit > 0 ? q->limit
+                                                           : APR_INT64_MAX };
+        params[n++] = (ml_store_param){ NULL, q->offset };
+        rv = store->engine->query(store, apr_pstrcat(pool, "SELECT "
+                                  MANY_VISIT_COLUMNS, where, q->newest_first
+                                  ? " ORDER BY v.visited_at DESC, v.id DESC"
+                                  : " ORDER BY v.visited_at, v.id",
+                                  " LIMIT ? OFFSET ?", NULL),
+                                  params, n, pass_visit, &many,
+                                  "reading visits");
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
 /* ---- tags and rules of the links read --------------------------------- */
 
 /* What one link has, as it is gathered. */
@@ -1391,6 +1603,9 @@ apr_status_t ml_store_each_visit(ml_store *store,
 {
     apr_status_t rv = visits_usable(store);
 
+    if (rv == APR_SUCCESS && of_many_links(query)) {
+        return of_many(store, query, fn, ctx, NULL);
+    }
     return rv ? rv : store->engine->each_visit(store, query, fn, ctx);
 }
 
@@ -1401,6 +1616,9 @@ apr_status_t ml_store_count_visits(ml_store *store,
     apr_status_t rv = visits_usable(store);
 
     *count = 0;
+    if (rv == APR_SUCCESS && of_many_links(query)) {
+        return of_many(store, query, NULL, NULL, count);
+    }
     return rv ? rv : store->engine->count_visits(store, query, count);
 }
 

@@ -374,6 +374,12 @@ typedef struct {
     int newest_first;             /* else oldest first */
     apr_int64_t limit;            /* at most this many (0: all), */
     apr_int64_t offset;           /*   after skipping this many */
+    /* Schema 3, with slug NULL: the visits of every link (links) or of
+     * the links with this tag (tag) instead of the orphans; owner: only
+     * links this one made (with either). */
+    int links;
+    const char *tag;
+    const char *owner;
 } ml_store_visit_query;
 
 /* Calls fn for each visit (strings valid until it returns); a non-zero
@@ -463,6 +469,20 @@ typedef struct {
 } ml_store_visit_totals;
 apr_status_t ml_store_visit_totals_of(ml_store *store,
                                       ml_store_visit_totals *totals);
+
+/*
+ * Tags and visits changed through the management API (schema 3):
+ * renaming a tag (APR_ENOENT: no such tag; APR_EEXIST: the new name is
+ * one already), deleting tags from every link (*deleted: how many
+ * existed), deleting a link's visits or the orphan ones (slug NULL) with
+ * their daily roll-up (a link's clicks stay: they count redirects).
+ */
+apr_status_t ml_store_rename_tag(ml_store *store, const char *from,
+                                 const char *to);
+apr_status_t ml_store_delete_tags(ml_store *store, const char *const *names,
+                                  int count, int *deleted);
+apr_status_t ml_store_delete_visits(ml_store *store, const char *slug,
+                                    apr_uint64_t *deleted);
 
 /*
  * A read snapshot: between begin and end, ml_store_summary() and

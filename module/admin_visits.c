@@ -91,17 +91,18 @@ static int store_failed(request_rec *r, ml_store *store)
     return HTTP_SERVICE_UNAVAILABLE;
 }
 
-int ml_send_visits(request_rec *r, ml_store *store, const char *slug,
-                   ml_agents *agents)
+int ml_send_visits(request_rec *r, ml_store *store,
+                   const ml_store_visit_query *which, ml_agents *agents)
 {
     apr_int64_t page = query_number(r, "page", 1);
     apr_int64_t per_page = query_number(r, "itemsPerPage", PAGE_DEFAULT);
-    ml_store_visit_query query = { slug, 0, 1, 0, 0 };
+    ml_store_visit_query query = *which;
     visits_page found = { r->pool, json_array(), agents };
     apr_uint64_t total = 0;
 
     page = page < 1 ? 1 : page;
     per_page = per_page < 1 ? 1 : per_page > PAGE_MOST ? PAGE_MOST : per_page;
+    query.newest_first = 1;
     query.since = query_number(r, "startDate", 0);
     query.limit = per_page;
     query.offset = (page - 1) * per_page;
@@ -170,6 +171,13 @@ int ml_admin_visits(request_rec *r, ml_database *database, const char *slug,
             return store_failed(r, store);
         }
     }
-    return days ? send_days(r, store, slug)
-                : ml_send_visits(r, store, slug, agents);
+    if (days) {
+        return send_days(r, store, slug);
+    }
+    {
+        ml_store_visit_query which;
+        memset(&which, 0, sizeof(which));
+        which.slug = slug;
+        return ml_send_visits(r, store, &which, agents);
+    }
 }

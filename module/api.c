@@ -24,9 +24,12 @@
 #include <stdlib.h>
 #include "httpd.h"
 #include "http_config.h"
+#include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "ap_expr.h"
+#include "util_filter.h"
 #include "apr_lib.h"
 #include "apr_strings.h"
 
@@ -271,8 +274,8 @@ ml_api_who ml_api_open(ml_api_call *call, request_rec *r)
                       r->handler, r->uri);
         return ML_API_FAILED;
     }
-    if (ml_store_open(&call->store, call->conf->database->location,
-                      ML_STORE_WRITE, r->pool) != APR_SUCCESS) {
+    if (ml_database_request_store(call->conf->database, r, &call->store)
+        != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MLLOGNO(00084) "the API "
                       "cannot open its database: %s", ml_store_error(call->store));
         return ML_API_FAILED;
@@ -420,6 +423,73 @@ static int route(ml_api_call *call, const char *path)
         return ml_api_visits(call, path + 7);
     }
     return not_found(call);
+}
+
+/* ---- httpd's own errors ------------------------------------------------------ */
+
+#define PROBLEM_FILTER "MINILINK_PROBLEM"
+
+/* Whether r is under a "SetHandler minilink-api" location: asked of the
+ * section itself, since r->handler is set only after access control, and
+ * a 401 of Basic auth comes before. */
+static int under_api(request_rec *r)
+{
+    core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
+    const char *error = NULL, *handler;
+
+    if (core == NULL || core->expr_handler == NULL) {
+        return 0;
+    }
+    handler = ap_expr_str_exec(r, core->expr_handler, &error);
+    return error == NULL && handler && strcmp(handler, ML_API_HANDLER) == 0;
+}
+
+/* The error page httpd is about to send under an API location (its own:
+ * a 401 before the handler, a 405 of TRACE, a 413...) becomes a problem,
+ * as every answer of the API: its clients read no HTML.  The body is the
+ * response text httpd sends for the status; the filter below gives it
+ * its type. */
+static void problem_for_error(request_rec *r)
+{
+    const char *type = r->status == HTTP_UNAUTHORIZED ? "missing-authentication"
+                     : r->status == HTTP_FORBIDDEN ? ML_PROBLEM_FORBIDDEN
+                     : r->status == HTTP_REQUEST_ENTITY_TOO_LARGE
+                       || r->status == HTTP_BAD_REQUEST ? ML_PROBLEM_INVALID_DATA
+                     : r->status >= 500 ? ML_PROBLEM_UNAVAILABLE
+                     : ML_PROBLEM_NOT_FOUND;
+    json_t *problem;
+    char *text;
+
+    if (!ap_is_HTTP_ERROR(r->status) || !under_api(r)) {
+        return;
+    }
+    problem = json_pack("{s:s, s:s, s:s, s:i}", "type",
+                        apr_pstrcat(r->pool, PROBLEM_BASE, type, NULL),
+                        "title", ap_get_status_line(r->status) + 4,
+                        "detail", "Answered by the web server before the API",
+                        "status", r->status);
+    text = json_dumps(problem, JSON_COMPACT);
+    json_decref(problem);
+    if (text) {
+        ap_custom_response(r, r->status, apr_pstrdup(r->pool, text));
+        free(text);
+        ap_add_output_filter(PROBLEM_FILTER, NULL, r, r->connection);
+    }
+}
+
+/* Gives the error page its type before httpd's headers go out. */
+static apr_status_t problem_type(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    ap_set_content_type(f->r, "application/problem+json");
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+void ml_api_register_hooks(void)
+{
+    ap_hook_insert_error_filter(problem_for_error, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_register_output_filter(PROBLEM_FILTER, problem_type, NULL,
+                              AP_FTYPE_RESOURCE);
 }
 
 int ml_api_handler(request_rec *r)

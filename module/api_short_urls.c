@@ -232,13 +232,18 @@ static int list_links(ml_api_call *call)
     query.tags_mode = mode && strcmp(mode, "all") == 0 ? ML_LIST_TAGS_ALL
                                                        : ML_LIST_TAGS_ANY;
     if (query.tags_mode == ML_LIST_TAGS_ALL) {     /* each counted once */
+        apr_array_header_t *unique = apr_array_make(call->r->pool, tags->nelts,
+                                                    sizeof(const char *));
+        int i;
         ml_shlink_sort_names(tags);
-        for (query.ntags = 0; query.ntags < tags->nelts; query.ntags++) {
-            if (query.ntags && strcmp(query.tags[query.ntags],
-                                      query.tags[query.ntags - 1]) == 0) {
-                break;
+        for (i = 0; i < tags->nelts; i++) {
+            const char *tag = APR_ARRAY_IDX(tags, i, const char *);
+            if (i == 0 || strcmp(tag, APR_ARRAY_IDX(tags, i - 1, const char *))) {
+                APR_ARRAY_PUSH(unique, const char *) = tag;
             }
         }
+        query.tags = (const char *const *)unique->elts;
+        query.ntags = unique->nelts;
     }
     query.exclude_max_visits_reached =
         ml_api_arg(call, "excludeMaxVisitsReached")
@@ -300,8 +305,7 @@ static const char *short_prefix(ml_api_call *call)
     return ap_unescape_url(path) == OK ? path : "/";
 }
 
-/* The shared table has the change before the answer leaves. */
-static void make_live(ml_api_call *call)
+void ml_api_make_live(ml_api_call *call)
 {
     if (call->conf->database->cache) {
         ml_database_refresh(call->conf->database, call->r->pool);
@@ -357,7 +361,7 @@ ml_api_stored ml_api_store_link(ml_api_call *call, ml_link *link,
     if (rv != APR_SUCCESS) {
         return ML_API_STORE_FAILED;
     }
-    make_live(call);
+    ml_api_make_live(call);
     /* Read back: times and tags as stored. */
     return ml_store_get(call->store, link->slug, made, NULL, call->r->pool)
            == APR_SUCCESS ? ML_API_STORED : ML_API_STORE_FAILED;
@@ -453,7 +457,7 @@ static int edit_link(ml_api_call *call, const ml_link *current)
     if (rv != APR_SUCCESS) {
         return ml_api_store_failed(call);
     }
-    make_live(call);
+    ml_api_make_live(call);
     if (ml_store_get(call->store, link.slug, &link, NULL, call->r->pool)
         != APR_SUCCESS) {
         return ml_api_store_failed(call);
@@ -469,7 +473,7 @@ static int delete_link(ml_api_call *call, const ml_link *link)
     if (ml_store_remove(call->store, link->slug) != APR_SUCCESS) {
         return ml_api_store_failed(call);
     }
-    make_live(call);
+    ml_api_make_live(call);
     call->r->status = HTTP_NO_CONTENT;
     return OK;
 }
@@ -525,7 +529,7 @@ static int set_rules(ml_api_call *call, const ml_link *current)
     if (ml_store_update(call->store, &link) != APR_SUCCESS) {
         return ml_api_store_failed(call);
     }
-    make_live(call);
+    ml_api_make_live(call);
     return send_rules(call, &link);
 }
 

@@ -99,6 +99,10 @@ ml_api_stored ml_api_store_link(ml_api_call *call, ml_link *link,
                                 const char *slug, apr_int64_t length,
                                 ml_link *made, const char **detail);
 
+/* After a write: the shared table has the change before the answer
+ * leaves, so it works at once here. */
+void ml_api_make_live(ml_api_call *call);
+
 /* api_stats.c: /tags..., /domains, /visits..., /short-urls/{code}/visits. */
 int ml_api_tags(ml_api_call *call, const char *rest);
 int ml_api_domains(ml_api_call *call);

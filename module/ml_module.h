@@ -184,6 +184,11 @@ void ml_refresher_start(ml_generation *generation);
 /* This process's connections, opened on first use (in child_init and in
  * the refresher). */
 void ml_database_child_init(apr_pool_t *pchild);
+/* A read-write connection for the request (the management APIs): one
+ * this process keeps, given back when the request ends, else one opened
+ * for it; its error says why when it fails. */
+apr_status_t ml_database_request_store(ml_database *database, request_rec *r,
+                                       ml_store **store);
 /* Applies the database's changes to its table now, as the only writer. */
 void ml_database_refresh(ml_database *database, apr_pool_t *scratch);
 /* Writes the clicks counted for the database, under the flushers' lock. */
@@ -362,18 +367,21 @@ int ml_admin_pages(request_rec *r, const ml_dir_config *conf);
  * minilink-yourls: YOURLS' yourls-api.php (yourls.c). */
 int ml_api_handler(request_rec *r);
 int ml_yourls_handler(request_rec *r);
+/* httpd's own error pages under the API's locations as problems too. */
+void ml_api_register_hooks(void);
 /* Sends value (taken) as the JSON answer. */
 int ml_send_json(request_rec *r, json_t *value);
 /* admin_visits.c: a link's visits (days: its daily roll-up), or with a
  * NULL slug the orphan visits. */
 int ml_admin_visits(request_rec *r, ml_database *database, const char *slug,
                     int days);
-/* A page of a link's visits (slug) or of the orphan visits (NULL), newest
- * first, as Shlink's {"visits": {"data", "pagination"}} (?page,
- * ?itemsPerPage, ?startDate); OK, or 503 (logged) if the store failed.
- * agents may be NULL (no browser, OS and device). */
-int ml_send_visits(request_rec *r, ml_store *store, const char *slug,
-                   ml_agents *agents);
+/* A page of the visits which says (a link's, the orphans', every
+ * link's, a tag's: its slug, links, tag and owner), newest first, as
+ * Shlink's {"visits": {"data", "pagination"}} (?page, ?itemsPerPage,
+ * ?startDate); OK, or 503 (logged) if the store failed.  agents may be
+ * NULL (no browser, OS and device). */
+int ml_send_visits(request_rec *r, ml_store *store,
+                   const ml_store_visit_query *which, ml_agents *agents);
 
 /* ------------------------------------------------------------------ */
 /* visits.c                                                            */

@@ -120,9 +120,10 @@ static const char *read_params(yourls_request *y)
 {
     request_rec *r = y->call.r;
     const char *type = apr_table_get(r->headers_in, "Content-Type");
-    apr_array_header_t *pairs = NULL;
+    const char *problem;
+    apr_table_t *form;
     char *at, *next;
-    int i;
+    int status;
 
     y->params = apr_table_make(r->pool, 8);
     for (at = r->args ? apr_pstrdup(r->pool, r->args) : NULL; at && *at;
@@ -163,19 +164,10 @@ static const char *read_params(yourls_request *y)
         }
         return ml_multipart_fields(type, body, total, y->params, r->pool);
     }
-    if (ap_parse_form_data(r, NULL, &pairs, -1, BODY_MOST) != OK) {
-        return "the form cannot be read";
+    if ((problem = ml_read_form(r, &form, &status)) != NULL) {
+        return problem;
     }
-    for (i = 0; pairs && i < pairs->nelts; i++) {
-        ap_form_pair_t *pair = &APR_ARRAY_IDX(pairs, i, ap_form_pair_t);
-        char *value;
-        apr_size_t length;
-        apr_brigade_pflatten(pair->value, &value, &length, r->pool);
-        value = apr_pstrmemdup(r->pool, value, length);
-        if (strlen(value) == length) {
-            apr_table_set(y->params, pair->name, value);
-        }
-    }
+    apr_table_overlap(y->params, form, APR_OVERLAP_TABLES_SET);
     return NULL;
 }
 

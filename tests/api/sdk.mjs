@@ -119,6 +119,26 @@ async function main() {
           && typeof overview.orphanVisits.total === 'number', 'visits overview', overview);
     console.log('tags, domains, visits: read');
 
+    // Visits of every link and of a tag's; deleted; tags renamed and deleted.
+    const nonOrphans = await api.getNonOrphanVisits();
+    check(Array.isArray(nonOrphans.data) && typeof nonOrphans.pagination.totalItems === 'number',
+          'non-orphan visits', nonOrphans);
+    const tagVisits = await api.getTagVisits('c');
+    check(Array.isArray(tagVisits.data), 'tag visits', tagVisits);
+    const gone = await api.deleteShortUrlVisits({ shortCode: 'sdk1' });
+    check(gone.deletedVisits === 0, 'visits deleted', gone);
+    const orphansGone = await api.deleteOrphanVisits();
+    check(typeof orphansGone.deletedVisits === 'number', 'orphan visits deleted', orphansGone);
+    await api.editTag({ oldName: 'c', newName: 'renamed' });
+    const renamed = await api.getShortUrl({ shortCode: 'sdk1' });
+    check(renamed.tags.join() === 'renamed', 'tag renamed', renamed.tags);
+    await refused(() => api.editTag({ oldName: 'nope', newName: 'x' }), ErrorType.TAG_NOT_FOUND,
+                  404, 'rename of no tag');
+    await api.deleteTags(['renamed']);
+    const untagged = await api.getShortUrl({ shortCode: 'sdk1' });
+    check(untagged.tags.length === 0, 'tag deleted', untagged.tags);
+    console.log('visits of many links; deletions; tags renamed and deleted');
+
     await refused(() => api.getShortUrl({ shortCode: 'nope' }), ErrorType.INVALID_SHORTCODE,
                   404, 'get of no link');
     await refused(() => api.createShortUrl({ longUrl: 'https://example.com/x',

@@ -180,6 +180,9 @@ static void test_problems(void)
     r = call("GET", "/rest/v3/short-urls?searchTerm=example.com%2Fnum&tags%5B%5D=n", K.admin,
              NULL, NULL, NULL);
     EXPECT_HAS(r->body, "\"totalItems\":1", "tags[] and a search");
+    r = call("GET", "/rest/v3/short-urls?tags%5B%5D=n&tags%5B%5D=n&tagsMode=all", K.admin, NULL,
+             NULL, NULL);
+    EXPECT_HAS(r->body, "\"totalItems\":1", "a tag named twice, all of them");
     GET("/l/nums", 302, "https://example.com/numbers");
 }
 
@@ -259,9 +262,11 @@ static void test_owners_under_basic_auth(void)
     r = call("DELETE", "/team/v3/short-urls/bob1", NULL, "bob:bpw", NULL, NULL);
     EXPECT_EQ(r->status, 204, "bob deletes his own");
     GET("/l/bob1", 404, NULL);
-    /* No user, no key: 401 from Apache's own auth, before the API. */
+    /* No user, no key: 401 from Apache's own auth, before the API, as a
+     * problem too (and still with its WWW-Authenticate). */
     r = call("GET", "/team/v3/short-urls", NULL, NULL, NULL, NULL);
-    EXPECT_EQ(r->status, 401, "no credentials");
+    EXPECT_PROBLEM(r, 401, "missing-authentication");
+    EXPECT_EQ(http_headers_contain(r, "WWW-Authenticate: Basic"), 1, "the challenge");
 }
 
 static void test_key_roles(void)

@@ -4,8 +4,9 @@
  *
  * Suites "drills-event", "drills-worker" and "drills-prefork" (MinilinkRefreshInterval 1,
  * MinilinkFlushInterval 1): vhost main.drill serves links.db (the load links + abc) on /l and
- * full/links.db on /full (creation on, visits off: their rows would fill the 128k again as soon as
- * it is freed; full/ is a 128k tmpfs when mount works, else the drill makes the file read-only);
+ * full/links.db on /full (creation on, visits off: their rows would fill the 256k again as soon as
+ * it is freed; full/ is a 256k tmpfs when mount works - schema 3 and its WAL outgrew 128k -, else
+ * the drill makes the file read-only);
  * one.drill and two.drill share shared.db, three.drill has other.db.
  *
  *   a. links.db deleted while serving       e. kill -9 of serving children and of the refresher
@@ -634,7 +635,7 @@ static CU_TestInfo drill_tests[] = {
 
 /* ---- the suites ----------------------------------------------------- */
 
-/* The other databases; full/ a 128k tmpfs of the server's user if mount works here. */
+/* The other databases; full/ a 256k tmpfs of the server's user if mount works here. */
 static int prepare_drills(void)
 {
     static const link_spec shared_links[] = {
@@ -654,7 +655,7 @@ static int prepare_drills(void)
         return -1;
     }
     g_full_tmpfs = mount("tmpfs", g_full_dir, "tmpfs", MS_NOSUID | MS_NODEV,
-                         tfmt("size=128k,mode=0755,uid=%d,gid=%d", (int)g_srv->uid,
+                         tfmt("size=256k,mode=0755,uid=%d,gid=%d", (int)g_srv->uid,
                               (int)g_srv->gid)) == 0;
     if (!g_full_tmpfs) {
         fprintf(stderr, "drills: mount -t tmpfs on %s refused (%s); the disk-full drill makes "

@@ -1049,6 +1049,15 @@ static apr_status_t listed_slug(void *ctx, const ml_link *link, const char *prob
     return APR_SUCCESS;
 }
 
+static apr_status_t listed_tag(void *ctx, const ml_store_tag *tag)
+{
+    char *text = ctx;
+    if (strlen(text) + strlen(tag->name) + 24 < 512) {
+        sprintf(text + strlen(text), "%s%s:%ld", *text ? " " : "", tag->name, (long)tag->links);
+    }
+    return APR_SUCCESS;
+}
+
 /* ml_store_list and the API keys through the PostgreSQL engine, in a database of their own:
  * each order both ways, a page and its total, search, tags, owners; a key found by its hash. */
 static void test_listing_and_keys(void)
@@ -1133,6 +1142,40 @@ static void test_listing_and_keys(void)
                   APR_SUCCESS, "find: %s", ml_store_error(store));
         EXPECT_STR(found.name ? found.name : "(none)", "alice", "the key found by its hash");
         EXPECT_EQ(ml_store_api_key_remove(store, "alice"), APR_SUCCESS, "rm");
+        /* What the APIs ask beyond a listing, in this engine's SQL too. */
+        {
+            static const char *const doomed[] = { "news" };
+            ml_store_visit_query q;
+            ml_store_visit_totals totals;
+            apr_uint64_t count = 9;
+            int deleted = 0;
+            slugs[0] = '\0';
+            EXPECT_EQ(ml_store_each_tag(store, "bob", listed_tag, slugs), APR_SUCCESS,
+                      "tags: %s", ml_store_error(store));
+            EXPECT_STR(slugs, "sale:1", "bob's tags, with his links");
+            EXPECT_EQ(ml_store_rename_tag(store, "sale", "news"), APR_EEXIST, "onto another");
+            EXPECT_EQ(ml_store_rename_tag(store, "sale", "promo"), APR_SUCCESS, "rename: %s",
+                      ml_store_error(store));
+            EXPECT_EQ(ml_store_delete_tags(store, doomed, 1, &deleted), APR_SUCCESS,
+                      "delete: %s", ml_store_error(store));
+            EXPECT_EQ(deleted, 1, "tags deleted");
+            slugs[0] = '\0';
+            EXPECT_EQ(ml_store_each_tag(store, NULL, listed_tag, slugs), APR_SUCCESS, "tags");
+            EXPECT_STR(slugs, "promo:2", "the tags left");
+            memset(&q, 0, sizeof q);
+            q.links = 1, q.owner = "bob", q.limit = 10;
+            EXPECT_EQ(ml_store_count_visits(store, &q, &count), APR_SUCCESS, "visits: %s",
+                      ml_store_error(store));
+            EXPECT_EQ((long)count, 0, "bob's visits");
+            q.owner = NULL, q.links = 0, q.tag = "promo";
+            EXPECT_EQ(ml_store_each_visit(store, &q, NULL, NULL), APR_SUCCESS,
+                      "a tag's visits: %s", ml_store_error(store));
+            EXPECT_EQ(ml_store_visit_totals_of(store, &totals), APR_SUCCESS, "totals: %s",
+                      ml_store_error(store));
+            EXPECT_EQ((long)totals.clicks, 15, "the clicks of all links");
+            EXPECT_EQ(ml_store_delete_visits(store, "la", &count), APR_SUCCESS,
+                      "delete visits: %s", ml_store_error(store));
+        }
         EXPECT_EQ(ml_store_api_key_find(store, ml_api_key_hash("k1", pool), &found, pool),
                   APR_ENOENT, "a removed key");
     }
@@ -1160,7 +1203,8 @@ static CU_TestInfo pgsql_tests[] = {
     { "PostgreSQL frozen: redirects do not wait for it, creation 503", test_frozen_not_waited_for },
     { "every click on either host is stored exactly", test_all_clicks_stored },
     { "the password is never shown", test_password_never_shown },
-    { "listing (every order, pages, tags, search, owner) and API keys in PostgreSQL",
+    { "listing (every order, pages, tags, search, owner), API keys, tags and visits in "
+      "PostgreSQL",
       test_listing_and_keys },
     CU_TEST_INFO_NULL,
 };

@@ -63,24 +63,6 @@ static apr_status_t list_key(void *ctx, const ml_store_api_key *key)
     return APR_SUCCESS;
 }
 
-/* The number a one-number query gives on the file, through a connection
- * of its own; -1 if it cannot be read. */
-static long count_rows(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *query = NULL;
-    long count = -1;
-
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
-        && sqlite3_prepare_v2(db, sql, -1, &query, NULL) == SQLITE_OK
-        && sqlite3_step(query) == SQLITE_ROW) {
-        count = (long)sqlite3_column_int64(query, 0);
-    }
-    sqlite3_finalize(query);
-    sqlite3_close(db);
-    return count;
-}
-
 static void test_store_keeps_hashes(void)
 {
     ut_scratch scratch;
@@ -101,9 +83,9 @@ static void test_store_keeps_hashes(void)
     CU_ASSERT_EQUAL(ml_store_api_key_add(store, &ops,
                     ml_api_key_hash("other", scratch.pool)), APR_SUCCESS);
     /* The hash is stored, the key itself nowhere. */
-    CU_ASSERT_EQUAL(count_rows(path, apr_psprintf(scratch.pool,
+    CU_ASSERT_EQUAL(ut_sql_number(path, apr_psprintf(scratch.pool,
         "SELECT count(*) FROM api_keys WHERE key_hash = '%s'", hash)), 1);
-    CU_ASSERT_EQUAL(count_rows(path, apr_psprintf(scratch.pool,
+    CU_ASSERT_EQUAL(ut_sql_number(path, apr_psprintf(scratch.pool,
         "SELECT count(*) FROM api_keys WHERE instr(name || key_hash || role,"
         " '%s') > 0", secret)), 0);
     memset(&found, 0, sizeof(found));

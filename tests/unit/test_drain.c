@@ -148,7 +148,7 @@ static apr_status_t see_day(void *ctx, const ml_store_visit_day *day)
 static void test_visits_written_as_recorded(void)
 {
     fixture f;
-    ml_store_visit_query query = { "a", 0, 0, 0, 0 };
+    ml_store_visit_query query = { "a", 0, 0, 0, 0, 0, NULL, NULL };
     ml_visit orphan = {0};
     seen_visits seen;
     seen_days days;

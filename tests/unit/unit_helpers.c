@@ -204,3 +204,19 @@ void ut_rich_link(ml_link *link, const char *slug, apr_pool_t *pool)
     link->rules = rules;
     link->nrules = count;
 }
+
+long ut_sql_number(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *query = NULL;
+    long number = -1;
+
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
+        && sqlite3_prepare_v2(db, sql, -1, &query, NULL) == SQLITE_OK
+        && sqlite3_step(query) == SQLITE_ROW) {
+        number = (long)sqlite3_column_int64(query, 0);
+    }
+    sqlite3_finalize(query);
+    sqlite3_close(db);
+    return number;
+}

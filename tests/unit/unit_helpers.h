@@ -55,6 +55,10 @@ const char *ut_foreign_db(const ut_scratch *scratch, const char *name);
  */
 int ut_sql(const char *path, const char *sql, sqlite3_int64 *rowid);
 
+/* The number a one-number query gives on the file at path, through a
+ * read-only connection of its own; -1 if it cannot be read. */
+long ut_sql_number(const char *path, const char *sql);
+
 /*
  * Inserts one row into links with raw SQL (created_at and updated_at are
  * given, as the documented schema has no default for them).  slug and url

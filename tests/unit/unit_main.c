@@ -64,6 +64,7 @@ int main(void)
     add_list_suite();
     add_apikey_suite();
     add_multipart_suite();
+    add_store_api_suite();
     add_upgrade_suite();
     add_load_suite();
     add_clicks_suite();

@@ -17,6 +17,7 @@ void add_store_suite(void);  /* test_store.c: links/ml_store.h */
 void add_list_suite(void);   /* test_list.c:  ml_store_list, a page of links */
 void add_apikey_suite(void); /* test_apikey.c: links/ml_apikey.h, API keys in the store */
 void add_multipart_suite(void); /* test_multipart.c: links/ml_multipart.h */
+void add_store_api_suite(void); /* test_store_api.c: tags, visits for the APIs */
 void add_upgrade_suite(void); /* test_upgrade.c: schema 1 to 2 (tests/fixtures) */
 void add_load_suite(void);   /* test_load.c:  sync/ml_load.h, ml_refresh.h */
 void add_clicks_suite(void); /* test_clicks.c: cache/ml_clicks.h, sync/ml_flush.h */
