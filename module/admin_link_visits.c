@@ -138,10 +138,15 @@ void ml_admin_link_visits(ml_admin *a, ml_store *store, const ml_link *link)
     apr_int64_t first = today - (apr_int64_t)(days - 1) * 86400;
     apr_array_header_t *stored = apr_array_make(a->r->pool, days,
                                                 sizeof(ml_store_visit_day));
-    ml_store_visit_query query = { link->slug, first, 1, SAMPLE_VISITS, 0 };
+    ml_store_visit_query query;
     visit_tally tally = { a->r->pool, ml_database_agents(a->r->pool), {0}, 0 };
     apr_uint64_t in_period = 0;
 
+    memset(&query, 0, sizeof(query));
+    query.slug = link->slug;
+    query.since = first;
+    query.newest_first = 1;
+    query.limit = SAMPLE_VISITS;
     ml_database_drain_visits(a->database, tally.agents, a->r->pool);
     for (i = 0; i < TALLIES; i++) {
         tally.counts[i] = apr_hash_make(a->r->pool);

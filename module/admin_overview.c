@@ -67,10 +67,11 @@ static void health(ml_admin *a, const ml_database_figures *f)
 
 static void orphans(ml_admin *a, ml_store *store, const ml_database_figures *f)
 {
-    ml_store_visit_query query = { NULL, 0, 1, 0, 0 };
+    ml_store_visit_query query;     /* zero: the orphan visits */
     apr_uint64_t stored = 0;
     int kind;
 
+    memset(&query, 0, sizeof(query));
     ml_store_count_visits(store, &query, &stored);
     ap_rprintf(a->r, "<section aria-labelledby=\"orphans-h\"><h2 "
                "id=\"orphans-h\">Orphan visits</h2>\n<p>Requests under a "
