@@ -55,8 +55,10 @@ int ml_admin_see_other(ml_admin *a, const char *path);
  * NULL (*status untouched), or why not with *status set (403 for the
  * token). */
 const char *ml_admin_read_form(ml_admin *a, apr_table_t **fields, int *status);
-/* The store, opened for mode; NULL (logged, ML00095) if it cannot be. */
-ml_store *ml_admin_store(ml_admin *a, ml_store_mode mode);
+/* A read-write store for the request (ml_database_request_store), or
+ * for a GET a read-only one if that fails; NULL (logged, ML00095) if
+ * there is none. */
+ml_store *ml_admin_store(ml_admin *a);
 /* A whole page saying what went wrong, with the status; OK. */
 int ml_admin_failure(ml_admin *a, int status, const char *text);
 /* The number after name= in the query string, or fallback. */

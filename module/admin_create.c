@@ -72,7 +72,7 @@ static int create(ml_admin *a)
                                           &status))) {
         return show_form(a, status, problem, fields);
     }
-    if ((store = ml_admin_store(a, ML_STORE_WRITE)) == NULL) {
+    if ((store = ml_admin_store(a)) == NULL) {
         return show_form(a, HTTP_SERVICE_UNAVAILABLE, "the database cannot be "
                          "written right now; try again", fields);
     }

@@ -484,8 +484,7 @@ static int delete_link(ml_admin *a, ml_store *store, const ml_link *link)
 
 int ml_admin_link(ml_admin *a, const char *slug, const char *action)
 {
-    ml_store *store = ml_admin_store(a, a->r->method_number == M_POST
-                                        ? ML_STORE_WRITE : ML_STORE_READ);
+    ml_store *store = ml_admin_store(a);
     ml_link link;
     apr_status_t rv;
 

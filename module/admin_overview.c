@@ -103,7 +103,7 @@ int ml_admin_overview(ml_admin *a)
     ml_database_drain_visits(a->database, ml_database_agents(a->r->pool),
                              a->r->pool);
     ml_database_figures_gather(a->database, &f, a->r->pool);
-    if ((store = ml_admin_store(a, ML_STORE_READ)) == NULL) {
+    if ((store = ml_admin_store(a)) == NULL) {
         return ml_admin_failure(a, HTTP_SERVICE_UNAVAILABLE, "the database "
                                 "cannot be read right now; try again");
     }

@@ -160,12 +160,18 @@ const char *ml_admin_read_form(ml_admin *a, apr_table_t **fields, int *status)
     return problem;
 }
 
-ml_store *ml_admin_store(ml_admin *a, ml_store_mode mode)
+ml_store *ml_admin_store(ml_admin *a)
 {
     ml_store *store;
 
-    if (ml_store_open(&store, a->database->location, mode, a->r->pool)
-        != APR_SUCCESS) {
+    /* A connection this process keeps, as the API's requests get: one
+     * opened per request reads the indexes from the file again.  Those
+     * write; a page that only reads is still shown from a database the
+     * server may not write. */
+    if (ml_database_request_store(a->database, a->r, &store) != APR_SUCCESS
+        && (a->r->method_number == M_POST
+            || ml_store_open(&store, a->database->location, ML_STORE_READ,
+                             a->r->pool) != APR_SUCCESS)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, a->r, MLLOGNO(00095) "admin "
                       "page cannot use the database: %s", ml_store_error(store));
         return NULL;

@@ -241,7 +241,7 @@ int ml_admin_table(ml_admin *a)
 {
     table_view view = view_asked(a);
     ml_store_list_query query;
-    ml_store *store = ml_admin_store(a, ML_STORE_READ);
+    ml_store *store = ml_admin_store(a);
     apr_int64_t links = 0, pages_count = 0;
     int more = 0, rows;
 
