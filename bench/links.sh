@@ -24,3 +24,19 @@ build_floor() {
         return 1
     }
 }
+
+# httpd_conf_head DIR PORT USER GROUP: the start of an httpd.conf that
+# keeps everything in DIR and listens on 127.0.0.1:PORT.
+httpd_conf_head() {
+    cat <<EOF
+ServerRoot $1
+DefaultRuntimeDir $1
+PidFile $1/httpd.pid
+Mutex file:$1 default
+Listen 127.0.0.1:$2
+ServerName 127.0.0.1
+User $3
+Group $4
+DocumentRoot $1/htdocs
+EOF
+}

@@ -201,16 +201,8 @@ nginx=http://127.0.0.1:$nginx_port
 
 # The heredoc fills in our variables; mod_rewrite's own ${map:key}, $1 and
 # the patterns' $ are escaped (\$) so they reach httpd as written.
-cat >"$dir/httpd.conf" <<EOF
-ServerRoot $dir
-DefaultRuntimeDir $dir
-PidFile $dir/httpd.pid
-Mutex file:$dir default
-Listen 127.0.0.1:$port
-ServerName 127.0.0.1
-User $user
-Group $group
-DocumentRoot $dir/htdocs
+httpd_conf_head "$dir" "$port" "$user" "$group" >"$dir/httpd.conf"
+cat >>"$dir/httpd.conf" <<EOF
 
 # The same logging for every contender: errors only, no access log.
 ErrorLog $dir/httpd-error.log

@@ -415,7 +415,8 @@ apr_status_t ml_store_count_visits(ml_store *store,
                                    const ml_store_visit_query *query,
                                    apr_uint64_t *count);
 
-/* A link's roll-up from the day of `since` on, oldest first. */
+/* A link's roll-up from the day of `since` on, oldest first; with a NULL
+ * slug every link's, summed by day (link_id 0). */
 typedef apr_status_t ml_store_visit_day_fn(void *ctx,
                                            const ml_store_visit_day *day);
 apr_status_t ml_store_each_visit_day(ml_store *store, const char *slug,

@@ -342,7 +342,7 @@ typedef enum {
     Q_ADD_VISITS, Q_ADD_VISIT_DAYS, Q_PRUNE_VISITS,
     Q_VISITS_OF_LINK, Q_VISITS_OF_LINK_NEWEST, Q_ORPHAN_VISITS,
     Q_ORPHAN_VISITS_NEWEST, Q_COUNT_VISITS_OF_LINK, Q_COUNT_ORPHAN_VISITS,
-    Q_VISIT_DAYS,
+    Q_VISIT_DAYS, Q_ALL_VISIT_DAYS,
     Q_COUNT
 } query_id;
 
@@ -445,6 +445,9 @@ static const char *const query_sql[Q_COUNT] = {
                               VISITS_ORPHAN " AND visited_at >= %s",
     [Q_VISIT_DAYS] = "SELECT link_id, day, clicks, bots FROM visits_daily"
                      " WHERE " VISITS_OF_LINK " AND day >= %s ORDER BY day",
+    [Q_ALL_VISIT_DAYS] = "SELECT 0, day, SUM(clicks), SUM(bots)"
+                         " FROM visits_daily WHERE day >= %s"
+                         " GROUP BY day ORDER BY day",
 };
 
 /* The reads that differ in a version-2 database (no owner yet), and in a
@@ -1892,8 +1895,10 @@ static apr_status_t pg_each_visit_day(ml_store *store, const char *slug,
     apr_pool_create(&pool, DB(store)->pool);
     {
         const char *args[] = { slug, int_arg(pool, since) };
-        rv = rows(store, Q_VISIT_DAYS, "reading daily visits", &results, 2,
-                  args, pool);
+        rv = slug ? rows(store, Q_VISIT_DAYS, "reading daily visits",
+                         &results, 2, args, pool)
+                  : rows(store, Q_ALL_VISIT_DAYS, "reading daily visits",
+                         &results, 1, args + 1, pool);
     }
     while (rv == APR_SUCCESS && next_row(store, results, &row, pool)) {
         ml_store_visit_day day;

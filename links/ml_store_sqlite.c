@@ -381,7 +381,7 @@ typedef struct {
     sqlite3_stmt *prune_visits;
     sqlite3_stmt *select_visits[4];      /* visits_query_sql() */
     sqlite3_stmt *count_visits[2];       /* a link's, orphans */
-    sqlite3_stmt *select_visit_days;
+    sqlite3_stmt *select_visit_days[2];  /* a link's, every link's summed */
     apr_pool_t *pool;            /* the store's */
 } sqlite_store;
 
@@ -442,7 +442,7 @@ static void forget_statements(sqlite_store *store)
         &store->select_visits[0], &store->select_visits[1],
         &store->select_visits[2], &store->select_visits[3],
         &store->count_visits[0], &store->count_visits[1],
-        &store->select_visit_days,
+        &store->select_visit_days[0], &store->select_visit_days[1],
     };
     size_t i;
 
@@ -1799,9 +1799,13 @@ static apr_status_t sqlite_each_visit_day(ml_store *store, const char *slug,
                                           apr_int64_t since,
                                           ml_store_visit_day_fn *fn, void *ctx)
 {
-    sqlite3_stmt *query = statement(store, &DB(store)->select_visit_days,
-        "SELECT link_id, day, clicks, bots FROM visits_daily"
-        " WHERE " VISITS_OF_LINK " AND day >= ?2 ORDER BY day");
+    sqlite3_stmt *query = slug
+        ? statement(store, &DB(store)->select_visit_days[0],
+                    "SELECT link_id, day, clicks, bots FROM visits_daily"
+                    " WHERE " VISITS_OF_LINK " AND day >= ?2 ORDER BY day")
+        : statement(store, &DB(store)->select_visit_days[1],
+                    "SELECT 0, day, SUM(clicks), SUM(bots) FROM visits_daily"
+                    " WHERE day >= ?2 GROUP BY day ORDER BY day");
     apr_status_t rv = APR_SUCCESS;
     int rc;
 

@@ -92,9 +92,14 @@ const char *ml_short_url_for(request_rec *r, const char *slug)
 /*
  * The visitor's CSRF token: the one their cookie holds while it has half
  * its life left (so that a second tab keeps the first tab's form valid),
- * else a new one, sent as the cookie.
+ * else a new one, sent as the cookie, for the URL paths under path.
  */
 const char *ml_form_token(request_rec *r)
+{
+    return ml_form_token_under(r, ml_prefix_of(r));
+}
+
+const char *ml_form_token_under(request_rec *r, const char *path)
 {
     apr_int64_t now = apr_time_sec(r->request_time), made_at;
     const char *token = NULL;
@@ -112,7 +117,7 @@ const char *ml_form_token(request_rec *r)
     }
     /* err_headers_out: kept on error pages too. */
     ap_cookie_write(r, CSRF_COOKIE, made,
-                    apr_pstrcat(r->pool, "Path=", ml_prefix_of(r),
+                    apr_pstrcat(r->pool, "Path=", path,
                                 ";HttpOnly;SameSite=Strict",
                                 ap_http_scheme(r)[4] == 's' ? ";Secure" : "",
                                 NULL), 0, r->err_headers_out, NULL);
@@ -206,23 +211,32 @@ static const struct {
     {"redirectRules", ML_FIELD_RULES},
 };
 
+const char *ml_read_link_fields(ml_link *link, apr_table_t *fields,
+                                apr_pool_t *pool)
+{
+    const char *problem;
+    size_t i;
+
+    for (i = 0; i < sizeof(rule_fields) / sizeof(rule_fields[0]); i++) {
+        const char *text = apr_table_get(fields, rule_fields[i].name);
+        if (text && (problem = ml_field_read(link, rule_fields[i].field,
+                                             text, NULL, pool))) {
+            return apr_psprintf(pool, "%s: %s", rule_fields[i].name, problem);
+        }
+    }
+    return NULL;
+}
+
 /* Reads the rules given as text (the form's fields, JSON's scalars) into
  * in->rules; the password stays in clear until create_link() hashes it. */
 static const char *read_rules(creation_request *in, apr_table_t *fields,
                               apr_pool_t *pool)
 {
-    const char *problem, *password = apr_table_get(fields, "password");
-    size_t i;
+    const char *password = apr_table_get(fields, "password");
+    const char *problem = ml_read_link_fields(&in->rules, fields, pool);
 
-    for (i = 0; i < sizeof(rule_fields) / sizeof(rule_fields[0]); i++) {
-        const char *text = apr_table_get(fields, rule_fields[i].name);
-        if (text && (problem = ml_field_read(&in->rules, rule_fields[i].field,
-                                             text, NULL, pool))) {
-            return apr_psprintf(pool, "%s: %s", rule_fields[i].name, problem);
-        }
-    }
     in->rules.password_hash = password && *password ? password : NULL;
-    return NULL;
+    return problem;
 }
 
 /* A JSON value as the form would have sent it: a string as it is, a whole

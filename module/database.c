@@ -78,7 +78,13 @@ static apr_status_t lent_open(void **resource, void *params, apr_pool_t *pool)
     lent_store *lent;
     apr_status_t rv;
 
-    apr_pool_create(&own, pool);
+    /* Not a child of pool: at a process's exit APR destroys a pool's
+     * children before it runs its cleanups, so the reslist's cleanup
+     * would close (destroy) pools already gone and corrupt the
+     * allocator (a prefork child died of it leaving at a graceful
+     * restart).  Each is destroyed by lent_close(), or with the process. */
+    (void)pool;
+    apr_pool_create(&own, NULL);
     lent = apr_pcalloc(own, sizeof(*lent));
     lent->pool = own;
     rv = ml_store_open(&lent->store, database->location, ML_STORE_WRITE, own);

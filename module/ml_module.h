@@ -248,6 +248,8 @@ int ml_handle_preview(request_rec *r, const ml_dir_config *conf,
 int ml_handle_qr(request_rec *r, const ml_dir_config *conf, const char *slug,
                  int png);
 int ml_handle_robots(request_rec *r, const ml_dir_config *conf);
+/* Sends the QR code of url, at ?size=N, as a PNG or an SVG (qrcode.c). */
+int ml_send_qr(request_rec *r, const char *url, int png);
 
 /* <prefix>/ of a request, percent-encoded as a URL path; the short URL of
  * a slug there (create.c). */
@@ -270,7 +272,17 @@ const char *ml_json_redirect_rules(json_t *list, ml_link *link,
 /* The form's CSRF token (sent as its cookie too), and NULL if a form post
  * with this token field may go on, else why not (create.c). */
 const char *ml_form_token(request_rec *r);
+/* The same token, its cookie sent for the URL paths under path (the admin
+ * pages' location, whatever page of it is asked). */
+const char *ml_form_token_under(request_rec *r, const char *path);
 const char *ml_form_post_problem(request_rec *r, const char *field);
+/* Reads a link's rules from the fields of a form (or JSON's scalars) by
+ * their names - Shlink's: title, tags, validSince, maxVisits, fallbackUrl,
+ * forwardQuery, forwardPath, crawlable, redirectRules - into link; a
+ * field absent is left as it is, "" clears it.  NULL, or what is wrong,
+ * naming the field. */
+const char *ml_read_link_fields(ml_link *link, apr_table_t *fields,
+                                apr_pool_t *pool);
 /* Reads a form post's fields (at most ML_FORM_FIELDS, 16 KiB) into a
  * table; NULL, or why not with *status set. */
 #define ML_FORM_FIELDS 16
@@ -287,6 +299,12 @@ typedef struct {
     const char *qr_url;          /* its QR code (an SVG) */
 } ml_form_page;
 
+/* text escaped for HTML, quotes included, UTF-8 kept as it is ("" for
+ * NULL) (pages.c). */
+const char *ml_html_escape(apr_pool_t *pool, const char *text);
+/* The status and the headers of every HTML page of ours: its type, a
+ * Content-Security-Policy that allows no script, no caching. */
+void ml_page_headers(request_rec *r, int status);
 /* Each writes a whole page with the status and returns OK. */
 int ml_page_form(request_rec *r, int status, const ml_form_page *page);
 int ml_page_preview(request_rec *r, const ml_link *link, const char *short_url,
@@ -319,8 +337,32 @@ int ml_ratelimit_may_guess(request_rec *r, const char *slug,
                            apr_int64_t *retry_after);
 void ml_ratelimit_count_guess(request_rec *r, const char *slug);
 
+/* One database's figures, as /server-status, the JSON, /metrics and the
+ * admin overview show them (status.c). */
+typedef struct {
+    const char *path;
+    int loaded;
+    ml_cache_usage cache;
+    ml_clicks_stats clicks;
+    apr_uint64_t clicks_stored;       /* -1 when the file could not be read */
+    apr_uint64_t clicks_pending;
+    int has_visits;                   /* the database has a visits ring */
+    ml_visits_stats visits;
+} ml_database_figures;
+void ml_database_figures_gather(const ml_database *database,
+                                ml_database_figures *figures, apr_pool_t *pool);
+/* The bytes of the cache in use; the clicks, stored and pending. */
+apr_uint64_t ml_cache_bytes_used(const ml_cache_usage *usage);
+apr_uint64_t ml_database_figures_clicks(const ml_database_figures *figures);
+/* The clicks counted in memory, not yet flushed, for this very row. */
+apr_uint64_t ml_database_pending_for(const ml_database *database,
+                                     const ml_link *link);
+
 void ml_status_register_hooks(void);
 int ml_admin_handler(request_rec *r);
+/* admin_pages.c: the HTML pages under minilink-admin, for a browser's GET
+ * (Accept: text/html) and every POST; DECLINED for the JSON and metrics. */
+int ml_admin_pages(request_rec *r, const ml_dir_config *conf);
 /* SetHandler minilink-api: Shlink's REST API v3 (api.c); SetHandler
  * minilink-yourls: YOURLS' yourls-api.php (yourls.c). */
 int ml_api_handler(request_rec *r);

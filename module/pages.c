@@ -38,12 +38,20 @@ static const char style[] =
     ".check input{width:auto;margin-right:.5rem}"
     ".qr{display:block;width:10rem;height:10rem;margin-top:1rem}";
 
-static const char *escape(request_rec *r, const char *text)
+const char *ml_html_escape(apr_pool_t *pool, const char *text)
 {
-    return ap_escape_html2(r->pool, text ? text : "", 1);
+    /* Not toasc: it writes each byte of a UTF-8 character as an entity of
+     * its own ("&#195;&#169;" for an é), which a page in UTF-8 would show
+     * as two wrong characters. */
+    return ap_escape_html2(pool, text ? text : "", 0);
 }
 
-static void page_start(request_rec *r, int status, const char *title)
+static const char *escape(request_rec *r, const char *text)
+{
+    return ml_html_escape(r->pool, text);
+}
+
+void ml_page_headers(request_rec *r, int status)
 {
     r->status = status;
     ap_set_content_type(r, "text/html; charset=utf-8");
@@ -54,6 +62,11 @@ static void page_start(request_rec *r, int status, const char *title)
     apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
     /* Pages carry a CSRF token or per-link data: never from a cache. */
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+}
+
+static void page_start(request_rec *r, int status, const char *title)
+{
+    ml_page_headers(r, status);
     ap_rprintf(r, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
                "<title>%s</title><style>%s</style></head><body><main>\n"

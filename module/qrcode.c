@@ -119,14 +119,39 @@ static int send_png(request_rec *r, const QRcode *code, int size)
     return OK;
 }
 
+int ml_send_qr(request_rec *r, const char *url, int png)
+{
+    int size = size_asked(r), status;
+    QRcode *code;
+
+    if (size == 0) {
+        return HTTP_BAD_REQUEST;
+    }
+    code = QRcode_encodeString(url, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    if (code == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MLLOGNO(00044) "cannot make "
+                      "the QR code of '%s'", url);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* The same short URL, the same image: caches may keep it a day. */
+    apr_table_setn(r->headers_out, "Cache-Control", "public, max-age=86400");
+    status = OK;
+    if (png) {
+        status = send_png(r, code, size);
+    }
+    else {
+        send_svg(r, code, size);
+    }
+    QRcode_free(code);
+    return status;
+}
+
 int ml_handle_qr(request_rec *r, const ml_dir_config *conf, const char *slug,
                  int png)
 {
     apr_size_t len = strlen(slug);
-    int size = size_asked(r), status;
     ml_cache_entry entry;
     ml_cache_rules rules;
-    QRcode *code;
 
     if (r->method_number != M_GET) {
         ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
@@ -148,25 +173,5 @@ int ml_handle_qr(request_rec *r, const ml_dir_config *conf, const char *slug,
             return HTTP_NOT_FOUND;     /* not there yet */
         }
     }
-    if (size == 0) {
-        return HTTP_BAD_REQUEST;
-    }
-    code = QRcode_encodeString(ml_short_url_for(r, slug), 0, QR_ECLEVEL_M,
-                               QR_MODE_8, 1);
-    if (code == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MLLOGNO(00044) "cannot make "
-                      "the QR code of '%s'", slug);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    /* The same short URL, the same image: caches may keep it a day. */
-    apr_table_setn(r->headers_out, "Cache-Control", "public, max-age=86400");
-    status = OK;
-    if (png) {
-        status = send_png(r, code, size);
-    }
-    else {
-        send_svg(r, code, size);
-    }
-    QRcode_free(code);
-    return status;
+    return ml_send_qr(r, ml_short_url_for(r, slug), png);
 }

@@ -7,7 +7,8 @@
  *                                    <loc>/top?n=N; <loc>/metrics for
  *                                    Prometheus; visits (admin_visits.c)
  *
- * Every figure comes from gather(), so the three views cannot disagree.
+ * Every figure comes from ml_database_figures_gather(), so the views
+ * (and the admin overview) cannot disagree.
  * Clicks shown are those in the database plus those counted in memory and
  * not yet flushed, so they are current to the request.
  */
@@ -32,20 +33,8 @@ APLOG_USE_MODULE(minilink);
 #define TOP_MAX 1000
 
 
-/* One database's figures. */
-typedef struct {
-    const char *path;
-    int loaded;
-    ml_cache_usage cache;
-    ml_clicks_stats clicks;
-    apr_uint64_t clicks_stored;       /* -1 when the file could not be read */
-    apr_uint64_t clicks_pending;
-    int has_visits;                   /* the database has a visits ring */
-    ml_visits_stats visits;
-} database_figures;
-
-static void gather(const ml_database *database, database_figures *figures,
-                   apr_pool_t *pool)
+void ml_database_figures_gather(const ml_database *database,
+                                ml_database_figures *figures, apr_pool_t *pool)
 {
     ml_store *store;
 
@@ -69,12 +58,12 @@ static void gather(const ml_database *database, database_figures *figures,
     }
 }
 
-static apr_uint64_t cache_bytes_used(const ml_cache_usage *usage)
+apr_uint64_t ml_cache_bytes_used(const ml_cache_usage *usage)
 {
     return usage->segment_bytes - (usage->arena_bytes - usage->arena_used);
 }
 
-static apr_uint64_t clicks_of(const database_figures *figures)
+apr_uint64_t ml_database_figures_clicks(const ml_database_figures *figures)
 {
     return (figures->clicks_stored == (apr_uint64_t)-1 ? 0 : figures->clicks_stored)
            + figures->clicks_pending;
@@ -111,8 +100,8 @@ static int status_section(request_rec *r, int flags)
     }
     for (entry = apr_hash_first(r->pool, databases); entry;
          entry = apr_hash_next(entry)) {
-        database_figures f;
-        gather(apr_hash_this_val(entry), &f, r->pool);
+        ml_database_figures f;
+        ml_database_figures_gather(apr_hash_this_val(entry), &f, r->pool);
         if (flags & AP_STATUS_SHORT) {
             ap_rprintf(r, "MinilinkDatabase: %s\nMinilinkLinksCached: %u\n"
                        "MinilinkCacheBytesUsed: %" APR_UINT64_T_FMT "\n"
@@ -128,9 +117,10 @@ static int status_section(request_rec *r, int flags)
                        "MinilinkVisitsRecorded: %" APR_UINT64_T_FMT "\n"
                        "MinilinkVisitsPending: %" APR_UINT64_T_FMT "\n"
                        "MinilinkVisitsDropped: %" APR_UINT64_T_FMT "\n",
-                       f.path, f.cache.links, cache_bytes_used(&f.cache),
+                       f.path, f.cache.links, ml_cache_bytes_used(&f.cache),
                        f.cache.segment_bytes, f.clicks.lookups, f.clicks.hits,
-                       f.clicks.misses, clicks_of(&f), f.cache.last_refresh_at,
+                       f.clicks.misses, ml_database_figures_clicks(&f),
+                       f.cache.last_refresh_at,
                        f.clicks.last_flush_at, f.cache.refresh_errors,
                        f.clicks.flush_errors, f.visits.recorded,
                        f.visits.pending, f.visits.dropped);
@@ -159,9 +149,10 @@ static int status_section(request_rec *r, int flags)
                    APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %"
                    APR_UINT64_T_FMT "</td></tr>\n</table>\n",
                    f.cache.links, f.cache.link_capacity,
-                   cache_bytes_used(&f.cache), f.cache.segment_bytes,
+                   ml_cache_bytes_used(&f.cache), f.cache.segment_bytes,
                    f.clicks.lookups, f.clicks.hits, f.clicks.misses,
-                   clicks_of(&f), f.clicks_pending, f.clicks.cells_live,
+                   ml_database_figures_clicks(&f), f.clicks_pending,
+                   f.clicks.cells_live,
                    f.clicks.cells, f.clicks.stale_clicks,
                    timestamp(r, f.cache.last_refresh_at),
                    timestamp(r, f.clicks.last_flush_at),
@@ -190,9 +181,9 @@ int ml_send_json(request_rec *r, json_t *value)
 
 static int send_totals(request_rec *r, const ml_database *database)
 {
-    database_figures f;
+    ml_database_figures f;
 
-    gather(database, &f, r->pool);
+    ml_database_figures_gather(database, &f, r->pool);
     return ml_send_json(r, json_pack(
         "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
         " s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
@@ -200,12 +191,12 @@ static int send_totals(request_rec *r, const ml_database *database)
         "database", f.path,
         "links_cached", (json_int_t)f.cache.links,
         "link_capacity", (json_int_t)f.cache.link_capacity,
-        "cache_bytes_used", (json_int_t)cache_bytes_used(&f.cache),
+        "cache_bytes_used", (json_int_t)ml_cache_bytes_used(&f.cache),
         "cache_bytes_total", (json_int_t)f.cache.segment_bytes,
         "lookups", (json_int_t)f.clicks.lookups,
         "hits", (json_int_t)f.clicks.hits,
         "misses", (json_int_t)f.clicks.misses,
-        "clicks", (json_int_t)clicks_of(&f),
+        "clicks", (json_int_t)ml_database_figures_clicks(&f),
         "clicks_pending", (json_int_t)f.clicks_pending,
         "click_cells", (json_int_t)f.clicks.cells,
         "click_cells_counting", (json_int_t)f.clicks.cells_live,
@@ -228,8 +219,8 @@ static int send_totals(request_rec *r, const ml_database *database)
             "regular_404", (json_int_t)f.visits.orphans[ML_VISIT_REGULAR_404]));
 }
 
-/* The clicks not yet flushed for this very row. */
-static apr_uint64_t pending_for(const ml_database *database, const ml_link *link)
+apr_uint64_t ml_database_pending_for(const ml_database *database,
+                                     const ml_link *link)
 {
     apr_uint32_t cell = ml_cache_click_cell(database->cache, link->slug);
 
@@ -247,7 +238,8 @@ static json_t *link_json(const ml_database *database, const ml_link *link)
                      "disabled", link->disabled,
                      "created_at", (json_int_t)link->created_at,
                      "clicks", (json_int_t)(link->clicks
-                                            + pending_for(database, link)),
+                                            + ml_database_pending_for(database,
+                                                                      link)),
                      "last_click_at", (json_int_t)link->last_click_at);
 }
 
@@ -329,18 +321,18 @@ typedef struct {
     const char *name;
     const char *type;
     const char *help;
-    apr_uint64_t (*value)(const database_figures *f);
+    apr_uint64_t (*value)(const ml_database_figures *f);
 } metric_family;
 
 #define FIGURE(fn, expr) \
-    static apr_uint64_t fn(const database_figures *f) { return (apr_uint64_t)(expr); }
+    static apr_uint64_t fn(const ml_database_figures *f) { return (apr_uint64_t)(expr); }
 FIGURE(links_cached, f->cache.links)
-FIGURE(cache_used, cache_bytes_used(&f->cache))
+FIGURE(cache_used, ml_cache_bytes_used(&f->cache))
 FIGURE(cache_size, f->cache.segment_bytes)
 FIGURE(lookups, f->clicks.lookups)
 FIGURE(hits, f->clicks.hits)
 FIGURE(misses, f->clicks.misses)
-FIGURE(clicks, clicks_of(f))
+FIGURE(clicks, ml_database_figures_clicks(f))
 FIGURE(last_refresh, f->cache.last_refresh_at)
 FIGURE(last_flush, f->clicks.last_flush_at)
 FIGURE(refresh_errors, f->cache.refresh_errors)
@@ -395,7 +387,7 @@ static int send_metrics(request_rec *r)
 {
     apr_hash_t *databases = configured_databases();
     int count = databases ? (int)apr_hash_count(databases) : 0, i = 0, d;
-    database_figures *figures = apr_pcalloc(r->pool, (apr_size_t)(count + 1)
+    ml_database_figures *figures = apr_pcalloc(r->pool, (apr_size_t)(count + 1)
                                                      * sizeof(*figures));
     const char **labels = apr_pcalloc(r->pool, (apr_size_t)(count + 1)
                                                * sizeof(*labels));
@@ -406,7 +398,8 @@ static int send_metrics(request_rec *r)
     ap_set_content_type(r, "text/plain; version=0.0.4");
     for (entry = databases ? apr_hash_first(r->pool, databases) : NULL;
          entry; entry = apr_hash_next(entry), i++) {
-        gather(apr_hash_this_val(entry), &figures[i], r->pool);
+        ml_database_figures_gather(apr_hash_this_val(entry), &figures[i],
+                                   r->pool);
         labels[i] = label(r->pool, figures[i].path);
     }
     for (f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
@@ -440,6 +433,11 @@ int ml_admin_handler(request_rec *r)
     const char *slug = links ? links + 7 : NULL;
     apr_size_t slug_len = slug ? strcspn(slug, "/") : 0;
 
+    int page = ml_admin_pages(r, conf);
+
+    if (page != DECLINED) {
+        return page;
+    }
     if (r->method_number != M_GET) {
         ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
         return HTTP_METHOD_NOT_ALLOWED;

@@ -16,18 +16,12 @@
 //
 // Needs Node 18 or later: plain ES modules, nothing newer.
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { chromium } from 'playwright-core';
+import { WAIT_MS, step, check, CheckFailed, watchdog, runInChromium } from './chromium.mjs';
 
-const WAIT_MS = 10000;          // any one wait: navigation, element, event
-const LAUNCH_MS = 30000;        // chromium's start, cold caches included
 const WHOLE_RUN_MS = 90000;     // the watchdog for everything
 const TARGET = 'https://example.com/from-the-browser?x=1';
 const REACHED = 'reached';
-const CHROMIUM = process.env.MINILINK_CHROMIUM || '/usr/bin/chromium';
 
 const [base, screenshot] = process.argv.slice(2);
 if (!base || !screenshot || !/^https?:\/\/[^/]+\/.*\/$/.test(base)) {
@@ -37,26 +31,7 @@ if (!base || !screenshot || !/^https?:\/\/[^/]+\/.*\/$/.test(base)) {
 const origin = new URL(base).origin;
 const errorScreenshot = screenshot.replace(/(\.png)?$/i, '-error.png');
 
-const started = Date.now();
-function step(text) {
-    const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    console.log(`[browser ${seconds.padStart(5)} s] ${text}`);
-}
-
-class CheckFailed extends Error {}
-function check(ok, text) {
-    if (!ok) {
-        throw new CheckFailed(text);
-    }
-}
-
-// Never hang: whatever is stuck, the process ends (Playwright kills the
-// browser it launched when node exits).
-const watchdog = setTimeout(() => {
-    console.error(`shorten.mjs: gave up after ${WHOLE_RUN_MS / 1000} s`);
-    process.exit(1);
-}, WHOLE_RUN_MS);
-watchdog.unref();
+watchdog('shorten.mjs', WHOLE_RUN_MS);
 
 // Every request the browser makes is either to the server under test,
 // answered here (example.com), or refused and remembered.
@@ -164,45 +139,4 @@ async function run(context) {
     check(pageErrors.length === 0, `errors in the page: ${pageErrors.join('; ')}`);
 }
 
-const profile = mkdtempSync(join(tmpdir(), 'minilink-chromium-'));
-let context = null;
-let status = 0;
-try {
-    context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-               '--no-first-run', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync',
-               // No name but the server's resolves: no DNS lookup, prefetch
-               // or preconnect can leave the machine either.
-               `--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE ${new URL(base).hostname}`],
-        timeout: LAUNCH_MS,
-        viewport: { width: 1000, height: 700 },
-        serviceWorkers: 'block',
-        acceptDownloads: false,
-    });
-    context.setDefaultTimeout(WAIT_MS);
-    context.setDefaultNavigationTimeout(WAIT_MS);
-    const blank = context.pages()[0] || await context.newPage();
-    const agent = await blank.evaluate(() => navigator.userAgent);
-    const version = (agent.match(/Chrom[a-z]*\/[0-9.]+/) || [agent])[0];
-    step(`${version} started (profile ${profile})`);
-    await context.route('**/*', route);
-    await run(context);
-    step('all checks passed');
-}
-catch (e) {
-    status = 1;
-    console.error(`FAILED: ${e instanceof CheckFailed ? e.message : (e && e.stack) || e}`);
-}
-finally {
-    if (context) {
-        // Bounded: a browser that does not close is killed when node exits.
-        await Promise.race([context.close().catch(() => {}),
-                            new Promise((done) => setTimeout(done, WAIT_MS))]);
-    }
-    rmSync(profile, { recursive: true, force: true });
-}
-clearTimeout(watchdog);
-process.exit(status);
+await runInChromium(base, { width: 1000, height: 700 }, route, run);

@@ -340,6 +340,54 @@ char *form_token_at(const char *file, int line, const char *prefix)
     return cookie;
 }
 
+/* ---- the admin pages' forms ----------------------------------------- */
+
+admin_token admin_token_at(const char *file, int line, const httpd_server *srv,
+                           const char *admin, const char *userpwd)
+{
+    static const char marker[] = "name=\"csrf\" value=\"";
+    const char *headers[] = { BROWSER_ACCEPT, NULL };
+    http_request_spec req = { "GET", NULL, tfmt("%snew", admin), headers, NULL, 0, userpwd };
+    http_response *r = ask_spec(srv, &req);
+    char *set_cookie = tkeep(http_header(r, "Set-Cookie")), *p;
+    admin_token token = { NULL, NULL };
+
+    if (set_cookie && strncmp(set_cookie, "minilink_csrf=", 14) == 0) {
+        token.cookie = tfmt("%.*s", (int)strcspn(set_cookie + 14, ";"), set_cookie + 14);
+    }
+    if ((p = strstr(r->body, marker)) != NULL) {
+        token.field = tfmt("%.*s", (int)strcspn(p + sizeof marker - 1, "\""),
+                           p + sizeof marker - 1);
+    }
+    check_here(token.cookie && token.field && strcmp(token.cookie, token.field) == 0,
+               "GET %snew: no token: cookie %s, field %s", admin, str_or_null(token.cookie),
+               str_or_null(token.field));
+    check_here(set_cookie && strstr(set_cookie, tfmt("Path=%s;", admin))
+               && strstr(set_cookie, "HttpOnly") && strstr(set_cookie, "SameSite=Strict"),
+               "the cookie is not for %s, HttpOnly, SameSite=Strict: %s", admin,
+               str_or_null(set_cookie));
+    return token;
+}
+
+http_response *admin_post(const httpd_server *srv, const char *path, const char *body,
+                          const char *field, const char *cookie, const char *origin,
+                          const char *userpwd)
+{
+    const char *headers[5] = { "Content-Type: application/x-www-form-urlencoded",
+                               BROWSER_ACCEPT };
+    char *all = tfmt("%s%scsrf=%s", body, *body ? "&" : "", field ? field : "");
+    http_request_spec req = { "POST", NULL, path, headers, all, strlen(all), userpwd };
+    int n = 2;
+
+    if (cookie) {
+        headers[n++] = tfmt("Cookie: minilink_csrf=%s", cookie);
+    }
+    if (origin) {
+        headers[n++] = tfmt("Origin: %s", origin);
+    }
+    return ask_spec(srv, &req);
+}
+
 /* ---- who answered ---------------------------------------------------- */
 
 const char *log_answered(const char *log_name, const char *method, const char *path, long status)

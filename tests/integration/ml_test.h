@@ -104,6 +104,7 @@ void add_rules_suites(void);    /* rules-*: a link's own rules, live */
 void add_upgrade_suites(void);  /* upgrade-*: a version-1 database served, upgraded live */
 void add_import_suites(void);   /* import-*: the peers' exports imported while served */
 void add_api_suites(void);      /* api-*: Shlink's REST API (minilink-api) */
+void add_admin_pages_suites(void);  /* admin-pages-*: the admin pages over HTTP */
 
 /* A suite's cleanup: the error log if it had failures; g_srv freed. */
 int suite_cleanup(void);
@@ -263,6 +264,22 @@ char *json_text(const char *body, const char *name);   /* a JSON string field, o
  * HttpOnly, SameSite=Strict cookie); the token. */
 char *form_token_at(const char *file, int line, const char *prefix);
 
+/* What a browser's GET sends as Accept: the admin pages answer it with HTML. */
+#define BROWSER_ACCEPT "Accept: text/html,application/xhtml+xml,*/*;q=0.8"
+/* The admin pages' form token: the hidden csrf field of GET <admin>new (admin: the location's
+ * path with its '/'), asked as a browser (as userpwd, "user:password", unless NULL), and its
+ * cookie, checked: the same, for <admin>, HttpOnly, SameSite=Strict. */
+typedef struct {
+    char *field;
+    char *cookie;
+} admin_token;
+admin_token admin_token_at(const char *file, int line, const httpd_server *srv,
+                           const char *admin, const char *userpwd);
+/* POSTs a form (body: url-encoded fields but csrf) to srv as a browser, with the token's field
+ * and cookie, an Origin and Basic credentials (each NULL: not sent). */
+http_response *admin_post(const httpd_server *srv, const char *path, const char *body,
+                          const char *field, const char *cookie, const char *origin,
+                          const char *userpwd);
 /* How the access log <dir>/<log_name>.log (written by ANSWERED_LOG) says method path was
  * answered - "translate" (early), "handler", "-" (before the module: access control) - on its last
  * line with that status; NULL if none within 2 s.  Freed with the test. */

@@ -285,6 +285,7 @@ int main(void)
     add_upgrade_suites();
     add_import_suites();
     add_api_suites();
+    add_admin_pages_suites();
     select_suites(getenv("MINILINK_SUITES"));
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

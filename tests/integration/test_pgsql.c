@@ -553,6 +553,38 @@ static void test_visits_add_up(void)
                "\"visitedUrl\":\"/l/orphan-on-a\"", "host B's orphan visits");
 }
 
+/* The admin pages read PostgreSQL as they read SQLite: a link's fields edited on A's pages are
+ * served by B within its refresh, and B's pages show the change and the day's clicks. */
+static void test_admin_pages_edit(void)
+{
+    const char *headers[] = { BROWSER_ACCEPT, NULL };
+    http_request_spec req = { "GET", NULL, "/minilink-admin/", headers, NULL, 0, NULL };
+    admin_token token = admin_token_at(HERE, P.a, "/minilink-admin/", NULL);
+    http_response *r;
+    stored_link *link = link_of("clicky");
+    long t;
+
+    r = ask_spec(P.b, &req);
+    EXPECT_EQ(r->status, 200, "B's overview");
+    EXPECT_HAS(r->body, "data-clicks=\"", "B's overview chart");
+    req.path = "/minilink-admin/links?q=click";
+    EXPECT_HAS(ask_spec(P.a, &req)->body, "href=\"/minilink-admin/links/clicky\"",
+               "A's links table, searched");
+    r = admin_post(P.a, "/minilink-admin/links/clicky", "url=https%3A%2F%2Fexample.com%2F"
+                   "admin-edit&title=Edited+on+A&tags=pg", token.field, token.cookie,
+                   tfmt("http://127.0.0.1:%d", P.a->port), NULL);
+    EXPECT_EQ(r->status, 303, "the edit on A's page");
+    snprintf(link->url, sizeof link->url, "https://example.com/admin-edit");
+    t = now_ms();
+    EXPECT_SERVED("edited on A's admin page, on A at once", P.a, "clicky");
+    WAIT_SERVED("A's admin page -> B", P.b, "clicky", t);
+    req.path = "/minilink-admin/links/clicky";
+    r = ask_spec(P.b, &req);
+    EXPECT_HAS(r->body, "value=\"Edited on A\"", "B's page of the link");
+    /* curl's clicks count as bots or people, as uap-core says: a bar either way. */
+    EXPECT_HAS(r->body, "<rect class=\"", "B's chart of the link's clicks");
+}
+
 static void test_propagation_measured(void)
 {
     long delays[PROPAGATION_ROUNDS];
@@ -1199,6 +1231,7 @@ static CU_TestInfo pgsql_tests[] = {
     { "import --from kutt: its visits and times kept in PostgreSQL", test_peer_history_kept },
     { "clicks on A and B add up exactly", test_clicks_add_up },
     { "visits on A and B add up, roll-up included", test_visits_add_up },
+    { "admin pages: edited on A's, served by B, shown by B's", test_admin_pages_edit },
     { "propagation A -> B measured", test_propagation_measured },
     { "PostgreSQL stopped: cache serves, 503, one line per outage", test_outage_served_from_cache },
     { "PostgreSQL back: creation works again by itself", test_recovery_by_itself },

@@ -74,6 +74,7 @@ int main(void)
     add_cli_suite();
     add_cli_edit_suite();
     add_cli_import_suite();
+    add_chart_suite();
     add_tags_suite();
     error = CU_get_error();
     if (error == CUE_SUCCESS) {

@@ -27,6 +27,7 @@ void add_drain_suite(void);  /* test_drain.c: sync/ml_visits_drain.h, visits in 
 void add_cli_suite(void);    /* test_cli.c:   the minilink command */
 void add_cli_edit_suite(void); /* test_cli_edit.c: minilink set, export, import, help */
 void add_cli_import_suite(void); /* test_cli_import.c: minilink import, --from the peers */
+void add_chart_suite(void);  /* test_chart.c: util/ml_chart_scale.h */
 void add_tags_suite(void);   /* test_tags.c:  ML tags in the code and README */
 
 #endif /* UNIT_SUITES_H */
