@@ -23,21 +23,7 @@ modules=/usr/lib/apache2/modules
 : "${MINILINK_MODULE:?run me through make -f Makefile.apxs bench-admin}"
 : "${MINILINK_CLI:?run me through make -f Makefile.apxs bench-admin}"
 
-dir=$(mktemp -d /tmp/minilink-admin-bench.XXXXXX)
-chmod 755 "$dir"
-httpd_pid=""
-cleanup() {
-    if [ -n "$httpd_pid" ] && kill -0 "$httpd_pid" 2>/dev/null; then
-        kill -TERM "$httpd_pid" 2>/dev/null || true
-        wait "$httpd_pid" 2>/dev/null || true
-    fi
-    if [ "${KEEP:-0}" = 1 ]; then
-        echo "kept $dir" >&2
-    else
-        rm -rf "$dir"
-    fi
-}
-trap cleanup EXIT
+bench_dir admin-bench
 
 if [ "$(id -u)" = 0 ]; then
     user=www-data group=www-data
@@ -70,7 +56,7 @@ MinilinkDatabase $db
 EOF
 [ "$(id -u)" = 0 ] && chown -R "$user:$group" "$dir"
 "$APACHE2" -f "$dir/httpd.conf" -DFOREGROUND &
-httpd_pid=$!
+server_pid=$!
 for _ in $(seq 1 600); do
     curl -s -o /dev/null "http://127.0.0.1:$port/admin/links" -H 'Accept: text/html' && break
     sleep 0.1

@@ -22,17 +22,10 @@ user=www-data
 group=www-data
 [ "$(id -u)" = 0 ] || { user=$(id -un); group=$(id -gn); }
 
-dir=$(mktemp -d /tmp/minilink-bench-api.XXXXXX)
-apache_pid=
-cleanup() {
-    if [ -n "$apache_pid" ]; then
-        kill -TERM "$apache_pid" 2>/dev/null || true
-        wait "$apache_pid" 2>/dev/null || true
-    fi
-    [ "${KEEP:-0}" = 1 ] && echo "kept $dir" || rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/links.sh
+. "$here/links.sh"
+bench_dir bench-api
 
 echo "== the store alone (bench/list), and the database for the server"
 bench/list "$links" "$dir"
@@ -85,7 +78,7 @@ LUA
 [ "$(id -u)" = 0 ] && chown -R "$user:$group" "$dir"
 
 "$APACHE2" -f "$dir/httpd.conf" -DFOREGROUND &
-apache_pid=$!
+server_pid=$!
 for _ in $(seq 100); do
     curl -fs "http://127.0.0.1:$port/rest/health" >/dev/null && break
     sleep 0.2

@@ -1,4 +1,26 @@
-# bench/links.sh - what bench/run.sh and bench/profile.sh share (sourced).
+# bench/links.sh - what the bench scripts share (sourced).
+
+# bench_dir NAME: a scratch directory in $dir, removed at exit (KEEP=1
+# keeps it) once the server whose pid the script puts in $server_pid, if
+# any, has been stopped - whatever happens.
+server_pid=""
+bench_dir() {
+    dir=$(mktemp -d "/tmp/minilink-$1.XXXXXX")
+    chmod 755 "$dir"
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT TERM        # bench_cleanup runs through the EXIT trap
+}
+bench_cleanup() {
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    if [ "${KEEP:-0}" = 1 ]; then
+        echo "kept $dir" >&2
+    else
+        rm -rf "$dir"
+    fi
+}
 
 # make_links_db DB COUNT PREFIX DIGITS: a minilink database of COUNT links,
 # slugs PREFIX + the number in DIGITS digits, URLs of about 60 bytes

@@ -43,21 +43,7 @@ modules=/usr/lib/apache2/modules
 : "${MINILINK_MODULE:?run me through make -f Makefile.apxs bench-profile}"
 : "${MINILINK_CLI:?run me through make -f Makefile.apxs bench-profile}"
 
-dir=$(mktemp -d /tmp/minilink-profile.XXXXXX)
-chmod 755 "$dir"
-vg_pid=""
-cleanup() {
-    if [ -n "$vg_pid" ] && kill -0 "$vg_pid" 2>/dev/null; then
-        kill -TERM "$vg_pid" 2>/dev/null || true
-        wait "$vg_pid" 2>/dev/null || true
-    fi
-    if [ "${KEEP:-0}" = 1 ]; then
-        echo "kept $dir" >&2
-    else
-        rm -rf "$dir"
-    fi
-}
-trap cleanup EXIT
+bench_dir profile
 
 mkdir "$dir/htdocs"
 build_floor "$dir/build" || exit 1
@@ -125,7 +111,7 @@ EOF
 "${as_user[@]}" valgrind --tool=callgrind --instr-atstart=no --trace-children=no \
     --vgdb-prefix="$dir/vgdb" --callgrind-out-file="$dir/callgrind.out" \
     "$APACHE2" -X -f "$dir/httpd.conf" >"$dir/valgrind.log" 2>&1 &
-vg_pid=$!
+server_pid=$!
 for _ in $(seq 600); do
     curl -s -o /dev/null "http://127.0.0.1:$port/floor-quick/x" && break
     sleep 0.2
@@ -172,9 +158,9 @@ for contender in $contenders floor-handler:/floor-handler/x; do
     control -i off
     control -d "$name"
 done
-kill -TERM "$vg_pid"
-wait "$vg_pid" 2>/dev/null || true
-vg_pid=""
+kill -TERM "$server_pid"
+wait "$server_pid" 2>/dev/null || true
+server_pid=""
 
 dump_of() {   # callgrind numbers its dumps; the trigger names each
     grep -l "^desc: Trigger: dump $1\$" "$dir"/callgrind.out.* | head -1
