@@ -260,6 +260,7 @@ apr_status_t ml_cache_create(ml_cache **cache, const ml_cache_geometry *geometry
     atomic_init(&made->header->overflowed, 0);
     atomic_init(&made->header->failing[ML_CACHE_REFRESH], 0);
     atomic_init(&made->header->failing[ML_CACHE_CREATE], 0);
+    atomic_init(&made->header->failing[ML_CACHE_FIT], 0);
     atomic_init(&made->header->changes_seen, 0);
     rv = apr_generate_random_bytes(made->header->hash_key,
                                    sizeof(made->header->hash_key));

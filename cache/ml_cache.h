@@ -165,10 +165,13 @@ void ml_cache_set_changes_seen(ml_cache *cache, apr_uint64_t seq);
 int ml_cache_overflowed(const ml_cache *cache);
 void ml_cache_set_overflowed(ml_cache *cache);
 
-/* Whether refreshing from the database, or writing new links to it, is
- * failing: shared by every process so that an outage is logged once.
- * Returns the previous value. */
-typedef enum { ML_CACHE_REFRESH, ML_CACHE_CREATE, ML_CACHE_ACTIVITIES } ml_cache_activity;
+/* Whether refreshing from the database, writing new links to it, or
+ * fitting changed links into this table (it is full) is failing: shared by
+ * every process so that an episode is logged once.  Returns the previous
+ * value. */
+typedef enum {
+    ML_CACHE_REFRESH, ML_CACHE_CREATE, ML_CACHE_FIT, ML_CACHE_ACTIVITIES
+} ml_cache_activity;
 int ml_cache_swap_failing(ml_cache *cache, ml_cache_activity activity,
                           int failing);
 int ml_cache_failing(const ml_cache *cache, ml_cache_activity activity);

@@ -241,12 +241,15 @@ static void report(ml_database *database, apr_status_t rv, const char *error,
                      ? " (compared every link: the change log did not reach back)"
                      : "");
     }
-    if (counts->no_room) {
+    /* Once a table: every refresh after it would say it again (each API
+     * write refreshes too), until a graceful restart makes a new table. */
+    if (counts->no_room
+        && !ml_cache_swap_failing(database->cache, ML_CACHE_FIT, 1)) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ap_server_conf,
                      MLLOGNO(00021) "%u new or changed links did not fit in the "
-                     "cache for %s; they are served from the database until "
-                     "'apachectl graceful' rebuilds the cache",
-                     counts->no_room, database->label);
+                     "cache for %s; they, and any more until 'apachectl "
+                     "graceful' rebuilds the cache, are served from the "
+                     "database (said once)", counts->no_room, database->label);
     }
     ml_cache_usage_get(database->cache, &usage);
     if (full_before < NEARLY_FULL_PERCENT

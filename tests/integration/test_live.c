@@ -556,6 +556,13 @@ static void test_overflow_never_drops(void)
     check_overflow_links_at(__LINE__, "overflowed table");
     CHECK(httpd_error_log_wait(g_srv, "ML00021", 0, BOUNDED_WAIT_MS) >= 0,
           "no ML00021 line (links did not fit) in the error log");
+    /* One more that does not fit is served too, and not said again. */
+    if (SQL("INSERT INTO links (slug, url) VALUES ('ovmore', 'https://example.com/overflow/more')")) {
+        t = now_ms();
+        WAIT_FOR("one more after the overflow", t, "/l/ovmore", 302,
+                 "https://example.com/overflow/more");
+    }
+    EXPECT_EQ(httpd_error_log_count(g_srv, "ML00021"), 1, "ML00021 lines for one full table");
     CHECK(httpd_graceful(g_srv) == 0, "graceful restart failed");
     check_overflow_links_at(__LINE__, "after a graceful restart");
     capacity = cache_capacity();
