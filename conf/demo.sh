@@ -23,6 +23,12 @@ if [ ! -f "$db" ]; then
     sqlite3 "$db" "UPDATE links SET status = 301 WHERE slug = 'docs';
                    UPDATE links SET disabled = 1 WHERE slug = 'gone';
                    UPDATE links SET expires_at = 1700000000 WHERE slug = 'old';"
+    # A link with a title, tags and a redirect rule for phones.
+    "$MINILINK_CLI" --db "$db" add --title "Debian" --tag os --tag demo \
+        https://www.debian.org/ deb >/dev/null
+    "$MINILINK_CLI" --db "$db" rule add deb https://www.debian.org/devel/ --device mobile >/dev/null
+    # The management API's key: printed once by apikey add, kept here.
+    "$MINILINK_CLI" --db "$db" apikey add demo --role admin >"$MINILINK_DEMO_DIR/api-key"
 fi
 
 # Started as root, httpd serves as an unprivileged user, who must be able
@@ -43,7 +49,12 @@ mod_minilink demo on http://127.0.0.1:$MINILINK_DEMO_PORT  (Ctrl-C stops it)
   curl -i http://127.0.0.1:$MINILINK_DEMO_PORT/l/nope          404
   http://127.0.0.1:$MINILINK_DEMO_PORT/l/                      the form to shorten a link
   http://127.0.0.1:$MINILINK_DEMO_PORT/l/apache+               a preview
-  curl http://127.0.0.1:$MINILINK_DEMO_PORT/minilink-admin/    click statistics (JSON)
+  curl -i -A 'Android 14; Mobile' http://127.0.0.1:$MINILINK_DEMO_PORT/l/deb
+                                                  a redirect rule: phones elsewhere
+  http://127.0.0.1:$MINILINK_DEMO_PORT/minilink-admin/         the admin pages (a browser)
+  curl http://127.0.0.1:$MINILINK_DEMO_PORT/minilink-admin/    statistics (JSON)
+  curl -H "X-Api-Key: \$(cat $MINILINK_DEMO_DIR/api-key)" http://127.0.0.1:$MINILINK_DEMO_PORT/rest/v3/short-urls
+                                                  Shlink's REST API (the demo's key)
   curl http://127.0.0.1:$MINILINK_DEMO_PORT/server-status?auto
 Add a link:  $MINILINK_CLI --db $db add https://example.org/ hello
 (served within a second: no reload needed)
